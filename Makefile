@@ -1,0 +1,56 @@
+# dipflow — `make run` runs the system, `make test` runs the tests. Both install what they need.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := .local/uv/bin/uv
+PY := .venv/bin/python
+DIPFLOW := .venv/bin/dipflow
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install run test test-unit bench lint format infra-up infra-down clean
+
+$(UV):
+	python3 -m venv .local/uv
+	.local/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+tests/compose/node_modules/.package-lock.json: tests/compose/package-lock.json
+	npm ci --prefix tests/compose --silent --no-audit --no-fund
+
+## install: Python workspace (uv, from uv.lock), the Kafka jars (Maven Central), the Compose schema (npm)
+install: $(UV) tests/compose/node_modules/.package-lock.json
+	$(UV) sync --all-packages --frozen --quiet
+	$(DIPFLOW) infra fetch
+
+## run: Kafka + PostgreSQL + the four services on fixed ports; Ctrl-C stops everything
+run: install
+	$(DIPFLOW) run
+
+## test: the whole suite against real Kafka and PostgreSQL (started on free ports unless TEST_* are set)
+test: install
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+## bench: relay and consumer throughput against real Kafka and PostgreSQL (writes bench/results/)
+bench: install
+	$(PY) -m bench.backbone
+
+## lint: ruff check, ruff format --check, mypy (strict on shared/ and every domain/)
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy shared/src services/*/src/*/domain tests/
+
+format: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+## infra-up / infra-down: the servers alone, in the background (Kafka 9092, PostgreSQL 55432)
+infra-up: install
+	$(DIPFLOW) infra up
+
+infra-down: install
+	$(DIPFLOW) infra down
+
+clean: infra-down
+	rm -rf .local/run .local/test-infra

@@ -1,0 +1,1 @@
+"""Benchmarks run on this machine against real Kafka and PostgreSQL servers (``make bench``)."""

@@ -1,0 +1,1 @@
+"""Entrypoints: HTTP routers, consumer loops, timer loops."""

@@ -1,0 +1,10 @@
+"""The events the breach service produces (one payload model per event type and version) and the topics it
+consumes. ``dipflow schemas`` turns them into docs/schemas and docs/asyncapi.yaml."""
+
+from __future__ import annotations
+
+from dipflow.events import EventRegistry
+from dipflow.topics import CUSTODY_EVENTS, PPO_REGISTER, PROBATION_EVENTS, REFERRAL_EVENTS
+
+EVENTS = EventRegistry()
+CONSUMES: list[str] = [PROBATION_EVENTS.name, REFERRAL_EVENTS.name, CUSTODY_EVENTS.name, PPO_REGISTER.name]

@@ -1,0 +1,233 @@
+"""Detentions and reference data in the custody database."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from dipflow_custody.domain.catalogue import Offence
+from dipflow_custody.domain.detention import Detention, DrugResult, ReleaseKind, ResultValue
+from dipflow_custody.domain.eligibility import InspectorDecision
+from dipflow_custody.domain.notifications import NotificationKind, NotificationPeriod, Notified, notified_on
+
+
+class ConcurrentChange(Exception):
+    """The detention changed since it was loaded; the caller retries."""
+
+
+def to_doc(d: Detention) -> dict[str, Any]:
+    def t(v: datetime | None) -> str | None:
+        return v.isoformat() if v else None
+
+    return {
+        "detention_id": d.detention_id,
+        "person_id": d.person_id,
+        "date_of_birth": d.date_of_birth.isoformat(),
+        "home_area": d.home_area,
+        "suite": d.suite,
+        "arrested_at": t(d.arrested_at),
+        "booked_in_at": t(d.booked_in_at),
+        "is_ppo": d.is_ppo,
+        "offences": [
+            {
+                "code": o.code,
+                "offence_date": o.offence_date.isoformat(),
+                "attempt": o.attempt,
+                "drug": o.drug,
+                "drug_class": o.drug_class,
+            }
+            for o in d.offences
+        ],
+        "charged_at": t(d.charged_at),
+        "charged_codes": sorted(d.charged_codes),
+        "inspector": str(d.inspector) if d.inspector else None,
+        "appropriate_adult_present": d.appropriate_adult_present,
+        "warned_at": t(d.warned_at),
+        "sample_taken_at": t(d.sample_taken_at),
+        "sample_type": d.sample_type,
+        "results": {
+            k: {
+                "drug": r.drug,
+                "value": str(r.value),
+                "medication_declared": r.medication_declared,
+                "disputed": r.disputed,
+                "accepts_heroin_use": r.accepts_heroin_use,
+            }
+            for k, r in d.results.items()
+        },
+        "refused_at": t(d.refused_at),
+        "released_at": t(d.released_at),
+        "release_kind": str(d.release_kind) if d.release_kind else None,
+        "sample_window_closed": d.sample_window_closed,
+        "confirmations": {k: str(v) for k, v in d.confirmations.items()},
+    }
+
+
+def from_doc(doc: dict[str, Any]) -> Detention:
+    def t(v: str | None) -> datetime | None:
+        return datetime.fromisoformat(v) if v else None
+
+    arrested = t(doc["arrested_at"])
+    booked = t(doc["booked_in_at"])
+    assert arrested is not None and booked is not None
+    return Detention(
+        detention_id=doc["detention_id"],
+        person_id=doc["person_id"],
+        date_of_birth=date.fromisoformat(doc["date_of_birth"]),
+        home_area=doc["home_area"],
+        suite=doc["suite"],
+        arrested_at=arrested,
+        booked_in_at=booked,
+        is_ppo=doc["is_ppo"],
+        offences=[
+            Offence(
+                o["code"], date.fromisoformat(o["offence_date"]), o["attempt"], o["drug"], o["drug_class"]
+            )
+            for o in doc["offences"]
+        ],
+        charged_at=t(doc["charged_at"]),
+        charged_codes=set(doc["charged_codes"]),
+        inspector=InspectorDecision(doc["inspector"]) if doc["inspector"] else None,
+        appropriate_adult_present=doc["appropriate_adult_present"],
+        warned_at=t(doc["warned_at"]),
+        sample_taken_at=t(doc["sample_taken_at"]),
+        sample_type=doc["sample_type"],
+        results={
+            k: DrugResult(
+                r["drug"],
+                ResultValue(r["value"]),
+                r["medication_declared"],
+                r["disputed"],
+                r["accepts_heroin_use"],
+            )
+            for k, r in doc["results"].items()
+        },
+        refused_at=t(doc["refused_at"]),
+        released_at=t(doc["released_at"]),
+        release_kind=ReleaseKind(doc["release_kind"]) if doc["release_kind"] else None,
+        sample_window_closed=doc.get("sample_window_closed"),
+        confirmations={k: ResultValue(v) for k, v in doc.get("confirmations", {}).items()},
+    )
+
+
+async def insert_detention(conn: asyncpg.Connection, d: Detention, name: str, force: str) -> None:
+    await conn.execute(
+        "INSERT INTO detentions (detention_id, person_id, name, suite, force, state, booked_in_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        d.detention_id, d.person_id, name, d.suite, force, to_doc(d), d.booked_in_at,
+    )  # fmt: skip
+
+
+async def load_detention(conn: asyncpg.Connection, detention_id: str) -> tuple[Detention, int, str] | None:
+    """The detention, its version and its force; locked for the rest of the transaction."""
+    row = await conn.fetchrow(
+        "SELECT state, version, force FROM detentions WHERE detention_id = $1 FOR UPDATE", detention_id
+    )
+    if row is None:
+        return None
+    return from_doc(row["state"]), row["version"], row["force"]
+
+
+async def save_detention(conn: asyncpg.Connection, d: Detention, version: int) -> None:
+    status = await conn.execute(
+        "UPDATE detentions SET state = $2, version = version + 1, released_at = $3 "
+        "WHERE detention_id = $1 AND version = $4",
+        d.detention_id, to_doc(d), d.released_at, version,
+    )  # fmt: skip
+    if not status.endswith(" 1"):
+        raise ConcurrentChange(d.detention_id)
+
+
+async def suite_force_and_area(conn: asyncpg.Connection, suite: str) -> tuple[str, str] | None:
+    row = await conn.fetchrow("SELECT force, area FROM suites WHERE suite = $1", suite)
+    return (row["force"], row["area"]) if row else None
+
+
+async def known_suites(conn: asyncpg.Connection) -> list[str]:
+    return [r["suite"] for r in await conn.fetch("SELECT suite FROM suites ORDER BY suite")]
+
+
+async def station_notified(conn: asyncpg.Connection, place: str, on: date) -> Notified:
+    rows = await conn.fetch(
+        "SELECT place, kind, valid_from, valid_to FROM notifications WHERE place = $1", place
+    )
+    periods = [
+        NotificationPeriod(r["place"], NotificationKind(r["kind"]), r["valid_from"], r["valid_to"])
+        for r in rows
+    ]
+    return notified_on(periods, place, on)
+
+
+async def is_ppo(conn: asyncpg.Connection, person_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM ppo_register WHERE person_id = $1", person_id))
+
+
+async def upsert_ppo(conn: asyncpg.Connection, person_id: str, borough: str) -> None:
+    await conn.execute(
+        "INSERT INTO ppo_register (person_id, borough) VALUES ($1, $2) "
+        "ON CONFLICT (person_id) DO UPDATE SET borough = EXCLUDED.borough, updated_at = now()",
+        person_id,
+        borough,
+    )
+
+
+async def remove_ppo(conn: asyncpg.Connection, person_id: str) -> None:
+    await conn.execute("DELETE FROM ppo_register WHERE person_id = $1", person_id)
+
+
+async def list_notifications(conn: asyncpg.Connection, place: str | None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT id, place, kind, valid_from, valid_to FROM notifications "
+        "WHERE ($1::text IS NULL OR place = $1) ORDER BY place, kind, valid_from",
+        place,
+    )
+    return [dict(r) for r in rows]
+
+
+async def add_notification(conn: asyncpg.Connection, period: NotificationPeriod) -> int | None:
+    """Insert unless it overlaps a period of the same place and kind; returns the new id, or None."""
+    overlap = await conn.fetchval(
+        "SELECT 1 FROM notifications WHERE place = $1 AND kind = $2 "
+        "AND daterange(valid_from, valid_to, '[]') && daterange($3::date, $4::date, '[]')",
+        period.place, str(period.kind), period.valid_from, period.valid_to,
+    )  # fmt: skip
+    if overlap:
+        return None
+    return int(
+        await conn.fetchval(
+            "INSERT INTO notifications (place, kind, valid_from, valid_to) VALUES ($1, $2, $3, $4) RETURNING id",
+            period.place,
+            str(period.kind),
+            period.valid_from,
+            period.valid_to,
+        )
+    )
+
+
+async def end_notification(conn: asyncpg.Connection, notification_id: int, valid_to: date) -> bool:
+    status = await conn.execute(
+        "UPDATE notifications SET valid_to = $2 WHERE id = $1 AND valid_from <= $2", notification_id, valid_to
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def tests_by_suite_and_month(
+    conn: asyncpg.Connection, since: date, until: date
+) -> list[dict[str, Any]]:
+    """K5: samples taken per suite and month (sample date in [since, until])."""
+    rows = await conn.fetch(
+        """
+        SELECT suite, to_char(date_trunc('month', (state->>'sample_taken_at')::timestamptz AT TIME ZONE 'Europe/London'),
+                              'YYYY-MM') AS month,
+               count(*) AS tests
+        FROM detentions
+        WHERE state->>'sample_taken_at' IS NOT NULL
+          AND ((state->>'sample_taken_at')::timestamptz AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2
+        GROUP BY 1, 2 ORDER BY 2, 1
+        """,
+        since,
+        until,
+    )
+    return [dict(r) for r in rows]

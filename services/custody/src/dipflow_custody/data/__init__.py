@@ -1,0 +1,1 @@
+"""Reference data of the custody service: offences, trigger-offence table, specified drugs, stations."""

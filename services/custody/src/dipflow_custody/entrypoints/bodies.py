@@ -1,0 +1,103 @@
+"""Request bodies of the custody API (also the bodies of inbound Kafka commands)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from dipflow_custody.domain.catalogue import Offence
+from dipflow_custody.domain.detention import ReleaseKind, ResultValue
+from dipflow_custody.domain.eligibility import InspectorDecision
+
+PERSON_ID = r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$"
+
+
+class OffenceIn(BaseModel):
+    code: str = Field(description="Statute and section code, e.g. TA1968-s1 (see GET /v1/offence-codes)")
+    offence_date: date
+    attempt: bool = False
+    drug: str | None = Field(default=None, max_length=50, description="For Misuse of Drugs Act offences")
+    drug_class: Literal["A", "B", "C"] | None = None
+
+    def domain(self) -> Offence:
+        return Offence(self.code, self.offence_date, self.attempt, self.drug.lower() if self.drug else None,
+                       self.drug_class)  # fmt: skip
+
+
+class BookIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "person_id": "08/123456X",
+                    "name": "A Person",
+                    "date_of_birth": "1963-02-11",
+                    "home_area": "lambeth",
+                    "suite": "MET-BRIXTON",
+                    "arrested_at": "2008-06-01T10:00:00Z",
+                    "offences": [{"code": "TA1968-s1", "offence_date": "2008-06-01"}],
+                }
+            ]
+        }
+    }
+
+    person_id: str = Field(pattern=PERSON_ID, description="PNC number (YY/NNNNNNNL) or local id (L-...)")
+    name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date
+    home_area: str = Field(min_length=2, max_length=60, pattern=r"^[a-z-]+$")
+    suite: str = Field(min_length=2, max_length=60)
+    arrested_at: AwareDatetime
+    booked_in_at: AwareDatetime | None = None
+    offences: list[OffenceIn] = Field(min_length=1, max_length=20)
+
+
+class At(BaseModel):
+    at: AwareDatetime | None = Field(default=None, description="When it happened; now if omitted")
+
+    def when(self) -> datetime:
+        return self.at or datetime.now(UTC)
+
+
+class FurtherOffence(At):
+    offence: OffenceIn
+    further_arrest: bool = False
+
+
+class ChargeIn(At):
+    codes: list[str] = Field(min_length=1)
+
+
+class InspectorIn(At):
+    decision: InspectorDecision
+    rank: Literal["inspector", "chief_inspector", "superintendent", "chief_superintendent"]
+    grounds: str = Field(min_length=5, max_length=2000)
+    oral: bool = False
+    written_confirmation_at: AwareDatetime | None = None
+
+
+class SampleIn(At):
+    sample_type: Literal["saliva", "urine"] = "saliva"
+
+
+class ResultIn(At):
+    drug: str = Field(min_length=2, max_length=50)
+    result: ResultValue
+    medication_declared: str | None = Field(default=None, max_length=200)
+    disputed: bool = False
+    accepts_heroin_use: bool = False
+
+
+class RefusalIn(At):
+    good_cause: bool
+    as_offence: bool | None = None
+
+
+class ReleaseIn(At):
+    release: ReleaseKind
+
+
+class ConfirmationIn(At):
+    drug: str = Field(min_length=2, max_length=50)
+    result: ResultValue

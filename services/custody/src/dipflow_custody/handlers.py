@@ -1,0 +1,289 @@
+"""The custody service layer: one transaction per command — load, decide, save, outbox, audit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+import asyncpg
+
+from dipflow.audit import Audit
+from dipflow.events import Envelope, EventPayload, new_envelope
+from dipflow.events.outbox import add_to_outbox
+from dipflow.events.timers import Deadline, cancel_deadline, schedule_deadline
+from dipflow_custody.adapters import repository as repo
+from dipflow_custody.consumed import PpoStatusView
+from dipflow_custody.domain.catalogue import Offence
+from dipflow_custody.domain.deadlines import pending_hold_deadlines
+from dipflow_custody.domain.detention import Change, Detention
+from dipflow_custody.domain.eligibility import TestDecision
+from dipflow_custody.domain.notifications import NotificationKind
+from dipflow_custody.events import (
+    TOPIC,
+    Charged,
+    ConfirmatoryResultRecorded,
+    DeadlinePassed,
+    DetentionBookedIn,
+    EligibilityDecided,
+    InspectorDecisionRecorded,
+    InspectorDecisionRequested,
+    OffenceAdded,
+    RefusalRecorded,
+    Released,
+    ResultRecorded,
+    SampleTaken,
+    WarningGiven,
+)
+
+PRODUCER = "custody"
+T = TypeVar("T")
+PAYLOADS: dict[str, type[EventPayload]] = {
+    "offence_added": OffenceAdded,
+    "charged": Charged,
+    "inspector_decision_recorded": InspectorDecisionRecorded,
+    "warning_given": WarningGiven,
+    "sample_taken": SampleTaken,
+    "result_recorded": ResultRecorded,
+    "refusal_recorded": RefusalRecorded,
+    "released": Released,
+    "deadline_passed": DeadlinePassed,
+    "confirmatory_result": ConfirmatoryResultRecorded,
+}
+
+
+async def in_transaction(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async with pool.acquire() as conn, conn.transaction():
+        return await work(conn)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class UnknownSuite(LookupError):
+    def __init__(self, suite: str, known: list[str]) -> None:
+        super().__init__(suite)
+        self.suite = suite
+        self.known = known
+
+
+@dataclass(frozen=True)
+class Outcome:
+    detention: Detention
+    decision: TestDecision
+    force: str
+
+
+async def _decision(conn: asyncpg.Connection, d: Detention) -> TestDecision:
+    at_arrest = await repo.station_notified(conn, d.suite, d.arrested_at.date())
+    at_charge = await repo.station_notified(conn, d.suite, d.charged_at.date()) if d.charged_at else None
+    return d.decide(at_arrest, at_charge)
+
+
+def _decision_events(
+    d: Detention, before: TestDecision | None, after: TestDecision, at: datetime
+) -> list[EventPayload]:
+    if before is not None and (before.stage, before.outcome, before.rule_ids) == (
+        after.stage,
+        after.outcome,
+        after.rule_ids,
+    ):
+        return []
+    events: list[EventPayload] = [
+        EligibilityDecided(
+            detention_id=d.detention_id,
+            suite=d.suite,
+            stage=str(after.stage),
+            outcome=str(after.outcome),
+            rule_ids=list(after.rule_ids),
+            reason=after.reason,
+            appropriate_adult_required=after.appropriate_adult_required,
+        )
+    ]
+    if after.inspector_decision_requested and not (before and before.inspector_decision_requested):
+        events.append(
+            InspectorDecisionRequested(detention_id=d.detention_id, suite=d.suite, reason=after.reason)
+        )
+    return events
+
+
+async def _schedule_holds(conn: asyncpg.Connection, d: Detention, decision: TestDecision) -> None:
+    still_open = (
+        d.sample_taken_at is None
+        and d.refused_at is None
+        and d.released_at is None
+        and d.sample_window_closed is None
+    )
+    pending = pending_hold_deadlines(
+        booked_in_at=d.booked_in_at,
+        charged_at=d.charged_at,
+        may_test=decision.may_test,
+        still_open=still_open,
+    )
+    for kind, due in pending.items():
+        if due is None:
+            await cancel_deadline(conn, kind, d.detention_id)
+        else:
+            await schedule_deadline(conn, kind, d.detention_id, due)
+
+
+async def _emit(
+    conn: asyncpg.Connection, d: Detention, payloads: list[tuple[EventPayload, datetime]], correlation_id: str
+) -> None:
+    envelopes: list[Envelope] = [
+        new_envelope(
+            p, person_id=d.person_id, producer=PRODUCER, occurred_at=at, correlation_id=correlation_id
+        )
+        for p, at in payloads
+    ]
+    await add_to_outbox(conn, TOPIC, envelopes)
+
+
+async def book_in(
+    conn: asyncpg.Connection,
+    audit: Audit,
+    *,
+    person_id: str,
+    name: str,
+    date_of_birth: datetime | object,
+    home_area: str,
+    suite: str,
+    arrested_at: datetime,
+    booked_in_at: datetime,
+    offences: list[Offence],
+    check_force: Callable[[str], None],
+    detention_id: str | None = None,
+) -> Outcome:
+    place = await repo.suite_force_and_area(conn, suite)
+    if place is None:
+        raise UnknownSuite(suite, await repo.known_suites(conn))
+    force, _ = place
+    check_force(force)
+    d = Detention(
+        detention_id=detention_id or str(uuid.uuid4()),
+        person_id=person_id,
+        date_of_birth=date_of_birth,  # type: ignore[arg-type]
+        home_area=home_area,
+        suite=suite,
+        arrested_at=arrested_at,
+        booked_in_at=booked_in_at,
+        is_ppo=await repo.is_ppo(conn, person_id),
+    )
+    changes = [d.add_offence(o, booked_in_at) for o in offences]
+    decision = await _decision(conn, d)
+    await repo.insert_detention(conn, d, name, force)
+    await _schedule_holds(conn, d, decision)
+    booked = DetentionBookedIn(
+        detention_id=d.detention_id, suite=suite, arrested_at=arrested_at, home_area=home_area,
+        age=d.age_at_arrest, is_ppo=d.is_ppo,
+    )  # fmt: skip
+    payloads: list[tuple[EventPayload, datetime]] = [(booked, booked_in_at)]
+    payloads += [(_payload(d, c), c.at) for c in changes]
+    payloads += [(p, booked_in_at) for p in _decision_events(d, None, decision, booked_in_at)]
+    await _emit(conn, d, payloads, audit.correlation_id)
+    await audit.record("detention.book_in", person_id, conn=conn, detail={"detention_id": d.detention_id})
+    return Outcome(d, decision, force)
+
+
+def _payload(d: Detention, change: Change) -> EventPayload:
+    model = PAYLOADS[change.kind]
+    return model(detention_id=d.detention_id, suite=d.suite, **change.facts)
+
+
+async def act(
+    conn: asyncpg.Connection,
+    audit: Audit,
+    detention_id: str,
+    action: Callable[[Detention, TestDecision], Change | None],
+    *,
+    name: str,
+    check_force: Callable[[str], None],
+) -> Outcome:
+    """Run one command on a detention in one transaction, emitting its events and any new decision."""
+    loaded = await repo.load_detention(conn, detention_id)
+    if loaded is None:
+        raise NotFound(detention_id)
+    d, version, force = loaded
+    check_force(force)
+    before = await _decision(conn, d)
+    change = action(d, before)
+    after = await _decision(conn, d)
+    await repo.save_detention(conn, d, version)
+    await _schedule_holds(conn, d, after)
+    payloads: list[tuple[EventPayload, datetime]] = []
+    if change is not None and change.kind == "result_recorded":
+        change = await _with_assessment_facts(conn, d, change)
+    if change is not None and change.kind in PAYLOADS:
+        payloads.append((_payload(d, change), change.at))
+    at = change.at if change is not None else d.booked_in_at
+    payloads += [(p, at) for p in _decision_events(d, before, after, at)]
+    await _emit(conn, d, payloads, audit.correlation_id)
+    await audit.record(f"detention.{name}", d.person_id, conn=conn, detail={"detention_id": detention_id})
+    return Outcome(d, after, force)
+
+
+async def read(
+    pool: asyncpg.Pool, audit: Audit, detention_id: str, check_force: Callable[[str], None]
+) -> Outcome:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT state, force FROM detentions WHERE detention_id = $1", detention_id)
+        if row is None:
+            raise NotFound(detention_id)
+        check_force(row["force"])
+        d = repo.from_doc(row["state"])
+        decision = await _decision(conn, d)
+    await audit.record("detention.read", d.person_id, detail={"detention_id": detention_id})
+    return Outcome(d, decision, row["force"])
+
+
+async def _with_assessment_facts(conn: asyncpg.Connection, d: Detention, change: Change) -> Change:
+    """A1/A2 need to know whether the suite's area had assessment arrangements on the sample date."""
+    area = await repo.suite_force_and_area(conn, d.suite)
+    on = (d.sample_taken_at or change.at).date()
+    notified = await repo.station_notified(conn, area[1], on) if area else None
+    facts = {
+        **change.facts,
+        "initial_assessment_notified": bool(notified and NotificationKind.initial_assessment in notified),
+        "follow_up_assessment_notified": bool(notified and NotificationKind.follow_up_assessment in notified),
+    }
+    return Change(change.kind, change.at, facts)
+
+
+async def on_hold_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None:
+    """A hold-for-sample deadline fell due (in the timer loop's transaction)."""
+    loaded = await repo.load_detention(conn, deadline.subject)
+    if loaded is None:
+        return
+    d, version, _ = loaded
+    change = d.close_sample_window(deadline.kind, deadline.due_at)
+    if change is None:
+        return
+    await repo.save_detention(conn, d, version)
+    await _emit(conn, d, [(_payload(d, change), change.at)], str(uuid.uuid4()))
+
+
+async def on_ppo_status(conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload) -> None:
+    assert isinstance(payload, PpoStatusView)
+    await repo.upsert_ppo(conn, envelope.person_id, payload.borough)
+
+
+async def on_ppo_removed(conn: asyncpg.Connection, key: bytes) -> None:
+    await repo.remove_ppo(conn, key.decode())
+
+
+async def open_inspector_requests(conn: asyncpg.Connection, suite: str) -> list[Outcome]:
+    """T4: detentions in ``suite``, not yet released, still waiting for an inspector's test decision."""
+    rows = await conn.fetch(
+        "SELECT state, force FROM detentions WHERE suite = $1 AND released_at IS NULL ORDER BY booked_in_at",
+        suite,
+    )
+    waiting = []
+    for row in rows:
+        d = repo.from_doc(row["state"])
+        decision = await _decision(conn, d)
+        if decision.inspector_decision_requested:
+            waiting.append(Outcome(d, decision, row["force"]))
+    return waiting

@@ -1,0 +1,48 @@
+"""Who is calling: their role, the area they act in, and for arrest referral workers their worker id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+
+NATIONAL = "*"
+
+
+class Role(StrEnum):
+    custody_officer = "custody_officer"
+    inspector = "inspector"
+    referral_worker = "referral_worker"
+    referral_manager = "referral_manager"
+    ppo_coordinator = "ppo_coordinator"
+    probation_liaison = "probation_liaison"
+    court_liaison = "court_liaison"
+    police_enforcement = "police_enforcement"
+    analyst = "analyst"
+    admin = "admin"
+
+
+@cache
+def _force_of() -> dict[str, str]:
+    data = json.loads(resources.files("dipflow.data").joinpath("areas.json").read_text())
+    return {borough: force for force, boroughs in data["forces"].items() for borough in boroughs}
+
+
+def force_of(area: str) -> str | None:
+    """The police force a borough belongs to, if the area catalogue knows it."""
+    return _force_of().get(area)
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    area: str
+    worker_id: str | None = None
+    token_id: str | None = None
+
+    def covers(self, area: str) -> bool:
+        """True when this person may act in ``area``: their own area, a borough of their force, or national."""
+        return self.area in (NATIONAL, area) or force_of(area) == self.area

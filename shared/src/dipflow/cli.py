@@ -1,0 +1,292 @@
+"""``dipflow``: the developer command line (infrastructure, running the system)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dipflow.auth.principal import Role
+from dipflow.auth.tokens import AuthSettings, mint_token
+from dipflow.devstack.kafka import fetch_kafka
+from dipflow.devstack.paths import project_root
+from dipflow.devstack.process import ManagedProcess
+from dipflow.devstack.services import SERVICES, start_service
+from dipflow.devstack.stack import LocalStack, StackAddresses
+
+app = typer.Typer(help="dipflow developer commands.", no_args_is_help=True)
+infra = typer.Typer(help="Kafka and PostgreSQL on loopback, without Docker.", no_args_is_help=True)
+app.add_typer(infra, name="infra")
+console = Console()
+
+
+@app.callback()
+def _quiet_client_logs() -> None:
+    """Connection retries while a server starts are expected; keep them off the console."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+DEFAULT_STATE = project_root() / ".local" / "run"
+
+
+PORT_OFFSET = typer.Option(0, help="Add this to every port (to run a second copy beside the first).")
+
+
+def _stack(state_dir: Path, offset: int = 0) -> LocalStack:
+    return LocalStack(
+        state_dir,
+        kafka_port=9092 + offset,
+        controller_port=9093 + offset,
+        postgres_port=55432 + offset,
+    )
+
+
+@infra.command("up")
+def infra_up(
+    state_dir: Path = typer.Option(DEFAULT_STATE, help="Where data persists."),
+    port_offset: int = PORT_OFFSET,
+) -> None:
+    """Start Kafka (9092) and PostgreSQL (55432) in the background and wait until both answer."""
+    stack = _stack(state_dir, port_offset)
+    found = stack.running()
+    if found is not None:
+        _print_addresses(found, "already running")
+        return
+    with console.status("Starting Kafka and PostgreSQL…"):
+        addresses = stack.up()
+    # Detach: the servers keep running after this command; `dipflow infra down` stops them.
+    for server in (stack.kafka, stack.postgres):
+        server.process = None
+    _print_addresses(addresses, "started")
+
+
+@infra.command("fetch")
+def infra_fetch() -> None:
+    """Assemble the Kafka broker from Maven Central into .local/kafka (once; cached)."""
+    libs = fetch_kafka()
+    console.print(f"Kafka jars ready in {libs}")
+
+
+@infra.command("down")
+def infra_down(state_dir: Path = typer.Option(DEFAULT_STATE, help="Where data persists.")) -> None:
+    """Stop the servers `infra up` or an interrupted `run` left running."""
+    stack = _stack(state_dir)
+    stack.stop_leftovers()
+    console.print("Kafka and PostgreSQL stopped.")
+
+
+def _print_addresses(addresses: StackAddresses, verb: str) -> None:
+    console.print(
+        f"Kafka [bold]{addresses.kafka_bootstrap}[/] and PostgreSQL [bold]{addresses.postgres_dsn}[/] {verb}."
+    )
+
+
+def dev_secret(state_dir: Path = DEFAULT_STATE) -> str:
+    """The development signing secret: DIPFLOW_AUTH_DEV_SECRET, else one generated once per checkout."""
+    given = os.environ.get("DIPFLOW_AUTH_DEV_SECRET")
+    if given:
+        return given
+    path = state_dir / "auth-dev-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@app.command()
+def token(
+    role: Role = typer.Option(..., help="The role the token carries."),
+    area: str = typer.Option("metropolitan", help="Force or borough (e.g. camden), or * for national."),
+    subject: str = typer.Option("dev-user", help="Who the token is for (sub claim)."),
+    worker_id: str | None = typer.Option(
+        None, help="Arrest referral worker id (needed for referral_worker)."
+    ),
+    ttl: int = typer.Option(8 * 3600, help="Lifetime in seconds."),
+    state_dir: Path = typer.Option(DEFAULT_STATE, help="Where `make run` keeps its development secret."),
+) -> None:
+    """Print a development bearer token for ROLE, signed with the secret `make run` uses."""
+    if role is Role.referral_worker and not worker_id:
+        raise typer.BadParameter("a referral_worker token needs --worker-id")
+    settings = AuthSettings()
+    typer.echo(
+        mint_token(
+            dev_secret(state_dir),
+            subject=subject,
+            role=role,
+            area=area,
+            worker_id=worker_id,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            ttl_s=ttl,
+        )
+    )
+
+
+@app.command()
+def schemas(
+    check: bool = typer.Option(False, help="Only check: exit 1 if docs/ is stale or a change is breaking."),
+) -> None:
+    """Generate docs/schemas/*.json and docs/asyncapi.yaml from the services' event models."""
+    from dipflow.devstack.catalog import compatibility_problems, generated_documents
+
+    docs = project_root() / "docs"
+    problems = compatibility_problems(docs)
+    for problem in problems:
+        console.print(f"[red]breaking:[/] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    wanted = generated_documents()
+    stale = [name for name, text in wanted.items() if _read(docs / name) != text]
+    if check:
+        for name in stale:
+            console.print(f"[red]stale:[/] docs/{name} (run `dipflow schemas`)")
+        raise typer.Exit(1 if stale else 0)
+    for name in stale:
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(wanted[name])
+    console.print(f"{len(stale)} file(s) written, {len(wanted) - len(stale)} unchanged.")
+
+
+@app.command()
+def replay(
+    target: str = typer.Argument(..., help="module:attribute of a ReplaySpec (or a function returning one)"),
+    database_url: str = typer.Option(
+        ..., envvar="DIPFLOW_REPLAY_DATABASE_URL", help="The service's database"
+    ),
+    bootstrap: str = typer.Option("127.0.0.1:9092", envvar="DIPFLOW_REPLAY_KAFKA_BOOTSTRAP"),
+    schema: str = typer.Option("replay", help="Schema the fresh tables are built in (dropped first)"),
+) -> None:
+    """Rebuild a consumer's tables from the beginning of its topics into SCHEMA, beside the live ones."""
+    import asyncio
+    import importlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from dipflow.events.replay import ReplaySpec
+    from dipflow.events.replay import replay as run_replay
+
+    module_name, _, attribute = target.partition(":")
+    found = getattr(importlib.import_module(module_name), attribute)
+    spec: ReplaySpec = found if isinstance(found, ReplaySpec) else found()
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as bar:  # fmt: skip
+        task = bar.add_task(f"replaying {', '.join(spec.topics)}", total=None)
+        result = asyncio.run(
+            run_replay(
+                spec,
+                dsn=database_url,
+                bootstrap=bootstrap,
+                schema=schema,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        )
+    console.print(
+        f"Replayed {result.total} records into schema [bold]{result.schema}[/]: {result.applied} applied, "
+        f"{result.duplicates} duplicates, {result.skipped} skipped, in {result.seconds:.1f}s "
+        f"({result.events_per_s:,.0f} events/s)."
+    )
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+@app.command()
+def run(
+    state_dir: Path = typer.Option(DEFAULT_STATE, help="Where data persists between runs."),
+    ready_timeout: float = typer.Option(120.0, help="Seconds to wait for every /readyz."),
+    port_offset: int = PORT_OFFSET,
+) -> None:
+    """Start Kafka, PostgreSQL and the four services; Ctrl-C stops everything this command started."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    stack = _stack(state_dir, port_offset)
+    addresses = stack.running()
+    owns_infra = addresses is None
+    services: list[ManagedProcess] = []
+    try:
+        if addresses is None:
+            with console.status("Starting Kafka and PostgreSQL…"):
+                addresses = stack.up()
+        _print_addresses(addresses, "started" if owns_infra else "already running, reused")
+        with console.status("Starting the four services…"):
+            for spec in SERVICES:
+                services.append(
+                    start_service(
+                        spec,
+                        kafka_bootstrap=addresses.kafka_bootstrap,
+                        postgres_dsn=addresses.postgres_dsn,
+                        log_dir=state_dir / "logs",
+                        port=spec.port + port_offset,
+                        extra_env={"DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir)},
+                    )
+                )
+            _wait_ready(services, ready_timeout, port_offset)
+        _print_ready(state_dir, port_offset)
+        while all(p.alive() for p in services):
+            time.sleep(0.5)
+        dead = [p.name for p in services if not p.alive()]
+        console.print(f"[red]Service(s) exited: {', '.join(dead)}; see {state_dir / 'logs'}[/]")
+        raise typer.Exit(1)
+    except _Stop:
+        console.print("\nStopping…")
+    finally:
+        for process in services:
+            process.stop(signal.SIGTERM, timeout_s=15)
+        if owns_infra:
+            stack.down()
+        console.print("Everything this command started has stopped.")
+
+
+def _wait_ready(services: list[ManagedProcess], timeout_s: float, offset: int) -> None:
+    pending = {p.name: p for p in services}
+    urls = {spec.name: f"{spec.url(offset)}/readyz" for spec in SERVICES}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            for name, process in list(pending.items()):
+                if not process.alive():
+                    sys.stderr.write(process.tail())
+                    raise RuntimeError(f"service {name} exited during start; log: {process.log_path}")
+                try:
+                    if client.get(urls[name]).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready within {timeout_s:.0f}s: {', '.join(pending)}")
+            time.sleep(0.1)
+
+
+def _print_ready(state_dir: Path, offset: int) -> None:
+    table = Table(title="dipflow is running — Ctrl-C stops it")
+    table.add_column("service")
+    table.add_column("API docs")
+    table.add_column("ready")
+    for spec in SERVICES:
+        table.add_row(spec.name, f"{spec.url(offset)}/docs", f"{spec.url(offset)}/readyz")
+    console.print(table)
+    console.print(f"Logs: {state_dir / 'logs'}   Data: {state_dir}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

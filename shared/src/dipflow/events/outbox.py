@@ -1,0 +1,37 @@
+"""Transactional outbox: events are rows written with the state change, published later by the relay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from dipflow.events.envelope import Envelope
+
+NOTIFY_CHANNEL = "dipflow_outbox"
+
+
+async def add_to_outbox(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope]) -> None:
+    """Queue events for ``topic`` inside the caller's transaction; the relay is woken on commit.
+
+    Writing the same event id twice is a no-op, so a writer unsure whether its commit landed may retry."""
+    if not envelopes:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (topic, key, value, event_id) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (event_id) DO NOTHING",
+        [(topic, e.key, e.to_bytes(), e.event_id) for e in envelopes],
+    )
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+async def add_tombstone(conn: asyncpg.Connection, topic: str, key: str) -> None:
+    """Queue a tombstone (null value) for ``key`` on a compacted topic, in the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, value, event_id) VALUES ($1, $2, NULL, $3)",
+        topic,
+        key.encode(),
+        uuid.uuid4(),
+    )
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")

@@ -1,0 +1,129 @@
+"""Replay: rebuild a consumer's tables from the beginning of its topics, into fresh tables.
+
+The copies live in their own schema (``replay_<name>``), created ``LIKE`` the live tables, and the handler
+runs with ``search_path`` set to that schema first, so the same unqualified SQL writes the copies. Replay
+reads with no consumer group and commits no offsets: the running consumer is not disturbed. It stops at the
+end offsets seen when it started. Records that do not parse are counted and skipped (the live consumer has
+already dead-lettered them).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from dipflow.db import connect_pool
+from dipflow.events.consumer import DeadLetter, Handler, Parsed, apply_events, parse_record
+from dipflow.events.envelope import EventRegistry
+
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ReplaySpec:
+    """What a service declares so its read models can be rebuilt."""
+
+    group_id: str
+    topics: Sequence[str]
+    registry: EventRegistry
+    handler: Handler
+    tables: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    schema: str
+    total: int
+    applied: int
+    duplicates: int
+    skipped: int
+    seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.total / self.seconds if self.seconds else 0.0
+
+
+Progress = Callable[[int, int], None]
+
+
+async def replay(
+    spec: ReplaySpec, *, dsn: str, bootstrap: str, schema: str, progress: Progress | None = None
+) -> ReplayResult:
+    if not _SCHEMA.match(schema) or schema in ("public", "pg_catalog"):
+        raise ValueError(f"bad replay schema name {schema!r}")
+    for table in spec.tables:
+        if not _SCHEMA.match(table):
+            raise ValueError(f"bad table name {table!r}")
+    started = time.monotonic()
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        for table in (*spec.tables, "inbox"):
+            await admin.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
+    finally:
+        await admin.close()
+
+    pool = await connect_pool(
+        dsn, min_size=1, max_size=2, server_settings={"search_path": f"{schema},public"}
+    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    applied = duplicates = skipped = done = 0
+    try:
+        partitions = await _partitions(bootstrap, spec.topics)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        beginnings = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        total = sum(ends[tp] - beginnings[tp] for tp in partitions)
+        remaining = {tp for tp in partitions if ends[tp] > beginnings[tp]}
+        if progress:
+            progress(0, total)
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=2000)
+            for tp, records in batches.items():
+                records = [r for r in records if r.offset < ends[tp]]
+                parsed: list[Parsed] = []
+                for record in records:
+                    outcome = parse_record(spec.registry, record) if record.value is not None else None
+                    if isinstance(outcome, Parsed):
+                        parsed.append(outcome)
+                    elif isinstance(outcome, DeadLetter) or outcome is None:
+                        skipped += 1
+                async with pool.acquire() as conn, conn.transaction():
+                    a, d = await apply_events(conn, spec.group_id, tp, parsed, spec.handler)
+                applied += a
+                duplicates += d
+                done += len(records)
+                if progress:
+                    progress(done, total)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+        await pool.close()
+    return ReplayResult(schema, total, applied, duplicates, skipped, time.monotonic() - started)
+
+
+async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return sorted(
+        (TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]),
+        key=lambda tp: (tp.topic, tp.partition),
+    )

@@ -1,0 +1,140 @@
+"""Durable timers: deadlines are rows that fire exactly once, in the same transaction as their effects.
+
+A loop claims due rows with ``FOR UPDATE SKIP LOCKED`` (so two instances never fire the same row), runs the
+handler for the row's kind inside a savepoint, and marks the row fired in the same transaction. A deadline
+that fell due while the service was down fires on the next pass after it starts. A handler that keeps
+failing is retried on later passes and marked failed after ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from dipflow.events.errors import Backoff, is_transient
+from dipflow.logging import get_logger
+
+log = get_logger("dipflow.timers")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    id: int
+    kind: str
+    subject: str
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+DeadlineHandler = Callable[[asyncpg.Connection, Deadline], Awaitable[None]]
+
+
+async def schedule_deadline(
+    conn: asyncpg.Connection, kind: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
+) -> None:
+    """Set (or move) the deadline ``kind`` for ``subject``; a deadline that already fired is left alone."""
+    await conn.execute(
+        """
+        INSERT INTO deadlines (kind, subject, due_at, payload) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (kind, subject) DO UPDATE
+            SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, cancelled_at = NULL,
+                attempts = 0, failed_at = NULL, last_error = NULL
+            WHERE deadlines.fired_at IS NULL
+        """,
+        kind,
+        subject,
+        due_at,
+        payload or {},
+    )
+
+
+async def cancel_deadline(conn: asyncpg.Connection, kind: str, subject: str) -> bool:
+    status = await conn.execute(
+        "UPDATE deadlines SET cancelled_at = now() WHERE kind = $1 AND subject = $2 "
+        "AND fired_at IS NULL AND cancelled_at IS NULL",
+        kind,
+        subject,
+    )
+    return bool(status.endswith(" 1"))
+
+
+class TimerLoop:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        handlers: Mapping[str, DeadlineHandler],
+        *,
+        poll_interval_s: float = 1.0,
+        batch_size: int = 100,
+        max_attempts: int = 5,
+    ) -> None:
+        self.pool = pool
+        self.handlers = dict(handlers)
+        self.poll_interval_s = poll_interval_s
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.fired = 0
+
+    async def run(self) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                claimed = await self.fire_due()
+                backoff.reset()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                level = log.warning if is_transient(exc) else log.error
+                level("timer_pass_failed", error=type(exc).__name__)
+                await asyncio.sleep(backoff.next())
+                continue
+            if claimed < self.batch_size:
+                await asyncio.sleep(self.poll_interval_s)
+
+    async def fire_due(self) -> int:
+        """One pass: fire what is due now. Returns how many rows were claimed."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT id, kind, subject, due_at, payload FROM deadlines
+                WHERE fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL
+                  AND due_at <= now() AND kind = ANY($2::text[])
+                ORDER BY due_at, id
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED
+                """,
+                self.batch_size,
+                list(self.handlers),
+            )
+            for row in rows:
+                deadline = Deadline(row["id"], row["kind"], row["subject"], row["due_at"], row["payload"])
+                try:
+                    async with conn.transaction():
+                        await self.handlers[deadline.kind](conn, deadline)
+                        await conn.execute("UPDATE deadlines SET fired_at = now() WHERE id = $1", deadline.id)
+                    self.fired += 1
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.error(
+                        "deadline_handler_failed",
+                        kind=deadline.kind,
+                        deadline_id=deadline.id,
+                        error=type(exc).__name__,
+                    )
+                    await conn.execute(
+                        """
+                        UPDATE deadlines SET attempts = attempts + 1, last_error = $2,
+                               failed_at = CASE WHEN attempts + 1 >= $3 THEN now() END
+                        WHERE id = $1
+                        """,
+                        deadline.id,
+                        f"{type(exc).__name__}: {str(exc)[:300]}",
+                        self.max_attempts,
+                    )
+            return len(rows)

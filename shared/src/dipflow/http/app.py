@@ -1,0 +1,178 @@
+"""Build a service's FastAPI app: database created and migrated on start, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dipflow.auth.access import install_auth
+from dipflow.auth.tokens import AuthSettings
+from dipflow.db import apply_migrations, connect_pool, database_answers, ensure_database, load_migrations
+from dipflow.events.errors import Backoff, is_transient
+from dipflow.http import audit_api
+from dipflow.http.correlation import CorrelationMiddleware
+from dipflow.http.idempotency import IdempotencyMiddleware
+from dipflow.http.metrics import MetricsMiddleware
+from dipflow.http.problems import install_problem_handlers
+from dipflow.kafka.admin import broker_ready
+from dipflow.logging import configure_logging, get_logger
+from dipflow.settings import ServiceSettings
+
+log = get_logger("dipflow.http")
+
+StartHook = Callable[["ServiceResources"], Awaitable[None]]
+
+
+class BackgroundLoop(Protocol):
+    async def run(self) -> None: ...
+
+
+@dataclass
+class ServiceResources:
+    """What a running service holds: its settings and database pool, its background loops (relay,
+    consumers, timers: started after the start hooks, cancelled on stop)."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    loops: list[BackgroundLoop] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def readiness(self) -> dict[str, bool]:
+        """Each loop that reports readiness (a consumer with lag and no progress is not ready), and each
+        loop task that died."""
+        checks: dict[str, bool] = {}
+        for loop, task in zip(self.loops, self.tasks, strict=False):
+            report = getattr(loop, "readiness", None)
+            if callable(report):
+                checks.update(report())
+            if task.done():
+                checks[f"loop:{type(loop).__name__}"] = False
+        return checks
+
+
+async def _open_database(settings: ServiceSettings, startup_timeout_s: float) -> asyncpg.Pool:
+    deadline = time.monotonic() + startup_timeout_s
+    backoff = Backoff(ceiling_s=2.0)
+    while True:
+        try:
+            created = await ensure_database(settings.database_url)
+            if created:
+                log.info("database_created", database=settings.database_url.rsplit("/", 1)[-1])
+            return await connect_pool(
+                settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            )
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            log.warning("database_unavailable_retrying", error=type(exc).__name__)
+            await asyncio.sleep(backoff.next())
+
+
+async def _stop_loops(tasks: Sequence[asyncio.Task[None]], timeout_s: float) -> None:
+    """Cancel the background loops and wait for them, but never for ever: a Kafka client whose stop hangs
+    (a group rebalance in flight, a broker away) must not keep a service from shutting down."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in pending:
+        log.warning("background_loop_stop_timed_out", loop=task.get_name(), timeout_s=timeout_s)
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    migrations_package: str,
+    routers: Sequence[APIRouter] = (),
+    on_start: Sequence[StartHook] = (),
+    on_stop: Sequence[StartHook] = (),
+    version: str = "0.1.0",
+    startup_timeout_s: float = 60.0,
+    stop_timeout_s: float = 15.0,
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await _open_database(settings, startup_timeout_s)
+        async with pool.acquire() as conn:
+            applied = await apply_migrations(
+                conn, load_migrations("dipflow.db.platform"), table="platform_migrations"
+            )
+            applied += await apply_migrations(conn, load_migrations(migrations_package))
+        if applied:
+            log.info("migrations_applied", migrations=applied)
+        resources = ServiceResources(settings=settings, pool=pool)
+        app.state.resources = resources
+        for hook in on_start:
+            await hook(resources)
+        resources.tasks = [asyncio.create_task(loop.run()) for loop in resources.loops]
+        log.info("service_started")
+        try:
+            yield
+        finally:
+            await _stop_loops(resources.tasks, stop_timeout_s)
+            for hook in reversed(on_stop):
+                await hook(resources)
+            try:
+                await asyncio.wait_for(pool.close(), stop_timeout_s)
+            except TimeoutError:
+                log.warning("database_pool_close_timed_out", timeout_s=stop_timeout_s)
+                pool.terminate()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_auth(app, auth_settings or AuthSettings())
+    install_problem_handlers(app)
+    # Last added runs first: correlation id → metrics → idempotency → routes.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
+    app.add_middleware(CorrelationMiddleware)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The database and the broker answer",
+        responses={503: {"description": "A dependency does not answer; `failing` names it"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        resources: ServiceResources = request.app.state.resources
+        timeout = settings.readiness_timeout_s
+        db_ok, broker_ok = await asyncio.gather(
+            database_answers(resources.pool, timeout),
+            broker_ready(settings.kafka_bootstrap, timeout),
+        )
+        checks = {"db": db_ok, "broker": broker_ok, **resources.readiness()}
+        failing = sorted(name for name, ok in checks.items() if not ok)
+        body = {
+            "status": "ready" if not failing else "unavailable",
+            "service": settings.service_name,
+            "checks": {name: "ok" if ok else "failing" for name, ok in checks.items()},
+            "failing": failing,
+        }
+        return JSONResponse(body, status_code=503 if failing else 200)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in (*routers, audit_api.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,108 @@
+"""RFC 9457 problem details for every error a service returns.
+
+Validation errors list each field and the reason; unexpected errors give only a correlation id (no stack
+trace, no personal data) and are logged with the same id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dipflow.http.context import current_correlation_id
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://dipflow.example/problems/"
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise to answer with a problem+json body; takes the arguments of :func:`problem_response`."""
+
+    def __init__(self, status: int, detail: str, **options: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.options = options
+
+    def response(self) -> JSONResponse:
+        return problem_response(self.status, self.detail, **self.options)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """``kind`` becomes the problem type URI; it and ``title`` default from the status."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + (kind or TITLES.get(status, "error").lower().replace(" ", "-")),
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "correlation_id": current_correlation_id(),
+        **extensions,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where, rest = parts[0], parts[1:]
+        return f"{where}.{'.'.join(rest)}" if rest else where
+    return ".".join(parts)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(err.get("loc", ())), "reason": err.get("msg", "invalid"), "code": err.get("type")}
+        for err in exc.errors()
+    ]
+    return problem_response(
+        422,
+        f"{len(errors)} field(s) failed validation",
+        kind="validation-error",
+        errors=errors,
+    )
+
+
+async def _problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return exc.response()
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+    return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(StarletteHTTPException, _http)

@@ -1,0 +1,69 @@
+"""Broker readiness and explicit topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from dipflow.topics import TopicSpec
+
+
+async def broker_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a broker answers a metadata request within ``timeout_s``."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=max(1000, int(timeout_s * 1000))
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        return True
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await admin.close()
+
+
+async def wait_for_broker(bootstrap: str, timeout_s: float = 60.0) -> None:
+    """Poll metadata until the broker answers; raise ``TimeoutError`` naming the address otherwise."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        if await broker_ready(bootstrap):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Kafka at {bootstrap} did not answer metadata within {timeout_s:.0f}s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec], *, replication_factor: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet (with their partition counts); return those created."""
+    wanted = {spec.name: spec for spec in specs}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for name, spec in wanted.items() if name not in existing]
+        if not missing:
+            return []
+        new = [
+            NewTopic(
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=replication_factor,
+                topic_configs=spec.broker_config(),
+            )
+            for spec in missing
+        ]
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics(new, timeout_ms=30000)
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()

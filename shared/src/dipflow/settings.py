@@ -1,0 +1,28 @@
+"""Service settings, read from the environment with a per-service prefix.
+
+Each service subclasses :class:`ServiceSettings` and sets ``env_prefix`` (``DIPFLOW_CUSTODY_`` and so on),
+so one shell can hold the settings of all four services without clashes.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has."""
+
+    model_config = SettingsConfigDict(env_prefix="DIPFLOW_", extra="ignore", frozen=True)
+
+    service_name: str = "dipflow"
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:55432/dipflow",
+        description="DSN of this service's own database; it is created on start if missing.",
+    )
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
+    log_level: str = "INFO"
+    log_json: bool = True
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from dipflow.db.database import server_dsn
+from dipflow.kafka.admin import ensure_topics
+from dipflow.topics import TopicSpec
+from tests.infra import Infra, provide_infra
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """The real broker and database server for the whole session (see tests/infra.py)."""
+    with provide_infra() as provided:
+        yield provided
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def database_dsn(infra: Infra, unique: str) -> AsyncIterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    name = f"t_{unique}"
+    admin = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield server_dsn(infra.postgres_dsn, name)
+    admin = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def topic(infra: Infra, unique: str) -> str:
+    """A fresh topic with three partitions, created explicitly."""
+    name = f"test.{unique}.v1"
+    await ensure_topics(infra.kafka_bootstrap, [TopicSpec(name, partitions=3)])
+    return name

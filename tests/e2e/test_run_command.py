@@ -1,0 +1,102 @@
+"""`make run` end to end: the real command brings up Kafka, PostgreSQL and the four services, every
+/readyz answers 200, and Ctrl-C (SIGINT) leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from dipflow.devstack.net import port_open
+from dipflow.devstack.paths import project_root
+from dipflow.devstack.services import SERVICES
+
+ROOT = project_root()
+
+
+def _free_offset() -> int:
+    for _ in range(50):
+        offset = random.randrange(1_000, 9_000, 10)
+        ports = [9092 + offset, 9093 + offset, 55432 + offset] + [s.port + offset for s in SERVICES]
+        if not any(port_open(p) for p in ports):
+            return offset
+    raise RuntimeError("no free port range")
+
+
+def _processes_mentioning(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if marker in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    offset = _free_offset()
+    state = tmp_path / "run"
+    command = subprocess.Popen(
+        [
+            sys.executable, "-m", "dipflow.cli", "run",
+            "--state-dir", str(state), "--port-offset", str(offset),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        ready: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + 180
+        with httpx.Client(timeout=2) as client:
+            while len(ready) < len(SERVICES):
+                assert command.poll() is None, command.stdout.read() if command.stdout else ""
+                assert time.monotonic() < deadline, f"not ready: {set(s.name for s in SERVICES) - set(ready)}"
+                for spec in SERVICES:
+                    try:
+                        answer = client.get(f"{spec.url(offset)}/readyz")
+                    except httpx.HTTPError:
+                        continue
+                    if answer.status_code == 200:
+                        ready[spec.name] = answer.json()
+                time.sleep(0.2)
+            docs = client.get(f"{SERVICES[0].url(offset)}/docs")
+            minted = subprocess.run(
+                [sys.executable, "-m", "dipflow.cli", "token", "--role", "admin", "--area", "*",
+                 "--state-dir", str(state)],
+                capture_output=True, text=True, check=True, cwd=ROOT,
+            ).stdout.strip()  # fmt: skip
+            for spec in SERVICES:
+                audit = client.get(
+                    f"{spec.url(offset)}/v1/audit", headers={"Authorization": f"Bearer {minted}"}
+                )
+                assert audit.status_code == 200, audit.text
+                assert client.get(f"{spec.url(offset)}/v1/audit").status_code == 401
+        for body in ready.values():
+            assert {"db", "broker"} <= set(body["checks"]) and set(body["checks"].values()) == {"ok"}
+        assert docs.status_code == 200
+        started = json.loads((state / "stack.json").read_text())
+        marker = str(state)
+        assert _processes_mentioning(marker), "Kafka and PostgreSQL run from the state folder"
+    finally:
+        command.send_signal(signal.SIGINT)
+        output, _ = command.communicate(timeout=120)
+
+    assert command.returncode == 0, output
+    for spec in SERVICES:
+        assert f"{spec.url(offset)}/docs" in output
+    assert "Everything this command started has stopped." in output
+    assert not psutil.pid_exists(started["kafka_pid"])
+    assert not psutil.pid_exists(started["postgres_pid"])
+    assert not _processes_mentioning(str(state))
+    assert not [p for p in _processes_mentioning(f"--port {SERVICES[0].port + offset}")]
+    for spec in SERVICES:
+        assert not port_open(spec.port + offset)

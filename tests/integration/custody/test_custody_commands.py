@@ -1,0 +1,107 @@
+"""The same commands as messages on custody.commands.v1, for custody systems that prefer Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from dipflow.events import Envelope, EventPayload, new_envelope
+from dipflow.topics import CUSTODY_COMMANDS
+from dipflow_custody.commands import BookInCommand, DetentionCommand
+from dipflow_custody.entrypoints.bodies import BookIn
+from dipflow_custody.entrypoints.kafka_commands import detention_id_for
+from tests.infra import Infra
+from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
+
+__all__ = ["custody"]
+
+
+def command(payload: EventPayload, pid: str) -> Envelope:
+    return new_envelope(
+        payload, person_id=pid, producer="suite-system-brixton", occurred_at=datetime.now(UTC)
+    )
+
+
+async def send(infra: Infra, *envelopes: Envelope) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        for e in envelopes:
+            await producer.send_and_wait(CUSTODY_COMMANDS.name, e.to_bytes(), key=e.key)
+    finally:
+        await producer.stop()
+
+
+async def dead_letters_for(infra: Infra, pid: str, want: int) -> list[dict[str, str]]:
+    consumer = AIOKafkaConsumer(
+        CUSTODY_COMMANDS.name + ".dlq",
+        bootstrap_servers=infra.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    found: list[dict[str, str]] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(found) < want:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    found += [{k: v.decode() for k, v in r.headers} for r in records if r.key == pid.encode()]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_commands_on_the_topic_book_in_warn_and_sample_once_each(
+    custody: httpx.AsyncClient, infra: Infra, unique: str
+) -> None:
+    pid = person(unique)
+    book = command(BookInCommand(body=BookIn.model_validate(book_in_body(pid))), pid)
+    did = detention_id_for(book.event_id)
+    warn = command(
+        DetentionCommand(detention_id=did, action="warning", body={"at": "2008-06-01T10:40:00Z"}), pid
+    )
+    sample = command(
+        DetentionCommand(detention_id=did, action="sample", body={"at": "2008-06-01T10:45:00Z"}), pid
+    )
+    await send(infra, book, book, warn, sample)  # the book-in is sent twice, as a retrying system would
+
+    events = await events_for(infra, pid, 6, timeout_s=60)
+    assert [e["type"] for e in events] == [
+        "custody.booked_in",
+        "custody.offence_added",
+        "custody.test_decision_made",
+        "custody.warning_given",
+        "custody.sample_taken",
+        "custody.test_decision_made",
+    ]
+    assert {e["correlation_id"] for e in events[:3]} == {book.correlation_id}
+    view = await custody.get(f"/v1/detentions/{did}", headers=bearer())
+    assert view.status_code == 200 and view.json()["sample_taken_at"]
+
+
+async def test_bad_commands_are_dead_lettered_with_the_reason_and_the_next_is_applied(
+    custody: httpx.AsyncClient, infra: Infra, unique: str
+) -> None:
+    pid = person(unique)
+    book = command(BookInCommand(body=BookIn.model_validate(book_in_body(pid))), pid)
+    did = detention_id_for(book.event_id)
+    early_sample = command(
+        DetentionCommand(detention_id=did, action="sample", body={}), pid
+    )  # no warning: T6
+    bad_body = command(DetentionCommand(detention_id=did, action="charge", body={"codes": []}), pid)
+    unknown_code = BookIn.model_validate(book_in_body(pid, code="TA1968-s99"))
+    bad_book = command(BookInCommand(body=unknown_code), pid)
+    warn = command(DetentionCommand(detention_id=did, action="warning", body={}), pid)
+    await send(infra, book, early_sample, bad_body, bad_book, warn)
+
+    letters = await dead_letters_for(infra, pid, 3)
+    messages: list[dict[str, Any]] = sorted(letters, key=lambda h: int(h["dlq.original.offset"]))
+    assert [m["dlq.exception"] for m in messages] == ["RuleViolation", "ValidationError", "UnknownOffence"]
+    assert "T6" in messages[0]["dlq.message"]
+    assert all(m["dlq.reason"].startswith("handler-failed") for m in messages)
+    events = await events_for(infra, pid, 4, timeout_s=60)
+    assert [e["type"] for e in events][-1] == "custody.warning_given"

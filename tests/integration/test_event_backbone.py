@@ -1,0 +1,387 @@
+"""Outbox → relay → broker → idempotent consumer, dead letters and durable timers, on the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from dipflow.events.consumer import EventConsumer
+from dipflow.events.relay import OutboxRelay
+from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
+from tests.infra import Infra
+from tests.support.events import REGISTRY, record_effect, sample_event, write_events
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "") -> None:
+    async with asyncio.timeout(timeout_s):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running(*loops: Any) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(loop.run()) for loop in loops]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def effect_counts(pool: asyncpg.Pool) -> tuple[int, int]:
+    row = await pool.fetchrow("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM effects")
+    return int(row["n"]), int(row["d"])
+
+
+def make_consumer(infra: Infra, pool: asyncpg.Pool, topic: str, group: str, **kw: Any) -> EventConsumer:
+    return EventConsumer(
+        bootstrap=infra.kafka_bootstrap,
+        pool=pool,
+        group_id=group,
+        topics=[topic],
+        registry=REGISTRY,
+        handler=record_effect,
+        **kw,
+    )
+
+
+async def test_outbox_events_reach_the_consumer_once_each_in_per_person_order(
+    infra: Infra, service_pool: asyncpg.Pool, database_dsn: str, event_topic: str, unique: str
+) -> None:
+    relay = OutboxRelay(database_dsn, infra.kafka_bootstrap, service=f"svc-{unique}")
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    async with running(relay, consumer):
+        for start in range(0, 600, 100):
+            await write_events(service_pool, event_topic, start, 100)
+        await eventually(lambda: _count_is(service_pool, 600))
+    assert await effect_counts(service_pool) == (600, 600)
+    assert await service_pool.fetchval("SELECT count(*) FROM outbox") == 0
+    rows = await service_pool.fetch("SELECT person_id, sequence FROM effects ORDER BY id")
+    by_person: dict[str, list[int]] = {}
+    for row in rows:
+        by_person.setdefault(row["person_id"], []).append(row["sequence"])
+    assert all(seq == sorted(seq) for seq in by_person.values())
+
+
+async def _count_is(pool: asyncpg.Pool, n: int) -> bool:
+    return (await effect_counts(pool))[0] >= n
+
+
+async def test_redelivered_events_are_applied_once(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    events = [sample_event(i) for i in range(50)]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        for _ in range(3):  # the same events three times, as a relay retrying after a crash would
+            for e in events:
+                await producer.send(event_topic, e.to_bytes(), key=e.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    async with running(consumer):
+        await eventually(lambda: _consumed(consumer, 150))
+    assert await effect_counts(service_pool) == (50, 50)
+    assert consumer.duplicates == 100
+
+
+async def _consumed(consumer: EventConsumer, n: int) -> bool:
+    return consumer.applied + consumer.duplicates + consumer.dead_lettered >= n
+
+
+async def test_bad_messages_land_in_the_dlq_with_their_reason_and_the_next_is_processed(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    good = sample_event(1, "P-good")
+    unknown = sample_event(2).model_copy(update={"type": "test.never_heard_of"})
+    invalid = sample_event(3).model_copy(update={"payload": {"sequence": "not a number", "drug": "x"}})
+    bad = [
+        (b"P-1", b"{this is not json", "malformed-json"),
+        (b"P-2", unknown.to_bytes(), "unknown-event-type"),
+        (b"P-3", invalid.to_bytes(), "schema-invalid"),
+        (b"P-4", orjson.dumps({"event_id": "nope"}), "schema-invalid"),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        for key, value, _ in bad:
+            await producer.send_and_wait(event_topic, value, key=key, partition=0)
+        await producer.send_and_wait(event_topic, good.to_bytes(), key=good.key, partition=0)
+    finally:
+        await producer.stop()
+
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    async with running(consumer):
+        await eventually(lambda: _count_is(service_pool, 1))
+        letters = await _read_all(infra, event_topic + ".dlq", 4)
+    assert await effect_counts(service_pool) == (1, 1)
+    reasons = {r.key: dict((k, v.decode()) for k, v in r.headers) for r in letters}
+    for key, _value, reason in bad:
+        headers = reasons[key]
+        assert headers["dlq.reason"] == reason
+        assert headers["dlq.original.topic"] == event_topic
+        assert headers["dlq.original.partition"] == "0"
+        assert headers["dlq.consumer.group"] == f"g-{unique}"
+        assert headers["dlq.exception"]
+    assert {r.value for r in letters} == {value for _, value, _ in bad}
+    offsets = sorted(int(reasons[k]["dlq.original.offset"]) for k, _, _ in bad)
+    assert offsets == [0, 1, 2, 3]
+
+
+async def test_a_handler_that_keeps_failing_dead_letters_only_that_event(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    poison = sample_event(13, "P-x")
+    calls: list[uuid.UUID] = []
+
+    async def handler(conn: asyncpg.Connection, envelope: Any, payload: Any) -> None:
+        calls.append(envelope.event_id)
+        if envelope.event_id == poison.event_id:
+            raise RuntimeError("cannot apply this one")
+        await record_effect(conn, envelope, payload)
+
+    events = [sample_event(1, "P-x"), poison, sample_event(2, "P-x")]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send_and_wait(event_topic, e.to_bytes(), key=e.key)
+    finally:
+        await producer.stop()
+    consumer = EventConsumer(
+        bootstrap=infra.kafka_bootstrap, pool=service_pool, group_id=f"g-{unique}",
+        topics=[event_topic], registry=REGISTRY, handler=handler, max_attempts=3,
+    )  # fmt: skip
+    async with running(consumer):
+        await eventually(lambda: _consumed(consumer, 3))
+        letters = await _read_all(infra, event_topic + ".dlq", 1)
+    assert await effect_counts(service_pool) == (2, 2)
+    assert calls.count(poison.event_id) == 1 + 3  # once in the batch, then three single attempts
+    headers = dict((k, v.decode()) for k, v in letters[0].headers)
+    assert headers["dlq.reason"] == "handler-failed-3-times"
+    assert headers["dlq.exception"] == "RuntimeError"
+    outcome = await service_pool.fetchval("SELECT outcome FROM inbox WHERE event_id = $1", poison.event_id)
+    assert outcome == "dead_lettered"
+
+
+async def _read_all(infra: Infra, topic: str, n: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(30):
+            while len(found) < n:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_only_one_relay_leads_and_another_takes_over_when_it_dies(
+    infra: Infra, service_pool: asyncpg.Pool, database_dsn: str, event_topic: str, unique: str
+) -> None:
+    first = OutboxRelay(database_dsn, infra.kafka_bootstrap, service=f"svc-{unique}", lock_retry_s=0.1)
+    second = OutboxRelay(database_dsn, infra.kafka_bootstrap, service=f"svc-{unique}", lock_retry_s=0.1)
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    first_task = asyncio.create_task(first.run())
+    try:
+        await eventually(lambda: _true(first.is_leader))
+        async with running(second, consumer):
+            await asyncio.sleep(0.5)
+            assert first.is_leader and not second.is_leader
+            await write_events(service_pool, event_topic, 0, 50)
+            await eventually(lambda: _count_is(service_pool, 50))
+            assert first.published == 50 and second.published == 0
+            first_task.cancel()
+            await asyncio.gather(first_task, return_exceptions=True)
+            await eventually(lambda: _true(second.is_leader))
+            await write_events(service_pool, event_topic, 50, 50)
+            await eventually(lambda: _count_is(service_pool, 100))
+        assert second.published == 50
+        assert await effect_counts(service_pool) == (100, 100)
+    finally:
+        first_task.cancel()
+        await asyncio.gather(first_task, return_exceptions=True)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+# --- durable timers ---------------------------------------------------------------------------------
+
+
+async def _fire_effect(conn: asyncpg.Connection, deadline: Deadline) -> None:
+    await conn.execute(
+        "INSERT INTO effects (event_id, person_id, sequence) VALUES ($1, $2, $3)",
+        uuid.uuid4(),
+        deadline.subject,
+        deadline.id,
+    )
+
+
+async def test_a_deadline_that_fell_due_while_down_fires_once_after_start(service_pool: asyncpg.Pool) -> None:
+    async with service_pool.acquire() as conn:
+        await schedule_deadline(conn, "hold_for_sample", "D1", datetime.now(UTC) - timedelta(hours=1))
+        await schedule_deadline(conn, "hold_for_sample", "D2", datetime.now(UTC) + timedelta(hours=1))
+        await schedule_deadline(conn, "hold_for_sample", "D3", datetime.now(UTC) - timedelta(minutes=5))
+        assert await cancel_deadline(conn, "hold_for_sample", "D3")
+    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=0.05)
+    async with running(loop):
+        await eventually(lambda: _true(loop.fired >= 1))
+        await asyncio.sleep(0.3)
+    restarted = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=0.05)
+    async with running(restarted):
+        await asyncio.sleep(0.3)
+    subjects = [r["person_id"] for r in await service_pool.fetch("SELECT person_id FROM effects")]
+    assert subjects == ["D1"]
+    assert restarted.fired == 0
+
+
+async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asyncpg.Pool) -> None:
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    async with service_pool.acquire() as conn:
+        for i in range(300):
+            await schedule_deadline(conn, "appointment_missed", f"A{i}", due, {"i": i})
+    a = TimerLoop(service_pool, {"appointment_missed": _fire_effect}, poll_interval_s=0.01, batch_size=10)
+    b = TimerLoop(service_pool, {"appointment_missed": _fire_effect}, poll_interval_s=0.01, batch_size=10)
+    async with running(a, b):
+        await eventually(lambda: _true(a.fired + b.fired >= 300))
+        await asyncio.sleep(0.2)
+    rows = await service_pool.fetch("SELECT person_id FROM effects")
+    assert len(rows) == 300 and len({r["person_id"] for r in rows}) == 300
+    assert a.fired > 0 and b.fired > 0
+    assert a.fired + b.fired == 300
+
+
+async def test_a_failing_deadline_handler_is_retried_then_marked_failed(service_pool: asyncpg.Pool) -> None:
+    async def broken(conn: asyncpg.Connection, deadline: Deadline) -> None:
+        await _fire_effect(conn, deadline)
+        raise ValueError("bad payload")
+
+    async with service_pool.acquire() as conn:
+        await schedule_deadline(conn, "broken", "B1", datetime.now(UTC) - timedelta(seconds=1))
+        await schedule_deadline(conn, "ok", "O1", datetime.now(UTC) - timedelta(seconds=1))
+    loop = TimerLoop(
+        service_pool, {"broken": broken, "ok": _fire_effect}, poll_interval_s=0.01, max_attempts=3
+    )
+    for _ in range(6):
+        await loop.fire_due()
+    row = await service_pool.fetchrow(
+        "SELECT attempts, failed_at, fired_at, last_error FROM deadlines WHERE subject = 'B1'"
+    )
+    assert row["attempts"] == 3 and row["failed_at"] is not None and row["fired_at"] is None
+    assert "bad payload" in row["last_error"]
+    assert [r["person_id"] for r in await service_pool.fetch("SELECT person_id FROM effects")] == ["O1"]
+
+
+async def test_a_consumer_stuck_with_work_fails_readyz_and_names_itself(
+    infra: Infra, database_dsn: str, event_topic: str, unique: str
+) -> None:
+    from dipflow.http.app import ServiceResources
+    from tests.support.sample_app import build_sample_app, serve
+
+    release = asyncio.Event()
+
+    async def stuck(conn: asyncpg.Connection, envelope: Any, payload: Any) -> None:
+        await release.wait()
+
+    async def add_consumer(resources: ServiceResources) -> None:
+        await resources.pool.execute(
+            "CREATE TABLE IF NOT EXISTS effects (id bigserial, event_id uuid, person_id text, sequence int)"
+        )
+        resources.loops.append(
+            EventConsumer(
+                bootstrap=infra.kafka_bootstrap,
+                pool=resources.pool,
+                group_id=f"g-{unique}",
+                topics=[event_topic],
+                registry=REGISTRY,
+                handler=stuck,
+                stall_after_s=1.0,
+            )
+        )
+
+    app = build_sample_app(database_dsn, infra.kafka_bootstrap, on_start=[add_consumer])
+    async with serve(app) as client:
+        await eventually(lambda: _ready(client, 200), timeout_s=30)
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+        await producer.start()
+        event = sample_event(1)
+        await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key)
+        await producer.stop()
+        await eventually(lambda: _ready(client, 503), timeout_s=30)
+        body = (await client.get("/readyz")).json()
+        assert body["failing"] == [f"consumer:g-{unique}"]
+        release.set()
+        await eventually(lambda: _ready(client, 200), timeout_s=30)
+
+
+async def _ready(client: Any, status: int) -> bool:
+    return bool((await client.get("/readyz")).status_code == status)
+
+
+async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
+    infra: Infra, service_pool: asyncpg.Pool, database_dsn: str, event_topic: str, unique: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from dipflow.events.replay import replay
+    from tests.infra import ROOT
+    from tests.support.events import replay_spec
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, linger_ms=5)
+    await producer.start()
+    events = [sample_event(i) for i in range(800)]
+    for e in events:
+        await producer.send(event_topic, e.to_bytes(), key=e.key)
+    await producer.send_and_wait(event_topic, b"{broken", key=b"P-bad")
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    async with running(consumer):
+        await eventually(lambda: _count_is(service_pool, 800))
+        os.environ["REPLAY_TOPIC"] = event_topic
+        seen: list[tuple[int, int]] = []
+        result = await replay(
+            replay_spec(), dsn=database_dsn, bootstrap=infra.kafka_bootstrap, schema="replay_a",
+            progress=lambda done, total: seen.append((done, total)),
+        )  # fmt: skip
+        more = [sample_event(1000 + i) for i in range(20)]  # the live consumer carries on meanwhile
+        for e in more:
+            await producer.send(event_topic, e.to_bytes(), key=e.key)
+        await producer.flush()
+        await eventually(lambda: _count_is(service_pool, 820))
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "dipflow.cli", "replay", "tests.support.events:replay_spec",
+             "--database-url", database_dsn, "--bootstrap", infra.kafka_bootstrap, "--schema", "replay_b"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        )  # fmt: skip
+    await producer.stop()
+    assert (result.total, result.applied, result.skipped) == (801, 800, 1)
+    assert seen[-1] == (801, 801)
+    live = {r["event_id"] for r in await service_pool.fetch("SELECT event_id FROM public.effects")}
+    copy_a = [r["event_id"] for r in await service_pool.fetch("SELECT event_id FROM replay_a.effects")]
+    assert len(copy_a) == 800 and set(copy_a) == {e.event_id for e in events}
+    assert live == set(copy_a) | {e.event_id for e in more}
+    assert cli.returncode == 0, cli.stderr
+    assert "Replayed 821 records" in cli.stdout and "820 applied" in cli.stdout
+    assert await service_pool.fetchval("SELECT count(*) FROM replay_b.effects") == 820
+    assert (
+        await service_pool.fetchval("SELECT count(*) FROM public.inbox WHERE consumer_group = 'replay'") == 0
+    )

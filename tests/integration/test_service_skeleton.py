@@ -1,0 +1,106 @@
+"""Each service's skeleton against the real servers: health, readiness naming what fails, metrics, docs."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from dipflow.db.database import database_name, server_dsn
+from dipflow.devstack.services import SERVICES, ServiceSpec
+from tests.infra import Infra
+
+
+def build_app(spec: ServiceSpec, **settings: Any) -> FastAPI:
+    main = importlib.import_module(f"{spec.package}.main")
+    settings_module = importlib.import_module(f"{spec.package}.settings")
+    settings_cls = next(
+        value
+        for name, value in vars(settings_module).items()
+        if name.endswith("Settings") and value.__module__ == settings_module.__name__
+    )
+    app: FastAPI = main.create_app(settings_cls(**settings))
+    return app
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
+async def test_service_is_healthy_ready_and_documented(spec: ServiceSpec, infra: Infra, unique: str) -> None:
+    dsn = server_dsn(infra.postgres_dsn, f"svc_{unique}")
+    app = build_app(spec, database_url=dsn, kafka_bootstrap=infra.kafka_bootstrap)
+    async with running(app) as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        docs = await client.get("/openapi.json")
+        metrics = await client.get("/metrics")
+    await _drop(infra, dsn)
+    assert health.status_code == 200
+    assert health.json()["service"] == spec.name
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert {checks["db"], checks["broker"]} == {"ok"} and set(checks.values()) == {"ok"}
+    assert docs.json()["info"]["title"] == f"dipflow {spec.name}"
+    assert {"/healthz", "/readyz", "/metrics"} <= set(docs.json()["paths"])
+    assert (
+        f'dipflow_http_requests_total{{method="GET",route="/readyz",service="{spec.name}",status="200"}}'
+        in metrics.text
+    )
+
+
+async def test_readyz_names_the_broker_when_it_does_not_answer(infra: Infra, unique: str) -> None:
+    dsn = server_dsn(infra.postgres_dsn, f"svc_{unique}")
+    app = build_app(SERVICES[0], database_url=dsn, kafka_bootstrap="127.0.0.1:1", readiness_timeout_s=1)
+    async with running(app) as client:
+        ready = await client.get("/readyz")
+    await _drop(infra, dsn)
+    assert ready.status_code == 503
+    assert ready.json()["failing"] == ["broker"]
+    assert ready.json()["checks"]["db"] == "ok"
+
+
+async def test_readyz_names_the_database_when_it_refuses_connections(infra: Infra, unique: str) -> None:
+    dsn = server_dsn(infra.postgres_dsn, f"svc_{unique}")
+    app = build_app(
+        SERVICES[1], database_url=dsn, kafka_bootstrap=infra.kafka_bootstrap, readiness_timeout_s=1
+    )
+    async with running(app) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        admin = await asyncpg.connect(infra.postgres_dsn)
+        try:
+            name = database_name(dsn)
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+        finally:
+            await admin.close()
+        ready = await client.get("/readyz")
+    admin = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        await admin.execute(f'ALTER DATABASE "{database_name(dsn)}" ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+    await _drop(infra, dsn)
+    assert ready.status_code == 503
+    assert ready.json()["failing"] == ["db"]
+
+
+async def _drop(infra: Infra, dsn: str) -> None:
+    admin = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database_name(dsn)}" WITH (FORCE)')
+    finally:
+        await admin.close()
