@@ -131,3 +131,26 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
     for part in ref.removeprefix("#/").split("/"):
         node = node[part]
     return node
+
+
+def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_producers() -> None:
+    from datetime import UTC, datetime
+
+    from dipflow.events import EventRegistry, new_envelope
+    from dipflow.events.envelope import SkippedEventType, UnknownEventType
+    from dipflow_custody.events import ResultRecorded, WarningGiven
+    from dipflow_ppo_register.consumed import CONSUMED
+
+    def raw(payload: EventPayload) -> bytes:
+        return new_envelope(
+            payload, person_id="08/1X", producer="custody", occurred_at=datetime.now(UTC)
+        ).to_bytes()
+
+    with pytest.raises(SkippedEventType):
+        CONSUMED.parse(raw(WarningGiven(detention_id="D1", suite="S")))
+    result = ResultRecorded(detention_id="D1", suite="S", drug="cocaine", result="positive", disputed=False,
+                            medication_declared=None, confirmation_required=False, age=30, home_area="camden")  # fmt: skip
+    envelope, payload = CONSUMED.parse(raw(result))
+    assert envelope.type == "custody.result_recorded" and payload.drug == "cocaine"  # type: ignore[attr-defined]
+    with pytest.raises(UnknownEventType):
+        EventRegistry().parse(raw(WarningGiven(detention_id="D1", suite="S")))

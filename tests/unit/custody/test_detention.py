@@ -156,3 +156,11 @@ def test_pending_hold_deadlines_follow_the_stage() -> None:
     assert set(
         pending_hold_deadlines(booked_in_at=T0, charged_at=None, may_test=True, still_open=False).values()
     ) == {None}
+
+
+def test_t2_a_power_of_arrest_cannot_be_charged() -> None:
+    d = detention()
+    d.add_offence(Offence("BA1976-s7", T0.date()), T0)
+    with pytest.raises(RuleViolation, match="powers of arrest"):
+        d.charge({"BA1976-s7"}, T0 + timedelta(hours=1))
+    assert d.charged_at is None

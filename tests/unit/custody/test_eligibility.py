@@ -206,3 +206,14 @@ def test_adults_at_notified_stations_are_tested_for_every_trigger_offence_of_200
         "TA1968-s25",
     ):
         assert decide_test(facts(age, code)).may_test, code
+
+
+def test_t1_an_arrest_for_breaking_a_bail_condition_alone_gives_no_test_even_for_a_ppo() -> None:
+    decision = decide_test(facts(30, "BA1976-s7", is_ppo=True))
+    assert (decision.outcome, decision.rule_ids) == (Outcome.not_allowed, ("T1",))
+    assert not decision.inspector_decision_requested and "s.7(3)" in decision.reason
+
+
+def test_t4_a_ppo_arrested_for_failing_to_attend_an_assessment_goes_to_an_inspector() -> None:
+    decision = decide_test(facts(30, "DA2005-s12", is_ppo=True))
+    assert decision.inspector_decision_requested and "T4" in decision.rule_ids

@@ -39,6 +39,7 @@ class OffenceAdded(_Custody):
     drug_class: str | None
     further_arrest: bool
     trigger_offence: bool
+    arrest_power: bool = False
 
 
 class EligibilityDecided(_Custody):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
@@ -10,13 +11,14 @@ from dipflow.audit import Audit
 from dipflow.events import new_envelope
 from dipflow.events.outbox import add_to_outbox, add_tombstone
 from dipflow.topics import PPO_REGISTER
-from dipflow_ppo_register.domain.register import Period, Strand, check_add, check_remove
+from dipflow_ppo_register.domain.bulk import Action, ImportRow, RowError, plan_row
+from dipflow_ppo_register.domain.register import Period, RegisterRuleBroken, Strand, check_add, check_remove
 from dipflow_ppo_register.events import PpoStatus
 
 COLUMNS = "person_id, borough, strand, start_date, end_date, reason, added_by, end_reason, ended_by"
 
 
-def _period(row: asyncpg.Record) -> Period:
+def period_from(row: asyncpg.Record) -> Period:
     return Period(
         row["person_id"], row["borough"], Strand(row["strand"]), row["start_date"], row["end_date"], row["reason"],
         row["added_by"], row["end_reason"], row["ended_by"],
@@ -29,7 +31,7 @@ async def history(conn: asyncpg.Connection, person_id: str, *, lock: bool = Fals
         + (" FOR UPDATE" if lock else ""),
         person_id,
     )
-    return [_period(r) for r in rows]
+    return [period_from(r) for r in rows]
 
 
 async def as_of(conn: asyncpg.Connection, day: date, borough: str | None) -> list[Period]:
@@ -39,7 +41,7 @@ async def as_of(conn: asyncpg.Connection, day: date, borough: str | None) -> lis
         day,
         borough,
     )
-    return [_period(r) for r in rows]
+    return [period_from(r) for r in rows]
 
 
 async def _end(conn: asyncpg.Connection, person_id: str, end: date, reason: str, by: str) -> None:
@@ -66,7 +68,7 @@ async def add(
     current = check_add(past, borough, strand, start)
     by = audit.principal.subject
     if current is not None:
-        await _end(conn, person_id, start, f"changed to {borough} / {strand}", by)
+        await _end(conn, person_id, start - timedelta(days=1), f"changed to {borough} / {strand}", by)
     await conn.execute(
         "INSERT INTO register_periods (person_id, borough, strand, start_date, reason, added_by) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
@@ -96,3 +98,40 @@ async def remove(conn: asyncpg.Connection, audit: Audit, *, person_id: str, end:
 async def borough_of(conn: asyncpg.Connection, person_id: str) -> str | None:
     current = [p for p in await history(conn, person_id) if p.end_date is None]
     return current[0].borough if current else None
+
+
+@dataclass
+class ImportReport:
+    rows: int
+    added: int = 0
+    ended: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+async def import_rows(conn: asyncpg.Connection, audit: Audit, rows: list[ImportRow]) -> ImportReport:
+    """Apply valid rows in file order per person, each in its own savepoint so that a row that breaks P1 is
+    reported (line, field, reason) and leaves no trace. The caller decides whether to keep the good rows."""
+    report = ImportReport(rows=len(rows))
+    for row in sorted(rows, key=lambda r: (r.person_id, r.start_date, r.line)):
+        if not audit.principal.covers(row.borough):
+            report.errors.append(RowError(row.line, "borough", "outside the areas you cover"))
+            continue
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", row.person_id)
+                action = plan_row(await history(conn, row.person_id, lock=True), row)
+                if action in (Action.add, Action.add_and_end):
+                    await add(conn, audit, person_id=row.person_id, borough=row.borough, strand=row.strand,
+                              start=row.start_date, reason=row.reason)  # fmt: skip
+                    report.added += 1
+                if action in (Action.end, Action.add_and_end):
+                    assert row.end_date is not None
+                    await remove(conn, audit, person_id=row.person_id, end=row.end_date, reason=row.reason)
+                    report.ended += 1
+                if action is Action.unchanged:
+                    report.unchanged += 1
+        except RegisterRuleBroken as exc:
+            report.errors.append(RowError(row.line, exc.field, f"{exc.reason} ({exc.rule_id})"))
+    report.errors.sort(key=lambda e: e.line)
+    return report

@@ -25,7 +25,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from pydantic import ValidationError
 
 from dipflow.db.database import database_answers
-from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, UnknownEventType
+from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, SkippedEventType, UnknownEventType
 from dipflow.events.errors import Backoff, is_transient, run_with_restarts
 from dipflow.events.relay import idempotent_producer
 from dipflow.kafka.clients import stop_within
@@ -82,6 +82,7 @@ class EventConsumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.skipped = 0
         self.lag = 0
         self.last_progress_at = time.monotonic()
         self.running = False
@@ -186,7 +187,9 @@ class EventConsumer:
                 tombstones.append(record)
                 continue
             outcome = parse_record(self.registry, record)
-            if isinstance(outcome, DeadLetter):
+            if outcome is None:
+                self.skipped += 1
+            elif isinstance(outcome, DeadLetter):
                 dead.append(outcome)
             else:
                 parsed.append(outcome)
@@ -340,9 +343,12 @@ async def apply_events(
     return applied, len(parsed) - applied
 
 
-def parse_record(registry: EventRegistry, record: ConsumerRecord[Any, Any]) -> Parsed | DeadLetter:
+def parse_record(registry: EventRegistry, record: ConsumerRecord[Any, Any]) -> Parsed | DeadLetter | None:
+    """The parsed event; a dead letter with its reason; or None for an event type this consumer skips."""
     try:
         envelope, payload = registry.parse(record.value)
+    except SkippedEventType:
+        return None
     except UnknownEventType as exc:
         return DeadLetter(record, "unknown-event-type", exc)
     except ValidationError as exc:

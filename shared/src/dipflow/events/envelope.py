@@ -78,13 +78,28 @@ class UnknownEventType(LookupError):
     pass
 
 
-class EventRegistry:
-    """The payload models a consumer understands, by (type, version)."""
+class SkippedEventType(LookupError):
+    """A well-formed event of a type this consumer does not need."""
 
-    def __init__(self, *models: type[EventPayload]) -> None:
+
+class EventRegistry:
+    """The payload models a consumer understands, by (type, version).
+
+    ``skip_other`` names type prefixes (``"custody."``) whose other types this consumer does not need: those are
+    passed over (see ``is_skipped``), while a type from no known producer is still an error.
+    """
+
+    def __init__(self, *models: type[EventPayload], skip_other: tuple[str, ...] = ()) -> None:
         self._models: dict[tuple[str, int], type[EventPayload]] = {}
+        self.skip_other = skip_other
         for model in models:
             self.register(model)
+
+    def is_skipped(self, type_: str) -> bool:
+        """An event type of a known producer that this consumer does not model."""
+        if not self.skip_other or not type_.startswith(self.skip_other):
+            return False
+        return not any(t == type_ for t, _ in self._models)
 
     def register(self, model: type[EventPayload]) -> None:
         key = (model.event_type, model.event_version)
@@ -102,8 +117,11 @@ class EventRegistry:
             raise UnknownEventType(f"unknown event type {type_!r} version {version}") from None
 
     def parse(self, raw: bytes) -> tuple[Envelope, EventPayload]:
-        """Decode and validate one record value. Raises ValueError/ValidationError/UnknownEventType."""
+        """Decode and validate one record value. Raises ValueError/ValidationError/UnknownEventType, and
+        SkippedEventType for a type ``skip_other`` passes over."""
         envelope = Envelope.model_validate_json(raw)
+        if self.is_skipped(envelope.type):
+            raise SkippedEventType(envelope.type)
         model = self.model_for(envelope.type, envelope.version)
         return envelope, model.model_validate(envelope.payload)
 
@@ -112,6 +130,7 @@ __all__ = [
     "Envelope",
     "EventPayload",
     "EventRegistry",
+    "SkippedEventType",
     "UnknownEventType",
     "ValidationError",
     "new_envelope",

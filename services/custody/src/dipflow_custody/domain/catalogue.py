@@ -21,6 +21,8 @@ class OffenceType:
     section: str
     title: str
     needs_drug: bool = False
+    arrest_power: bool = False
+    """A ground of arrest that is not an offence (BA76 s.7(3)): no test under s.63B can follow from it."""
 
     @property
     def label(self) -> str:
@@ -82,6 +84,11 @@ def _day(text: str | None) -> date | None:
 @cache
 def offence_types() -> dict[str, OffenceType]:
     return {row["code"]: OffenceType(**row) for row in _load("offences.json")["offences"]}
+
+
+def is_arrest_power(code: str) -> bool:
+    kind = offence_types().get(code)
+    return kind is not None and kind.arrest_power
 
 
 @cache

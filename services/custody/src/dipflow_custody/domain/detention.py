@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from dipflow_custody.domain.age import age_on
-from dipflow_custody.domain.catalogue import Offence, is_specified_drug, is_trigger_offence
+from dipflow_custody.domain.catalogue import Offence, is_arrest_power, is_specified_drug, is_trigger_offence
 from dipflow_custody.domain.eligibility import DetentionFacts, InspectorDecision, TestDecision, decide_test
 from dipflow_custody.domain.notifications import Notified
 
@@ -116,7 +116,8 @@ class Detention:
             at,
             {"code": offence.code, "offence_date": offence.offence_date.isoformat(), "attempt": offence.attempt,
              "drug": offence.drug, "drug_class": offence.drug_class, "further_arrest": further_arrest,
-             "trigger_offence": is_trigger_offence(offence).is_trigger},
+             "trigger_offence": is_trigger_offence(offence).is_trigger,
+             "arrest_power": is_arrest_power(offence.code)},
         )  # fmt: skip
 
     def charge(self, codes: set[str], at: datetime) -> Change:
@@ -126,6 +127,9 @@ class Detention:
             raise RuleViolation(
                 "T2", f"cannot charge offences not recorded in this detention: {sorted(unknown)}"
             )
+        powers = sorted(c for c in codes if is_arrest_power(c))
+        if powers:
+            raise RuleViolation("T2", f"{powers} are powers of arrest, not offences: they cannot be charged")
         self.charged_at = at
         self.charged_codes = set(codes)
         return Change("charged", at, {"codes": sorted(codes)})

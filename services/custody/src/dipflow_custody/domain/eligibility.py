@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from dipflow_custody.domain.age import age_on
-from dipflow_custody.domain.catalogue import Offence, is_trigger_offence
+from dipflow_custody.domain.catalogue import Offence, is_arrest_power, is_trigger_offence
 from dipflow_custody.domain.notifications import NotificationKind, Notified
 
 ADULT = 18
@@ -92,6 +92,14 @@ def _on_arrest(facts: DetentionFacts) -> TestDecision:
             ("T1",),
             f"Suite {facts.station_at_arrest.place} was not notified for testing on arrest on "
             f"{facts.arrested_at:%d %b %Y}.",
+        )
+    if all(is_arrest_power(o.code) for o in facts.offences):
+        return TestDecision(
+            stage,
+            Outcome.not_allowed,
+            ("T1",),
+            "Arrested only under a power that is not an offence (e.g. breaking a bail condition, BA76 s.7(3)): "
+            "a test needs arrest for an offence.",
         )
     triggers = _triggers(facts.offences)
     if triggers:

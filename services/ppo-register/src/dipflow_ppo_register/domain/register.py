@@ -1,7 +1,7 @@
 """The PPO register (RULES.md P1): periods on the register with borough, strand, dates, who and why.
 
 Nothing is overwritten: adding starts a period, removing ends it, and a change of borough or strand ends the
-current period and starts a new one the same day. "Who was a PPO in Camden on 1 March 2008" is a question
+current period on the day before the new one starts, so that on any day a person is in at most one period. "Who was a PPO in Camden on 1 March 2008" is a question
 about periods.
 """
 
@@ -20,10 +20,11 @@ class Strand(StrEnum):
 
 
 class RegisterRuleBroken(Exception):
-    def __init__(self, rule_id: str, reason: str) -> None:
+    def __init__(self, rule_id: str, reason: str, field: str = "start_date") -> None:
         super().__init__(f"{rule_id}: {reason}")
         self.rule_id = rule_id
         self.reason = reason
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,10 @@ def check_add(history: list[Period], borough: str, strand: Strand, start: date) 
 def check_remove(history: list[Period], end: date) -> Period:
     current = open_period(history)
     if current is None:
-        raise RegisterRuleBroken("P1", "the person is not on the register")
+        raise RegisterRuleBroken("P1", "the person is not on the register", "person_id")
     if end < current.start_date:
         raise RegisterRuleBroken(
-            "P1", f"the end date is before the period began ({current.start_date:%d %b %Y})"
+            "P1", f"the end date is before the period began ({current.start_date:%d %b %Y})", "end_date"
         )
     return current
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
 from dipflow.http.problems import Problem
 from dipflow_ppo_register import handlers
+from dipflow_ppo_register.domain.bulk import RowError, parse_csv
 from dipflow_ppo_register.domain.register import Period, RegisterRuleBroken, Strand
 
 router = APIRouter(prefix="/v1/register", tags=["register"])
@@ -120,3 +121,89 @@ async def person_history(person_id: str, ctx: AuthContext = Depends(requires(*RE
         raise Problem(403, "this person's register entries are in areas you do not cover", kind="wrong-area")
     await ctx.audit.record("register.history", person_id)
     return [_view(p) for p in periods]
+
+
+MAX_IMPORT_BYTES = 5_000_000
+CSV_EXAMPLE = (
+    "person_id,borough,strand,start_date,end_date,reason\n"
+    "08/123456X,camden,Catch & Convict,07/01/2008,,January 2008 panel\n"
+    "L-CAM-0042,camden,prevent_and_deter,2008-02-04,2008-06-30,deselected in June\n"
+)
+
+
+class RowErrorView(BaseModel):
+    line: int
+    field: str
+    reason: str
+
+
+class ImportResult(BaseModel):
+    rows: int = Field(description="valid rows in the file")
+    added: int
+    ended: int
+    unchanged: int = Field(description="rows already on the register as given (a re-import changes nothing)")
+    skipped: list[RowErrorView] = Field(description="rows left out because they were bad (import_good_rows)")
+
+
+class _Rollback(Exception):
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+
+
+def _row_problem(errors: list[RowError]) -> Problem:
+    return Problem(
+        422,
+        f"{len(errors)} problem(s) in the file; nothing was imported. Fix the rows, or import the good rows "
+        "with import_good_rows=true.",
+        kind="bad-rows",
+        errors=[{"line": e.line, "field": e.field, "reason": e.reason} for e in errors],
+    )
+
+
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    summary="Import a partnership's CSV list (all rows or, when asked, the good rows)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+        }
+    },
+)
+async def import_csv(
+    request: Request,
+    import_good_rows: bool = False,
+    ctx: AuthContext = Depends(requires(*MAINTAINERS)),
+) -> ImportResult:
+    """Every row is checked first; errors give line, field and reason. A file with any bad row imports
+    nothing unless ``import_good_rows=true``. Re-importing the same file changes nothing."""
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise Problem(413, f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(
+            422, "the file is not UTF-8 text", errors=[{"field": "body", "reason": "not UTF-8"}]
+        ) from exc
+    rows, errors = parse_csv(text)
+    try:
+        async with ctx.audit.pool.acquire() as conn, conn.transaction():
+            report = await handlers.import_rows(conn, ctx.audit, rows)
+            bad = sorted(errors + report.errors, key=lambda e: e.line)
+            if bad and not import_good_rows:
+                raise _Rollback(bad)
+            await ctx.audit.record(
+                "register.import", conn=conn,
+                detail={"rows": len(rows), "added": report.added, "ended": report.ended, "skipped": len(bad)},
+            )  # fmt: skip
+    except _Rollback as rollback:
+        raise _row_problem(rollback.errors) from None
+    return ImportResult(
+        rows=len(rows) - len({e.line for e in report.errors}),
+        added=report.added,
+        ended=report.ended,
+        unchanged=report.unchanged,
+        skipped=[RowErrorView(line=e.line, field=e.field, reason=e.reason) for e in bad],
+    )

@@ -1,0 +1,95 @@
+"""Publishing custody and referral events as their producers do, for the ppo-register tests: payloads are
+the custody service's own models, so a change there that breaks this consumer fails these tests."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from dipflow.events import Envelope, EventPayload, new_envelope
+from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
+from dipflow_custody.events import (
+    Charged,
+    ConfirmatoryResultRecorded,
+    DetentionBookedIn,
+    InspectorDecisionRecorded,
+    OffenceAdded,
+    ResultRecorded,
+)
+
+SUITE = "MET-CAMDEN"
+_numbers = itertools.count()
+
+
+def at(day: date, hour: int = 11) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=UTC)
+
+
+class Stream:
+    """Collects (topic, person, payload or raw dict, when) and publishes them in order."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, bytes]] = []
+
+    def custody(self, person: str, payload: EventPayload, when: datetime) -> None:
+        envelope = new_envelope(payload, person_id=person, producer="custody", occurred_at=when)
+        self.records.append((CUSTODY_EVENTS.name, person, envelope.to_bytes()))
+
+    def referral(self, person: str, type_: str, payload: dict[str, Any], when: datetime) -> None:
+        """A referral event given as a plain payload (the referral service's models come with its issue)."""
+        envelope = Envelope(
+            event_id=uuid.uuid4(), type=type_, version=1, occurred_at=when, recorded_at=datetime.now(UTC),
+            person_id=person, correlation_id=str(uuid.uuid4()), producer="referral", payload=payload,
+        )  # fmt: skip
+        self.records.append((REFERRAL_EVENTS.name, person, envelope.to_bytes()))
+
+    def detention(
+        self,
+        person: str,
+        day: date,
+        code: str = "CDA1971-s1",
+        *,
+        trigger: bool = False,
+        arrest_power: bool = False,
+    ) -> str:
+        detention_id = f"D-{uuid.uuid4().hex[:12]}-{next(_numbers)}"
+        self.custody(person, DetentionBookedIn(detention_id=detention_id, suite=SUITE, arrested_at=at(day, 10),
+                                               home_area="camden", age=30, is_ppo=False), at(day, 10))  # fmt: skip
+        self.custody(person, OffenceAdded(detention_id=detention_id, suite=SUITE, code=code, offence_date=day,
+                                          attempt=False, drug=None, drug_class=None, further_arrest=False,
+                                          trigger_offence=trigger, arrest_power=arrest_power), at(day, 10))  # fmt: skip
+        return detention_id
+
+    def inspector(self, person: str, detention_id: str, day: date, decision: str = "authorised") -> None:
+        self.custody(person, InspectorDecisionRecorded(detention_id=detention_id, suite=SUITE, decision=decision,
+                                                       rank="inspector", grounds="Class A misuse suspected", oral=False,
+                                                       written_confirmation_at=None), at(day, 12))  # fmt: skip
+
+    def charge(self, person: str, detention_id: str, day: date, codes: list[str]) -> None:
+        self.custody(person, Charged(detention_id=detention_id, suite=SUITE, codes=codes), at(day, 13))
+
+    def positive(
+        self, person: str, detention_id: str, day: date, drug: str = "cocaine", home_area: str = "camden"
+    ) -> None:
+        self.custody(person, ResultRecorded(detention_id=detention_id, suite=SUITE, drug=drug, result="positive",
+                                            disputed=False, medication_declared=None, confirmation_required=False,
+                                            age=30, home_area=home_area), at(day, 14))  # fmt: skip
+
+    def confirmed_negative(self, person: str, detention_id: str, day: date, drug: str = "cocaine") -> None:
+        self.custody(person, ConfirmatoryResultRecorded(detention_id=detention_id, suite=SUITE, drug=drug,
+                                                        result="negative"), at(day, 15))  # fmt: skip
+
+    async def publish(self, bootstrap: str) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+        await producer.start()
+        try:
+            for topic, person, value in self.records:
+                await producer.send(topic, value, key=person.encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+        self.records.clear()
