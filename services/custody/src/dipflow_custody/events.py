@@ -123,6 +123,9 @@ class Charged(_Custody):
 
     event_type = "custody.charged"
     codes: list[str]
+    restriction_on_bail_notified: bool | None = None
+    home_area: str | None = None
+    age: int | None = None
 
 
 class Released(_Custody):

@@ -16,6 +16,7 @@ from dipflow.events.outbox import add_to_outbox
 from dipflow.events.timers import Deadline, cancel_deadline, schedule_deadline
 from dipflow_custody.adapters import repository as repo
 from dipflow_custody.consumed import PpoStatusView
+from dipflow_custody.domain.age import age_on
 from dipflow_custody.domain.catalogue import Offence
 from dipflow_custody.domain.deadlines import pending_hold_deadlines
 from dipflow_custody.domain.detention import Change, Detention
@@ -216,6 +217,8 @@ async def act(
     payloads: list[tuple[EventPayload, datetime]] = []
     if change is not None and change.kind == "result_recorded":
         change = await _with_assessment_facts(conn, d, change)
+    if change is not None and change.kind == "charged":
+        change = await _with_bail_facts(conn, d, change)
     if change is not None and change.kind in PAYLOADS:
         payloads.append((_payload(d, change), change.at))
     at = change.at if change is not None else d.booked_in_at
@@ -248,6 +251,19 @@ async def _with_assessment_facts(conn: asyncpg.Connection, d: Detention, change:
         **change.facts,
         "initial_assessment_notified": bool(notified and NotificationKind.initial_assessment in notified),
         "follow_up_assessment_notified": bool(notified and NotificationKind.follow_up_assessment in notified),
+    }
+    return Change(change.kind, change.at, facts)
+
+
+async def _with_bail_facts(conn: asyncpg.Connection, d: Detention, change: Change) -> Change:
+    """B1 needs to know whether the area where the person lives had restriction-on-bail arrangements on the
+    day of charge, and the age then."""
+    notified = await repo.station_notified(conn, d.home_area, change.at.date())
+    facts = {
+        **change.facts,
+        "restriction_on_bail_notified": bool(notified and NotificationKind.restriction_on_bail in notified),
+        "home_area": d.home_area,
+        "age": age_on(d.date_of_birth, change.at.date()),
     }
     return Change(change.kind, change.at, facts)
 

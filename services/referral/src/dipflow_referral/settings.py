@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import time
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
+from dipflow_referral.domain.assignment import AppointmentPolicy
 
 HTTP_PORT = 8002
 
@@ -14,3 +18,25 @@ class ReferralSettings(ServiceSettings):
 
     service_name: str = "referral"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/referral"
+    initial_within_days: int = Field(
+        7, ge=1, le=60, description="A3: initial appointment within this many days"
+    )
+    confirmation_working_days: int = Field(
+        5, ge=0, le=30, description="A3: disputed results, earliest appointment"
+    )
+    working_day_starts: time = time(9, 30)
+    working_day_ends: time = time(17, 0)
+    appointment_minutes: int = Field(60, ge=15, le=240)
+    default_place: str = Field(
+        "the DIP office named on the notice", description="RA1 place when none is given"
+    )
+
+    def appointment_policy(self) -> AppointmentPolicy:
+        return AppointmentPolicy(
+            initial_within_days=self.initial_within_days,
+            confirmation_working_days=self.confirmation_working_days,
+            day_starts=self.working_day_starts,
+            day_ends=self.working_day_ends,
+            slot_minutes=self.appointment_minutes,
+            default_place=self.default_place,
+        )

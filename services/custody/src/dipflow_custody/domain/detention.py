@@ -236,9 +236,7 @@ class Detention:
         self._open()
         self.released_at = at
         self.release_kind = kind
-        return Change(
-            "released", at, {"release": str(kind), "home_area": self.home_area, "suite": self.suite}
-        )
+        return Change("released", at, {"release": str(kind), "home_area": self.home_area})
 
     def close_sample_window(self, deadline: str, due_at: datetime) -> Change | None:
         """T10/T9: the time to hold the person for a sample ran out with no sample; an event, not a silent gap."""

@@ -1,0 +1,206 @@
+"""The required assessment lifecycle (RULES.md A1-A8), pure: each step checks the rules, changes the state and
+returns what happened (for the events and the notices), or raises RuleViolation naming the rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RuleViolation(Exception):
+    def __init__(self, rule_id: str, reason: str) -> None:
+        super().__init__(f"{rule_id}: {reason}")
+        self.rule_id = rule_id
+        self.reason = reason
+
+
+class Status(StrEnum):
+    proposed = "proposed"  # eligible; appointment proposed; not yet imposed
+    imposed = "imposed"  # RA1 served: waiting for the initial assessment
+    initial_attended = "initial_attended"  # waiting for the follow-up decision (RA4/RA5)
+    follow_up_set = "follow_up_set"  # RA4 given: waiting for the follow-up assessment
+    completed = "completed"
+    failed = "failed"  # failed without good cause: the police were notified (A4, A5)
+    lapsed = "lapsed"  # released before it was imposed (A1)
+    ended = "ended"  # negative confirmation (A6) or superseded by a bail condition (A7)
+
+
+class Kind(StrEnum):
+    initial = "initial"
+    follow_up = "follow_up"
+
+
+class Outcome(StrEnum):
+    attended = "attended"
+    failed_to_attend = "failed_to_attend"
+    failed_to_remain = "failed_to_remain"
+
+
+OPEN = frozenset({Status.proposed, Status.imposed, Status.initial_attended, Status.follow_up_set})
+
+
+@dataclass
+class Appointment:
+    at: datetime
+    place: str
+    worker_id: str | None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a step did: an event kind, its facts, the notice form served (RA1-RA5) if any, and rule ids."""
+
+    kind: str
+    at: datetime
+    facts: dict[str, Any]
+    rule_ids: tuple[str, ...]
+    notice: str | None = None
+
+
+@dataclass
+class RequiredAssessment:
+    case_id: str
+    person_id: str
+    detention_id: str
+    suite: str
+    home_area: str
+    positive_drugs: set[str]
+    result_at: datetime
+    disputed: bool
+    follow_up_notified: bool
+    status: Status = Status.proposed
+    initial: Appointment | None = None
+    follow_up: Appointment | None = None
+    follow_up_imposed: bool = False
+    imposed_at: datetime | None = None
+    released_at: datetime | None = None
+    ended_reason: str | None = None
+    needs_new_notice: bool = False
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    entered_treatment_at: datetime | None = None
+    prosecution_dropped: bool = False
+
+    # -- A1, A2, A3 -------------------------------------------------------------------------------------------
+    def impose(self, at: datetime, place: str, appointment_at: datetime | None = None) -> Step:
+        """RA1: impose the initial requirement (and the follow-up, where notified) before release."""
+        if self.released_at is not None and at >= self.released_at:
+            raise RuleViolation(
+                "A1", "the person has been released: a required assessment cannot be imposed afterwards"
+            )
+        if self.status is not Status.proposed:
+            raise RuleViolation("A1", f"the requirement is {self.status}, not waiting to be imposed")
+        if self.initial is None and appointment_at is None:
+            raise RuleViolation("A3", "no appointment: give a time and place (none could be proposed)")
+        worker = self.initial.worker_id if self.initial else None
+        self.initial = Appointment(appointment_at or self.initial.at, place, worker)  # type: ignore[union-attr]
+        self.status = Status.imposed
+        self.imposed_at = at
+        self.follow_up_imposed = self.follow_up_notified
+        rules = ("A1", "A2", "A3") if self.follow_up_imposed else ("A1", "A3")
+        return Step("requirement_imposed", at, {
+            "appointment_at": self.initial.at.isoformat(), "place": place, "worker_id": worker,
+            "follow_up_imposed": self.follow_up_imposed,
+        }, rules, notice="RA1")  # fmt: skip
+
+    def release(self, at: datetime) -> Step | None:
+        """A1: released before imposition, the requirement lapses and cannot be imposed later."""
+        self.released_at = at
+        if self.status is Status.proposed:
+            self.status = Status.lapsed
+            self.ended_reason = "released before the requirement was imposed"
+            return Step("requirement_lapsed", at, {"reason": self.ended_reason}, ("A1",))
+        return None
+
+    def change_appointment(self, kind: Kind, at: datetime, new_at: datetime, place: str) -> Step:
+        """RA2: a written notice changing the time or place."""
+        appointment = self._appointment_waiting(kind)
+        appointment.at = new_at
+        appointment.place = place
+        self.needs_new_notice = False
+        return Step("appointment_changed", at, {"kind": str(kind), "appointment_at": new_at.isoformat(), "place": place,
+                                                "worker_id": appointment.worker_id}, ("A3",), notice="RA2")  # fmt: skip
+
+    def _appointment_waiting(self, kind: Kind) -> Appointment:
+        if kind is Kind.initial and self.status is Status.imposed and self.initial is not None:
+            return self.initial
+        if kind is Kind.follow_up and self.status is Status.follow_up_set and self.follow_up is not None:
+            return self.follow_up
+        raise RuleViolation("A3", f"no {kind} appointment is waiting (the requirement is {self.status})")
+
+    # -- A4, A5 -----------------------------------------------------------------------------------------------
+    def record_attendance(self, kind: Kind, outcome: Outcome, good_cause: bool, at: datetime) -> list[Step]:
+        """RA3: the assessor records what happened. A failure without good cause is notified to the police and
+        is an offence; failing the initial assessment ends the follow-up (A4)."""
+        appointment = self._appointment_waiting(kind)
+        rule = "A4" if kind is Kind.initial else "A5"
+        facts = {"kind": str(kind), "outcome": str(outcome), "good_cause": good_cause,
+                 "appointment_at": appointment.at.isoformat(), "place": appointment.place,
+                 "worker_id": appointment.worker_id}  # fmt: skip
+        steps = [Step("attendance_recorded", at, facts, (rule,), notice="RA3")]
+        if outcome is Outcome.attended:
+            if kind is Kind.initial:
+                self.status = Status.initial_attended if self.follow_up_imposed else Status.completed
+            else:
+                self.status = Status.completed
+            return steps
+        if good_cause:
+            self.needs_new_notice = True
+            return steps
+        self.status = Status.failed
+        ended_follow_up = kind is Kind.initial and self.follow_up_imposed
+        self.follow_up_imposed = self.follow_up_imposed and not ended_follow_up
+        failure = {**facts, "imposed_at": self.imposed_at.isoformat() if self.imposed_at else None,
+                   "notice": "RA1" if kind is Kind.initial else "RA4", "follow_up_ended": ended_follow_up,
+                   "offence": "DA05 s.12(3)" if kind is Kind.initial else "DA05 s.14(3)"}  # fmt: skip
+        self.failures.append(failure)
+        steps.append(Step("failure_notified", at, failure, (rule,)))
+        return steps
+
+    def decide_follow_up(self, at: datetime, needed: bool, appointment: Appointment | None) -> Step:
+        """A5: at the initial assessment the assessor ends the follow-up (RA5) or sets it (RA4)."""
+        if self.status is not Status.initial_attended:
+            raise RuleViolation(
+                "A5", f"the follow-up is decided at the initial assessment (now {self.status})"
+            )
+        if not needed:
+            self.status = Status.completed
+            self.follow_up_imposed = False
+            return Step("follow_up_decided", at, {"needed": False}, ("A2", "A5"), notice="RA5")
+        if appointment is None:
+            raise RuleViolation("A5", "a follow-up needs a time and place (RA4)")
+        self.follow_up = appointment
+        self.status = Status.follow_up_set
+        return Step("follow_up_decided", at, {"needed": True, "appointment_at": appointment.at.isoformat(),
+                                              "place": appointment.place, "worker_id": appointment.worker_id},
+                    ("A5",), notice="RA4")  # fmt: skip
+
+    # -- A6, A7 -----------------------------------------------------------------------------------------------
+    def confirmed_negative(self, drug: str, at: datetime) -> Step | None:
+        """A6: when no positive drug is left after confirmation, both requirements end and any prosecution for
+        earlier failures is dropped."""
+        self.positive_drugs.discard(drug)
+        if self.positive_drugs or self.status in (Status.lapsed, Status.ended):
+            return None
+        self.prosecution_dropped = bool(self.failures)
+        self.status = Status.ended
+        self.ended_reason = "confirmatory analysis found no specified drug"
+        return Step("requirements_ended", at, {"reason": "negative_confirmation",
+                                               "prosecution_dropped": self.prosecution_dropped}, ("A6",))  # fmt: skip
+
+    def superseded_by_bail_condition(self, at: datetime) -> Step | None:
+        """A7: a court bail condition to undergo assessment ends the requirements; failures before it stay
+        actionable."""
+        if self.status not in OPEN:
+            return None
+        self.status = Status.ended
+        self.ended_reason = "superseded by a bail condition to undergo assessment"
+        return Step("requirements_ended", at, {"reason": "bail_condition", "failures_still_actionable": bool(self.failures)},
+                    ("A7",))  # fmt: skip
+
+    def entered_treatment(self, at: datetime) -> Step:
+        if self.status in (Status.proposed, Status.imposed, Status.lapsed):
+            raise RuleViolation("A4", "treatment follows an attended assessment")
+        self.entered_treatment_at = at
+        return Step("treatment_entered", at, {}, ("K4",))

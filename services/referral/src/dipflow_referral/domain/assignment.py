@@ -1,0 +1,173 @@
+"""Proposing an initial appointment and choosing the worker (RULES.md A3, A9).
+
+The appointment is on a working day (England & Wales), in working hours, within ``initial_within_days`` of the
+result; when the result is disputed, no earlier than ``confirmation_working_days`` working days after the sample
+was sent for confirmation. The worker is one covering the custody suite, working that weekday, not on leave,
+with room under their daily capacity; among them the least loaded that day (then the lowest id). A follow-up
+stays with the initial assessment's worker where that worker can take it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dipflow.working_days import add_working_days, is_working_day
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class Leave:
+    first_day: date
+    last_day: date
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+@dataclass(frozen=True)
+class Worker:
+    worker_id: str
+    suites: frozenset[str]
+    daily_capacity: int
+    working_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
+    leave: tuple[Leave, ...] = ()
+    active: bool = True
+
+    def available_on(self, day: date) -> bool:
+        return (
+            self.active
+            and day.weekday() in self.working_weekdays
+            and not any(period.covers(day) for period in self.leave)
+        )
+
+
+@dataclass(frozen=True)
+class AppointmentPolicy:
+    initial_within_days: int = 7
+    confirmation_working_days: int = 5
+    day_starts: time = time(9, 30)
+    day_ends: time = time(17, 0)
+    slot_minutes: int = 60
+    default_place: str = "the DIP office named on the notice"
+
+    def slots_per_day(self) -> int:
+        minutes = (self.day_ends.hour * 60 + self.day_ends.minute) - (
+            self.day_starts.hour * 60 + self.day_starts.minute
+        )
+        return max(1, minutes // self.slot_minutes)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An appointment with a worker, or ``worker_id`` None when nobody could take it (the unassigned queue)."""
+
+    at: datetime | None
+    worker_id: str | None
+    rule_ids: tuple[str, ...]
+    reason: str
+    candidates_considered: int = 0
+    earliest: date | None = None
+    latest: date | None = None
+
+
+@dataclass
+class Loads:
+    """Appointments each worker already has, by day (from the database)."""
+
+    by_worker_day: dict[tuple[str, date], int] = field(default_factory=dict)
+
+    def of(self, worker_id: str, day: date) -> int:
+        return self.by_worker_day.get((worker_id, day), 0)
+
+
+def window(result_at: datetime, disputed: bool, policy: AppointmentPolicy) -> tuple[date, date]:
+    """The first and last day an initial appointment may be offered on (A3)."""
+    result_day = result_at.astimezone(LONDON).date()
+    earliest = result_day + timedelta(days=1)
+    latest = result_day + timedelta(days=policy.initial_within_days)
+    if disputed:
+        earliest = max(earliest, add_working_days(result_day, policy.confirmation_working_days))
+        latest = max(latest, earliest + timedelta(days=policy.initial_within_days - 1))
+    return earliest, latest
+
+
+def choose_worker(
+    workers: Iterable[Worker], loads: Loads, suite: str, day: date, *, prefer: str | None = None
+) -> Worker | None:
+    """A9: the least-loaded worker covering ``suite`` with room on ``day``; ``prefer`` wins when they have room."""
+    able = [
+        w
+        for w in workers
+        if suite in w.suites and w.available_on(day) and loads.of(w.worker_id, day) < w.daily_capacity
+    ]
+    if not able:
+        return None
+    preferred = next((w for w in able if w.worker_id == prefer), None)
+    if preferred is not None:
+        return preferred
+    return min(able, key=lambda w: (loads.of(w.worker_id, day), w.worker_id))
+
+
+def slot_time(day: date, taken: int, policy: AppointmentPolicy) -> datetime:
+    """The ``taken``-th slot of the day (the worker's next free hour), London time."""
+    start = datetime.combine(day, policy.day_starts, tzinfo=LONDON)
+    return start + timedelta(minutes=policy.slot_minutes * (taken % policy.slots_per_day()))
+
+
+def propose(
+    workers: Iterable[Worker],
+    loads: Loads,
+    *,
+    suite: str,
+    earliest: date,
+    latest: date,
+    policy: AppointmentPolicy,
+    prefer: str | None = None,
+    rule_ids: tuple[str, ...] = ("A3", "A9"),
+) -> Proposal:
+    """The first working day in [earliest, latest] with a worker who can take the appointment."""
+    pool = list(workers)
+    capacity_cap = policy.slots_per_day()
+    day = earliest
+    considered = 0
+    while day <= latest:
+        if is_working_day(day):
+            considered += 1
+            capped = [w if w.daily_capacity <= capacity_cap else _capped(w, capacity_cap) for w in pool]
+            chosen = choose_worker(capped, loads, suite, day, prefer=prefer)
+            if chosen is not None:
+                at = slot_time(day, loads.of(chosen.worker_id, day), policy)
+                return Proposal(
+                    at, chosen.worker_id, rule_ids,
+                    f"{at:%a %d %b %Y %H:%M} with worker {chosen.worker_id}, the least loaded covering {suite}",
+                    considered, earliest, latest,
+                )  # fmt: skip
+        day += timedelta(days=1)
+    return Proposal(
+        None, None, rule_ids,
+        f"no worker covering {suite} has room on a working day from {earliest:%d %b} to {latest:%d %b %Y}",
+        considered, earliest, latest,
+    )  # fmt: skip
+
+
+def _capped(worker: Worker, cap: int) -> Worker:
+    return Worker(worker.worker_id, worker.suites, cap, worker.working_weekdays, worker.leave, worker.active)
+
+
+def load_after(loads: Loads, worker_id: str, day: date) -> Loads:
+    """The loads with one more appointment for ``worker_id`` on ``day``."""
+    updated = dict(loads.by_worker_day)
+    updated[(worker_id, day)] = loads.of(worker_id, day) + 1
+    return Loads(updated)
+
+
+def total_by_worker_day(assigned: Mapping[str, Iterable[date]]) -> Loads:
+    counts: dict[tuple[str, date], int] = {}
+    for worker_id, days in assigned.items():
+        for d in days:
+            counts[(worker_id, d)] = counts.get((worker_id, d), 0) + 1
+    return Loads(counts)

@@ -1,0 +1,53 @@
+"""The written notices of required assessment (Home Office forms RA1-RA5), as printable text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+WARNING = (
+    "If you fail without good cause to attend and remain for the whole of this assessment you commit an offence "
+    "(Drugs Act 2005) and may be liable to imprisonment for up to 3 months and/or a fine up to level 4."
+)
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(LONDON).strftime("%A %d %B %Y at %H:%M")
+
+
+def ra1(appointment_at: datetime, place: str, follow_up: bool) -> str:
+    text = (
+        "RA1 - Notice of requirement to attend an initial assessment (Drugs Act 2005 s.9).\n"
+        f"You are required to attend an initial assessment on {_when(appointment_at)} at {place}, and to remain "
+        f"for its duration.\n{WARNING}"
+    )
+    if follow_up:
+        text += (
+            "\nYou are also required to attend a follow-up assessment (s.10) if the assessor tells you at the "
+            "initial assessment that one is needed; the time and place will be given to you in writing (RA4)."
+        )
+    return text
+
+
+def ra2(kind: str, appointment_at: datetime, place: str) -> str:
+    name = "initial" if kind == "initial" else "follow-up"
+    return f"RA2 - Notice of change. Your {name} assessment is now on {_when(appointment_at)} at {place}.\n{WARNING}"
+
+
+def ra3(kind: str, outcome: str, good_cause: bool) -> str:
+    said = outcome.replace("_", " ")
+    return f"RA3 - Record of attendance at the {kind.replace('_', '-')} assessment: {said}" + (
+        " (good cause accepted)." if good_cause and outcome != "attended" else "."
+    )
+
+
+def ra4(appointment_at: datetime, place: str) -> str:
+    return (
+        "RA4 - Notice of requirement to attend a follow-up assessment (Drugs Act 2005 s.10).\n"
+        f"You are required to attend on {_when(appointment_at)} at {place}, and to remain for its duration.\n{WARNING}"
+    )
+
+
+def ra5() -> str:
+    return "RA5 - Notice that the follow-up assessment requirement has ended: the assessor has decided it is not needed."

@@ -1,0 +1,155 @@
+"""A1-A8 state changes (scenarios S16-S20) and B1-B3 decisions (S21-S22)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dipflow_referral.domain.assessment import (
+    Appointment,
+    Kind,
+    Outcome,
+    RequiredAssessment,
+    RuleViolation,
+    Status,
+)
+from dipflow_referral.domain.bail import BailFacts, Restriction, evaluate_restriction
+
+T0 = datetime(2008, 6, 2, 12, tzinfo=UTC)
+APPOINTMENT = datetime(2008, 6, 4, 9, 30, tzinfo=UTC)
+
+
+def case(follow_up: bool = True) -> RequiredAssessment:
+    a = RequiredAssessment("A1", "08/1X", "D1", "MET-BRIXTON", "lambeth", {"cocaine"}, T0, False, follow_up)
+    a.initial = Appointment(APPOINTMENT, "DIP office", "W1")
+    return a
+
+
+def test_s16_impose_serves_ra1_with_the_follow_up_where_notified() -> None:
+    a = case()
+    step = a.impose(T0 + timedelta(minutes=10), "Brixton DIP office")
+    assert step.notice == "RA1" and step.rule_ids == ("A1", "A2", "A3")
+    assert a.status is Status.imposed and a.follow_up_imposed and a.initial is not None
+    assert a.initial.place == "Brixton DIP office" and a.initial.worker_id == "W1"
+    assert not case(follow_up=False).impose(T0, "x").facts["follow_up_imposed"]
+
+
+def test_s17_released_before_imposition_the_requirement_lapses_and_cannot_be_imposed() -> None:
+    a = case()
+    step = a.release(T0 + timedelta(hours=1))
+    assert step is not None and step.kind == "requirement_lapsed" and a.status is Status.lapsed
+    with pytest.raises(RuleViolation) as refused:
+        a.impose(T0 + timedelta(hours=2), "x")
+    assert refused.value.rule_id == "A1"
+
+
+def test_s18_missing_the_initial_without_good_cause_notifies_police_and_ends_the_follow_up() -> None:
+    a = case()
+    a.impose(T0, "office")
+    steps = a.record_attendance(
+        Kind.initial, Outcome.failed_to_attend, False, APPOINTMENT + timedelta(hours=1)
+    )
+    assert [s.kind for s in steps] == ["attendance_recorded", "failure_notified"]
+    failure = steps[1].facts
+    assert failure["offence"] == "DA05 s.12(3)" and failure["follow_up_ended"] and failure["notice"] == "RA1"
+    assert steps[1].rule_ids == ("A4",) and a.status is Status.failed and not a.follow_up_imposed
+
+
+def test_a4_good_cause_is_no_offence_and_a_new_notice_may_be_issued() -> None:
+    a = case()
+    a.impose(T0, "office")
+    steps = a.record_attendance(Kind.initial, Outcome.failed_to_attend, True, APPOINTMENT)
+    assert (
+        [s.kind for s in steps] == ["attendance_recorded"]
+        and a.status is Status.imposed
+        and a.needs_new_notice
+    )
+    change = a.change_appointment(Kind.initial, APPOINTMENT, APPOINTMENT + timedelta(days=2), "office")
+    assert change.notice == "RA2" and not a.needs_new_notice
+
+
+def test_s19_attends_initial_gets_ra4_then_misses_the_follow_up() -> None:
+    a = case()
+    a.impose(T0, "office")
+    a.record_attendance(Kind.initial, Outcome.attended, False, APPOINTMENT)
+    ra4 = a.decide_follow_up(APPOINTMENT, True, Appointment(APPOINTMENT + timedelta(days=7), "office", "W1"))
+    assert ra4.notice == "RA4" and a.status is Status.follow_up_set
+    steps = a.record_attendance(
+        Kind.follow_up, Outcome.failed_to_remain, False, APPOINTMENT + timedelta(days=7)
+    )
+    assert steps[1].facts["offence"] == "DA05 s.14(3)" and steps[1].rule_ids == ("A5",)
+
+
+def test_s20_the_assessor_ends_the_follow_up_with_ra5() -> None:
+    a = case()
+    a.impose(T0, "office")
+    a.record_attendance(Kind.initial, Outcome.attended, False, APPOINTMENT)
+    step = a.decide_follow_up(APPOINTMENT, False, None)
+    assert step.notice == "RA5" and a.status is Status.completed and not a.follow_up_imposed
+
+
+def test_a5_the_follow_up_is_decided_only_after_the_initial_assessment() -> None:
+    a = case()
+    a.impose(T0, "office")
+    with pytest.raises(RuleViolation, match="A5"):
+        a.decide_follow_up(T0, False, None)
+
+
+def test_a6_a_negative_confirmation_of_every_drug_ends_both_and_drops_a_prosecution() -> None:
+    a = case()
+    a.positive_drugs.add("opiates")
+    a.impose(T0, "office")
+    a.record_attendance(Kind.initial, Outcome.failed_to_attend, False, APPOINTMENT)
+    assert a.confirmed_negative("cocaine", T0) is None  # opiates still positive
+    step = a.confirmed_negative("opiates", T0)
+    assert (
+        step is not None and step.rule_ids == ("A6",) and a.prosecution_dropped and a.status is Status.ended
+    )
+
+
+def test_a7_a_bail_condition_supersedes_open_requirements_only() -> None:
+    a = case()
+    a.impose(T0, "office")
+    step = a.superseded_by_bail_condition(T0)
+    assert step is not None and step.rule_ids == ("A7",) and a.status is Status.ended
+    done = case()
+    done.impose(T0, "office")
+    done.record_attendance(Kind.initial, Outcome.failed_to_attend, False, APPOINTMENT)
+    assert done.superseded_by_bail_condition(T0) is None and done.status is Status.failed  # still actionable
+
+
+def facts(**kw: object) -> BailFacts:
+    base: dict[str, object] = {
+        "age": 30, "positive_drugs": frozenset({"cocaine"}), "charged_codes": frozenset({"TA1968-s1"}),
+        "class_a_offence_codes": frozenset(), "substantial_grounds": True, "agreed_to_assessment": False,
+        "area_notified": True, "home_area": "lambeth",
+    }  # fmt: skip
+    return BailFacts(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_s21_refused_assessment_with_grounds_in_a_notified_area_restricts_bail() -> None:
+    decision = evaluate_restriction(facts())
+    assert decision.restriction is Restriction.applies and decision.rule_ids == ("B1", "B2")
+    assert any("did not agree" in r for r in decision.reasons)
+
+
+def test_s22_agreed_means_a_bail_condition() -> None:
+    decision = evaluate_restriction(facts(agreed_to_assessment=True))
+    assert decision.restriction is Restriction.condition and "B3" in decision.rule_ids
+
+
+def test_s14_b1_each_missing_condition_is_a_reason_not_to_restrict() -> None:
+    assert evaluate_restriction(facts(positive_drugs=frozenset())).restriction is Restriction.does_not_apply
+    assert evaluate_restriction(facts(age=17)).restriction is Restriction.does_not_apply
+    assert evaluate_restriction(facts(area_notified=False)).restriction is Restriction.does_not_apply
+    no_grounds = evaluate_restriction(facts(substantial_grounds=False))
+    assert (
+        no_grounds.restriction is Restriction.does_not_apply
+        and "no substantial grounds" in no_grounds.reasons[0]
+    )
+    possession = facts(substantial_grounds=False, charged_codes=frozenset({"MDA1971-s5(2)"}),
+                       class_a_offence_codes=frozenset({"MDA1971-s5(2)"}))  # fmt: skip
+    assert evaluate_restriction(possession).restriction is Restriction.applies
+    assert evaluate_restriction(facts(agreed_to_assessment=None)).restriction is Restriction.pending
+    assert evaluate_restriction(facts(substantial_grounds=None)).restriction is Restriction.pending
