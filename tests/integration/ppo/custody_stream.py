@@ -6,11 +6,10 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, date, datetime, time
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from dipflow.events import Envelope, EventPayload, new_envelope
+from dipflow.events import EventPayload, new_envelope
 from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
 from dipflow_custody.events import (
     Charged,
@@ -20,6 +19,7 @@ from dipflow_custody.events import (
     OffenceAdded,
     ResultRecorded,
 )
+from dipflow_referral.events import AttendanceRecorded
 
 SUITE = "MET-CAMDEN"
 _numbers = itertools.count()
@@ -39,12 +39,13 @@ class Stream:
         envelope = new_envelope(payload, person_id=person, producer="custody", occurred_at=when)
         self.records.append((CUSTODY_EVENTS.name, person, envelope.to_bytes()))
 
-    def referral(self, person: str, type_: str, payload: dict[str, Any], when: datetime) -> None:
-        """A referral event given as a plain payload (the referral service's models come with its issue)."""
-        envelope = Envelope(
-            event_id=uuid.uuid4(), type=type_, version=1, occurred_at=when, recorded_at=datetime.now(UTC),
-            person_id=person, correlation_id=str(uuid.uuid4()), producer="referral", payload=payload,
-        )  # fmt: skip
+    def attendance(
+        self, person: str, assessment_id: str, outcome: str, good_cause: bool, when: datetime
+    ) -> None:
+        """A failure (or attendance) as the referral service records it (RA3), with its own payload model."""
+        payload = AttendanceRecorded(assessment_id=assessment_id, detention_id="D-unknown", kind="initial",
+                                     outcome=outcome, good_cause=good_cause, appointment_at=when)  # fmt: skip
+        envelope = new_envelope(payload, person_id=person, producer="referral", occurred_at=when)
         self.records.append((REFERRAL_EVENTS.name, person, envelope.to_bytes()))
 
     def detention(

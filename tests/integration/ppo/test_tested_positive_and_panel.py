@@ -138,9 +138,9 @@ async def test_p3_repeated_positives_and_a_failed_assessment_flag_a_non_ppo_for_
     # raised on 28 March, not 25 March: a failure with good cause (A4) is not a failure to comply
     failures = [("A-1", True, 25), ("A-2", False, 28)]
     for assessment, good_cause, day_of_march in failures:
-        s.referral(e, "referral.attendance_recorded",
-                   {"assessment_id": assessment, "outcome": "failed_to_attend", "good_cause": good_cause},
-                   datetime(2008, 3, day_of_march, 10, tzinfo=UTC))  # fmt: skip
+        s.attendance(
+            e, assessment, "failed_to_attend", good_cause, datetime(2008, 3, day_of_march, 10, tzinfo=UTC)
+        )
     await s.publish(infra.kafka_bootstrap)
 
     flags = await until_json(

@@ -132,18 +132,21 @@ class Stack:
             raise AssertionError(f"bail case for {did} never became ready; last {last}") from None
 
 
-def _settings(infra: Infra, unique: str) -> tuple[CustodySettings, ReferralSettings]:
+def _settings(
+    infra: Infra, unique: str, **referral_settings: Any
+) -> tuple[CustodySettings, ReferralSettings]:
     custody = CustodySettings(service_name=f"custody-{unique}", database_url=server_dsn(infra.postgres_dsn, f"custody_{unique}"),
                               kafka_bootstrap=infra.kafka_bootstrap)  # fmt: skip
     referral = ReferralSettings(service_name=f"referral-{unique}", kafka_bootstrap=infra.kafka_bootstrap,
-                                database_url=server_dsn(infra.postgres_dsn, f"referral_{unique}"))  # fmt: skip
+                                database_url=server_dsn(infra.postgres_dsn, f"referral_{unique}"),
+                                **referral_settings)  # fmt: skip
     return custody, referral
 
 
 @asynccontextmanager
-async def running_stack(infra: Infra, unique: str) -> AsyncIterator[Stack]:
+async def running_stack(infra: Infra, unique: str, **referral_settings: Any) -> AsyncIterator[Stack]:
     await ensure_topics(infra.kafka_bootstrap, all_topics())
-    custody, referral = _settings(infra, unique)
+    custody, referral = _settings(infra, unique, **referral_settings)
     async with serve(custody_app(custody, AUTH)) as c, serve(referral_app(referral, AUTH)) as r:
         yield Stack(c, r, unique)
 

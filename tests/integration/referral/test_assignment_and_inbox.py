@@ -5,6 +5,8 @@ stream that shows a new assignment within a second of the custody result."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +16,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from dipflow.db.database import server_dsn
 from dipflow_referral.main import create_app as referral_app
@@ -138,3 +142,52 @@ async def test_a9_a_new_assignment_reaches_the_workers_live_stream_within_a_seco
                 assert message["assessment_id"] in [x["assessment_id"] for x in a if x["detention_id"] == did]
         # timed from the custody API call that records the result, including that call
         assert statistics.median(delays) < 1.0, f"stream delays {delays}"
+
+
+async def test_a9_the_team_webhook_gets_each_assignment_signed_and_retried(infra: Infra, unique: str) -> None:
+    received: list[tuple[bytes, dict[str, str]]] = []
+    receiver = FastAPI()
+
+    @receiver.post("/hook")
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        first = all(
+            orjson.loads(b)["assessment_id"] != orjson.loads(body)["assessment_id"] for b, _ in received
+        )
+        received.append((body, dict(request.headers)))
+        return Response(status_code=503 if first else 204)  # the first attempt of each delivery fails
+
+    secret = "team-secret-" + unique
+    async with (
+        uvicorn_app(receiver) as hook_base,
+        running_stack(infra, unique, webhook_retry_base_s=0.5) as stack,
+    ):
+        team = await stack.referral.put("/v1/teams/lambeth/webhook", json={"url": f"{hook_base}/hook", "secret": secret},
+                                        headers=MANAGER)  # fmt: skip
+        assert team.status_code == 204
+        await stack.add_worker("W1")
+        a = await stack.assessment_for(
+            await stack.positive(stack.person(), datetime(2009, 10, 5, 11, tzinfo=UTC))
+        )
+        async with asyncio.timeout(30):
+            while sum(orjson.loads(body)["assessment_id"] == a["assessment_id"] for body, _ in received) < 2:
+                await asyncio.sleep(0.1)
+        mine = [(b, h) for b, h in received if orjson.loads(b)["assessment_id"] == a["assessment_id"]]
+        assert [h["x-dipflow-attempt"] for _, h in mine] == ["1", "2"]
+        body, headers = mine[-1]
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["x-dipflow-signature"], expected)
+        payload = orjson.loads(body)
+        assert payload["worker_id"] == stack.wid("W1") and "person_id" not in payload  # no personal data
+        async with asyncio.timeout(10):  # the receiver answers before the attempt's transaction commits
+            while True:
+                log = (
+                    await stack.referral.get("/v1/teams/lambeth/webhook-deliveries", headers=MANAGER)
+                ).json()
+                delivered = next(d for d in log if d["body"]["assessment_id"] == a["assessment_id"])
+                if delivered["delivered_at"]:
+                    break
+                await asyncio.sleep(0.1)
+        assert (
+            delivered["attempts"] == 2 and delivered["delivered_at"] and delivered["last_error"] == "HTTP 503"
+        )

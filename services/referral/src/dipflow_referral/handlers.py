@@ -13,7 +13,7 @@ import orjson
 
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.events.outbox import add_to_outbox
-from dipflow_referral import notices
+from dipflow_referral import notices, webhooks
 from dipflow_referral.adapters import repository as repo
 from dipflow_referral.domain.assessment import (
     Appointment,
@@ -222,6 +222,12 @@ async def _announce_assignment(
     await emit(conn, a.person_id, [(WorkerAssigned(**_base(a), kind=str(kind), worker_id=appointment.worker_id,
                appointment_at=appointment.at, reassigned=previous is not None, previous_worker_id=previous), at)], ctx)  # fmt: skip
     await notify_inbox(conn, appointment.worker_id, a.case_id, str(kind), appointment.at)
+    team = await conn.fetchval("SELECT area FROM workers WHERE worker_id = $1", appointment.worker_id)
+    if team is not None:
+        await webhooks.queue_delivery(conn, team, {
+            "type": "assignment", "assessment_id": a.case_id, "kind": str(kind), "worker_id": appointment.worker_id,
+            "appointment_at": appointment.at.isoformat(), "suite": a.suite, "reassigned": previous is not None,
+        })  # fmt: skip
 
 
 # -- consumed custody events ---------------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ from fastapi import FastAPI
 from dipflow.auth import AuthSettings
 from dipflow.events.consumer import EventConsumer
 from dipflow.events.relay import OutboxRelay
+from dipflow.events.timers import TimerLoop
 from dipflow.http.app import ServiceResources, create_service_app
 from dipflow.topics import CUSTODY_EVENTS
+from dipflow_referral import webhooks
 from dipflow_referral.consumed import CONSUMED
-from dipflow_referral.entrypoints.http import assessments, bail, inbox, queue, workers
+from dipflow_referral.entrypoints.http import assessments, bail, inbox, queue, teams, workers
 from dipflow_referral.entrypoints.measures import measures
 from dipflow_referral.entrypoints.stream import InboxBroadcaster
 from dipflow_referral.projections import custody_handler
@@ -32,7 +34,7 @@ def create_app(
         title="dipflow referral",
         description="Required assessments, worker assignment, attendance and restriction on bail (RULES.md sections A and B).",
         migrations_package="dipflow_referral.migrations",
-        routers=[workers, assessments, queue, inbox, bail, measures],
+        routers=[workers, teams, assessments, queue, inbox, bail, measures],
         on_start=[start],
         auth_settings=auth_settings,
     )
@@ -41,7 +43,7 @@ def create_app(
 
 
 async def _start_loops(resources: ServiceResources) -> None:
-    """The outbox relay, the consumer of custody events, and the inbox listener for live streams."""
+    """The outbox relay, the consumer of custody events, webhook deliveries, and the inbox listener."""
     settings = resources.settings
     assert isinstance(settings, ReferralSettings)
     resources.loops.append(
@@ -55,5 +57,12 @@ async def _start_loops(resources: ServiceResources) -> None:
             topics=[CUSTODY_EVENTS.name],
             registry=CONSUMED,
             handler=custody_handler(settings.appointment_policy()),
+        )
+    )
+    resources.loops.append(
+        TimerLoop(
+            resources.pool,
+            {webhooks.KIND: webhooks.deliver(settings.webhook_retry_base_s)},
+            poll_interval_s=0.5,
         )
     )

@@ -27,6 +27,9 @@ class ReferralSettings(ServiceSettings):
     working_day_starts: time = time(9, 30)
     working_day_ends: time = time(17, 0)
     appointment_minutes: int = Field(60, ge=15, le=240)
+    webhook_retry_base_s: float = Field(
+        5.0, gt=0, description="First webhook retry after this; doubles each time"
+    )
     default_place: str = Field(
         "the DIP office named on the notice", description="RA1 place when none is given"
     )

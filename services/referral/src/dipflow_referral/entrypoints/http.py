@@ -33,6 +33,7 @@ assessments = APIRouter(prefix="/v1/assessments", tags=["required assessments"])
 inbox = APIRouter(prefix="/v1/inbox", tags=["worker inbox"])
 bail = APIRouter(prefix="/v1/bail-cases", tags=["restriction on bail"])
 queue = APIRouter(prefix="/v1/unassigned", tags=["required assessments"])
+teams = APIRouter(prefix="/v1/teams", tags=["workers"])
 
 MANAGERS = (Role.referral_manager, Role.admin)
 STAFF = (Role.referral_worker, Role.referral_manager, Role.admin)  # assessment staff (A8)
@@ -74,7 +75,6 @@ class WorkerIn(BaseModel):
     daily_capacity: int = Field(ge=1, le=50)
     working_weekdays: list[int] = Field(default=[0, 1, 2, 3, 4], min_length=1, max_length=7)
     active: bool = True
-    webhook_url: str | None = Field(None, max_length=500)
 
     def model_post_init(self, _: Any) -> None:
         if any(d < 0 or d > 6 for d in self.working_weekdays):
@@ -100,11 +100,11 @@ async def put_worker(
     ctx.require_area(body.area)
     async with _transaction(ctx) as conn:
         await conn.execute(
-            "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active, webhook_url) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (worker_id) DO UPDATE SET name = $2, area = $3, "
-            "suites = $4, daily_capacity = $5, working_weekdays = $6, active = $7, webhook_url = $8, updated_at = now()",
+            "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (worker_id) DO UPDATE SET name = $2, area = $3, "
+            "suites = $4, daily_capacity = $5, working_weekdays = $6, active = $7, updated_at = now()",
             body.worker_id, body.name, body.area, body.suites, body.daily_capacity, sorted(set(body.working_weekdays)),
-            body.active, body.webhook_url,
+            body.active,
         )  # fmt: skip
         ctx_ = handlers.Context(ctx.audit.correlation_id)
         await handlers.assign_queued(conn, body.suites, _policy(request), ctx_)
@@ -161,6 +161,50 @@ async def add_leave(
         )
         await ctx.audit.record("worker.leave", conn=conn, detail={"worker_id": worker_id, **moved})
     return moved
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(pattern=r"^https?://", max_length=500)
+    secret: str = Field(
+        min_length=16, max_length=200, description="Shared secret for the HMAC-SHA256 signature"
+    )
+
+
+class DeliveryView(BaseModel):
+    id: int
+    body: dict[str, Any]
+    attempts: int
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    last_error: str | None
+
+
+@teams.put("/{area}/webhook", status_code=204, summary="Set the team's webhook for new assignments")
+async def put_webhook(
+    area: str, body: WebhookIn, ctx: AuthContext = Depends(requires(*MANAGERS, area="area"))
+) -> None:
+    async with _transaction(ctx) as conn:
+        await conn.execute(
+            "INSERT INTO team_webhooks (area, url, secret) VALUES ($1, $2, $3) ON CONFLICT (area) DO UPDATE "
+            "SET url = $2, secret = $3, updated_at = now()",
+            area, body.url, body.secret,
+        )  # fmt: skip
+        await ctx.audit.record("team.webhook", conn=conn, detail={"area": area})
+
+
+@teams.get(
+    "/{area}/webhook-deliveries", response_model=list[DeliveryView], summary="Recent webhook deliveries"
+)
+async def deliveries(
+    area: str, ctx: AuthContext = Depends(requires(*MANAGERS, area="area"))
+) -> list[DeliveryView]:
+    async with ctx.audit.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT id, body, attempts, delivered_at, failed_at, last_error FROM webhook_deliveries WHERE area = $1 "
+            "ORDER BY id DESC LIMIT 200",
+            area,
+        )
+    return [DeliveryView(**dict(r)) for r in rows]
 
 
 # -- assessments ---------------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ CREATE TABLE workers (
     daily_capacity   integer NOT NULL CHECK (daily_capacity BETWEEN 1 AND 50),
     working_weekdays integer[] NOT NULL,
     active           boolean NOT NULL DEFAULT true,
-    webhook_url      text,
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE worker_leave (
@@ -114,3 +113,21 @@ CREATE TABLE bail_cases (
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX bail_cases_area ON bail_cases (area, notified_at);
+
+-- Optional webhook per team (the workers of an area): signed deliveries of new assignments, retried.
+CREATE TABLE team_webhooks (
+    area       text PRIMARY KEY,
+    url        text NOT NULL,
+    secret     text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE webhook_deliveries (
+    id           bigserial PRIMARY KEY,
+    area         text NOT NULL,
+    body         jsonb NOT NULL,
+    attempts     integer NOT NULL DEFAULT 0,
+    delivered_at timestamptz,
+    failed_at    timestamptz,
+    last_error   text,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
