@@ -175,7 +175,8 @@ async def test_a9_the_team_webhook_gets_each_assignment_signed_and_retried(infra
         mine = [(b, h) for b, h in received if orjson.loads(b)["assessment_id"] == a["assessment_id"]]
         assert [h["x-dipflow-attempt"] for _, h in mine] == ["1", "2"]
         body, headers = mine[-1]
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        signed = headers["x-dipflow-timestamp"].encode() + b"." + body
+        expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["x-dipflow-signature"], expected)
         payload = orjson.loads(body)
         assert payload["worker_id"] == stack.wid("W1") and "person_id" not in payload  # no personal data

@@ -1,28 +1,22 @@
-"""Team webhooks: each new assignment is POSTed to the team's URL, signed with HMAC-SHA256 of the body
-(``X-Dipflow-Signature: sha256=<hex>``), and retried with exponential backoff through durable timers until the
+"""Team webhooks: each new assignment is POSTed to the team's URL, signed with HMAC-SHA256 over the timestamp and
+body (``dipflow.webhooks``), and retried with exponential backoff through durable timers until the
 receiver answers 2xx or the attempts run out. Deliveries are queued in the assigning transaction."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 
 from dipflow.events.timers import Deadline, DeadlineHandler, schedule_deadline
 from dipflow.logging import get_logger
+from dipflow.webhooks import post_signed, retry_delay
 
 log = get_logger("dipflow.referral.webhooks")
 KIND = "referral.webhook"
 MAX_ATTEMPTS = 8
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 async def queue_delivery(conn: asyncpg.Connection, area: str, body: dict[str, Any]) -> None:
@@ -49,16 +43,8 @@ def deliver(retry_base_s: float, timeout_s: float = 5.0) -> DeadlineHandler:
         if row is None or row["delivered_at"] is not None:
             return
         body = orjson.dumps(row["body"])
-        headers = {"content-type": "application/json", "x-dipflow-signature": signature(row["secret"], body),
-                   "x-dipflow-delivery": str(delivery_id), "x-dipflow-attempt": str(number)}  # fmt: skip
-        error = None
-        try:
-            async with httpx.AsyncClient(timeout=timeout_s) as client:
-                answer = await client.post(row["url"], content=body, headers=headers)
-            if answer.status_code // 100 != 2:
-                error = f"HTTP {answer.status_code}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
+        error = await post_signed(row["url"], row["secret"], body, delivery_id=str(delivery_id), attempt=number,
+                                  timeout_s=timeout_s)  # fmt: skip
         if error is None:
             await conn.execute(
                 "UPDATE webhook_deliveries SET delivered_at = now(), attempts = $2 WHERE id = $1",
@@ -79,8 +65,9 @@ def deliver(retry_base_s: float, timeout_s: float = 5.0) -> DeadlineHandler:
             number,
             error,
         )
-        delay = timedelta(seconds=retry_base_s * 2 ** (number - 1))
-        await schedule_deadline(conn, KIND, f"{delivery_id}:{number + 1}", datetime.now(UTC) + delay)
+        await schedule_deadline(
+            conn, KIND, f"{delivery_id}:{number + 1}", datetime.now(UTC) + retry_delay(retry_base_s, number)
+        )
         log.warning("webhook_retrying", delivery=delivery_id, attempt=number, error=error)
 
     return attempt

@@ -1,0 +1,49 @@
+"""What the breach service reads from other services: tolerant views of the types it needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ConfigDict
+
+from dipflow.events import EventPayload, EventRegistry
+from dipflow.topics import CUSTODY_EVENTS, PPO_REGISTER, REFERRAL_EVENTS
+
+
+class _View(EventPayload):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class BookedInView(_View):
+    event_type = "custody.booked_in"
+    topic = CUSTODY_EVENTS.name
+    detention_id: str
+    arrested_at: datetime
+    home_area: str
+
+
+class FailureNotifiedView(_View):
+    event_type = "referral.failure_notified"
+    topic = REFERRAL_EVENTS.name
+    assessment_id: str
+    offence: str
+    area: str
+
+
+class BailConditionBreachedView(_View):
+    event_type = "referral.bail_condition_breached"
+    topic = REFERRAL_EVENTS.name
+    detention_id: str
+    area: str
+
+
+class PpoStatusView(_View):
+    event_type = "ppo.status"
+    topic = PPO_REGISTER.name
+    borough: str
+
+
+CONSUMED = EventRegistry(
+    BookedInView, FailureNotifiedView, BailConditionBreachedView, skip_other=("custody.", "referral.")
+)
+REGISTER = EventRegistry(PpoStatusView)

@@ -1,0 +1,113 @@
+"""Drug Rehabilitation Requirement enforcement (RULES.md D1-D4), pure.
+
+- D1: only a failure without reasonable excuse counts (an unacceptable absence, refusing a sample). An
+  acceptable absence is recorded but is not a failure; nor is a positive test on its own.
+- D2: the first unacceptable failure brings a formal warning, unless a warning was given in the previous 12
+  months. The responsible officer may go straight to breach instead.
+- D3: a further unacceptable failure within the 12 months beginning with the date of the warning means breach
+  proceedings; outside that window, a new warning.
+- D4: enforcement action within 10 working days of the breaching failure; first hearing within 20.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from dipflow.working_days import add_working_days
+
+ENFORCEMENT_WORKING_DAYS = 10
+HEARING_WORKING_DAYS = 20
+
+
+class ComplianceKind(StrEnum):
+    appointment_kept = "appointment_kept"
+    acceptable_absence = "acceptable_absence"
+    unacceptable_absence = "unacceptable_absence"
+    sample_refused = "sample_refused"
+    test_result = "test_result"
+
+
+class Decision(StrEnum):
+    recorded = "recorded"  # not a failure (D1)
+    warning = "warning"  # D2
+    breach = "breach"  # D3 (or straight to breach, D2)
+    added_to_breach = "added_to_breach"  # a further failure while proceedings are open
+
+
+FAILURES = frozenset({ComplianceKind.unacceptable_absence, ComplianceKind.sample_refused})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    rule_ids: tuple[str, ...]
+    reason: str
+    enforcement_due: date | None = None
+    hearing_due: date | None = None
+
+
+def same_day_months_later(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def within_twelve_months_beginning(warning_on: date, day: date) -> bool:
+    """D3: the 12 months beginning with the warning date run to the day before the same date a year later."""
+    return warning_on <= day < same_day_months_later(warning_on, 12)
+
+
+def is_failure(kind: ComplianceKind) -> bool:
+    """D1: unacceptable absences and refused samples; acceptable absences and test results are not."""
+    return kind in FAILURES
+
+
+def timescales(failure_on: date) -> tuple[date, date]:
+    """D4: (enforcement action due, first hearing due), in England & Wales working days."""
+    return (
+        add_working_days(failure_on, ENFORCEMENT_WORKING_DAYS),
+        add_working_days(failure_on, HEARING_WORKING_DAYS),
+    )
+
+
+def issue_warning_or_breach(
+    kind: ComplianceKind,
+    on: date,
+    *,
+    warnings: Iterable[date],
+    breach_open: bool = False,
+    straight_to_breach: bool = False,
+) -> Outcome:
+    """The enforcement outcome of one compliance record, given the warnings already given on the order."""
+    if not is_failure(kind):
+        what = (
+            "an acceptable absence"
+            if kind is ComplianceKind.acceptable_absence
+            else f"{kind.replace('_', ' ')}"
+        )
+        return Outcome(Decision.recorded, ("D1",), f"{what} is recorded but is not a failure to comply")
+    if breach_open:
+        return Outcome(
+            Decision.added_to_breach, ("D1", "D3"), "a further failure while breach proceedings are open"
+        )
+    enforcement, hearing = timescales(on)
+    if straight_to_breach:
+        return Outcome(Decision.breach, ("D1", "D2", "D4"),
+                       "the responsible officer went straight to breach instead of a warning", enforcement, hearing)  # fmt: skip
+    earlier = [w for w in warnings if w <= on]
+    current = max(earlier, default=None)
+    if current is not None and within_twelve_months_beginning(current, on):
+        return Outcome(
+            Decision.breach, ("D1", "D3", "D4"),
+            f"a further failure within the 12 months beginning with the warning of {current:%d %b %Y}",
+            enforcement, hearing,
+        )  # fmt: skip
+    if current is not None:
+        reason = f"the warning of {current:%d %b %Y} is more than 12 months before: a new warning"
+    else:
+        reason = "a first unacceptable failure: a formal warning"
+    return Outcome(Decision.warning, ("D1", "D2"), reason)
