@@ -10,8 +10,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
-from dipflow.events import Envelope, EventPayload, new_envelope
-from dipflow.events.outbox import add_to_outbox
+from dipflow.events import Envelope, EventPayload, outbox
 from dipflow.events.timers import Deadline, cancel_deadline, schedule_deadline
 from dipflow_breach.commands import ComplianceRecorded, OrderEnded, OrderMade
 from dipflow_breach.domain.arrests import ArrestPolicy, Source, arrest_target, end_of_day, hours_between
@@ -54,18 +53,8 @@ class Context:
 async def emit(
     conn: asyncpg.Connection, person_id: str, payloads: Sequence[EventPayload], at: datetime, ctx: Context
 ) -> None:
-    envelopes = [
-        new_envelope(
-            p,
-            person_id=person_id,
-            producer=PRODUCER,
-            occurred_at=at,
-            correlation_id=ctx.correlation_id,
-            causation=ctx.causation,
-        )
-        for p in payloads
-    ]
-    await add_to_outbox(conn, TOPIC, envelopes)
+    await outbox.emit(conn, topic=TOPIC, producer=PRODUCER, person_id=person_id, payloads=[(p, at) for p in payloads],
+                      correlation_id=ctx.correlation_id, causation=ctx.causation)  # fmt: skip
 
 
 async def is_ppo(conn: asyncpg.Connection, person_id: str) -> bool:

@@ -11,8 +11,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 import orjson
 
-from dipflow.events import Envelope, EventPayload, new_envelope
-from dipflow.events.outbox import add_to_outbox
+from dipflow.events import Envelope, EventPayload, outbox
 from dipflow_referral import notices, webhooks
 from dipflow_referral.adapters import repository as repo
 from dipflow_referral.domain.assessment import (
@@ -66,18 +65,8 @@ class Context:
 async def emit(
     conn: asyncpg.Connection, person_id: str, payloads: Sequence[tuple[EventPayload, datetime]], ctx: Context
 ) -> None:
-    envelopes = [
-        new_envelope(
-            p,
-            person_id=person_id,
-            producer=PRODUCER,
-            occurred_at=at,
-            correlation_id=ctx.correlation_id,
-            causation=ctx.causation,
-        )
-        for p, at in payloads
-    ]
-    await add_to_outbox(conn, TOPIC, envelopes)
+    await outbox.emit(conn, topic=TOPIC, producer=PRODUCER, person_id=person_id, payloads=payloads,
+                      correlation_id=ctx.correlation_id, causation=ctx.causation)  # fmt: skip
 
 
 async def notify_inbox(

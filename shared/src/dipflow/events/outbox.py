@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
-from dipflow.events.envelope import Envelope
+from dipflow.events.envelope import Envelope, EventPayload, new_envelope
 
 NOTIFY_CHANNEL = "dipflow_outbox"
 
@@ -24,6 +25,31 @@ async def add_to_outbox(conn: asyncpg.Connection, topic: str, envelopes: Sequenc
         [(topic, e.key, e.to_bytes(), e.event_id) for e in envelopes],
     )
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+async def emit(
+    conn: asyncpg.Connection,
+    *,
+    topic: str,
+    producer: str,
+    person_id: str,
+    payloads: Sequence[tuple[EventPayload, datetime]],
+    correlation_id: str,
+    causation: Envelope | None = None,
+) -> None:
+    """Wrap each (payload, when it happened) in an envelope keyed by ``person_id`` and queue them, in order."""
+    envelopes = [
+        new_envelope(
+            p,
+            person_id=person_id,
+            producer=producer,
+            occurred_at=at,
+            correlation_id=correlation_id,
+            causation=causation,
+        )
+        for p, at in payloads
+    ]
+    await add_to_outbox(conn, topic, envelopes)
 
 
 async def add_tombstone(conn: asyncpg.Connection, topic: str, key: str) -> None:
