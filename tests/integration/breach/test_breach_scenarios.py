@@ -89,12 +89,14 @@ class Services:
     def person(self, n: int = 1) -> str:
         return f"L-{self.unique.upper()}-{n}"
 
-    async def publish(self, topic: str, person: str, payload: EventPayload, producer: str) -> None:
+    async def publish(
+        self, topic: str, person: str, payload: EventPayload, producer: str, at: datetime | None = None
+    ) -> None:
         kafka = AIOKafkaProducer(bootstrap_servers=self.infra.kafka_bootstrap, enable_idempotence=True)
         await kafka.start()
         try:
             envelope = new_envelope(
-                payload, person_id=person, producer=producer, occurred_at=datetime.now(UTC)
+                payload, person_id=person, producer=producer, occurred_at=at or datetime.now(UTC)
             )
             await kafka.send_and_wait(topic, envelope.to_bytes(), key=person.encode())
         finally:
@@ -353,3 +355,23 @@ async def test_arrest_requests_from_assessment_failures_and_bail_breaches_close_
         assert (await s.custody.post("/v1/detentions", json=booking, headers=bearer())).status_code == 201
         made = await breach_events(infra, pid, {"breach.arrest_made"}, 2)
         assert sorted(e["payload"]["source"] for e in made) == ["assessment_failure", "bail_condition"]
+
+
+async def test_d6_a_request_that_arrives_after_the_booking_that_answers_it_is_closed_at_once(
+    infra: Infra, unique: str
+) -> None:
+    """Custody and referral events come on different topics, in no fixed order."""
+    async with services(infra, unique) as s:
+        pid = s.person()
+        arrested = datetime.now(UTC)
+        booking = {"person_id": pid, "name": "Test Person", "date_of_birth": "1970-01-15", "home_area": "lambeth",
+                   "suite": "MET-BRIXTON", "arrested_at": arrested.isoformat(),
+                   "offences": [{"code": "BA1976-s7", "offence_date": arrested.date().isoformat()}]}  # fmt: skip
+        assert (await s.custody.post("/v1/detentions", json=booking, headers=bearer())).status_code == 201
+        await asyncio.sleep(2)  # let the booking be consumed first, the order this test is about
+        breached = BailConditionBreached(
+            detention_id=f"D-{unique}", area="lambeth", what="missed", rule_ids=["B4"]
+        )
+        await s.publish(REFERRAL_EVENTS.name, pid, breached, "referral", at=arrested - timedelta(hours=3))
+        made = (await breach_events(infra, pid, {"breach.arrest_made"}, 1))[0]["payload"]
+        assert made["source"] == "bail_condition" and 2.9 < made["hours_to_arrest"] < 3.1

@@ -111,3 +111,38 @@ def test_p3_flag_matches_a_direct_count(
     recent_failures = sum(1 for d in failure_days if on - timedelta(days=d) > year_back)
     expected = recent_positives >= threshold and recent_failures > 0
     assert (panel_flag(tests, failures, on, threshold=threshold) is not None) == expected
+
+
+def test_p3_the_flag_is_raised_on_the_first_day_p3_held_whatever_order_the_evidence_came_in() -> None:
+    from dipflow_ppo_register.domain.panel import first_panel_flag
+
+    tests = positive_tests([result(f"D{i}", date(2008, m, 10)) for i, m in enumerate((1, 2, 3))])
+    failures = [failure(date(2008, 3, 28))]
+    flag = first_panel_flag(tests, failures, threshold=3)
+    assert flag is not None and flag.raised_on == date(2008, 3, 28)
+    assert first_panel_flag(list(reversed(tests)), failures, threshold=3) == flag
+    # after a review on 1 April, the same evidence raises nothing; a new positive does
+    assert first_panel_flag(tests, failures, threshold=3, evidence_after=date(2008, 4, 1)) is None
+    later = positive_tests([result(f"D{i}", date(2008, m, 10)) for i, m in enumerate((1, 2, 3, 5))])
+    again = first_panel_flag(later, failures, threshold=3, evidence_after=date(2008, 4, 1))
+    assert again is not None and again.raised_on == date(2008, 5, 10)
+
+
+@given(st.lists(st.integers(0, 400), max_size=6), st.lists(st.integers(0, 400), max_size=3), st.randoms())
+def test_p3_first_flag_does_not_depend_on_arrival_order(
+    positive_days: list[int], failure_days: list[int], rnd: object
+) -> None:
+    import random
+
+    from dipflow_ppo_register.domain.panel import first_panel_flag
+
+    start = date(2008, 1, 1)
+    tests = positive_tests([result(f"D{i}", start + timedelta(days=d)) for i, d in enumerate(positive_days)])
+    failures = [failure(start + timedelta(days=d)) for d in failure_days]
+    shuffled_tests, shuffled_failures = list(tests), list(failures)
+    assert isinstance(rnd, random.Random)
+    rnd.shuffle(shuffled_tests)
+    rnd.shuffle(shuffled_failures)
+    one = first_panel_flag(tests, failures, threshold=2)
+    other = first_panel_flag(shuffled_tests, shuffled_failures, threshold=2)
+    assert (one.raised_on if one else None) == (other.raised_on if other else None)

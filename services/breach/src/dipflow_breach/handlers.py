@@ -250,6 +250,9 @@ async def request_arrest(
     )  # fmt: skip
     if not done.endswith(" 1"):
         return []
+    booked = await conn.fetchrow(
+        "SELECT detention_id, arrested_at FROM bookings WHERE person_id = $1 AND arrested_at >= $2 "
+        "ORDER BY arrested_at LIMIT 1", person_id, requested_at)  # fmt: skip
     await schedule_deadline(conn, ARREST_TARGET, request_id, target.deadline_at)
     await notify(conn, area=area, person_id=person_id, kind="arrest_requested",
                  body={"request_id": request_id, "source": str(source), "basis": target.basis, "premium": target.premium,
@@ -257,10 +260,13 @@ async def request_arrest(
     event = ArrestRequested(request_id=request_id, source=str(source), source_ref=source_ref, area=area,
                             basis=target.basis, premium=target.premium, ppo=ppo, deadline_at=target.deadline_at,
                             rule_ids=list(target.rule_ids))  # fmt: skip
+    events: list[EventPayload] = [event]
+    if booked is not None:  # the booking that answers it was seen first
+        events += await _close(conn, request_id, booked["detention_id"], booked["arrested_at"])
     if emit_now:
-        await emit(conn, person_id, [event], requested_at, ctx)
+        await emit(conn, person_id, events, requested_at, ctx)
         return []
-    return [event]
+    return events
 
 
 async def on_arrest_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None:
@@ -280,26 +286,39 @@ async def on_arrest_deadline(conn: asyncpg.Connection, deadline: Deadline) -> No
                deadline_at=row["deadline_at"], premium=row["premium"])], datetime.now(UTC), Context(str(uuid.uuid4())))  # fmt: skip
 
 
+async def _close(
+    conn: asyncpg.Connection, request_id: str, detention_id: str, arrested_at: datetime
+) -> list[EventPayload]:
+    row = await conn.fetchrow(
+        "UPDATE arrest_requests SET arrested_at = $2, arrest_detention_id = $3 WHERE request_id = $1 "
+        "AND arrested_at IS NULL RETURNING source, requested_at, deadline_at",
+        request_id, arrested_at, detention_id,
+    )  # fmt: skip
+    if row is None:
+        return []
+    await cancel_deadline(conn, ARREST_TARGET, request_id)
+    return [ArrestMade(
+        request_id=request_id, source=row["source"], arrested_at=arrested_at, detention_id=detention_id,
+        hours_to_arrest=round(hours_between(row["requested_at"], arrested_at), 3),
+        within_target=arrested_at <= row["deadline_at"],
+    )]  # fmt: skip
+
+
 async def on_booked_in(
     conn: asyncpg.Connection, person_id: str, detention_id: str, arrested_at: datetime, ctx: Context
 ) -> int:
     """D6: a custody booking closes the person's open arrest requests made before it; time to arrest."""
+    await conn.execute(
+        "INSERT INTO bookings (detention_id, person_id, arrested_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        detention_id, person_id, arrested_at,
+    )  # fmt: skip
     rows = await conn.fetch(
-        "SELECT * FROM arrest_requests WHERE person_id = $1 AND arrested_at IS NULL AND requested_at <= $2 FOR UPDATE",
+        "SELECT request_id FROM arrest_requests WHERE person_id = $1 AND arrested_at IS NULL AND requested_at <= $2",
         person_id, arrested_at,
     )  # fmt: skip
     events: list[EventPayload] = []
     for row in rows:
-        await conn.execute(
-            "UPDATE arrest_requests SET arrested_at = $2, arrest_detention_id = $3 WHERE request_id = $1",
-            row["request_id"], arrested_at, detention_id,
-        )  # fmt: skip
-        await cancel_deadline(conn, ARREST_TARGET, row["request_id"])
-        events.append(ArrestMade(
-            request_id=row["request_id"], source=row["source"], arrested_at=arrested_at, detention_id=detention_id,
-            hours_to_arrest=round(hours_between(row["requested_at"], arrested_at), 3),
-            within_target=arrested_at <= row["deadline_at"],
-        ))  # fmt: skip
+        events += await _close(conn, row["request_id"], detention_id, arrested_at)
     if events:
         await emit(conn, person_id, events, arrested_at, ctx)
     return len(events)

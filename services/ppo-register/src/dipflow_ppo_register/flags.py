@@ -11,7 +11,7 @@ import asyncpg
 
 from dipflow_ppo_register import handlers
 from dipflow_ppo_register.adapters.results import failures_of, positive_tests_of
-from dipflow_ppo_register.domain.panel import PanelFlag, panel_flag
+from dipflow_ppo_register.domain.panel import PanelFlag, first_panel_flag
 
 FLAG_COLUMNS = (
     "id, person_id, borough, raised_on, reason, rule_ids, evidence, reviewed_at, reviewed_by, review_outcome, "
@@ -31,24 +31,21 @@ def _evidence(flag: PanelFlag) -> dict[str, Any]:
     }
 
 
-async def reconsider(conn: asyncpg.Connection, person_id: str, on: date, *, threshold: int) -> bool:
-    """Raise a flag if P3 is met on ``on`` and none is waiting for review. After a review, only evidence
-    newer than the review raises a new one. Returns whether a flag was raised."""
+async def reconsider(conn: asyncpg.Connection, person_id: str, *, threshold: int) -> bool:
+    """Raise a flag if P3 held on some day and none is waiting for review; after a review, only evidence newer
+    than the review raises a new one. Returns whether a flag was raised."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('panel:' || $1))", person_id)
-    tests = (await positive_tests_of(conn, [person_id], on)).get(person_id, [])
-    flag = panel_flag(tests, await failures_of(conn, person_id, on), on, threshold=threshold)
-    if flag is None:
-        return False
     last = await conn.fetchrow(
         "SELECT reviewed_at FROM panel_flags WHERE person_id = $1 ORDER BY id DESC LIMIT 1", person_id
     )
-    if last is not None:
-        if last["reviewed_at"] is None:
-            return False
-        reviewed_on = last["reviewed_at"].date()
-        newest = max([t.sampled_on for t in flag.positives] + [f.occurred_on for f in flag.failures])
-        if newest <= reviewed_on:
-            return False
+    if last is not None and last["reviewed_at"] is None:
+        return False
+    reviewed_on = last["reviewed_at"].date() if last is not None else None
+    tests = (await positive_tests_of(conn, [person_id], date.max)).get(person_id, [])
+    failures = await failures_of(conn, person_id, date.max)
+    flag = first_panel_flag(tests, failures, threshold=threshold, evidence_after=reviewed_on)
+    if flag is None:
+        return False
     borough = await handlers.borough_of(conn, person_id) or flag.positives[-1].home_area
     await conn.execute(
         "INSERT INTO panel_flags (person_id, borough, raised_on, reason, rule_ids, evidence) "

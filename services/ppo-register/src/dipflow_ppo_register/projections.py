@@ -69,7 +69,7 @@ def event_handler(*, panel_threshold: int) -> Handler:
                     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (detention_id, drug) DO NOTHING",
                     payload.detention_id, payload.drug, person, day, payload.home_area,
                 )  # fmt: skip
-                await flags.reconsider(conn, person, day, threshold=panel_threshold)
+                await flags.reconsider(conn, person, threshold=panel_threshold)
             case ConfirmatoryResultView() if payload.result == "negative":
                 await conn.execute(
                     "UPDATE positive_results SET void = true WHERE detention_id = $1 AND drug = $2",
@@ -81,7 +81,7 @@ def event_handler(*, panel_threshold: int) -> Handler:
                     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                     envelope.event_id, person, payload.assessment_id, day, payload.outcome,
                 )  # fmt: skip
-                await flags.reconsider(conn, person, day, threshold=panel_threshold)
+                await flags.reconsider(conn, person, threshold=panel_threshold)
             case _:
                 pass
 

@@ -50,3 +50,31 @@ def panel_flag(
         return None
     person = recent_tests[0].person_id
     return PanelFlag(person, on, recent_tests, recent_failures)
+
+
+def first_panel_flag(
+    tests: Iterable[PositiveTest],
+    failures: Iterable[AssessmentFailure],
+    *,
+    threshold: int,
+    evidence_after: date | None = None,
+) -> PanelFlag | None:
+    """The earliest day on which P3 held, looking only at days with a positive test or a failure (the only
+    days it can start to hold). Events from different topics arrive in no fixed order, so the whole history is
+    considered each time. With ``evidence_after`` (the last review), the flag must rest on newer evidence."""
+    all_tests = sorted(tests, key=lambda t: (t.sampled_on, t.detention_id))
+    all_failures = sorted(failures, key=lambda f: (f.occurred_on, f.assessment_id))
+    days = sorted({t.sampled_on for t in all_tests} | {f.occurred_on for f in all_failures})
+    for day in days:
+        flag = panel_flag(
+            [t for t in all_tests if t.sampled_on <= day],
+            [f for f in all_failures if f.occurred_on <= day],
+            day,
+            threshold=threshold,
+        )
+        if flag is None:
+            continue
+        newest = max([t.sampled_on for t in flag.positives] + [f.occurred_on for f in flag.failures])
+        if evidence_after is None or newest > evidence_after:
+            return flag
+    return None
