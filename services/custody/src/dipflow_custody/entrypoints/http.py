@@ -63,6 +63,7 @@ class DetentionView(BaseModel):
     charged_at: datetime | None
     warned_at: datetime | None
     sample_taken_at: datetime | None
+    refused_at: datetime | None = None
     results: dict[str, str]
     released_at: datetime | None
     decision: DecisionView
@@ -79,6 +80,7 @@ def _view(outcome: handlers.Outcome) -> DetentionView:
         charged_at=d.charged_at,
         warned_at=d.warned_at,
         sample_taken_at=d.sample_taken_at,
+        refused_at=d.refused_at,
         results={k: str(r.value) for k, r in d.results.items()},
         released_at=d.released_at,
         decision=DecisionView(
@@ -264,6 +266,26 @@ async def offence_codes(ctx: AuthContext = Depends(requires())) -> list[dict[str
         {"code": o.code, "statute": o.statute, "section": o.section, "title": o.title}
         for o in offence_types().values()
     ]
+
+
+class PpoStatusView(BaseModel):
+    person_id: str
+    is_ppo: bool
+    borough: str | None
+
+
+@reference.get(
+    "/ppo-status/{person_id}",
+    response_model=PpoStatusView,
+    summary="T4: whether custody knows the person as a PPO (its copy of the register)",
+)
+async def ppo_status(
+    person_id: str, ctx: AuthContext = Depends(requires(Role.custody_officer, Role.inspector))
+) -> PpoStatusView:
+    async with ctx.audit.pool.acquire() as conn:
+        borough = await conn.fetchval("SELECT borough FROM ppo_register WHERE person_id = $1", person_id)
+    await ctx.audit.record("ppo_status.read", person_id)
+    return PpoStatusView(person_id=person_id, is_ppo=borough is not None, borough=borough)
 
 
 @router.post(

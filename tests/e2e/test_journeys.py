@@ -1,0 +1,326 @@
+"""Journeys across all four services running as real processes (as `make run` starts them) against the real
+broker and database, driven as a custody system, a worker, a probation liaison and a court liaison would:
+through the public APIs and topics only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from dipflow.auth import Role
+from tests.e2e.system import System, start_system, until
+from tests.integration.referral.stack import uvicorn_app
+
+pytestmark = pytest.mark.timeout(240)
+SUITE = "MET-BRIXTON"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    yield from start_system(Path(tmp_path_factory.mktemp("system")) / "run")
+
+
+class Actors:
+    """Everyone in the journeys, each with their own token, on the real ports."""
+
+    def __init__(self, system: System, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.system = system
+        self.custody, self.referral, self.ppo, self.breach = (
+            clients[n] for n in ("custody", "referral", "ppo-register", "breach")
+        )
+        self.officer = system.token(Role.custody_officer, "metropolitan")
+        self.inspector = system.token(Role.inspector, "metropolitan")
+        self.manager = system.token(Role.referral_manager, "lambeth")
+        self.coordinator = system.token(Role.ppo_coordinator, "lambeth")
+        self.liaison = system.token(Role.probation_liaison, "lambeth")
+        self.court = system.token(Role.court_liaison, "lambeth")
+        self.police = system.token(Role.police_enforcement, "lambeth")
+        self.tag = uuid.uuid4().hex[:8].upper()
+
+    def person(self, n: int) -> str:
+        return f"L-J{self.tag}-{n}"
+
+    async def worker(self, name: str) -> tuple[str, dict[str, str]]:
+        worker_id = f"W-{self.tag}-{name}"
+        body = {
+            "worker_id": worker_id,
+            "name": name,
+            "area": "lambeth",
+            "suites": [SUITE],
+            "daily_capacity": 20,
+        }
+        assert (await self.referral.post("/v1/workers", json=body, headers=self.manager)).status_code == 201
+        return worker_id, self.system.token(Role.referral_worker, "lambeth", worker_id)
+
+    async def book_in(self, pid: str, code: str = "TA1968-s1", arrested_ago: timedelta = timedelta(minutes=30),
+                      **extra: Any) -> str:  # fmt: skip
+        now = datetime.now(UTC)
+        body = {"person_id": pid, "name": "Journey Person", "date_of_birth": "1975-05-05", "home_area": "lambeth",
+                "suite": SUITE, "arrested_at": (now - arrested_ago).isoformat(),
+                "offences": [{"code": code, "offence_date": now.date().isoformat(), **extra}]}  # fmt: skip
+        answer = await self.custody.post("/v1/detentions", json=body, headers=self.officer)
+        assert answer.status_code == 201, answer.text
+        detention_id: str = answer.json()["detention_id"]
+        return detention_id
+
+    async def act(
+        self, did: str, action: str, body: dict[str, Any] | None = None, as_: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        answer = await self.custody.post(
+            f"/v1/detentions/{did}/{action}", json=body or {}, headers=as_ or self.officer
+        )
+        assert answer.status_code == 200, (action, answer.text)
+        result: dict[str, Any] = answer.json()
+        return result
+
+    async def positive(self, pid: str, *, charge: bool = False, code: str = "TA1968-s1") -> str:
+        did = await self.book_in(pid, code)
+        if charge:
+            await self.act(did, "charge", {"codes": [code]})
+        await self.act(did, "warning")
+        await self.act(did, "sample")
+        await self.act(did, "results", {"drug": "cocaine", "result": "positive"})
+        return did
+
+    async def assessment(self, did: str, ready: Any = lambda a: True) -> dict[str, Any]:
+        async def find() -> Any:
+            rows = (
+                await self.referral.get("/v1/assessments", params={"area": "lambeth"}, headers=self.manager)
+            ).json()
+            return next((a for a in rows if a["detention_id"] == did and ready(a)), None)
+
+        return await until(find, f"the assessment for {did}")  # type: ignore[no-any-return]
+
+    async def post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str],
+                   status: int = 200) -> Any:  # fmt: skip
+        answer = await client.post(path, json=body, headers=headers)
+        assert answer.status_code == status, (path, answer.text)
+        return answer.json() if answer.content else None
+
+
+@pytest.fixture
+async def actors(system: System) -> AsyncIterator[Actors]:
+    names = ("custody", "referral", "ppo-register", "breach")
+    async with httpx.AsyncClient(base_url=system.url("custody"), timeout=30) as c, \
+            httpx.AsyncClient(base_url=system.url("referral"), timeout=30) as r, \
+            httpx.AsyncClient(base_url=system.url("ppo-register"), timeout=30) as p, \
+            httpx.AsyncClient(base_url=system.url("breach"), timeout=30) as b:  # fmt: skip
+        yield Actors(system, dict(zip(names, (c, r, p, b), strict=True)))
+
+
+async def test_positive_test_is_assigned_attended_and_the_follow_up_attended(actors: Actors) -> None:
+    worker_id, me = await actors.worker("one")
+    pid = actors.person(1)
+    did = await actors.positive(pid)
+
+    async def in_inbox() -> Any:
+        items = (await actors.referral.get("/v1/inbox", headers=me)).json()
+        return [i for i in items if i["person_id"] == pid]
+
+    item = (await until(in_inbox, "the assignment in the worker's inbox"))[0]
+    case = f"/v1/assessments/{item['assessment_id']}"
+    await actors.post(actors.referral, f"{case}/impose", {"place": "Brixton DIP office"}, actors.officer)
+    await actors.post(actors.referral, f"{case}/attendance", {"outcome": "attended"}, me)
+    follow_at = (datetime.now(UTC) + timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
+    decided = await actors.post(actors.referral, f"{case}/follow-up",
+                                {"needed": True, "appointment_at": follow_at.isoformat(), "place": "DIP office"}, me)  # fmt: skip
+    assert decided["follow_up"]["worker_id"] == worker_id  # A9 continuity
+    done = await actors.post(
+        actors.referral, f"{case}/attendance", {"kind": "follow_up", "outcome": "attended"}, me
+    )
+    assert done["status"] == "completed"
+    forms = [n["form"] for n in (await actors.referral.get(f"{case}/notices", headers=me)).json()]
+    assert forms == ["RA1", "RA3", "RA4", "RA3"]
+    assert (await actors.assessment(did))["status"] == "completed"
+
+
+async def test_failure_to_attend_becomes_an_arrest_request_that_a_re_arrest_closes(actors: Actors) -> None:
+    await actors.worker("two")
+    pid = actors.person(2)
+    did = await actors.positive(pid)
+    a = await actors.assessment(did, lambda x: x["initial"]["worker_id"] is not None)
+    await actors.post(actors.referral, f"/v1/assessments/{a['assessment_id']}/impose", {}, actors.officer)
+    await actors.post(actors.referral, f"/v1/assessments/{a['assessment_id']}/attendance", {"outcome": "failed_to_attend"},
+                      actors.manager)  # fmt: skip
+
+    async def request() -> Any:
+        rows = (
+            await actors.breach.get("/v1/arrest-requests", params={"area": "lambeth"}, headers=actors.police)
+        ).json()
+        return next((r for r in rows if r["person_id"] == pid), None)
+
+    opened = await until(request, "the arrest request")
+    assert opened["source"] == "assessment_failure" and "DA05 s.12(3)" in opened["basis"]
+    await actors.book_in(pid, "CDA1971-s1", arrested_ago=timedelta(0))  # re-arrested after the request
+
+    async def closed() -> Any:
+        row = await request()
+        return row if row and row["arrested_at"] else None
+
+    done = await until(closed, "the arrest request to close")
+    hours = (
+        datetime.fromisoformat(done["arrested_at"]) - datetime.fromisoformat(done["requested_at"])
+    ).total_seconds() / 3600
+    k3 = (await actors.breach.get("/v1/measures/k3", headers=actors.system.token(Role.analyst, "*"))).json()
+    group = next(g for g in k3 if (g["source"], g["borough"]) == ("assessment_failure", "lambeth"))
+    assert group["count"] >= 1 and group["max_hours"] >= hours >= 0
+
+
+async def test_ppo_non_trigger_arrest_goes_to_an_inspector_then_tests_positive_and_joins_the_list(
+    actors: Actors,
+) -> None:
+    pid = actors.person(3)
+    start = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    await actors.post(actors.ppo, "/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "catch_and_convict",
+                      "start_date": start, "reason": "panel"}, actors.coordinator, 201)  # fmt: skip
+
+    async def custody_knows() -> bool:
+        return bool(
+            (await actors.custody.get(f"/v1/ppo-status/{pid}", headers=actors.officer)).json()["is_ppo"]
+        )
+
+    await until(custody_knows, "custody's copy of the register to show the PPO")
+    did = await actors.book_in(pid, "CDA1971-s1")  # criminal damage: not a trigger offence (S07)
+    waiting = (
+        await actors.custody.get("/v1/inspector-requests", params={"suite": SUITE}, headers=actors.inspector)
+    ).json()
+    assert did in [w["detention_id"] for w in waiting]
+    decided = await actors.act(did, "inspector-decision", {"decision": "authorised", "rank": "inspector",
+                               "grounds": "Class A misuse suspected to have caused the damage"}, actors.inspector)  # fmt: skip
+    assert decided["decision"]["outcome"] == "required"
+    await actors.act(did, "warning")
+    await actors.act(did, "sample")
+    await actors.act(did, "results", {"drug": "cocaine", "result": "positive"})
+
+    async def listed() -> Any:
+        rows = (
+            await actors.ppo.get(
+                "/v1/tested-positive", params={"borough": "lambeth"}, headers=actors.coordinator
+            )
+        ).json()
+        return next((r for r in rows if r["person_id"] == pid), None)
+
+    line = await until(listed, "the tested-positive list")
+    assert line["last_drugs"] == ["cocaine"] and line["positives_in_12_months"] == 1
+
+
+async def test_refused_assessment_restricts_bail_and_a_broken_condition_becomes_an_arrest_request(
+    actors: Actors,
+) -> None:
+    pid = actors.person(4)
+    did = await actors.positive(pid, charge=True)
+
+    async def bail_case() -> Any:
+        rows = (
+            await actors.referral.get("/v1/bail-cases", params={"area": "lambeth"}, headers=actors.court)
+        ).json()
+        return next((c for c in rows if c["detention_id"] == did), None)
+
+    await until(bail_case, "the restriction-on-bail case")
+    notice = await actors.post(actors.referral, f"/v1/bail-cases/{did}/agreement",
+                               {"agreed": False, "substantial_grounds": True}, actors.officer)  # fmt: skip
+    assert notice["restriction"] == "applies" and notice["rule_ids"] == ["B1", "B2"]
+    await actors.post(actors.referral, f"/v1/bail-cases/{did}/outcome", {"outcome": "bail_with_assessment_condition",
+                      "court": "Camberwell Green", "decided_on": datetime.now(UTC).date().isoformat()}, actors.court)  # fmt: skip
+    await actors.post(actors.referral, f"/v1/bail-cases/{did}/breach", {"what": "did not attend the assessment"},
+                      actors.court)  # fmt: skip
+
+    async def request() -> Any:
+        rows = (
+            await actors.breach.get("/v1/arrest-requests", params={"area": "lambeth"}, headers=actors.police)
+        ).json()
+        return next((r for r in rows if r["person_id"] == pid and r["source"] == "bail_condition"), None)
+
+    opened = await until(request, "the arrest request for the broken condition")
+    assert "BA76 s.7(3)" in opened["basis"] and opened["rule_ids"][0] == "B4"
+
+
+async def test_drr_warning_then_breach_of_a_ppo_is_fast_tracked_to_the_liaison_webhook(
+    actors: Actors,
+) -> None:
+    received: list[dict[str, Any]] = []
+    receiver = FastAPI()
+
+    @receiver.post("/liaison")
+    async def liaison(request: Request) -> Response:
+        received.append(orjson.loads(await request.body()))
+        return Response(status_code=204)
+
+    pid, order_id = actors.person(5), f"DRR-{actors.tag}"
+    async with uvicorn_app(receiver) as hook:
+        await actors.breach.put("/v1/liaison/lambeth/webhook", json={"url": f"{hook}/liaison", "secret": "s" * 20},
+                                headers=actors.liaison)  # fmt: skip
+        await actors.post(actors.ppo, "/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "rehabilitate_and_resettle",
+                          "start_date": "2008-01-01", "reason": "panel"}, actors.coordinator, 201)  # fmt: skip
+        await actors.post(actors.breach, "/v1/orders", {"person_id": pid, "order_id": order_id, "area": "lambeth",
+                          "court": "Camberwell Green", "start_date": "2008-01-14", "treatment_months": 24,
+                          "responsible_officer": "PO Smith"}, actors.liaison, 201)  # fmt: skip
+
+        async def breach_knows() -> bool:
+            return bool(
+                (await actors.breach.get(f"/v1/orders/{order_id}", headers=actors.liaison)).json()["ppo"]
+            )
+
+        await until(breach_knows, "the breach service's copy of the register")
+        first = await actors.post(actors.breach, f"/v1/orders/{order_id}/compliance",
+                                  {"kind": "unacceptable_absence", "on": "2008-03-03"}, actors.liaison)  # fmt: skip
+        second = await actors.post(actors.breach, f"/v1/orders/{order_id}/compliance",
+                                   {"kind": "unacceptable_absence", "on": "2008-09-01"}, actors.liaison)  # fmt: skip
+        assert (first["decision"], second["decision"]) == ("warning", "breach")
+
+        async def fast_tracked() -> Any:
+            return [m for m in received if m["kind"] == "breach" and m["order_id"] == order_id]
+
+        notice = (await until(fast_tracked, "the fast-track notification"))[0]
+        assert notice["fast_track"] is True and "D5" in notice["rule_ids"]
+        rows = (
+            await actors.breach.get("/v1/arrest-requests", params={"area": "lambeth"}, headers=actors.police)
+        ).json()
+        premium = next(r for r in rows if r["person_id"] == pid)
+        assert premium["premium"] is True and premium["source"] == "drr_breach"
+
+
+async def test_refusal_to_give_a_sample_is_an_offence_and_gives_no_required_assessment(
+    actors: Actors,
+) -> None:
+    pid = actors.person(6)
+    did = await actors.book_in(pid)
+    await actors.act(did, "warning")
+    refused = await actors.act(did, "refusal", {"good_cause": False})
+    assert refused["refused_at"] is not None
+    later = await actors.positive(pid)  # the same person, later: same partition, so the refusal was handled
+    await actors.assessment(later)
+    rows = (
+        await actors.referral.get("/v1/assessments", params={"area": "lambeth"}, headers=actors.manager)
+    ).json()
+    assert did not in [a["detention_id"] for a in rows]
+    consumer = AIOKafkaConsumer("custody.events.v1", bootstrap_servers=actors.system.kafka_bootstrap,
+                                auto_offset_reset="earliest", group_id=None)  # fmt: skip
+    await consumer.start()
+    try:
+
+        async def refusal() -> Any:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    event = orjson.loads(r.value)
+                    if (
+                        event["type"] == "custody.refusal_recorded"
+                        and event["payload"]["detention_id"] == did
+                    ):
+                        return event
+            return None
+
+        event = await until(refusal, "the refusal event")
+    finally:
+        await consumer.stop()
+    assert event["payload"]["offence"] is True  # T11
