@@ -6,7 +6,7 @@ PY := .venv/bin/python
 DIPFLOW := .venv/bin/dipflow
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test test-unit bench lint format infra-up infra-down clean
+.PHONY: install run test test-unit bench drill demo lint format infra-up infra-down clean
 
 $(UV):
 	python3 -m venv .local/uv
@@ -34,6 +34,14 @@ test-unit: install
 ## bench: relay and consumer throughput against real Kafka and PostgreSQL (writes bench/results/)
 bench: install
 	$(PY) -m bench.backbone
+
+## drill: 2,000 generated journeys through SIGKILLs and restarts, then a reconciliation (prints the counts)
+drill: install
+	$(PY) -m bench.drill --journeys 2000 --kills 10
+
+## demo: with `make run` going (another terminal), replay a generated day at a London custody suite
+demo: install
+	$(DIPFLOW) demo
 
 ## lint: ruff check, ruff format --check, mypy (strict on shared/ and every domain/)
 lint: install

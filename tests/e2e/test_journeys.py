@@ -324,3 +324,19 @@ async def test_refusal_to_give_a_sample_is_an_offence_and_gives_no_required_asse
     finally:
         await consumer.stop()
     assert event["payload"]["offence"] is True  # T11
+
+
+def test_make_demo_replays_a_day_and_narrates_it(system: System, capsys: pytest.CaptureFixture[str]) -> None:
+    from dipflow.demo import Demo, Urls
+
+    secret = (system.state / "auth-dev-secret").read_text().strip()
+    urls = Urls(
+        system.url("custody"), system.url("referral"), system.url("ppo-register"), system.url("breach")
+    )
+    demo = Demo(urls, secret, seed=11)
+    demo.run(16)
+    out = capsys.readouterr().out
+    assert "A day at Brixton custody suite" in out and "The day in numbers" in out
+    assert demo.counts["arrests"] == 16
+    positives = demo.counts.get("positives", 0)
+    assert f"required assessments proposed and assigned: {positives} of {positives} positives" in out

@@ -105,6 +105,21 @@ def dev_secret(state_dir: Path = DEFAULT_STATE) -> str:
 
 
 @app.command()
+def demo(
+    arrests: int = typer.Option(40, help="Arrests in the day."),
+    seed: int = typer.Option(2008, help="The same seed gives the same day."),
+    port_offset: int = PORT_OFFSET,
+    state_dir: Path = typer.Option(DEFAULT_STATE, help="Where `make run` keeps its development secret."),
+) -> None:
+    """Replay a generated day of a London custody suite through the running system and narrate it."""
+    from dipflow.demo import Demo, Urls
+
+    url = {spec.name: spec.url(port_offset) for spec in SERVICES}
+    urls = Urls(url["custody"], url["referral"], url["ppo-register"], url["breach"])
+    Demo(urls, dev_secret(state_dir), seed).run(arrests)
+
+
+@app.command()
 def token(
     role: Role = typer.Option(..., help="The role the token carries."),
     area: str = typer.Option("metropolitan", help="Force or borough (e.g. camden), or * for national."),

@@ -1,0 +1,425 @@
+"""Failure drill: generated journeys through all four services while their processes are SIGKILLed and
+restarted, the broker restarted once and PostgreSQL restarted once; then a reconciliation of what every
+journey should have produced against what each service holds and what each topic carries.
+
+    python -m bench.drill --journeys 2000 --kills 10        (make drill)
+
+Journeys arrive the way custody suite and probation systems send them when they use Kafka: commands on
+``custody.commands.v1`` and ``probation.events.v1``, each applied once by event id however often a restart
+makes it be read. Kinds: a positive test then release (custody; referral opens a required assessment that
+lapses on release; PPOs reach the tested-positive list), a negative test then release, and a DRR order with
+two unacceptable absences (a warning, then a breach whose two D4 due dates are past, so each timer fires).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import signal
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import httpx
+import orjson
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.table import Table
+
+from dipflow.auth import Role, mint_token
+from dipflow.devstack import free_port
+from dipflow.devstack.paths import project_root
+from dipflow.devstack.process import ManagedProcess
+from dipflow.devstack.services import SERVICES, ServiceSpec, start_service
+from dipflow.devstack.stack import LocalStack, StackAddresses
+from dipflow.events import EventPayload, new_envelope
+from dipflow_breach.commands import ComplianceRecorded, OrderMade
+from dipflow_breach.domain.drr import ComplianceKind
+from dipflow_custody.commands import BookInCommand, DetentionCommand
+from dipflow_custody.entrypoints.bodies import BookIn
+from dipflow_custody.entrypoints.kafka_commands import detention_id_for
+
+console = Console()
+SECRET = "drill-secret-" + "x" * 40
+SUITE = "MET-BRIXTON"
+
+
+@dataclass
+class Journey:
+    kind: str  # positive | negative | drr
+    person_id: str
+    ppo: bool = False
+    detention_id: str = ""
+    order_id: str = ""
+    messages: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, record value)
+
+
+def generate(n: int, seed: int) -> list[Journey]:
+    rng = random.Random(seed)  # noqa: S311 - a reproducible plan, not a secret
+    run = uuid.UUID(int=rng.getrandbits(128)).hex[:6].upper()
+    journeys = []
+    for i in range(n):
+        kind = rng.choices(["positive", "negative", "drr"], [60, 25, 15])[0]
+        j = Journey(kind, f"L-D{run}-{i}", ppo=kind == "positive" and rng.random() < 0.15)
+        # live times: the hold-for-sample deadlines (T10) fall in the future, as in a working suite
+        at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=60 + rng.randrange(0, 120))
+        day = at.date()
+
+        def wrap(payload: EventPayload, when: datetime, j: Journey = j) -> None:
+            envelope = new_envelope(payload, person_id=j.person_id, producer="drill", occurred_at=when)
+            j.messages.append((payload.topic, envelope.to_bytes()))
+            if isinstance(payload, BookInCommand):
+                j.detention_id = detention_id_for(envelope.event_id)
+
+        if kind in ("positive", "negative"):
+            body = BookIn(person_id=j.person_id, name="Drill Person", date_of_birth=date(1978, 4, 4), home_area="lambeth",
+                          suite=SUITE, arrested_at=at, booked_in_at=at + timedelta(minutes=5),
+                          offences=[{"code": "TA1968-s1", "offence_date": day}])  # fmt: skip
+            wrap(BookInCommand(body=body), at)
+            steps: list[tuple[str, dict[str, Any], int]] = [
+                ("warning", {}, 10), ("sample", {}, 20),
+                ("result", {"drug": "cocaine", "result": "positive" if kind == "positive" else "negative"}, 40),
+                ("release", {"release": "police_bail"}, 55),
+            ]  # fmt: skip
+            for action, extra, minutes in steps:
+                when = at + timedelta(minutes=minutes)
+                wrap(DetentionCommand(detention_id=j.detention_id, action=action,
+                                      body={**extra, "at": when.isoformat()}), when)  # fmt: skip
+        else:
+            j.order_id = f"DRR-D{run}-{i}"
+            wrap(OrderMade(order_id=j.order_id, area="lambeth", court="Camberwell Green", start_date=date(2008, 1, 14),
+                           treatment_months=24, responsible_officer="PO Drill"), at)  # fmt: skip
+            for n_, on in enumerate((date(2008, 3, 3), date(2008, 6, 2))):
+                wrap(ComplianceRecorded(order_id=j.order_id, record_id=f"{j.order_id}-r{n_}",
+                                        kind=ComplianceKind.unacceptable_absence, on=on), at)  # fmt: skip
+        journeys.append(j)
+    return journeys
+
+
+@dataclass
+class Chaos:
+    kills: Counter[str] = field(default_factory=Counter)
+    broker_restarts: int = 0
+    postgres_restarts: int = 0
+
+
+class System:
+    """The servers and the four services as processes the drill can kill and restart."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.stack = LocalStack(state, kafka_port=free_port(), controller_port=free_port(), postgres_port=free_port(),
+                                durable=True)  # fmt: skip
+        self.addresses: StackAddresses | None = None
+        self.ports = {spec.name: free_port() for spec in SERVICES}
+        self.processes: dict[str, ManagedProcess] = {}
+
+    def start(self) -> None:
+        self.addresses = self.stack.up()
+        for spec in SERVICES:
+            self.start_service(spec)
+
+    def start_service(self, spec: ServiceSpec) -> None:
+        assert self.addresses is not None
+        self.processes[spec.name] = start_service(
+            spec, kafka_bootstrap=self.addresses.kafka_bootstrap, postgres_dsn=self.addresses.postgres_dsn,
+            log_dir=self.state / "logs", port=self.ports[spec.name],
+            extra_env={"DIPFLOW_AUTH_DEV_SECRET": SECRET, "DIPFLOW_BREACH_WEBHOOK_RETRY_BASE_S": "1"},
+        )  # fmt: skip
+
+    def kill(self, name: str) -> None:
+        os.killpg(self.processes[name].popen.pid, signal.SIGKILL)
+        self.processes[name].popen.wait(10)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    async def wait_ready(self, timeout_s: float = 120) -> None:
+        async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
+            pending = set(self.ports)
+            while pending:
+                for name in list(pending):
+                    try:
+                        if (await client.get(f"{self.url(name)}/readyz")).status_code == 200:
+                            pending.discard(name)
+                    except httpx.HTTPError:
+                        pass
+                await asyncio.sleep(0.3)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+        self.stack.down()
+
+    def dsn(self, service: str) -> str:
+        assert self.addresses is not None
+        return self.addresses.service_dsn(service)
+
+
+async def _send_all(bootstrap: str, journeys: list[Journey], rate: float, done: asyncio.Event) -> int:
+    """Send each journey's messages in order (keyed by person), ``rate`` journeys a second; a send that fails
+    while the broker is away is retried with the same bytes (same event id: applied once)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5,
+                                request_timeout_ms=60_000)  # fmt: skip
+    await producer.start()
+    sent = 0
+    started = time.monotonic()
+    try:
+        for i, j in enumerate(journeys):
+            for topic, value in j.messages:
+                while True:
+                    try:
+                        await producer.send_and_wait(topic, value, key=j.person_id.encode())
+                        break
+                    except Exception:
+                        await asyncio.sleep(0.5)
+                sent += 1
+            ahead = (i + 1) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+    finally:
+        await producer.stop()
+        done.set()
+    return sent
+
+
+async def _chaos(system: System, kills: int, restart_infra: bool, duration_s: float, sending: asyncio.Event,
+                 chaos: Chaos, rng: random.Random) -> None:  # fmt: skip
+    """Spread ``kills`` SIGKILLs over the sending period, each service restarted after a moment; restart the
+    broker once (a third of the way) and PostgreSQL once (two thirds)."""
+    events: list[tuple[float, str]] = [(duration_s * (k + 0.5) / max(kills, 1), "kill") for k in range(kills)]
+    if restart_infra:
+        events += [(duration_s / 3, "broker"), (duration_s * 2 / 3, "postgres")]
+    started = time.monotonic()
+    for at, what in sorted(events):
+        await asyncio.sleep(max(0.0, at - (time.monotonic() - started)))
+        if what == "kill":
+            spec = rng.choice(SERVICES)
+            system.kill(spec.name)
+            chaos.kills[spec.name] += 1
+            await asyncio.sleep(rng.uniform(0.2, 2.0))
+            system.start_service(spec)
+        elif what == "broker":
+            await asyncio.to_thread(system.stack.kafka.stop)
+            await asyncio.sleep(3)
+            await asyncio.to_thread(system.stack.kafka.start)
+            chaos.broker_restarts += 1
+        else:
+            await asyncio.to_thread(system.stack.postgres.stop)
+            await asyncio.sleep(3)
+            await asyncio.to_thread(system.stack.postgres.start)
+            chaos.postgres_restarts += 1
+
+
+async def _setup_ppos(system: System, journeys: list[Journey]) -> None:
+    token = mint_token(SECRET, subject="drill", role=Role.ppo_coordinator, area="lambeth")
+    async with httpx.AsyncClient(base_url=system.url("ppo-register"), timeout=30) as client:
+        for j in journeys:
+            if j.ppo:
+                answer = await client.post("/v1/register", headers={"Authorization": f"Bearer {token}"}, json={
+                    "person_id": j.person_id, "borough": "lambeth", "strand": "catch_and_convict",
+                    "start_date": "2008-01-01", "reason": "drill"})  # fmt: skip
+                assert answer.status_code == 201, answer.text
+
+
+async def dead_letters(bootstrap: str) -> Counter[str]:
+    """Records in the dead-letter topics, by topic, reason and exception (what was not applied, and why)."""
+    from dipflow.topics import MAIN_TOPICS
+
+    found: Counter[str] = Counter()
+    for spec in MAIN_TOPICS:
+        consumer = AIOKafkaConsumer(spec.dead_letter().name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    group_id=None, enable_auto_commit=False)  # fmt: skip
+        await consumer.start()
+        try:
+            for records in (await consumer.getmany(timeout_ms=1500)).values():
+                for r in records:
+                    headers = {k: v.decode() for k, v in r.headers}
+                    found[f"{spec.name}: {headers.get('dlq.reason')} {headers.get('dlq.exception')} "
+                          f"{headers.get('dlq.message', '')}"] += 1  # fmt: skip
+        finally:
+            await consumer.stop()
+    return found
+
+
+async def _topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+                                enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers no event for the assignment
+            await asyncio.sleep(0.1)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                out += [orjson.loads(r.value) for r in records if r.value is not None]
+    finally:
+        await consumer.stop()
+    return out
+
+
+@dataclass
+class Check:
+    name: str
+    expected: int
+    found: int
+    duplicated: int = 0
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.expected - self.found)
+
+
+async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
+    """What every journey should have produced, against the services' databases and the topics."""
+    assert system.addresses is not None
+    positives = [j for j in journeys if j.kind == "positive"]
+    custody_journeys = [j for j in journeys if j.kind in ("positive", "negative")]
+    orders = [j for j in journeys if j.kind == "drr"]
+    ppo_positives = [j for j in positives if j.ppo]
+    checks: list[Check] = []
+
+    async def count(service: str, sql: str, *args: Any) -> int:
+        conn = await asyncpg.connect(system.dsn(service))
+        try:
+            return int(await conn.fetchval(sql, *args))
+        finally:
+            await conn.close()
+
+    detentions = [j.detention_id for j in custody_journeys]
+    checks.append(Check("custody: detentions", len(detentions),
+                        await count("custody", "SELECT count(*) FROM detentions WHERE detention_id = ANY($1::text[])", detentions)))  # fmt: skip
+    checks.append(Check("referral: required assessments", len(positives), await count(
+        "referral", "SELECT count(*) FROM assessments WHERE detention_id = ANY($1::text[]) AND status = 'lapsed'",
+        [j.detention_id for j in positives])))  # fmt: skip
+    checks.append(Check("ppo-register: tested-positive PPOs", len(ppo_positives), await count(
+        "ppo-register", "SELECT count(DISTINCT person_id) FROM positive_results WHERE person_id = ANY($1::text[])",
+        [j.person_id for j in ppo_positives])))  # fmt: skip
+    order_ids = [j.order_id for j in orders]
+    checks.append(Check("breach: warnings", len(orders), await count(
+        "breach", "SELECT count(*) FROM warnings WHERE order_id = ANY($1::text[])", order_ids)))  # fmt: skip
+    checks.append(Check("breach: breach cases", len(orders), await count(
+        "breach", "SELECT count(*) FROM breach_cases WHERE order_id = ANY($1::text[])", order_ids)))  # fmt: skip
+
+    bootstrap = system.addresses.kafka_bootstrap
+    wanted = {
+        "custody.events.v1": {"custody.booked_in": detentions, "custody.result_recorded": detentions,
+                              "custody.released": detentions},
+        "referral.events.v1": {"referral.assessment_required": [j.detention_id for j in positives],
+                               "referral.requirement_lapsed": [j.detention_id for j in positives]},
+        "breach.events.v1": {"breach.warning_issued": order_ids, "breach.proceedings_started": order_ids},
+    }  # fmt: skip
+    for topic, types in wanted.items():
+        events = await _topic(bootstrap, topic)
+        distinct = {e["event_id"]: e for e in events}
+        for type_, subjects in types.items():
+            keys = Counter(
+                e["payload"].get("detention_id") or e["payload"].get("order_id")
+                for e in distinct.values() if e["type"] == type_
+            )  # fmt: skip
+            found = sum(1 for s in subjects if keys.get(s, 0) >= 1)
+            duplicated = sum(keys.get(s, 0) - 1 for s in subjects if keys.get(s, 0) > 1)
+            checks.append(Check(f"{topic}: {type_}", len(subjects), found, duplicated))
+    breach_events = {e["event_id"]: e for e in await _topic(bootstrap, "breach.events.v1")}.values()
+    fired = Counter((e["payload"]["case_id"], e["payload"]["deadline"]) for e in breach_events
+                    if e["type"] == "breach.deadline_passed")  # fmt: skip
+    checks.append(Check("breach: D4 deadlines fired", 2 * len(orders), len(fired),
+                        sum(n - 1 for n in fired.values() if n > 1)))  # fmt: skip
+    return checks
+
+
+@dataclass
+class Report:
+    journeys: int
+    messages: int
+    chaos: Chaos
+    checks: list[Check]
+    seconds: float
+    dead: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def lost(self) -> int:
+        return sum(c.lost for c in self.checks)
+
+    @property
+    def duplicated(self) -> int:
+        return sum(c.duplicated for c in self.checks)
+
+    def print(self) -> None:
+        table = Table(
+            title=f"Drill: {self.journeys} journeys, {self.messages} messages, {self.seconds:.0f} s"
+        )
+        for column in ("check", "expected", "found", "lost", "duplicated"):
+            table.add_column(column, justify="left" if column == "check" else "right")
+        for c in self.checks:
+            table.add_row(c.name, str(c.expected), str(c.found), str(c.lost), str(c.duplicated))
+        console.print(table)
+        kills = ", ".join(f"{k} {v}" for k, v in sorted(self.chaos.kills.items()))
+        console.print(f"SIGKILLs: {sum(self.chaos.kills.values())} ({kills}); broker restarts: "
+                      f"{self.chaos.broker_restarts}; PostgreSQL restarts: {self.chaos.postgres_restarts}")  # fmt: skip
+        console.print(f"lost effects: {self.lost}; duplicated effects: {self.duplicated}")
+        for what, n in self.dead.items():
+            console.print(f"dead letters x{n}: {what}")
+
+
+async def run_drill(
+    *, journeys: int, kills: int, rate: float, seed: int, restart_infra: bool = True, settle_s: float = 300,
+    state: Path | None = None,
+) -> Report:  # fmt: skip
+    state = state or project_root() / ".local" / "drills" / f"drill-{uuid.uuid4().hex[:8]}"
+    system = System(state)
+    started = time.monotonic()
+    try:
+        await asyncio.to_thread(system.start)
+        await system.wait_ready()
+        plan = generate(journeys, seed)
+        await _setup_ppos(system, plan)
+        assert system.addresses is not None
+        chaos = Chaos()
+        done = asyncio.Event()
+        duration = journeys / rate
+        sender = asyncio.create_task(_send_all(system.addresses.kafka_bootstrap, plan, rate, done))
+        await _chaos(system, kills, restart_infra, duration, done, chaos, random.Random(seed))  # noqa: S311
+        sent = await sender
+        await system.wait_ready(timeout_s=180)
+        deadline = time.monotonic() + settle_s
+        while True:
+            checks = await reconcile(system, plan)
+            if all(c.lost == 0 for c in checks) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        dead = await dead_letters(system.addresses.kafka_bootstrap)
+        return Report(journeys, sent, chaos, checks, time.monotonic() - started, dead)
+    finally:
+        await asyncio.to_thread(system.stop)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def main(
+    journeys: Annotated[int, typer.Option(help="Generated journeys")] = 2000,
+    kills: Annotated[int, typer.Option(help="SIGKILLs of service processes, spread over the run")] = 10,
+    rate: Annotated[float, typer.Option(help="Journeys sent a second")] = 25.0,
+    seed: Annotated[int, typer.Option()] = 2008,
+    settle: Annotated[float, typer.Option(help="Seconds to wait for everything to be applied")] = 300.0,
+) -> None:
+    report = asyncio.run(run_drill(journeys=journeys, kills=kills, rate=rate, seed=seed, settle_s=settle))
+    report.print()
+    sys.exit(0 if report.lost == 0 and report.duplicated == 0 else 1)
+
+
+if __name__ == "__main__":
+    typer.run(main)
