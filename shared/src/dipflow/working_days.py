@@ -29,6 +29,11 @@ def _good_friday(year: int) -> date:
     )
 
 
+def london_today() -> date:
+    """Today in England and Wales (a server's clock may be on UTC)."""
+    return datetime.now(LONDON).date()
+
+
 def is_bank_holiday(day: date) -> bool:
     return day in _bank_holidays(day.year)
 

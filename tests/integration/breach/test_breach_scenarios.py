@@ -32,7 +32,7 @@ from dipflow_custody.main import create_app as custody_app
 from dipflow_custody.settings import CustodySettings
 from dipflow_ppo_register.main import create_app as ppo_app
 from dipflow_ppo_register.settings import PpoRegisterSettings
-from dipflow_referral.events import BailConditionBreached, FailureNotified
+from dipflow_referral.events import BailConditionBreached, FailureNotified, RequirementsEnded
 from tests.infra import Infra
 from tests.integration.referral.stack import AUTH, bearer, uvicorn_app
 from tests.support.sample_app import serve
@@ -344,6 +344,14 @@ async def test_arrest_requests_from_assessment_failures_and_bail_breaches_close_
             return mine if len(mine) == 2 else None
 
         requests = await until(both, "two arrest requests")
+        # A6: a second failure whose prosecution is then dropped: its request is cancelled, not left open
+        dropped = FailureNotified(**{**failure.model_dump(), "assessment_id": f"A2-{unique}"})
+        await s.publish(REFERRAL_EVENTS.name, pid, dropped, "referral")
+        ended = RequirementsEnded(assessment_id=f"A2-{unique}", detention_id="D2", reason="negative_confirmation",
+                                  prosecution_dropped=True, rule_ids=["A6"])  # fmt: skip
+        await s.publish(REFERRAL_EVENTS.name, pid, ended, "referral")
+        cancelled = (await breach_events(infra, pid, {"breach.arrest_request_cancelled"}, 1))[0]["payload"]
+        assert cancelled["rule_ids"] == ["A6"]
         by_source = {r["source"]: r for r in requests}
         assert "DA05 s.12(3)" in by_source["assessment_failure"]["basis"]
         assert "BA76 s.7(3)" in by_source["bail_condition"]["basis"]

@@ -168,6 +168,9 @@ async def test_coordinators_maintain_only_their_borough_and_analysts_cannot_read
     again = await ppo.post("/v1/register", json=add_body(pid, borough="brent"), headers=bearer(area="brent"))
     assert again.status_code == 409 and again.json()["rule_id"] == "P1"
     assert (await ppo.get(f"/v1/register/{pid}/history", headers=bearer(area="camden"))).status_code == 403
+    # a move ends the period in brent: camden's coordinators cannot do that
+    moved = add_body(pid, borough="camden", start="2008-06-01")
+    assert (await ppo.post("/v1/register", json=moved, headers=bearer(area="camden"))).status_code == 403
     assert (
         await ppo.get("/v1/register", params={"borough": "brent"}, headers=bearer(Role.analyst, "*"))
     ).status_code == 403

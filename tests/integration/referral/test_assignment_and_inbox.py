@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow_referral.main import create_app as referral_app
 from dipflow_referral.settings import ReferralSettings
@@ -27,6 +28,7 @@ from tests.integration.referral.stack import (
     AUTH,
     MANAGER,
     Stack,
+    bearer,
     referral_events,
     running_stack,
     uvicorn_app,
@@ -98,6 +100,19 @@ async def test_a9_leave_moves_waiting_appointments_to_another_worker(stack: Stac
         await stack.referral.get("/v1/inbox", params={"day": day}, headers=worker_token(stack.wid("W1")))
     ).json()
     assert a["assessment_id"] not in [i["assessment_id"] for i in mine]
+    # a manager of another area cannot take the worker over by re-posting them under their own area
+    takeover = {
+        "worker_id": stack.wid("W2"),
+        "name": "W2",
+        "area": "camden",
+        "suites": ["MET-CAMDEN"],
+        "daily_capacity": 1,
+    }
+    assert (
+        await stack.referral.post(
+            "/v1/workers", json=takeover, headers=bearer(Role.referral_manager, "camden")
+        )
+    ).status_code == 403
     manual = await stack.referral.post(f"/v1/assessments/{a['assessment_id']}/assign",
                                        json={"worker_id": stack.wid("W1")}, headers=MANAGER)  # fmt: skip
     assert manual.status_code == 409 and manual.json()["rule_id"] == "A9"  # on leave that day

@@ -109,6 +109,24 @@ def test_a9_no_worker_is_ever_assigned_beyond_capacity(
         assert is_working_day(day) and start <= day <= start + timedelta(days=6)
         chosen = next(w for w in ws if w.worker_id == proposal.worker_id)
         assert day.weekday() in chosen.working_weekdays
-        loads = load_after(loads, proposal.worker_id, day)
+        assert proposal.at not in loads.times.get((proposal.worker_id, day), frozenset())  # no double booking
+        loads = load_after(loads, proposal.worker_id, day, proposal.at)
     for (wid, _), n in loads.by_worker_day.items():
         assert n <= next(w for w in ws if w.worker_id == wid).daily_capacity
+
+
+def test_a9_a_freed_slot_is_reused_and_no_time_is_booked_twice() -> None:
+    day = date(2008, 6, 3)
+    first = slot(day, 0)
+    third = slot(day, 2)
+    loads = Loads({("W1", day): 2}, {("W1", day): frozenset({first, third})})  # the 10:30 appointment lapsed
+    proposal = propose(
+        [worker("W1", capacity=4)], loads, suite=SUITE, earliest=day, latest=day, policy=POLICY
+    )
+    assert proposal.at == slot(day, 1)
+
+
+def slot(day: date, index: int) -> datetime:
+    from dipflow_referral.domain.assignment import slot_time
+
+    return slot_time(day, index, POLICY)

@@ -37,6 +37,14 @@ class BailConditionBreachedView(_View):
     area: str
 
 
+class RequirementsEndedView(_View):
+    event_type = "referral.requirements_ended"
+    topic = REFERRAL_EVENTS.name
+    assessment_id: str
+    reason: str
+    prosecution_dropped: bool = False
+
+
 class PpoStatusView(_View):
     event_type = "ppo.status"
     topic = PPO_REGISTER.name
@@ -44,6 +52,10 @@ class PpoStatusView(_View):
 
 
 CONSUMED = EventRegistry(
-    BookedInView, FailureNotifiedView, BailConditionBreachedView, skip_other=("custody.", "referral.")
+    BookedInView,
+    FailureNotifiedView,
+    BailConditionBreachedView,
+    RequirementsEndedView,
+    skip_other=("custody.", "referral."),
 )
 REGISTER = EventRegistry(PpoStatusView)

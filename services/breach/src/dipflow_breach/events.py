@@ -80,6 +80,15 @@ class ArrestRequestEscalated(_Breach):
     premium: bool
 
 
+class ArrestRequestCancelled(_Breach):
+    """The reason for the arrest fell away, e.g. the prosecution for a failure to attend was dropped (A6)."""
+
+    event_type = "breach.arrest_request_cancelled"
+    request_id: str
+    reason: str
+    rule_ids: list[str]
+
+
 class ArrestMade(_Breach):
     """A custody booking closed the request; time to arrest is measured (D6)."""
 
@@ -104,6 +113,7 @@ class NotificationDeadLettered(_Breach):
 
 EVENTS = EventRegistry(
     ComplianceDecided, WarningIssued, ProceedingsStarted, DeadlinePassed, ArrestRequested, ArrestRequestEscalated,
+    ArrestRequestCancelled,
     ArrestMade, NotificationDeadLettered,
 )  # fmt: skip
 CONSUMES: list[str] = [PROBATION_EVENTS.name, REFERRAL_EVENTS.name, CUSTODY_EVENTS.name, PPO_REGISTER.name]

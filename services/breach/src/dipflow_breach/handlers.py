@@ -18,6 +18,7 @@ from dipflow_breach.domain.drr import Decision, Outcome, issue_warning_or_breach
 from dipflow_breach.events import (
     TOPIC,
     ArrestMade,
+    ArrestRequestCancelled,
     ArrestRequested,
     ArrestRequestEscalated,
     ComplianceDecided,
@@ -206,7 +207,10 @@ async def record_hearing(conn: asyncpg.Connection, case_id: str, on: date) -> as
     case = await conn.fetchrow("SELECT * FROM breach_cases WHERE case_id = $1 FOR UPDATE", case_id)
     if case is None:
         raise NotFound(case_id)
-    await conn.execute("UPDATE breach_cases SET hearing_on = $2 WHERE case_id = $1", case_id, on)
+    # the case is before the court: later failures on the order are dealt with afresh (D2, D3)
+    await conn.execute(
+        "UPDATE breach_cases SET hearing_on = $2, closed_at = now() WHERE case_id = $1", case_id, on
+    )
     await cancel_deadline(conn, HEARING_DUE, case_id)
     return case
 
@@ -274,7 +278,12 @@ async def on_arrest_deadline(conn: asyncpg.Connection, deadline: Deadline) -> No
     row = await conn.fetchrow(
         "SELECT * FROM arrest_requests WHERE request_id = $1 FOR UPDATE", deadline.subject
     )
-    if row is None or row["arrested_at"] is not None or row["escalated_at"] is not None:
+    if (
+        row is None
+        or row["arrested_at"] is not None
+        or row["escalated_at"] is not None
+        or row["cancelled_at"]
+    ):
         return
     await conn.execute(
         "UPDATE arrest_requests SET escalated_at = now() WHERE request_id = $1", deadline.subject
@@ -291,7 +300,7 @@ async def _close(
 ) -> list[EventPayload]:
     row = await conn.fetchrow(
         "UPDATE arrest_requests SET arrested_at = $2, arrest_detention_id = $3 WHERE request_id = $1 "
-        "AND arrested_at IS NULL RETURNING source, requested_at, deadline_at",
+        "AND arrested_at IS NULL AND cancelled_at IS NULL RETURNING source, requested_at, deadline_at",
         request_id, arrested_at, detention_id,
     )  # fmt: skip
     if row is None:
@@ -313,7 +322,8 @@ async def on_booked_in(
         detention_id, person_id, arrested_at,
     )  # fmt: skip
     rows = await conn.fetch(
-        "SELECT request_id FROM arrest_requests WHERE person_id = $1 AND arrested_at IS NULL AND requested_at <= $2",
+        "SELECT request_id FROM arrest_requests WHERE person_id = $1 AND arrested_at IS NULL AND cancelled_at IS NULL "
+        "AND requested_at <= $2",
         person_id, arrested_at,
     )  # fmt: skip
     events: list[EventPayload] = []
@@ -322,3 +332,22 @@ async def on_booked_in(
     if events:
         await emit(conn, person_id, events, arrested_at, ctx)
     return len(events)
+
+
+async def cancel_for_dropped_prosecution(
+    conn: asyncpg.Connection, person_id: str, assessment_id: str, ctx: Context
+) -> int:
+    """A6: a negative confirmation drops any prosecution for earlier failures to attend: their open arrest
+    requests are cancelled."""
+    rows = await conn.fetch(
+        "UPDATE arrest_requests SET cancelled_at = now(), cancel_reason = 'prosecution dropped (A6)' "
+        "WHERE source = $1 AND source_ref LIKE $2 AND arrested_at IS NULL AND cancelled_at IS NULL "
+        "RETURNING request_id",
+        str(Source.assessment_failure), f"{assessment_id}:%",
+    )  # fmt: skip
+    for row in rows:
+        await cancel_deadline(conn, ARREST_TARGET, row["request_id"])
+    if rows:
+        await emit(conn, person_id, [ArrestRequestCancelled(request_id=r["request_id"], reason="prosecution dropped (A6)",
+                                                            rule_ids=["A6"]) for r in rows], datetime.now(UTC), ctx)  # fmt: skip
+    return len(rows)

@@ -14,6 +14,7 @@ from dipflow_breach.consumed import (
     BookedInView,
     FailureNotifiedView,
     PpoStatusView,
+    RequirementsEndedView,
 )
 from dipflow_breach.domain.arrests import ArrestPolicy, Source
 
@@ -55,6 +56,8 @@ def events_handler(policy: ArrestPolicy) -> Handler:
                     area=payload.area, requested_at=envelope.occurred_at,
                     fast_track=await handlers.is_ppo(conn, person), policy=policy, ctx=ctx,
                 )  # fmt: skip
+            case RequirementsEndedView() if payload.prosecution_dropped:
+                await handlers.cancel_for_dropped_prosecution(conn, person, payload.assessment_id, ctx)
             case _:
                 pass
 

@@ -120,7 +120,13 @@ async def import_rows(conn: asyncpg.Connection, audit: Audit, rows: list[ImportR
         try:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", row.person_id)
-                action = plan_row(await history(conn, row.person_id, lock=True), row)
+                past = await history(conn, row.person_id, lock=True)
+                action = plan_row(past, row)
+                moving_from = next((p.borough for p in past if p.end_date is None), None)
+                if action is Action.add and moving_from and not audit.principal.covers(moving_from):
+                    raise RegisterRuleBroken(
+                        "P1", f"the person is on the register in {moving_from}, outside your areas", "borough"
+                    )
                 if action in (Action.add, Action.add_and_end):
                     await add(conn, audit, person_id=row.person_id, borough=row.borough, strand=row.strand,
                               start=row.start_date, reason=row.reason)  # fmt: skip

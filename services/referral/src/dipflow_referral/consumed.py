@@ -31,6 +31,7 @@ class OffenceAddedView(_View):
     offence_date: date
     drug: str | None = None
     drug_class: str | None = None
+    trigger_offence: bool = False
 
 
 class SampleTakenView(_View):

@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 
 from dipflow.events import Envelope, EventPayload, outbox
+from dipflow.working_days import next_working_day
 from dipflow_referral import notices, webhooks
 from dipflow_referral.adapters import repository as repo
 from dipflow_referral.domain.assessment import (
@@ -26,6 +27,7 @@ from dipflow_referral.domain.assignment import (
     LONDON,
     AppointmentPolicy,
     Proposal,
+    capped_to_slots,
     choose_worker,
     propose,
     slot_time,
@@ -189,15 +191,15 @@ async def propose_initial(
 
 async def _assign_on_day(
     conn: asyncpg.Connection, suite: str, day: date, policy: AppointmentPolicy, *, prefer: str | None = None,
-    exclude: str | None = None,
+    exclude: str | None = None, exclude_assessment: str | None = None,
 ) -> tuple[str, datetime] | None:  # fmt: skip
     await repo.lock_assignments(conn)
     workers = [w for w in await repo.workers_for_suite(conn, suite) if w.worker_id != exclude]
-    loads = await repo.loads_between(conn, day, day)
-    chosen = choose_worker(workers, loads, suite, day, prefer=prefer)
+    loads = await repo.loads_between(conn, day, day, exclude_assessment=exclude_assessment)
+    chosen = choose_worker(capped_to_slots(workers, policy.slots_per_day()), loads, suite, day, prefer=prefer)
     if chosen is None:
         return None
-    return chosen.worker_id, slot_time(day, loads.of(chosen.worker_id, day), policy)
+    return chosen.worker_id, loads.free_slot(chosen.worker_id, day, policy)
 
 
 async def _announce_assignment(
@@ -250,7 +252,7 @@ async def on_positive(
     if proposal.at is not None:
         a.initial = Appointment(proposal.at, policy.default_place, proposal.worker_id)
     else:
-        first = proposal.earliest or at.astimezone(LONDON).date()
+        first = next_working_day(proposal.earliest or at.astimezone(LONDON).date())
         a.initial = Appointment(slot_time(first, 0, policy), policy.default_place, None)
     await repo.insert_assessment(conn, a, area)
     await emit(conn, person_id, [(AssessmentRequired(
@@ -315,7 +317,8 @@ async def impose(
         # The officer chose another time: find who can take it that day (A9).
         assert a.initial is not None
         day = a.initial.at.astimezone(LONDON).date()
-        found = await _assign_on_day(conn, a.suite, day, policy, prefer=before.worker_id if before else None)
+        found = await _assign_on_day(conn, a.suite, day, policy, prefer=before.worker_id if before else None,
+                                     exclude_assessment=a.case_id)  # fmt: skip
         a.initial.worker_id = found[0] if found else None
         step = Step(
             step.kind, step.at, {**step.facts, "worker_id": a.initial.worker_id}, step.rule_ids, step.notice
@@ -375,8 +378,9 @@ async def reassign_for_leave(
     same time where possible (a changed time is served as RA2); failing that, to the unassigned queue."""
     rows = await conn.fetch(
         "SELECT p.assessment_id, p.kind FROM appointments p JOIN assessments a USING (assessment_id) "
-        "WHERE p.worker_id = $1 AND p.active AND p.day BETWEEN $2 AND $3 AND a.status = ANY($4::text[]) ORDER BY p.at",
-        worker_id, first, last, [str(Status.proposed), str(Status.imposed), str(Status.follow_up_set)],
+        "WHERE p.worker_id = $1 AND p.active AND p.day BETWEEN $2 AND $3 AND ((p.kind = 'initial' AND "
+        "a.status = ANY($4::text[])) OR (p.kind = 'follow_up' AND a.status = $5)) ORDER BY p.at",
+        worker_id, first, last, [str(Status.proposed), str(Status.imposed)], str(Status.follow_up_set),
     )  # fmt: skip
     moved = queued = 0
     now = datetime.now(UTC)

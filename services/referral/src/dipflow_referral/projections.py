@@ -18,6 +18,7 @@ from dipflow_referral.consumed import (
     SampleTakenView,
 )
 from dipflow_referral.domain.assignment import AppointmentPolicy
+from dipflow_referral.domain.bail import CLASS_A_POSSESSION
 
 BAIL_CONDITION_ARREST = "BA1976-s7"
 
@@ -36,7 +37,9 @@ def custody_handler(policy: AppointmentPolicy) -> Handler:
                     payload.detention_id, person, payload.suite, payload.home_area, payload.age, payload.arrested_at,
                 )  # fmt: skip
             case OffenceAddedView():
-                class_a = payload.drug_class is not None and payload.drug_class.upper() == "A"
+                # B1: possession involving a *specified* Class A drug on the offence date; custody's trigger check
+                # for MDA s.5(2)/(3) is exactly that (CJCSA Sch 6 lists them only for specified Class A drugs)
+                class_a = payload.code in CLASS_A_POSSESSION and payload.trigger_offence
                 await _ensure(conn, payload.detention_id, person, payload.suite)
                 await conn.execute(
                     "UPDATE detentions SET offence_codes = array_append(offence_codes, $2), class_a_offence_codes = "

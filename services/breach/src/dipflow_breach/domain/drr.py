@@ -56,9 +56,17 @@ def same_day_months_later(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+def twelve_months_end(warning_on: date) -> date:
+    """The first day after the 12 months beginning with ``warning_on``: the same date a year later; for 29
+    February, 1 March (the period runs to the last day of February, the corresponding-date rule)."""
+    if (warning_on.month, warning_on.day) == (2, 29):
+        return date(warning_on.year + 1, 3, 1)
+    return same_day_months_later(warning_on, 12)
+
+
 def within_twelve_months_beginning(warning_on: date, day: date) -> bool:
     """D3: the 12 months beginning with the warning date run to the day before the same date a year later."""
-    return warning_on <= day < same_day_months_later(warning_on, 12)
+    return warning_on <= day < twelve_months_end(warning_on)
 
 
 def is_failure(kind: ComplianceKind) -> bool:

@@ -206,7 +206,7 @@ async def list_arrests(
 ) -> list[dict[str, Any]]:
     async with ctx.audit.pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT * FROM arrest_requests WHERE area = $1 AND (NOT $2 OR arrested_at IS NULL) "
+            "SELECT * FROM arrest_requests WHERE area = $1 AND (NOT $2 OR (arrested_at IS NULL AND cancelled_at IS NULL)) "
             "ORDER BY requested_at DESC LIMIT 500", area, open_only)  # fmt: skip
     await ctx.audit.record("arrest_requests.list", detail={"area": area, "returned": len(rows)})
     return [dict(r) for r in rows]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
 from dipflow.http.problems import Problem
+from dipflow.working_days import london_today
 from dipflow_ppo_register import handlers
 from dipflow_ppo_register.domain.bulk import RowError, parse_csv
 from dipflow_ppo_register.domain.register import Period, RegisterRuleBroken, Strand
@@ -64,6 +65,9 @@ async def add(body: AddToRegister, ctx: AuthContext = Depends(requires(*MAINTAIN
     ctx.require_area(body.borough)
     try:
         async with ctx.audit.pool.acquire() as conn, conn.transaction():
+            current = await handlers.borough_of(conn, body.person_id)
+            if current is not None:
+                ctx.require_area(current)  # a move ends the period there: its coordinators decide that
             period = await handlers.add(
                 conn, ctx.audit, person_id=body.person_id, borough=body.borough, strand=body.strand,
                 start=body.start_date, reason=body.reason,
@@ -104,7 +108,7 @@ async def on_date(
             errors=[{"field": "query.borough", "reason": "required for your area"}],
         )
     async with ctx.audit.pool.acquire() as conn:
-        periods = await handlers.as_of(conn, as_of or date.today(), borough)
+        periods = await handlers.as_of(conn, as_of or london_today(), borough)
     await ctx.audit.record(
         "register.read", detail={"borough": borough, "as_of": str(as_of), "returned": len(periods)}
     )

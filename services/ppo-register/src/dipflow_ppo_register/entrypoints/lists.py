@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
 from dipflow.http.problems import Problem
+from dipflow.working_days import london_today
 from dipflow_ppo_register import flags, reads
 from dipflow_ppo_register.domain.register import Strand
 
@@ -63,7 +64,7 @@ async def tested_positive_list(
     ctx: AuthContext = Depends(requires(*LIST_READERS, area="borough")),
 ) -> Any:
     """Refreshed as custody results arrive. ``format=csv`` (or ``Accept: text/csv``) exports the same lines."""
-    day = as_of or date.today()
+    day = as_of or london_today()
     async with ctx.audit.pool.acquire() as conn:
         found = await reads.tested_positive_list(conn, day, _borough_for(ctx, borough))
     await ctx.audit.record(

@@ -140,13 +140,21 @@ async def workers_for_suite(conn: asyncpg.Connection, suite: str) -> list[Worker
     ]
 
 
-async def loads_between(conn: asyncpg.Connection, first: date, last: date) -> Loads:
+async def loads_between(
+    conn: asyncpg.Connection, first: date, last: date, *, exclude_assessment: str | None = None
+) -> Loads:
+    """Each worker's appointments per day, leaving out ``exclude_assessment`` (whose own appointment is being
+    moved, so it must not count against its own worker)."""
     rows = await conn.fetch(
-        "SELECT worker_id, day, count(*) AS n FROM appointments WHERE active AND worker_id IS NOT NULL "
-        "AND day BETWEEN $1 AND $2 GROUP BY worker_id, day",
-        first, last,
+        "SELECT worker_id, day, count(*) AS n, array_agg(at) AS times FROM appointments WHERE active "
+        "AND worker_id IS NOT NULL AND day BETWEEN $1 AND $2 AND assessment_id IS DISTINCT FROM $3 "
+        "GROUP BY worker_id, day",
+        first, last, exclude_assessment,
     )  # fmt: skip
-    return Loads({(r["worker_id"], r["day"]): r["n"] for r in rows})
+    return Loads(
+        {(r["worker_id"], r["day"]): r["n"] for r in rows},
+        {(r["worker_id"], r["day"]): frozenset(r["times"]) for r in rows},
+    )
 
 
 async def lock_assignments(conn: asyncpg.Connection) -> None:

@@ -79,9 +79,19 @@ class Loads:
     """Appointments each worker already has, by day (from the database)."""
 
     by_worker_day: dict[tuple[str, date], int] = field(default_factory=dict)
+    times: dict[tuple[str, date], frozenset[datetime]] = field(default_factory=dict)
 
     def of(self, worker_id: str, day: date) -> int:
         return self.by_worker_day.get((worker_id, day), 0)
+
+    def free_slot(self, worker_id: str, day: date, policy: AppointmentPolicy) -> datetime:
+        """The worker's first slot that day not already taken (a lapsed appointment frees its slot)."""
+        taken = self.times.get((worker_id, day), frozenset())
+        for index in range(policy.slots_per_day()):
+            at = slot_time(day, index, policy)
+            if at not in taken:
+                return at
+        return slot_time(day, self.of(worker_id, day), policy)
 
 
 def window(result_at: datetime, disputed: bool, policy: AppointmentPolicy) -> tuple[date, date]:
@@ -137,10 +147,9 @@ def propose(
     while day <= latest:
         if is_working_day(day):
             considered += 1
-            capped = [w if w.daily_capacity <= capacity_cap else _capped(w, capacity_cap) for w in pool]
-            chosen = choose_worker(capped, loads, suite, day, prefer=prefer)
+            chosen = choose_worker(capped_to_slots(pool, capacity_cap), loads, suite, day, prefer=prefer)
             if chosen is not None:
-                at = slot_time(day, loads.of(chosen.worker_id, day), policy)
+                at = loads.free_slot(chosen.worker_id, day, policy)
                 return Proposal(
                     at, chosen.worker_id, rule_ids,
                     f"{at:%a %d %b %Y %H:%M} with worker {chosen.worker_id}, the least loaded covering {suite}",
@@ -154,15 +163,23 @@ def propose(
     )  # fmt: skip
 
 
-def _capped(worker: Worker, cap: int) -> Worker:
-    return Worker(worker.worker_id, worker.suites, cap, worker.working_weekdays, worker.leave, worker.active)
+def capped_to_slots(workers: Iterable[Worker], slots: int) -> list[Worker]:
+    """A day has only so many appointment slots: capacity above that cannot be used."""
+    return [
+        w if w.daily_capacity <= slots
+        else Worker(w.worker_id, w.suites, slots, w.working_weekdays, w.leave, w.active)
+        for w in workers
+    ]  # fmt: skip
 
 
-def load_after(loads: Loads, worker_id: str, day: date) -> Loads:
-    """The loads with one more appointment for ``worker_id`` on ``day``."""
+def load_after(loads: Loads, worker_id: str, day: date, at: datetime | None = None) -> Loads:
+    """The loads with one more appointment for ``worker_id`` on ``day`` (at ``at``)."""
     updated = dict(loads.by_worker_day)
     updated[(worker_id, day)] = loads.of(worker_id, day) + 1
-    return Loads(updated)
+    times = dict(loads.times)
+    if at is not None:
+        times[(worker_id, day)] = times.get((worker_id, day), frozenset()) | {at}
+    return Loads(updated, times)
 
 
 def total_by_worker_day(assigned: Mapping[str, Iterable[date]]) -> Loads:

@@ -99,6 +99,11 @@ async def put_worker(
 ) -> WorkerView:
     ctx.require_area(body.area)
     async with _transaction(ctx) as conn:
+        existing = await conn.fetchval(
+            "SELECT area FROM workers WHERE worker_id = $1 FOR UPDATE", body.worker_id
+        )
+        if existing is not None:
+            ctx.require_area(existing)  # managers of the worker's current area decide a move
         await conn.execute(
             "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (worker_id) DO UPDATE SET name = $2, area = $3, "
