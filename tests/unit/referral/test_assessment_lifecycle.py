@@ -153,3 +153,20 @@ def test_s14_b1_each_missing_condition_is_a_reason_not_to_restrict() -> None:
     assert evaluate_restriction(possession).restriction is Restriction.applies
     assert evaluate_restriction(facts(agreed_to_assessment=None)).restriction is Restriction.pending
     assert evaluate_restriction(facts(substantial_grounds=None)).restriction is Restriction.pending
+
+
+def test_a3_times_chosen_by_people_are_after_the_notice_on_a_working_day_and_respect_a_dispute() -> None:
+    from datetime import date
+
+    a = case()
+    with pytest.raises(RuleViolation, match="after the notice"):
+        a.impose(T0, "office", appointment_at=T0 - timedelta(hours=1))
+    with pytest.raises(RuleViolation, match="not a working day"):
+        a.impose(T0, "office", appointment_at=datetime(2008, 6, 7, 10, tzinfo=UTC))  # Saturday
+    disputed = case()
+    disputed.disputed, disputed.earliest_day = True, date(2008, 6, 9)
+    with pytest.raises(RuleViolation, match="disputed"):
+        disputed.impose(T0, "office", appointment_at=datetime(2008, 6, 5, 10, tzinfo=UTC))
+    assert disputed.impose(T0, "office", appointment_at=datetime(2008, 6, 9, 10, tzinfo=UTC)).notice == "RA1"
+    with pytest.raises(RuleViolation, match="A3"):
+        disputed.change_appointment(Kind.initial, T0, datetime(2008, 6, 6, 10, tzinfo=UTC), "office")

@@ -248,6 +248,7 @@ async def on_positive(
         disputed=disputed, follow_up_notified=follow_up_notified,
     )  # fmt: skip
     proposal = await propose_initial(conn, a, policy)
+    a.earliest_day = proposal.earliest
     area = repo.area_of_suite(suite, home_area)
     if proposal.at is not None:
         a.initial = Appointment(proposal.at, policy.default_place, proposal.worker_id)
@@ -403,7 +404,7 @@ async def reassign_for_leave(
             appointment.worker_id = found[0]
             moved += 1
             if found[1] != appointment.at and a.status is not Status.proposed:
-                steps.append(a.change_appointment(kind, now, found[1], appointment.place))
+                steps.append(a.change_appointment(kind, now, found[1], appointment.place, checked=False))
             appointment.at = found[1]
         await apply_steps(conn, a, version, area, steps, ctx)
         await _announce_assignment(conn, a, area, kind, appointment, ctx, now, worker_id)
@@ -435,7 +436,7 @@ async def assign_queued(
         appointment.worker_id = found[0]
         steps: list[Step] = []
         if found[1] != appointment.at and a.status is not Status.proposed:
-            steps.append(a.change_appointment(kind, now, found[1], appointment.place))
+            steps.append(a.change_appointment(kind, now, found[1], appointment.place, checked=False))
         appointment.at = found[1]
         await apply_steps(conn, a, version, area, steps, ctx)
         await _announce_assignment(conn, a, area, kind, appointment, ctx, now)

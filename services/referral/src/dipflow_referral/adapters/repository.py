@@ -53,6 +53,7 @@ def to_doc(a: RequiredAssessment) -> dict[str, Any]:
         "follow_up_imposed": a.follow_up_imposed, "imposed_at": _t(a.imposed_at), "released_at": _t(a.released_at),
         "ended_reason": a.ended_reason, "needs_new_notice": a.needs_new_notice, "failures": a.failures,
         "entered_treatment_at": _t(a.entered_treatment_at), "prosecution_dropped": a.prosecution_dropped,
+        "earliest_day": a.earliest_day.isoformat() if a.earliest_day else None,
     }  # fmt: skip
 
 
@@ -66,6 +67,7 @@ def from_doc(d: dict[str, Any]) -> RequiredAssessment:
         follow_up_imposed=d["follow_up_imposed"], imposed_at=_dt(d["imposed_at"]), released_at=_dt(d["released_at"]),
         ended_reason=d["ended_reason"], needs_new_notice=d["needs_new_notice"], failures=d["failures"],
         entered_treatment_at=_dt(d["entered_treatment_at"]), prosecution_dropped=d["prosecution_dropped"],
+        earliest_day=date.fromisoformat(d["earliest_day"]) if d.get("earliest_day") else None,
     )  # fmt: skip
 
 

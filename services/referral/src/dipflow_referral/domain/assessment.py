@@ -4,9 +4,14 @@ returns what happened (for the events and the notices), or raises RuleViolation 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from dipflow.working_days import is_working_day
+
+LONDON = ZoneInfo("Europe/London")
 
 
 class RuleViolation(Exception):
@@ -81,6 +86,21 @@ class RequiredAssessment:
     failures: list[dict[str, Any]] = field(default_factory=list)
     entered_treatment_at: datetime | None = None
     prosecution_dropped: bool = False
+    earliest_day: date | None = None  # A3: the first day an initial appointment may be on
+
+    def check_time(self, kind: Kind, appointment_at: datetime, served_at: datetime) -> None:
+        """A3 for a time a person chose: after the notice is served, on a working day, and for a disputed result
+        no earlier than the confirmation allows."""
+        day = appointment_at.astimezone(LONDON).date()
+        if appointment_at <= served_at:
+            raise RuleViolation("A3", "the appointment must be after the notice is served")
+        if not is_working_day(day):
+            raise RuleViolation("A3", f"{day:%a %d %b %Y} is not a working day")
+        if kind is Kind.initial and self.disputed and self.earliest_day and day < self.earliest_day:
+            raise RuleViolation(
+                "A3", f"the result is disputed: no appointment before {self.earliest_day:%d %b %Y} "
+                "(5 working days after the sample was sent for confirmation)",
+            )  # fmt: skip
 
     # -- A1, A2, A3 -------------------------------------------------------------------------------------------
     def impose(self, at: datetime, place: str, appointment_at: datetime | None = None) -> Step:
@@ -93,6 +113,8 @@ class RequiredAssessment:
             raise RuleViolation("A1", f"the requirement is {self.status}, not waiting to be imposed")
         if self.initial is None and appointment_at is None:
             raise RuleViolation("A3", "no appointment: give a time and place (none could be proposed)")
+        if appointment_at is not None:
+            self.check_time(Kind.initial, appointment_at, at)
         worker = self.initial.worker_id if self.initial else None
         self.initial = Appointment(appointment_at or self.initial.at, place, worker)  # type: ignore[union-attr]
         self.status = Status.imposed
@@ -113,9 +135,14 @@ class RequiredAssessment:
             return Step("requirement_lapsed", at, {"reason": self.ended_reason}, ("A1",))
         return None
 
-    def change_appointment(self, kind: Kind, at: datetime, new_at: datetime, place: str) -> Step:
-        """RA2: a written notice changing the time or place."""
+    def change_appointment(
+        self, kind: Kind, at: datetime, new_at: datetime, place: str, *, checked: bool = True
+    ) -> Step:
+        """RA2: a written notice changing the time or place. A time chosen by a person is checked (A3); a
+        re-slot by the system (leave, queue) keeps the day it had."""
         appointment = self._appointment_waiting(kind)
+        if checked:
+            self.check_time(kind, new_at, at)
         appointment.at = new_at
         appointment.place = place
         self.needs_new_notice = False
