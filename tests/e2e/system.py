@@ -51,27 +51,41 @@ class System:
         return {"Authorization": f"Bearer {token}"}
 
 
+def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[str], int]:
+    """Start `dipflow run` on a free port range. A port can be taken between the check and the bind (outgoing
+    connections use the same range), so a start that fails on "Address already in use" is tried again on
+    another range."""
+    for attempt in range(attempts):
+        offset = free_offset()
+        command = subprocess.Popen(
+            [sys.executable, "-m", "dipflow.cli", "run", "--state-dir", str(state), "--port-offset", str(offset)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        with httpx.Client(timeout=2) as client:
+            deadline = time.monotonic() + 180
+            while command.poll() is None and time.monotonic() < deadline:
+                if all(_ready(client, spec.url(offset)) for spec in SERVICES):
+                    return command, offset
+                time.sleep(0.2)
+        output = command.stdout.read() if command.poll() is not None and command.stdout else ""
+        if command.poll() is None or "Address already in use" not in output or attempt == attempts - 1:
+            command.send_signal(signal.SIGINT)
+            rest, _ = command.communicate(timeout=120)
+            raise AssertionError(f"`dipflow run` did not get ready:\n{(output + rest)[-4000:]}")
+    raise AssertionError("unreachable")
+
+
+def _ready(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def start_system(state: Path) -> Iterator[System]:
     """Run `dipflow run` (what `make run` runs) and wait until every service is ready; SIGINT at the end."""
-    offset = free_offset()
-    command = subprocess.Popen(
-        [sys.executable, "-m", "dipflow.cli", "run", "--state-dir", str(state), "--port-offset", str(offset)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    command, offset = launch(state)
     try:
-        deadline = time.monotonic() + 180
-        with httpx.Client(timeout=2) as client:
-            pending = {s.name for s in SERVICES}
-            while pending:
-                assert command.poll() is None, command.stdout.read() if command.stdout else ""
-                assert time.monotonic() < deadline, f"not ready: {pending}"
-                for spec in SERVICES:
-                    try:
-                        if client.get(f"{spec.url(offset)}/readyz").status_code == 200:
-                            pending.discard(spec.name)
-                    except httpx.HTTPError:
-                        pass
-                time.sleep(0.2)
         addresses = json.loads((state / "stack.json").read_text())
         yield System(state, offset, addresses["kafka_bootstrap"])
     finally:

@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +16,9 @@ import psutil
 from dipflow.devstack.net import port_open
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
+from tests.e2e.system import launch
 
 ROOT = project_root()
-
-
-def _free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(1_000, 9_000, 10)
-        ports = [9092 + offset, 9093 + offset, 55432 + offset] + [s.port + offset for s in SERVICES]
-        if not any(port_open(p) for p in ports):
-            return offset
-    raise RuntimeError("no free port range")
 
 
 def _processes_mentioning(marker: str) -> list[psutil.Process]:
@@ -41,33 +31,13 @@ def _processes_mentioning(marker: str) -> list[psutil.Process]:
 
 
 def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    offset = _free_offset()
     state = tmp_path / "run"
-    command = subprocess.Popen(
-        [
-            sys.executable, "-m", "dipflow.cli", "run",
-            "--state-dir", str(state), "--port-offset", str(offset),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
+    command, offset = launch(state)
     try:
-        ready: dict[str, dict[str, Any]] = {}
-        deadline = time.monotonic() + 180
         with httpx.Client(timeout=2) as client:
-            while len(ready) < len(SERVICES):
-                assert command.poll() is None, command.stdout.read() if command.stdout else ""
-                assert time.monotonic() < deadline, f"not ready: {set(s.name for s in SERVICES) - set(ready)}"
-                for spec in SERVICES:
-                    try:
-                        answer = client.get(f"{spec.url(offset)}/readyz")
-                    except httpx.HTTPError:
-                        continue
-                    if answer.status_code == 200:
-                        ready[spec.name] = answer.json()
-                time.sleep(0.2)
+            ready: dict[str, dict[str, Any]] = {
+                spec.name: client.get(f"{spec.url(offset)}/readyz").json() for spec in SERVICES
+            }
             docs = client.get(f"{SERVICES[0].url(offset)}/docs")
             minted = subprocess.run(
                 [sys.executable, "-m", "dipflow.cli", "token", "--role", "admin", "--area", "*",
