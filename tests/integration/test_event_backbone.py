@@ -385,3 +385,36 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
     assert (
         await service_pool.fetchval("SELECT count(*) FROM public.inbox WHERE consumer_group = 'replay'") == 0
     )
+
+
+async def test_a_deadline_whose_subject_is_locked_is_put_back_not_deadlocked(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """A command holding the subject's row (and about to reschedule this deadline) must not deadlock the timer."""
+    from dipflow.events.timers import lock_or_try_later
+
+    async with service_pool.acquire() as conn:
+        await conn.execute("CREATE TABLE subjects (id text PRIMARY KEY, fired int NOT NULL DEFAULT 0)")
+        await conn.execute("INSERT INTO subjects (id) VALUES ('s1')")
+        await schedule_deadline(conn, "t.locked", "s1", datetime.now(UTC) - timedelta(seconds=1))
+
+    async def handler(conn: asyncpg.Connection, deadline: Deadline) -> None:
+        await lock_or_try_later(
+            conn, "SELECT id FROM subjects WHERE id = $1 FOR UPDATE NOWAIT", deadline.subject
+        )
+        await conn.execute("UPDATE subjects SET fired = fired + 1 WHERE id = $1", deadline.subject)
+
+    loop = TimerLoop(service_pool, {"t.locked": handler})
+    async with service_pool.acquire() as holder, holder.transaction():
+        await holder.execute("SELECT id FROM subjects WHERE id = 's1' FOR UPDATE")
+        assert await loop.fire_due() == 1  # claimed, could not act, put back
+    async with service_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT fired_at, attempts, due_at > now() AS later FROM deadlines WHERE subject = 's1'"
+        )
+        assert row["fired_at"] is None and row["attempts"] == 0 and row["later"]
+        await conn.execute("UPDATE deadlines SET due_at = now() - interval '1 second' WHERE subject = 's1'")
+    await loop.fire_due()
+    async with service_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT fired FROM subjects WHERE id = 's1'") == 1
+        assert await conn.fetchval("SELECT fired_at IS NOT NULL FROM deadlines WHERE subject = 's1'")

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 
 from dipflow.events import Envelope, EventPayload, outbox
-from dipflow.events.timers import Deadline, cancel_deadline, schedule_deadline
+from dipflow.events.timers import Deadline, cancel_deadline, lock_or_try_later, schedule_deadline
 from dipflow_breach.commands import ComplianceRecorded, OrderEnded, OrderMade
 from dipflow_breach.domain.arrests import ArrestPolicy, Source, arrest_target, end_of_day, hours_between
 from dipflow_breach.domain.drr import Decision, Outcome, issue_warning_or_breach
@@ -217,7 +217,9 @@ async def record_hearing(conn: asyncpg.Connection, case_id: str, on: date) -> as
 
 async def on_case_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None:
     """D4: a due date passed with nothing recorded: escalate to probation liaison."""
-    case = await conn.fetchrow("SELECT * FROM breach_cases WHERE case_id = $1 FOR UPDATE", deadline.subject)
+    case = await lock_or_try_later(
+        conn, "SELECT * FROM breach_cases WHERE case_id = $1 FOR UPDATE NOWAIT", deadline.subject
+    )
     if case is None or case["closed_at"] is not None:
         return
     which = "enforcement" if deadline.kind == ENFORCEMENT_DUE else "hearing"
@@ -275,8 +277,8 @@ async def request_arrest(
 
 async def on_arrest_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None:
     """The target passed with the person not yet arrested: escalate (D5)."""
-    row = await conn.fetchrow(
-        "SELECT * FROM arrest_requests WHERE request_id = $1 FOR UPDATE", deadline.subject
+    row = await lock_or_try_later(
+        conn, "SELECT * FROM arrest_requests WHERE request_id = $1 FOR UPDATE NOWAIT", deadline.subject
     )
     if (
         row is None

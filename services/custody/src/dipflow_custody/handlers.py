@@ -13,7 +13,7 @@ import asyncpg
 from dipflow.audit import Audit
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.events.outbox import add_to_outbox
-from dipflow.events.timers import Deadline, cancel_deadline, schedule_deadline
+from dipflow.events.timers import Deadline, cancel_deadline, lock_or_try_later, schedule_deadline
 from dipflow_custody.adapters import repository as repo
 from dipflow_custody.consumed import PpoStatusView
 from dipflow_custody.domain.age import age_on
@@ -269,11 +269,16 @@ async def _with_bail_facts(conn: asyncpg.Connection, d: Detention, change: Chang
 
 
 async def on_hold_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None:
-    """A hold-for-sample deadline fell due (in the timer loop's transaction)."""
-    loaded = await repo.load_detention(conn, deadline.subject)
-    if loaded is None:
+    """A hold-for-sample deadline fell due (in the timer loop's transaction). The detention is locked without
+    waiting: a command on it may hold its lock while it reschedules this very deadline."""
+    row = await lock_or_try_later(
+        conn,
+        "SELECT state, version FROM detentions WHERE detention_id = $1 FOR UPDATE NOWAIT",
+        deadline.subject,
+    )
+    if row is None:
         return
-    d, version, _ = loaded
+    d, version = repo.from_doc(row["state"]), row["version"]
     change = d.close_sample_window(deadline.kind, deadline.due_at)
     if change is None:
         return

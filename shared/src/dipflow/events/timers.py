@@ -34,6 +34,21 @@ class Deadline:
 DeadlineHandler = Callable[[asyncpg.Connection, Deadline], Awaitable[None]]
 
 
+class TryLater(Exception):
+    """Raised by a handler that cannot act now without waiting on a lock another transaction holds (that
+    transaction may be waiting on this deadline's row: waiting would deadlock). The deadline is put back a
+    moment later, and this is not counted as a failed attempt."""
+
+
+async def lock_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -> asyncpg.Record | None:
+    """Run ``sql`` (a ``SELECT … FOR UPDATE NOWAIT``) for a deadline handler; TryLater if the row is locked."""
+    try:
+        row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+    except asyncpg.LockNotAvailableError as exc:
+        raise TryLater(str(exc)) from exc
+    return row
+
+
 async def schedule_deadline(
     conn: asyncpg.Connection, kind: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
 ) -> None:
@@ -118,6 +133,10 @@ class TimerLoop:
                         await self.handlers[deadline.kind](conn, deadline)
                         await conn.execute("UPDATE deadlines SET fired_at = now() WHERE id = $1", deadline.id)
                     self.fired += 1
+                except TryLater:
+                    await conn.execute(
+                        "UPDATE deadlines SET due_at = now() + interval '1 second' WHERE id = $1", deadline.id
+                    )
                 except Exception as exc:
                     if is_transient(exc):
                         raise
