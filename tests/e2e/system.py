@@ -3,17 +3,15 @@ which drive it only through the services' public APIs and topics."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -21,6 +19,9 @@ from dipflow.auth import Role, mint_token
 from dipflow.devstack.net import port_open
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
+from tests.support.waiting import until
+
+__all__ = ["System", "launch", "start_system", "until"]
 
 ROOT = project_root()
 
@@ -92,17 +93,3 @@ def start_system(state: Path) -> Iterator[System]:
         command.send_signal(signal.SIGINT)
         output, _ = command.communicate(timeout=120)
         assert command.returncode == 0, output[-3000:]
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 45) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    last = None
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                last = await check()
-                if last:
-                    return last
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"{what} did not happen within {timeout_s} s; last {last}") from None

@@ -20,9 +20,10 @@ from dipflow_custody.commands import BookInCommand
 from dipflow_custody.entrypoints.bodies import BookIn
 from dipflow_custody.entrypoints.kafka_commands import detention_id_for
 from tests.infra import Infra
-from tests.integration.breach.test_breach_scenarios import LIAISON, services, until
+from tests.integration.breach.test_breach_scenarios import LIAISON, services
 from tests.integration.referral.stack import bearer
 from tests.support.bad_input import BadRecord, bad_records
+from tests.support.waiting import until
 
 
 async def send(infra: Infra, topic: str, key: str, values: list[bytes]) -> None:

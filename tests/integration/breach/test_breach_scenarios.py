@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +36,7 @@ from dipflow_referral.events import BailConditionBreached, FailureNotified, Requ
 from tests.infra import Infra
 from tests.integration.referral.stack import AUTH, bearer, uvicorn_app
 from tests.support.sample_app import serve
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.timeout(180)
 LIAISON = bearer(Role.probation_liaison, "lambeth")
@@ -124,19 +125,6 @@ async def services(infra: Infra, unique: str, **breach_settings: Any) -> AsyncIt
         serve(ppo_app(p, AUTH)) as ppo,
     ):
         yield Services(breach, custody, ppo, infra, unique)
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 30) -> Any:
-    last = None
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                last = await check()
-                if last:
-                    return last
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"{what} did not happen; last {last}") from None
 
 
 async def breach_events(infra: Infra, person: str, types: set[str], want: int) -> list[dict[str, Any]]:

@@ -125,3 +125,20 @@ def test_k3_distribution_reports_percentiles_buckets_and_targets() -> None:
     assert (d.count, d.p50_hours, d.p90_hours, d.max_hours, d.within_target) == (5, 30.0, 200.0, 200.0, 2)
     assert d.buckets == {"<6h": 2, "6-24h": 0, "1-3d": 1, "3-7d": 1, ">7d": 1}
     assert distribution([], []).count == 0
+
+
+def test_k3_groups_by_source_borough_and_ppo_and_counts_open_requests() -> None:
+    from dipflow_breach.domain.arrests import ArrestOutcome, k3
+
+    at = datetime(2008, 3, 3, 10, tzinfo=UTC)
+    rows = k3([
+        ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), at + timedelta(hours=5)),
+        ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), at + timedelta(hours=30)),
+        ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), None),
+        ArrestOutcome("bail_condition", "camden", False, at, at + timedelta(hours=24), None),
+    ])  # fmt: skip
+    assert [(r.source, r.borough, r.ppo, r.distribution.count, r.still_open) for r in rows] == [
+        ("bail_condition", "camden", False, 0, 1),
+        ("drr_breach", "lambeth", True, 2, 1),
+    ]
+    assert rows[1].distribution.within_target == 1 and rows[1].distribution.max_hours == 30.0

@@ -106,3 +106,39 @@ def distribution(hours: Sequence[float], met_target: Sequence[bool]) -> Distribu
         count=len(values), mean_hours=sum(values) / len(values), p50_hours=percentile(values, 0.5),
         p90_hours=percentile(values, 0.9), max_hours=values[-1], within_target=sum(met_target), buckets=buckets,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ArrestOutcome:
+    """One arrest request as K3 sees it."""
+
+    source: str
+    borough: str
+    ppo: bool
+    requested_at: datetime
+    deadline_at: datetime
+    arrested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class K3Row:
+    source: str
+    borough: str
+    ppo: bool
+    distribution: Distribution
+    still_open: int
+
+
+def k3(outcomes: Sequence[ArrestOutcome]) -> list[K3Row]:
+    """K3 (D6): time to arrest by source, borough and PPO status, with the requests still open."""
+    groups: dict[tuple[str, str, bool], list[ArrestOutcome]] = {}
+    for o in outcomes:
+        groups.setdefault((o.source, o.borough, o.ppo), []).append(o)
+    rows = []
+    for (source, borough, ppo), members in sorted(groups.items()):
+        done = [(m, m.arrested_at) for m in members if m.arrested_at is not None]
+        d = distribution(
+            [hours_between(m.requested_at, at) for m, at in done], [at <= m.deadline_at for m, at in done]
+        )
+        rows.append(K3Row(source, borough, ppo, d, len(members) - len(done)))
+    return rows

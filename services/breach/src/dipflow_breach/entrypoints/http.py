@@ -4,7 +4,6 @@ arrest requests, the notification feed and webhook, and K3."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -18,7 +17,8 @@ from dipflow.auth import AuthContext, Role, requires
 from dipflow.http.problems import Problem
 from dipflow_breach import handlers
 from dipflow_breach.commands import ComplianceRecorded, OrderEnded, OrderMade
-from dipflow_breach.domain.arrests import ArrestPolicy, distribution
+from dipflow_breach.domain.arrests import ArrestOutcome, ArrestPolicy
+from dipflow_breach.domain.arrests import k3 as k3_rows
 from dipflow_breach.domain.drr import ComplianceKind
 
 orders = APIRouter(prefix="/v1/orders", tags=["DRR orders"])
@@ -275,19 +275,20 @@ async def k3(
     async with ctx.audit.pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT source, area, ppo, requested_at, arrested_at, deadline_at FROM arrest_requests "
-            "WHERE (requested_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2", since, until)  # fmt: skip
-    groups: dict[tuple[str, str, bool], list[asyncpg.Record]] = defaultdict(list)
-    for r in rows:
-        if ctx.principal.covers(r["area"]):
-            groups[(r["source"], r["area"], r["ppo"])].append(r)
-    out = []
-    for (source, borough, ppo), members in sorted(groups.items()):
-        done = [m for m in members if m["arrested_at"] is not None]
-        d = distribution([(m["arrested_at"] - m["requested_at"]).total_seconds() / 3600 for m in done],
-                         [m["arrested_at"] <= m["deadline_at"] for m in done])  # fmt: skip
-        out.append(
-            K3Group(
-                source=source, borough=borough, ppo=ppo, **d.__dict__, still_open=len(members) - len(done)
-            )
+            "WHERE cancelled_at IS NULL AND (requested_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2",
+            since, until)  # fmt: skip
+    outcomes = [
+        ArrestOutcome(r["source"], r["area"], r["ppo"], r["requested_at"], r["deadline_at"], r["arrested_at"])
+        for r in rows
+        if ctx.principal.covers(r["area"])
+    ]
+    return [
+        K3Group(
+            source=row.source,
+            borough=row.borough,
+            ppo=row.ppo,
+            **row.distribution.__dict__,
+            still_open=row.still_open,
         )
-    return out
+        for row in k3_rows(outcomes)
+    ]
