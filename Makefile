@@ -6,7 +6,7 @@ PY := .venv/bin/python
 DIPFLOW := .venv/bin/dipflow
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test test-unit bench drill demo lint format infra-up infra-down clean
+.PHONY: install run test test-unit bench bench-backbone drill fuzz load demo lint format infra-up infra-down clean
 
 $(UV):
 	python3 -m venv .local/uv
@@ -15,10 +15,18 @@ $(UV):
 tests/compose/node_modules/.package-lock.json: tests/compose/package-lock.json
 	npm ci --prefix tests/compose --silent --no-audit --no-fund
 
-## install: Python workspace (uv, from uv.lock), the Kafka jars (Maven Central), the Compose schema (npm)
-install: $(UV) tests/compose/node_modules/.package-lock.json
+services/web/node_modules/.package-lock.json: services/web/package-lock.json
+	npm ci --prefix services/web --silent --no-audit --no-fund
+
+## install: Python workspace (uv, from uv.lock), the Kafka jars (Maven Central), the Compose schema and chart.js
+## for the web pages (npm), and Debian's chromium for the browser tests (apt, as root; never a browser download)
+install: $(UV) tests/compose/node_modules/.package-lock.json services/web/node_modules/.package-lock.json
 	$(UV) sync --all-packages --frozen --quiet
 	$(DIPFLOW) infra fetch
+	@command -v chromium >/dev/null || if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser tests…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "chromium is missing: the browser tests will fail until 'sudo apt-get install chromium'"; fi
 
 ## run: Kafka + PostgreSQL + the four services on fixed ports; Ctrl-C stops everything
 run: install
@@ -31,13 +39,25 @@ test: install
 test-unit: install
 	$(PY) -m pytest tests/unit
 
-## bench: relay and consumer throughput against real Kafka and PostgreSQL (writes bench/results/)
+## bench: the whole pipeline against the machine's limit: throughput, latency, replay, memory, cold start
 bench: install
+	$(PY) -m bench.pipeline
+
+## bench-backbone: the outbox relay and the idempotent consumer alone, against a raw producer and consumer
+bench-backbone: install
 	$(PY) -m bench.backbone
 
 ## drill: 2,000 generated journeys through SIGKILLs and restarts, then a reconciliation (prints the counts)
 drill: install
 	$(PY) -m bench.drill --journeys 2000 --kills 10
+
+## fuzz: schemathesis against every service's OpenAPI, 1,000 generated cases per operation (counts in .local/fuzz/)
+fuzz: install
+	DIPFLOW_FUZZ_EXAMPLES=$${DIPFLOW_FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/integration/test_fuzz_openapi.py
+
+## load: 200 requests/s of mixed reads and writes on the whole system for 5 min; errors, latency, memory bound
+load: install
+	$(PY) -m bench.load --rate 200 --duration 300
 
 ## demo: with `make run` going (another terminal), replay a generated day at a London custody suite
 demo: install

@@ -19,6 +19,7 @@ from dipflow.auth import Role, mint_token
 from dipflow.devstack.net import port_open
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
+from dipflow.devstack.web import WEB
 from tests.support.waiting import until
 
 __all__ = ["System", "launch", "start_system", "until"]
@@ -29,7 +30,9 @@ ROOT = project_root()
 def free_offset() -> int:
     for _ in range(50):
         offset = random.randrange(1_000, 9_000, 10)
-        ports = [9092 + offset, 9093 + offset, 55432 + offset] + [s.port + offset for s in SERVICES]
+        ports = [9092 + offset, 9093 + offset, 55432 + offset, WEB.port + offset] + [
+            s.port + offset for s in SERVICES
+        ]
         if not any(port_open(p) for p in ports):
             return offset
     raise RuntimeError("no free port range")

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -23,6 +23,7 @@ from tests.integration.referral.stack import uvicorn_app
 
 pytestmark = pytest.mark.timeout(240)
 SUITE = "MET-BRIXTON"
+PEOPLE: set[str] = set()  # every person id the journeys used: none may appear in a log line or metric
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ class Actors:
         self.tag = uuid.uuid4().hex[:8].upper()
 
     def person(self, n: int) -> str:
+        PEOPLE.add(f"L-J{self.tag}-{n}")
         return f"L-J{self.tag}-{n}"
 
     async def worker(self, name: str) -> tuple[str, dict[str, str]]:
@@ -340,3 +342,54 @@ def test_make_demo_replays_a_day_and_narrates_it(system: System, capsys: pytest.
     assert demo.counts["arrests"] == 16
     positives = demo.counts.get("positives", 0)
     assert f"required assessments proposed and assigned: {positives} of {positives} positives" in out
+
+
+async def test_no_name_birth_date_or_pnc_number_in_any_log_line_or_metric_of_the_journeys(
+    actors: Actors,
+) -> None:
+    """Runs last in this module: it adds a journey of a person with a PNC number that goes wrong in the ways
+    that tend to leak (a refused body naming the person, a PNC in a URL, a bad Kafka command, a DLQ), then reads
+    every service's log and metrics."""
+    pnc = f"{int(actors.tag[:2], 16) % 100:02d}/{int(actors.tag, 16) % 10**7:07d}Q"
+    name, born = "Persephone Gallowglass", "1969-12-07"
+    PEOPLE.add(pnc)
+    bad = {"person_id": pnc, "name": name, "date_of_birth": born, "home_area": "lambeth", "suite": "NO-SUCH",
+           "arrested_at": "not a time", "offences": []}  # fmt: skip
+    refused = await actors.custody.post("/v1/detentions", json=bad, headers=actors.officer)
+    assert refused.status_code == 422
+    body = {**bad, "suite": SUITE, "arrested_at": datetime.now(UTC).isoformat(),
+            "offences": [{"code": "TA1968-s1", "offence_date": datetime.now(UTC).date().isoformat()}]}  # fmt: skip
+    booked = await actors.custody.post("/v1/detentions", json=body, headers=actors.officer)
+    assert booked.status_code == 201, booked.text
+    did = booked.json()["detention_id"]
+    for action, payload in (("warning", {}), ("sample", {}), ("results", {"drug": "cocaine", "result": "positive",
+                            "medication_declared": name})):  # fmt: skip
+        await actors.act(did, action, payload)
+    await actors.assessment(did)
+    assert (await actors.custody.get(f"/v1/ppo-status/{pnc}", headers=actors.officer)).status_code == 200
+    custody_log = actors.system.state / "logs" / "custody.log"
+    dead_letters_logged = custody_log.read_text().count('"dead_lettered"')
+    producer = AIOKafkaProducer(bootstrap_servers=actors.system.kafka_bootstrap)
+    await producer.start()
+    try:  # a custody system sends a command that is not JSON, with the person in it
+        await producer.send_and_wait(
+            "custody.commands.v1", f"{{{name} {born} {pnc}".encode(), key=pnc.encode()
+        )
+    finally:
+        await producer.stop()
+
+    async def logged() -> bool:
+        return custody_log.read_text().count('"dead_lettered"') > dead_letters_logged
+
+    await until(logged, "custody to dead-letter the command and log that it did")
+    secrets = {name, born, "Journey Person", "1975-05-05", *PEOPLE}
+    logs = sorted((actors.system.state / "logs").glob("*.log"))
+    assert {p.stem for p in logs} >= {"custody", "referral", "ppo-register", "breach"}
+    leaks = [(p.name, n, s) for p in logs for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+             for s in secrets if s in line]  # fmt: skip
+    assert leaks == [], leaks[:5]
+    assert sum(len(p.read_text().splitlines()) for p in logs) > 20  # the services did log
+    for client in (actors.custody, actors.referral, actors.ppo, actors.breach):
+        metrics = (await client.get("/metrics")).text
+        assert "dipflow_http_requests_total" in metrics
+        assert [s for s in secrets if s in metrics] == []

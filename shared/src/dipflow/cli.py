@@ -23,6 +23,7 @@ from dipflow.devstack.paths import project_root
 from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES, start_service
 from dipflow.devstack.stack import LocalStack, StackAddresses
+from dipflow.devstack.web import WEB, start_web
 
 app = typer.Typer(help="dipflow developer commands.", no_args_is_help=True)
 infra = typer.Typer(help="Kafka and PostgreSQL on loopback, without Docker.", no_args_is_help=True)
@@ -231,7 +232,7 @@ def run(
     ready_timeout: float = typer.Option(120.0, help="Seconds to wait for every /readyz."),
     port_offset: int = PORT_OFFSET,
 ) -> None:
-    """Start Kafka, PostgreSQL and the four services; Ctrl-C stops everything this command started."""
+    """Start Kafka, PostgreSQL, the four services and the web pages; Ctrl-C stops everything it started."""
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     stack = _stack(state_dir, port_offset)
@@ -243,7 +244,7 @@ def run(
             with console.status("Starting Kafka and PostgreSQL…"):
                 addresses = stack.up()
         _print_addresses(addresses, "started" if owns_infra else "already running, reused")
-        with console.status("Starting the four services…"):
+        with console.status("Starting the four services and the web pages…"):
             for spec in SERVICES:
                 services.append(
                     start_service(
@@ -255,6 +256,13 @@ def run(
                         extra_env={"DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir)},
                     )
                 )
+            services.append(
+                start_web(
+                    log_dir=state_dir / "logs",
+                    port_offset=port_offset,
+                    extra_env={"DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir)},
+                )
+            )
             _wait_ready(services, ready_timeout, port_offset)
         _print_ready(state_dir, port_offset)
         while all(p.alive() for p in services):
@@ -275,6 +283,7 @@ def run(
 def _wait_ready(services: list[ManagedProcess], timeout_s: float, offset: int) -> None:
     pending = {p.name: p for p in services}
     urls = {spec.name: f"{spec.url(offset)}/readyz" for spec in SERVICES}
+    urls[WEB.name] = f"{WEB.url(offset)}/readyz"
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=2.0) as client:
         while pending:
@@ -300,6 +309,7 @@ def _print_ready(state_dir: Path, offset: int) -> None:
     for spec in SERVICES:
         table.add_row(spec.name, f"{spec.url(offset)}/docs", f"{spec.url(offset)}/readyz")
     console.print(table)
+    console.print(f"Web pages (sign in with a `dipflow token`): [bold]{WEB.url(offset)}/[/]")
     console.print(f"Logs: {state_dir / 'logs'}   Data: {state_dir}")
 
 

@@ -1,15 +1,42 @@
 """Structured JSON logs with correlation ids (structlog).
 
-Log lines carry ids, never personal data: names, dates of birth and PNC numbers stay out of events.
+Log lines carry ids, never personal data. The code logs only ids of records, types and counts; as a second
+line of defence every line passes through :func:`redact_personal_data`, which masks PNC numbers wherever they
+appear (an exception message quoting a database key, say) and drops the values of fields named for personal
+data.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+
+PNC_NUMBER = re.compile(r"\b[0-9]{2,4}/[0-9]{1,7}[A-Z]\b")
+PERSONAL_FIELDS = frozenset(
+    {"name", "person_name", "date_of_birth", "dob", "person_id", "person", "pnc", "address", "note", "notes"}
+)
+REDACTED = "[redacted]"
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return PNC_NUMBER.sub("[pnc]", value)
+    if isinstance(value, dict):
+        return {k: REDACTED if k in PERSONAL_FIELDS else _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value
+
+
+def redact_personal_data(_: Any, __: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
+    """structlog processor: no field named for personal data keeps its value; PNC numbers are masked
+    everywhere, including the message and rendered exceptions."""
+    return {k: REDACTED if k in PERSONAL_FIELDS else _mask(v) for k, v in event.items()}
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
@@ -20,6 +47,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_service(service),
+        redact_personal_data,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
@@ -35,6 +63,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            redact_personal_data,
             renderer,
         ],
     )

@@ -26,3 +26,18 @@ class ServiceSettings(BaseSettings):
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
+    retention_negative_days: int = Field(
+        default=90, ge=0, description="Days after which a detention with no positive result is pseudonymised."
+    )
+    retention_closed_days: int = Field(
+        default=730,
+        ge=0,
+        description="Days after which a closed case is pseudonymised (its counts are kept).",
+    )
+    erasure_confirmed_by: list[str] = Field(
+        default=["custody", "referral", "ppo-register", "breach"],
+        description="Services whose confirmation completes an erasure request (where requests are taken).",
+    )
+    retention_interval_s: float = Field(
+        default=6 * 3600, gt=0, description="How often the retention job runs."
+    )

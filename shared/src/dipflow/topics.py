@@ -35,6 +35,10 @@ REFERRAL_EVENTS = TopicSpec("referral.events.v1", partitions=6)
 PPO_REGISTER = TopicSpec("ppo.register.v1", partitions=6, compacted=True)
 BREACH_EVENTS = TopicSpec("breach.events.v1", partitions=6)
 PROBATION_EVENTS = TopicSpec("probation.events.v1", partitions=6)
+# Erasure requests name the person: kept 7 days, long enough for any service to be back and consume them.
+PRIVACY_REQUESTS = TopicSpec(
+    "privacy.requests.v1", partitions=3, config={"retention.ms": str(7 * 24 * 3600 * 1000)}
+)
 
 MAIN_TOPICS: tuple[TopicSpec, ...] = (
     CUSTODY_COMMANDS,
@@ -43,6 +47,7 @@ MAIN_TOPICS: tuple[TopicSpec, ...] = (
     PPO_REGISTER,
     BREACH_EVENTS,
     PROBATION_EVENTS,
+    PRIVACY_REQUESTS,
 )
 
 

@@ -9,8 +9,10 @@ from dipflow.events.consumer import EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import TimerLoop
 from dipflow.http.app import ServiceResources, create_service_app
+from dipflow.privacy.api import PrivacyPlan
 from dipflow.topics import CUSTODY_EVENTS, PPO_REGISTER, PROBATION_EVENTS, REFERRAL_EVENTS
 from dipflow_breach import handlers, notifications, projections
+from dipflow_breach.adapters import privacy
 from dipflow_breach.commands import INBOUND
 from dipflow_breach.consumed import CONSUMED, REGISTER
 from dipflow_breach.entrypoints.http import arrests, cases, feed, measures, orders
@@ -27,6 +29,7 @@ def create_app(settings: BreachSettings | None = None, auth_settings: AuthSettin
         routers=[orders, cases, arrests, feed, measures],
         on_start=[_start_loops],
         auth_settings=auth_settings,
+        privacy=PrivacyPlan(eraser=privacy.erase_person, retainer=privacy.retain),
     )
 
 

@@ -9,8 +9,10 @@ from dipflow.events.consumer import EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import TimerLoop
 from dipflow.http.app import ServiceResources, create_service_app
+from dipflow.privacy.api import PrivacyPlan
 from dipflow.topics import CUSTODY_COMMANDS, PPO_REGISTER
 from dipflow_custody import handlers
+from dipflow_custody.adapters import privacy
 from dipflow_custody.commands import INBOUND
 from dipflow_custody.consumed import CONSUMED
 from dipflow_custody.domain.deadlines import HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
@@ -29,6 +31,7 @@ def create_app(settings: CustodySettings | None = None, auth_settings: AuthSetti
         routers=[router, notifications, measures, reference],
         on_start=[_start_loops],
         auth_settings=auth_settings,
+        privacy=PrivacyPlan(eraser=privacy.erase_person, retainer=privacy.retain, takes_requests=True),
     )
 
 

@@ -8,7 +8,9 @@ from dipflow.auth import AuthSettings
 from dipflow.events.consumer import EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.http.app import ServiceResources, create_service_app
+from dipflow.privacy.api import PrivacyPlan
 from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
+from dipflow_ppo_register.adapters import privacy
 from dipflow_ppo_register.consumed import CONSUMED
 from dipflow_ppo_register.entrypoints.http import router
 from dipflow_ppo_register.entrypoints.lists import panel, tested_positive
@@ -29,6 +31,7 @@ def create_app(
         routers=[router, tested_positive, panel, measures],
         on_start=[_start_loops],
         auth_settings=auth_settings,
+        privacy=PrivacyPlan(eraser=privacy.erase_person, retainer=privacy.retain),
     )
 
 

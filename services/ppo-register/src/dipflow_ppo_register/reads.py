@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import asyncpg
 
@@ -68,9 +69,7 @@ async def _arrests(conn: asyncpg.Connection, first: date, last: date) -> list[Ar
 
 def month_bounds(month: str) -> tuple[date, date]:
     year, number = (int(x) for x in month.split("-"))
-    first = date(year, number, 1)
-    following = date(year + number // 12, number % 12 + 1, 1)
-    return first, following - timedelta(days=1)
+    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
 
 
 async def k1_rows(

@@ -9,8 +9,10 @@ from dipflow.events.consumer import EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import TimerLoop
 from dipflow.http.app import ServiceResources, create_service_app
+from dipflow.privacy.api import PrivacyPlan
 from dipflow.topics import CUSTODY_EVENTS
 from dipflow_referral import webhooks
+from dipflow_referral.adapters import privacy
 from dipflow_referral.consumed import CONSUMED
 from dipflow_referral.entrypoints.http import assessments, bail, inbox, queue, teams, workers
 from dipflow_referral.entrypoints.measures import measures
@@ -37,6 +39,7 @@ def create_app(
         routers=[workers, teams, assessments, queue, inbox, bail, measures],
         on_start=[start],
         auth_settings=auth_settings,
+        privacy=PrivacyPlan(eraser=privacy.erase_person, retainer=privacy.retain),
     )
     app.state.inbox = broadcaster
     return app

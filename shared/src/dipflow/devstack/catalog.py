@@ -19,7 +19,8 @@ from dipflow.events.schemas import (
     event_json_schema,
     schema_name,
 )
-from dipflow.topics import all_topics
+from dipflow.privacy.events import PRIVACY_EVENTS
+from dipflow.topics import PRIVACY_REQUESTS, all_topics
 
 
 def producers() -> dict[str, list[type[EventPayload]]]:
@@ -33,11 +34,18 @@ def producers() -> dict[str, list[type[EventPayload]]]:
         except ModuleNotFoundError:
             continue
         found[f"{spec.name}-clients"] = list(inbound)
+    found["privacy"] = list(
+        PRIVACY_EVENTS
+    )  # requests from custody's admin API, confirmations from every service
     return found
 
 
 def consumers() -> dict[str, list[str]]:
-    return {spec.name: list(importlib.import_module(f"{spec.package}.events").CONSUMES) for spec in SERVICES}
+    """Every service also consumes the erasure requests (``dipflow.privacy``)."""
+    return {
+        spec.name: [*importlib.import_module(f"{spec.package}.events").CONSUMES, PRIVACY_REQUESTS.name]
+        for spec in SERVICES
+    }
 
 
 def generated_documents() -> dict[str, str]:

@@ -63,6 +63,8 @@ def start_service(
         "--port",
         str(port or spec.port),
         "--no-access-log",
+        "--timeout-keep-alive",  # longer than clients keep idle connections: a late timer must not close a request
+        "75",
         "--timeout-graceful-shutdown",
         "10",
     ]

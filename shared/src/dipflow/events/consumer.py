@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
 from dipflow.db.database import database_answers
@@ -215,8 +215,7 @@ class EventConsumer:
         for attempt in range(self.db_retries_in_place + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await self._apply(conn, tp, parsed)
-                    await self._apply_tombstones(conn, tombstones)
+                    await self._apply_in_order(conn, tp, parsed, tombstones)
                 return []
             except Exception as exc:
                 if not is_transient(exc):
@@ -228,6 +227,25 @@ class EventConsumer:
                 await asyncio.sleep(backoff.next())
         return []
 
+    async def _apply_in_order(
+        self,
+        conn: asyncpg.Connection,
+        tp: TopicPartition,
+        parsed: list[Parsed],
+        tombstones: list[ConsumerRecord[Any, Any]],
+    ) -> None:
+        """Events and tombstones in offset order: a removal and a later status of the same key (or the
+        reverse) in one batch must not swap."""
+        run: list[Parsed] = []
+        for item in _in_offset_order(parsed, tombstones):
+            if isinstance(item, Parsed):
+                run.append(item)
+                continue
+            await self._apply(conn, tp, run)
+            run = []
+            await self._apply_tombstones(conn, [item])
+        await self._apply(conn, tp, run)
+
     async def _apply(self, conn: asyncpg.Connection, tp: TopicPartition, parsed: Sequence[Parsed]) -> None:
         applied, duplicates = await apply_events(conn, self.group_id, tp, parsed, self.handler)
         self.applied += applied
@@ -237,7 +255,11 @@ class EventConsumer:
         self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
     ) -> list[DeadLetter]:
         dead: list[DeadLetter] = []
-        for item in parsed:
+        for item in _in_offset_order(parsed, tombstones):
+            if not isinstance(item, Parsed):
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await self._apply_tombstones(conn, [item])
+                continue
             last_error: BaseException | None = None
             for _ in range(self.max_attempts):
                 try:
@@ -267,9 +289,6 @@ class EventConsumer:
                         tp.partition,
                         item.record.offset,
                     )
-        if tombstones:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await self._apply_tombstones(conn, tombstones)
         return dead
 
     async def _apply_tombstones(
@@ -293,12 +312,22 @@ class EventConsumer:
             ("dlq.consumer.group", self.group_id),
             ("dlq.failed.at", datetime.now(UTC).isoformat()),
         ]
-        await producer.send_and_wait(
-            record.topic + DLQ_SUFFIX,
-            record.value if record.value is not None else b"",
-            key=record.key,
-            headers=[(k, v.encode()) for k, v in headers],
-        )
+        value = record.value if record.value is not None else b""
+        try:
+            await producer.send_and_wait(
+                record.topic + DLQ_SUFFIX,
+                value,
+                key=record.key,
+                headers=[(k, v.encode()) for k, v in headers],
+            )
+        except MessageSizeTooLargeError:
+            # A record near the size limit (or one its producer compressed) no longer fits with our headers:
+            # dead-letter it without its value, which stays at its original offset. Retrying could never
+            # succeed and would hold the partition up for good.
+            headers.append(("dlq.value.omitted", f"{len(value)} bytes, too large to copy"))
+            await producer.send_and_wait(
+                record.topic + DLQ_SUFFIX, b"", key=record.key, headers=[(k, v.encode()) for k, v in headers]
+            )
         self.dead_lettered += 1
         log.warning(
             "dead_lettered",
@@ -356,6 +385,13 @@ def parse_record(registry: EventRegistry, record: ConsumerRecord[Any, Any]) -> P
     except ValueError as exc:
         return DeadLetter(record, "malformed-json", exc)
     return Parsed(record, envelope, payload)
+
+
+def _in_offset_order(
+    parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
+) -> list[Parsed | ConsumerRecord[Any, Any]]:
+    items: list[Parsed | ConsumerRecord[Any, Any]] = [*parsed, *tombstones]
+    return sorted(items, key=lambda i: i.record.offset if isinstance(i, Parsed) else i.offset)
 
 
 def _is_json_error(exc: ValidationError) -> bool:

@@ -11,8 +11,9 @@ from typing import Protocol
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from dipflow.auth.access import install_auth
 from dipflow.auth.tokens import AuthSettings
@@ -22,9 +23,14 @@ from dipflow.http import audit_api
 from dipflow.http.correlation import CorrelationMiddleware
 from dipflow.http.idempotency import IdempotencyMiddleware
 from dipflow.http.metrics import MetricsMiddleware
+from dipflow.http.nul import RejectNulMiddleware
+from dipflow.http.openapi import install_problem_docs
 from dipflow.http.problems import install_problem_handlers
 from dipflow.kafka.admin import broker_ready
 from dipflow.logging import configure_logging, get_logger
+from dipflow.privacy import RetentionLoop, RetentionPolicy, erasure_consumer
+from dipflow.privacy import api as privacy_api
+from dipflow.privacy.api import PrivacyPlan
 from dipflow.settings import ServiceSettings
 
 log = get_logger("dipflow.http")
@@ -57,6 +63,13 @@ class ServiceResources:
             if task.done():
                 checks[f"loop:{type(loop).__name__}"] = False
         return checks
+
+
+class Readiness(BaseModel):
+    status: str
+    service: str
+    checks: dict[str, str]
+    failing: list[str]
 
 
 async def _open_database(settings: ServiceSettings, startup_timeout_s: float) -> asyncpg.Pool:
@@ -102,8 +115,12 @@ def create_service_app(
     startup_timeout_s: float = 60.0,
     stop_timeout_s: float = 15.0,
     auth_settings: AuthSettings | None = None,
+    privacy: PrivacyPlan | None = None,
 ) -> FastAPI:
+    """``privacy`` wires erasure (a consumer of ``privacy.requests.v1``), the retention job and their admin
+    endpoints."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    policy = RetentionPolicy(settings.retention_negative_days, settings.retention_closed_days)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,6 +136,8 @@ def create_service_app(
         app.state.resources = resources
         for hook in on_start:
             await hook(resources)
+        if privacy is not None:
+            _start_privacy_loops(resources, privacy, policy)
         resources.tasks = [asyncio.create_task(loop.run()) for loop in resources.loops]
         log.info("service_started")
         try:
@@ -135,9 +154,12 @@ def create_service_app(
             log.info("service_stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.privacy_plan, app.state.retention_policy = privacy, policy
     install_auth(app, auth_settings or AuthSettings())
     install_problem_handlers(app)
-    # Last added runs first: correlation id → metrics → idempotency → routes.
+    install_problem_docs(app)
+    # Last added runs first: correlation id → metrics → idempotency → NUL guard → routes.
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationMiddleware)
@@ -150,7 +172,10 @@ def create_service_app(
         "/readyz",
         tags=["operations"],
         summary="The database and the broker answer",
-        responses={503: {"description": "A dependency does not answer; `failing` names it"}},
+        response_model=Readiness,
+        responses={
+            503: {"description": "A dependency does not answer; `failing` names it", "model": Readiness}
+        },
     )
     async def readyz(request: Request) -> JSONResponse:
         resources: ServiceResources = request.app.state.resources
@@ -169,10 +194,36 @@ def create_service_app(
         }
         return JSONResponse(body, status_code=503 if failing else 200)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in (*routers, audit_api.router):
+    privacy_routers: list[APIRouter] = [] if privacy is None else [privacy_api.router]
+    if privacy is not None and privacy.takes_requests:
+        privacy_routers.append(privacy_api.requests_router)
+    for router in (*routers, audit_api.router, *privacy_routers):
         app.include_router(router)
     return app
+
+
+def _start_privacy_loops(resources: ServiceResources, plan: PrivacyPlan, policy: RetentionPolicy) -> None:
+    settings = resources.settings
+    resources.loops.append(
+        erasure_consumer(
+            service=settings.service_name,
+            bootstrap=settings.kafka_bootstrap,
+            pool=resources.pool,
+            eraser=plan.eraser,
+            collect_confirmations=plan.takes_requests,
+        )
+    )
+    resources.loops.append(
+        RetentionLoop(
+            resources.pool, settings.service_name, plan.retainer, policy, settings.retention_interval_s
+        )
+    )

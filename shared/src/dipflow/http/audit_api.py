@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from dipflow.audit import AuditQuery, query_audit
 from dipflow.auth.access import AuthContext, requires
 from dipflow.auth.principal import Role
+from dipflow.http.params import Instant
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -37,8 +38,8 @@ async def list_audit(
     person_id: str | None = Query(None, max_length=64),
     actor: str | None = Query(None, max_length=200),
     action: str | None = Query(None, max_length=100),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     cursor: str | None = Query(None, pattern=r"^\d{1,18}$", description="next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     ctx: AuthContext = Depends(requires(Role.admin)),

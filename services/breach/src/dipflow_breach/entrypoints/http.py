@@ -7,13 +7,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.http.params import BIGINT_MAX, AwareInstant, Day
 from dipflow.http.problems import Problem
 from dipflow_breach import handlers
 from dipflow_breach.commands import ComplianceRecorded, OrderEnded, OrderMade
@@ -95,10 +96,10 @@ class ComplianceIn(BaseModel):
         None, min_length=2, max_length=100, description="Your id; a repeat is ignored"
     )
     kind: ComplianceKind
-    on: date
+    on: Day
     reason: str | None = Field(None, max_length=500)
     result: str | None = Field(None, pattern="^(positive|negative)$")
-    straight_to_breach: bool = False
+    straight_to_breach: StrictBool = False
 
 
 class OutcomeView(BaseModel):
@@ -129,7 +130,7 @@ async def compliance(
 
 
 class EndIn(BaseModel):
-    ended_on: date
+    ended_on: Day
     reason: str = Field(min_length=2, max_length=200)
 
 
@@ -144,7 +145,7 @@ async def end_order(order_id: str, body: EndIn, ctx: AuthContext = Depends(requi
 
 
 class HighRiskIn(BaseModel):
-    high_risk: bool
+    high_risk: StrictBool
 
 
 @orders.post("/{order_id}/high-risk", status_code=204, summary="Flag the offender high-risk (D5 fast track)")
@@ -171,7 +172,7 @@ async def list_cases(
 
 class EnforcementIn(BaseModel):
     action: Literal["summons", "warrant", "other"]
-    at: AwareDatetime | None = None
+    at: AwareInstant | None = None
 
 
 @cases.post("/{case_id}/enforcement", status_code=204, summary="D4: enforcement action taken")
@@ -187,7 +188,7 @@ async def enforcement(
 
 
 class HearingIn(BaseModel):
-    on: date
+    on: Day
 
 
 @cases.post("/{case_id}/hearing", status_code=204, summary="D4: first breach hearing held")
@@ -238,7 +239,7 @@ class FeedPage(BaseModel):
 @feed.get("/notifications", response_model=FeedPage, summary="The notification feed (stable ids; cursor)")
 async def notifications(
     area: str = Query(..., max_length=60),
-    after: int = Query(0, ge=0, description="The seq of the last item you have"),
+    after: int = Query(0, ge=0, le=BIGINT_MAX, description="The seq of the last item you have"),
     limit: int = Query(100, ge=1, le=500),
     ctx: AuthContext = Depends(requires(*LIAISON, area="area")),
 ) -> FeedPage:
@@ -267,8 +268,8 @@ class K3Group(BaseModel):
 
 @measures.get("/k3", response_model=list[K3Group], summary="K3: time to arrest, with its distribution")
 async def k3(
-    since: date = Query(date(2001, 1, 1), alias="from"),
-    until: date = Query(date(2100, 1, 1), alias="to"),
+    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
+    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
     ctx: AuthContext = Depends(requires(Role.analyst, *LIAISON, Role.police_enforcement)),
 ) -> list[K3Group]:
     """By source, borough and PPO status, for requests made in the period."""

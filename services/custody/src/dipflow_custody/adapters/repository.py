@@ -213,6 +213,13 @@ async def end_notification(conn: asyncpg.Connection, notification_id: int, valid
     return bool(status.endswith(" 1"))
 
 
+async def notification_start(conn: asyncpg.Connection, notification_id: int) -> date | None:
+    start: date | None = await conn.fetchval(
+        "SELECT valid_from FROM notifications WHERE id = $1", notification_id
+    )
+    return start
+
+
 async def tests_by_suite_and_month(
     conn: asyncpg.Connection, since: date, until: date
 ) -> list[dict[str, Any]]:

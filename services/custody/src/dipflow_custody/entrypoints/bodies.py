@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from dipflow.http.params import AwareInstant, Day
 from dipflow_custody.domain.catalogue import Offence
 from dipflow_custody.domain.detention import ReleaseKind, ResultValue
 from dipflow_custody.domain.eligibility import InspectorDecision
@@ -16,8 +17,8 @@ PERSON_ID = r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$"
 
 class OffenceIn(BaseModel):
     code: str = Field(description="Statute and section code, e.g. TA1968-s1 (see GET /v1/offence-codes)")
-    offence_date: date
-    attempt: bool = False
+    offence_date: Day
+    attempt: StrictBool = False
     drug: str | None = Field(default=None, max_length=50, description="For Misuse of Drugs Act offences")
     drug_class: Literal["A", "B", "C"] | None = None
 
@@ -45,16 +46,16 @@ class BookIn(BaseModel):
 
     person_id: str = Field(pattern=PERSON_ID, description="PNC number (YY/NNNNNNNL) or local id (L-...)")
     name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+    date_of_birth: Day
     home_area: str = Field(min_length=2, max_length=60, pattern=r"^[a-z-]+$")
     suite: str = Field(min_length=2, max_length=60)
-    arrested_at: AwareDatetime
-    booked_in_at: AwareDatetime | None = None
+    arrested_at: AwareInstant
+    booked_in_at: AwareInstant | None = None
     offences: list[OffenceIn] = Field(min_length=1, max_length=20)
 
 
 class At(BaseModel):
-    at: AwareDatetime | None = Field(default=None, description="When it happened; now if omitted")
+    at: AwareInstant | None = Field(default=None, description="When it happened; now if omitted")
 
     def when(self) -> datetime:
         return self.at or datetime.now(UTC)
@@ -62,7 +63,7 @@ class At(BaseModel):
 
 class FurtherOffence(At):
     offence: OffenceIn
-    further_arrest: bool = False
+    further_arrest: StrictBool = False
 
 
 class ChargeIn(At):
@@ -73,8 +74,8 @@ class InspectorIn(At):
     decision: InspectorDecision
     rank: Literal["inspector", "chief_inspector", "superintendent", "chief_superintendent"]
     grounds: str = Field(min_length=5, max_length=2000)
-    oral: bool = False
-    written_confirmation_at: AwareDatetime | None = None
+    oral: StrictBool = False
+    written_confirmation_at: AwareInstant | None = None
 
 
 class SampleIn(At):
@@ -85,13 +86,13 @@ class ResultIn(At):
     drug: str = Field(min_length=2, max_length=50)
     result: ResultValue
     medication_declared: str | None = Field(default=None, max_length=200)
-    disputed: bool = False
-    accepts_heroin_use: bool = False
+    disputed: StrictBool = False
+    accepts_heroin_use: StrictBool = False
 
 
 class RefusalIn(At):
-    good_cause: bool
-    as_offence: bool | None = None
+    good_cause: StrictBool
+    as_offence: StrictBool | None = None
 
 
 class ReleaseIn(At):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.http.params import Day, RowId
 from dipflow.http.problems import Problem
 from dipflow_custody import handlers
 from dipflow_custody.adapters import repository as repo
@@ -275,7 +276,7 @@ class PpoStatusView(BaseModel):
 
 
 @reference.get(
-    "/ppo-status/{person_id}",
+    "/ppo-status/{person_id:path}",
     response_model=PpoStatusView,
     summary="T4: whether custody knows the person as a PPO (its copy of the register)",
 )
@@ -315,8 +316,8 @@ class NotificationIn(BaseModel):
         min_length=2, max_length=60, description="A custody suite id, or an area for assessments/bail"
     )
     kind: NotificationKind
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: Day
+    valid_to: Day | None = None
 
 
 class NotificationView(NotificationIn):
@@ -324,7 +325,7 @@ class NotificationView(NotificationIn):
 
 
 class EndNotification(BaseModel):
-    valid_to: date
+    valid_to: Day
 
 
 @notifications.get(
@@ -364,11 +365,19 @@ async def add_notification(
     "/{notification_id}/end", status_code=204, summary="End a notification on a date (admins)"
 )
 async def end_notification(
-    notification_id: int, body: EndNotification, ctx: AuthContext = Depends(requires(Role.admin))
+    notification_id: RowId, body: EndNotification, ctx: AuthContext = Depends(requires(Role.admin))
 ) -> None:
     async with ctx.audit.pool.acquire() as conn, conn.transaction():
         if not await repo.end_notification(conn, notification_id, body.valid_to):
-            raise Problem(404, "no such notification starting on or before that date")
+            starts = await repo.notification_start(conn, notification_id)
+            if starts is None:
+                raise Problem(404, "no such notification")
+            # It exists: a 404 here said otherwise (found by the stateful fuzzing: created, then "not found").
+            raise Problem(
+                422,
+                f"the notification starts on {starts}: it cannot end before that",
+                errors=[{"field": "body.valid_to", "reason": f"before valid_from ({starts})"}],
+            )
         await ctx.audit.record("notification.end", conn=conn, detail={"id": notification_id})
 
 
@@ -389,8 +398,8 @@ class K5Row(BaseModel):
 )
 async def k5(
     request: Request,
-    since: date = Query(date(2001, 1, 1), alias="from"),
-    until: date = Query(date(2100, 1, 1), alias="to"),
+    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
+    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
     ctx: AuthContext = Depends(requires(Role.analyst, Role.admin, Role.inspector)),
 ) -> list[K5Row]:
     kit: Decimal = request.app.state.resources.settings.kit_cost_gbp

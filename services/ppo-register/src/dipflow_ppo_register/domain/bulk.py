@@ -21,6 +21,7 @@ from enum import StrEnum
 from dipflow_ppo_register.domain.register import Period, RegisterRuleBroken, Strand, check_add
 
 PERSON_ID = re.compile(r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$")
+MISSING_COLUMN = "missing column"
 BOROUGH = re.compile(r"^[a-z-]{2,60}$")
 REQUIRED = ("person_id", "borough", "strand", "start_date")
 DEFAULT_REASON = "bulk import"
@@ -82,13 +83,25 @@ def parse_day(text: str) -> date | None:
     return None
 
 
+def unreadable(errors: list[RowError]) -> bool:
+    """The file as a whole is wrong (no required columns, not CSV, no rows): there are no good rows."""
+    return any(e.field == "file" or e.reason == MISSING_COLUMN for e in errors)
+
+
 def parse_csv(text: str) -> tuple[list[ImportRow], list[RowError]]:
     """Rows and errors; line numbers are the file's (the header is line 1)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _parse(reader)
+    except csv.Error as exc:  # a line the csv module cannot read (a bare CR inside a field): name it
+        return [], [RowError(max(reader.line_num, 1), "file", f"not CSV: {exc}")]
+
+
+def _parse(reader: csv.DictReader[str]) -> tuple[list[ImportRow], list[RowError]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        return [], [RowError(1, c, "missing column") for c in missing]
+        return [], [RowError(1, c, MISSING_COLUMN) for c in missing]
     reader.fieldnames = header
     rows: list[ImportRow] = []
     errors: list[RowError] = []

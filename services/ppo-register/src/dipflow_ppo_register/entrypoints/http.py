@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.http.params import Day
 from dipflow.http.problems import Problem
 from dipflow.working_days import london_today
 from dipflow_ppo_register import handlers
-from dipflow_ppo_register.domain.bulk import RowError, parse_csv
+from dipflow_ppo_register.domain.bulk import RowError, parse_csv, unreadable
 from dipflow_ppo_register.domain.register import Period, RegisterRuleBroken, Strand
 
 router = APIRouter(prefix="/v1/register", tags=["register"])
@@ -29,12 +30,12 @@ class AddToRegister(BaseModel):
     person_id: str = Field(pattern=PERSON_ID)
     borough: str = Field(min_length=2, max_length=60, pattern=r"^[a-z-]+$")
     strand: Strand
-    start_date: date
+    start_date: Day
     reason: str = Field(min_length=3, max_length=500)
 
 
 class RemoveFromRegister(BaseModel):
-    end_date: date
+    end_date: Day
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -77,7 +78,7 @@ async def add(body: AddToRegister, ctx: AuthContext = Depends(requires(*MAINTAIN
     return _view(period)
 
 
-@router.post("/{person_id}/end", response_model=PeriodView, summary="Take a person off the register")
+@router.post("/{person_id:path}/end", response_model=PeriodView, summary="Take a person off the register")
 async def remove(
     person_id: str, body: RemoveFromRegister, ctx: AuthContext = Depends(requires(*MAINTAINERS))
 ) -> PeriodView:
@@ -97,7 +98,7 @@ async def remove(
 
 @router.get("", response_model=list[PeriodView], summary="Who was on the register on a date (default today)")
 async def on_date(
-    as_of: date | None = None,
+    as_of: Day | None = None,
     borough: str | None = Query(None, max_length=60),
     ctx: AuthContext = Depends(requires(*READERS, area="borough")),
 ) -> list[PeriodView]:
@@ -116,7 +117,7 @@ async def on_date(
 
 
 @router.get(
-    "/{person_id}/history", response_model=list[PeriodView], summary="A person's periods on the register"
+    "/{person_id:path}/history", response_model=list[PeriodView], summary="A person's periods on the register"
 )
 async def person_history(person_id: str, ctx: AuthContext = Depends(requires(*READERS))) -> list[Any]:
     async with ctx.audit.pool.acquire() as conn:
@@ -192,6 +193,14 @@ async def import_csv(
             422, "the file is not UTF-8 text", errors=[{"field": "body", "reason": "not UTF-8"}]
         ) from exc
     rows, errors = parse_csv(text)
+    if unreadable(errors):
+        # No row can be good in such a file: a 422 even when the good rows were asked for.
+        raise Problem(
+            422,
+            "the file is not a register list (see errors); nothing was imported",
+            kind="unreadable-file",
+            errors=[{"line": e.line, "field": e.field, "reason": e.reason} for e in errors],
+        )
     try:
         async with ctx.audit.pool.acquire() as conn, conn.transaction():
             report = await handlers.import_rows(conn, ctx.audit, rows)

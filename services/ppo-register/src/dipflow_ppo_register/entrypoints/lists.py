@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.http.params import Day, RowId
 from dipflow.http.problems import Problem
 from dipflow.working_days import london_today
 from dipflow_ppo_register import flags, reads
@@ -59,7 +61,7 @@ def _borough_for(ctx: AuthContext, borough: str | None) -> str | None:
 )
 async def tested_positive_list(
     borough: str | None = Query(None, max_length=60),
-    as_of: date | None = None,
+    as_of: Day | None = None,
     format: Format = Format.json,
     ctx: AuthContext = Depends(requires(*LIST_READERS, area="borough")),
 ) -> Any:
@@ -91,7 +93,9 @@ async def tested_positive_list(
             row = line.model_dump(mode="json")
             row["last_drugs"] = ";".join(line.last_drugs)
             writer.writerow([row[c] for c in CSV_COLUMNS])
-        filename = f"tested-positive-{borough or 'all'}-{day.isoformat()}.csv"
+        # Header values are Latin-1 and one line: the borough as asked may be neither (a 500 found by fuzzing).
+        place = re.sub(r"[^a-z0-9]+", "-", (borough or "all").lower()).strip("-") or "borough"
+        filename = f"tested-positive-{place}-{day.isoformat()}.csv"
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -141,7 +145,7 @@ async def panel_flags(
 
 @panel.post("/{flag_id}/review", response_model=FlagView, summary="Record the panel's decision on a flag")
 async def review_flag(
-    flag_id: int, body: Review, ctx: AuthContext = Depends(requires(Role.ppo_coordinator, Role.admin))
+    flag_id: RowId, body: Review, ctx: AuthContext = Depends(requires(Role.ppo_coordinator, Role.admin))
 ) -> FlagView:
     async with ctx.audit.pool.acquire() as conn, conn.transaction():
         current = await flags.flag_by_id(conn, flag_id)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.http.params import Day
 from dipflow.http.problems import Problem
 from dipflow_ppo_register import reads
 from dipflow_ppo_register.domain.measures import ALL_BOROUGHS, K1_TARGET_INCREASE
 
 measures = APIRouter(prefix="/v1/measures", tags=["measures"])
 MEASURE_READERS = (Role.analyst, Role.admin, Role.ppo_coordinator, Role.referral_manager)
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])$"  # year 0 is no year
 
 
 class K1Row(BaseModel):
@@ -62,8 +64,8 @@ def _range(since: date, until: date) -> None:
 )
 async def k1(
     request: Request,
-    since: date = Query(date(2001, 1, 1), alias="from"),
-    until: date = Query(date(2100, 1, 1), alias="to"),
+    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
+    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
     borough: str | None = Query(None, max_length=60),
     baseline: str | None = Query(None, pattern=MONTH, description="Baseline month; the setting if omitted"),
     ctx: AuthContext = Depends(requires(*MEASURE_READERS, area="borough")),
@@ -87,8 +89,8 @@ async def k1(
     summary="K2: PPOs prosecuted for failing to attend assessments, and arrested for breaking a bail condition",
 )
 async def k2(
-    since: date = Query(date(2001, 1, 1), alias="from"),
-    until: date = Query(date(2100, 1, 1), alias="to"),
+    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
+    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
     borough: str | None = Query(None, max_length=60),
     ctx: AuthContext = Depends(requires(*MEASURE_READERS, area="borough")),
 ) -> list[K2Row]:

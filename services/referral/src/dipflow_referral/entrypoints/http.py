@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from dipflow.auth import AuthContext, Role, requires
 from dipflow.auth.principal import Principal
+from dipflow.http.params import AwareInstant, Day
 from dipflow.http.problems import Problem
 from dipflow_referral import bail_cases, handlers
 from dipflow_referral.adapters import repository as repo
@@ -72,13 +73,11 @@ class WorkerIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     area: str = Field(pattern=r"^[a-z-]{2,60}$")
     suites: list[str] = Field(min_length=1, max_length=20)
-    daily_capacity: int = Field(ge=1, le=50)
-    working_weekdays: list[int] = Field(default=[0, 1, 2, 3, 4], min_length=1, max_length=7)
-    active: bool = True
-
-    def model_post_init(self, _: Any) -> None:
-        if any(d < 0 or d > 6 for d in self.working_weekdays):
-            raise ValueError("working_weekdays are 0 (Monday) to 6 (Sunday)")
+    daily_capacity: StrictInt = Field(ge=1, le=50)
+    working_weekdays: list[Annotated[StrictInt, Field(ge=0, le=6)]] = Field(
+        default=[0, 1, 2, 3, 4], min_length=1, max_length=7, description="0 is Monday, 6 is Sunday"
+    )
+    active: StrictBool = True
 
 
 class WorkerView(WorkerIn):
@@ -86,8 +85,8 @@ class WorkerView(WorkerIn):
 
 
 class LeaveIn(BaseModel):
-    first_day: date
-    last_day: date
+    first_day: Day
+    last_day: Day
     reason: str | None = Field(None, max_length=200)
 
 
@@ -301,9 +300,9 @@ async def get_assessment(
 
 
 class ImposeIn(BaseModel):
-    at: AwareDatetime | None = Field(None, description="When RA1 was served; now if omitted")
+    at: AwareInstant | None = Field(None, description="When RA1 was served; now if omitted")
     place: str | None = Field(None, max_length=300)
-    appointment_at: AwareDatetime | None = Field(None, description="Another time than the one proposed")
+    appointment_at: AwareInstant | None = Field(None, description="Another time than the one proposed")
 
 
 @assessments.post(
@@ -329,7 +328,7 @@ async def impose(
 
 class ChangeIn(BaseModel):
     kind: Kind = Kind.initial
-    appointment_at: AwareDatetime
+    appointment_at: AwareInstant
     place: str = Field(min_length=2, max_length=300)
 
 
@@ -353,8 +352,8 @@ async def change_appointment(
 class AttendanceIn(BaseModel):
     kind: Kind = Kind.initial
     outcome: Outcome
-    good_cause: bool = False
-    at: AwareDatetime | None = None
+    good_cause: StrictBool = False
+    at: AwareInstant | None = None
     clinical_note: str | None = Field(None, max_length=10000, description="Assessment staff only (A8)")
 
 
@@ -377,8 +376,8 @@ async def record_attendance(
 
 
 class FollowUpIn(BaseModel):
-    needed: bool
-    appointment_at: AwareDatetime | None = None
+    needed: StrictBool
+    appointment_at: AwareInstant | None = None
     place: str | None = Field(None, max_length=300)
 
 
@@ -563,7 +562,7 @@ def _worker_id(ctx: AuthContext) -> str:
 
 @inbox.get("", response_model=list[InboxItem], summary="Your open assignments (filter by day and state)")
 async def my_inbox(
-    day: date | None = None,
+    day: Day | None = None,
     state: Status | None = None,
     ctx: AuthContext = Depends(requires(Role.referral_worker)),
 ) -> list[InboxItem]:
@@ -665,8 +664,10 @@ async def _bail_case(conn: asyncpg.Connection, ctx: AuthContext, detention_id: s
 
 
 class AgreementIn(BaseModel):
-    agreed: bool = Field(description="Whether the person agreed to undergo an assessment (and any follow-up)")
-    substantial_grounds: bool | None = Field(
+    agreed: StrictBool = Field(
+        description="Whether the person agreed to undergo an assessment (and any follow-up)"
+    )
+    substantial_grounds: StrictBool | None = Field(
         None,
         description="Substantial grounds that Class A misuse caused, contributed to or motivated the offence",
     )
@@ -692,7 +693,7 @@ async def agreement(
 class OutcomeIn(BaseModel):
     outcome: str = Field(pattern="^(bail_refused|bail_with_assessment_condition|bail_without_condition)$")
     court: str = Field(min_length=2, max_length=200)
-    decided_on: date
+    decided_on: Day
 
 
 @bail.post("/{detention_id}/outcome", response_model=BailCaseView, summary="B2/B3: the court's decision")
@@ -713,7 +714,7 @@ async def outcome(
 
 class BreachIn(BaseModel):
     what: str = Field(min_length=3, max_length=500, description="What condition was broken, and how")
-    at: AwareDatetime | None = None
+    at: AwareInstant | None = None
 
 
 @bail.post(

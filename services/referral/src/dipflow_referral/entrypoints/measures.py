@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.http.params import Day
 from dipflow_referral.adapters import repository as repo
 
 measures = APIRouter(prefix="/v1/measures", tags=["measures"])
@@ -54,8 +56,8 @@ class K4Row(BaseModel):
     "/k4", response_model=list[K4Row], summary="K4: tests, positives, requirements, attendance, treatment"
 )
 async def k4(
-    since: date = Query(date(2001, 1, 1), alias="from"),
-    until: date = Query(date(2100, 1, 1), alias="to"),
+    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
+    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
     borough: str | None = Query(None, max_length=60),
     ctx: AuthContext = Depends(requires(Role.analyst, Role.referral_manager, Role.admin, area="borough")),
 ) -> list[K4Row]:

@@ -1,0 +1,473 @@
+"""`make bench`: the whole pipeline against this machine's own limit, measured in one run, side by side.
+
+    python -m bench.pipeline                 (make bench; about 6 minutes on 2 cores)
+    python -m bench.pipeline --quick         (smaller stages, for a try-out)
+
+1. Cold start: the servers and the four services from nothing to every ``/readyz`` answering 200.
+2. Limit baseline: a raw aiokafka produce→consume round trip with records of the pipeline's size on the same
+   broker, and the raw PostgreSQL commit rate of the outbox/inbox statement shape on the same server.
+3. Pipeline throughput: generated custody journeys (bench/drill.py's mix, sent as custody suites send commands
+   on Kafka) offered at rising rates; an event is one record applied by one service's consumer (one inbox
+   row, deduplicated by event id in the transaction of its effects). A stage holds when the services drain
+   what it offered within a quarter of its length. Then a reconciliation: every journey's effects exactly once.
+4. Latency at about 200 events/s: positive result accepted by custody (HTTP 200) → the assignment arriving on
+   the worker's live inbox stream (server-sent events).
+5. Replay: a year of a large force's history rebuilt into the PPO register's read models (bench/replay.py).
+6. Footprint: each service's resident memory idle and its maximum under load.
+
+Writes ``bench/results/<date>.json``, ``<date>.md`` and ``<date>.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import asyncpg
+import httpx
+import orjson
+import psutil
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from rich.console import Console
+
+from bench.drill import SECRET, Journey, System, generate
+from bench.infra import BenchInfra
+from bench.replay import replay_figures
+from dipflow.auth import Role, mint_token
+from dipflow.db import apply_migrations, load_migrations
+from dipflow.db.database import ensure_database, server_dsn
+from dipflow.devstack.paths import project_root
+from dipflow.devstack.services import SERVICES
+from dipflow.kafka.admin import ensure_topics
+from dipflow.topics import TopicSpec
+
+console = Console()
+ROOT = project_root()
+RESULTS = ROOT / "bench" / "results"
+SERVICE_NAMES = [s.name for s in SERVICES]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def spread(ms: list[float]) -> dict[str, float]:
+    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 1), "p95_ms": round(pct(ms, 95), 1),
+            "p99_ms": round(pct(ms, 99), 1), "max_ms": round(max(ms), 1) if ms else float("nan")}  # fmt: skip
+
+
+# -- 2. the machine's limit ----------------------------------------------------------------------------------
+
+
+async def raw_kafka(bootstrap: str, records: int, size: int) -> dict[str, Any]:
+    """Produce ``records`` of ``size`` bytes (acks=all, idempotent, as the relay does) to a fresh 6-partition
+    topic while one consumer reads them; events/s from the first send to the last receipt, and each record's
+    latency (its send time travels in the value)."""
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [TopicSpec(topic, partitions=6)])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 2**20,
+                                fetch_max_wait_ms=5)  # fmt: skip
+    await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in range(6)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+                                max_batch_size=256 * 1024)  # fmt: skip
+    await producer.start()
+    latencies: list[float] = []
+    padding = b"x" * max(0, size - 40)
+
+    async def read() -> None:
+        while len(latencies) < records:
+            for batch in (await consumer.getmany(timeout_ms=100, max_records=5000)).values():
+                now = time.perf_counter()
+                latencies.extend((now - float(r.value[:20])) * 1000 for r in batch)
+
+    reader = asyncio.create_task(read())
+    started = time.perf_counter()
+    try:
+        pending = []
+        for i in range(records):
+            value = f"{time.perf_counter():20.6f}".encode() + padding
+            pending.append(await producer.send(topic, value, key=f"L-{i % 5000}".encode()))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        await asyncio.wait_for(reader, 120)
+        seconds = time.perf_counter() - started
+    finally:
+        reader.cancel()
+        await producer.stop()
+        await consumer.stop()
+    return {"records": records, "bytes": size, "seconds": round(seconds, 2),
+            "events_per_s": round(records / seconds, 1), "latency": spread(latencies)}  # fmt: skip
+
+
+async def raw_postgres(dsn: str, seconds: float, connections: int) -> dict[str, Any]:
+    """Transactions of the consumer's shape (an inbox row and an outbox row, then commit) from ``connections``
+    connections for ``seconds``, on the platform tables of a database of its own."""
+    await ensure_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(conn, load_migrations("dipflow.db.platform"), table="platform_migrations")
+    finally:
+        await conn.close()
+    value = b"x" * 450
+    commits = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one(n: int) -> None:
+        nonlocal commits
+        c = await asyncpg.connect(dsn)
+        try:
+            while time.perf_counter() < deadline:
+                event = uuid.uuid4()
+                async with c.transaction():
+                    await c.execute("INSERT INTO inbox (consumer_group, event_id, topic, partition, \"offset\") "
+                                    "VALUES ('bench', $1, 'raw', $2, $3)", event, n, commits)  # fmt: skip
+                    await c.execute("INSERT INTO outbox (topic, key, value, event_id) VALUES ('raw', $1, $2, $3)",
+                                    b"k", value, uuid.uuid4())  # fmt: skip
+                commits += 1
+        finally:
+            await c.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(connections)))
+    took = time.perf_counter() - started
+    return {"connections": connections, "seconds": round(took, 2), "commits_per_s": round(commits / took, 1)}
+
+
+# -- 3. pipeline throughput -----------------------------------------------------------------------------------
+
+
+async def applied_events(pools: dict[str, asyncpg.Pool]) -> dict[str, int]:
+    """Records applied by each service's consumers so far (inbox rows: one per event per consumer group)."""
+    return {name: await pool.fetchval("SELECT count(*) FROM inbox") for name, pool in pools.items()}
+
+
+async def send_journeys(bootstrap: str, journeys: list[Journey], rate: float) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    sent = 0
+    started = time.monotonic()
+    try:
+        for i, j in enumerate(journeys):
+            futures = [
+                await producer.send(topic, value, key=j.person_id.encode()) for topic, value in j.messages
+            ]
+            sent += len(futures)
+            ahead = (i + 1) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                await asyncio.gather(*futures)
+                await asyncio.sleep(ahead)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+@dataclass
+class Stage:
+    journeys_per_s: float
+    journeys: int
+    seconds: float
+    commands: int = 0
+    applied: int = 0
+    drain_s: float = 0.0
+    by_service: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def applied_per_s(self) -> float:
+        return self.applied / (self.seconds + self.drain_s)
+
+    @property
+    def held(self) -> bool:
+        return self.drain_s <= self.seconds / 4
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"journeys_per_s": self.journeys_per_s, "journeys": self.journeys, "seconds": round(self.seconds, 1), "commands": self.commands,
+                "applied": self.applied, "drain_s": round(self.drain_s, 1),
+                "applied_per_s": round(self.applied_per_s, 1), "held": self.held, "by_service": self.by_service}  # fmt: skip
+
+
+async def settle(pools: dict[str, asyncpg.Pool], quiet_s: float = 3.0, limit_s: float = 180.0) -> tuple[dict[str, int], float]:  # fmt: skip
+    """Wait until no consumer applied anything for ``quiet_s``; (totals, seconds until the last progress)."""
+    started = time.monotonic()
+    last = await applied_events(pools)
+    last_change = time.monotonic()
+    while time.monotonic() - last_change < quiet_s and time.monotonic() - started < limit_s:
+        await asyncio.sleep(0.5)
+        now = await applied_events(pools)
+        if now != last:
+            last, last_change = now, time.monotonic()
+    return last, max(0.0, last_change - started)
+
+
+async def run_stage(system: System, pools: dict[str, asyncpg.Pool], journeys: list[Journey], rate: float,
+                    watch: Callable[[], Awaitable[None]]) -> Stage:  # fmt: skip
+    assert system.addresses is not None
+    before, _ = await settle(pools, quiet_s=1.0)
+    watcher = asyncio.create_task(watch())
+    started = time.monotonic()
+    try:
+        commands = await send_journeys(system.addresses.kafka_bootstrap, journeys, rate)
+        seconds = time.monotonic() - started
+        after, drain = await settle(pools)
+    finally:
+        watcher.cancel()
+    stage = Stage(rate, len(journeys), seconds, commands, sum(after.values()) - sum(before.values()), drain)
+    stage.by_service = {k: after[k] - before[k] for k in after}
+    return stage
+
+
+async def reconcile(pools: dict[str, asyncpg.Pool], journeys: list[Journey]) -> dict[str, Any]:
+    """Every journey's effects, exactly once: a detention per custody journey, an arrest per detention in the
+    PPO register and a booking in breach, an assessment per positive, an order per DRR journey."""
+    custody = [j for j in journeys if j.kind in ("positive", "negative")]
+    positives = [j for j in journeys if j.kind == "positive"]
+    drr = [j for j in journeys if j.kind == "drr"]
+
+    async def count(service: str, sql: str, ids: list[str]) -> int:
+        return int(await pools[service].fetchval(sql, ids))
+
+    checks = {
+        "custody detentions": (len(custody), await count(
+            "custody", "SELECT count(*) FROM detentions WHERE detention_id = ANY($1)", [j.detention_id for j in custody])),
+        "referral assessments": (len(positives), await count(
+            "referral", "SELECT count(*) FROM assessments WHERE detention_id = ANY($1)", [j.detention_id for j in positives])),
+        "ppo-register arrests": (len(custody), await count(
+            "ppo-register", "SELECT count(*) FROM arrests WHERE detention_id = ANY($1)", [j.detention_id for j in custody])),
+        "breach bookings": (len(custody), await count(
+            "breach", "SELECT count(*) FROM bookings WHERE detention_id = ANY($1)", [j.detention_id for j in custody])),
+        "breach orders": (len(drr), await count(
+            "breach", "SELECT count(*) FROM orders WHERE order_id = ANY($1)", [j.order_id for j in drr])),
+    }  # fmt: skip
+    return {"checks": {k: {"expected": e, "found": f} for k, (e, f) in checks.items()},
+            "exact": all(e == f for e, f in checks.values())}  # fmt: skip
+
+
+# -- 4. latency ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    accepted_at: float  # perf_counter when custody answered the positive result
+    detention_id: str
+
+
+async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background: list[Journey],
+                      events_per_journey: float, events_per_s: float, probes: int) -> dict[str, Any]:  # fmt: skip
+    """Background journeys at about ``events_per_s`` applied events/s; meanwhile ``probes`` journeys through
+    custody's HTTP API at Camden, each assessment assigned to one of the probe workers, whose live inbox
+    streams are open."""
+    assert system.addresses is not None
+    tag = uuid.uuid4().hex[:6].upper()
+    manager = _bearer(Role.referral_manager, "camden")
+    officer = _bearer(Role.custody_officer, "metropolitan")
+    workers = [f"W-P{tag}-{n}" for n in range(12)]
+    arrivals: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for w in workers:
+            answer = await client.post(f"{system.url('referral')}/v1/workers", headers=manager, json={
+                "worker_id": w, "name": "Probe", "area": "camden", "suites": ["MET-CAMDEN"], "daily_capacity": 50,
+                "working_weekdays": [0, 1, 2, 3, 4, 5, 6]})  # fmt: skip
+            answer.raise_for_status()
+        ready = asyncio.Event()
+        opened = 0
+
+        async def listen(worker: str) -> None:
+            nonlocal opened
+            headers = _bearer(Role.referral_worker, "camden", worker)
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as sse,
+                sse.stream("GET", f"{system.url('referral')}/v1/inbox/stream", headers=headers) as stream,
+            ):
+                async for line in stream.aiter_lines():
+                    if line.startswith(": connected"):
+                        opened += 1
+                        if opened == len(workers):
+                            ready.set()
+                    if line.startswith("data: "):
+                        arrivals.setdefault(orjson.loads(line[6:])["assessment_id"], time.perf_counter())
+
+        listeners = [asyncio.create_task(listen(w)) for w in workers]
+        await asyncio.wait_for(ready.wait(), 30)
+        rate = events_per_s / events_per_journey
+        load = asyncio.create_task(send_journeys(system.addresses.kafka_bootstrap, background, rate))
+        sent: list[Probe] = []
+        try:
+            await asyncio.sleep(3)  # the background load is flowing
+            for n in range(probes):
+                sent.append(await _probe(client, system, officer, f"L-P{tag}-{n}"))
+                await asyncio.sleep(0.4)
+            deadline = time.monotonic() + 30
+            while len(arrivals) < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            applied_rate = await _applied_rate(pools, 5.0)
+        finally:
+            load.cancel()
+            for task in listeners:
+                task.cancel()
+        rows = (await client.get(f"{system.url('referral')}/v1/assessments", params={"area": "camden"},
+                                 headers=manager)).json()  # fmt: skip
+    by_detention = {a["detention_id"]: a["assessment_id"] for a in rows}
+    ms = [(arrivals[by_detention[p.detention_id]] - p.accepted_at) * 1000 for p in sent
+          if p.detention_id in by_detention and by_detention[p.detention_id] in arrivals]  # fmt: skip
+    return {"target_events_per_s": events_per_s, "measured_applied_events_per_s": round(applied_rate, 1),
+            "probes": len(sent), "arrived": len(ms), "positive_to_inbox": spread(ms), "samples_ms": ms}  # fmt: skip
+
+
+async def _applied_rate(pools: dict[str, asyncpg.Pool], seconds: float) -> float:
+    before = sum((await applied_events(pools)).values())
+    await asyncio.sleep(seconds)
+    return (sum((await applied_events(pools)).values()) - before) / seconds
+
+
+async def _probe(client: httpx.AsyncClient, system: System, officer: dict[str, str], pid: str) -> Probe:
+    now = datetime.now(UTC)
+    body = {"person_id": pid, "name": "Probe Person", "date_of_birth": "1980-01-01", "home_area": "camden",
+            "suite": "MET-CAMDEN", "arrested_at": (now - timedelta(minutes=30)).isoformat(),
+            "offences": [{"code": "TA1968-s1", "offence_date": now.date().isoformat()}]}  # fmt: skip
+    custody = system.url("custody")
+    booked = await client.post(f"{custody}/v1/detentions", json=body, headers=officer)
+    booked.raise_for_status()
+    did = booked.json()["detention_id"]
+    for action in ("warning", "sample"):
+        (
+            await client.post(f"{custody}/v1/detentions/{did}/{action}", json={}, headers=officer)
+        ).raise_for_status()
+    answer = await client.post(f"{custody}/v1/detentions/{did}/results", headers=officer,
+                               json={"drug": "cocaine", "result": "positive"})  # fmt: skip
+    answer.raise_for_status()
+    return Probe(time.perf_counter(), did)
+
+
+def _bearer(role: Role, area: str, worker_id: str | None = None) -> dict[str, str]:
+    token = mint_token(SECRET, subject=f"bench-{role}", role=role, area=area, worker_id=worker_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- 6. footprint --------------------------------------------------------------------------------------------
+
+
+class Memory:
+    def __init__(self, system: System) -> None:
+        self.processes = {n: psutil.Process(p.popen.pid) for n, p in system.processes.items()}
+        self.idle: dict[str, float] = {}
+        self.peak: dict[str, float] = dict.fromkeys(self.processes, 0.0)
+
+    def sample(self) -> dict[str, float]:
+        now = {n: p.memory_info().rss / 2**20 for n, p in self.processes.items()}
+        self.peak = {n: max(self.peak[n], v) for n, v in now.items()}
+        return now
+
+    async def watch(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(1)
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+
+
+async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str, Any]:
+    assert system.addresses is not None
+    bootstrap = system.addresses.kafka_bootstrap
+    memory = Memory(system)
+    await asyncio.sleep(5)
+    memory.idle = memory.sample()
+    console.print(f"idle RSS (MB): {memory.idle}")
+    pools = {n: await asyncpg.create_pool(system.dsn(n), min_size=1, max_size=2) for n in SERVICE_NAMES}
+    result: dict[str, Any] = {"cold_start_s": round(cold_start_s, 1)}
+    try:
+        journeys = generate(6000 if quick else 36000, seed=23)
+        size = round(statistics.mean(len(v) for j in journeys[:200] for _, v in j.messages))
+        console.print("[bold]baseline[/]: raw Kafka round trip")
+        result["raw_kafka"] = await raw_kafka(bootstrap, 20_000 if quick else 100_000, size)
+        console.print(result["raw_kafka"])
+        console.print("[bold]baseline[/]: raw PostgreSQL commits")
+        result["raw_postgres"] = await raw_postgres(server_dsn(system.addresses.postgres_dsn, "bench_raw"),
+                                                    5 if quick else 15, 8)  # fmt: skip
+        console.print(result["raw_postgres"])
+        stages: list[Stage] = []
+        used = 0
+        for rate in (10, 20, 40, 80) if quick else (20, 40, 80, 120, 160, 220, 300):
+            count = int(rate * (10 if quick else 20))
+            batch = journeys[used : used + count]
+            used += count
+            console.print(f"[bold]throughput[/]: {rate} journeys/s for {len(batch)} journeys")
+            stage = await run_stage(system, pools, batch, rate, memory.watch)
+            stages.append(stage)
+            console.print(stage.as_dict())
+            if not stage.held and len([s for s in stages if not s.held]) >= 2:
+                break
+        result["stages"] = [s.as_dict() for s in stages]
+        held = [s for s in stages if s.held]
+        result["sustained_events_per_s"] = round(max((s.applied_per_s for s in held), default=0.0), 1)
+        result["reconciliation"] = await reconcile(pools, journeys[:used])
+        console.print(result["reconciliation"])
+        events_per_journey = sum(s.applied for s in stages) / max(1, sum(s.journeys for s in stages))
+        console.print(
+            f"[bold]latency[/] at ~200 events/s ({events_per_journey:.1f} applied events per journey)"
+        )
+        result["latency"] = await latency_run(system, pools, journeys[used:], events_per_journey, 200.0,
+                                              40 if quick else 120)  # fmt: skip
+        console.print({k: v for k, v in result["latency"].items() if k != "samples_ms"})
+        result["memory_mb"] = {n: {"idle": round(memory.idle[n], 1), "peak_under_load": round(memory.peak[n], 1)}
+                               for n in SERVICE_NAMES}  # fmt: skip
+    finally:
+        for pool in pools.values():
+            await pool.close()
+    console.print("[bold]replay[/]: a year of a large force's history into the PPO register's read models")
+    infra = BenchInfra(bootstrap, system.addresses.postgres_dsn, "")
+    figures = await replay_figures(infra, 5000 if quick else 40_000)
+    result["replay"] = figures.as_dict()
+    console.print(result["replay"])
+    return result
+
+
+def main(quick: Annotated[bool, typer.Option(help="Smaller stages, for a try-out")] = False) -> None:
+    state = ROOT / ".local" / "bench-pipeline" / uuid.uuid4().hex[:8]
+    system = System(state)
+    started = time.monotonic()
+    system.start()
+    try:
+        asyncio.run(system.wait_ready())
+        cold = time.monotonic() - started
+        console.print(f"cold start: {cold:.1f} s")
+        result = asyncio.run(measure(system, cold, quick))
+    finally:
+        system.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}  # fmt: skip
+    result["at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    write(result, quick)
+
+
+def write(result: dict[str, Any], quick: bool) -> None:
+    from bench.pipeline_report import markdown, plot
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = datetime.now().strftime("%Y-%m-%d") + ("-quick" if quick else "")
+    (RESULTS / f"{stem}.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    plot(result, RESULTS / f"{stem}.png")
+    (RESULTS / f"{stem}.md").write_text(markdown(result, f"{stem}.png"))
+    console.print(f"wrote {RESULTS / stem}.json, .md and .png")
+
+
+if __name__ == "__main__":
+    typer.run(main)

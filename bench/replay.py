@@ -1,0 +1,99 @@
+"""Replay rate: a year of a large force's history (bench/history.py) on the custody and referral topics, then
+the PPO register's read models rebuilt from it with ``dipflow.events.replay`` (what ``dipflow replay`` runs),
+timed from start to the last record.
+
+    python -m bench.replay --detentions 40000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+from aiokafka import AIOKafkaProducer
+from rich.console import Console
+
+from bench.history import year_of_history
+from bench.infra import BenchInfra, bench_infra
+from dipflow.db import apply_migrations, load_migrations
+from dipflow.db.database import ensure_database, server_dsn
+from dipflow.events.replay import replay
+from dipflow.kafka.admin import ensure_topics
+from dipflow.topics import all_topics
+from dipflow_ppo_register.replay import SPEC
+
+console = Console()
+
+
+@dataclass(frozen=True)
+class ReplayFigures:
+    detentions: int
+    events: int
+    produce_s: float
+    replay_s: float
+    applied: int
+    skipped: int
+    rows: dict[str, int]
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.replay_s if self.replay_s else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "events_per_s": round(self.events_per_s, 1)}
+
+
+async def publish_history(bootstrap: str, detentions: int) -> tuple[int, float]:
+    started = time.monotonic()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                                max_batch_size=512 * 1024, compression_type=None)  # fmt: skip
+    await producer.start()
+    count = 0
+    try:
+        pending = []
+        for topic, envelope in year_of_history(detentions):
+            pending.append(await producer.send(topic, envelope.to_bytes(), key=envelope.key))
+            count += 1
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return count, time.monotonic() - started
+
+
+async def replay_figures(infra: BenchInfra, detentions: int, database: str = "bench_replay") -> ReplayFigures:
+    await ensure_topics(infra.bootstrap, all_topics())
+    dsn = server_dsn(infra.server_dsn, database)
+    await ensure_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(conn, load_migrations("dipflow.db.platform"), table="platform_migrations")
+        await apply_migrations(conn, load_migrations("dipflow_ppo_register.migrations"))
+    finally:
+        await conn.close()
+    _, produce_s = await publish_history(infra.bootstrap, detentions)
+    result = await replay(SPEC, dsn=dsn, bootstrap=infra.bootstrap, schema="replay_bench")
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = {t: await conn.fetchval(f"SELECT count(*) FROM replay_bench.{t}") for t in SPEC.tables}
+    finally:
+        await conn.close()
+    return ReplayFigures(
+        detentions, result.total, produce_s, result.seconds, result.applied, result.skipped, rows
+    )
+
+
+def main(detentions: Annotated[int, typer.Option(help="Detentions in the generated year")] = 40_000) -> None:
+    with bench_infra(durable=True) as infra:
+        figures = asyncio.run(replay_figures(infra, detentions))
+    console.print(figures.as_dict())
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,115 @@
+"""Composition root of the web app: ``uvicorn --factory dipflow_web.main:create_app`` (port 8005)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dipflow.auth.tokens import AuthSettings, TokenVerifier
+from dipflow.http.correlation import CorrelationMiddleware
+from dipflow.logging import configure_logging
+from dipflow_web import pages, proxy
+from dipflow_web.settings import WebSettings
+
+STATIC = Path(__file__).parent / "static"
+CHART_JS = Path("chart.js") / "dist" / "chart.umd.min.js"
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",  # "no-referrer" would make form posts send Origin: null
+    "x-frame-options": "DENY",
+}
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present
+                ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(
+    settings: WebSettings | None = None,
+    auth_settings: AuthSettings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    settings = settings or WebSettings()
+    configure_logging("web", settings.log_level, settings.log_json)
+    for chatty in ("httpx", "httpcore"):  # their request lines carry URLs, and URLs can carry person ids
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=settings.upstream_timeout_s, transport=transport) as client:
+            app.state.upstream = client
+            yield
+
+    app = FastAPI(title="dipflow web", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(auth_settings or AuthSettings())
+    app.include_router(pages.router)
+    app.include_router(proxy.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/vendor/chart.umd.min.js", include_in_schema=False)
+    async def chart_js() -> Response:
+        path = settings.node_modules / CHART_JS
+        if not path.is_file():
+            return proxy.problem(404, "Not Found", f"chart.js is not installed ({path}); run `make install`")
+        return FileResponse(path, media_type="text/javascript", headers={"cache-control": "max-age=3600"})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Ready when every service the pages call answers its /healthz, and chart.js is installed."""
+        client: httpx.AsyncClient = app.state.upstream
+
+        async def answers(url: str) -> bool:
+            try:
+                return (await client.get(f"{url}/healthz", timeout=2.0)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        urls = settings.service_urls()
+        found = await asyncio.gather(*(answers(u) for u in urls.values()))
+        checks = {name: "ok" if ok else "failing" for name, ok in zip(urls, found, strict=True)}
+        checks["chart.js"] = "ok" if (settings.node_modules / CHART_JS).is_file() else "failing"
+        failing = [name for name, state in checks.items() if state != "ok"]
+        body = {
+            "status": "failing" if failing else "ok",
+            "service": "web",
+            "checks": checks,
+            "failing": failing,
+        }
+        return JSONResponse(body, status_code=503 if failing else 200)
+
+    app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(SecurityHeaders)
+    return app

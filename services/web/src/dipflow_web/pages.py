@@ -1,0 +1,244 @@
+"""The pages: sign-in and sign-out, the worker inbox, the liaison views, the measures dashboard and the
+printable notices. Pages are server-rendered shells; their data comes from the services through the proxy."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from dipflow.auth.principal import NATIONAL, Principal, Role
+from dipflow.auth.tokens import InvalidToken, TokenVerifier
+from dipflow.logging import get_logger
+from dipflow_web import session as sessions
+from dipflow_web.session import Session
+
+log = get_logger("dipflow.web.pages")
+router = APIRouter(include_in_schema=False)
+ASSESSMENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+MAX_FORM = 16_384
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    title: str
+    roles: tuple[Role, ...]
+
+
+PAGES = (
+    Page("/inbox", "My inbox", (Role.referral_worker,)),
+    Page("/liaison/probation", "Breach cases and arrest requests",
+         (Role.probation_liaison, Role.police_enforcement, Role.admin)),
+    Page("/liaison/court", "Restriction on bail", (Role.court_liaison, Role.admin)),
+    Page("/dashboard", "Measures K1\u2013K5",
+         (Role.analyst, Role.admin, Role.ppo_coordinator, Role.referral_manager, Role.inspector,
+          Role.probation_liaison, Role.police_enforcement)),
+)  # fmt: skip
+
+
+def london_time(value: str | None) -> str:
+    """An ISO instant as people in England read it: ``Mon 23 Nov 2026, 22:26``."""
+    if not value:
+        return "\u2013"  # an en dash: no time
+    return datetime.fromisoformat(value).astimezone(LONDON).strftime("%a %d %b %Y, %H:%M")
+
+
+@cache
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("dipflow_web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["london"] = london_time
+    return environment
+
+
+@cache
+def _forces() -> dict[str, list[str]]:
+    data = json.loads(resources.files("dipflow.data").joinpath("areas.json").read_text())
+    forces: dict[str, list[str]] = data["forces"]
+    return forces
+
+
+def covered_boroughs(principal: Principal) -> list[str]:
+    """The boroughs a person may pick: all for national, a force's boroughs, or their own borough."""
+    forces = _forces()
+    if principal.area == NATIONAL:
+        return sorted(b for boroughs in forces.values() for b in boroughs)
+    if principal.area in forces:
+        return sorted(forces[principal.area])
+    return [principal.area]
+
+
+def chosen_area(principal: Principal, asked: str | None) -> str:
+    boroughs = covered_boroughs(principal)
+    if asked in boroughs:
+        return asked
+    return principal.area if principal.area in boroughs else boroughs[0]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    session: Session | None = context.get("session")
+    principal = session.principal if session else None
+    nav = [
+        {"path": p.path, "title": p.title, "current": request.url.path == p.path}
+        for p in PAGES
+        if principal is not None and (principal.role in p.roles or principal.role is Role.admin)
+    ]
+    html = _environment().get_template(template).render(principal=principal, nav=nav, **context)
+    return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.settings.cookie_secure)
+
+
+def _signed_in(request: Request) -> Session | None:
+    return sessions.current(_verifier(request), request.cookies)
+
+
+def _to_sign_in(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    expired = "&expired=1" if sessions.COOKIE in request.cookies else ""
+    response = RedirectResponse(f"/sign-in?next={quote(target, safe='')}{expired}", status_code=303)
+    if expired:
+        response.delete_cookie(**sessions.clearing_attributes(secure=_secure(request)))  # type: ignore[arg-type]
+    return response
+
+
+def _same_site(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request, next: str | None = None, expired: bool = False) -> Response:
+    return render(request, "sign_in.html", next=sessions.safe_next(next) or "",
+                  notice="Your session has ended. Sign in again." if expired else None)  # fmt: skip
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    body = await request.body()
+    form = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), max_num_fields=5)
+    target = sessions.safe_next((form.get("next") or [""])[0])
+    if not _same_site(request):
+        return render(
+            request, "sign_in.html", 403, next=target or "", error="Sign in from this site's own form."
+        )
+    try:
+        found = sessions.sign_in(_verifier(request), (form.get("token") or [""])[0])
+    except InvalidToken as exc:
+        return render(
+            request, "sign_in.html", 401, next=target or "", error=f"That token was not accepted: {exc}."
+        )
+    response = RedirectResponse(target or sessions.HOME_OF[found.principal.role], status_code=303)
+    response.set_cookie(**sessions.cookie_attributes(found, secure=_secure(request)))  # type: ignore[arg-type]
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    response = RedirectResponse("/sign-in", status_code=303)
+    if _same_site(request):
+        response.delete_cookie(**sessions.clearing_attributes(secure=_secure(request)))  # type: ignore[arg-type]
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, "home.html", session=found, pages=PAGES, title="dipflow")
+
+
+@router.get("/inbox")
+async def inbox(request: Request) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, "inbox.html", session=found, title="My inbox")
+
+
+@router.get("/liaison/probation")
+async def probation(request: Request, area: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, "probation.html", session=found, title="Breach cases and arrest requests",
+                  areas=covered_boroughs(found.principal), area=chosen_area(found.principal, area))  # fmt: skip
+
+
+@router.get("/liaison/court")
+async def court(request: Request, area: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, "court.html", session=found, title="Restriction on bail",
+                  areas=covered_boroughs(found.principal), area=chosen_area(found.principal, area))  # fmt: skip
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    national = found.principal.area == NATIONAL
+    return render(request, "dashboard.html", session=found, title="Measures K1\u2013K5",
+                  areas=covered_boroughs(found.principal), national=national)  # fmt: skip
+
+
+@router.get("/assessments/{assessment_id}/notices")
+async def notices(assessment_id: str, request: Request) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    if not ASSESSMENT_ID.match(assessment_id):
+        return render(
+            request, "notices.html", 404, session=found, title="Notices", problem="No such assessment."
+        )
+    client: httpx.AsyncClient = request.app.state.upstream
+    base = request.app.state.settings.service_urls()["referral"]
+    headers = sessions.bearer(found.token)
+    try:
+        case = await client.get(f"{base}/v1/assessments/{assessment_id}", headers=headers)
+        served = await client.get(f"{base}/v1/assessments/{assessment_id}/notices", headers=headers)
+    except httpx.HTTPError:
+        return render(request, "notices.html", 502, session=found, title="Notices",
+                      problem="The referral service did not answer; try again shortly.")  # fmt: skip
+    for answer in (case, served):
+        if answer.status_code != 200:
+            return render(request, "notices.html", answer.status_code, session=found, title="Notices",
+                          problem=_problem_text(answer))  # fmt: skip
+    return render(request, "notices.html", session=found, title="Notices RA1\u2013RA5",
+                  case=case.json(), notices=served.json())  # fmt: skip
+
+
+def _problem_text(answer: httpx.Response) -> str:
+    try:
+        body = answer.json()
+        detail = body.get("detail") or body.get("title")
+    except ValueError:
+        detail = None
+    return f"{detail or 'The referral service refused this.'} ({answer.status_code})"

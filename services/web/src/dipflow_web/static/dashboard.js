@@ -1,0 +1,240 @@
+// The measures dashboard: K1–K5 as charts (trend by month, by borough; the K3 time-to-arrest distribution)
+// with every chart's numbers in a table, and the tested-positive PPO list with its CSV export.
+import { api, date, describe, h, londonDay, say, table, words } from "./common.js";
+
+const PALETTE = ["#1d4e89", "#a4171c", "#00703c", "#6a1b9a", "#8a4b00", "#00695c", "#4c2c92"];
+const form = document.getElementById("filters");
+const params = new URLSearchParams(window.location.search);
+
+function defaults() {
+  const today = londonDay(Date.now());
+  const [y, m] = today.split("-").map(Number);
+  const start = new Date(Date.UTC(y, m - 1 - 11, 1));
+  return { from: start.toISOString().slice(0, 10), to: today };
+}
+
+const chosen = { ...defaults() };
+for (const key of ["from", "to", "borough"]) if (params.get(key)) chosen[key] = params.get(key);
+const boroughs = form.elements.borough.options;
+if (!params.has("borough") && form.dataset.national !== "true" && boroughs.length === 2) chosen.borough = boroughs[1].value;
+form.elements.from.value = chosen.from;
+form.elements.to.value = chosen.to;
+form.elements.borough.value = chosen.borough || "";
+chosen.borough = form.elements.borough.value; // an unknown borough falls back to "all"
+
+const sum = (values) => values.reduce((a, b) => a + (Number(b) || 0), 0);
+const pct = (share) => (share === null || share === undefined ? "–" : `${(share * 100).toFixed(1)}%`);
+const hours = (value) => (value === null || value === undefined ? "–" : Number(value).toFixed(1));
+
+/** Sums of `fields` grouped by key(row), in key order. */
+function groupSum(rows, key, fields) {
+  const groups = new Map();
+  for (const row of rows) {
+    const k = key(row);
+    if (!groups.has(k)) groups.set(k, Object.fromEntries(fields.map((f) => [f, 0])));
+    const cell = groups.get(k);
+    for (const f of fields) cell[f] += Number(row[f]) || 0;
+  }
+  return new Map([...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A chart with its caption and, below it, the same numbers as a table. */
+function figure(section, { id, caption, type = "bar", labels, series, stacked = false, percent = false, labelHeader }) {
+  const charts = section.querySelector(".charts");
+  const canvas = h("canvas", { id, role: "img", "aria-label": `${caption}: a ${type} chart; its numbers are in the table below it.` });
+  const points = sum(series.map((s) => s.data.filter((v) => v !== null && v !== undefined).length));
+  const columns = [{ key: "label", label: labelHeader, header: true },
+    ...series.map((s, i) => ({ key: `s${i}`, label: s.label, num: true }))];
+  const rows = labels.map((label, j) => Object.fromEntries([["label", label],
+    ...series.map((s, i) => [`s${i}`, s.data[j] === null || s.data[j] === undefined ? "–" : percent ? `${Number(s.data[j]).toFixed(1)}%` : s.data[j]])]));
+  charts.append(h("figure", { class: "chart" },
+    h("figcaption", { id: `${id}-caption` }, caption),
+    h("div", { class: "chart-box" }, canvas),
+    h("details", {}, h("summary", {}, `Show the numbers: ${caption}`), table(caption, columns, rows))));
+  canvas.dataset.points = String(points);
+  if (!window.Chart) {
+    canvas.replaceWith(h("p", { class: "panel-state" }, "Charts are unavailable (chart.js is not installed); the numbers are in the table."));
+    return;
+  }
+  // eslint-disable-next-line no-undef
+  new window.Chart(canvas, {
+    type,
+    data: {
+      labels,
+      datasets: series.map((s, i) => ({
+        label: s.label, data: s.data, backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length],
+        borderWidth: type === "line" ? 3 : 0, pointRadius: type === "line" ? 4 : undefined, spanGaps: true,
+      })),
+    },
+    options: {
+      animation: false, responsive: true, maintainAspectRatio: false,
+      plugins: { legend: { position: "bottom", labels: { color: "#0b0c0c" } } },
+      scales: {
+        x: { stacked, ticks: { color: "#0b0c0c" } },
+        y: { stacked, beginAtZero: true, ticks: { color: "#0b0c0c", precision: percent ? undefined : 0,
+          callback: percent ? (v) => `${v}%` : undefined }, max: percent ? 100 : undefined },
+      },
+    },
+  });
+  canvas.dataset.rendered = "true";
+}
+
+function dataTable(section, caption, columns, rows) {
+  section.querySelector(".charts").after(h("details", {}, h("summary", {}, `All rows: ${caption}`),
+    h("div", { class: "table-wrap" }, table(caption, columns, rows))));
+}
+
+function empty(section, what) {
+  section.querySelector(".charts").replaceChildren(h("p", { class: "empty" }, `No ${what} in this period.`));
+}
+
+const MEASURES = {
+  k1: {
+    what: "K1",
+    load: () => api("ppo-register", "v1/measures/k1", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
+    draw(section, all) {
+      const rows = all.filter((r) => r.borough !== "*");
+      if (!rows.length) return empty(section, "PPO arrests for non-trigger offences");
+      const fields = ["ppo_non_trigger_arrests", "inspector_decisions"];
+      const share = (c) => (c.ppo_non_trigger_arrests ? (100 * c.inspector_decisions) / c.ppo_non_trigger_arrests : null);
+      const byMonth = groupSum(rows, (r) => r.month, fields);
+      figure(section, { id: "k1-month", type: byMonth.size > 2 ? "line" : "bar", caption: "Share put to an inspector, by month", labelHeader: "Month", percent: true,
+        labels: [...byMonth.keys()], series: [{ label: "Share put to an inspector", data: [...byMonth.values()].map(share) }] });
+      const byBorough = groupSum(rows, (r) => r.borough, fields);
+      figure(section, { id: "k1-borough", caption: "Share put to an inspector, by borough", labelHeader: "Borough", percent: true,
+        labels: [...byBorough.keys()], series: [{ label: "Share put to an inspector", data: [...byBorough.values()].map(share) }] });
+      dataTable(section, "K1 by month and borough", [
+        { key: "month", label: "Month", header: true }, { key: "borough", label: "Borough" },
+        { key: "ppo_non_trigger_arrests", label: "PPO non-trigger arrests", num: true },
+        { key: "inspector_decisions", label: "Put to an inspector", num: true },
+        { label: "Share", num: true, render: (r) => pct(r.share) },
+        { label: "Baseline share", num: true, render: (r) => pct(r.baseline_share) },
+        { label: "Target (+50%) met", render: (r) => (r.target_met === null ? "–" : r.target_met ? "Yes" : "No") },
+      ], all);
+    },
+  },
+  k2: {
+    what: "K2",
+    load: () => api("ppo-register", "v1/measures/k2", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
+    draw(section, all) {
+      const rows = all.filter((r) => r.borough !== "*");
+      if (!rows.length) return empty(section, "K2 events");
+      const fields = ["prosecuted_for_failing_to_attend", "arrested_for_breaking_bail_condition"];
+      const labels = ["Prosecuted for failing to attend", "Arrested for breaking a bail condition"];
+      for (const [id, key, header] of [["k2-month", (r) => r.month, "Month"], ["k2-borough", (r) => r.borough, "Borough"]]) {
+        const groups = groupSum(rows, key, fields);
+        figure(section, { id, stacked: true, caption: `K2 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],
+          series: fields.map((f, i) => ({ label: labels[i], data: [...groups.values()].map((c) => c[f]) })) });
+      }
+    },
+  },
+  k3: {
+    what: "K3",
+    load: () => api("breach", "v1/measures/k3", { params: { from: chosen.from, to: chosen.to } }),
+    draw(section, all) {
+      const rows = all.filter((r) => !chosen.borough || r.borough === chosen.borough);
+      if (!rows.length) return empty(section, "arrest requests");
+      const buckets = Object.keys(rows[0].buckets);
+      figure(section, { id: "k3-distribution", caption: "Time from request to arrest (distribution)", labelHeader: "Time to arrest",
+        labels: buckets, series: [{ label: "Arrests", data: buckets.map((b) => sum(rows.map((r) => r.buckets[b]))) }] });
+      const bySource = groupSum(rows, (r) => words(r.source), ["within_target", "count", "still_open"]);
+      figure(section, { id: "k3-source", stacked: true, caption: "Arrests within target, late, and still open, by source", labelHeader: "Source",
+        labels: [...bySource.keys()], series: [
+          { label: "Within target", data: [...bySource.values()].map((c) => c.within_target) },
+          { label: "Late", data: [...bySource.values()].map((c) => c.count - c.within_target) },
+          { label: "Still open", data: [...bySource.values()].map((c) => c.still_open) },
+        ] });
+      dataTable(section, "K3 by source, borough and PPO status", [
+        { label: "Source", header: true, render: (r) => words(r.source) }, { key: "borough", label: "Borough" },
+        { label: "PPO", render: (r) => (r.ppo ? "Yes" : "No") }, { key: "count", label: "Arrests", num: true },
+        { label: "Mean hours", num: true, render: (r) => hours(r.mean_hours) }, { label: "Median hours", num: true, render: (r) => hours(r.p50_hours) },
+        { label: "90th percentile hours", num: true, render: (r) => hours(r.p90_hours) }, { label: "Longest hours", num: true, render: (r) => hours(r.max_hours) },
+        { key: "within_target", label: "Within target", num: true }, { key: "still_open", label: "Still open", num: true },
+      ], rows);
+    },
+  },
+  k4: {
+    what: "K4",
+    load: () => api("referral", "v1/measures/k4", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
+    draw(section, rows) {
+      if (!rows.length) return empty(section, "tests or assessments");
+      const fields = ["tests", "positives", "requirements_imposed", "initial_attended", "follow_up_attended", "failures", "entered_treatment"];
+      for (const [id, key, header] of [["k4-month", (r) => r.month, "Month"], ["k4-borough", (r) => r.borough, "Borough"]]) {
+        const groups = groupSum(rows, key, fields);
+        figure(section, { id, caption: `K4 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],
+          series: fields.map((f) => ({ label: words(f), data: [...groups.values()].map((c) => c[f]) })) });
+      }
+      dataTable(section, "K4 by month, borough and custody suite", [
+        { key: "month", label: "Month", header: true }, { key: "borough", label: "Borough" }, { key: "suite", label: "Suite" },
+        ...fields.map((f) => ({ key: f, label: words(f), num: true })),
+      ], rows);
+    },
+  },
+  k5: {
+    what: "K5",
+    load: () => api("custody", "v1/measures/k5", { params: { from: chosen.from, to: chosen.to } }),
+    draw(section, rows) {
+      if (!rows.length) return empty(section, "tests");
+      const byMonth = groupSum(rows, (r) => r.month, ["tests", "kit_cost_gbp"]);
+      figure(section, { id: "k5-month", caption: "Tests performed by month", labelHeader: "Month", labels: [...byMonth.keys()],
+        series: [{ label: "Tests", data: [...byMonth.values()].map((c) => c.tests) }] });
+      const bySuite = groupSum(rows, (r) => r.suite, ["tests", "kit_cost_gbp"]);
+      figure(section, { id: "k5-suite", caption: "Tests performed by custody suite", labelHeader: "Custody suite", labels: [...bySuite.keys()],
+        series: [{ label: "Tests", data: [...bySuite.values()].map((c) => c.tests) }] });
+      dataTable(section, "K5 by month and custody suite (kit cost in £)", [
+        { key: "month", label: "Month", header: true }, { key: "suite", label: "Custody suite" },
+        { key: "tests", label: "Tests", num: true }, { label: "Kit cost", num: true, render: (r) => `£${Number(r.kit_cost_gbp).toFixed(2)}` },
+      ], rows);
+      const note = h("p", { class: "hint" }, `Total: ${sum(rows.map((r) => r.tests))} tests, kit cost £${sum(rows.map((r) => r.kit_cost_gbp)).toFixed(2)}. K5 is counted by custody suite, whatever borough is chosen.`);
+      section.querySelector(".charts").before(note);
+    },
+  },
+  "tested-positive": {
+    what: "the tested-positive list",
+    load: () => {
+      if (!chosen.borough && form.dataset.national !== "true") {
+        return Promise.reject(new Error("choose a borough to see its list"));
+      }
+      return api("ppo-register", "v1/tested-positive", { params: { borough: chosen.borough } });
+    },
+    draw(section, rows) {
+      const link = document.getElementById("csv-link");
+      const csv = new URLSearchParams({ format: "csv" });
+      if (chosen.borough) csv.set("borough", chosen.borough);
+      link.href = `/api/ppo-register/v1/tested-positive?${csv}`;
+      link.hidden = false;
+      const target = document.getElementById("tp-table");
+      if (!rows.length) { target.replaceChildren(h("p", { class: "empty" }, "No PPO on the register has tested positive.")); return; }
+      target.replaceChildren(table(`PPOs who have tested positive${chosen.borough ? ` in ${chosen.borough}` : ""}: ${rows.length}`, [
+        { key: "person_id", label: "Person", header: true }, { key: "borough", label: "Borough" },
+        { label: "Strand", render: (r) => words(r.strand) }, { label: "On the register since", render: (r) => date(r.on_register_since) },
+        { label: "Last positive", render: (r) => date(r.last_positive_on) }, { label: "Drugs", render: (r) => r.last_drugs.join(", ") },
+        { key: "positives_in_12_months", label: "Positives in 12 months", num: true },
+      ], rows));
+    },
+  },
+};
+
+async function show(id) {
+  const section = document.getElementById(id);
+  const measure = MEASURES[id];
+  const state = section.querySelector(".panel-state");
+  try {
+    const rows = await measure.load();
+    measure.draw(section, rows);
+    state.textContent = "";
+    return true;
+  } catch (error) {
+    state.textContent = describe(error, measure.what);
+    section.querySelector(".charts")?.replaceChildren();
+    return false;
+  } finally {
+    section.dataset.loaded = "true";
+  }
+}
+
+Promise.all(Object.keys(MEASURES).map(show)).then((shown) => {
+  const ok = shown.filter(Boolean).length;
+  document.body.dataset.dashboardLoaded = "true";
+  say(`Measures from ${date(chosen.from)} to ${date(chosen.to)}${chosen.borough ? ` for ${chosen.borough}` : ""}: ${ok} of ${shown.length} shown.`);
+});

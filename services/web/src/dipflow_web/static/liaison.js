@@ -1,0 +1,108 @@
+// Liaison views: probation liaison's breach cases and arrest requests (due dates, escalations), and court
+// liaison's restriction-on-bail notices (whether it applies, and why).
+import { api, date, dateTime, describe, h, londonDay, say, table, words } from "./common.js";
+
+const today = londonDay(Date.now());
+const now = Date.now();
+
+function list(values) {
+  return values && values.length ? h("ul", {}, values.map((v) => h("li", {}, words(v)))) : "–";
+}
+
+function due(isoDate, done, closed) {
+  if (done) return h("span", {}, `${date(isoDate)} – done`);
+  if (!closed && isoDate < today) return h("span", {}, `${date(isoDate)} `, h("span", { class: "overdue-text" }, "Overdue"));
+  return date(isoDate);
+}
+
+function flags(row) {
+  const out = [];
+  if (row.ppo) out.push(h("span", { class: "badge" }, "PPO"));
+  if (row.high_risk) out.push(h("span", { class: "badge bad" }, "High risk"));
+  if (row.premium) out.push(h("span", { class: "badge bad" }, "Premium"));
+  return out.length ? out : "–";
+}
+
+const ESCALATIONS = {
+  enforcement: "Escalated: enforcement due date passed",
+  hearing: "Escalated: first hearing due date passed",
+};
+
+const caseOverdue = (c) => !c.closed_at && ((!c.enforcement && c.enforcement_due < today) || (!c.hearing_on && c.hearing_due < today));
+const arrestOpen = (r) => !r.arrested_at && !r.cancelled_at;
+const arrestOverdue = (r) => arrestOpen(r) && Date.parse(r.deadline_at) < now;
+
+const VIEWS = {
+  "breach-cases": {
+    what: "breach cases",
+    title: "Breach cases",
+    load: (area) => api("breach", "v1/breach-cases", { params: { area } }),
+    render: (rows, area) => table(`DRR breach cases in ${area}: ${rows.length}, ${rows.filter(caseOverdue).length} overdue`, [
+      { key: "person_id", label: "Person", header: true },
+      { key: "order_id", label: "Order" },
+      { label: "Failure on", render: (c) => date(c.failure_on) },
+      { label: "Enforcement due", render: (c) => due(c.enforcement_due, c.enforcement ? `${words(c.enforcement)}` : null, c.closed_at) },
+      { label: "First hearing due", render: (c) => due(c.hearing_due, c.hearing_on, c.closed_at) },
+      { label: "Escalations", render: (c) => list((c.escalations || []).map((e) => ESCALATIONS[e] || e)) },
+      { label: "Flags", render: flags },
+      { label: "Reason and rules", render: (c) => `${c.reason} (${(c.rule_ids || []).join(", ")})` },
+      { label: "State", render: (c) => (c.closed_at ? `Closed ${dateTime(c.closed_at)}` : "Open") },
+    ], rows, (c) => (caseOverdue(c) ? "overdue" : null)),
+  },
+  "arrest-requests": {
+    what: "arrest requests",
+    title: "Arrest requests",
+    load: (area) => api("breach", "v1/arrest-requests", { params: { area } }),
+    render: (rows, area) => table(`Arrest requests in ${area}: ${rows.filter(arrestOpen).length} open, ${rows.filter(arrestOverdue).length} past the deadline`, [
+      { key: "person_id", label: "Person", header: true },
+      { label: "Source", render: (r) => words(r.source) },
+      { label: "Legal basis", render: (r) => `${r.basis} (${(r.rule_ids || []).join(", ")})` },
+      { label: "Requested", render: (r) => dateTime(r.requested_at) },
+      { label: "Deadline", render: (r) => (arrestOverdue(r) ? h("span", {}, `${dateTime(r.deadline_at)} `, h("span", { class: "overdue-text" }, "Passed")) : dateTime(r.deadline_at)) },
+      { label: "Escalated", render: (r) => (r.escalated_at ? dateTime(r.escalated_at) : "–") },
+      { label: "Flags", render: flags },
+      { label: "State", render: (r) => (r.arrested_at ? `Arrested ${dateTime(r.arrested_at)}` : r.cancelled_at ? `Cancelled ${dateTime(r.cancelled_at)}` : "Open") },
+    ], rows, (r) => (arrestOverdue(r) ? "overdue" : null)),
+  },
+  "bail-cases": {
+    what: "restriction-on-bail notices",
+    title: "Restriction-on-bail notices",
+    load: (area) => api("referral", "v1/bail-cases", { params: { area } }),
+    render: (rows, area) => table(`Restriction-on-bail notices in ${area}: ${rows.length}`, [
+      { key: "person_id", label: "Person", header: true },
+      { key: "detention_id", label: "Detention" },
+      { label: "Restriction", render: (b) => (b.restriction === "applies" ? h("strong", {}, "Applies")
+        : b.restriction ? words(b.restriction) : "Waiting for agreement and grounds") },
+      { label: "Reasons", render: (b) => list(b.reasons) },
+      { label: "Rules", render: (b) => (b.rule_ids || []).join(", ") || "–" },
+      { label: "Agreed to assessment", render: (b) => (b.agreed === null ? "Not recorded" : b.agreed ? "Yes" : "No") },
+      { label: "Notified", render: (b) => dateTime(b.notified_at) },
+      { label: "Court decision", render: (b) => (b.outcome ? `${words(b.outcome)}${b.court ? `, ${b.court}` : ""}${b.decided_on ? `, ${date(b.decided_on)}` : ""}` : "–") },
+      { label: "Breach", render: (b) => (b.breached_at ? `${dateTime(b.breached_at)}: ${b.breach_what || ""}` : "–") },
+      { label: "Before a justice by", render: (b) => (b.before_justice_by ? dateTime(b.before_justice_by) : "–") },
+    ], rows),
+  },
+};
+
+async function show(section) {
+  const view = VIEWS[section.dataset.view];
+  const area = section.dataset.area;
+  const state = section.querySelector(".panel-state");
+  const target = section.querySelector(".table-wrap");
+  try {
+    const rows = await view.load(area);
+    target.replaceChildren(rows.length ? view.render(rows, area) : h("p", { class: "empty" }, `No ${view.what} in ${area}.`));
+    state.textContent = "";
+    return rows.length;
+  } catch (error) {
+    state.textContent = describe(error, view.what);
+    return 0;
+  } finally {
+    section.dataset.loaded = "true";
+  }
+}
+
+const sections = [...document.querySelectorAll("[data-view]")];
+Promise.all(sections.map(show)).then((counts) => {
+  say(sections.map((s, i) => `${VIEWS[s.dataset.view].title}: ${counts[i]}.`).join(" "));
+});

@@ -1,0 +1,420 @@
+"""The web pages in a real browser (Debian's headless Chromium driven by Playwright) against the whole system as
+`make run` starts it: a worker signs in and sees a new assignment arrive without a reload when custody posts a
+positive result, records attendance and the follow-up decision with two clicks each, and the state is checked
+through the referral API; the measures dashboard draws K1 to K5 from real data and exports the tested-positive
+list; the liaison pages show breach cases, arrest requests and restriction-on-bail notices.
+
+Chromium is never downloaded: `make install` installs Debian's package. A missing browser fails the run.
+Screenshots go to test-artifacts/screenshots/ (ignored by git)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from dipflow.auth import Role
+from dipflow.devstack.paths import project_root
+from dipflow.devstack.web import WEB
+from tests.e2e.system import System, start_system, until
+
+pytestmark = pytest.mark.timeout(300)
+SUITE = "MET-BRIXTON"
+SHOTS = project_root() / "test-artifacts" / "screenshots"
+CHARTS = ("k1-month", "k1-borough", "k2-month", "k2-borough", "k3-distribution", "k3-source", "k4-month",
+          "k4-borough", "k5-month", "k5-suite")  # fmt: skip
+
+
+def chromium() -> str:
+    """Debian's Chromium (`make install` installs it); its absence is a failure, never a skip."""
+    found = os.environ.get("DIPFLOW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(found).exists():
+        pytest.fail("Chromium is not installed: run `make install` (apt-get install chromium) first")
+    return found
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    yield from start_system(Path(tmp_path_factory.mktemp("system")) / "run")
+
+
+@pytest.fixture(scope="module")
+def web(system: System) -> str:
+    """The web app `dipflow run` started beside the services, once its /readyz answers 200."""
+    url = WEB.url(system.offset)
+    deadline = time.monotonic() + 60
+    with httpx.Client(timeout=2) as client:
+        while True:
+            try:
+                answer = client.get(f"{url}/readyz")
+                if answer.status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                answer = None
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the web app at {url} is not ready: {answer and answer.text}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium(), headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+class World:
+    """Everyone who feeds the pages their data, through the services' APIs (as test_journeys does)."""
+
+    def __init__(self, system: System, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.system = system
+        self.custody, self.referral, self.ppo, self.breach = (
+            clients[n] for n in ("custody", "referral", "ppo-register", "breach")
+        )
+        self.officer = system.token(Role.custody_officer, "metropolitan")
+        self.inspector = system.token(Role.inspector, "metropolitan")
+        self.manager = system.token(Role.referral_manager, "lambeth")
+        self.coordinator = system.token(Role.ppo_coordinator, "lambeth")
+        self.liaison = system.token(Role.probation_liaison, "lambeth")
+        self.police = system.token(Role.police_enforcement, "lambeth")
+        self.tag = uuid.uuid4().hex[:8].upper()
+        self.facts: dict[str, str] = {}
+
+    def person(self, n: str) -> str:
+        return f"L-W{self.tag}-{n}"
+
+    async def post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str],
+                   status: int = 200) -> Any:  # fmt: skip
+        answer = await client.post(path, json=body, headers=headers)
+        assert answer.status_code == status, (path, answer.text)
+        return answer.json() if answer.content else None
+
+    async def worker(self, name: str) -> tuple[str, dict[str, str]]:
+        worker_id = f"W-{self.tag}-{name}"
+        body = {"worker_id": worker_id, "name": f"Worker {name}", "area": "lambeth", "suites": [SUITE],
+                "daily_capacity": 20, "working_weekdays": [0, 1, 2, 3, 4, 5, 6]}  # fmt: skip
+        await self.post(self.referral, "/v1/workers", body, self.manager, 201)
+        return worker_id, self.system.token(Role.referral_worker, "lambeth", worker_id)
+
+    async def book_in(self, pid: str, code: str = "TA1968-s1", ago: timedelta = timedelta(minutes=30)) -> str:
+        now = datetime.now(UTC)
+        body = {"person_id": pid, "name": "Web Person", "date_of_birth": "1975-05-05", "home_area": "lambeth",
+                "suite": SUITE, "arrested_at": (now - ago).isoformat(),
+                "offences": [{"code": code, "offence_date": now.date().isoformat()}]}  # fmt: skip
+        booked = await self.post(self.custody, "/v1/detentions", body, self.officer, 201)
+        return str(booked["detention_id"])
+
+    async def act(self, did: str, action: str, body: dict[str, Any] | None = None,
+                  as_: dict[str, str] | None = None) -> Any:  # fmt: skip
+        return await self.post(
+            self.custody, f"/v1/detentions/{did}/{action}", body or {}, as_ or self.officer
+        )
+
+    async def test_positive(self, did: str) -> None:
+        await self.act(did, "warning")
+        await self.act(did, "sample")
+        await self.act(did, "results", {"drug": "cocaine", "result": "positive"})
+
+    async def positive(self, pid: str, *, charge: bool = False) -> str:
+        did = await self.book_in(pid)
+        if charge:
+            await self.act(did, "charge", {"codes": ["TA1968-s1"]})
+        await self.test_positive(did)
+        return did
+
+    async def assessment(self, did: str) -> dict[str, Any]:
+        async def find() -> Any:
+            rows = (
+                await self.referral.get("/v1/assessments", params={"area": "lambeth"}, headers=self.manager)
+            ).json()
+            return next((a for a in rows if a["detention_id"] == did and a["initial"]["worker_id"]), None)
+
+        found: dict[str, Any] = await until(find, f"the assessment for {did}")
+        return found
+
+    # -- data for the dashboard and the liaison pages ----------------------------------------------------------
+
+    async def ppo_tested_positive_after_an_inspector(self) -> None:
+        """K1 (a PPO's non-trigger arrest put to an inspector), K2 (a PPO arrested under BA76 s.7(3)), K4/K5
+        (the test) and the tested-positive list."""
+        pid = self.facts["ppo"] = self.person("PPO")
+        start = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
+        await self.post(self.ppo, "/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "catch_and_convict",
+                        "start_date": start, "reason": "panel"}, self.coordinator, 201)  # fmt: skip
+
+        async def custody_knows() -> bool:
+            return bool(
+                (await self.custody.get(f"/v1/ppo-status/{pid}", headers=self.officer)).json()["is_ppo"]
+            )
+
+        await until(custody_knows, "custody's copy of the register")
+        did = await self.book_in(pid, "CDA1971-s1")
+        await self.act(did, "inspector-decision", {"decision": "authorised", "rank": "inspector",
+                       "grounds": "Class A misuse suspected"}, self.inspector)  # fmt: skip
+        await self.test_positive(did)
+        await self.book_in(pid, "BA1976-s7")
+
+        async def listed() -> Any:
+            rows = (await self.ppo.get("/v1/tested-positive", params={"borough": "lambeth"},
+                                       headers=self.coordinator)).json()  # fmt: skip
+            return any(r["person_id"] == pid for r in rows)
+
+        await until(listed, "the tested-positive list")
+
+        async def k2_counts_the_bail_arrest() -> Any:
+            rows = (await self.ppo.get("/v1/measures/k2", params={"borough": "lambeth"},
+                                       headers=self.coordinator)).json()  # fmt: skip
+            return sum(r["arrested_for_breaking_bail_condition"] for r in rows)
+
+        await until(k2_counts_the_bail_arrest, "K2 to count the arrest under BA76 s.7(3)")
+
+    async def failure_to_attend_then_re_arrest(self) -> None:
+        """K3: an arrest request from a failure to attend, closed by the person's next booking."""
+        pid = self.facts["failed"] = self.person("FTA")
+        a = await self.assessment(await self.positive(pid))
+        case = f"/v1/assessments/{a['assessment_id']}"
+        await self.post(self.referral, f"{case}/impose", {}, self.officer)
+        await self.post(self.referral, f"{case}/attendance", {"outcome": "failed_to_attend"}, self.manager)
+
+        async def request(closed: bool) -> Any:
+            rows = (await self.breach.get("/v1/arrest-requests", params={"area": "lambeth"},
+                                          headers=self.police)).json()  # fmt: skip
+            return next((r for r in rows if r["person_id"] == pid and (r["arrested_at"] or not closed)), None)
+
+        await until(lambda: request(False), "the arrest request")
+        await self.book_in(pid, "CDA1971-s1", ago=timedelta(0))  # arrested after the request
+        await until(lambda: request(True), "the re-arrest to close the arrest request")
+
+    async def drr_breach(self) -> None:
+        pid, order = self.facts["drr"], self.facts["order"] = self.person("DRR"), f"DRR-W{self.tag}"
+        await self.post(self.breach, "/v1/orders", {"person_id": pid, "order_id": order, "area": "lambeth",
+                        "court": "Camberwell Green", "start_date": "2008-01-14", "treatment_months": 24,
+                        "responsible_officer": "PO Smith"}, self.liaison, 201)  # fmt: skip
+        high_risk = await self.breach.post(f"/v1/orders/{order}/high-risk", json={"high_risk": True},
+                                           headers=self.liaison)  # fmt: skip
+        assert high_risk.status_code == 204, high_risk.text  # D5: fast-tracked to a premium arrest request
+        for on in ("2008-03-03", "2008-09-01"):
+            await self.post(self.breach, f"/v1/orders/{order}/compliance",
+                            {"kind": "unacceptable_absence", "on": on}, self.liaison)  # fmt: skip
+
+    async def bail_restricted(self) -> None:
+        pid = self.facts["bail"] = self.person("BAIL")
+        did = await self.positive(pid, charge=True)
+        court = self.system.token(Role.court_liaison, "lambeth")
+
+        async def bail_case() -> Any:
+            rows = (
+                await self.referral.get("/v1/bail-cases", params={"area": "lambeth"}, headers=court)
+            ).json()
+            return any(c["detention_id"] == did for c in rows)
+
+        await until(bail_case, "the restriction-on-bail case")
+        notice = await self.post(self.referral, f"/v1/bail-cases/{did}/agreement",
+                                 {"agreed": False, "substantial_grounds": True}, self.officer)  # fmt: skip
+        assert notice["restriction"] == "applies"
+
+
+@pytest.fixture(scope="module")
+async def world(system: System) -> AsyncIterator[World]:
+    names = ("custody", "referral", "ppo-register", "breach")
+    clients = {n: httpx.AsyncClient(base_url=system.url(n), timeout=30) for n in names}
+    try:
+        yield World(system, clients)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+@pytest.fixture(scope="module")
+async def data(world: World) -> World:
+    """Everything the dashboard and liaison pages show, made at once (each waits on its own events)."""
+    await world.worker("data")
+    await asyncio.gather(world.ppo_tested_positive_after_an_inspector(), world.failure_to_attend_then_re_arrest(),
+                         world.drr_breach(), world.bail_restricted())  # fmt: skip
+    return world
+
+
+# -- the browser ------------------------------------------------------------------------------------------------
+
+
+class Tab:
+    """One signed-in browser tab; script errors and failed page loads are collected and fail the test."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
+        page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("response", lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    async def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
+
+    async def all_inputs_labelled(self) -> None:
+        unlabelled = await self.page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                 .filter((e) => !e.labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML)"""
+        )
+        assert unlabelled == []
+
+
+def bearer(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+async def sign_in(browser: Browser, web: str, token: str, path: str) -> Tab:
+    context = await browser.new_context(base_url=web, viewport={"width": 1280, "height": 900},
+                                        timezone_id="Europe/London", locale="en-GB", accept_downloads=True)  # fmt: skip
+    tab = Tab(await context.new_page())
+    await tab.page.goto(path)
+    await expect(tab.page).to_have_url(f"{web}/sign-in?next={path.replace('/', '%2F')}")
+    await tab.page.get_by_label("Access token").fill(token)
+    await tab.page.get_by_role("button", name="Sign in").click()
+    await expect(tab.page).to_have_url(f"{web}{path}")
+    return tab
+
+
+async def test_a_worker_sees_a_new_assignment_arrive_live_and_records_attendance_in_two_clicks(
+    world: World, browser: Browser, web: str
+) -> None:
+    worker_id, me = await world.worker("live")
+    tab = await sign_in(browser, web, bearer(me), "/inbox")
+    page = tab.page
+    await expect(page.locator("#live-state")).to_have_attribute("data-state", "on")
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "dipflow_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert await page.evaluate("document.cookie") == ""  # page scripts never see the token
+    await page.evaluate("window.sameDocument = true")
+    await tab.all_inputs_labelled()
+    await tab.shot("inbox-1-waiting")
+
+    pid = world.person("LIVE")
+    await world.positive(pid)  # custody posts the journey: book-in, warning, sample, positive result
+    card = page.locator("li.card", has_text=pid)
+    await expect(card).to_be_visible(timeout=30_000)
+    assert await page.evaluate("window.sameDocument === true"), "the page was reloaded"
+    await expect(card.locator(".badge")).to_have_text("New")
+    await expect(page.locator("#announcer")).to_contain_text("New assignment: initial assessment")
+    await tab.shot("inbox-2-new-assignment")
+
+    key = await card.get_attribute("data-key")
+    assert key is not None
+    assessment_id = key.split(":")[0]
+    case = f"/v1/assessments/{assessment_id}"
+    await world.post(world.referral, f"{case}/impose", {"place": "Brixton DIP office"}, world.officer)  # RA1
+    await page.get_by_role("button", name="Refresh list").click()
+    await card.get_by_role("button", name="Attended", exact=True).click()  # click 1: choose
+    await card.get_by_role("button", name="Confirm: attended").click()  # click 2: confirm
+    await expect(page.locator("#announcer")).to_contain_text("Attendance recorded: attended")
+    state = (await world.referral.get(case, headers=me)).json()
+    assert state["status"] == "initial_attended" and state["initial"]["worker_id"] == worker_id
+    await tab.shot("inbox-3-attended")
+
+    # The follow-up decision by keyboard alone: Enter on the choice, then Enter on the focused confirm button.
+    await card.get_by_role("button", name="No follow-up needed (RA5)").focus()
+    await page.keyboard.press("Enter")
+    await expect(card.get_by_role("button", name="Confirm: no follow-up")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#announcer")).to_contain_text("No follow-up needed; RA5 served.")
+    await expect(card).to_have_count(0)  # completed: it leaves the inbox
+    state = (await world.referral.get(case, headers=me)).json()
+    assert state["status"] == "completed"
+    forms = [n["form"] for n in (await world.referral.get(f"{case}/notices", headers=me)).json()]
+    assert forms == ["RA1", "RA3", "RA5"]
+
+    await page.goto(f"/assessments/{assessment_id}/notices")
+    await expect(page.get_by_role("heading", level=2)).to_have_count(3)
+    await expect(page.get_by_role("button", name="Print notices")).to_be_visible()
+    await tab.shot("notices-printable")
+    assert tab.errors == []
+
+
+async def test_the_dashboard_draws_k1_to_k5_and_exports_the_tested_positive_list(
+    data: World, browser: Browser, web: str
+) -> None:
+    tab = await sign_in(browser, web, bearer(data.system.token(Role.admin, "*")), "/dashboard")
+    page = tab.page
+    await page.goto("/dashboard?borough=lambeth")
+    await expect(page.locator("body")).to_have_attribute("data-dashboard-loaded", "true", timeout=30_000)
+    points = await page.evaluate(
+        """(ids) => Object.fromEntries(ids.map((id) => {
+             const chart = window.Chart.getChart(document.getElementById(id));
+             return [id, chart ? chart.data.datasets.reduce((n, d) => n + d.data.filter((v) => v > 0).length, 0) : -1];
+           }))""",
+        list(CHARTS),
+    )
+    assert all(n > 0 for n in points.values()), points
+    for chart in CHARTS:
+        box = await page.locator(f"#{chart}").bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 100, chart
+    await expect(page.locator("#k2 table").first).to_contain_text("1")  # each chart's numbers as a table
+    tested = page.locator("#tp-table table")
+    await expect(tested).to_contain_text(data.facts["ppo"])
+    await expect(tested).to_contain_text("cocaine")
+    await tab.all_inputs_labelled()
+    await tab.shot("dashboard")
+
+    link = page.get_by_role("link", name="Download as CSV")
+    exported = await page.request.get(await link.get_attribute("href") or "")
+    assert exported.status == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert data.facts["ppo"] in await exported.text()
+    async with page.expect_download() as download:
+        await link.click()
+    saved = await (await download.value).path()
+    assert (await (await download.value).failure()) is None
+    assert (await asyncio.to_thread(Path(saved).read_text)).startswith("person_id,borough,strand")
+
+    # An analyst sees the measures, but the services do not give analysts the list of people: the page says so.
+    analyst = await sign_in(browser, web, bearer(data.system.token(Role.analyst, "*")), "/dashboard")
+    await expect(analyst.page.locator("body")).to_have_attribute(
+        "data-dashboard-loaded", "true", timeout=30_000
+    )
+    await expect(analyst.page.locator("#tested-positive .panel-state")).to_contain_text("may not see")
+    await expect(analyst.page.locator("#k4-month")).to_have_attribute("data-rendered", "true")
+    assert tab.errors == [] and [e for e in analyst.errors if "403" not in e] == []
+
+
+async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
+    data: World, browser: Browser, web: str
+) -> None:
+    tab = await sign_in(browser, web, bearer(data.liaison), "/liaison/probation")
+    page = tab.page
+    for view in ("breach-cases", "arrest-requests"):
+        await expect(page.locator(f"[data-view={view}]")).to_have_attribute("data-loaded", "true")
+    cases = page.locator("#cases table")
+    await expect(cases.locator("tr", has_text=data.facts["order"])).to_contain_text("D")  # rule ids
+    await expect(cases.locator("thead")).to_contain_text("Enforcement due")
+    await expect(cases.locator("thead")).to_contain_text("First hearing due")
+    arrests = page.locator("#arrests table")
+    await expect(arrests.locator("tr", has_text=data.facts["failed"])).to_contain_text("Arrested")
+    await expect(arrests.locator("tr", has_text=data.facts["drr"])).to_contain_text("Premium")
+    await tab.all_inputs_labelled()
+    await tab.shot("liaison-probation")
+
+    court = await sign_in(
+        browser, web, bearer(data.system.token(Role.court_liaison, "lambeth")), "/liaison/court"
+    )
+    await expect(court.page.locator("[data-view=bail-cases]")).to_have_attribute("data-loaded", "true")
+    row = court.page.locator("#bail table tr", has_text=data.facts["bail"])
+    await expect(row).to_contain_text("Applies")
+    await expect(row).to_contain_text("B1")
+    await court.shot("liaison-court")
+    assert tab.errors == [] and court.errors == []
