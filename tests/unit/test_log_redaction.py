@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dipflow.logging import configure_logging, get_logger, redact_personal_data
+from dipflow.logging import UVICORN_LOGGERS, configure_logging, get_logger, redact_personal_data
 
 
 def test_fields_named_for_personal_data_lose_their_values_and_pnc_numbers_are_masked_anywhere() -> None:
@@ -34,7 +34,7 @@ def test_a_pnc_like_fragment_inside_a_longer_token_is_left_alone() -> None:
     assert redact_personal_data(None, "info", {"event": "path a08/123456Ab"})["event"] == "path a08/123456Ab"
 
 
-def test_configured_logging_redacts_structlog_and_stdlib_lines_and_exceptions(
+def test_configured_logging_redacts_structlog_stdlib_and_uvicorn_lines_and_exceptions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = io.StringIO()
@@ -42,6 +42,10 @@ def test_configured_logging_redacts_structlog_and_stdlib_lines_and_exceptions(
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)
+    for name in UVICORN_LOGGERS:  # as uvicorn leaves them: its own handler, not propagating
+        server = logging.getLogger(name)
+        monkeypatch.setattr(server, "handlers", [logging.StreamHandler(io.StringIO())])
+        monkeypatch.setattr(server, "propagate", False)
     configure_logging("test", json=True)
     get_logger("t").info("booked", person_id="08/123456A", name="Alan Smith", detention_id="D-1")
     try:

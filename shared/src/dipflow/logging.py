@@ -21,6 +21,7 @@ PERSONAL_FIELDS = frozenset(
     {"name", "person_name", "date_of_birth", "dob", "person_id", "person", "pnc", "address", "note", "notes"}
 )
 REDACTED = "[redacted]"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def _mask(value: Any) -> Any:
@@ -72,6 +73,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for server in UVICORN_LOGGERS:  # uvicorn's own handlers would bypass the JSON renderer and the redactor
+        logging.getLogger(server).handlers[:] = []
+        logging.getLogger(server).propagate = True
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
