@@ -17,16 +17,18 @@ from typing import Any
 import structlog
 
 PNC_NUMBER = re.compile(r"\b[0-9]{2,4}/[0-9]{1,7}[A-Z]\b")
+LOCAL_ID = re.compile(r"\bL-[A-Z0-9][A-Z0-9-]{2,29}\b")  # a force's local person id, where there is no PNC
 PERSONAL_FIELDS = frozenset(
     {"name", "person_name", "date_of_birth", "dob", "person_id", "person", "pnc", "address", "note", "notes"}
 )
 REDACTED = "[redacted]"
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+ACCESS_LOGGER = "uvicorn.access"  # request lines carry raw paths, and paths carry person ids: never logged
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return PNC_NUMBER.sub("[pnc]", value)
+        return LOCAL_ID.sub("[person]", PNC_NUMBER.sub("[pnc]", value))
     if isinstance(value, dict):
         return {k: REDACTED if k in PERSONAL_FIELDS else _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -76,6 +78,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     for server in UVICORN_LOGGERS:  # uvicorn's own handlers would bypass the JSON renderer and the redactor
         logging.getLogger(server).handlers[:] = []
         logging.getLogger(server).propagate = True
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
