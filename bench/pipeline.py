@@ -37,7 +37,9 @@ import httpx
 import orjson
 import psutil
 import typer
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI, Request
 from rich.console import Console
 
 from bench.drill import SECRET, Journey, System, generate
@@ -46,6 +48,7 @@ from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
 from dipflow.db import apply_migrations, load_migrations
 from dipflow.db.database import ensure_database, server_dsn
+from dipflow.devstack import free_port
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.kafka.admin import ensure_topics
@@ -266,6 +269,7 @@ async def reconcile(pools: dict[str, asyncpg.Pool], journeys: list[Journey]) -> 
 class Probe:
     accepted_at: float  # perf_counter when custody answered the positive result
     detention_id: str
+    person_id: str
 
 
 async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background: list[Journey],
@@ -317,6 +321,7 @@ async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background
             while len(arrivals) < len(sent) and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
             applied_rate = await _applied_rate(pools, 5.0)
+            failures = await _failure_latencies(client, system, manager, officer, sent[: len(sent) // 2])
         finally:
             load.cancel()
             for task in listeners:
@@ -327,7 +332,60 @@ async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background
     ms = [(arrivals[by_detention[p.detention_id]] - p.accepted_at) * 1000 for p in sent
           if p.detention_id in by_detention and by_detention[p.detention_id] in arrivals]  # fmt: skip
     return {"target_events_per_s": events_per_s, "measured_applied_events_per_s": round(applied_rate, 1),
-            "probes": len(sent), "arrived": len(ms), "positive_to_inbox": spread(ms), "samples_ms": ms}  # fmt: skip
+            "probes": len(sent), "arrived": len(ms), "positive_to_inbox": spread(ms), "samples_ms": ms,
+            "failure_probes": failures[0], "failure_to_liaison": spread(failures[1])}  # fmt: skip
+
+
+async def _failure_latencies(client: httpx.AsyncClient, system: System, manager: dict[str, str],
+                             officer: dict[str, str], probes: list[Probe]) -> tuple[int, list[float]]:  # fmt: skip
+    """RA1 imposed, then a failure to attend recorded (referral answers) → the liaison webhook receiving the
+    arrest-request notification (breach, through its durable notification timers)."""
+    received: dict[str, float] = {}
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def notified(request: Request) -> dict[str, str]:
+        body = orjson.loads(await request.body())
+        received.setdefault(body.get("person_id", ""), time.perf_counter())
+        return {}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(hook, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+            await asyncio.sleep(0.05)
+        admin = _bearer(Role.admin, "*")
+        (await client.put(f"{system.url('breach')}/v1/liaison/camden/webhook", headers=admin,
+                          json={"url": f"http://127.0.0.1:{port}/hook", "secret": "s" * 32})).raise_for_status()  # fmt: skip
+        rows = (await client.get(f"{system.url('referral')}/v1/assessments", params={"area": "camden"},
+                                 headers=manager)).json()  # fmt: skip
+        by_detention = {a["detention_id"]: a["assessment_id"] for a in rows}
+        failed: dict[str, float] = {}
+        for p in probes:
+            case = by_detention.get(p.detention_id)
+            if case is None:
+                continue
+            url = f"{system.url('referral')}/v1/assessments/{case}"
+            (await client.post(f"{url}/impose", json={}, headers=officer)).raise_for_status()
+            answer = await client.post(
+                f"{url}/attendance", json={"outcome": "failed_to_attend"}, headers=manager
+            )
+            answer.raise_for_status()
+            failed[p.person_id] = time.perf_counter()
+            await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while any(pid not in received for pid in failed) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        if any(pid not in received for pid in failed):
+            feed = (await client.get(f"{system.url('breach')}/v1/notifications", params={"area": "camden"},
+                                     headers=admin)).json()  # fmt: skip
+            console.print({"not received": len(failed) - len(received), "feed": [
+                {k: i.get(k) for k in ("kind", "attempts", "delivered_at", "last_error")} for i in feed["items"][:5]]})  # fmt: skip
+        return len(failed), [(received[pid] - at) * 1000 for pid, at in failed.items() if pid in received]
+    finally:
+        server.should_exit = True
+        await serving
 
 
 async def _applied_rate(pools: dict[str, asyncpg.Pool], seconds: float) -> float:
@@ -352,7 +410,7 @@ async def _probe(client: httpx.AsyncClient, system: System, officer: dict[str, s
     answer = await client.post(f"{custody}/v1/detentions/{did}/results", headers=officer,
                                json={"drug": "cocaine", "result": "positive"})  # fmt: skip
     answer.raise_for_status()
-    return Probe(time.perf_counter(), did)
+    return Probe(time.perf_counter(), did, pid)
 
 
 def _bearer(role: Role, area: str, worker_id: str | None = None) -> dict[str, str]:

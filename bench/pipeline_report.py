@@ -77,6 +77,12 @@ def markdown(r: dict[str, Any], png: str) -> str:
         f"custody → assignment on the worker's live inbox stream: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, "
         f"p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms.",
         "",
+        f"Failure to attend recorded (referral answers) → the probation liaison webhook receiving the arrest "
+        f"request (breach; notifications are sent by durable timers polled every second): "
+        f"{r['latency']['failure_to_liaison']['n']} of {r['latency']['failure_probes']} arrived; "
+        f"p50 {r['latency']['failure_to_liaison']['p50_ms']} ms, p95 {r['latency']['failure_to_liaison']['p95_ms']} ms, "
+        f"p99 {r['latency']['failure_to_liaison']['p99_ms']} ms, max {r['latency']['failure_to_liaison']['max_ms']} ms.",
+        "",
         "## Replay",
         "",
         f"{r['replay']['detentions']:,} detentions ({r['replay']['events']:,} events) rebuilt into the PPO "
