@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -42,7 +41,7 @@ from rich.table import Table
 
 from bench.report import machine_info
 from dipflow.auth import Role, mint_token
-from dipflow.devstack.net import port_open
+from dipflow.devstack.offsets import answers_ready, free_port_offset
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.devstack.stack import StackAddresses
@@ -62,27 +61,11 @@ console = Console(width=None if sys.stdout.isatty() else 130)
 # -- the system --------------------------------------------------------------------------------------------
 
 
-def _free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(1_000, 9_000, 10)  # noqa: S311 - a port range, not a secret
-        ports = [9092 + offset, 9093 + offset, 55432 + offset] + [s.port + offset for s in SERVICES]
-        if not any(port_open(p) for p in ports):
-            return offset
-    raise RuntimeError("no free port range")
-
-
-def _ready(client: httpx.Client, url: str) -> bool:
-    try:
-        return client.get(f"{url}/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int]:
     """``dipflow run`` on a free port range (tried again on another range if a port was taken meanwhile)."""
     state.mkdir(parents=True, exist_ok=True)
     for attempt in range(attempts):
-        offset = _free_offset()
+        offset = free_port_offset()
         out = (state / "dipflow-run.out").open("ab")
         command = subprocess.Popen(
             [
@@ -103,7 +86,7 @@ def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int
         with httpx.Client(timeout=2) as client:
             deadline = time.monotonic() + 180
             while command.poll() is None and time.monotonic() < deadline:
-                if all(_ready(client, spec.url(offset)) for spec in SERVICES):
+                if all(answers_ready(client, spec.url(offset)) for spec in SERVICES):
                     return command, offset
                 time.sleep(0.3)
         output = (state / "dipflow-run.out").read_text(errors="replace")

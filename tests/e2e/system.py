@@ -4,7 +4,6 @@ which drive it only through the services' public APIs and topics."""
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import sys
@@ -16,26 +15,14 @@ from pathlib import Path
 import httpx
 
 from dipflow.auth import Role, mint_token
-from dipflow.devstack.net import port_open
+from dipflow.devstack.offsets import answers_ready, free_port_offset
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
-from dipflow.devstack.web import WEB
 from tests.support.waiting import until
 
 __all__ = ["System", "launch", "start_system", "until"]
 
 ROOT = project_root()
-
-
-def free_offset() -> int:
-    for _ in range(50):
-        offset = random.randrange(1_000, 9_000, 10)
-        ports = [9092 + offset, 9093 + offset, 55432 + offset, WEB.port + offset] + [
-            s.port + offset for s in SERVICES
-        ]
-        if not any(port_open(p) for p in ports):
-            return offset
-    raise RuntimeError("no free port range")
 
 
 @dataclass
@@ -60,7 +47,7 @@ def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[str], int]:
     connections use the same range), so a start that fails on "Address already in use" is tried again on
     another range."""
     for attempt in range(attempts):
-        offset = free_offset()
+        offset = free_port_offset()
         command = subprocess.Popen(
             [sys.executable, "-m", "dipflow.cli", "run", "--state-dir", str(state), "--port-offset", str(offset)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -68,7 +55,7 @@ def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[str], int]:
         with httpx.Client(timeout=2) as client:
             deadline = time.monotonic() + 180
             while command.poll() is None and time.monotonic() < deadline:
-                if all(_ready(client, spec.url(offset)) for spec in SERVICES):
+                if all(answers_ready(client, spec.url(offset)) for spec in SERVICES):
                     return command, offset
                 time.sleep(0.2)
         output = command.stdout.read() if command.poll() is not None and command.stdout else ""
@@ -77,13 +64,6 @@ def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[str], int]:
             rest, _ = command.communicate(timeout=120)
             raise AssertionError(f"`dipflow run` did not get ready:\n{(output + rest)[-4000:]}")
     raise AssertionError("unreachable")
-
-
-def _ready(client: httpx.Client, url: str) -> bool:
-    try:
-        return client.get(f"{url}/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def start_system(state: Path) -> Iterator[System]:
