@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from dipflow.db.appends import INSERT_AUDIT as INSERT
+from dipflow.db.appends import queued_for
+
 if TYPE_CHECKING:  # dipflow.auth imports this module
     from dipflow.auth.principal import Principal
 
-INSERT = """
-INSERT INTO audit_log (actor, role, area, action, person_id, correlation_id, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
+__all__ = ["INSERT", "Audit", "AuditQuery", "query_audit"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Audit:
         conn: asyncpg.Connection | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Write one row; pass ``conn`` to make it part of the transaction that makes the change."""
+        """Write one row; pass ``conn`` to make it part of the transaction that makes the change (inside a
+        consumer's batch the row is written at the end of the batch, :mod:`dipflow.db.appends`)."""
         args = (
             self.principal.subject,
             str(self.principal.role),
@@ -43,7 +44,10 @@ class Audit:
             self.correlation_id,
             detail or {},
         )
-        if conn is not None:
+        queue = queued_for(conn) if conn is not None else None
+        if queue is not None:
+            queue.audit.append(args)
+        elif conn is not None:
             await conn.execute(INSERT, *args)
         else:
             await self.pool.execute(INSERT, *args)

@@ -25,7 +25,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     db_pool_min: int = Field(default=1, ge=0)
-    db_pool_max: int = Field(default=10, ge=1)
+    db_pool_max: int = Field(default=20, ge=1)
     retention_negative_days: int = Field(
         default=90, ge=0, description="Days after which a detention with no positive result is pseudonymised."
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from dipflow.db.appends import flush_appends
 from dipflow_ppo_register import handlers
 from dipflow_ppo_register.adapters.results import failures_of, positive_tests_of
 from dipflow_ppo_register.domain.panel import PanelFlag, first_panel_flag
@@ -34,6 +35,7 @@ def _evidence(flag: PanelFlag) -> dict[str, Any]:
 async def reconsider(conn: asyncpg.Connection, person_id: str, *, threshold: int) -> bool:
     """Raise a flag if P3 held on some day and none is waiting for review; after a review, only evidence newer
     than the review raises a new one. Returns whether a flag was raised."""
+    await flush_appends(conn)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('panel:' || $1))", person_id)
     last = await conn.fetchrow(
         "SELECT reviewed_at FROM panel_flags WHERE person_id = $1 ORDER BY id DESC LIMIT 1", person_id

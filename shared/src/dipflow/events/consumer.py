@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, IllegalStateError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
+from dipflow.db.appends import batched_appends
 from dipflow.db.database import database_answers
 from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, SkippedEventType, UnknownEventType
 from dipflow.events.errors import Backoff, is_transient, run_with_restarts
@@ -64,6 +65,7 @@ class EventConsumer:
         handler: Handler,
         on_tombstone: TombstoneHandler | None = None,
         max_batch: int = 500,
+        parallel_partitions: int = 4,
         max_attempts: int = 3,
         stall_after_s: float = 60.0,
         db_retries_in_place: int = 5,
@@ -76,6 +78,7 @@ class EventConsumer:
         self.handler = handler
         self.on_tombstone = on_tombstone
         self.max_batch = max_batch
+        self.parallel_partitions = parallel_partitions
         self.max_attempts = max_attempts
         self.stall_after_s = stall_after_s
         self.db_retries_in_place = db_retries_in_place
@@ -144,9 +147,10 @@ class EventConsumer:
                 lag_measured_at = 0.0
                 while True:
                     batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
-                    for tp, records in batches.items():
+                    if batches:
                         self._busy_since = time.monotonic()
-                        await self._process_partition(consumer, producer, tp, records)
+                        await self._process_partitions(producer, batches)
+                        await self._commit(consumer, batches)
                         self._busy_since = None
                     if not batches or time.monotonic() - lag_measured_at > 1.0:
                         await self._measure_lag(consumer)
@@ -172,12 +176,39 @@ class EventConsumer:
         if lag == 0:
             self.last_progress_at = time.monotonic()
 
+    async def _process_partitions(
+        self, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> None:
+        """Each partition's batch in its own transaction, up to ``parallel_partitions`` at once: a partition
+        keeps its order (it is one person's events), and while one transaction waits on the database another
+        runs. If one fails for good the others are cancelled (rolled back) and nothing is committed."""
+        limit = asyncio.Semaphore(self.parallel_partitions)
+
+        async def one(tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> None:
+            async with limit:
+                await self._process_partition(producer, tp, records)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for tp, records in batches.items():
+                    group.create_task(one(tp, records))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError):
+            log.info("commit_skipped_partition_revoked", group=self.group_id)
+            return
+        self._positions.update(offsets)
+        self.last_progress_at = time.monotonic()
+
     async def _process_partition(
-        self,
-        consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
-        tp: TopicPartition,
-        records: list[ConsumerRecord[Any, Any]],
+        self, producer: AIOKafkaProducer, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
     ) -> None:
         parsed: list[Parsed] = []
         dead: list[DeadLetter] = []
@@ -198,14 +229,6 @@ class EventConsumer:
         dead.extend(failed)
         for letter in dead:
             await self._dead_letter(producer, letter)
-        next_offset = records[-1].offset + 1
-        try:
-            await consumer.commit({tp: next_offset})
-        except (CommitFailedError, IllegalStateError):
-            log.info("commit_skipped_partition_revoked", group=self.group_id, partition=tp.partition)
-            return
-        self._positions[tp] = next_offset
-        self.last_progress_at = time.monotonic()
 
     async def _apply_batch(
         self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
@@ -343,7 +366,8 @@ class EventConsumer:
 async def apply_events(
     conn: asyncpg.Connection, group_id: str, tp: TopicPartition, parsed: Sequence[Parsed], handler: Handler
 ) -> tuple[int, int]:
-    """Record the events in the inbox and apply those not seen before, in the caller's transaction.
+    """Record the events in the inbox and apply those not seen before, in the caller's transaction; their
+    outbox and audit rows are written together at the end (:mod:`dipflow.db.appends`).
     Returns (applied, duplicates)."""
     if not parsed:
         return 0, 0
@@ -364,11 +388,12 @@ async def apply_events(
         )
     }
     applied = 0
-    for item in parsed:
-        if item.envelope.event_id in fresh:
-            fresh.discard(item.envelope.event_id)
-            await handler(conn, item.envelope, item.payload)
-            applied += 1
+    async with batched_appends(conn):
+        for item in parsed:
+            if item.envelope.event_id in fresh:
+                fresh.discard(item.envelope.event_id)
+                await handler(conn, item.envelope, item.payload)
+                applied += 1
     return applied, len(parsed) - applied
 
 

@@ -91,6 +91,7 @@ class EventRegistry:
 
     def __init__(self, *models: type[EventPayload], skip_other: tuple[str, ...] = ()) -> None:
         self._models: dict[tuple[str, int], type[EventPayload]] = {}
+        self._types: set[str] = set()
         self.skip_other = skip_other
         for model in models:
             self.register(model)
@@ -99,13 +100,14 @@ class EventRegistry:
         """An event type of a known producer that this consumer does not model."""
         if not self.skip_other or not type_.startswith(self.skip_other):
             return False
-        return not any(t == type_ for t, _ in self._models)
+        return type_ not in self._types
 
     def register(self, model: type[EventPayload]) -> None:
         key = (model.event_type, model.event_version)
         if key in self._models and self._models[key] is not model:
             raise ValueError(f"two payload models claim {key}")
         self._models[key] = model
+        self._types.add(model.event_type)
 
     def __iter__(self) -> Any:
         return iter(sorted(self._models.values(), key=lambda m: (m.event_type, m.event_version)))

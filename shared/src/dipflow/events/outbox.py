@@ -8,23 +8,26 @@ from datetime import datetime
 
 import asyncpg
 
+from dipflow.db.appends import NOTIFY_CHANNEL, OutboxRow, queued_for, write_outbox
 from dipflow.events.envelope import Envelope, EventPayload, new_envelope
 
-NOTIFY_CHANNEL = "dipflow_outbox"
+__all__ = ["NOTIFY_CHANNEL", "add_to_outbox", "add_tombstone", "emit"]
 
 
 async def add_to_outbox(conn: asyncpg.Connection, topic: str, envelopes: Sequence[Envelope]) -> None:
     """Queue events for ``topic`` inside the caller's transaction; the relay is woken on commit.
 
-    Writing the same event id twice is a no-op, so a writer unsure whether its commit landed may retry."""
-    if not envelopes:
-        return
-    await conn.executemany(
-        "INSERT INTO outbox (topic, key, value, event_id) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (event_id) DO NOTHING",
-        [(topic, e.key, e.to_bytes(), e.event_id) for e in envelopes],
-    )
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    Writing the same event id twice is a no-op, so a writer unsure whether its commit landed may retry.
+    Inside a consumer's batch (:mod:`dipflow.db.appends`) the rows are written at the end of the batch."""
+    await _append(conn, [(topic, e.key, e.to_bytes(), e.event_id) for e in envelopes])
+
+
+async def _append(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
+    queue = queued_for(conn)
+    if queue is not None:
+        queue.outbox.extend(rows)
+    else:
+        await write_outbox(conn, rows)
 
 
 async def emit(
@@ -54,10 +57,4 @@ async def emit(
 
 async def add_tombstone(conn: asyncpg.Connection, topic: str, key: str) -> None:
     """Queue a tombstone (null value) for ``key`` on a compacted topic, in the caller's transaction."""
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, value, event_id) VALUES ($1, $2, NULL, $3)",
-        topic,
-        key.encode(),
-        uuid.uuid4(),
-    )
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    await _append(conn, [(topic, key.encode(), None, uuid.uuid4())])

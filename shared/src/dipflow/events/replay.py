@@ -9,19 +9,22 @@ already dead-lettered them).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from dipflow.db import connect_pool
-from dipflow.events.consumer import DeadLetter, Handler, Parsed, apply_events, parse_record
+from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
 
+PARALLEL = 4
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -72,11 +75,16 @@ async def replay(
         await admin.close()
 
     pool = await connect_pool(
-        dsn, min_size=1, max_size=2, server_settings={"search_path": f"{schema},public"}
+        dsn, min_size=1, max_size=PARALLEL, server_settings={"search_path": f"{schema},public"}
     )
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 2**20,
+    )
     await consumer.start()
-    applied = duplicates = skipped = done = 0
+    counts = _Counts()
     try:
         partitions = await _partitions(bootstrap, spec.topics)
         consumer.assign(partitions)
@@ -87,33 +95,77 @@ async def replay(
         remaining = {tp for tp in partitions if ends[tp] > beginnings[tp]}
         if progress:
             progress(0, total)
+        # Each partition's batches apply in order (a task waits for its partition's previous one); batches
+        # of different partitions overlap, up to PARALLEL transactions, while the next records are fetched.
+        last: dict[TopicPartition, asyncio.Task[None]] = {}
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def apply(
+            tp: TopicPartition, records: list[ConsumerRecord[Any, Any]], after: asyncio.Task[None] | None
+        ) -> None:
+            if after is not None:
+                await after
+            await _apply_records(spec, pool, tp, records, counts)
+            if progress:
+                progress(counts.done, total)
+
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=2000)
             for tp, records in batches.items():
                 records = [r for r in records if r.offset < ends[tp]]
-                parsed: list[Parsed] = []
-                for record in records:
-                    outcome = parse_record(spec.registry, record) if record.value is not None else None
-                    if isinstance(outcome, Parsed):
-                        parsed.append(outcome)
-                    elif isinstance(outcome, DeadLetter) or outcome is None:
-                        skipped += 1
-                async with pool.acquire() as conn, conn.transaction():
-                    a, d = await apply_events(conn, spec.group_id, tp, parsed, spec.handler)
-                applied += a
-                duplicates += d
-                done += len(records)
-                if progress:
-                    progress(done, total)
+                task = asyncio.create_task(apply(tp, records, last.get(tp)))
+                last[tp] = task
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+            while len(in_flight) > 4 * PARALLEL:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in [t for t in last.values() if t.done()]:
+                task.result()  # a failed batch stops the replay
+        await asyncio.gather(*in_flight)
+        for task in last.values():
+            task.result()
     finally:
+        for task in in_flight:
+            task.cancel()
         await consumer.stop()
         await pool.close()
-    return ReplayResult(schema, total, applied, duplicates, skipped, time.monotonic() - started)
+    return ReplayResult(
+        schema, total, counts.applied, counts.duplicates, counts.skipped, time.monotonic() - started
+    )
+
+
+@dataclass
+class _Counts:
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    done: int = 0
+
+
+async def _apply_records(
+    spec: ReplaySpec,
+    pool: asyncpg.Pool,
+    tp: TopicPartition,
+    records: list[ConsumerRecord[Any, Any]],
+    counts: _Counts,
+) -> None:
+    parsed: list[Parsed] = []
+    for record in records:
+        outcome = parse_record(spec.registry, record) if record.value is not None else None
+        if isinstance(outcome, Parsed):
+            parsed.append(outcome)
+        else:
+            counts.skipped += 1
+    async with pool.acquire() as conn, conn.transaction():
+        applied, duplicates = await apply_events(conn, spec.group_id, tp, parsed, spec.handler)
+    counts.applied += applied
+    counts.duplicates += duplicates
+    counts.done += len(records)
 
 
 async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:

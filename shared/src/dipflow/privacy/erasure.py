@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from dipflow.db.appends import flush_appends
 from dipflow.events import Envelope, EventPayload, EventRegistry
 from dipflow.events.consumer import EventConsumer, Handler
 from dipflow.events.outbox import emit
@@ -28,6 +29,7 @@ async def erase_platform_rows(
 ) -> dict[str, int]:
     """The tables every service has: the audit trail keeps its entries under the pseudonym; stored
     idempotent answers that mention the person are dropped (a retry then gets a fresh answer)."""
+    await flush_appends(conn)
     audit = await pseudonymise_rows(conn, pseudonyms, "audit_log", "person_id = $1", person_id)
     dropped = await conn.execute(
         "DELETE FROM idempotency_keys WHERE position($1::bytea IN coalesce(body, ''::bytea)) > 0 "

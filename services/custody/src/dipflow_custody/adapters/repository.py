@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from dipflow.db.appends import batch_memo
 from dipflow_custody.domain.catalogue import Offence
 from dipflow_custody.domain.detention import Detention, DrugResult, ReleaseKind, ResultValue
 from dipflow_custody.domain.eligibility import InspectorDecision
@@ -141,8 +142,15 @@ async def save_detention(conn: asyncpg.Connection, d: Detention, version: int) -
 
 
 async def suite_force_and_area(conn: asyncpg.Connection, suite: str) -> tuple[str, str] | None:
+    memo = batch_memo(conn)
+    if memo is not None and ("suite", suite) in memo:
+        cached: tuple[str, str] | None = memo[("suite", suite)]
+        return cached
     row = await conn.fetchrow("SELECT force, area FROM suites WHERE suite = $1", suite)
-    return (row["force"], row["area"]) if row else None
+    place = (row["force"], row["area"]) if row else None
+    if memo is not None:
+        memo[("suite", suite)] = place
+    return place
 
 
 async def known_suites(conn: asyncpg.Connection) -> list[str]:
@@ -150,13 +158,21 @@ async def known_suites(conn: asyncpg.Connection) -> list[str]:
 
 
 async def station_notified(conn: asyncpg.Connection, place: str, on: date) -> Notified:
-    rows = await conn.fetch(
-        "SELECT place, kind, valid_from, valid_to FROM notifications WHERE place = $1", place
+    """What ``place`` was notified of on ``on``; the periods are read once per consumer batch."""
+    memo = batch_memo(conn)
+    periods: list[NotificationPeriod] | None = (
+        memo.get(("notifications", place)) if memo is not None else None
     )
-    periods = [
-        NotificationPeriod(r["place"], NotificationKind(r["kind"]), r["valid_from"], r["valid_to"])
-        for r in rows
-    ]
+    if periods is None:
+        rows = await conn.fetch(
+            "SELECT place, kind, valid_from, valid_to FROM notifications WHERE place = $1", place
+        )
+        periods = [
+            NotificationPeriod(r["place"], NotificationKind(r["kind"]), r["valid_from"], r["valid_to"])
+            for r in rows
+        ]
+        if memo is not None:
+            memo[("notifications", place)] = periods
     return notified_on(periods, place, on)
 
 
