@@ -6,7 +6,7 @@ PY := .venv/bin/python
 DIPFLOW := .venv/bin/dipflow
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test test-unit bench bench-backbone drill fuzz load demo lint format infra-up infra-down clean
+.PHONY: install run test test-unit bench bench-backbone profile drill fuzz load demo lint format infra-up infra-down clean
 
 $(UV):
 	python3 -m venv .local/uv
@@ -42,6 +42,10 @@ test-unit: install
 ## bench: the whole pipeline against the machine's limit: throughput, latency, replay, memory, cold start
 bench: install
 	$(PY) -m bench.pipeline
+
+## profile: one offered rate with py-spy on each service, CPU per process and database waits (bench/results/profile/)
+profile: install
+	$(PY) -m bench.profile --rate $${RATE:-300} --seconds 20
 
 ## bench-backbone: the outbox relay and the idempotent consumer alone, against a raw producer and consumer
 bench-backbone: install

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
@@ -44,6 +45,7 @@ from rich.console import Console
 
 from bench.drill import SECRET, Journey, System, generate
 from bench.infra import BenchInfra
+from bench.profile import busy_seconds, cpu_by_process, used_since
 from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
 from dipflow.db import apply_migrations, load_migrations
@@ -191,6 +193,8 @@ class Stage:
     applied: int = 0
     drain_s: float = 0.0
     by_service: dict[str, int] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    machine_cpu_s: float = 0.0
 
     @property
     def applied_per_s(self) -> float:
@@ -203,7 +207,8 @@ class Stage:
     def as_dict(self) -> dict[str, Any]:
         return {"journeys_per_s": self.journeys_per_s, "journeys": self.journeys, "seconds": round(self.seconds, 1), "commands": self.commands,
                 "applied": self.applied, "drain_s": round(self.drain_s, 1),
-                "applied_per_s": round(self.applied_per_s, 1), "held": self.held, "by_service": self.by_service}  # fmt: skip
+                "applied_per_s": round(self.applied_per_s, 1), "held": self.held, "by_service": self.by_service,
+                "cpu_s": self.cpu_s, "machine_cpu_s": self.machine_cpu_s}  # fmt: skip
 
 
 async def settle(pools: dict[str, asyncpg.Pool], quiet_s: float = 3.0, limit_s: float = 180.0) -> tuple[dict[str, int], float]:  # fmt: skip
@@ -451,7 +456,7 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
     pools = {n: await asyncpg.create_pool(system.dsn(n), min_size=1, max_size=2) for n in SERVICE_NAMES}
     result: dict[str, Any] = {"cold_start_s": round(cold_start_s, 1)}
     try:
-        journeys = generate(6000 if quick else 36000, seed=23)
+        journeys = generate(6000 if quick else 64000, seed=23)
         size = round(statistics.mean(len(v) for j in journeys[:200] for _, v in j.messages))
         console.print("[bold]baseline[/]: raw Kafka round trip")
         result["raw_kafka"] = await raw_kafka(bootstrap, 20_000 if quick else 100_000, size)
@@ -462,12 +467,15 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
         console.print(result["raw_postgres"])
         stages: list[Stage] = []
         used = 0
-        for rate in (10, 20, 40, 80) if quick else (20, 40, 80, 120, 160, 220, 300):
+        for rate in (10, 20, 40, 80) if quick else (20, 40, 80, 160, 240, 280, 320, 360, 400, 450, 500):
             count = int(rate * (10 if quick else 20))
             batch = journeys[used : used + count]
             used += count
             console.print(f"[bold]throughput[/]: {rate} journeys/s for {len(batch)} journeys")
+            cpu_before, machine_before = cpu_by_process(system), psutil.cpu_times()
             stage = await run_stage(system, pools, batch, rate, memory.watch)
+            stage.cpu_s = used_since(cpu_before, cpu_by_process(system))
+            stage.machine_cpu_s = round(busy_seconds(machine_before, psutil.cpu_times()), 1)
             stages.append(stage)
             console.print(stage.as_dict())
             if not stage.held and len([s for s in stages if not s.held]) >= 2:
@@ -491,13 +499,18 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
             await pool.close()
     console.print("[bold]replay[/]: a year of a large force's history into the PPO register's read models")
     infra = BenchInfra(bootstrap, system.addresses.postgres_dsn, "")
-    figures = await replay_figures(infra, 5000 if quick else 40_000)
+    figures = await replay_figures(infra, 5000 if quick else 40_000, cpu=lambda: cpu_by_process(system))
     result["replay"] = figures.as_dict()
     console.print(result["replay"])
     return result
 
 
-def main(quick: Annotated[bool, typer.Option(help="Smaller stages, for a try-out")] = False) -> None:
+def main(
+    quick: Annotated[bool, typer.Option(help="Smaller stages, for a try-out")] = False,
+    before: Annotated[
+        Path | None, typer.Option(help="An earlier result (.json) to compare with in the summary")
+    ] = None,
+) -> None:
     state = ROOT / ".local" / "bench-pipeline" / uuid.uuid4().hex[:8]
     system = System(state)
     started = time.monotonic()
@@ -513,17 +526,17 @@ def main(quick: Annotated[bool, typer.Option(help="Smaller stages, for a try-out
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
                          "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}  # fmt: skip
     result["at"] = datetime.now().astimezone().isoformat(timespec="seconds")
-    write(result, quick)
+    write(result, quick, orjson.loads(before.read_bytes()) if before else None)
 
 
-def write(result: dict[str, Any], quick: bool) -> None:
+def write(result: dict[str, Any], quick: bool, before: dict[str, Any] | None = None) -> None:
     from bench.pipeline_report import markdown, plot
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = datetime.now().strftime("%Y-%m-%d") + ("-quick" if quick else "")
     (RESULTS / f"{stem}.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     plot(result, RESULTS / f"{stem}.png")
-    (RESULTS / f"{stem}.md").write_text(markdown(result, f"{stem}.png"))
+    (RESULTS / f"{stem}.md").write_text(markdown(result, f"{stem}.png", before))
     console.print(f"wrote {RESULTS / stem}.json, .md and .png")
 
 

@@ -12,7 +12,71 @@ def _ok(good: bool) -> str:
     return "met" if good else "**missed**"
 
 
-def markdown(r: dict[str, Any], png: str) -> str:
+def _time_goes(r: dict[str, Any]) -> list[str]:
+    """CPU per applied event, by process, in the best stage that held: where the time goes."""
+    held = [st for st in r["stages"] if st["held"] and st.get("cpu_s")]
+    if not held:
+        return []
+    best = max(held, key=lambda st: st["applied_per_s"])
+    seconds = best["seconds"] + best["drain_s"]
+    applied = best["applied"]
+    rows = sorted(best["cpu_s"].items(), key=lambda kv: -kv[1])
+    lines = [
+        "## Where the time goes",
+        "",
+        f"CPU used during the best stage that held ({best['journeys_per_s']} journeys/s, {applied:,} applied "
+        f"events in {seconds:.1f} s), by process. The machine has {r['machine']['cpus']} cores; it was "
+        f"{best['machine_cpu_s'] / seconds:.2f} cores busy in all.",
+        "",
+        "| process | CPU s | cores busy | CPU µs per applied event |",
+        "|---|---:|---:|---:|",
+        *[f"| {name} | {cpu:.1f} | {cpu / seconds:.2f} | {1e6 * cpu / applied:,.0f} |" for name, cpu in rows],
+        f"| whole machine | {best['machine_cpu_s']:.1f} | {best['machine_cpu_s'] / seconds:.2f} | "
+        f"{1e6 * best['machine_cpu_s'] / applied:,.0f} |",
+        "",
+    ]
+    if r["replay"].get("cpu_s"):
+        replay_s = r["replay"]["replay_s"]
+        lines += [
+            f"During the replay ({replay_s:.1f} s): "
+            + ", ".join(
+                f"{k} {v:.1f} CPU s" for k, v in sorted(r["replay"]["cpu_s"].items(), key=lambda kv: -kv[1])
+            )
+            + " (the replay runs in the bench process, `generator`).",
+            "",
+        ]
+    return lines
+
+
+def _before_after(r: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
+    if before is None:
+        return []
+
+    def figures(x: dict[str, Any]) -> list[tuple[str, str]]:
+        lat = x["latency"]["positive_to_inbox"]
+        return [
+            ("sustained events/s (best stage that held)", f"{x['sustained_events_per_s']:,.0f}"),
+            ("ratio to the raw Kafka round trip", f"{x['sustained_events_per_s'] / x['raw_kafka']['events_per_s']:.3f}"),
+            ("p50 / p99 positive → inbox", f"{lat['p50_ms']} / {lat['p99_ms']} ms"),
+            ("p50 / p99 failure → liaison", f"{x['latency']['failure_to_liaison']['p50_ms']} / "
+                                            f"{x['latency']['failure_to_liaison']['p99_ms']} ms"),
+            ("replay events/s", f"{x['replay']['events_per_s']:,.0f} ({x['replay']['events']:,} events)"),
+            ("peak RSS", f"{max(m['peak_under_load'] for m in x['memory_mb'].values()):.0f} MB"),
+        ]  # fmt: skip
+
+    lines = [
+        "## Before and after",
+        "",
+        f"| measure | before ({before['at'][:16]}) | after (this run) |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {b} | {a} |" for (name, b), (_, a) in zip(figures(before), figures(r), strict=True)
+    ]
+    return [*lines, ""]
+
+
+def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) -> str:
     raw = r["raw_kafka"]["events_per_s"]
     sustained = r["sustained_events_per_s"]
     lat = r["latency"]["positive_to_inbox"]
@@ -42,6 +106,7 @@ def markdown(r: dict[str, Any], png: str) -> str:
         "",
         f"![throughput and latency]({png})",
         "",
+        *_before_after(r, before),
         "## Baseline (same run, same servers)",
         "",
         f"- Raw aiokafka produce→consume, {r['raw_kafka']['records']:,} records of {r['raw_kafka']['bytes']} bytes "
@@ -89,6 +154,7 @@ def markdown(r: dict[str, Any], png: str) -> str:
         f"register's read models in {r['replay']['replay_s']:.1f} s: {replay:,.0f} events/s "
         f"({r['replay']['applied']:,} applied, {r['replay']['skipped']:,} of types the register does not read).",
         "",
+        *_time_goes(r),
         "## Footprint",
         "",
         f"Cold start (servers and the four services to ready): {r['cold_start_s']} s.",

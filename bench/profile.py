@@ -19,16 +19,17 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
+import httpx
 import psutil
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bench.drill import System, generate
-from bench.pipeline import run_stage
+from bench.pipeline import applied_events, run_stage
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 
@@ -72,9 +73,51 @@ def cpu_seconds(groups: dict[str, list[psutil.Process]]) -> dict[str, dict[int, 
     return totals
 
 
+def cpu_by_process(system: System) -> dict[str, float]:
+    """CPU seconds used so far by each group of processes (services, kafka, postgres, this generator)."""
+    return {name: sum(pids.values()) for name, pids in cpu_seconds(process_groups(system)).items()}
+
+
+def used_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
+
+
+def busy_seconds(before: Any, after: Any) -> float:
+    """CPU seconds the whole machine was busy between two ``psutil.cpu_times()``."""
+    fields = ("user", "system", "nice", "irq", "softirq", "steal")
+    return float(sum(getattr(after, f) - getattr(before, f) for f in fields))
+
+
 def used_between(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds used in between; a process that started in between (a new pooled backend) counts whole."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def consumer_figures(system: System) -> list[str]:
+    """Per consumer group: polls, mean records per poll, mean apply and commit time per poll."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    lines = []
+    for name in system.processes:
+        text = httpx.get(f"{system.url(name)}/metrics", timeout=5).text
+        sums: dict[tuple[str, str], float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith(
+                    ("dipflow_consumer_poll_records", "dipflow_consumer_phase_seconds")
+                ):
+                    key = (sample.labels["group"], sample.name + ":" + sample.labels.get("phase", ""))
+                    sums[key] = sums.get(key, 0.0) + sample.value
+        for group in sorted({g for g, _ in sums}):
+            polls = sums.get((group, "dipflow_consumer_poll_records_count:"), 0.0)
+            if not polls:
+                continue
+            records = sums[(group, "dipflow_consumer_poll_records_sum:")] / polls
+            apply = sums.get((group, "dipflow_consumer_phase_seconds_sum:apply"), 0.0) / polls * 1000
+            commit = sums.get((group, "dipflow_consumer_phase_seconds_sum:commit"), 0.0) / polls * 1000
+            lines.append(f"{group}: {polls:.0f} polls, {records:.0f} records/poll, apply {apply:.1f} ms, "
+                         f"commit {commit:.1f} ms")  # fmt: skip
+    return lines
 
 
 def summarise(raw: Path, top: int = 40) -> str:
@@ -100,18 +143,63 @@ def summarise(raw: Path, top: int = 40) -> str:
 
 
 async def offer(system: System, rate: float, seconds: float) -> None:
+    """Offer the journeys; print each service's applied events per second and when it caught up."""
     pools = {s.name: await asyncpg.create_pool(system.dsn(s.name), min_size=1, max_size=2) for s in SERVICES}
+    finished: dict[str, float] = {}
+    started = time.monotonic()
+
+    async def watch() -> None:
+        last = await applied_events(pools)
+        while True:
+            await asyncio.sleep(0.5)
+            now = await applied_events(pools)
+            for name in now:
+                if now[name] != last[name]:
+                    finished[name] = time.monotonic() - started
+            last = now
+
+    waits: dict[str, Counter[str]] = {name: Counter() for name in pools}
+
+    async def sample_waits() -> None:
+        """What each service's database sessions are doing, sampled every 50 ms: running, waiting for the
+        service (ClientRead), for a lock, for the WAL to reach the disk…"""
+        while True:
+            await asyncio.sleep(0.05)
+            for name, pool in pools.items():
+                rows = await pool.fetch(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )  # fmt: skip
+                for r in rows:
+                    if r["state"] == "idle":
+                        continue
+                    waits[name][
+                        f"{r['state']}:{r['wait_event_type'] or '-'}:{r['wait_event'] or 'running'}"
+                    ] += 1
+
     try:
         journeys = generate(int(rate * seconds), seed=41)
-
-        async def nothing() -> None:
-            return None
-
-        stage = await run_stage(system, pools, journeys, rate, nothing)
+        watcher = asyncio.create_task(watch())
+        sampler = asyncio.create_task(sample_waits())
+        stage = await run_stage(system, pools, journeys, rate, _nothing)
+        watcher.cancel()
+        sampler.cancel()
         console.print(stage.as_dict())
+        for name, counts in waits.items():
+            total = sum(counts.values()) or 1
+            top = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in counts.most_common(6))
+            console.print(f"{name} sessions: {top}")
+        for name, at in finished.items():
+            console.print(
+                f"{name}: {stage.by_service.get(name, 0) / at:,.0f} applied/s, caught up at {at:.1f} s"
+            )
     finally:
         for pool in pools.values():
             await pool.close()
+
+
+async def _nothing() -> None:
+    return None
 
 
 def main(
@@ -148,11 +236,12 @@ def main(
         for name in groups:
             used = used_between(before[name], after[name])
             table.add_row(name, f"{used:.1f}", f"{used / wall:.2f}")
-        busy = sum(getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "system", "nice",
-                   "irq", "softirq", "steal"))  # fmt: skip
+        busy = busy_seconds(machine_before, machine_after)
         table.add_row("whole machine", f"{busy:.1f}", f"{busy / wall:.2f}")
         table.add_row("wall", f"{wall:.1f}", "")
         console.print(table)
+        for line in consumer_figures(system):
+            console.print(line)
         for name in system.processes:
             raw = OUT / f"{name}.raw"
             if raw.exists():

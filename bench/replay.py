@@ -8,12 +8,16 @@ timed from start to the last record.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 import typer
+import uvloop
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
 
@@ -38,6 +42,7 @@ class ReplayFigures:
     applied: int
     skipped: int
     rows: dict[str, int]
+    cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def events_per_s(self) -> float:
@@ -47,7 +52,7 @@ class ReplayFigures:
         return {**self.__dict__, "events_per_s": round(self.events_per_s, 1)}
 
 
-async def publish_history(bootstrap: str, detentions: int) -> tuple[int, float]:
+async def publish_history(bootstrap: str, detentions: int, prefix: str) -> tuple[int, float]:
     started = time.monotonic()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
                                 max_batch_size=512 * 1024, compression_type=None)  # fmt: skip
@@ -56,7 +61,7 @@ async def publish_history(bootstrap: str, detentions: int) -> tuple[int, float]:
     try:
         pending = []
         for topic, envelope in year_of_history(detentions):
-            pending.append(await producer.send(topic, envelope.to_bytes(), key=envelope.key))
+            pending.append(await producer.send(prefix + topic, envelope.to_bytes(), key=envelope.key))
             count += 1
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
@@ -67,8 +72,16 @@ async def publish_history(bootstrap: str, detentions: int) -> tuple[int, float]:
     return count, time.monotonic() - started
 
 
-async def replay_figures(infra: BenchInfra, detentions: int, database: str = "bench_replay") -> ReplayFigures:
-    await ensure_topics(infra.bootstrap, all_topics())
+async def replay_figures(
+    infra: BenchInfra,
+    detentions: int,
+    database: str = "bench_replay",
+    cpu: Callable[[], dict[str, float]] | None = None,
+) -> ReplayFigures:
+    """Publish the year on topics of its own (``bench.<run>.custody.events.v1``…, so they hold exactly that
+    year even beside a running system), then rebuild the register's read models from them."""
+    prefix = f"bench.{uuid.uuid4().hex[:8]}."
+    await ensure_topics(infra.bootstrap, all_topics(prefix))
     dsn = server_dsn(infra.server_dsn, database)
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
@@ -77,21 +90,25 @@ async def replay_figures(infra: BenchInfra, detentions: int, database: str = "be
         await apply_migrations(conn, load_migrations("dipflow_ppo_register.migrations"))
     finally:
         await conn.close()
-    _, produce_s = await publish_history(infra.bootstrap, detentions)
-    result = await replay(SPEC, dsn=dsn, bootstrap=infra.bootstrap, schema="replay_bench")
+    _, produce_s = await publish_history(infra.bootstrap, detentions, prefix)
+    spec = dataclasses.replace(SPEC, topics=[prefix + t for t in SPEC.topics])
+    cpu_before = cpu() if cpu else {}
+    result = await replay(spec, dsn=dsn, bootstrap=infra.bootstrap, schema="replay_bench")
+    cpu_after = cpu() if cpu else {}
     conn = await asyncpg.connect(dsn)
     try:
         rows = {t: await conn.fetchval(f"SELECT count(*) FROM replay_bench.{t}") for t in SPEC.tables}
     finally:
         await conn.close()
     return ReplayFigures(
-        detentions, result.total, produce_s, result.seconds, result.applied, result.skipped, rows
-    )
+        detentions, result.total, produce_s, result.seconds, result.applied, result.skipped, rows,
+        {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after},
+    )  # fmt: skip
 
 
 def main(detentions: Annotated[int, typer.Option(help="Detentions in the generated year")] = 40_000) -> None:
     with bench_infra(durable=True) as infra:
-        figures = asyncio.run(replay_figures(infra, detentions))
+        figures = uvloop.run(replay_figures(infra, detentions))
     console.print(figures.as_dict())
 
 

@@ -96,6 +96,40 @@ async def test_redelivered_events_are_applied_once(
     assert consumer.duplicates == 100
 
 
+async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """Each of two events (on two partitions) waits inside its transaction until the other has started: that
+    only completes when the consumer applies the partitions side by side rather than one after the other."""
+    started = {0: asyncio.Event(), 1: asyncio.Event()}
+    saw_other: dict[int, bool] = {}
+
+    async def handler(conn: asyncpg.Connection, envelope: Any, payload: Any) -> None:
+        me = payload.sequence
+        started[me].set()
+        try:
+            await asyncio.wait_for(started[1 - me].wait(), 5)
+            saw_other[me] = True
+        except TimeoutError:
+            saw_other[me] = False
+        await record_effect(conn, envelope, payload)
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        for partition in (0, 1):
+            event = sample_event(partition)
+            await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key, partition=partition)
+    finally:
+        await producer.stop()
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    consumer.handler = handler
+    async with running(consumer):
+        await eventually(lambda: _consumed(consumer, 2))
+    assert saw_other == {0: True, 1: True}
+    assert await effect_counts(service_pool) == (2, 2)
+
+
 async def _consumed(consumer: EventConsumer, n: int) -> bool:
     return consumer.applied + consumer.duplicates + consumer.dead_lettered >= n
 
@@ -239,7 +273,8 @@ async def test_a_deadline_that_fell_due_while_down_fires_once_after_start(servic
         await schedule_deadline(conn, "hold_for_sample", "D1", datetime.now(UTC) - timedelta(hours=1))
         await schedule_deadline(conn, "hold_for_sample", "D2", datetime.now(UTC) + timedelta(hours=1))
         await schedule_deadline(conn, "hold_for_sample", "D3", datetime.now(UTC) - timedelta(minutes=5))
-        assert await cancel_deadline(conn, "hold_for_sample", "D3")
+        await cancel_deadline(conn, "hold_for_sample", "D3")
+        assert await conn.fetchval("SELECT cancelled_at IS NOT NULL FROM deadlines WHERE subject = 'D3'")
     loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=0.05)
     async with running(loop):
         await eventually(lambda: _true(loop.fired >= 1))

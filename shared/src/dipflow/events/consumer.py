@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from dipflow.db.appends import batched_appends
 from dipflow.db.database import database_answers
 from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, SkippedEventType, UnknownEventType
 from dipflow.events.errors import Backoff, is_transient, run_with_restarts
+from dipflow.events.metrics import CONSUMED, LAG, PHASE_SECONDS, POLL_RECORDS
 from dipflow.events.relay import idempotent_producer
 from dipflow.kafka.clients import stop_within
 from dipflow.logging import get_logger
@@ -148,9 +149,13 @@ class EventConsumer:
                 while True:
                     batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
                     if batches:
-                        self._busy_since = time.monotonic()
+                        self._busy_since = started = time.monotonic()
+                        POLL_RECORDS.labels(self.group_id).observe(sum(len(r) for r in batches.values()))
                         await self._process_partitions(producer, batches)
+                        applied_at = time.monotonic()
+                        PHASE_SECONDS.labels(self.group_id, "apply").observe(applied_at - started)
                         await self._commit(consumer, batches)
+                        PHASE_SECONDS.labels(self.group_id, "commit").observe(time.monotonic() - applied_at)
                         self._busy_since = None
                     if not batches or time.monotonic() - lag_measured_at > 1.0:
                         await self._measure_lag(consumer)
@@ -173,25 +178,30 @@ class EventConsumer:
                 self._positions[tp] = done
             lag += max(0, high - done)
         self.lag = lag
+        LAG.labels(self.group_id).set(lag)
         if lag == 0:
             self.last_progress_at = time.monotonic()
 
     async def _process_partitions(
         self, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
     ) -> None:
-        """Each partition's batch in its own transaction, up to ``parallel_partitions`` at once: a partition
-        keeps its order (it is one person's events), and while one transaction waits on the database another
-        runs. If one fails for good the others are cancelled (rolled back) and nothing is committed."""
+        """Each partition's batch in its own transaction, up to ``parallel_partitions`` at once, so that while
+        one transaction waits on the database another runs. A partition keeps its order. Partitions with the
+        same number on different topics hold the same people (the same key lands on the same partition of
+        topics with equal partition counts), so they are applied one after the other, never side by side:
+        two transactions of one person would wait on each other's locks. If one fails for good the others
+        are cancelled (rolled back) and nothing is committed."""
         limit = asyncio.Semaphore(self.parallel_partitions)
 
-        async def one(tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]) -> None:
+        async def one(group: list[TopicPartition]) -> None:
             async with limit:
-                await self._process_partition(producer, tp, records)
+                for tp in group:
+                    await self._process_partition(producer, tp, batches[tp])
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for tp, records in batches.items():
-                    group.create_task(one(tp, records))
+            async with asyncio.TaskGroup() as tasks:
+                for group in same_people(batches):
+                    tasks.create_task(one(group))
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
@@ -220,6 +230,7 @@ class EventConsumer:
             outcome = parse_record(self.registry, record)
             if outcome is None:
                 self.skipped += 1
+                CONSUMED.labels(self.group_id, "skipped").inc()
             elif isinstance(outcome, DeadLetter):
                 dead.append(outcome)
             else:
@@ -273,6 +284,8 @@ class EventConsumer:
         applied, duplicates = await apply_events(conn, self.group_id, tp, parsed, self.handler)
         self.applied += applied
         self.duplicates += duplicates
+        CONSUMED.labels(self.group_id, "applied").inc(applied)
+        CONSUMED.labels(self.group_id, "duplicate").inc(duplicates)
 
     async def _apply_singly(
         self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
@@ -352,6 +365,7 @@ class EventConsumer:
                 record.topic + DLQ_SUFFIX, b"", key=record.key, headers=[(k, v.encode()) for k, v in headers]
             )
         self.dead_lettered += 1
+        CONSUMED.labels(self.group_id, "dead_lettered").inc()
         log.warning(
             "dead_lettered",
             group=self.group_id,
@@ -395,6 +409,15 @@ async def apply_events(
                 await handler(conn, item.envelope, item.payload)
                 applied += 1
     return applied, len(parsed) - applied
+
+
+def same_people(partitions: Iterable[TopicPartition]) -> list[list[TopicPartition]]:
+    """The partitions grouped by partition number (the same people, on topics with equal partition counts),
+    each group in topic order."""
+    groups: dict[int, list[TopicPartition]] = {}
+    for tp in sorted(partitions, key=lambda tp: (tp.partition, tp.topic)):
+        groups.setdefault(tp.partition, []).append(tp)
+    return list(groups.values())
 
 
 def parse_record(registry: EventRegistry, record: ConsumerRecord[Any, Any]) -> Parsed | DeadLetter | None:

@@ -23,8 +23,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from dipflow.db import connect_pool
 from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
+from dipflow.events.errors import Backoff, is_transient
 
 PARALLEL = 4
+_RETRIES = 5
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -95,9 +97,10 @@ async def replay(
         remaining = {tp for tp in partitions if ends[tp] > beginnings[tp]}
         if progress:
             progress(0, total)
-        # Each partition's batches apply in order (a task waits for its partition's previous one); batches
-        # of different partitions overlap, up to PARALLEL transactions, while the next records are fetched.
-        last: dict[TopicPartition, asyncio.Task[None]] = {}
+        # Each partition's batches apply in order (a task waits for the previous one of its partition number:
+        # same number, same people, on every topic); other partitions overlap, up to PARALLEL
+        # transactions, while the next records are fetched.
+        last: dict[int, asyncio.Task[None]] = {}
         in_flight: set[asyncio.Task[None]] = set()
 
         async def apply(
@@ -113,8 +116,8 @@ async def replay(
             batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=2000)
             for tp, records in batches.items():
                 records = [r for r in records if r.offset < ends[tp]]
-                task = asyncio.create_task(apply(tp, records, last.get(tp)))
-                last[tp] = task
+                task = asyncio.create_task(apply(tp, records, last.get(tp.partition)))
+                last[tp.partition] = task
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
                 if records and records[-1].offset + 1 >= ends[tp]:
@@ -161,8 +164,16 @@ async def _apply_records(
             parsed.append(outcome)
         else:
             counts.skipped += 1
-    async with pool.acquire() as conn, conn.transaction():
-        applied, duplicates = await apply_events(conn, spec.group_id, tp, parsed, spec.handler)
+    backoff = Backoff()
+    for attempt in range(_RETRIES + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                applied, duplicates = await apply_events(conn, spec.group_id, tp, parsed, spec.handler)
+            break
+        except Exception as exc:
+            if attempt == _RETRIES or not is_transient(exc):
+                raise
+            await asyncio.sleep(backoff.next())
     counts.applied += applied
     counts.duplicates += duplicates
     counts.done += len(records)

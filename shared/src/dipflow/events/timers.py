@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from dipflow.db.appends import queue_write
 from dipflow.events.errors import Backoff, is_transient
 from dipflow.logging import get_logger
 
@@ -52,8 +53,10 @@ async def lock_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -
 async def schedule_deadline(
     conn: asyncpg.Connection, kind: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
 ) -> None:
-    """Set (or move) the deadline ``kind`` for ``subject``; a deadline that already fired is left alone."""
-    await conn.execute(
+    """Set (or move) the deadline ``kind`` for ``subject``; a deadline that already fired is left alone.
+    In a consumer's batch the write goes with the batch's others (:func:`dipflow.db.appends.queue_write`)."""
+    await queue_write(
+        conn,
         """
         INSERT INTO deadlines (kind, subject, due_at, payload) VALUES ($1, $2, $3, $4)
         ON CONFLICT (kind, subject) DO UPDATE
@@ -68,14 +71,15 @@ async def schedule_deadline(
     )
 
 
-async def cancel_deadline(conn: asyncpg.Connection, kind: str, subject: str) -> bool:
-    status = await conn.execute(
+async def cancel_deadline(conn: asyncpg.Connection, kind: str, subject: str) -> None:
+    """Cancel the deadline ``kind`` for ``subject`` unless it fired already (batched like scheduling)."""
+    await queue_write(
+        conn,
         "UPDATE deadlines SET cancelled_at = now() WHERE kind = $1 AND subject = $2 "
         "AND fired_at IS NULL AND cancelled_at IS NULL",
         kind,
         subject,
     )
-    return bool(status.endswith(" 1"))
 
 
 class TimerLoop:
