@@ -21,6 +21,7 @@ Writes ``bench/results/<date>.json``, ``<date>.md`` and ``<date>.png``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import platform
 import shutil
@@ -39,13 +40,14 @@ import orjson
 import psutil
 import typer
 import uvicorn
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI, Request
 from rich.console import Console
 
+from bench.cpu import busy_seconds, cpu_by_process, used_since
 from bench.drill import SECRET, Journey, System, generate
 from bench.infra import BenchInfra
-from bench.profile import busy_seconds, cpu_by_process, used_since
 from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
 from dipflow.db import apply_migrations, load_migrations
@@ -457,6 +459,7 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
     result: dict[str, Any] = {"cold_start_s": round(cold_start_s, 1)}
     try:
         journeys = generate(6000 if quick else 64000, seed=23)
+        gc.freeze()  # the journeys live to the end: keep the collector from walking them again and again
         size = round(statistics.mean(len(v) for j in journeys[:200] for _, v in j.messages))
         console.print("[bold]baseline[/]: raw Kafka round trip")
         result["raw_kafka"] = await raw_kafka(bootstrap, 20_000 if quick else 100_000, size)
@@ -497,6 +500,9 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
     finally:
         for pool in pools.values():
             await pool.close()
+    del journeys
+    gc.unfreeze()
+    gc.collect()
     console.print("[bold]replay[/]: a year of a large force's history into the PPO register's read models")
     infra = BenchInfra(bootstrap, system.addresses.postgres_dsn, "")
     figures = await replay_figures(infra, 5000 if quick else 40_000, cpu=lambda: cpu_by_process(system))
@@ -519,7 +525,7 @@ def main(
         asyncio.run(system.wait_ready())
         cold = time.monotonic() - started
         console.print(f"cold start: {cold:.1f} s")
-        result = asyncio.run(measure(system, cold, quick))
+        result = uvloop.run(measure(system, cold, quick))
     finally:
         system.stop()
         shutil.rmtree(state, ignore_errors=True)

@@ -13,6 +13,7 @@ from types import FrameType
 
 import httpx
 import typer
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -184,7 +185,6 @@ def replay(
     schema: str = typer.Option("replay", help="Schema the fresh tables are built in (dropped first)"),
 ) -> None:
     """Rebuild a consumer's tables from the beginning of its topics into SCHEMA, beside the live ones."""
-    import asyncio
     import importlib
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -198,7 +198,7 @@ def replay(
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as bar:  # fmt: skip
         task = bar.add_task(f"replaying {', '.join(spec.topics)}", total=None)
-        result = asyncio.run(
+        result = uvloop.run(  # asyncpg and aiokafka spend less time in the event loop under uvloop
             run_replay(
                 spec,
                 dsn=database_url,
