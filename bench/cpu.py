@@ -1,4 +1,5 @@
-"""CPU seconds used by the system's processes (services, Kafka, PostgreSQL with its backends, this process)."""
+"""CPU seconds used by the system's processes: the four services, the Kafka broker, PostgreSQL (the postmaster,
+its live backends and those that have exited, which the postmaster's children times keep) and this process."""
 
 from __future__ import annotations
 
@@ -9,44 +10,52 @@ import psutil
 from bench.drill import System
 
 
-def process_groups(system: System) -> dict[str, list[psutil.Process]]:
-    groups: dict[str, list[psutil.Process]] = {}
-    for name, managed in system.processes.items():
-        parent = psutil.Process(managed.popen.pid)
-        groups[name] = [parent, *parent.children(recursive=True)]
-    kafka: list[psutil.Process] = []
-    postgres: list[psutil.Process] = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if str(system.state) not in cmd and not proc.info["name"].startswith("postgres"):
+def _own(proc: psutil.Process, *, with_reaped_children: bool = False) -> float:
+    try:
+        times = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    total = times.user + times.system
+    if with_reaped_children:
+        total += times.children_user + times.children_system
+    return float(total)
+
+
+def _postmasters() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        if not (proc.info["name"] or "").startswith("postgres"):
             continue
-        if "kafka" in cmd and "java" in (proc.info["name"] or ""):
-            kafka.append(proc)
-        elif (proc.info["name"] or "").startswith("postgres"):
-            postgres.append(proc)
-    groups["kafka"] = kafka
-    groups["postgres"] = postgres
-    groups["generator"] = [psutil.Process()]
-    return groups
-
-
-def cpu_seconds(groups: dict[str, list[psutil.Process]]) -> dict[str, dict[int, float]]:
-    """CPU seconds so far of each process, by group and pid."""
-    totals: dict[str, dict[int, float]] = {}
-    for name, procs in groups.items():
-        totals[name] = {}
-        for proc in procs:
-            try:
-                times = proc.cpu_times()
-                totals[name][proc.pid] = times.user + times.system
-            except psutil.Error:
-                pass
-    return totals
+        try:
+            parent = proc.parent()
+        except psutil.Error:
+            continue
+        if parent is None or not (parent.name() or "").startswith("postgres"):
+            found.append(proc)
+    return found
 
 
 def cpu_by_process(system: System) -> dict[str, float]:
-    """CPU seconds used so far by each group of processes (services, kafka, postgres, this generator)."""
-    return {name: sum(pids.values()) for name, pids in cpu_seconds(process_groups(system)).items()}
+    """CPU seconds used so far, by group; each total only grows, so two readings can be subtracted."""
+    totals: dict[str, float] = {}
+    for name, managed in system.processes.items():
+        parent = psutil.Process(managed.popen.pid)
+        totals[name] = _own(parent, with_reaped_children=True) + sum(
+            _own(child) for child in parent.children(recursive=True)
+        )
+    totals["kafka"] = sum(
+        _own(proc)
+        for proc in psutil.process_iter(["name", "cmdline"])
+        if "java" in (proc.info["name"] or "")
+        and str(system.state) in " ".join(proc.info["cmdline"] or [])
+        and "kafka" in " ".join(proc.info["cmdline"] or [])
+    )
+    totals["postgres"] = sum(
+        _own(master, with_reaped_children=True) + sum(_own(child) for child in master.children())
+        for master in _postmasters()
+    )
+    totals["generator"] = _own(psutil.Process())
+    return totals
 
 
 def used_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -57,8 +66,3 @@ def busy_seconds(before: Any, after: Any) -> float:
     """CPU seconds the whole machine was busy between two ``psutil.cpu_times()``."""
     fields = ("user", "system", "nice", "irq", "softirq", "steal")
     return float(sum(getattr(after, f) - getattr(before, f) for f in fields))
-
-
-def used_between(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds used in between; a process that started in between (a new pooled backend) counts whole."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())

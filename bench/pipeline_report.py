@@ -35,6 +35,19 @@ def _time_goes(r: dict[str, Any]) -> list[str]:
         f"{1e6 * best['machine_cpu_s'] / applied:,.0f} |",
         "",
     ]
+    per_event_us = 1e6 * best["machine_cpu_s"] / applied
+    cores = r["machine"]["cpus"]
+    wanted = TARGETS["ratio"] * r["raw_kafka"]["events_per_s"]
+    postgres_us = 1e6 * best["cpu_s"].get("postgres", 0.0) / applied
+    lines += [
+        f"So the machine is out of CPU, not waiting: at {per_event_us:,.0f} µs of CPU per applied event its "
+        f"{cores} cores carry at most about {cores * 1e6 / per_event_us:,.0f} events/s. "
+        f"{TARGETS['ratio']} of the raw round trip is {wanted:,.0f} events/s, which would need "
+        f"{cores * 1e6 / wanted:,.0f} µs per event in all processes together; PostgreSQL alone spends "
+        f"{postgres_us:,.0f} µs on each (the inbox row and the effects, in a transaction, per consuming service). "
+        "The raw round trip has no database and no parsing, on the same two cores.",
+        "",
+    ]
     if r["replay"].get("cpu_s"):
         replay_s = r["replay"]["replay_s"]
         lines += [

@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.cpu import busy_seconds, cpu_seconds, process_groups, used_between
+from bench.cpu import busy_seconds, cpu_by_process, used_since
 from bench.drill import System, generate
 from bench.pipeline import applied_events, run_stage
 from dipflow.devstack.paths import project_root
@@ -160,27 +160,26 @@ def main(
     try:
         asyncio.run(system.wait_ready())
         asyncio.run(offer(system, warm_up, 10))
-        groups = process_groups(system)
         spy = str(ROOT / ".venv" / "bin" / "py-spy")
         spies = {}
         for name, managed in system.processes.items():
             argv = [spy, "record", "--pid", str(managed.popen.pid), "--format", "raw", "--rate", "100",
                     "--nonblocking", "--output", str(OUT / f"{name}.raw")]  # fmt: skip
             spies[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        before = cpu_seconds(groups)
+        before = cpu_by_process(system)
         machine_before = psutil.cpu_times()
         started = time.monotonic()
         asyncio.run(offer(system, rate, seconds))
         wall = time.monotonic() - started
-        after = cpu_seconds(process_groups(system))
+        after = cpu_by_process(system)
         machine_after = psutil.cpu_times()
         for spy in spies.values():
             spy.send_signal(2)
         for spy in spies.values():
             spy.wait(30)
         table = Table("process", "CPU s", "cores busy")
-        for name in groups:
-            used = used_between(before[name], after[name])
+        for name in after:
+            used = used_since(before, after)[name]
             table.add_row(name, f"{used:.1f}", f"{used / wall:.2f}")
         busy = busy_seconds(machine_before, machine_after)
         table.add_row("whole machine", f"{busy:.1f}", f"{busy / wall:.2f}")
