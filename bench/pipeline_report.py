@@ -156,7 +156,7 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
         f"p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms.",
         "",
         f"Failure to attend recorded (referral answers) → the probation liaison webhook receiving the arrest "
-        f"request (breach; notifications are sent by durable timers polled every second): "
+        f"request (breach; notifications are durable timers; the timer loop is woken when one falls due): "
         f"{r['latency']['failure_to_liaison']['n']} of {r['latency']['failure_probes']} arrived; "
         f"p50 {r['latency']['failure_to_liaison']['p50_ms']} ms, p95 {r['latency']['failure_to_liaison']['p95_ms']} ms, "
         f"p99 {r['latency']['failure_to_liaison']['p99_ms']} ms, max {r['latency']['failure_to_liaison']['max_ms']} ms.",

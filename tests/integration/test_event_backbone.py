@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from dipflow.db.appends import batched_appends
 from dipflow.events.consumer import EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
@@ -285,6 +286,24 @@ async def test_a_deadline_that_fell_due_while_down_fires_once_after_start(servic
     subjects = [r["person_id"] for r in await service_pool.fetch("SELECT person_id FROM effects")]
     assert subjects == ["D1"]
     assert restarted.fired == 0
+
+
+async def test_a_deadline_scheduled_due_now_wakes_the_loop_without_waiting_for_its_next_pass(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """The loop polls only every 30 s here; deadlines due now (one scheduled on its own, one inside a
+    consumer's batch scope) still fire within seconds, woken by the scheduling transaction's NOTIFY."""
+    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=30)
+    async with running(loop):
+        await asyncio.sleep(0.5)  # the first pass has run and found nothing: the loop waits for 30 s now
+        async with service_pool.acquire() as conn, conn.transaction():
+            await schedule_deadline(conn, "hold_for_sample", "W1", datetime.now(UTC))
+        await eventually(lambda: _true(loop.fired >= 1), timeout_s=5)
+        async with service_pool.acquire() as conn, conn.transaction(), batched_appends(conn):
+            await schedule_deadline(conn, "hold_for_sample", "W2", datetime.now(UTC))
+        await eventually(lambda: _true(loop.fired >= 2), timeout_s=5)
+    subjects = sorted(r["person_id"] for r in await service_pool.fetch("SELECT person_id FROM effects"))
+    assert subjects == ["W1", "W2"]
 
 
 async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asyncpg.Pool) -> None:

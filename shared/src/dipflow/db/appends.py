@@ -53,6 +53,7 @@ class Appends:
     audit: list[AuditRow] = field(default_factory=list)
     memo: dict[Hashable, Any] = field(default_factory=dict)
     writes: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    notify: set[str] = field(default_factory=set)
 
 
 _current: ContextVar[Appends | None] = ContextVar("dipflow_appends", default=None)
@@ -71,6 +72,15 @@ async def queue_write(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
         await conn.execute(sql, *args)
     else:
         appends.writes.append((sql, args))
+
+
+async def notify_on_commit(conn: asyncpg.Connection, channel: str) -> None:
+    """``NOTIFY channel`` in the caller's transaction (listeners hear it on commit); once per batch scope."""
+    appends = queued_for(conn)
+    if appends is None:
+        await conn.execute(f"NOTIFY {channel}")
+    else:
+        appends.notify.add(channel)
 
 
 def batch_memo(conn: asyncpg.Connection) -> dict[Hashable, Any] | None:
@@ -93,12 +103,14 @@ async def flush_appends(conn: asyncpg.Connection) -> None:
     appends = queued_for(conn)
     if appends is None:
         return
-    outbox, audit, writes = appends.outbox, appends.audit, appends.writes
-    appends.outbox, appends.audit, appends.writes = [], [], []
+    outbox, audit, writes, notify = appends.outbox, appends.audit, appends.writes, appends.notify
+    appends.outbox, appends.audit, appends.writes, appends.notify = [], [], [], set()
     await _write_queued(conn, writes)
     await write_outbox(conn, outbox)
     if audit:
         await conn.executemany(INSERT_AUDIT, audit)
+    for channel in sorted(notify):
+        await conn.execute(f"NOTIFY {channel}")
 
 
 async def _write_queued(conn: asyncpg.Connection, writes: list[tuple[str, tuple[Any, ...]]]) -> None:

@@ -4,23 +4,31 @@ A loop claims due rows with ``FOR UPDATE SKIP LOCKED`` (so two instances never f
 handler for the row's kind inside a savepoint, and marks the row fired in the same transaction. A deadline
 that fell due while the service was down fires on the next pass after it starts. A handler that keeps
 failing is retried on later passes and marked failed after ``max_attempts``.
+
+Passes run every ``poll_interval_s``; a deadline scheduled to fall due about now (within ``WAKE_WITHIN``: a
+notification to send) wakes the loop at once through ``NOTIFY dipflow_deadlines`` on the scheduling
+transaction's commit. One long overdue when it is scheduled (a back-dated detention) waits for the next pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from dipflow.db.appends import queue_write
+from dipflow.db.appends import notify_on_commit, queue_write
 from dipflow.events.errors import Backoff, is_transient
 from dipflow.logging import get_logger
 
 log = get_logger("dipflow.timers")
+
+WAKE_CHANNEL = "dipflow_deadlines"
+WAKE_WITHIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ async def schedule_deadline(
         due_at,
         payload or {},
     )
+    if abs(due_at - datetime.now(UTC)) <= WAKE_WITHIN:
+        await notify_on_commit(conn, WAKE_CHANNEL)
 
 
 async def cancel_deadline(conn: asyncpg.Connection, kind: str, subject: str) -> None:
@@ -100,8 +110,19 @@ class TimerLoop:
         self.fired = 0
 
     async def run(self) -> None:
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen(wake))
+        try:
+            await self._passes(wake)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _passes(self, wake: asyncio.Event) -> None:
         backoff = Backoff()
         while True:
+            wake.clear()
             try:
                 claimed = await self.fire_due()
                 backoff.reset()
@@ -113,7 +134,41 @@ class TimerLoop:
                 await asyncio.sleep(backoff.next())
                 continue
             if claimed < self.batch_size:
-                await asyncio.sleep(self.poll_interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_interval_s)
+
+    async def _listen(self, wake: asyncio.Event) -> None:
+        """Hold a connection listening for deadlines that fall due soon; the passes go on by the clock
+        alone while it is away."""
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    await self._listen_on(conn, wake)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("timer_listener_lost", error=type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    @staticmethod
+    async def _listen_on(conn: asyncpg.Connection, wake: asyncio.Event) -> None:
+        """Until the connection is lost."""
+        closed = asyncio.Event()
+
+        def on_close(*_: object) -> None:
+            closed.set()
+
+        def on_notify(*_: object) -> None:
+            wake.set()
+
+        conn.add_termination_listener(on_close)
+        await conn.add_listener(WAKE_CHANNEL, on_notify)
+        try:
+            await closed.wait()
+        finally:
+            conn.remove_termination_listener(on_close)
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(WAKE_CHANNEL, on_notify)
 
     async def fire_due(self) -> int:
         """One pass: fire what is due now. Returns how many rows were claimed."""
