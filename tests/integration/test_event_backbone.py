@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY as REGISTRY_METRICS
 
 from dipflow.db.appends import batched_appends
 from dipflow.events.consumer import EventConsumer
@@ -129,6 +130,44 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
         await eventually(lambda: _consumed(consumer, 2))
     assert saw_other == {0: True, 1: True}
     assert await effect_counts(service_pool) == (2, 2)
+
+
+async def test_a_batch_rolled_back_and_retried_is_counted_once(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """Two events, then a tombstone whose handler fails once with a transient error after the events were
+    applied: the whole batch is rolled back and retried, and the counts (the attribute and the Prometheus
+    counter) say two applied, not four."""
+    failed_once: list[bytes] = []
+    removed: list[bytes] = []
+
+    async def on_tombstone(conn: asyncpg.Connection, key: bytes) -> None:
+        if not failed_once:
+            failed_once.append(key)
+            raise ConnectionResetError("database went away mid-batch")
+        removed.append(key)
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(2):
+            event = sample_event(n, "L-same-person")
+            await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key)
+        await producer.send_and_wait(event_topic, None, key=b"L-same-person")
+    finally:
+        await producer.stop()
+    group = f"g-{unique}"
+    consumer = make_consumer(infra, service_pool, event_topic, group, on_tombstone=on_tombstone)
+    async with running(consumer):
+        await eventually(lambda: _true(bool(removed)))
+        await asyncio.sleep(0.3)
+    assert failed_once == [b"L-same-person"] and removed == [b"L-same-person"]
+    assert await effect_counts(service_pool) == (2, 2)
+    assert (consumer.applied, consumer.duplicates) == (2, 0)
+    applied = REGISTRY_METRICS.get_sample_value(
+        "dipflow_consumer_records_total", {"group": group, "outcome": "applied"}
+    )
+    assert applied == 2
 
 
 async def _consumed(consumer: EventConsumer, n: int) -> bool:

@@ -249,7 +249,8 @@ class EventConsumer:
         for attempt in range(self.db_retries_in_place + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await self._apply_in_order(conn, tp, parsed, tombstones)
+                    applied, duplicates = await self._apply_in_order(conn, tp, parsed, tombstones)
+                self._count(applied, duplicates)
                 return []
             except Exception as exc:
                 if not is_transient(exc):
@@ -267,21 +268,23 @@ class EventConsumer:
         tp: TopicPartition,
         parsed: list[Parsed],
         tombstones: list[ConsumerRecord[Any, Any]],
-    ) -> None:
+    ) -> tuple[int, int]:
         """Events and tombstones in offset order: a removal and a later status of the same key (or the
-        reverse) in one batch must not swap."""
+        reverse) in one batch must not swap. Returns (applied, duplicates)."""
+        applied = duplicates = 0
         run: list[Parsed] = []
         for item in _in_offset_order(parsed, tombstones):
             if isinstance(item, Parsed):
                 run.append(item)
                 continue
-            await self._apply(conn, tp, run)
-            run = []
+            a, d = await apply_events(conn, self.group_id, tp, run, self.handler)
+            applied, duplicates, run = applied + a, duplicates + d, []
             await self._apply_tombstones(conn, [item])
-        await self._apply(conn, tp, run)
+        a, d = await apply_events(conn, self.group_id, tp, run, self.handler)
+        return applied + a, duplicates + d
 
-    async def _apply(self, conn: asyncpg.Connection, tp: TopicPartition, parsed: Sequence[Parsed]) -> None:
-        applied, duplicates = await apply_events(conn, self.group_id, tp, parsed, self.handler)
+    def _count(self, applied: int, duplicates: int) -> None:
+        """Counted once the transaction committed: a batch rolled back and retried counts once."""
         self.applied += applied
         self.duplicates += duplicates
         CONSUMED.labels(self.group_id, "applied").inc(applied)
@@ -300,7 +303,10 @@ class EventConsumer:
             for _ in range(self.max_attempts):
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
-                        await self._apply(conn, tp, [item])
+                        applied, duplicates = await apply_events(
+                            conn, self.group_id, tp, [item], self.handler
+                        )
+                    self._count(applied, duplicates)
                     last_error = None
                     break
                 except Exception as exc:
