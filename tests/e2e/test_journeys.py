@@ -4,13 +4,11 @@ through the public APIs and topics only."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -18,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from dipflow.auth import Role
+from tests.e2e.actors import SUITE, Actors, service_clients
 from tests.e2e.system import System, start_system, until
 from tests.integration.referral.stack import uvicorn_app
 
 pytestmark = pytest.mark.timeout(240)
-SUITE = "MET-BRIXTON"
 PEOPLE: set[str] = set()  # every person id the journeys used: none may appear in a log line or metric
 
 
@@ -31,93 +29,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     yield from start_system(Path(tmp_path_factory.mktemp("system")) / "run")
 
 
-class Actors:
-    """Everyone in the journeys, each with their own token, on the real ports."""
-
-    def __init__(self, system: System, clients: dict[str, httpx.AsyncClient]) -> None:
-        self.system = system
-        self.custody, self.referral, self.ppo, self.breach = (
-            clients[n] for n in ("custody", "referral", "ppo-register", "breach")
-        )
-        self.officer = system.token(Role.custody_officer, "metropolitan")
-        self.inspector = system.token(Role.inspector, "metropolitan")
-        self.manager = system.token(Role.referral_manager, "lambeth")
-        self.coordinator = system.token(Role.ppo_coordinator, "lambeth")
-        self.liaison = system.token(Role.probation_liaison, "lambeth")
-        self.court = system.token(Role.court_liaison, "lambeth")
-        self.police = system.token(Role.police_enforcement, "lambeth")
-        self.tag = uuid.uuid4().hex[:8].upper()
-
-    def person(self, n: int) -> str:
-        PEOPLE.add(f"L-J{self.tag}-{n}")
-        return f"L-J{self.tag}-{n}"
-
-    async def worker(self, name: str) -> tuple[str, dict[str, str]]:
-        worker_id = f"W-{self.tag}-{name}"
-        body = {
-            "worker_id": worker_id,
-            "name": name,
-            "area": "lambeth",
-            "suites": [SUITE],
-            "daily_capacity": 20,
-        }
-        assert (await self.referral.post("/v1/workers", json=body, headers=self.manager)).status_code == 201
-        return worker_id, self.system.token(Role.referral_worker, "lambeth", worker_id)
-
-    async def book_in(self, pid: str, code: str = "TA1968-s1", arrested_ago: timedelta = timedelta(minutes=30),
-                      **extra: Any) -> str:  # fmt: skip
-        now = datetime.now(UTC)
-        body = {"person_id": pid, "name": "Journey Person", "date_of_birth": "1975-05-05", "home_area": "lambeth",
-                "suite": SUITE, "arrested_at": (now - arrested_ago).isoformat(),
-                "offences": [{"code": code, "offence_date": now.date().isoformat(), **extra}]}  # fmt: skip
-        answer = await self.custody.post("/v1/detentions", json=body, headers=self.officer)
-        assert answer.status_code == 201, answer.text
-        detention_id: str = answer.json()["detention_id"]
-        return detention_id
-
-    async def act(
-        self, did: str, action: str, body: dict[str, Any] | None = None, as_: dict[str, str] | None = None
-    ) -> dict[str, Any]:
-        answer = await self.custody.post(
-            f"/v1/detentions/{did}/{action}", json=body or {}, headers=as_ or self.officer
-        )
-        assert answer.status_code == 200, (action, answer.text)
-        result: dict[str, Any] = answer.json()
-        return result
-
-    async def positive(self, pid: str, *, charge: bool = False, code: str = "TA1968-s1") -> str:
-        did = await self.book_in(pid, code)
-        if charge:
-            await self.act(did, "charge", {"codes": [code]})
-        await self.act(did, "warning")
-        await self.act(did, "sample")
-        await self.act(did, "results", {"drug": "cocaine", "result": "positive"})
-        return did
-
-    async def assessment(self, did: str, ready: Any = lambda a: True) -> dict[str, Any]:
-        async def find() -> Any:
-            rows = (
-                await self.referral.get("/v1/assessments", params={"area": "lambeth"}, headers=self.manager)
-            ).json()
-            return next((a for a in rows if a["detention_id"] == did and ready(a)), None)
-
-        return await until(find, f"the assessment for {did}")  # type: ignore[no-any-return]
-
-    async def post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str],
-                   status: int = 200) -> Any:  # fmt: skip
-        answer = await client.post(path, json=body, headers=headers)
-        assert answer.status_code == status, (path, answer.text)
-        return answer.json() if answer.content else None
-
-
 @pytest.fixture
 async def actors(system: System) -> AsyncIterator[Actors]:
-    names = ("custody", "referral", "ppo-register", "breach")
-    async with httpx.AsyncClient(base_url=system.url("custody"), timeout=30) as c, \
-            httpx.AsyncClient(base_url=system.url("referral"), timeout=30) as r, \
-            httpx.AsyncClient(base_url=system.url("ppo-register"), timeout=30) as p, \
-            httpx.AsyncClient(base_url=system.url("breach"), timeout=30) as b:  # fmt: skip
-        yield Actors(system, dict(zip(names, (c, r, p, b), strict=True)))
+    async with service_clients(system) as clients:
+        yield Actors(system, clients, prefix="J", person_name="Journey Person", people=PEOPLE)
 
 
 async def test_positive_test_is_assigned_attended_and_the_follow_up_attended(actors: Actors) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,10 +25,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from dipflow.auth import Role
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.web import WEB
+from tests.e2e.actors import Actors, service_clients
 from tests.e2e.system import System, start_system, until
 
 pytestmark = pytest.mark.timeout(300)
-SUITE = "MET-BRIXTON"
 SHOTS = project_root() / "test-artifacts" / "screenshots"
 CHARTS = ("k1-month", "k1-borough", "k2-month", "k2-borough", "k3-distribution", "k3-source", "k4-month",
           "k4-borough", "k5-month", "k5-suite")  # fmt: skip
@@ -77,74 +76,19 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-class World:
-    """Everyone who feeds the pages their data, through the services' APIs (as test_journeys does)."""
+class World(Actors):
+    """Everyone who feeds the pages their data, through the services' APIs (the journeys' actors)."""
 
     def __init__(self, system: System, clients: dict[str, httpx.AsyncClient]) -> None:
-        self.system = system
-        self.custody, self.referral, self.ppo, self.breach = (
-            clients[n] for n in ("custody", "referral", "ppo-register", "breach")
-        )
-        self.officer = system.token(Role.custody_officer, "metropolitan")
-        self.inspector = system.token(Role.inspector, "metropolitan")
-        self.manager = system.token(Role.referral_manager, "lambeth")
-        self.coordinator = system.token(Role.ppo_coordinator, "lambeth")
-        self.liaison = system.token(Role.probation_liaison, "lambeth")
-        self.police = system.token(Role.police_enforcement, "lambeth")
-        self.tag = uuid.uuid4().hex[:8].upper()
+        super().__init__(system, clients, prefix="W", person_name="Web Person")
         self.facts: dict[str, str] = {}
 
-    def person(self, n: str) -> str:
-        return f"L-W{self.tag}-{n}"
+    async def worker(self, name: str, **extra: Any) -> tuple[str, dict[str, str]]:
+        """A worker on every day of the week, so an assignment is never put off to a working day."""
+        return await super().worker(name, working_weekdays=[0, 1, 2, 3, 4, 5, 6], **extra)
 
-    async def post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str],
-                   status: int = 200) -> Any:  # fmt: skip
-        answer = await client.post(path, json=body, headers=headers)
-        assert answer.status_code == status, (path, answer.text)
-        return answer.json() if answer.content else None
-
-    async def worker(self, name: str) -> tuple[str, dict[str, str]]:
-        worker_id = f"W-{self.tag}-{name}"
-        body = {"worker_id": worker_id, "name": f"Worker {name}", "area": "lambeth", "suites": [SUITE],
-                "daily_capacity": 20, "working_weekdays": [0, 1, 2, 3, 4, 5, 6]}  # fmt: skip
-        await self.post(self.referral, "/v1/workers", body, self.manager, 201)
-        return worker_id, self.system.token(Role.referral_worker, "lambeth", worker_id)
-
-    async def book_in(self, pid: str, code: str = "TA1968-s1", ago: timedelta = timedelta(minutes=30)) -> str:
-        now = datetime.now(UTC)
-        body = {"person_id": pid, "name": "Web Person", "date_of_birth": "1975-05-05", "home_area": "lambeth",
-                "suite": SUITE, "arrested_at": (now - ago).isoformat(),
-                "offences": [{"code": code, "offence_date": now.date().isoformat()}]}  # fmt: skip
-        booked = await self.post(self.custody, "/v1/detentions", body, self.officer, 201)
-        return str(booked["detention_id"])
-
-    async def act(self, did: str, action: str, body: dict[str, Any] | None = None,
-                  as_: dict[str, str] | None = None) -> Any:  # fmt: skip
-        return await self.post(
-            self.custody, f"/v1/detentions/{did}/{action}", body or {}, as_ or self.officer
-        )
-
-    async def test_positive(self, did: str) -> None:
-        await self.act(did, "warning")
-        await self.act(did, "sample")
-        await self.act(did, "results", {"drug": "cocaine", "result": "positive"})
-
-    async def positive(self, pid: str, *, charge: bool = False) -> str:
-        did = await self.book_in(pid)
-        if charge:
-            await self.act(did, "charge", {"codes": ["TA1968-s1"]})
-        await self.test_positive(did)
-        return did
-
-    async def assessment(self, did: str) -> dict[str, Any]:
-        async def find() -> Any:
-            rows = (
-                await self.referral.get("/v1/assessments", params={"area": "lambeth"}, headers=self.manager)
-            ).json()
-            return next((a for a in rows if a["detention_id"] == did and a["initial"]["worker_id"]), None)
-
-        found: dict[str, Any] = await until(find, f"the assessment for {did}")
-        return found
+    async def assessment(self, did: str, ready: Any = lambda a: a["initial"]["worker_id"]) -> dict[str, Any]:
+        return await super().assessment(did, ready)
 
     # -- data for the dashboard and the liaison pages ----------------------------------------------------------
 
@@ -196,7 +140,7 @@ class World:
             return next((r for r in rows if r["person_id"] == pid and (r["arrested_at"] or not closed)), None)
 
         await until(lambda: request(False), "the arrest request")
-        await self.book_in(pid, "CDA1971-s1", ago=timedelta(0))  # arrested after the request
+        await self.book_in(pid, "CDA1971-s1", arrested_ago=timedelta(0))  # arrested after the request
         await until(lambda: request(True), "the re-arrest to close the arrest request")
 
     async def drr_breach(self) -> None:
@@ -230,13 +174,8 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(system: System) -> AsyncIterator[World]:
-    names = ("custody", "referral", "ppo-register", "breach")
-    clients = {n: httpx.AsyncClient(base_url=system.url(n), timeout=30) for n in names}
-    try:
+    async with service_clients(system) as clients:
         yield World(system, clients)
-    finally:
-        for client in clients.values():
-            await client.aclose()
 
 
 @pytest.fixture(scope="module")
