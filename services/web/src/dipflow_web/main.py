@@ -12,10 +12,11 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from dipflow.auth.tokens import AuthSettings, TokenVerifier
 from dipflow.http.correlation import CorrelationMiddleware
+from dipflow.http.middleware import HttpMiddleware
 from dipflow.logging import configure_logging
 from dipflow_web import pages, proxy
 from dipflow_web.settings import WebSettings
@@ -31,14 +32,8 @@ SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeaders(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

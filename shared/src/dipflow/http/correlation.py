@@ -6,9 +6,10 @@ import re
 import uuid
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from dipflow.http.context import reset_correlation_id, set_correlation_id
+from dipflow.http.middleware import HttpMiddleware
 from dipflow.http.problems import problem_response
 from dipflow.logging import get_logger
 
@@ -18,14 +19,8 @@ HEADER = "x-correlation-id"
 _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
-class CorrelationMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class CorrelationMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == HEADER.encode()), "")
         correlation_id = given if _SAFE.match(given) else str(uuid.uuid4())
         token = set_correlation_id(correlation_id)

@@ -8,6 +8,8 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dipflow.http.middleware import HttpMiddleware
+
 HTTP_REQUESTS = Counter(
     "dipflow_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
 )
@@ -19,15 +21,12 @@ HTTP_LATENCY = Histogram(
 )
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 

@@ -11,9 +11,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from dipflow.http.idempotency import _read_body, _replay
+from dipflow.http.middleware import HttpMiddleware
 from dipflow.http.problems import problem_response
 
 NUL = "\x00"
@@ -45,14 +46,8 @@ def _in_body(body: bytes, content_type: str) -> list[str]:
     return ["body"] if b"\x00" in body else []
 
 
-class RejectNulMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RejectNulMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         fields = ["path"] if NUL in scope["path"] else []
         query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         fields += [f"query.{name.replace(NUL, '')}" for name, value in query if NUL in name + value]
