@@ -19,8 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -41,7 +39,7 @@ from rich.table import Table
 
 from bench.report import machine_info
 from dipflow.auth import Role, mint_token
-from dipflow.devstack.offsets import answers_ready, free_port_offset
+from dipflow.devstack.offsets import launch_run, run_output, stop_run
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.devstack.stack import StackAddresses
@@ -59,52 +57,6 @@ console = Console(width=None if sys.stdout.isatty() else 130)
 
 
 # -- the system --------------------------------------------------------------------------------------------
-
-
-def launch(state: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int]:
-    """``dipflow run`` on a free port range (tried again on another range if a port was taken meanwhile)."""
-    state.mkdir(parents=True, exist_ok=True)
-    for attempt in range(attempts):
-        offset = free_port_offset()
-        out = (state / "dipflow-run.out").open("ab")
-        command = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dipflow.cli",
-                "run",
-                "--state-dir",
-                str(state),
-                "--port-offset",
-                str(offset),
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        with httpx.Client(timeout=2) as client:
-            deadline = time.monotonic() + 180
-            while command.poll() is None and time.monotonic() < deadline:
-                if all(answers_ready(client, spec.url(offset)) for spec in SERVICES):
-                    return command, offset
-                time.sleep(0.3)
-        output = (state / "dipflow-run.out").read_text(errors="replace")
-        stop(command)
-        if "Address already in use" not in output or attempt == attempts - 1:
-            raise RuntimeError(f"`dipflow run` did not get ready:\n{output[-3000:]}")
-    raise AssertionError("unreachable")
-
-
-def stop(command: subprocess.Popen[bytes]) -> int:
-    if command.poll() is None:
-        command.send_signal(signal.SIGINT)
-        try:
-            command.wait(120)
-        except subprocess.TimeoutExpired:
-            command.kill()
-            command.wait(10)
-    return command.returncode
 
 
 @dataclass
@@ -550,7 +502,7 @@ def run(
     state = ROOT / ".local" / "load" / tag.lower()
     wall = time.monotonic()
     console.print(f"Starting Kafka, PostgreSQL and the four services (`dipflow run`, state {state}) …")
-    command, offset = launch(state)
+    command, offset = launch_run(state, cwd=ROOT)
     ok = False
     try:
         addresses = StackAddresses(**json.loads((state / "stack.json").read_text()))
@@ -650,9 +602,9 @@ def run(
         console.print(f"wrote {json_path} and {md_path} (whole run {time.monotonic() - wall:.0f}s)")
         return result, ok
     finally:
-        rc = stop(command)
+        rc = stop_run(command)
         if rc != 0:
-            console.print(f"[yellow]`dipflow run` exited {rc}; see {state / 'dipflow-run.out'}[/]")
+            console.print(f"[yellow]`dipflow run` exited {rc}; see {run_output(state)}[/]")
         if keep:
             console.print(f"State, logs and data kept in {state}")
         elif ok:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +13,9 @@ import httpx
 import psutil
 
 from dipflow.devstack.net import port_open
+from dipflow.devstack.offsets import launch_run, run_output, stop_run
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
-from tests.e2e.system import launch
 
 ROOT = project_root()
 
@@ -32,7 +31,7 @@ def _processes_mentioning(marker: str) -> list[psutil.Process]:
 
 def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     state = tmp_path / "run"
-    command, offset = launch(state)
+    command, offset = launch_run(state, cwd=ROOT)
     try:
         with httpx.Client(timeout=2) as client:
             ready: dict[str, dict[str, Any]] = {
@@ -57,10 +56,10 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         marker = str(state)
         assert _processes_mentioning(marker), "Kafka and PostgreSQL run from the state folder"
     finally:
-        command.send_signal(signal.SIGINT)
-        output, _ = command.communicate(timeout=120)
+        returncode = stop_run(command)
+        output = run_output(state).read_text(errors="replace")
 
-    assert command.returncode == 0, output
+    assert returncode == 0, output
     for spec in SERVICES:
         assert f"{spec.url(offset)}/docs" in output
     assert "Everything this command started has stopped." in output
