@@ -44,9 +44,8 @@ from dipflow.devstack.stack import LocalStack, StackAddresses
 from dipflow.events import EventPayload, new_envelope
 from dipflow_breach.commands import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
-from dipflow_custody.commands import BookInCommand, DetentionCommand
+from dipflow_custody.commands import BookInCommand, DetentionCommand, detention_id_for
 from dipflow_custody.entrypoints.bodies import BookIn
-from dipflow_custody.entrypoints.kafka_commands import detention_id_for
 
 console = Console()
 SECRET = "drill-secret-" + "x" * 40

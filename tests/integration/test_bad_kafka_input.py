@@ -41,9 +41,8 @@ from dipflow_breach.commands import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_breach.main import create_app as breach_app
 from dipflow_breach.settings import BreachSettings
-from dipflow_custody.commands import BookInCommand, DetentionCommand
+from dipflow_custody.commands import BookInCommand, DetentionCommand, detention_id_for
 from dipflow_custody.entrypoints.bodies import BookIn
-from dipflow_custody.entrypoints.kafka_commands import detention_id_for
 from dipflow_custody.events import DetentionBookedIn, ResultRecorded
 from dipflow_custody.main import create_app as custody_app
 from dipflow_custody.settings import CustodySettings
@@ -191,6 +190,7 @@ class Case:
     effects: Effects
     after: After | None = None  # run once the good event was applied, before looking for its effect
     refused: Callable[[str], EventPayload] | None = None  # well formed, but its handler refuses it
+    refused_reason: str = "handler-failed-3-times"  # its dlq.reason
 
 
 def result(pid: str, detention_id: str) -> ResultRecorded:
@@ -244,7 +244,7 @@ async def bookings(s: Stack, pid: str, good: Envelope) -> list[Any]:
 
 def unknown_detention(pid: str) -> DetentionCommand:
     return DetentionCommand(
-        detention_id=f"D-NONE-{pid}", action="warning", body={"at": datetime.now(UTC).isoformat()}
+        detention_id=str(uuid.uuid4()), action="warning", body={"at": datetime.now(UTC).isoformat()}
     )
 
 
@@ -397,7 +397,8 @@ def erased_by(service: str) -> Effects:
 SKIPS = ("custody.", "referral.")
 CASES = {
     "custody.commands/custody": Case(CUSTODY_COMMANDS, "custody", "commands", ("body", "name"), True, (),
-                                     book_in_command, bookings, refused=unknown_detention),
+                                     book_in_command, bookings, refused=unknown_detention,
+                                     refused_reason="unknown-detention"),
     "probation.events/breach": Case(PROBATION_EVENTS, "breach", "probation", ("record_id",), True, (),
                                     order_then_compliance, compliance, refused=unknown_order),
     "custody.events/referral": Case(CUSTODY_EVENTS, "referral", "custody-events", ("drug",), False, ("custody.",),
@@ -433,7 +434,7 @@ async def test_every_bad_record_is_dead_lettered_with_its_reason_and_the_good_on
         refused = new_envelope(
             case.refused(pid), person_id=pid, producer=good.producer, occurred_at=datetime.now(UTC)
         )
-        bad.append(BadRecord("refused by its handler", refused.to_bytes(), "handler-failed-3-times"))
+        bad.append(BadRecord("refused by its handler", refused.to_bytes(), case.refused_reason))
     first, last = sentinel(), sentinel()
     async with DeadLetters(infra, case.topic.name, stack.group(case.service, case.group), pid) as dlq:
         await send(

@@ -133,9 +133,18 @@ async def test_s08_heroin_possession_is_a_trigger_and_s09_cannabis_needs_an_insp
         json=book_in_body(person(unique, 1), 30, "MDA1971-s5(2)", drug="heroin", drug_class="A"),
         headers=bearer(),
     )
-    cannabis = await custody.post(
+    misclassed = await custody.post(
         "/v1/detentions",
         json=book_in_body(person(unique, 2), 30, "MDA1971-s5(2)", drug="cannabis", drug_class="B"),
+        headers=bearer(),
+    )
+    # cannabis was Class C from 29 Jan 2004 to 25 Jan 2009: the class comes from the drug vocabulary (T14)
+    assert misclassed.status_code == 422
+    assert misclassed.json()["errors"][0]["field"].endswith("drug_class")
+    assert "cannabis was Class C on 01 Jun 2008" in misclassed.json()["errors"][0]["reason"]
+    cannabis = await custody.post(
+        "/v1/detentions",
+        json=book_in_body(person(unique, 2), 30, "MDA1971-s5(2)", drug="cannabis"),
         headers=bearer(),
     )
     assert heroin.json()["decision"]["outcome"] == "required"
@@ -144,6 +153,7 @@ async def test_s08_heroin_possession_is_a_trigger_and_s09_cannabis_needs_an_insp
         e for e in await events_for(infra, person(unique, 2), 3) if e["type"] == "custody.offence_added"
     ]
     assert offence_events[0]["payload"]["trigger_offence"] is False
+    assert offence_events[0]["payload"]["drug_class"] == "C"
 
     did = cannabis.json()["detention_id"]
     by_officer = await custody.post(
@@ -169,12 +179,16 @@ async def test_s11_warned_refusal_without_good_cause_is_an_offence(
         "detention_id"
     ]
     claimed = await custody.post(
-        f"/v1/detentions/{did}/refusal", json={"good_cause": False, "as_offence": True}, headers=bearer()
+        f"/v1/detentions/{did}/refusal",
+        json={"good_cause": False, "as_offence": True, "at": "2008-06-01T10:35:00Z"},
+        headers=bearer(),
     )
     assert claimed.status_code == 409 and claimed.json()["rule_id"] == "T6"
-    await custody.post(f"/v1/detentions/{did}/warning", json={}, headers=bearer())
+    await custody.post(f"/v1/detentions/{did}/warning", json={"at": "2008-06-01T10:40:00Z"}, headers=bearer())
     refused = await custody.post(
-        f"/v1/detentions/{did}/refusal", json={"good_cause": False}, headers=bearer()
+        f"/v1/detentions/{did}/refusal",
+        json={"good_cause": False, "at": "2008-06-01T10:45:00Z"},
+        headers=bearer(),
     )
     assert refused.status_code == 200
     refusal = next(e for e in await events_for(infra, pid, 5) if e["type"] == "custody.refusal_recorded")

@@ -187,40 +187,53 @@ async def test_s13_charged_at_ten_with_no_sample_by_sixteen_the_deadline_passes(
     assert late.status_code == 409 and late.json()["rule_id"] == "T10"
 
 
-async def test_s14_s15_results_carry_the_assessment_facts(
+async def _sampled_on(custody: httpx.AsyncClient, pid: str, day: str) -> str:
+    body = {
+        **book_in_body(pid, 25),
+        "arrested_at": f"{day}T10:00:00Z",
+        "booked_in_at": f"{day}T10:20:00Z",
+        "offences": [{"code": "TA1968-s1", "offence_date": day}],
+    }
+    did: str = (await custody.post("/v1/detentions", json=body, headers=bearer())).json()["detention_id"]
+    await custody.post(f"/v1/detentions/{did}/warning", json={"at": f"{day}T10:30:00Z"}, headers=bearer())
+    taken = await custody.post(
+        f"/v1/detentions/{did}/sample", json={"at": f"{day}T10:40:00Z"}, headers=bearer()
+    )
+    assert taken.status_code == 200, taken.text
+    return did
+
+
+async def test_s14_s15_results_carry_the_assessment_facts_and_the_exemption_starts_10_september_2008(
     custody: httpx.AsyncClient, infra: Infra, unique: str
 ) -> None:
-    pid = person(unique)
-    did = (await custody.post("/v1/detentions", json=book_in_body(pid, 25), headers=bearer())).json()[
-        "detention_id"
-    ]
-    now = datetime.now(UTC).isoformat()
-    await custody.post(f"/v1/detentions/{did}/warning", json={"at": "2008-06-01T10:30:00Z"}, headers=bearer())
-    assert (
-        await custody.post(
-            f"/v1/detentions/{did}/sample", json={"at": "2008-06-01T10:40:00Z"}, headers=bearer()
+    """S15 (T12): an opiate positive accepted as heroin use with medication declared needs no confirmation only
+    for samples from 10 Sep 2008 (this test asserted it for a June 2008 sample before: the wrong law)."""
+    exemption = {"drug": "opiates", "result": "positive", "medication_declared": "methadone", "disputed": True,
+                 "accepts_heroin_use": True}  # fmt: skip
+    expected = {"2008-06-01": True, "2008-09-09": True, "2008-09-10": False}
+    for n, (day, confirmation) in enumerate(expected.items(), start=1):
+        pid = person(unique, n)
+        did = await _sampled_on(custody, pid, day)
+        negative = await custody.post(
+            f"/v1/detentions/{did}/results",
+            json={"drug": "cocaine", "result": "negative", "at": f"{day}T10:50:00Z"},
+            headers=bearer(),
         )
-    ).status_code == 200
-    negative = await custody.post(
-        f"/v1/detentions/{did}/results",
-        json={"drug": "cocaine", "result": "negative", "at": now},
-        headers=bearer(),
-    )
-    opiates = await custody.post(
-        f"/v1/detentions/{did}/results",
-        json={"drug": "opiates", "result": "positive", "medication_declared": "methadone", "disputed": True,
-              "accepts_heroin_use": True, "at": now},
-        headers=bearer(),
-    )  # fmt: skip
-    assert negative.status_code == opiates.status_code == 200
-    results = {
-        e["payload"]["drug"]: e["payload"]
-        for e in await events_for(infra, pid, 8)
-        if e["type"] == "custody.result_recorded"
-    }
-    assert results["cocaine"]["result"] == "negative"
-    assert results["opiates"]["result"] == "positive" and results["opiates"]["confirmation_required"] is False
-    assert results["opiates"]["age"] == 25 and results["opiates"]["home_area"] == "lambeth"
-    # MET-BRIXTON is in lambeth, notified for initial and follow-up assessments from April 2005 (seed data)
-    assert results["opiates"]["initial_assessment_notified"] is True
-    assert results["opiates"]["follow_up_assessment_notified"] is True
+        opiates = await custody.post(
+            f"/v1/detentions/{did}/results", json={**exemption, "at": f"{day}T10:55:00Z"}, headers=bearer()
+        )
+        assert negative.status_code == opiates.status_code == 200, opiates.text
+        awaiting = (opiates.json()["confirmation"] or {}).get("awaiting", [])
+        assert awaiting == (["opiates"] if confirmation else [])
+        results = {
+            e["payload"]["drug"]: e["payload"]
+            for e in await events_for(infra, pid, 8)
+            if e["type"] == "custody.result_recorded"
+        }
+        assert results["cocaine"]["result"] == "negative"
+        assert results["opiates"]["result"] == "positive"
+        assert results["opiates"]["confirmation_required"] is confirmation, day
+        assert results["opiates"]["age"] == 25 and results["opiates"]["home_area"] == "lambeth"
+        # MET-BRIXTON is in lambeth, notified for initial and follow-up assessments from April 2005 (seed data)
+        assert results["opiates"]["initial_assessment_notified"] is True
+        assert results["opiates"]["follow_up_assessment_notified"] is True

@@ -27,6 +27,25 @@ def test_s24_a_first_unacceptable_absence_brings_a_warning() -> None:
     assert outcome.decision is Decision.warning and outcome.rule_ids == ("D1", "D2")
 
 
+def test_d2_the_warning_says_what_failed_that_it_is_unacceptable_and_the_twelve_month_consequence() -> None:
+    outcome = issue_warning_or_breach(
+        K.unacceptable_absence, date(2008, 3, 3), warnings=[], detail="missed the 10:00 review"
+    )
+    text = outcome.warning_text
+    assert text is not None
+    assert (
+        "On 03 March 2008 you failed without reasonable excuse" in text and "missed the 10:00 review" in text
+    )
+    assert "This failure is unacceptable." in text
+    assert (
+        "within the 12 months beginning with 03 March 2008" in text and "on or before 02 March 2009" in text
+    )
+    leap = issue_warning_or_breach(K.sample_refused, date(2008, 2, 29), warnings=[]).warning_text
+    assert leap is not None and "refused to give a sample" in leap and "on or before 28 February 2009" in leap
+    breach = issue_warning_or_breach(K.unacceptable_absence, date(2008, 6, 2), warnings=[date(2008, 3, 3)])
+    assert breach.warning_text is None
+
+
 def test_s25_a_further_failure_within_twelve_months_of_the_warning_is_a_breach_due_in_ten_working_days() -> (
     None
 ):
@@ -107,6 +126,16 @@ def test_d4_due_dates_are_working_days_with_exactly_10_and_20_working_days_after
     enforcement, hearing = timescales(failure)
     assert is_working_day(enforcement) and is_working_day(hearing)
     assert enforcement == add_working_days(failure, 10) and hearing == add_working_days(enforcement, 10)
+
+
+def test_a4_an_arrest_request_for_a_failure_to_remain_says_so() -> None:
+    at = datetime(2008, 6, 10, 12, tzinfo=UTC)
+    remain = arrest_target(
+        Source.assessment_failure, at, ArrestPolicy(), offence="DA05 s.12(3)", failed_to="remain"
+    )
+    assert remain.basis.startswith("failure to remain for the whole of a required assessment")
+    attend = arrest_target(Source.assessment_failure, at, ArrestPolicy(), offence="DA05 s.12(3)")
+    assert attend.basis.startswith("failure to attend a required assessment")
 
 
 def test_d5_ppo_breach_is_a_premium_arrest_with_the_target_and_others_keep_their_basis() -> None:

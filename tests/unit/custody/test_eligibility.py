@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from dipflow_custody.domain.age import age_on
 from dipflow_custody.domain.catalogue import Offence
-from dipflow_custody.domain.deadlines import carry_over_until, hold_after_charge_until, hold_before_bail_until
 from dipflow_custody.domain.eligibility import (
     DetentionFacts,
     InspectorDecision,
@@ -178,11 +177,41 @@ def test_age_goes_up_on_the_birthday_and_not_the_day_before(dob: date, years: in
     assert age_on(dob, birthday - timedelta(days=1)) == years - 1
 
 
-@given(st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)))
-def test_t9_t10_hold_windows(start: datetime) -> None:
-    assert hold_after_charge_until(start) - start == timedelta(hours=6)
-    assert hold_before_bail_until(start) - start == timedelta(hours=24)
-    assert carry_over_until(start) - start == timedelta(hours=24)
+def _theft_and_damage(**kw: object) -> DetentionFacts:
+    f = facts(30, "TA1968-s1", **kw)  # type: ignore[arg-type]
+    damage = Offence("CDA1971-s1", f.arrested_at.date())
+    return DetentionFacts(**{**f.__dict__, "offences": (*f.offences, damage)})
+
+
+def test_t9_released_for_the_trigger_offence_still_detained_for_another_the_test_carries_over() -> None:
+    released = DetentionFacts(**{**_theft_and_damage().__dict__, "released_for": frozenset({"TA1968-s1"})})
+    decision = decide_test(released)
+    assert (decision.stage, decision.outcome) == (Stage.arrest, Outcome.required)
+    assert decision.rule_ids == ("T1", "T9", "CJCSA-Sch6") and "CDA1971-s1" in decision.reason
+
+
+def test_t9_carries_over_after_a_charge_with_the_non_trigger_offence_alone() -> None:
+    f = _theft_and_damage()
+    charged_damage = {
+        **f.__dict__,
+        "charged_at": f.arrested_at + timedelta(hours=3),
+        "charged_codes": frozenset({"CDA1971-s1"}),
+        "station_at_charge": f.station_at_arrest,
+    }
+    without_release = decide_test(DetentionFacts(**charged_damage))
+    assert without_release.outcome is Outcome.needs_authorisation  # charged with criminal damage only: T3
+    carried = decide_test(DetentionFacts(**{**charged_damage, "released_for": frozenset({"TA1968-s1"})}))
+    assert (carried.stage, carried.outcome) == (Stage.charge, Outcome.required)
+    assert "T9" in carried.rule_ids
+
+
+def test_t9_carries_over_only_what_testing_on_arrest_allowed() -> None:
+    not_notified = _theft_and_damage(kinds=(K.testing_on_charge,))
+    released = DetentionFacts(**{**not_notified.__dict__, "released_for": frozenset({"TA1968-s1"})})
+    assert not decide_test(released).may_test
+    f = _theft_and_damage()
+    released_for_damage = DetentionFacts(**{**f.__dict__, "released_for": frozenset({"CDA1971-s1"})})
+    assert decide_test(released_for_damage).rule_ids == ("T1", "CJCSA-Sch6")  # theft still held: plain T1
 
 
 @given(st.dates(min_value=date(2003, 1, 1), max_value=date(2012, 12, 31)))

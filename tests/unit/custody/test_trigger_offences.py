@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from dipflow_custody.domain.catalogue import (
     Offence,
     UnknownOffence,
+    drug_vocabulary,
     is_specified_drug,
     is_trigger_offence,
     offence_types,
@@ -101,18 +102,40 @@ def test_unknown_code_lists_the_known_codes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("drug", "klass", "before", "from_aug_2023"),
+    ("drug", "before", "from_aug_2023"),
     [
-        ("opiates", "A", True, True),
-        ("heroin", "A", True, True),
-        ("cocaine", "A", True, True),
-        ("crack", "A", True, True),
-        ("mdma", "A", False, True),
-        ("fentanyl", "A", False, True),
-        ("cannabis", "B", False, False),
-        ("ketamine", "B", False, False),
+        ("opiates", True, True),
+        ("heroin", True, True),
+        ("Cocaine", True, True),
+        ("crack", True, True),
+        ("mdma", False, True),
+        ("fentanyl", False, True),
+        ("methamphetamine", False, True),
+        ("cannabis", False, False),
+        ("ketamine", False, False),
+        ("not a drug", False, False),
     ],
 )
-def test_t14_specified_drugs_by_sample_date(drug: str, klass: str, before: bool, from_aug_2023: bool) -> None:
-    assert is_specified_drug(drug, klass, on=date(2023, 8, 1)) is before
-    assert is_specified_drug(drug, klass, on=date(2023, 8, 2)) is from_aug_2023
+def test_t14_specified_drugs_by_date_from_the_vocabulary(
+    drug: str, before: bool, from_aug_2023: bool
+) -> None:
+    assert is_specified_drug(drug, on=date(2023, 8, 1)) is before
+    assert is_specified_drug(drug, on=date(2023, 8, 2)) is from_aug_2023
+
+
+def test_a_drug_offence_takes_the_class_from_the_vocabulary_not_from_the_caller() -> None:
+    day = date(2024, 1, 10)
+    assert not _trigger("MDA1971-s5(2)", day, drug="cannabis", klass="A")
+    assert _trigger(
+        "MDA1971-s5(2)", day, drug="ecstasy", klass="B"
+    )  # MDMA is Class A, specified since Aug 2023
+    check = is_trigger_offence(Offence("MDA1971-s5(2)", day, drug="cannabis"))
+    assert "cannabis was Class B and not a specified Class A drug on 10 Jan 2024" in check.reason
+
+
+def test_methamphetamine_became_class_a_on_18_january_2007() -> None:
+    meth = drug_vocabulary().get("crystal meth")
+    assert (meth.class_on(date(2007, 1, 17)), meth.class_on(date(2007, 1, 18))) == ("B", "A")
+    cannabis = drug_vocabulary().get("cannabis")
+    days = (date(2004, 1, 28), date(2004, 1, 29), date(2009, 1, 25), date(2009, 1, 26))
+    assert [cannabis.class_on(day) for day in days] == ["B", "C", "C", "B"]

@@ -56,6 +56,34 @@ def test_s18_missing_the_initial_without_good_cause_notifies_police_and_ends_the
     assert steps[1].rule_ids == ("A4",) and a.status is Status.failed and not a.follow_up_imposed
 
 
+def test_a4_failing_to_remain_is_an_offence_but_leaves_the_follow_up_to_be_set_or_ended() -> None:
+    a = case()
+    a.impose(T0, "office")
+    steps = a.record_attendance(
+        Kind.initial, Outcome.failed_to_remain, False, APPOINTMENT + timedelta(hours=1)
+    )
+    failure = steps[1].facts
+    assert failure["offence"] == "DA05 s.12(3)" and not failure["follow_up_ended"]
+    assert failure["what"] == "failed without good cause to remain for the whole of the initial assessment"
+    assert a.follow_up_imposed and a.status is Status.initial_attended
+    assert a.requirement_states() == ("failed", "in_force")
+    ra4 = a.decide_follow_up(APPOINTMENT, True, Appointment(APPOINTMENT + timedelta(days=7), "office", "W1"))
+    assert ra4.notice == "RA4" and str(a.status) == "follow_up_set"
+    ended = case()
+    ended.impose(T0, "office")
+    ended.record_attendance(Kind.initial, Outcome.failed_to_remain, False, APPOINTMENT)
+    assert ended.decide_follow_up(APPOINTMENT, False, None).notice == "RA5"
+    assert ended.requirement_states() == ("failed", "ended")
+
+
+def test_a4_failing_to_attend_is_worded_as_such() -> None:
+    a = case()
+    a.impose(T0, "office")
+    steps = a.record_attendance(Kind.initial, Outcome.failed_to_attend, False, APPOINTMENT)
+    assert steps[1].facts["what"] == "failed without good cause to attend the initial assessment"
+    assert a.requirement_states() == ("failed", "ended")
+
+
 def test_a4_good_cause_is_no_offence_and_a_new_notice_may_be_issued() -> None:
     a = case()
     a.impose(T0, "office")
@@ -106,6 +134,29 @@ def test_a6_a_negative_confirmation_of_every_drug_ends_both_and_drops_a_prosecut
     assert (
         step is not None and step.rule_ids == ("A6",) and a.prosecution_dropped and a.status is Status.ended
     )
+
+
+def test_a6_the_person_is_told_and_both_requirements_show_ended() -> None:
+    a = case()
+    a.impose(T0, "office")
+    assert a.requirement_states() == ("in_force", "in_force")
+    step = a.confirmed_negative("cocaine", T0 + timedelta(days=6))
+    assert step is not None and step.notice == "A6" and not step.facts["prosecution_dropped"]
+    assert a.requirement_states() == ("ended", "ended")
+    attended = case()
+    attended.impose(T0, "office")
+    attended.record_attendance(Kind.initial, Outcome.attended, False, APPOINTMENT)
+    attended.confirmed_negative("cocaine", T0 + timedelta(days=6))
+    assert attended.requirement_states() == ("met", "ended")
+
+
+def test_a3_t12_the_dispatch_of_a_disputed_sample_moves_the_earliest_day() -> None:
+    a = RequiredAssessment("A1", "08/1X", "D1", "MET-BRIXTON", "lambeth", {"cocaine"}, T0, True, True)
+    a.initial = Appointment(APPOINTMENT + timedelta(days=6), "DIP office", "W1")  # Tue 10 Jun
+    a.earliest_day = (T0 + timedelta(days=7)).date()  # 5 working days from the result (Mon 2 Jun): Mon 9 Jun
+    assert not a.initial_too_early()
+    a.sample_dispatched(T0 + timedelta(days=3), (T0 + timedelta(days=10)).date())  # sent Thu 5: Thu 12 Jun
+    assert a.initial_too_early() and a.confirmation_clock_from == T0 + timedelta(days=3)
 
 
 def test_a7_a_bail_condition_supersedes_open_requirements_only() -> None:

@@ -28,6 +28,8 @@ class FailureNotifiedView(_View):
     assessment_id: str
     offence: str
     area: str
+    outcome: str = "failed_to_attend"  # or failed_to_remain
+    what: str | None = None
 
 
 class BailConditionBreachedView(_View):

@@ -33,6 +33,8 @@ class WarningIssued(_Breach):
     issued_on: date
     reason: str
     rule_ids: list[str]
+    text: str | None = None
+    """D2: the warning as given: the failure, that it is unacceptable, the 12-month consequence."""
 
 
 class ProceedingsStarted(_Breach):

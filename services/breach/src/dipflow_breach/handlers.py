@@ -122,7 +122,7 @@ async def record_compliance(
     breach_open = bool(await conn.fetchval(
         "SELECT 1 FROM breach_cases WHERE order_id = $1 AND closed_at IS NULL", record.order_id))  # fmt: skip
     outcome = issue_warning_or_breach(record.kind, record.on, warnings=warnings, breach_open=breach_open,
-                                      straight_to_breach=record.straight_to_breach)  # fmt: skip
+                                      straight_to_breach=record.straight_to_breach, detail=record.reason)  # fmt: skip
     await conn.execute(
         "INSERT INTO compliance (order_id, record_id, kind, on_date, reason, result, decision, rule_ids, explanation) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -136,16 +136,17 @@ async def record_compliance(
         rule_ids=list(outcome.rule_ids), reason=outcome.reason)]  # fmt: skip
     if outcome.decision is Decision.warning:
         await conn.execute(
-            "INSERT INTO warnings (order_id, issued_on, reason) VALUES ($1, $2, $3)",
+            "INSERT INTO warnings (order_id, issued_on, reason, text) VALUES ($1, $2, $3, $4)",
             record.order_id,
             record.on,
             outcome.reason,
+            outcome.warning_text,
         )
         events.append(WarningIssued(order_id=record.order_id, issued_on=record.on, reason=outcome.reason,
-                                    rule_ids=list(outcome.rule_ids)))  # fmt: skip
+                                    rule_ids=list(outcome.rule_ids), text=outcome.warning_text))  # fmt: skip
         await notify(conn, area=order["area"], person_id=person, kind="warning",
                      body={"order_id": record.order_id, "issued_on": record.on.isoformat(), "reason": outcome.reason,
-                           "rule_ids": list(outcome.rule_ids)})  # fmt: skip
+                           "rule_ids": list(outcome.rule_ids), "text": outcome.warning_text})  # fmt: skip
     if outcome.decision is Decision.breach:
         events += await _open_breach(conn, order, record.on, outcome, policy=policy, now=now, ctx=ctx)
     await emit(conn, person, events, now, ctx)
@@ -240,12 +241,12 @@ async def on_case_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None
 async def request_arrest(
     conn: asyncpg.Connection, *, person_id: str, source: Source, source_ref: str, area: str, requested_at: datetime,
     fast_track: bool, policy: ArrestPolicy, ctx: Context, enforcement_due: date | None = None,
-    offence: str | None = None, emit_now: bool = True,
+    offence: str | None = None, emit_now: bool = True, failed_to: str = "attend",
 ) -> list[EventPayload]:  # fmt: skip
     """Open an arrest request (once per source reference), with its deadline timer and liaison notice."""
     ppo = await is_ppo(conn, person_id)
     target = arrest_target(source, requested_at, policy, fast_track=fast_track, enforcement_due=enforcement_due,
-                           offence=offence)  # fmt: skip
+                           offence=offence, failed_to=failed_to)  # fmt: skip
     request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dipflow:arrest:{source}:{source_ref}"))
     done = await conn.execute(
         "INSERT INTO arrest_requests (request_id, person_id, source, source_ref, area, basis, rule_ids, premium, ppo, "

@@ -49,6 +49,7 @@ def events_handler(policy: ArrestPolicy) -> Handler:
                     source_ref=f"{payload.assessment_id}:{payload.offence}", area=payload.area,
                     requested_at=envelope.occurred_at, fast_track=await handlers.is_ppo(conn, person), policy=policy,
                     ctx=ctx, offence=payload.offence,
+                    failed_to="remain" if payload.outcome == "failed_to_remain" else "attend",
                 )  # fmt: skip
             case BailConditionBreachedView():
                 await handlers.request_arrest(

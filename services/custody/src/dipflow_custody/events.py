@@ -40,6 +40,17 @@ class OffenceAdded(_Custody):
     further_arrest: bool
     trigger_offence: bool
     arrest_power: bool = False
+    trigger_reason: str | None = None
+
+
+class OffenceDisposed(_Custody):
+    """T9: the person was released (no further action, charged or bailed) for one offence while the detention
+    continues for the others."""
+
+    event_type = "custody.offence_disposed"
+    code: str
+    disposal: str
+    still_detained_for: list[str]
 
 
 class EligibilityDecided(_Custody):
@@ -69,6 +80,28 @@ class InspectorDecisionRecorded(_Custody):
     grounds: str
     oral: bool
     written_confirmation_at: datetime | None
+    by: str | None = None
+    written_confirmation: str | None = None
+
+
+class WrittenConfirmationRecorded(_Custody):
+    """T3: the inspector confirmed an oral decision in writing."""
+
+    event_type = "custody.written_confirmation_recorded"
+    by: str
+    decision_at: datetime
+
+
+class PersonToldOfAuthorisation(_Custody):
+    """T3: the person was told of the inspector's authorisation and its grounds."""
+
+    event_type = "custody.person_told_of_authorisation"
+
+
+class AppropriateAdultPresent(_Custody):
+    """T5: an appropriate adult is present for the warning, the request and the sample."""
+
+    event_type = "custody.appropriate_adult_present"
 
 
 class WarningGiven(_Custody):
@@ -84,6 +117,7 @@ class SampleTaken(_Custody):
     sample_type: str
     stage: str
     rule_ids: list[str]
+    time_limit: datetime | None = None
 
 
 class ResultRecorded(_Custody):
@@ -99,6 +133,23 @@ class ResultRecorded(_Custody):
     home_area: str
     initial_assessment_notified: bool | None = None
     follow_up_assessment_notified: bool | None = None
+
+
+class SampleDispatched(_Custody):
+    """T12: the disputed sample was sent for confirmatory analysis; the result is due by
+    ``confirmation_due_at`` (and no initial assessment may be set before 5 working days from now, A3)."""
+
+    event_type = "custody.sample_dispatched"
+    drugs: list[str]
+    confirmation_due_at: datetime
+
+
+class ConfirmationOverdue(_Custody):
+    """T12: the confirmatory result was not received within the working days allowed after dispatch."""
+
+    event_type = "custody.confirmation_overdue"
+    drugs: list[str]
+    due_at: datetime
 
 
 class ConfirmatoryResultRecorded(_Custody):
@@ -145,6 +196,12 @@ class DeadlinePassed(_Custody):
 
 
 EVENTS = EventRegistry(
+    AppropriateAdultPresent,
+    ConfirmationOverdue,
+    OffenceDisposed,
+    PersonToldOfAuthorisation,
+    SampleDispatched,
+    WrittenConfirmationRecorded,
     DeadlinePassed,
     ConfirmatoryResultRecorded,
     DetentionBookedIn,

@@ -18,13 +18,15 @@ from dipflow_custody.adapters import repository as repo
 from dipflow_custody.consumed import PpoStatusView
 from dipflow_custody.domain.age import age_on
 from dipflow_custody.domain.catalogue import Offence
-from dipflow_custody.domain.deadlines import pending_hold_deadlines
-from dipflow_custody.domain.detention import Change, Detention
+from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, pending_hold_deadlines
+from dipflow_custody.domain.detention import Change, Detention, Stations
 from dipflow_custody.domain.eligibility import TestDecision
 from dipflow_custody.domain.notifications import NotificationKind
 from dipflow_custody.events import (
     TOPIC,
+    AppropriateAdultPresent,
     Charged,
+    ConfirmationOverdue,
     ConfirmatoryResultRecorded,
     DeadlinePassed,
     DetentionBookedIn,
@@ -32,17 +34,27 @@ from dipflow_custody.events import (
     InspectorDecisionRecorded,
     InspectorDecisionRequested,
     OffenceAdded,
+    OffenceDisposed,
+    PersonToldOfAuthorisation,
     RefusalRecorded,
     Released,
     ResultRecorded,
+    SampleDispatched,
     SampleTaken,
     WarningGiven,
+    WrittenConfirmationRecorded,
 )
 
 PRODUCER = "custody"
 T = TypeVar("T")
 PAYLOADS: dict[str, type[EventPayload]] = {
     "offence_added": OffenceAdded,
+    "offence_disposed": OffenceDisposed,
+    "written_confirmation_recorded": WrittenConfirmationRecorded,
+    "person_told_of_authorisation": PersonToldOfAuthorisation,
+    "appropriate_adult_present": AppropriateAdultPresent,
+    "sample_dispatched": SampleDispatched,
+    "confirmation_overdue": ConfirmationOverdue,
     "charged": Charged,
     "inspector_decision_recorded": InspectorDecisionRecorded,
     "warning_given": WarningGiven,
@@ -64,6 +76,10 @@ class NotFound(LookupError):
     pass
 
 
+class NotThisPersons(LookupError):
+    """A command keyed by one person names another person's detention."""
+
+
 class UnknownSuite(LookupError):
     def __init__(self, suite: str, known: list[str]) -> None:
         super().__init__(suite)
@@ -78,10 +94,14 @@ class Outcome:
     force: str
 
 
-async def _decision(conn: asyncpg.Connection, d: Detention) -> TestDecision:
+async def _stations(conn: asyncpg.Connection, d: Detention) -> Stations:
     at_arrest = await repo.station_notified(conn, d.suite, d.arrested_at.date())
     at_charge = await repo.station_notified(conn, d.suite, d.charged_at.date()) if d.charged_at else None
-    return d.decide(at_arrest, at_charge)
+    return Stations(at_arrest, at_charge)
+
+
+async def _decision(conn: asyncpg.Connection, d: Detention) -> TestDecision:
+    return d.decide(await _stations(conn, d))
 
 
 def _decision_events(
@@ -112,18 +132,7 @@ def _decision_events(
 
 
 async def _schedule_holds(conn: asyncpg.Connection, d: Detention, decision: TestDecision) -> None:
-    still_open = (
-        d.sample_taken_at is None
-        and d.refused_at is None
-        and d.released_at is None
-        and d.sample_window_closed is None
-    )
-    pending = pending_hold_deadlines(
-        booked_in_at=d.booked_in_at,
-        charged_at=d.charged_at,
-        may_test=decision.may_test,
-        still_open=still_open,
-    )
+    pending = pending_hold_deadlines(d.time_limit(decision), still_open=d.awaiting_sample)
     for kind, due in pending.items():
         if due is None:
             await cancel_deadline(conn, kind, d.detention_id)
@@ -132,11 +141,21 @@ async def _schedule_holds(conn: asyncpg.Connection, d: Detention, decision: Test
 
 
 async def _emit(
-    conn: asyncpg.Connection, d: Detention, payloads: list[tuple[EventPayload, datetime]], correlation_id: str
+    conn: asyncpg.Connection,
+    d: Detention,
+    payloads: list[tuple[EventPayload, datetime]],
+    correlation_id: str,
+    causation: Envelope | None = None,
 ) -> None:
+    """The events, in order, caused by ``causation`` (the inbound command) when there is one."""
     envelopes: list[Envelope] = [
         new_envelope(
-            p, person_id=d.person_id, producer=PRODUCER, occurred_at=at, correlation_id=correlation_id
+            p,
+            person_id=d.person_id,
+            producer=PRODUCER,
+            occurred_at=at,
+            correlation_id=correlation_id,
+            causation=causation,
         )
         for p, at in payloads
     ]
@@ -157,6 +176,7 @@ async def book_in(
     offences: list[Offence],
     check_force: Callable[[str], None],
     detention_id: str | None = None,
+    causation: Envelope | None = None,
 ) -> Outcome:
     place = await repo.suite_force_and_area(conn, suite)
     if place is None:
@@ -184,7 +204,7 @@ async def book_in(
     payloads: list[tuple[EventPayload, datetime]] = [(booked, booked_in_at)]
     payloads += [(_payload(d, c), c.at) for c in changes]
     payloads += [(p, booked_in_at) for p in _decision_events(d, None, decision, booked_in_at)]
-    await _emit(conn, d, payloads, audit.correlation_id)
+    await _emit(conn, d, payloads, audit.correlation_id, causation)
     await audit.record("detention.book_in", person_id, conn=conn, detail={"detention_id": d.detention_id})
     return Outcome(d, decision, force)
 
@@ -198,19 +218,24 @@ async def act(
     conn: asyncpg.Connection,
     audit: Audit,
     detention_id: str,
-    action: Callable[[Detention, TestDecision], Change | None],
+    action: Callable[[Detention, Stations], Change | None],
     *,
     name: str,
     check_force: Callable[[str], None],
+    causation: Envelope | None = None,
 ) -> Outcome:
-    """Run one command on a detention in one transaction, emitting its events and any new decision."""
+    """Run one command on a detention in one transaction, emitting its events and any new decision. A command
+    that came from the command topic (``causation``) must be keyed by the detention's own person."""
     loaded = await repo.load_detention(conn, detention_id)
     if loaded is None:
         raise NotFound(detention_id)
     d, version, force = loaded
+    if causation is not None and causation.person_id != d.person_id:
+        raise NotThisPersons(detention_id)
     check_force(force)
-    before = await _decision(conn, d)
-    change = action(d, before)
+    stations = await _stations(conn, d)
+    before = d.decide(stations)
+    change = action(d, stations)
     after = await _decision(conn, d)
     await repo.save_detention(conn, d, version)
     await _schedule_holds(conn, d, after)
@@ -221,9 +246,13 @@ async def act(
         change = await _with_bail_facts(conn, d, change)
     if change is not None and change.kind in PAYLOADS:
         payloads.append((_payload(d, change), change.at))
+    if change is not None and change.kind == "sample_dispatched" and d.confirmation_due_at is not None:
+        await schedule_deadline(conn, CONFIRMATION_DUE, d.detention_id, d.confirmation_due_at)
+    if change is not None and change.kind == "confirmatory_result" and not d.awaiting_confirmation:
+        await cancel_deadline(conn, CONFIRMATION_DUE, d.detention_id)
     at = change.at if change is not None else d.booked_in_at
     payloads += [(p, at) for p in _decision_events(d, before, after, at)]
-    await _emit(conn, d, payloads, audit.correlation_id)
+    await _emit(conn, d, payloads, audit.correlation_id, causation)
     await audit.record(f"detention.{name}", d.person_id, conn=conn, detail={"detention_id": detention_id})
     return Outcome(d, after, force)
 
@@ -286,6 +315,23 @@ async def on_hold_deadline(conn: asyncpg.Connection, deadline: Deadline) -> None
     await _emit(conn, d, [(_payload(d, change), change.at)], str(uuid.uuid4()))
 
 
+async def on_confirmation_due(conn: asyncpg.Connection, deadline: Deadline) -> None:
+    """T12: the confirmatory result is due; still missing, it becomes overdue (an event and an open item)."""
+    row = await lock_or_try_later(
+        conn,
+        "SELECT state, version FROM detentions WHERE detention_id = $1 FOR UPDATE NOWAIT",
+        deadline.subject,
+    )
+    if row is None:
+        return
+    d, version = repo.from_doc(row["state"]), row["version"]
+    change = d.confirmation_passed_due(deadline.due_at)
+    if change is None:
+        return
+    await repo.save_detention(conn, d, version)
+    await _emit(conn, d, [(_payload(d, change), change.at)], str(uuid.uuid4()))
+
+
 async def on_ppo_status(conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload) -> None:
     assert isinstance(payload, PpoStatusView)
     await repo.upsert_ppo(conn, envelope.person_id, payload.borough)
@@ -297,14 +343,41 @@ async def on_ppo_removed(conn: asyncpg.Connection, key: bytes) -> None:
 
 async def open_inspector_requests(conn: asyncpg.Connection, suite: str) -> list[Outcome]:
     """T4: detentions in ``suite``, not yet released, still waiting for an inspector's test decision."""
-    rows = await conn.fetch(
-        "SELECT state, force FROM detentions WHERE suite = $1 AND released_at IS NULL ORDER BY booked_in_at",
-        suite,
-    )
     waiting = []
-    for row in rows:
-        d = repo.from_doc(row["state"])
-        decision = await _decision(conn, d)
-        if decision.inspector_decision_requested:
-            waiting.append(Outcome(d, decision, row["force"]))
+    for d, force in await repo.detentions_with_open_items(conn, suite):
+        if d.released_at is None:
+            decision = await _decision(conn, d)
+            if decision.inspector_decision_requested:
+                waiting.append(Outcome(d, decision, force))
     return waiting
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    kind: str
+    detention_id: str
+    person_id: str
+    suite: str
+    since: datetime
+    rule_ids: list[str]
+    detail: str
+
+
+async def open_items(conn: asyncpg.Connection, suite: str) -> list[OpenItem]:
+    """What is still owed at ``suite``: inspector decisions requested for PPOs (T4), oral authorisations not yet
+    confirmed in writing (T3), confirmatory results overdue (T12)."""
+    items = []
+    for d, _ in await repo.detentions_with_open_items(conn, suite):
+        if d.released_at is None and (await _decision(conn, d)).inspector_decision_requested:
+            items.append(OpenItem("inspector_decision_requested", d.detention_id, d.person_id, d.suite,
+                                  d.booked_in_at, ["T4"], "a PPO arrested for a non-trigger offence: an inspector "
+                                  "decides on a test"))  # fmt: skip
+        a = d.authorisation
+        if a is not None and a.written_confirmation == "pending":
+            items.append(OpenItem("written_confirmation_pending", d.detention_id, d.person_id, d.suite, a.at,
+                                  ["T3"], f"oral {a.decision} by {a.by} ({a.rank}) not yet confirmed in writing"))  # fmt: skip
+        if d.confirmation_overdue and d.awaiting_confirmation and d.confirmation_due_at is not None:
+            items.append(OpenItem("confirmation_overdue", d.detention_id, d.person_id, d.suite,
+                                  d.confirmation_due_at, ["T12"],
+                                  f"confirmatory result for {', '.join(d.awaiting_confirmation)} not received"))  # fmt: skip
+    return items

@@ -15,7 +15,7 @@ from dipflow_custody import handlers
 from dipflow_custody.adapters import privacy
 from dipflow_custody.commands import INBOUND
 from dipflow_custody.consumed import CONSUMED
-from dipflow_custody.domain.deadlines import HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
+from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
 from dipflow_custody.entrypoints.http import measures, notifications, reference, router
 from dipflow_custody.entrypoints.kafka_commands import command_handler
 from dipflow_custody.settings import CustodySettings
@@ -44,7 +44,11 @@ async def _start_loops(resources: ServiceResources) -> None:
     resources.loops.append(
         TimerLoop(
             resources.pool,
-            {HOLD_AFTER_CHARGE: handlers.on_hold_deadline, HOLD_PRE_CHARGE: handlers.on_hold_deadline},
+            {
+                HOLD_AFTER_CHARGE: handlers.on_hold_deadline,
+                HOLD_PRE_CHARGE: handlers.on_hold_deadline,
+                CONFIRMATION_DUE: handlers.on_confirmation_due,
+            },
         )
     )
     resources.loops.append(
@@ -65,6 +69,6 @@ async def _start_loops(resources: ServiceResources) -> None:
             group_id=f"{settings.service_name}.commands",
             topics=[CUSTODY_COMMANDS.name],
             registry=INBOUND,
-            handler=command_handler(resources.pool),
+            handler=command_handler(resources.pool, settings.confirmation_working_days),
         )
     )

@@ -56,6 +56,11 @@ class ConfirmatoryView(_View):
     result: str
 
 
+class SampleDispatchedView(_View):
+    event_type = "custody.sample_dispatched"
+    drugs: list[str]
+
+
 class ChargedView(_View):
     event_type = "custody.charged"
     codes: list[str]
@@ -72,5 +77,6 @@ class ReleasedView(_View):
 
 CONSUMED = EventRegistry(
     BookedInView, OffenceAddedView, SampleTakenView, ResultView, ConfirmatoryView, ChargedView, ReleasedView,
+    SampleDispatchedView,
     skip_other=("custody.",),
 )  # fmt: skip

@@ -109,6 +109,8 @@ class FailureNotified(_Referral):
     suite: str
     area: str
     rule_ids: list[str]
+    what: str | None = None
+    """In words: failed to attend, or failed to remain for the whole of, the initial or follow-up assessment."""
 
 
 class FollowUpDecided(_Referral):
@@ -128,6 +130,8 @@ class RequirementsEnded(_Referral):
     reason: str
     prosecution_dropped: bool = False
     rule_ids: list[str]
+    person_told: bool = False
+    """A6: a notice telling the person the requirements have ended was served."""
 
 
 class TreatmentEntered(_Referral):

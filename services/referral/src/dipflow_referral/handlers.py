@@ -120,6 +120,7 @@ def step_payloads(a: RequiredAssessment, area: str, step: Step) -> list[EventPay
                 imposed_at=datetime.fromisoformat(f["imposed_at"]) if f["imposed_at"] else None, notice=f["notice"],
                 appointment_at=datetime.fromisoformat(f["appointment_at"]), place=f["place"], worker_id=f["worker_id"],
                 follow_up_ended=f["follow_up_ended"], suite=a.suite, area=area, rule_ids=list(step.rule_ids),
+                what=f["what"],
             )]  # fmt: skip
         case "follow_up_decided":
             return [FollowUpDecided(**base, needed=f["needed"],
@@ -127,7 +128,7 @@ def step_payloads(a: RequiredAssessment, area: str, step: Step) -> list[EventPay
                                     place=f.get("place"), worker_id=f.get("worker_id"))]  # fmt: skip
         case "requirements_ended":
             return [RequirementsEnded(**base, reason=f["reason"], prosecution_dropped=bool(f.get("prosecution_dropped")),
-                                      rule_ids=list(step.rule_ids))]  # fmt: skip
+                                      rule_ids=list(step.rule_ids), person_told=step.notice == "A6")]  # fmt: skip
         case "treatment_entered":
             return [TreatmentEntered(**base)]
     raise ValueError(step.kind)
@@ -148,6 +149,8 @@ def notice_text(a: RequiredAssessment, step: Step) -> str | None:
             return notices.ra4(datetime.fromisoformat(f["appointment_at"]), f["place"])
         case "RA5":
             return notices.ra5()
+        case "A6":
+            return notices.a6(bool(f["prosecution_dropped"]))
     return None
 
 
@@ -179,12 +182,15 @@ async def apply_steps(
 
 
 async def propose_initial(
-    conn: asyncpg.Connection, a: RequiredAssessment, policy: AppointmentPolicy
+    conn: asyncpg.Connection,
+    a: RequiredAssessment,
+    policy: AppointmentPolicy,
+    exclude_assessment: str | None = None,
 ) -> Proposal:
     await repo.lock_assignments(conn)
-    earliest, latest = window(a.result_at, a.disputed, policy)
+    earliest, latest = window(a.result_at, a.disputed, policy, confirmation_from=a.confirmation_clock_from)
     workers = await repo.workers_for_suite(conn, a.suite)
-    loads = await repo.loads_between(conn, earliest, latest)
+    loads = await repo.loads_between(conn, earliest, latest, exclude_assessment=exclude_assessment)
     return propose(workers, loads, suite=a.suite, earliest=earliest, latest=latest, policy=policy,
                    rule_ids=("A1", "A3", "A9"))  # fmt: skip
 
@@ -276,6 +282,34 @@ async def on_confirmed_negative(
         await apply_steps(conn, a, version, area, [step], ctx)
     else:
         await repo.save_assessment(conn, a, version)
+
+
+async def on_sample_dispatched(
+    conn: asyncpg.Connection, detention_id: str, at: datetime, policy: AppointmentPolicy, ctx: Context
+) -> None:
+    """T12/A3: the disputed sample was sent for confirmation: no initial appointment before the working days
+    from the dispatch; a waiting appointment before that is moved (a proposal re-proposed, an imposed one
+    changed by RA2)."""
+    loaded = await repo.load_assessment(conn, detention_id=detention_id)
+    if loaded is None:
+        return
+    a, version, area = loaded
+    a.sample_dispatched(at, window(at, True, policy)[0])
+    if not a.initial_too_early():
+        await repo.save_assessment(conn, a, version)
+        return
+    assert a.initial is not None
+    proposal = await propose_initial(conn, a, policy, exclude_assessment=a.case_id)
+    previous = a.initial.worker_id
+    new_at = proposal.at or slot_time(next_working_day(a.earliest_day or at.date()), 0, policy)
+    steps: list[Step] = []
+    if a.status is Status.imposed:
+        steps.append(a.change_appointment(Kind.initial, at, new_at, a.initial.place, checked=False))
+    a.initial.at = new_at
+    a.initial.worker_id = proposal.worker_id
+    await apply_steps(conn, a, version, area, steps, ctx)
+    if proposal.worker_id != previous or proposal.worker_id is None:
+        await _announce_assignment(conn, a, area, Kind.initial, a.initial, ctx, at, previous)
 
 
 async def on_released(conn: asyncpg.Connection, detention_id: str, at: datetime, ctx: Context) -> None:

@@ -51,3 +51,14 @@ def ra4(appointment_at: datetime, place: str) -> str:
 
 def ra5() -> str:
     return "RA5 - Notice that the follow-up assessment requirement has ended: the assessor has decided it is not needed."
+
+
+def a6(prosecution_dropped: bool) -> str:
+    text = (
+        "Notice that your requirements have ended (Drugs Act 2005).\n"
+        "The confirmatory analysis of your sample found no specified Class A drug. Your requirement to attend an "
+        "initial assessment, and any requirement to attend a follow-up assessment, have ended: you need not attend."
+    )
+    if prosecution_dropped:
+        text += "\nYou will not be prosecuted for any earlier failure to attend or remain for an assessment."
+    return text

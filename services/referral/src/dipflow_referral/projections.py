@@ -15,6 +15,7 @@ from dipflow_referral.consumed import (
     OffenceAddedView,
     ReleasedView,
     ResultView,
+    SampleDispatchedView,
     SampleTakenView,
 )
 from dipflow_referral.domain.assignment import AppointmentPolicy
@@ -72,6 +73,8 @@ def custody_handler(policy: AppointmentPolicy) -> Handler:
                     follow_up_notified=bool(payload.follow_up_assessment_notified), at=at, policy=policy, ctx=ctx,
                 )  # fmt: skip
                 await bail_cases.reevaluate(conn, payload.detention_id, at, ctx)
+            case SampleDispatchedView():
+                await handlers.on_sample_dispatched(conn, payload.detention_id, at, policy, ctx)
             case ConfirmatoryView() if payload.result == "negative":
                 await conn.execute(
                     "UPDATE detentions SET positive_drugs = array_remove(positive_drugs, $2) WHERE detention_id = $1",

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from dipflow.db.appends import batched_appends
 from dipflow.db.database import database_answers
 from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, SkippedEventType, UnknownEventType
-from dipflow.events.errors import Backoff, is_transient, run_with_restarts
+from dipflow.events.errors import Backoff, Rejected, is_transient, run_with_restarts
 from dipflow.events.metrics import CONSUMED, LAG, PHASE_SECONDS, POLL_RECORDS
 from dipflow.events.relay import idempotent_producer
 from dipflow.kafka.clients import stop_within
@@ -309,29 +309,39 @@ class EventConsumer:
                     self._count(applied, duplicates)
                     last_error = None
                     break
+                except Rejected as exc:
+                    last_error = exc
+                    break
                 except Exception as exc:
                     if is_transient(exc):
                         raise
                     last_error = exc
-            if last_error is not None:
+            if isinstance(last_error, Rejected):
+                dead.append(DeadLetter(item.record, last_error.reason, last_error))
+                await self._record_dead_letter(tp, item)
+            elif last_error is not None:
                 if not await database_answers(self.pool):
                     # The failures may be the outage itself, under a name we do not know as transient:
                     # never dead-letter then; restart and try again from the committed offset.
                     raise last_error
                 dead.append(DeadLetter(item.record, f"handler-failed-{self.max_attempts}-times", last_error))
-                async with self.pool.acquire() as conn:
-                    await conn.execute(
-                        """
-                        INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset", outcome)
-                        VALUES ($1, $2, $3, $4, $5, 'dead_lettered') ON CONFLICT DO NOTHING
-                        """,
-                        self.group_id,
-                        item.envelope.event_id,
-                        tp.topic,
-                        tp.partition,
-                        item.record.offset,
-                    )
+                await self._record_dead_letter(tp, item)
         return dead
+
+    async def _record_dead_letter(self, tp: TopicPartition, item: Parsed) -> None:
+        """The inbox remembers the event as dead-lettered, so a redelivery is not applied after all."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """
+                INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset", outcome)
+                VALUES ($1, $2, $3, $4, $5, 'dead_lettered') ON CONFLICT DO NOTHING
+                """,
+                self.group_id,
+                item.envelope.event_id,
+                tp.topic,
+                tp.partition,
+                item.record.offset,
+            )
 
     async def _apply_tombstones(
         self, conn: asyncpg.Connection, tombstones: list[ConsumerRecord[Any, Any]]

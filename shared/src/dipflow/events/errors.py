@@ -28,6 +28,16 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT)
 
 
+class Rejected(Exception):
+    """Raised by a handler that refuses a record for good (it names another person's detention, breaks a rule,
+    refers to something that does not exist): the consumer dead-letters it at once with ``reason`` as its
+    ``dlq.reason`` and the message as ``dlq.message``, without retrying, and carries on."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Backoff:
     """Exponential backoff with a ceiling: 0.1 s, 0.2 s, … up to ``ceiling_s``."""
 

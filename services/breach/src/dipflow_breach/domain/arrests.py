@@ -3,7 +3,8 @@
 Three sources, each with its legal basis and deadline:
 - a DRR breach: for PPOs and offenders flagged high-risk a premium arrest with a target of
   ``ppo_arrest_target_hours`` (D5); otherwise by the enforcement due date (D4);
-- a failure without good cause to attend a required assessment (DA05 s.12(3)/s.14(3), A4/A5): within
+- a failure without good cause to attend or to remain for a required assessment (DA05 s.12(3)/s.14(3), A4/A5):
+  within
   ``assessment_failure_working_days`` working days;
 - a broken bail condition to undergo assessment (BA76 s.7(3), B4): within ``bail_breach_target_hours``.
 A new custody booking of the person closes the request; the time from request to arrest is measured (D6).
@@ -50,7 +51,7 @@ def end_of_day(day: date) -> datetime:
 
 def arrest_target(
     source: Source, requested_at: datetime, policy: ArrestPolicy, *, fast_track: bool = False,
-    enforcement_due: date | None = None, offence: str | None = None,
+    enforcement_due: date | None = None, offence: str | None = None, failed_to: str = "attend",
 ) -> ArrestTarget:  # fmt: skip
     """When the arrest is due, on what basis, and whether it is a premium (fast-track) request."""
     if source is Source.drr_breach:
@@ -63,8 +64,9 @@ def arrest_target(
         )
     if source is Source.assessment_failure:
         due = add_working_days(requested_at.astimezone(LONDON).date(), policy.assessment_failure_working_days)
+        what = "remain for the whole of" if failed_to == "remain" else "attend"
         return ArrestTarget(end_of_day(due), fast_track,
-                            f"failure to attend a required assessment without good cause ({offence or 'DA05 s.12(3)'})",
+                            f"failure to {what} a required assessment without good cause ({offence or 'DA05 s.12(3)'})",
                             ("A4", "A5", "D6"))  # fmt: skip
     return ArrestTarget(requested_at + timedelta(hours=policy.bail_breach_target_hours), fast_track,
                         "broken bail condition to undergo assessment: arrest without warrant (BA76 s.7(3))", ("B4", "D6"))  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from dipflow.working_days import add_working_days
@@ -48,6 +48,31 @@ class Outcome:
     reason: str
     enforcement_due: date | None = None
     hearing_due: date | None = None
+    warning_text: str | None = None
+    """D2: the formal warning as given to the offender."""
+
+
+FAILURE_WORDS = {
+    ComplianceKind.unacceptable_absence: "you were absent from an appointment without an acceptable reason",
+    ComplianceKind.sample_refused: "you refused to give a sample for testing",
+}
+
+
+def warning_text(kind: ComplianceKind, failure_on: date, warned_on: date, detail: str | None = None) -> str:
+    """D2: a formal warning describes the failure, says it is unacceptable, and says that a further failure within
+    the 12 months beginning with the date of the warning means a return to court."""
+    last_day = twelve_months_end(warned_on) - timedelta(days=1)
+    what = FAILURE_WORDS.get(kind, kind.replace("_", " "))
+    said = f" ({detail.strip()})" if detail and detail.strip() else ""
+    return (
+        "Formal warning (Criminal Justice Act 2003, Schedule 8, paragraph 5).\n"
+        f"On {failure_on:%d %B %Y} you failed without reasonable excuse to comply with the drug rehabilitation "
+        f"requirement of your order: {what}{said}.\n"
+        "This failure is unacceptable.\n"
+        f"If you fail again without reasonable excuse within the 12 months beginning with {warned_on:%d %B %Y}, "
+        f"the date of this warning (that is, on or before {last_day:%d %B %Y}), you will be returned to court "
+        "for breach proceedings."
+    )
 
 
 def same_day_months_later(day: date, months: int) -> date:
@@ -89,6 +114,7 @@ def issue_warning_or_breach(
     warnings: Iterable[date],
     breach_open: bool = False,
     straight_to_breach: bool = False,
+    detail: str | None = None,
 ) -> Outcome:
     """The enforcement outcome of one compliance record, given the warnings already given on the order."""
     if not is_failure(kind):
@@ -118,4 +144,4 @@ def issue_warning_or_breach(
         reason = f"the warning of {current:%d %b %Y} is more than 12 months before: a new warning"
     else:
         reason = "a first unacceptable failure: a formal warning"
-    return Outcome(Decision.warning, ("D1", "D2"), reason)
+    return Outcome(Decision.warning, ("D1", "D2"), reason, warning_text=warning_text(kind, on, on, detail))

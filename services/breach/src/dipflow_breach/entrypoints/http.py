@@ -79,7 +79,7 @@ async def get_order(order_id: str, ctx: AuthContext = Depends(requires(*LIAISON)
             "SELECT record_id, kind, on_date, reason, result, decision, rule_ids, explanation FROM compliance "
             "WHERE order_id = $1 ORDER BY on_date, id", order_id)  # fmt: skip
         warnings = await conn.fetch(
-            "SELECT issued_on, reason FROM warnings WHERE order_id = $1 ORDER BY issued_on", order_id
+            "SELECT issued_on, reason, text FROM warnings WHERE order_id = $1 ORDER BY issued_on", order_id
         )
         breach = await conn.fetch(
             "SELECT * FROM breach_cases WHERE order_id = $1 ORDER BY failure_on", order_id
@@ -108,6 +108,7 @@ class OutcomeView(BaseModel):
     reason: str
     enforcement_due: date | None
     hearing_due: date | None
+    warning_text: str | None = Field(None, description="D2: the formal warning as given, when one was issued")
 
 
 @orders.post(
@@ -126,7 +127,8 @@ async def compliance(
         await ctx.audit.record("order.compliance", order["person_id"], conn=conn,
                                detail={"order_id": order_id, "decision": str(outcome.decision)})  # fmt: skip
     return OutcomeView(decision=str(outcome.decision), rule_ids=list(outcome.rule_ids), reason=outcome.reason,
-                       enforcement_due=outcome.enforcement_due, hearing_due=outcome.hearing_due)  # fmt: skip
+                       enforcement_due=outcome.enforcement_due, hearing_due=outcome.hearing_due,
+                       warning_text=outcome.warning_text)  # fmt: skip
 
 
 class EndIn(BaseModel):

@@ -9,7 +9,15 @@ import asyncpg
 
 from dipflow.db.appends import batch_memo
 from dipflow_custody.domain.catalogue import Offence
-from dipflow_custody.domain.detention import Detention, DrugResult, ReleaseKind, ResultValue
+from dipflow_custody.domain.detention import (
+    Authorisation,
+    Detention,
+    Disposal,
+    DrugResult,
+    OffenceDisposal,
+    ReleaseKind,
+    ResultValue,
+)
 from dipflow_custody.domain.eligibility import InspectorDecision
 from dipflow_custody.domain.notifications import NotificationKind, NotificationPeriod, Notified, notified_on
 
@@ -18,18 +26,54 @@ class ConcurrentChange(Exception):
     """The detention changed since it was loaded; the caller retries."""
 
 
-def to_doc(d: Detention) -> dict[str, Any]:
-    def t(v: datetime | None) -> str | None:
-        return v.isoformat() if v else None
+def _t(v: datetime | None) -> str | None:
+    return v.isoformat() if v else None
 
+
+def _dt(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v) if v else None
+
+
+def _authorisation_doc(a: Authorisation | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "decision": str(a.decision),
+        "by": a.by,
+        "rank": a.rank,
+        "grounds": a.grounds,
+        "at": a.at.isoformat(),
+        "oral": a.oral,
+        "written_confirmed_at": _t(a.written_confirmed_at),
+        "written_confirmed_by": a.written_confirmed_by,
+        "person_told_at": _t(a.person_told_at),
+        "written_confirmation": a.written_confirmation,
+    }
+
+
+def _authorisation(doc: dict[str, Any], booked_in_at: datetime) -> Authorisation | None:
+    a = doc.get("authorisation")
+    if a is not None:
+        at = _dt(a["at"])
+        assert at is not None
+        return Authorisation(
+            InspectorDecision(a["decision"]), a["by"], a["rank"], a["grounds"], at, a["oral"],
+            _dt(a["written_confirmed_at"]), a["written_confirmed_by"], _dt(a["person_told_at"]),
+        )  # fmt: skip
+    if doc.get("inspector"):  # recorded before the authorisation was kept whole
+        return Authorisation(InspectorDecision(doc["inspector"]), "not recorded", "", "", booked_in_at, False)
+    return None
+
+
+def to_doc(d: Detention) -> dict[str, Any]:
     return {
         "detention_id": d.detention_id,
         "person_id": d.person_id,
         "date_of_birth": d.date_of_birth.isoformat(),
         "home_area": d.home_area,
         "suite": d.suite,
-        "arrested_at": t(d.arrested_at),
-        "booked_in_at": t(d.booked_in_at),
+        "arrested_at": _t(d.arrested_at),
+        "booked_in_at": _t(d.booked_in_at),
         "is_ppo": d.is_ppo,
         "offences": [
             {
@@ -38,15 +82,16 @@ def to_doc(d: Detention) -> dict[str, Any]:
                 "attempt": o.attempt,
                 "drug": o.drug,
                 "drug_class": o.drug_class,
+                "added_at": _t(o.added_at),
             }
             for o in d.offences
         ],
-        "charged_at": t(d.charged_at),
+        "charged_at": _t(d.charged_at),
         "charged_codes": sorted(d.charged_codes),
-        "inspector": str(d.inspector) if d.inspector else None,
-        "appropriate_adult_present": d.appropriate_adult_present,
-        "warned_at": t(d.warned_at),
-        "sample_taken_at": t(d.sample_taken_at),
+        "authorisation": _authorisation_doc(d.authorisation),
+        "adult_arrived_at": _t(d.adult_arrived_at),
+        "warned_at": _t(d.warned_at),
+        "sample_taken_at": _t(d.sample_taken_at),
         "sample_type": d.sample_type,
         "results": {
             k: {
@@ -58,21 +103,25 @@ def to_doc(d: Detention) -> dict[str, Any]:
             }
             for k, r in d.results.items()
         },
-        "refused_at": t(d.refused_at),
-        "released_at": t(d.released_at),
+        "refused_at": _t(d.refused_at),
+        "released_at": _t(d.released_at),
         "release_kind": str(d.release_kind) if d.release_kind else None,
         "sample_window_closed": d.sample_window_closed,
         "confirmations": {k: str(v) for k, v in d.confirmations.items()},
+        "disposals": {
+            k: {"disposal": str(v.disposal), "at": v.at.isoformat()} for k, v in d.disposals.items()
+        },
+        "dispatched_at": _t(d.dispatched_at),
+        "confirmation_due_at": _t(d.confirmation_due_at),
+        "confirmation_overdue": d.confirmation_overdue,
     }
 
 
 def from_doc(doc: dict[str, Any]) -> Detention:
-    def t(v: str | None) -> datetime | None:
-        return datetime.fromisoformat(v) if v else None
-
-    arrested = t(doc["arrested_at"])
-    booked = t(doc["booked_in_at"])
+    arrested = _dt(doc["arrested_at"])
+    booked = _dt(doc["booked_in_at"])
     assert arrested is not None and booked is not None
+    adult_at = _dt(doc.get("adult_arrived_at")) or (booked if doc.get("appropriate_adult_present") else None)
     return Detention(
         detention_id=doc["detention_id"],
         person_id=doc["person_id"],
@@ -84,16 +133,21 @@ def from_doc(doc: dict[str, Any]) -> Detention:
         is_ppo=doc["is_ppo"],
         offences=[
             Offence(
-                o["code"], date.fromisoformat(o["offence_date"]), o["attempt"], o["drug"], o["drug_class"]
+                o["code"],
+                date.fromisoformat(o["offence_date"]),
+                o["attempt"],
+                o["drug"],
+                o["drug_class"],
+                _dt(o.get("added_at")),
             )
             for o in doc["offences"]
         ],
-        charged_at=t(doc["charged_at"]),
+        charged_at=_dt(doc["charged_at"]),
         charged_codes=set(doc["charged_codes"]),
-        inspector=InspectorDecision(doc["inspector"]) if doc["inspector"] else None,
-        appropriate_adult_present=doc["appropriate_adult_present"],
-        warned_at=t(doc["warned_at"]),
-        sample_taken_at=t(doc["sample_taken_at"]),
+        authorisation=_authorisation(doc, booked),
+        adult_arrived_at=adult_at,
+        warned_at=_dt(doc["warned_at"]),
+        sample_taken_at=_dt(doc["sample_taken_at"]),
         sample_type=doc["sample_type"],
         results={
             k: DrugResult(
@@ -105,11 +159,18 @@ def from_doc(doc: dict[str, Any]) -> Detention:
             )
             for k, r in doc["results"].items()
         },
-        refused_at=t(doc["refused_at"]),
-        released_at=t(doc["released_at"]),
+        refused_at=_dt(doc["refused_at"]),
+        released_at=_dt(doc["released_at"]),
         release_kind=ReleaseKind(doc["release_kind"]) if doc["release_kind"] else None,
         sample_window_closed=doc.get("sample_window_closed"),
         confirmations={k: ResultValue(v) for k, v in doc.get("confirmations", {}).items()},
+        disposals={
+            k: OffenceDisposal(Disposal(v["disposal"]), datetime.fromisoformat(v["at"]))
+            for k, v in doc.get("disposals", {}).items()
+        },
+        dispatched_at=_dt(doc.get("dispatched_at")),
+        confirmation_due_at=_dt(doc.get("confirmation_due_at")),
+        confirmation_overdue=doc.get("confirmation_overdue", False),
     )
 
 
@@ -254,3 +315,21 @@ async def tests_by_suite_and_month(
         until,
     )
     return [dict(r) for r in rows]
+
+
+async def detentions_with_open_items(conn: asyncpg.Connection, suite: str) -> list[tuple[Detention, str]]:
+    """Detentions at ``suite`` that may owe something: still in custody, an oral authorisation awaiting
+    written confirmation, or a confirmatory result overdue; with their force."""
+    rows = await conn.fetch(
+        """
+        SELECT state, force FROM detentions
+        WHERE suite = $1 AND (
+            released_at IS NULL
+            OR state->'authorisation'->>'written_confirmation' = 'pending'
+            OR (state->>'confirmation_overdue')::boolean
+        )
+        ORDER BY booked_in_at
+        """,
+        suite,
+    )
+    return [(from_doc(r["state"]), r["force"]) for r in rows]

@@ -1,17 +1,19 @@
 """The effective-dated reference data behind section T, kept as data (``dipflow_custody/data``).
 
-The offence date decides whether an offence is a trigger offence (CJCSA 2000 Sch 6); the date decides which
-drugs are specified drugs (T14). Dates in the data are inclusive.
+The offence date decides whether an offence is a trigger offence (CJCSA 2000 Sch 6); the sample or offence date
+decides which drugs are specified Class A drugs (T14, from the drug vocabulary). Dates in the data are inclusive.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from dipflow_custody.domain.drugs import ClassPeriod, Drug, DrugVocabulary, Period
 
 
 @dataclass(frozen=True)
@@ -42,21 +44,6 @@ class TriggerRow:
 
 
 @dataclass(frozen=True)
-class SpecifiedDrugRow:
-    drugs: frozenset[str] | None  # None: every drug of the class
-    drug_class: str
-    valid_from: date
-    valid_to: date | None
-
-    def covers(self, drug: str, drug_class: str | None, on: date) -> bool:
-        if not (self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)):
-            return False
-        if self.drugs is None:
-            return drug_class == self.drug_class
-        return drug in self.drugs
-
-
-@dataclass(frozen=True)
 class Offence:
     """An offence as recorded on the custody record."""
 
@@ -65,6 +52,9 @@ class Offence:
     attempt: bool = False
     drug: str | None = None
     drug_class: str | None = None
+    """The class from the drug vocabulary on the offence date (never the caller's word)."""
+    added_at: datetime | None = None
+    """When it was recorded in the detention (book-in or a further arrest); None in older records."""
 
 
 @dataclass(frozen=True)
@@ -110,31 +100,27 @@ def trigger_rows() -> tuple[TriggerRow, ...]:
 
 
 @cache
-def specified_drug_rows() -> tuple[SpecifiedDrugRow, ...]:
-    rows = []
-    for row in _load("specified_drugs.json")["rows"]:
-        valid_from = _day(row["from"])
-        assert valid_from is not None
-        rows.append(
-            SpecifiedDrugRow(
-                drugs=None if row["drugs"] == "*" else frozenset(row["drugs"]),
-                drug_class=row["class"],
-                valid_from=valid_from,
-                valid_to=_day(row["to"]),
-            )
-        )
-    return tuple(rows)
+def drug_vocabulary() -> DrugVocabulary:
+    """The shipped controlled-drug vocabulary (``data/drugs.json``)."""
+    drugs = []
+    for row in _load("drugs.json")["drugs"]:
+        classes = tuple(ClassPeriod(c["class"], _period(c)) for c in row["classes"])
+        specified = tuple(_period(p) for p in row["specified"])
+        drugs.append(Drug(row["name"], tuple(row["synonyms"]), classes, specified))
+    return DrugVocabulary(drugs)
 
 
-def normalise_drug(drug: str) -> str:
-    return drug.strip().lower()
+def _period(row: dict[str, Any]) -> Period:
+    valid_from = _day(row["from"])
+    assert valid_from is not None
+    return Period(valid_from, _day(row["to"]))
 
 
-def is_specified_drug(drug: str, drug_class: str | None, *, on: date) -> bool:
-    """T14: is ``drug`` a specified (Class A) drug on ``on`` (the sample date, or the offence date)?"""
-    name = normalise_drug(drug)
-    klass = drug_class.upper() if drug_class else None
-    return any(row.covers(name, klass, on) for row in specified_drug_rows())
+def is_specified_drug(drug: str, *, on: date) -> bool:
+    """T14: is ``drug`` (a name or synonym) a specified Class A drug on ``on`` (the sample or offence date)?
+    A drug the vocabulary does not know is not."""
+    found = drug_vocabulary().find(drug)
+    return found is not None and found.is_specified_class_a(on)
 
 
 def is_trigger_offence(offence: Offence, *, on: date | None = None) -> TriggerCheck:
@@ -148,19 +134,31 @@ def is_trigger_offence(offence: Offence, *, on: date | None = None) -> TriggerCh
         if row.code != offence.code or row.attempt != offence.attempt or not row.in_force(day):
             continue
         if row.specified_class_a_drug_only and not (
-            offence.drug is not None and is_specified_drug(offence.drug, offence.drug_class, on=day)
+            offence.drug is not None and is_specified_drug(offence.drug, on=day)
         ):
-            drug = offence.drug or "an unstated drug"
-            return TriggerCheck(
-                False,
-                f"{label} is a trigger offence only for a specified Class A drug; {drug} was not one "
-                f"on {day:%d %b %Y}",
-            )
+            return TriggerCheck(False, _not_specified(label, offence.drug, day))
         return TriggerCheck(
             True, f"{label} ({kind.statute} {kind.section}) was a trigger offence on {day:%d %b %Y}"
         )
     return TriggerCheck(
         False, f"{label} ({kind.statute} {kind.section}) was not a trigger offence on {day:%d %b %Y}"
+    )
+
+
+def _not_specified(label: str, drug: str | None, day: date) -> str:
+    if drug is None:
+        return f"{label} is a trigger offence only for a specified Class A drug, and no drug is recorded"
+    found = drug_vocabulary().find(drug)
+    if found is None:
+        return (
+            f"{label} is a trigger offence only for a specified Class A drug; {drug} is not in the drug "
+            "vocabulary, so it is not known to be one"
+        )
+    klass = found.class_on(day)
+    what = f"Class {klass}" if klass else "not a controlled drug"
+    return (
+        f"{label} is a trigger offence only for a specified Class A drug; {found.name} was {what} and not a "
+        f"specified Class A drug on {day:%d %b %Y}"
     )
 
 

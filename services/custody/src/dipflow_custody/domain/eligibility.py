@@ -1,4 +1,4 @@
-"""Test eligibility (RULES.md T1-T8, T14): after each change to a detention, is a drug test required,
+"""Test eligibility (RULES.md T1-T9, T14): after each change to a detention, is a drug test required,
 allowed only with an inspector's authorisation, or not allowed — on arrest or on charge?
 
 Pure: it takes the facts of the detention and returns a decision naming its rule ids and a reason a
@@ -47,6 +47,9 @@ class DetentionFacts:
     inspector: InspectorDecision | None = None
     is_ppo: bool = False
     sample_taken: bool = False
+    released_for: frozenset[str] = frozenset()
+    """T9: offences the person was released for (no further action, charged or bailed) while the detention
+    continues for another."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,8 @@ def _on_arrest(facts: DetentionFacts) -> TestDecision:
             "Arrested only under a power that is not an offence (e.g. breaking a bail condition, BA76 s.7(3)): "
             "a test needs arrest for an offence.",
         )
-    triggers = _triggers(facts.offences)
+    held_for = tuple(o for o in facts.offences if o.code not in facts.released_for)
+    triggers = _triggers(held_for)
     if triggers:
         return TestDecision(
             stage,
@@ -110,7 +114,7 @@ def _on_arrest(facts: DetentionFacts) -> TestDecision:
             f"Test on arrest required: {triggers[0][1]}. Warn the person before the request (T6).",
             trigger_offences=tuple(code for code, _ in triggers),
         )
-    return _authorisation(stage, facts, adult=True)
+    return _carried_over(stage, facts) or _authorisation(stage, facts, adult=True)
 
 
 def _on_charge(facts: DetentionFacts) -> TestDecision:
@@ -162,7 +166,37 @@ def _on_charge(facts: DetentionFacts) -> TestDecision:
             appropriate_adult_required=juvenile,
             trigger_offences=tuple(code for code, _ in triggers),
         )
+    if not juvenile:
+        carried = _carried_over(stage, facts)
+        if carried is not None:
+            return carried
     return _authorisation(stage, facts, adult=not juvenile)
+
+
+def _carried_over(stage: Stage, facts: DetentionFacts) -> TestDecision | None:
+    """T9: released for a trigger offence while still detained for another offence, the test on arrest for the
+    trigger offence may still be taken (within 24 hours of the start of detention, T10), also after a charge
+    with the other offence alone. It carries over only what testing on arrest allowed: 18 or over at a suite
+    notified for testing on arrest on the day of arrest."""
+    if not facts.released_for or all(o.code in facts.released_for for o in facts.offences):
+        return None
+    if age_on(facts.date_of_birth, facts.arrested_at.date()) < ADULT:
+        return None
+    if NotificationKind.testing_on_arrest not in facts.station_at_arrest:
+        return None
+    triggers = _triggers(tuple(o for o in facts.offences if o.code in facts.released_for))
+    if not triggers:
+        return None
+    others = sorted(o.code for o in facts.offences if o.code not in facts.released_for)
+    return TestDecision(
+        stage,
+        Outcome.required,
+        ("T1", "T9", "CJCSA-Sch6"),
+        f"Released for the trigger offence ({triggers[0][1]}) but still detained for {', '.join(others)}: the "
+        "test on arrest carries over, within 24 hours of the start of detention (T9). Warn the person before "
+        "the request (T6).",
+        trigger_offences=tuple(code for code, _ in triggers),
+    )
 
 
 def _authorisation(stage: Stage, facts: DetentionFacts, *, adult: bool) -> TestDecision:

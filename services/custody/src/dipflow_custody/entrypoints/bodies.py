@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, ValidationInfo, field_validator
 
 from dipflow.http.params import AwareInstant, Day
-from dipflow_custody.domain.catalogue import Offence
-from dipflow_custody.domain.detention import ReleaseKind, ResultValue
+from dipflow_custody.domain.catalogue import Offence, drug_vocabulary
+from dipflow_custody.domain.detention import Disposal, ReleaseKind, ResultValue, classify_offence_drug
 from dipflow_custody.domain.eligibility import InspectorDecision
 
 PERSON_ID = r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$"
@@ -19,12 +19,30 @@ class OffenceIn(BaseModel):
     code: str = Field(description="Statute and section code, e.g. TA1968-s1 (see GET /v1/offence-codes)")
     offence_date: Day
     attempt: StrictBool = False
-    drug: str | None = Field(default=None, max_length=50, description="For Misuse of Drugs Act offences")
-    drug_class: Literal["A", "B", "C"] | None = None
+    drug: str | None = Field(
+        default=None,
+        max_length=50,
+        description="For Misuse of Drugs Act offences: a drug name or synonym from the drug vocabulary "
+        "(GET /v1/drugs); its class on the offence date comes from the vocabulary",
+    )
+    drug_class: Literal["A", "B", "C"] | None = Field(
+        default=None,
+        description="Optional: if given it must agree with the vocabulary's class of the drug on the offence date",
+    )
+
+    @field_validator("drug_class")
+    @classmethod
+    def _class_agrees(cls, value: str | None, info: ValidationInfo) -> str | None:
+        drug, day = info.data.get("drug"), info.data.get("offence_date")
+        found = drug_vocabulary().find(drug) if drug and value else None
+        if found is not None and day is not None and found.class_on(day) != value:
+            actual = found.class_on(day)
+            said = f"Class {actual}" if actual else "not a controlled drug"
+            raise ValueError(f"{found.name} was {said} on {day:%d %b %Y}, not Class {value}")
+        return value
 
     def domain(self) -> Offence:
-        return Offence(self.code, self.offence_date, self.attempt, self.drug.lower() if self.drug else None,
-                       self.drug_class)  # fmt: skip
+        return classify_offence_drug(Offence(self.code, self.offence_date, self.attempt, self.drug))
 
 
 class BookIn(BaseModel):
@@ -55,10 +73,14 @@ class BookIn(BaseModel):
 
 
 class At(BaseModel):
-    at: AwareInstant | None = Field(default=None, description="When it happened; now if omitted")
+    at: AwareInstant | None = Field(
+        default=None,
+        description="When it happened. If omitted: the time of the request (HTTP), or the command's occurred_at "
+        "(Kafka). Rules about time are judged on this time.",
+    )
 
-    def when(self) -> datetime:
-        return self.at or datetime.now(UTC)
+    def when(self, default: datetime | None = None) -> datetime:
+        return self.at or default or datetime.now(UTC)
 
 
 class FurtherOffence(At):
@@ -75,7 +97,27 @@ class InspectorIn(At):
     rank: Literal["inspector", "chief_inspector", "superintendent", "chief_superintendent"]
     grounds: str = Field(min_length=5, max_length=2000)
     oral: StrictBool = False
-    written_confirmation_at: AwareInstant | None = None
+    written_confirmation_at: AwareInstant | None = Field(
+        default=None, description="For an oral decision already confirmed in writing: when"
+    )
+    by: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Who decided (Kafka commands); over HTTP the signed-in inspector is recorded instead",
+    )
+
+
+class WrittenConfirmationIn(At):
+    by: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Who confirms (Kafka commands); over HTTP the signed-in inspector is recorded instead",
+    )
+
+
+class DisposalIn(At):
+    code: str = Field(min_length=2, max_length=60, description="An offence recorded in this detention")
+    disposal: Disposal = Field(description="How the person was released for that offence (T9)")
 
 
 class SampleIn(At):

@@ -16,20 +16,17 @@ from dipflow.http.problems import Problem
 from dipflow_custody import handlers
 from dipflow_custody.adapters import repository as repo
 from dipflow_custody.adapters.repository import ConcurrentChange
-from dipflow_custody.domain.catalogue import UnknownOffence, offence_types
-from dipflow_custody.domain.detention import (
-    Change,
-    Detention,
-    RuleViolation,
-)
-from dipflow_custody.domain.eligibility import TestDecision
+from dipflow_custody.domain.catalogue import UnknownOffence, drug_vocabulary, offence_types
+from dipflow_custody.domain.detention import Authorisation, Detention, RuleViolation
+from dipflow_custody.domain.drugs import UnknownDrug
 from dipflow_custody.domain.notifications import NotificationKind, NotificationPeriod
-from dipflow_custody.entrypoints.actions import ACTIONS
+from dipflow_custody.entrypoints.actions import COMMANDS, Reporter
 from dipflow_custody.entrypoints.bodies import (
     At,
     BookIn,
     ChargeIn,
     ConfirmationIn,
+    DisposalIn,
     FurtherOffence,
     InspectorIn,
     OffenceIn,
@@ -37,6 +34,7 @@ from dipflow_custody.entrypoints.bodies import (
     ReleaseIn,
     ResultIn,
     SampleIn,
+    WrittenConfirmationIn,
 )
 
 router = APIRouter(prefix="/v1/detentions", tags=["detentions"])
@@ -55,35 +53,115 @@ class DecisionView(BaseModel):
     inspector_decision_requested: bool
 
 
+class AuthorisationView(BaseModel):
+    """T3: the inspector's decision as it stands on the custody record."""
+
+    decision: str
+    by: str
+    rank: str
+    grounds: str
+    at: datetime
+    oral: bool
+    written_confirmation: str = Field(
+        description="pending (oral, not yet confirmed), confirmed or not_needed"
+    )
+    written_confirmed_at: datetime | None
+    written_confirmed_by: str | None
+    person_told_at: datetime | None
+
+
+class TimeLimitView(BaseModel):
+    until: datetime
+    rule_ids: list[str]
+    reason: str
+
+
+class ConfirmationView(BaseModel):
+    """T12: disputed positives sent for confirmatory analysis."""
+
+    awaiting: list[str]
+    dispatched_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    results: dict[str, str]
+
+
 class DetentionView(BaseModel):
     detention_id: str
     person_id: str
     suite: str
     arrested_at: datetime
+    booked_in_at: datetime
     offences: list[dict[str, Any]]
+    released_for: dict[str, str] = Field(
+        default_factory=dict, description="T9: offences the person was released for, and how"
+    )
     charged_at: datetime | None
+    authorisation: AuthorisationView | None = None
+    appropriate_adult_arrived_at: datetime | None = None
     warned_at: datetime | None
     sample_taken_at: datetime | None
     refused_at: datetime | None = None
     results: dict[str, str]
+    confirmation: ConfirmationView | None = None
     released_at: datetime | None
+    time_limit: TimeLimitView | None = Field(
+        default=None, description="T10: until when the person may be held for a sample under the decision"
+    )
     decision: DecisionView
+
+
+def _authorisation(a: Authorisation | None) -> AuthorisationView | None:
+    if a is None:
+        return None
+    return AuthorisationView(
+        decision=str(a.decision), by=a.by, rank=a.rank, grounds=a.grounds, at=a.at, oral=a.oral,
+        written_confirmation=a.written_confirmation, written_confirmed_at=a.written_confirmed_at,
+        written_confirmed_by=a.written_confirmed_by, person_told_at=a.person_told_at,
+    )  # fmt: skip
+
+
+def _confirmation(d: Detention) -> ConfirmationView | None:
+    if d.dispatched_at is None and not d.awaiting_confirmation and not d.confirmations:
+        return None
+    return ConfirmationView(
+        awaiting=d.awaiting_confirmation, dispatched_at=d.dispatched_at, due_at=d.confirmation_due_at,
+        overdue=d.confirmation_overdue, results={k: str(v) for k, v in d.confirmations.items()},
+    )  # fmt: skip
 
 
 def _view(outcome: handlers.Outcome) -> DetentionView:
     d, decision = outcome.detention, outcome.decision
+    limit = d.time_limit(decision) if d.awaiting_sample else None
     return DetentionView(
         detention_id=d.detention_id,
         person_id=d.person_id,
         suite=d.suite,
         arrested_at=d.arrested_at,
-        offences=[{"code": o.code, "offence_date": o.offence_date, "attempt": o.attempt} for o in d.offences],
+        booked_in_at=d.booked_in_at,
+        offences=[
+            {
+                "code": o.code,
+                "offence_date": o.offence_date,
+                "attempt": o.attempt,
+                "drug": o.drug,
+                "drug_class": o.drug_class,
+            }
+            for o in d.offences
+        ],
+        released_for={code: str(x.disposal) for code, x in d.disposals.items()},
         charged_at=d.charged_at,
+        authorisation=_authorisation(d.authorisation),
+        appropriate_adult_arrived_at=d.adult_arrived_at,
         warned_at=d.warned_at,
         sample_taken_at=d.sample_taken_at,
         refused_at=d.refused_at,
         results={k: str(r.value) for k, r in d.results.items()},
+        confirmation=_confirmation(d),
         released_at=d.released_at,
+        time_limit=TimeLimitView(until=limit.until, rule_ids=list(limit.rule_ids), reason=limit.reason)
+        if limit
+        else None,
         decision=DecisionView(
             stage=str(decision.stage),
             outcome=str(decision.outcome),
@@ -106,6 +184,14 @@ async def _run(call: Any) -> DetentionView:
         raise Problem(409, exc.reason, kind="rule-violation", rule_id=exc.rule_id) from exc
     except UnknownOffence as exc:
         raise _unknown_offence(exc) from exc
+    except UnknownDrug as exc:
+        raise Problem(
+            422,
+            f"unknown drug {exc.name!r}",
+            kind="unknown-drug",
+            errors=[{"field": "body.drug", "reason": f"known drugs: {', '.join(exc.known)}"}],
+            known_drugs=exc.known,
+        ) from exc
     except handlers.UnknownSuite as exc:
         raise Problem(
             422,
@@ -115,6 +201,8 @@ async def _run(call: Any) -> DetentionView:
         ) from exc
     except handlers.NotFound as exc:
         raise Problem(404, "no such detention") from exc
+    except handlers.NotThisPersons as exc:  # pragma: no cover - only commands from the topic are checked
+        raise Problem(409, "the detention is another person's") from exc
     except ConcurrentChange as exc:
         raise Problem(409, "the detention changed at the same time; retry", kind="concurrent-change") from exc
 
@@ -160,9 +248,14 @@ async def book_in(body: BookIn, ctx: AuthContext = Depends(requires(*WRITERS))) 
     )
 
 
-def _act(
-    ctx: AuthContext, detention_id: str, name: str, action: Callable[[Detention, TestDecision], Change | None]
-) -> Any:
+def _act(ctx: AuthContext, request: Request, detention_id: str, name: str, body: BaseModel) -> Any:
+    """Run the command ``name`` (its route's action) with ``body``, reported by the signed-in officer now."""
+    reporter = Reporter(
+        by=ctx.principal.subject,
+        default_at=datetime.now(UTC),
+        confirmation_working_days=request.app.state.resources.settings.confirmation_working_days,
+    )
+    action = COMMANDS[name].build(body, reporter)
     return _run(
         handlers.in_transaction(
             ctx.audit.pool,
@@ -184,17 +277,23 @@ async def read(detention_id: DetentionId, ctx: AuthContext = Depends(requires(*R
     "/{detention_id}/offences", response_model=DetentionView, summary="Add an offence or a further arrest"
 )
 async def add_offence(
-    detention_id: DetentionId, body: FurtherOffence, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: FurtherOffence,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
     _check_codes([body.offence])
-    return await _act(ctx, detention_id, "add_offence", ACTIONS["add_offence"][1](body))
+    return await _act(ctx, request, detention_id, "offences", body)
 
 
 @router.post("/{detention_id}/charge", response_model=DetentionView, summary="Charge")
 async def charge(
-    detention_id: DetentionId, body: ChargeIn, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: ChargeIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "charge", ACTIONS["charge"][1](body))
+    return await _act(ctx, request, detention_id, "charge", body)
 
 
 @router.post(
@@ -203,9 +302,12 @@ async def charge(
     summary="Inspector authorises or declines a test (T3)",
 )
 async def inspector_decision(
-    detention_id: DetentionId, body: InspectorIn, ctx: AuthContext = Depends(requires(Role.inspector))
+    detention_id: DetentionId,
+    body: InspectorIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(Role.inspector)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "inspector_decision", ACTIONS["inspector_decision"][1](body))
+    return await _act(ctx, request, detention_id, "inspector_decision", body)
 
 
 @router.post(
@@ -214,48 +316,60 @@ async def inspector_decision(
     summary="An appropriate adult is present (T5)",
 )
 async def appropriate_adult(
-    detention_id: DetentionId, body: At, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "appropriate_adult", ACTIONS["appropriate_adult"][1](body))
+    return await _act(ctx, request, detention_id, "appropriate_adult", body)
 
 
 @router.post("/{detention_id}/warning", response_model=DetentionView, summary="The warning was given (T6)")
 async def warning(
-    detention_id: DetentionId, body: At, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "warning", ACTIONS["warning"][1](body))
+    return await _act(ctx, request, detention_id, "warning", body)
 
 
 @router.post("/{detention_id}/sample", response_model=DetentionView, summary="A sample was taken (T7, T8)")
 async def sample(
-    detention_id: DetentionId, body: SampleIn, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: SampleIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "sample", ACTIONS["sample"][1](body))
+    return await _act(ctx, request, detention_id, "sample", body)
 
 
 @router.post(
     "/{detention_id}/results", response_model=DetentionView, summary="A result for one drug (T12, T14)"
 )
 async def result(
-    detention_id: DetentionId, body: ResultIn, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: ResultIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "result", ACTIONS["result"][1](body))
+    return await _act(ctx, request, detention_id, "results", body)
 
 
 @router.post(
     "/{detention_id}/refusal", response_model=DetentionView, summary="Failure to give a sample (T11)"
 )
 async def refusal(
-    detention_id: DetentionId, body: RefusalIn, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: RefusalIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "refusal", ACTIONS["refusal"][1](body))
+    return await _act(ctx, request, detention_id, "refusal", body)
 
 
 @router.post("/{detention_id}/release", response_model=DetentionView, summary="Release")
 async def release(
-    detention_id: DetentionId, body: ReleaseIn, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: ReleaseIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "release", ACTIONS["release"][1](body))
+    return await _act(ctx, request, detention_id, "release", body)
 
 
 reference = APIRouter(prefix="/v1", tags=["reference data"])
@@ -295,9 +409,113 @@ async def ppo_status(
     summary="Confirmatory analysis result (T12)",
 )
 async def confirmatory_result(
-    detention_id: DetentionId, body: ConfirmationIn, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId,
+    body: ConfirmationIn,
+    request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
 ) -> DetentionView:
-    return await _act(ctx, detention_id, "confirmatory_result", ACTIONS["confirmatory_result"][1](body))
+    return await _act(ctx, request, detention_id, "confirmatory_result", body)
+
+
+@router.post(
+    "/{detention_id}/offence-disposal",
+    response_model=DetentionView,
+    summary="T9: released for one offence (no further action, charged or bailed), still detained for another",
+)
+async def offence_disposal(
+    detention_id: DetentionId, body: DisposalIn, request: Request,
+    ctx: AuthContext = Depends(requires(*WRITERS)),
+) -> DetentionView:  # fmt: skip
+    return await _act(ctx, request, detention_id, "offence_disposal", body)
+
+
+@router.post(
+    "/{detention_id}/written-confirmation",
+    response_model=DetentionView,
+    summary="T3: the inspector confirms an oral decision in writing",
+)
+async def written_confirmation(
+    detention_id: DetentionId, body: WrittenConfirmationIn, request: Request,
+    ctx: AuthContext = Depends(requires(Role.inspector)),
+) -> DetentionView:  # fmt: skip
+    return await _act(ctx, request, detention_id, "written_confirmation", body)
+
+
+@router.post(
+    "/{detention_id}/person-told",
+    response_model=DetentionView,
+    summary="T3: the person was told of the authorisation and its grounds",
+)
+async def person_told(
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
+) -> DetentionView:
+    return await _act(ctx, request, detention_id, "person_told", body)
+
+
+@router.post(
+    "/{detention_id}/confirmation-dispatch",
+    response_model=DetentionView,
+    summary="T12: the disputed sample was sent for confirmatory analysis",
+)
+async def confirmation_dispatch(
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
+) -> DetentionView:
+    return await _act(ctx, request, detention_id, "confirmation_dispatch", body)
+
+
+class DrugView(BaseModel):
+    name: str
+    synonyms: list[str]
+    classes: list[dict[str, Any]]
+    specified: list[dict[str, Any]]
+
+
+@reference.get("/drugs", response_model=list[DrugView], summary="T14: the controlled-drug vocabulary")
+async def drugs(ctx: AuthContext = Depends(requires())) -> list[DrugView]:
+    return [
+        DrugView(
+            name=d.name,
+            synonyms=list(d.synonyms),
+            classes=[
+                {"class": c.drug_class, "from": c.period.valid_from, "to": c.period.valid_to}
+                for c in d.classes
+            ],
+            specified=[{"from": p.valid_from, "to": p.valid_to} for p in d.specified],
+        )
+        for d in drug_vocabulary()
+    ]
+
+
+class OpenItem(BaseModel):
+    kind: str = Field(
+        description="inspector_decision_requested (T4), written_confirmation_pending (T3) or "
+        "confirmation_overdue (T12)"
+    )
+    detention_id: str
+    person_id: str
+    suite: str
+    since: datetime
+    rule_ids: list[str]
+    detail: str
+
+
+@reference.get(
+    "/open-items",
+    response_model=list[OpenItem],
+    summary="What custody and inspectors still owe at a suite: inspector decisions, written confirmations, "
+    "overdue confirmatory results",
+)
+async def open_items(
+    suite: str = Query(..., min_length=2, max_length=60),
+    ctx: AuthContext = Depends(requires(Role.inspector, Role.custody_officer)),
+) -> list[OpenItem]:
+    async with ctx.audit.pool.acquire() as conn:
+        force = await repo.suite_force_and_area(conn, suite)
+        if force is None:
+            raise Problem(404, "no such custody suite")
+        ctx.require_area(force[0])
+        items = await handlers.open_items(conn, suite)
+    return [OpenItem(**vars(item)) for item in items]
 
 
 # --- station notifications (reference data) -------------------------------------------------------------

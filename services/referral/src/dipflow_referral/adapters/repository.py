@@ -54,6 +54,7 @@ def to_doc(a: RequiredAssessment) -> dict[str, Any]:
         "ended_reason": a.ended_reason, "needs_new_notice": a.needs_new_notice, "failures": a.failures,
         "entered_treatment_at": _t(a.entered_treatment_at), "prosecution_dropped": a.prosecution_dropped,
         "earliest_day": a.earliest_day.isoformat() if a.earliest_day else None,
+        "dispatched_at": _t(a.dispatched_at), "attended": a.attended,
     }  # fmt: skip
 
 
@@ -68,6 +69,7 @@ def from_doc(d: dict[str, Any]) -> RequiredAssessment:
         ended_reason=d["ended_reason"], needs_new_notice=d["needs_new_notice"], failures=d["failures"],
         entered_treatment_at=_dt(d["entered_treatment_at"]), prosecution_dropped=d["prosecution_dropped"],
         earliest_day=date.fromisoformat(d["earliest_day"]) if d.get("earliest_day") else None,
+        dispatched_at=_dt(d.get("dispatched_at")), attended=list(d.get("attended", [])),
     )  # fmt: skip
 
 

@@ -24,7 +24,9 @@ class RuleViolation(Exception):
 class Status(StrEnum):
     proposed = "proposed"  # eligible; appointment proposed; not yet imposed
     imposed = "imposed"  # RA1 served: waiting for the initial assessment
-    initial_attended = "initial_attended"  # waiting for the follow-up decision (RA4/RA5)
+    initial_attended = (
+        "initial_attended"  # initial held (attended, or left early): follow-up decision (RA4/RA5)
+    )
     follow_up_set = "follow_up_set"  # RA4 given: waiting for the follow-up assessment
     completed = "completed"
     failed = "failed"  # failed without good cause: the police were notified (A4, A5)
@@ -44,6 +46,14 @@ class Outcome(StrEnum):
 
 
 OPEN = frozenset({Status.proposed, Status.imposed, Status.initial_attended, Status.follow_up_set})
+
+
+def failure_wording(kind: Kind, outcome: Outcome) -> str:
+    """What the person failed to do, as the police notification and the arrest request say it (A4, A5)."""
+    name = "initial" if kind is Kind.initial else "follow-up"
+    if outcome is Outcome.failed_to_remain:
+        return f"failed without good cause to remain for the whole of the {name} assessment"
+    return f"failed without good cause to attend the {name} assessment"
 
 
 @dataclass
@@ -87,6 +97,50 @@ class RequiredAssessment:
     entered_treatment_at: datetime | None = None
     prosecution_dropped: bool = False
     earliest_day: date | None = None  # A3: the first day an initial appointment may be on
+    dispatched_at: datetime | None = None  # T12/A3: when the disputed sample was sent for confirmation
+    attended: list[str] = field(default_factory=list)  # the kinds of assessment attended (RA3)
+
+    @property
+    def confirmation_clock_from(self) -> datetime:
+        """A3: the working days a disputed result waits run from the dispatch (from the result until it is
+        known)."""
+        return self.dispatched_at or self.result_at
+
+    def sample_dispatched(self, at: datetime, earliest_day: date) -> None:
+        """T12/A3: the disputed sample was sent for confirmation; no initial appointment before ``earliest_day``."""
+        self.dispatched_at = at
+        self.earliest_day = max(earliest_day, self.earliest_day or earliest_day)
+
+    def initial_too_early(self) -> bool:
+        """A3: a waiting initial appointment falls before the first day a disputed result allows."""
+        if (
+            self.earliest_day is None
+            or self.initial is None
+            or self.status not in (Status.proposed, Status.imposed)
+        ):
+            return False
+        return self.initial.at.astimezone(LONDON).date() < self.earliest_day
+
+    def requirement_states(self) -> tuple[str, str]:
+        """Where each requirement stands: (initial, follow-up), each one of ``proposed``, ``in_force``, ``met``,
+        ``failed``, ``ended``, ``lapsed`` or ``not_imposed``."""
+        failed = {f["kind"] for f in self.failures}
+        if self.status in (Status.lapsed, Status.proposed):
+            current = str(self.status)
+            return current, current if self.follow_up_notified else "not_imposed"
+        ended = self.status is Status.ended
+
+        def state(kind: Kind, in_force: bool) -> str:
+            if str(kind) in failed:
+                return "failed"
+            if str(kind) in self.attended:
+                return "met"
+            return "ended" if ended or not in_force else "in_force"
+
+        follow_up = (
+            state(Kind.follow_up, self.follow_up_imposed) if self.follow_up_notified else "not_imposed"
+        )
+        return state(Kind.initial, True), follow_up
 
     def check_time(self, kind: Kind, appointment_at: datetime, served_at: datetime) -> None:
         """A3 for a time a person chose: after the notice is served, on a working day, and for a disputed result
@@ -158,8 +212,9 @@ class RequiredAssessment:
 
     # -- A4, A5 -----------------------------------------------------------------------------------------------
     def record_attendance(self, kind: Kind, outcome: Outcome, good_cause: bool, at: datetime) -> list[Step]:
-        """RA3: the assessor records what happened. A failure without good cause is notified to the police and
-        is an offence; failing the initial assessment ends the follow-up (A4)."""
+        """RA3: the assessor records what happened. A failure without good cause to attend or to remain is
+        notified to the police and is an offence (A4, A5). Only failing to *attend* the initial assessment ends
+        the follow-up; after a failure to remain the assessor may still set it (RA4) or end it (RA5)."""
         appointment = self._appointment_waiting(kind)
         rule = "A4" if kind is Kind.initial else "A5"
         facts = {"kind": str(kind), "outcome": str(outcome), "good_cause": good_cause,
@@ -167,6 +222,7 @@ class RequiredAssessment:
                  "worker_id": appointment.worker_id}  # fmt: skip
         steps = [Step("attendance_recorded", at, facts, (rule,), notice="RA3")]
         if outcome is Outcome.attended:
+            self.attended.append(str(kind))
             if kind is Kind.initial:
                 self.status = Status.initial_attended if self.follow_up_imposed else Status.completed
             else:
@@ -175,12 +231,18 @@ class RequiredAssessment:
         if good_cause:
             self.needs_new_notice = True
             return steps
-        self.status = Status.failed
-        ended_follow_up = kind is Kind.initial and self.follow_up_imposed
+        ended_follow_up = (
+            kind is Kind.initial and outcome is Outcome.failed_to_attend and self.follow_up_imposed
+        )
         self.follow_up_imposed = self.follow_up_imposed and not ended_follow_up
+        still_to_decide = (
+            kind is Kind.initial and outcome is Outcome.failed_to_remain and self.follow_up_imposed
+        )
+        self.status = Status.initial_attended if still_to_decide else Status.failed
         failure = {**facts, "imposed_at": self.imposed_at.isoformat() if self.imposed_at else None,
                    "notice": "RA1" if kind is Kind.initial else "RA4", "follow_up_ended": ended_follow_up,
-                   "offence": "DA05 s.12(3)" if kind is Kind.initial else "DA05 s.14(3)"}  # fmt: skip
+                   "offence": "DA05 s.12(3)" if kind is Kind.initial else "DA05 s.14(3)",
+                   "what": failure_wording(kind, outcome)}  # fmt: skip
         self.failures.append(failure)
         steps.append(Step("failure_notified", at, failure, (rule,)))
         return steps
@@ -205,16 +267,18 @@ class RequiredAssessment:
 
     # -- A6, A7 -----------------------------------------------------------------------------------------------
     def confirmed_negative(self, drug: str, at: datetime) -> Step | None:
-        """A6: when no positive drug is left after confirmation, both requirements end and any prosecution for
-        earlier failures is dropped."""
+        """A6: when no positive drug is left after confirmation, both requirements end, the person is told (a
+        notice), and any prosecution for earlier failures is dropped."""
         self.positive_drugs.discard(drug)
         if self.positive_drugs or self.status in (Status.lapsed, Status.ended):
             return None
         self.prosecution_dropped = bool(self.failures)
         self.status = Status.ended
+        self.follow_up_imposed = False
         self.ended_reason = "confirmatory analysis found no specified drug"
         return Step("requirements_ended", at, {"reason": "negative_confirmation",
-                                               "prosecution_dropped": self.prosecution_dropped}, ("A6",))  # fmt: skip
+                                               "prosecution_dropped": self.prosecution_dropped}, ("A6",),
+                    notice="A6")  # fmt: skip
 
     def superseded_by_bail_condition(self, at: datetime) -> Step | None:
         """A7: a court bail condition to undergo assessment ends the requirements; failures before it stay

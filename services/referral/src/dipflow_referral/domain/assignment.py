@@ -94,13 +94,21 @@ class Loads:
         return slot_time(day, self.of(worker_id, day), policy)
 
 
-def window(result_at: datetime, disputed: bool, policy: AppointmentPolicy) -> tuple[date, date]:
-    """The first and last day an initial appointment may be offered on (A3)."""
+def window(
+    result_at: datetime,
+    disputed: bool,
+    policy: AppointmentPolicy,
+    *,
+    confirmation_from: datetime | None = None,
+) -> tuple[date, date]:
+    """The first and last day an initial appointment may be offered on (A3). For a disputed result the working
+    days run from ``confirmation_from``, the dispatch of the sample for confirmation (the result until then)."""
     result_day = result_at.astimezone(LONDON).date()
     earliest = result_day + timedelta(days=1)
     latest = result_day + timedelta(days=policy.initial_within_days)
     if disputed:
-        earliest = max(earliest, add_working_days(result_day, policy.confirmation_working_days))
+        sent_day = (confirmation_from or result_at).astimezone(LONDON).date()
+        earliest = max(earliest, add_working_days(sent_day, policy.confirmation_working_days))
         latest = max(latest, earliest + timedelta(days=policy.initial_within_days - 1))
     return earliest, latest
 

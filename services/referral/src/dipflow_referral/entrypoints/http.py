@@ -236,6 +236,14 @@ class AssessmentView(BaseModel):
     ended_reason: str | None
     needs_new_notice: bool
     entered_treatment_at: datetime | None
+    initial_requirement: str = Field(
+        description="proposed, in_force, met, failed, ended, lapsed (A1-A7)", default="proposed"
+    )
+    follow_up_requirement: str = Field(
+        description="not_imposed, proposed, in_force, met, failed, ended, lapsed (A2, A4-A7)",
+        default="not_imposed",
+    )
+    earliest_day: date | None = Field(None, description="A3: no initial appointment before this day")
 
 
 def _appointment(a: Appointment | None) -> AppointmentView | None:
@@ -243,7 +251,9 @@ def _appointment(a: Appointment | None) -> AppointmentView | None:
 
 
 def _view(a: RequiredAssessment, area: str) -> AssessmentView:
+    initial, follow_up = a.requirement_states()
     return AssessmentView(
+        initial_requirement=initial, follow_up_requirement=follow_up, earliest_day=a.earliest_day,
         assessment_id=a.case_id, person_id=a.person_id, detention_id=a.detention_id, suite=a.suite, area=area,
         status=a.status, drugs=sorted(a.positive_drugs), disputed=a.disputed, follow_up_imposed=a.follow_up_imposed,
         initial=_appointment(a.initial), follow_up=_appointment(a.follow_up), imposed_at=a.imposed_at,
