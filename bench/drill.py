@@ -6,7 +6,9 @@ journey should have produced against what each service holds and what each topic
 
 Journeys arrive the way custody suite and probation systems send them when they use Kafka: commands on
 ``custody.commands.v1`` and ``probation.events.v1``, each applied once by event id however often a restart
-makes it be read. Kinds: a positive test then release (custody; referral opens a required assessment that
+makes it be read. They are history (2008, seven minutes apart): each detention's hold-for-sample deadline is
+long past when it is booked in, so its timer races the commands that follow, and every sample must still be
+accepted, judged on the time it was taken. Kinds: a positive test then release (custody; referral opens a required assessment that
 lapses on release; PPOs reach the tested-positive list), a negative test then release, and a DRR order with
 two unacceptable absences (a warning, then a breach whose two D4 due dates are past, so each timer fires).
 """
@@ -50,6 +52,7 @@ from dipflow_custody.entrypoints.bodies import BookIn
 console = Console()
 SECRET = "drill-secret-" + "x" * 40
 SUITE = "MET-BRIXTON"
+HISTORY_STARTS = datetime(2008, 6, 2, 8, tzinfo=UTC)
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Journey:
     ppo: bool = False
     detention_id: str = ""
     order_id: str = ""
+    reported_late: bool = False  # the booking now, the rest after the other journeys (a system catching up)
     messages: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, record value)
 
 
@@ -68,9 +72,11 @@ def generate(n: int, seed: int) -> list[Journey]:
     journeys = []
     for i in range(n):
         kind = rng.choices(["positive", "negative", "drr"], [60, 25, 15])[0]
-        j = Journey(kind, f"L-D{run}-{i}", ppo=kind == "positive" and rng.random() < 0.15)
-        # live times: the hold-for-sample deadlines (T10) fall in the future, as in a working suite
-        at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=60 + rng.randrange(0, 120))
+        j = Journey(kind, f"L-D{run}-{i}", ppo=kind == "positive" and rng.random() < 0.15,
+                    reported_late=kind != "drr" and rng.random() < 0.2)  # fmt: skip
+        # history: custody systems catching up on 2008; the hold-for-sample timers (T10) fall due at once and
+        # race the commands, and the samples are judged on their own times all the same
+        at = HISTORY_STARTS + timedelta(minutes=7 * i + rng.randrange(0, 7))
         day = at.date()
 
         def wrap(payload: EventPayload, when: datetime, j: Journey = j) -> None:
@@ -172,19 +178,27 @@ async def _send_all(bootstrap: str, journeys: list[Journey], rate: float, done: 
     await producer.start()
     sent = 0
     started = time.monotonic()
+
+    async def send(j: Journey, messages: list[tuple[str, bytes]]) -> None:
+        nonlocal sent
+        for topic, value in messages:
+            while True:
+                try:
+                    await producer.send_and_wait(topic, value, key=j.person_id.encode())
+                    break
+                except Exception:
+                    await asyncio.sleep(0.5)
+            sent += 1
+
     try:
         for i, j in enumerate(journeys):
-            for topic, value in j.messages:
-                while True:
-                    try:
-                        await producer.send_and_wait(topic, value, key=j.person_id.encode())
-                        break
-                    except Exception:
-                        await asyncio.sleep(0.5)
-                sent += 1
+            await send(j, j.messages[:1] if j.reported_late else j.messages)
             ahead = (i + 1) / rate - (time.monotonic() - started)
             if ahead > 0:
                 await asyncio.sleep(ahead)
+        for j in journeys:
+            if j.reported_late:
+                await send(j, j.messages[1:])
     finally:
         await producer.stop()
         done.set()
@@ -316,8 +330,8 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
 
     bootstrap = system.addresses.kafka_bootstrap
     wanted = {
-        "custody.events.v1": {"custody.booked_in": detentions, "custody.result_recorded": detentions,
-                              "custody.released": detentions},
+        "custody.events.v1": {"custody.booked_in": detentions, "custody.sample_taken": detentions,
+                              "custody.result_recorded": detentions, "custody.released": detentions},
         "referral.events.v1": {"referral.assessment_required": [j.detention_id for j in positives],
                                "referral.requirement_lapsed": [j.detention_id for j in positives]},
         "breach.events.v1": {"breach.warning_issued": order_ids, "breach.proceedings_started": order_ids},
@@ -333,6 +347,12 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
             found = sum(1 for s in subjects if keys.get(s, 0) >= 1)
             duplicated = sum(keys.get(s, 0) - 1 for s in subjects if keys.get(s, 0) > 1)
             checks.append(Check(f"{topic}: {type_}", len(subjects), found, duplicated))
+    custody_events = {e["event_id"]: e for e in await _topic(bootstrap, "custody.events.v1")}.values()
+    closed_first = {e["payload"]["detention_id"] for e in custody_events if e["type"] == "custody.deadline_passed"}
+    console.print(
+        f"hold-for-sample timers that closed the window before the sample was reported: "
+        f"{len(closed_first & set(detentions))} of {len(detentions)} detentions (their samples still counted)"
+    )
     breach_events = {e["event_id"]: e for e in await _topic(bootstrap, "breach.events.v1")}.values()
     fired = Counter((e["payload"]["case_id"], e["payload"]["deadline"]) for e in breach_events
                     if e["type"] == "breach.deadline_passed")  # fmt: skip

@@ -1,5 +1,5 @@
 """Working days in England and Wales (weekends and bank holidays excluded, from the ``holidays`` package) and
-the "24 hours not counting Sundays, Christmas Day and Good Friday" of the Bail Act (BA76 s.7(4), RULES.md B4).
+the "24 hours not counting Sundays, Christmas Day and Good Friday" of the Bail Act (BA76 s.7(4), docs/rules.md B4).
 
 Days are Europe/London calendar days.
 """

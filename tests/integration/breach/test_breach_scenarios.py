@@ -371,3 +371,60 @@ async def test_d6_a_request_that_arrives_after_the_booking_that_answers_it_is_cl
         await s.publish(REFERRAL_EVENTS.name, pid, breached, "referral", at=arrested - timedelta(hours=3))
         made = (await breach_events(infra, pid, {"breach.arrest_made"}, 1))[0]["payload"]
         assert made["source"] == "bail_condition" and 2.9 < made["hours_to_arrest"] < 3.1
+
+
+async def test_d2_the_formal_warning_carries_its_text_to_the_api_the_order_and_the_liaison_feed(
+    infra: Infra, unique: str
+) -> None:
+    async with services(infra, unique) as s:
+        pid, order_id = s.person(), f"DRR-W-{unique}"
+        assert (
+            await s.breach.post("/v1/orders", json=order_body(pid, order_id), headers=LIAISON)
+        ).status_code == 201
+        answer = await s.breach.post(
+            f"/v1/orders/{order_id}/compliance",
+            json={"kind": "unacceptable_absence", "on": "2008-03-03", "reason": "missed the 10:00 review"},
+            headers=LIAISON,
+        )
+        assert answer.status_code == 200 and answer.json()["decision"] == "warning"
+        text = answer.json()["warning_text"]
+        assert (
+            "On 03 March 2008 you failed without reasonable excuse" in text
+            and "missed the 10:00 review" in text
+        )
+        assert "This failure is unacceptable." in text and "on or before 02 March 2009" in text
+        order = (await s.breach.get(f"/v1/orders/{order_id}", headers=LIAISON)).json()
+        assert order["warnings"][0]["text"] == text
+        feed = (await s.breach.get("/v1/notifications", params={"area": "lambeth"}, headers=LIAISON)).json()
+        warnings = [n for n in feed["items"] if n["kind"] == "warning" and n["body"]["person_id"] == pid]
+        assert warnings[0]["body"]["text"] == text
+        event = (await breach_events(infra, pid, {"breach.warning_issued"}, 1))[0]["payload"]
+        assert event["text"] == text
+
+
+async def test_a4_an_arrest_request_for_a_failure_to_remain_says_failure_to_remain(
+    infra: Infra, unique: str
+) -> None:
+    async with services(infra, unique) as s:
+        pid = s.person()
+        failure = FailureNotified(
+            assessment_id=f"A-{unique}", detention_id="D1", kind="initial", outcome="failed_to_remain",
+            offence="DA05 s.12(3)", imposed_at=None, notice="RA1", appointment_at=datetime.now(UTC),
+            place="DIP office", worker_id="W1", follow_up_ended=False, suite="MET-BRIXTON", area="lambeth",
+            rule_ids=["A4"], what="failed without good cause to remain for the whole of the initial assessment",
+        )  # fmt: skip
+        await s.publish(REFERRAL_EVENTS.name, pid, failure, "referral")
+        police = bearer(Role.police_enforcement, "lambeth")
+
+        async def requested() -> Any:
+            rows = (
+                await s.breach.get("/v1/arrest-requests", params={"area": "lambeth"}, headers=police)
+            ).json()
+            return [r for r in rows if r["person_id"] == pid]
+
+        request = (await until(requested, "the arrest request"))[0]
+        assert request["basis"].startswith("failure to remain for the whole of a required assessment")
+        assert "attend" not in request["basis"]
+        feed = (await s.breach.get("/v1/notifications", params={"area": "lambeth"}, headers=LIAISON)).json()
+        notice = next(n for n in feed["items"] if n["kind"] == "arrest_requested" and n["body"]["person_id"] == pid)
+        assert notice["body"]["basis"] == request["basis"]

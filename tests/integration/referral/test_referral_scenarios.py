@@ -1,4 +1,4 @@
-"""Scenarios S14-S23 through the custody and referral APIs and the real topics (RULES.md A and B)."""
+"""Scenarios S14-S23 through the custody and referral APIs and the real topics (docs/rules.md A and B)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RULES.md T1-T8 through the pure eligibility engine, including the scenarios S01-S10 and S12."""
+"""docs/rules.md T1-T8 through the pure eligibility engine, including the scenarios S01-S10 and S12."""
 
 from __future__ import annotations
 

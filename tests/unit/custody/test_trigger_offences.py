@@ -1,5 +1,5 @@
-"""Every row of the trigger-offence table (RULES.md, CJCSA 2000 Sch 6), on the day before and the day of each
-effective date. The expected table is written out here from RULES.md, independently of the data file."""
+"""Every row of the trigger-offence table (docs/rules.md, CJCSA 2000 Sch 6), on the day before and the day of each
+effective date. The expected table is written out here from docs/rules.md, independently of the data file."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dipflow_custody.domain.catalogue import (
     offence_types,
 )
 
-Y2001 = date(2001, 1, 1)  # RULES.md gives the year only
+Y2001 = date(2001, 1, 1)  # docs/rules.md gives the year only
 JUL2004 = date(2004, 7, 27)
 
 # (code, attempt, from, to-inclusive)

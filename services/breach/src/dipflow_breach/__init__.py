@@ -1,1 +1,1 @@
-"""dipflow breach service: DRR enforcement, warnings and breaches, PPO fast track and arrest requests (RULES.md section D)."""
+"""dipflow breach service: DRR enforcement, warnings and breaches, PPO fast track and arrest requests (docs/rules.md section D)."""

@@ -24,7 +24,7 @@ def create_app(settings: BreachSettings | None = None, auth_settings: AuthSettin
     return create_service_app(
         settings=settings,
         title="dipflow breach",
-        description="DRR enforcement, warnings and breaches, PPO fast track, arrest requests and probation notifications (RULES.md section D).",
+        description="DRR enforcement, warnings and breaches, PPO fast track, arrest requests and probation notifications (docs/rules.md section D).",
         migrations_package="dipflow_breach.migrations",
         routers=[orders, cases, arrests, feed, measures],
         on_start=[_start_loops],

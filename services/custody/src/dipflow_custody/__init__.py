@@ -1,1 +1,1 @@
-"""dipflow custody service: Detentions, trigger-offence checks, test eligibility, samples and results (RULES.md section T)."""
+"""dipflow custody service: Detentions, trigger-offence checks, test eligibility, samples and results (docs/rules.md section T)."""

@@ -26,7 +26,7 @@ def create_app(settings: CustodySettings | None = None, auth_settings: AuthSetti
     return create_service_app(
         settings=settings,
         title="dipflow custody",
-        description="Detentions, trigger-offence checks, test eligibility, samples and results (RULES.md section T).",
+        description="Detentions, trigger-offence checks, test eligibility, samples and results (docs/rules.md section T).",
         migrations_package="dipflow_custody.migrations",
         routers=[router, notifications, measures, reference],
         on_start=[_start_loops],

@@ -1,1 +1,1 @@
-"""dipflow ppo-register service: The Prolific and Priority Offender register, its history and the tested-positive list (RULES.md section P)."""
+"""dipflow ppo-register service: The Prolific and Priority Offender register, its history and the tested-positive list (docs/rules.md section P)."""

@@ -1,4 +1,4 @@
-"""Panel flags (RULES.md P3): re-checked when a positive result or a failed assessment arrives; reviewed by
+"""Panel flags (docs/rules.md P3): re-checked when a positive result or a failed assessment arrives; reviewed by
 the PPO coordinator of the borough."""
 
 from __future__ import annotations

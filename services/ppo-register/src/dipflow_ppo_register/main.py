@@ -26,7 +26,7 @@ def create_app(
     return create_service_app(
         settings=settings,
         title="dipflow ppo-register",
-        description="The Prolific and Priority Offender register, its history and the tested-positive list (RULES.md section P).",
+        description="The Prolific and Priority Offender register, its history and the tested-positive list (docs/rules.md section P).",
         migrations_package="dipflow_ppo_register.migrations",
         routers=[router, tested_positive, panel, measures],
         on_start=[_start_loops],

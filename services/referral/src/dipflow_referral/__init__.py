@@ -1,1 +1,1 @@
-"""dipflow referral service: Required assessments, worker assignment, attendance and restriction on bail (RULES.md sections A and B)."""
+"""dipflow referral service: Required assessments, worker assignment, attendance and restriction on bail (docs/rules.md sections A and B)."""

@@ -34,7 +34,7 @@ def create_app(
     app = create_service_app(
         settings=settings,
         title="dipflow referral",
-        description="Required assessments, worker assignment, attendance and restriction on bail (RULES.md sections A and B).",
+        description="Required assessments, worker assignment, attendance and restriction on bail (docs/rules.md sections A and B).",
         migrations_package="dipflow_referral.migrations",
         routers=[workers, teams, assessments, queue, inbox, bail, measures],
         on_start=[start],

@@ -1,4 +1,4 @@
-"""Arrest requests (RULES.md D5, D6, A4, B4) and time to arrest (K3), pure.
+"""Arrest requests (docs/rules.md D5, D6, A4, B4) and time to arrest (K3), pure.
 
 Three sources, each with its legal basis and deadline:
 - a DRR breach: for PPOs and offenders flagged high-risk a premium arrest with a target of

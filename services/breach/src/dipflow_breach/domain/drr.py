@@ -1,4 +1,4 @@
-"""Drug Rehabilitation Requirement enforcement (RULES.md D1-D4), pure.
+"""Drug Rehabilitation Requirement enforcement (docs/rules.md D1-D4), pure.
 
 - D1: only a failure without reasonable excuse counts (an unacceptable absence, refusing a sample). An
   acceptable absence is recorded but is not a failure; nor is a positive test on its own.

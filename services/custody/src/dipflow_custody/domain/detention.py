@@ -1,4 +1,4 @@
-"""A continuous detention and what may happen in it (RULES.md T3, T5-T12), as a pure state machine.
+"""A continuous detention and what may happen in it (docs/rules.md T3, T5-T12), as a pure state machine.
 
 Each command checks the rules, changes the state and returns what happened as :class:`Change` records; an
 action the state forbids raises :class:`RuleViolation` with the rule id and a reason. Every command carries the

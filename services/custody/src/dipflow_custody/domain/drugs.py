@@ -1,4 +1,4 @@
-"""The controlled-drug vocabulary (RULES.md T14, CJCSA Sch 6 drug offences), pure.
+"""The controlled-drug vocabulary (docs/rules.md T14, CJCSA Sch 6 drug offences), pure.
 
 A drug has a name, synonyms, its class over time and the periods in which it was a specified Class A drug for
 testing under PACE s.63B. Whether a result or an offence counts is decided on the day of the sample or the

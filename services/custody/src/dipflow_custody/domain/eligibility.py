@@ -1,4 +1,4 @@
-"""Test eligibility (RULES.md T1-T9, T14): after each change to a detention, is a drug test required,
+"""Test eligibility (docs/rules.md T1-T9, T14): after each change to a detention, is a drug test required,
 allowed only with an inspector's authorisation, or not allowed — on arrest or on charge?
 
 Pure: it takes the facts of the detention and returns a decision naming its rule ids and a reason a

@@ -1,4 +1,4 @@
-"""Strategy measures K1 and K2 (RULES.md K), computed from custody events and the register's own history.
+"""Strategy measures K1 and K2 (docs/rules.md K), computed from custody events and the register's own history.
 
 Whether someone was a PPO is decided by the register as it stood on the day of the arrest or charge, in the
 borough of that period, so a measure for a past month does not change when someone joins or leaves the

@@ -1,4 +1,4 @@
-"""Referral to the PPO panel (RULES.md P3): a person, PPO or not, who repeatedly tests positive and does not
+"""Referral to the PPO panel (docs/rules.md P3): a person, PPO or not, who repeatedly tests positive and does not
 comply with required assessment is flagged for the panel with the evidence.
 
 The flag is raised on the day when, within the 12 months ending that day, the person has at least

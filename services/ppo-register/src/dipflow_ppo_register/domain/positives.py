@@ -1,4 +1,4 @@
-"""The tested-positive list (RULES.md P2): for each PPO, the last positive test, its drugs and the count of
+"""The tested-positive list (docs/rules.md P2): for each PPO, the last positive test, its drugs and the count of
 positive tests in the last 12 months.
 
 A positive test is one sample (one detention) with at least one drug found; opiates and cocaine in the same

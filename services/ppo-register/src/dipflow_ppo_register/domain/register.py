@@ -1,4 +1,4 @@
-"""The PPO register (RULES.md P1): periods on the register with borough, strand, dates, who and why.
+"""The PPO register (docs/rules.md P1): periods on the register with borough, strand, dates, who and why.
 
 Nothing is overwritten: adding starts a period, removing ends it, and a change of borough or strand ends the
 current period on the day before the new one starts, so that on any day a person is in at most one period. "Who was a PPO in Camden on 1 March 2008" is a question

@@ -1,4 +1,4 @@
-"""The PPO register API (RULES.md P1)."""
+"""The PPO register API (docs/rules.md P1)."""
 
 from __future__ import annotations
 

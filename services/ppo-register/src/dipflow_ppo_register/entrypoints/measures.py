@@ -1,4 +1,4 @@
-"""Measures K1 and K2 (RULES.md K) for managers and analysts: counts only, no person ids."""
+"""Measures K1 and K2 (docs/rules.md K) for managers and analysts: counts only, no person ids."""
 
 from __future__ import annotations
 

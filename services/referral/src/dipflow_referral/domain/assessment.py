@@ -1,4 +1,4 @@
-"""The required assessment lifecycle (RULES.md A1-A8), pure: each step checks the rules, changes the state and
+"""The required assessment lifecycle (docs/rules.md A1-A8), pure: each step checks the rules, changes the state and
 returns what happened (for the events and the notices), or raises RuleViolation naming the rule."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Proposing an initial appointment and choosing the worker (RULES.md A3, A9).
+"""Proposing an initial appointment and choosing the worker (docs/rules.md A3, A9).
 
 The appointment is on a working day (England & Wales), in working hours, within ``initial_within_days`` of the
 result; when the result is disputed, no earlier than ``confirmation_working_days`` working days after the sample

@@ -1,4 +1,4 @@
-"""Restriction on bail (RULES.md B1-B3), pure.
+"""Restriction on bail (docs/rules.md B1-B3), pure.
 
 B1 applies when all of: aged 18 or over; a positive s.63B sample for a specified Class A drug; charged with
 MDA s.5(2) or s.5(3) involving a specified Class A drug, or substantial grounds that Class A misuse caused,
