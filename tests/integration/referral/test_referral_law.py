@@ -40,11 +40,11 @@ async def test_a4_a_failure_to_remain_is_notified_as_such_and_the_follow_up_can_
     stack: Stack, infra: Infra
 ) -> None:
     await stack.add_worker("W1", capacity=8)
-    a = await imposed(stack, 1, datetime(2009, 4, 6, 11, tzinfo=UTC))
+    a = await imposed(stack, 1, datetime(2010, 3, 1, 11, tzinfo=UTC))
     me = worker_token(stack.wid("W1"))
     url = f"/v1/assessments/{a['assessment_id']}"
     left = await stack.referral.post(
-        f"{url}/attendance", json={"outcome": "failed_to_remain", "at": "2009-04-08T10:20:00Z"}, headers=me
+        f"{url}/attendance", json={"outcome": "failed_to_remain", "at": "2010-03-03T10:20:00Z"}, headers=me
     )
     assert left.status_code == 200, left.text
     view = left.json()
@@ -55,7 +55,7 @@ async def test_a4_a_failure_to_remain_is_notified_as_such_and_the_follow_up_can_
     assert notified["what"] == "failed without good cause to remain for the whole of the initial assessment"
     ra4 = await stack.referral.post(
         f"{url}/follow-up",
-        json={"needed": True, "appointment_at": "2009-04-20T10:00:00Z", "place": "DIP office"},
+        json={"needed": True, "appointment_at": "2010-03-15T10:00:00Z", "place": "DIP office"},
         headers=me,
     )
     assert ra4.status_code == 200 and ra4.json()["status"] == "follow_up_set", ra4.text
@@ -63,11 +63,11 @@ async def test_a4_a_failure_to_remain_is_notified_as_such_and_the_follow_up_can_
 
 async def test_a4_a_failure_to_attend_the_initial_still_ends_the_follow_up(stack: Stack) -> None:
     await stack.add_worker("W1", capacity=8)
-    a = await imposed(stack, 1, datetime(2009, 4, 6, 11, tzinfo=UTC))
+    a = await imposed(stack, 1, datetime(2010, 3, 1, 11, tzinfo=UTC))
     me = worker_token(stack.wid("W1"))
     url = f"/v1/assessments/{a['assessment_id']}"
     missed = await stack.referral.post(
-        f"{url}/attendance", json={"outcome": "failed_to_attend", "at": "2009-04-08T10:20:00Z"}, headers=me
+        f"{url}/attendance", json={"outcome": "failed_to_attend", "at": "2010-03-03T10:20:00Z"}, headers=me
     )
     assert (missed.json()["initial_requirement"], missed.json()["follow_up_requirement"]) == (
         "failed",
@@ -75,7 +75,7 @@ async def test_a4_a_failure_to_attend_the_initial_still_ends_the_follow_up(stack
     )
     set_anyway = await stack.referral.post(
         f"{url}/follow-up",
-        json={"needed": True, "appointment_at": "2009-04-20T10:00:00Z", "place": "DIP office"},
+        json={"needed": True, "appointment_at": "2010-03-15T10:00:00Z", "place": "DIP office"},
         headers=me,
     )
     assert set_anyway.status_code == 409 and set_anyway.json()["rule_id"] == "A5"
