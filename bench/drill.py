@@ -348,7 +348,9 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
             duplicated = sum(keys.get(s, 0) - 1 for s in subjects if keys.get(s, 0) > 1)
             checks.append(Check(f"{topic}: {type_}", len(subjects), found, duplicated))
     custody_events = {e["event_id"]: e for e in await _topic(bootstrap, "custody.events.v1")}.values()
-    closed_first = {e["payload"]["detention_id"] for e in custody_events if e["type"] == "custody.deadline_passed"}
+    closed_first = {
+        e["payload"]["detention_id"] for e in custody_events if e["type"] == "custody.deadline_passed"
+    }
     console.print(
         f"hold-for-sample timers that closed the window before the sample was reported: "
         f"{len(closed_first & set(detentions))} of {len(detentions)} detentions (their samples still counted)"

@@ -44,6 +44,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Ok
 
 from dipflow.auth import AuthSettings, Role, mint_token
+from dipflow.auth.principal import NATIONAL_ROLES
 from dipflow.db.database import server_dsn
 from dipflow.devstack import free_port
 from dipflow.devstack.access import Rule, rules_of
@@ -118,11 +119,13 @@ async def _no_webhooks(url: str, *args: Any, **kwargs: Any) -> str:
 
 
 def _caller(rule: Rule | None) -> dict[str, str]:
-    """A national token of a role the route allows: admin where it may, else the first allowed role."""
+    """The widest token of a role the route allows (national for admins and analysts, the force for the
+    others): admin where it may, else the first allowed role."""
     roles = rule.roles if rule is not None else frozenset()
     role = Role.admin if not roles or Role.admin in roles else sorted(roles)[0]
     worker = "W-FUZZ" if role is Role.referral_worker else None
-    token = mint_token(SECRET, subject=f"fuzz-{role}", role=role, area="*", worker_id=worker)
+    area = "*" if role in NATIONAL_ROLES else "metropolitan"
+    token = mint_token(SECRET, subject=f"fuzz-{role}", role=role, area=area, worker_id=worker)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -12,12 +12,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from dipflow.auth import AuthSettings, Role, mint_token
 from dipflow.db.database import database_name, server_dsn
 from dipflow.devstack.services import SERVICES, ServiceSpec
 from tests.infra import Infra
 
+SECRET = "skeleton-secret-" + "x" * 30
 
-def build_app(spec: ServiceSpec, **settings: Any) -> FastAPI:
+
+def build_app(spec: ServiceSpec, auth: AuthSettings | None = None, **settings: Any) -> FastAPI:
     main = importlib.import_module(f"{spec.package}.main")
     settings_module = importlib.import_module(f"{spec.package}.settings")
     settings_cls = next(
@@ -25,7 +28,7 @@ def build_app(spec: ServiceSpec, **settings: Any) -> FastAPI:
         for name, value in vars(settings_module).items()
         if name.endswith("Settings") and value.__module__ == settings_module.__name__
     )
-    app: FastAPI = main.create_app(settings_cls(**settings))
+    app: FastAPI = main.create_app(settings_cls(**settings), auth or AuthSettings(dev_secret=SECRET))
     return app
 
 
@@ -41,12 +44,17 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def test_service_is_healthy_ready_and_documented(spec: ServiceSpec, infra: Infra, unique: str) -> None:
     dsn = server_dsn(infra.postgres_dsn, f"svc_{unique}")
     app = build_app(spec, database_url=dsn, kafka_bootstrap=infra.kafka_bootstrap)
+    token = mint_token(SECRET, subject="reader", role=Role.analyst, area="*")
     async with running(app) as client:
         health = await client.get("/healthz")
         ready = await client.get("/readyz")
-        docs = await client.get("/openapi.json")
+        refused = [(await client.get(path)).status_code for path in ("/openapi.json", "/docs", "/redoc")]
+        docs = await client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"})
+        swagger = await client.get("/docs", headers={"Authorization": f"Bearer {token}"})
         metrics = await client.get("/metrics")
     await _drop(infra, dsn)
+    assert refused == [401, 401, 401]  # API descriptions need a token unless they are made public
+    assert swagger.status_code == 200 and "swagger" in swagger.text.lower()
     assert health.status_code == 200
     assert health.json()["service"] == spec.name
     assert ready.status_code == 200, ready.text
@@ -58,6 +66,16 @@ async def test_service_is_healthy_ready_and_documented(spec: ServiceSpec, infra:
         f'dipflow_http_requests_total{{method="GET",route="/readyz",service="{spec.name}",status="200"}}'
         in metrics.text
     )
+
+
+async def test_api_descriptions_are_public_only_when_the_setting_says_so(infra: Infra, unique: str) -> None:
+    dsn = server_dsn(infra.postgres_dsn, f"svc_{unique}")
+    public = AuthSettings(dev_secret=SECRET, public_api_docs=True)
+    app = build_app(SERVICES[0], public, database_url=dsn, kafka_bootstrap=infra.kafka_bootstrap)
+    async with running(app) as client:
+        answers = [(await client.get(path)).status_code for path in ("/openapi.json", "/docs", "/redoc")]
+    await _drop(infra, dsn)
+    assert answers == [200, 200, 200]
 
 
 async def test_readyz_names_the_broker_when_it_does_not_answer(infra: Infra, unique: str) -> None:

@@ -59,3 +59,41 @@ def test_token_cli_mints_a_token_the_services_accept(
     assert (principal.subject, principal.role) == ("insp-1", Role.inspector)
     refused = CliRunner().invoke(app, ["token", "--role", "referral_worker"])
     assert refused.exit_code != 0
+
+
+def test_a_borough_token_is_of_its_forces_custody_but_covers_only_its_borough() -> None:
+    camden = Principal("s", Role.custody_officer, "camden")
+    assert camden.in_force_of("lambeth") and not camden.covers("lambeth")
+    assert not camden.in_force_of("salford") and not Principal("s", Role.inspector, "manchester").in_force_of(
+        "lambeth"
+    )
+    assert Principal("s", Role.inspector, "metropolitan").in_force_of("lambeth")
+
+
+def test_the_cli_mints_no_national_token_for_a_role_whose_work_is_not_national(tmp_path: object) -> None:
+    refused = CliRunner().invoke(app, ["token", "--role", "custody_officer", "--area", "*"])
+    assert refused.exit_code != 0 and "national" in refused.output
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_t13_each_role_reads_results_only_for_its_permitted_purposes(role: Role) -> None:
+    from dipflow.auth.purposes import PERMITTED, Purpose, purpose_of, required_purpose
+    from dipflow.http.problems import Problem
+
+    principal = Principal("s", role, "lambeth")
+    for purpose in Purpose:
+        if purpose in PERMITTED[role]:
+            assert purpose_of(principal, purpose, Purpose) is purpose
+        else:
+            with pytest.raises(Problem) as refused:
+                purpose_of(principal, purpose, Purpose)
+            assert refused.value.status == 403 and refused.value.options["rule_id"] == "T13"
+    assert purpose_of(principal, None, [Purpose.bail]) == (
+        Purpose.bail if Purpose.bail in PERMITTED[role] else None
+    )
+    if not PERMITTED[role]:
+        with pytest.raises(Problem) as none:
+            required_purpose(principal, None, Purpose)
+        assert none.value.status == 403
+    for national_only in (Role.police_enforcement, Role.analyst, Role.admin):
+        assert PERMITTED[national_only] == frozenset()

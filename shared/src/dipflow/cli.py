@@ -17,7 +17,7 @@ import uvloop
 from rich.console import Console
 from rich.table import Table
 
-from dipflow.auth.principal import Role
+from dipflow.auth.principal import NATIONAL, NATIONAL_ROLES, Role
 from dipflow.auth.tokens import AuthSettings, mint_token
 from dipflow.devstack.kafka import fetch_kafka
 from dipflow.devstack.paths import project_root
@@ -124,7 +124,9 @@ def demo(
 @app.command()
 def token(
     role: Role = typer.Option(..., help="The role the token carries."),
-    area: str = typer.Option("metropolitan", help="Force or borough (e.g. camden), or * for national."),
+    area: str = typer.Option(
+        "metropolitan", help="Force or borough (e.g. camden), or * for national (admin and analyst only)."
+    ),
     subject: str = typer.Option("dev-user", help="Who the token is for (sub claim)."),
     worker_id: str | None = typer.Option(
         None, help="Arrest referral worker id (needed for referral_worker)."
@@ -135,6 +137,8 @@ def token(
     """Print a development bearer token for ROLE, signed with the secret `make run` uses."""
     if role is Role.referral_worker and not worker_id:
         raise typer.BadParameter("a referral_worker token needs --worker-id")
+    if area == NATIONAL and role not in NATIONAL_ROLES:
+        raise typer.BadParameter(f"--area '*' (national) is only for {', '.join(sorted(NATIONAL_ROLES))}")
     settings = AuthSettings()
     typer.echo(
         mint_token(
@@ -253,14 +257,20 @@ def run(
                         postgres_dsn=addresses.postgres_dsn,
                         log_dir=state_dir / "logs",
                         port=spec.port + port_offset,
-                        extra_env={"DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir)},
+                        extra_env={
+                            "DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir),
+                            "DIPFLOW_AUTH_PUBLIC_API_DOCS": "true",
+                        },
                     )
                 )
             services.append(
                 start_web(
                     log_dir=state_dir / "logs",
                     port_offset=port_offset,
-                    extra_env={"DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir)},
+                    extra_env={
+                        "DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir),
+                        "DIPFLOW_AUTH_PUBLIC_API_DOCS": "true",
+                    },
                 )
             )
             _wait_ready(services, ready_timeout, port_offset)

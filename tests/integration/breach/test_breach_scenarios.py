@@ -426,5 +426,7 @@ async def test_a4_an_arrest_request_for_a_failure_to_remain_says_failure_to_rema
         assert request["basis"].startswith("failure to remain for the whole of a required assessment")
         assert "attend" not in request["basis"]
         feed = (await s.breach.get("/v1/notifications", params={"area": "lambeth"}, headers=LIAISON)).json()
-        notice = next(n for n in feed["items"] if n["kind"] == "arrest_requested" and n["body"]["person_id"] == pid)
+        notice = next(
+            n for n in feed["items"] if n["kind"] == "arrest_requested" and n["body"]["person_id"] == pid
+        )
         assert notice["body"]["basis"] == request["basis"]

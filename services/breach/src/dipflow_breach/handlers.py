@@ -58,6 +58,18 @@ async def emit(
                       correlation_id=ctx.correlation_id, causation=ctx.causation)  # fmt: skip
 
 
+AREA_OF = {
+    ("orders", "order_id"): "SELECT area FROM orders WHERE order_id = $1",
+    ("breach_cases", "case_id"): "SELECT area FROM breach_cases WHERE case_id = $1",
+}
+
+
+async def area_of(conn: asyncpg.Connection, table: str, key: str, value: str) -> str | None:
+    """The area of one order or breach case (who may act on it follows from it)."""
+    area: str | None = await conn.fetchval(AREA_OF[(table, key)], value)
+    return area
+
+
 async def is_ppo(conn: asyncpg.Connection, person_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM ppo_register WHERE person_id = $1", person_id))
 

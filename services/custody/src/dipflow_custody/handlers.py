@@ -91,7 +91,8 @@ class UnknownSuite(LookupError):
 class Outcome:
     detention: Detention
     decision: TestDecision
-    force: str
+    area: str
+    """The borough of the detention's custody suite: who may act on it follows from it."""
 
 
 async def _stations(conn: asyncpg.Connection, d: Detention) -> Stations:
@@ -174,15 +175,15 @@ async def book_in(
     arrested_at: datetime,
     booked_in_at: datetime,
     offences: list[Offence],
-    check_force: Callable[[str], None],
+    check_area: Callable[[str], None],
     detention_id: str | None = None,
     causation: Envelope | None = None,
 ) -> Outcome:
     place = await repo.suite_force_and_area(conn, suite)
     if place is None:
         raise UnknownSuite(suite, await repo.known_suites(conn))
-    force, _ = place
-    check_force(force)
+    force, area = place
+    check_area(area)
     d = Detention(
         detention_id=detention_id or str(uuid.uuid4()),
         person_id=person_id,
@@ -195,7 +196,7 @@ async def book_in(
     )
     changes = [d.add_offence(o, booked_in_at) for o in offences]
     decision = await _decision(conn, d)
-    await repo.insert_detention(conn, d, name, force)
+    await repo.insert_detention(conn, d, name, force, area)
     await _schedule_holds(conn, d, decision)
     booked = DetentionBookedIn(
         detention_id=d.detention_id, suite=suite, arrested_at=arrested_at, home_area=home_area,
@@ -206,7 +207,7 @@ async def book_in(
     payloads += [(p, booked_in_at) for p in _decision_events(d, None, decision, booked_in_at)]
     await _emit(conn, d, payloads, audit.correlation_id, causation)
     await audit.record("detention.book_in", person_id, conn=conn, detail={"detention_id": d.detention_id})
-    return Outcome(d, decision, force)
+    return Outcome(d, decision, area)
 
 
 def _payload(d: Detention, change: Change) -> EventPayload:
@@ -221,7 +222,7 @@ async def act(
     action: Callable[[Detention, Stations], Change | None],
     *,
     name: str,
-    check_force: Callable[[str], None],
+    check_area: Callable[[str], None],
     causation: Envelope | None = None,
 ) -> Outcome:
     """Run one command on a detention in one transaction, emitting its events and any new decision. A command
@@ -229,10 +230,10 @@ async def act(
     loaded = await repo.load_detention(conn, detention_id)
     if loaded is None:
         raise NotFound(detention_id)
-    d, version, force = loaded
+    d, version, area = loaded
     if causation is not None and causation.person_id != d.person_id:
         raise NotThisPersons(detention_id)
-    check_force(force)
+    check_area(area)
     stations = await _stations(conn, d)
     before = d.decide(stations)
     change = action(d, stations)
@@ -254,21 +255,29 @@ async def act(
     payloads += [(p, at) for p in _decision_events(d, before, after, at)]
     await _emit(conn, d, payloads, audit.correlation_id, causation)
     await audit.record(f"detention.{name}", d.person_id, conn=conn, detail={"detention_id": detention_id})
-    return Outcome(d, after, force)
+    return Outcome(d, after, area)
 
 
 async def read(
-    pool: asyncpg.Pool, audit: Audit, detention_id: str, check_force: Callable[[str], None]
+    pool: asyncpg.Pool,
+    audit: Audit,
+    detention_id: str,
+    check_area: Callable[[str], None],
+    *,
+    purpose: str | None = None,
 ) -> Outcome:
+    """The detention and its decision; the read is audited, with the purpose its test results are read for
+    (T13) when they are."""
     async with pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT state, force FROM detentions WHERE detention_id = $1", detention_id)
+        row = await conn.fetchrow("SELECT state, area FROM detentions WHERE detention_id = $1", detention_id)
         if row is None:
             raise NotFound(detention_id)
-        check_force(row["force"])
+        check_area(row["area"])
         d = repo.from_doc(row["state"])
         decision = await _decision(conn, d)
-    await audit.record("detention.read", d.person_id, detail={"detention_id": detention_id})
-    return Outcome(d, decision, row["force"])
+    detail = {"detention_id": detention_id, **({"purpose": purpose} if purpose else {})}
+    await audit.record("detention.read", d.person_id, detail=detail)
+    return Outcome(d, decision, row["area"])
 
 
 async def _with_assessment_facts(conn: asyncpg.Connection, d: Detention, change: Change) -> Change:
@@ -344,11 +353,11 @@ async def on_ppo_removed(conn: asyncpg.Connection, key: bytes) -> None:
 async def open_inspector_requests(conn: asyncpg.Connection, suite: str) -> list[Outcome]:
     """T4: detentions in ``suite``, not yet released, still waiting for an inspector's test decision."""
     waiting = []
-    for d, force in await repo.detentions_with_open_items(conn, suite):
+    for d, area in await repo.detentions_with_open_items(conn, suite):
         if d.released_at is None:
             decision = await _decision(conn, d)
             if decision.inspector_decision_requested:
-                waiting.append(Outcome(d, decision, force))
+                waiting.append(Outcome(d, decision, area))
     return waiting
 
 

@@ -1,7 +1,9 @@
 """One way to declare who may call a route: ``Depends(requires(Role.analyst, area="borough"))``.
 
-Denial is 401 (no token, or a token that does not verify) or 403 (a role the route does not allow, or an
-area the caller does not cover) — never a 200 with partial data. The declaration is kept on the dependency
+Denial is 401 (no token, or a token that does not verify) or 403 (a role the route does not allow, an area
+the caller does not cover, or national scope claimed by a role whose work is not national) — never a 200 with
+partial data. Only a request that passed these checks may be answered from an earlier one with the same
+``Idempotency-Key`` (:mod:`dipflow.http.idempotency`). The declaration is kept on the dependency
 (``.roles``, ``.area_param``) so the access table of every route can be read back from the app.
 """
 
@@ -14,9 +16,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dipflow.audit import Audit
-from dipflow.auth.principal import Principal, Role
+from dipflow.auth.principal import NATIONAL_ROLES, Principal, Role
 from dipflow.auth.tokens import AuthSettings, InvalidToken, TokenVerifier
 from dipflow.http.context import current_correlation_id
+from dipflow.http.idempotency import claim_or_replay
 from dipflow.http.problems import Problem
 
 _bearer = HTTPBearer(auto_error=False, description="A bearer JWT from the identity provider")
@@ -72,6 +75,13 @@ def requires(*roles: Role, area: str | None = None) -> Requirement:
         request: Request, credentials: HTTPAuthorizationCredentials | None = _bearer_dep
     ) -> AuthContext:
         principal = authenticate(request, credentials)
+        if principal.national and principal.role not in NATIONAL_ROLES:
+            raise Problem(
+                403,
+                f"national scope (area *) is only for {', '.join(sorted(NATIONAL_ROLES))}; "
+                f"a {principal.role} token names a force or a borough",
+                kind="national-scope-refused",
+            )
         if allowed and principal.role not in allowed:
             raise Problem(
                 403,
@@ -84,6 +94,7 @@ def requires(*roles: Role, area: str | None = None) -> Requirement:
             if wanted is not None and not principal.covers(str(wanted)):
                 raise Problem(403, f"you do not cover the area {wanted!r}", kind="wrong-area")
         request.state.principal = principal
+        await claim_or_replay(request, principal)
         return AuthContext(
             principal=principal,
             audit=Audit(request.app.state.resources.pool, principal, current_correlation_id()),

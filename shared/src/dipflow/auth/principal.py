@@ -24,14 +24,22 @@ class Role(StrEnum):
     admin = "admin"
 
 
+NATIONAL_ROLES = frozenset({Role.admin, Role.analyst})
+"""The roles whose work is national: only they may hold a token for the whole country (area ``*``)."""
+
+
 @cache
 def _force_of() -> dict[str, str]:
     data = json.loads(resources.files("dipflow.data").joinpath("areas.json").read_text())
-    return {borough: force for force, boroughs in data["forces"].items() for borough in boroughs}
+    forces = {force: force for force in data["forces"]}
+    return {
+        **forces,
+        **{borough: force for force, boroughs in data["forces"].items() for borough in boroughs},
+    }
 
 
 def force_of(area: str) -> str | None:
-    """The police force a borough belongs to, if the area catalogue knows it."""
+    """The police force a borough belongs to (a force is its own), if the area catalogue knows it."""
     return _force_of().get(area)
 
 
@@ -46,3 +54,15 @@ class Principal:
     def covers(self, area: str) -> bool:
         """True when this person may act in ``area``: their own area, a borough of their force, or national."""
         return self.area in (NATIONAL, area) or force_of(area) == self.area
+
+    @property
+    def national(self) -> bool:
+        return self.area == NATIONAL
+
+    def in_force_of(self, area: str) -> bool:
+        """True when this person works for the force ``area`` belongs to (a borough token counts for its
+        force), or is national."""
+        if self.national:
+            return True
+        mine = force_of(self.area)
+        return mine is not None and mine == force_of(area)

@@ -37,6 +37,10 @@ class AuthSettings(BaseSettings):
         default=None, description="Development: HS256 shared secret (at least 32 characters)"
     )
     leeway_s: int = Field(default=30, ge=0, le=300)
+    public_api_docs: bool = Field(
+        default=False,
+        description="Serve /openapi.json, /docs and /redoc without a token (development; `make run` sets it)",
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> AuthSettings:

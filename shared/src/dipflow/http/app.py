@@ -10,18 +10,19 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from dipflow.auth.access import install_auth
+from dipflow.auth.access import install_auth, requires
 from dipflow.auth.tokens import AuthSettings
 from dipflow.db import apply_migrations, connect_pool, database_answers, ensure_database, load_migrations
 from dipflow.events.errors import Backoff, is_transient
 from dipflow.http import audit_api
 from dipflow.http.correlation import CorrelationMiddleware
-from dipflow.http.idempotency import IdempotencyMiddleware
+from dipflow.http.idempotency import install_idempotency
 from dipflow.http.metrics import MetricsMiddleware
 from dipflow.http.nul import RejectNulMiddleware
 from dipflow.http.openapi import install_problem_docs
@@ -153,14 +154,26 @@ def create_service_app(
                 pool.terminate()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    auth = auth_settings or AuthSettings()
+    public = auth.public_api_docs
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if public else None,
+        docs_url="/docs" if public else None,
+        redoc_url="/redoc" if public else None,
+    )
     app.state.privacy_plan, app.state.retention_policy = privacy, policy
-    install_auth(app, auth_settings or AuthSettings())
+    install_auth(app, auth)
+    if not auth.public_api_docs:
+        app.include_router(api_descriptions(title))
     install_problem_handlers(app)
     install_problem_docs(app)
     # Last added runs first: correlation id → metrics → idempotency → NUL guard → routes.
     app.add_middleware(RejectNulMiddleware)
-    app.add_middleware(IdempotencyMiddleware)
+    install_idempotency(app)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationMiddleware)
 
@@ -209,6 +222,25 @@ def create_service_app(
     for router in (*routers, audit_api.router, *privacy_routers):
         app.include_router(router)
     return app
+
+
+def api_descriptions(title: str) -> APIRouter:
+    """/openapi.json, /docs and /redoc for signed-in callers (any role), when they are not public."""
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(requires())])
+
+    @router.get("/openapi.json")
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(request.app.openapi())
+
+    @router.get("/docs")
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{title} - docs")
+
+    @router.get("/redoc")
+    async def redoc() -> Response:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{title} - ReDoc")
+
+    return router
 
 
 def _start_privacy_loops(resources: ServiceResources, plan: PrivacyPlan, policy: RetentionPolicy) -> None:

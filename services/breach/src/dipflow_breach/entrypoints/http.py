@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, StrictBool
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.auth.access import Requirement
 from dipflow.http.params import BIGINT_MAX, AwareInstant, Day
 from dipflow.http.problems import Problem
 from dipflow_breach import handlers
@@ -48,6 +49,27 @@ async def _transaction(ctx: AuthContext) -> AsyncIterator[asyncpg.Connection]:
         raise Problem(404, "not found") from exc
 
 
+def _on_record(*roles: Role, table: str, key: str, what: str) -> Requirement:
+    """``requires(*roles)`` and the record's area covered by the caller, before the body is read or anything
+    written."""
+    caller = requires(*roles)
+
+    async def dependency(request: Request, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            area = await handlers.area_of(conn, table, key, request.path_params[key])
+        if area is None:
+            raise Problem(404, f"no such {what}")
+        ctx.require_area(area)
+        return ctx
+
+    dependency.record = f"the {what}'s area is the caller's"  # type: ignore[attr-defined]
+    return dependency
+
+
+ON_ORDER = _on_record(*LIAISON, table="orders", key="order_id", what="order")
+ON_CASE = _on_record(*LIAISON, table="breach_cases", key="case_id", what="breach case")
+
+
 class OrderIn(OrderMade):
     model_config = {"json_schema_extra": {"examples": [
         {"person_id": "08/123456X", "order_id": "DRR-2008-0001", "area": "lambeth", "court": "Camberwell Green",
@@ -72,7 +94,7 @@ async def _order(conn: asyncpg.Connection, ctx: AuthContext, order_id: str) -> a
 
 
 @orders.get("/{order_id}", summary="An order with its compliance records, warnings and breach cases")
-async def get_order(order_id: str, ctx: AuthContext = Depends(requires(*LIAISON))) -> dict[str, Any]:
+async def get_order(order_id: str, ctx: AuthContext = Depends(ON_ORDER)) -> dict[str, Any]:
     async with _transaction(ctx) as conn:
         order = await _order(conn, ctx, order_id)
         records = await conn.fetch(
@@ -115,7 +137,7 @@ class OutcomeView(BaseModel):
     "/{order_id}/compliance", response_model=OutcomeView, summary="D1-D4: record compliance, get the outcome"
 )
 async def compliance(
-    order_id: str, body: ComplianceIn, request: Request, ctx: AuthContext = Depends(requires(*LIAISON))
+    order_id: str, body: ComplianceIn, request: Request, ctx: AuthContext = Depends(ON_ORDER)
 ) -> OutcomeView:
     async with _transaction(ctx) as conn:
         order = await _order(conn, ctx, order_id)
@@ -137,7 +159,7 @@ class EndIn(BaseModel):
 
 
 @orders.post("/{order_id}/end", status_code=204, summary="The order ended")
-async def end_order(order_id: str, body: EndIn, ctx: AuthContext = Depends(requires(*LIAISON))) -> None:
+async def end_order(order_id: str, body: EndIn, ctx: AuthContext = Depends(ON_ORDER)) -> None:
     async with _transaction(ctx) as conn:
         order = await _order(conn, ctx, order_id)
         await handlers.end_order(
@@ -151,7 +173,7 @@ class HighRiskIn(BaseModel):
 
 
 @orders.post("/{order_id}/high-risk", status_code=204, summary="Flag the offender high-risk (D5 fast track)")
-async def high_risk(order_id: str, body: HighRiskIn, ctx: AuthContext = Depends(requires(*LIAISON))) -> None:
+async def high_risk(order_id: str, body: HighRiskIn, ctx: AuthContext = Depends(ON_ORDER)) -> None:
     async with _transaction(ctx) as conn:
         order = await _order(conn, ctx, order_id)
         await handlers.set_high_risk(conn, order_id, body.high_risk)
@@ -178,9 +200,7 @@ class EnforcementIn(BaseModel):
 
 
 @cases.post("/{case_id}/enforcement", status_code=204, summary="D4: enforcement action taken")
-async def enforcement(
-    case_id: str, body: EnforcementIn, ctx: AuthContext = Depends(requires(*LIAISON))
-) -> None:
+async def enforcement(case_id: str, body: EnforcementIn, ctx: AuthContext = Depends(ON_CASE)) -> None:
     async with _transaction(ctx) as conn:
         case = await handlers.record_enforcement(conn, case_id, body.action, body.at or datetime.now(UTC))
         ctx.require_area(case["area"])
@@ -194,7 +214,7 @@ class HearingIn(BaseModel):
 
 
 @cases.post("/{case_id}/hearing", status_code=204, summary="D4: first breach hearing held")
-async def hearing(case_id: str, body: HearingIn, ctx: AuthContext = Depends(requires(*LIAISON))) -> None:
+async def hearing(case_id: str, body: HearingIn, ctx: AuthContext = Depends(ON_CASE)) -> None:
     async with _transaction(ctx) as conn:
         case = await handlers.record_hearing(conn, case_id, body.on)
         ctx.require_area(case["area"])

@@ -174,22 +174,44 @@ def from_doc(doc: dict[str, Any]) -> Detention:
     )
 
 
-async def insert_detention(conn: asyncpg.Connection, d: Detention, name: str, force: str) -> None:
+async def insert_detention(conn: asyncpg.Connection, d: Detention, name: str, force: str, area: str) -> None:
     await conn.execute(
-        "INSERT INTO detentions (detention_id, person_id, name, suite, force, state, booked_in_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        d.detention_id, d.person_id, name, d.suite, force, to_doc(d), d.booked_in_at,
+        "INSERT INTO detentions (detention_id, person_id, name, suite, force, area, state, booked_in_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        d.detention_id, d.person_id, name, d.suite, force, area, to_doc(d), d.booked_in_at,
     )  # fmt: skip
 
 
 async def load_detention(conn: asyncpg.Connection, detention_id: str) -> tuple[Detention, int, str] | None:
-    """The detention, its version and its force; locked for the rest of the transaction."""
+    """The detention, its version and its suite's area; locked for the rest of the transaction."""
     row = await conn.fetchrow(
-        "SELECT state, version, force FROM detentions WHERE detention_id = $1 FOR UPDATE", detention_id
+        "SELECT state, version, area FROM detentions WHERE detention_id = $1 FOR UPDATE", detention_id
     )
     if row is None:
         return None
-    return from_doc(row["state"]), row["version"], row["force"]
+    return from_doc(row["state"]), row["version"], row["area"]
+
+
+async def detention_area(conn: asyncpg.Connection, detention_id: str) -> str | None:
+    area: str | None = await conn.fetchval(
+        "SELECT area FROM detentions WHERE detention_id = $1", detention_id
+    )
+    return area
+
+
+async def open_detention_areas(conn: asyncpg.Connection, person_id: str) -> list[str]:
+    """The areas of the suites where the person is detained now."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT area FROM detentions WHERE person_id = $1 AND released_at IS NULL", person_id
+    )
+    return [r["area"] for r in rows]
+
+
+async def ppo_borough(conn: asyncpg.Connection, person_id: str) -> str | None:
+    borough: str | None = await conn.fetchval(
+        "SELECT borough FROM ppo_register WHERE person_id = $1", person_id
+    )
+    return borough
 
 
 async def save_detention(conn: asyncpg.Connection, d: Detention, version: int) -> None:
@@ -319,10 +341,10 @@ async def tests_by_suite_and_month(
 
 async def detentions_with_open_items(conn: asyncpg.Connection, suite: str) -> list[tuple[Detention, str]]:
     """Detentions at ``suite`` that may owe something: still in custody, an oral authorisation awaiting
-    written confirmation, or a confirmatory result overdue; with their force."""
+    written confirmation, or a confirmatory result overdue; with their suite's area."""
     rows = await conn.fetch(
         """
-        SELECT state, force FROM detentions
+        SELECT state, area FROM detentions
         WHERE suite = $1 AND (
             released_at IS NULL
             OR state->'authorisation'->>'written_confirmation' = 'pending'
@@ -332,4 +354,4 @@ async def detentions_with_open_items(conn: asyncpg.Connection, suite: str) -> li
         """,
         suite,
     )
-    return [(from_doc(r["state"]), r["force"]) for r in rows]
+    return [(from_doc(r["state"]), r["area"]) for r in rows]

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.auth.access import Requirement
+from dipflow.auth.purposes import PERMITTED, Purpose, purpose_of
 from dipflow.http.params import Day, RowId
 from dipflow.http.problems import Problem
 from dipflow_custody import handlers
@@ -102,7 +104,8 @@ class DetentionView(BaseModel):
     warned_at: datetime | None
     sample_taken_at: datetime | None
     refused_at: datetime | None = None
-    results: dict[str, str]
+    results: dict[str, str] | None = Field(description="Per drug; null when withheld (T13)")
+    results_withheld: str | None = Field(default=None, description="Why the results are not shown (T13)")
     confirmation: ConfirmationView | None = None
     released_at: datetime | None
     time_limit: TimeLimitView | None = Field(
@@ -173,8 +176,48 @@ def _view(outcome: handlers.Outcome) -> DetentionView:
     )
 
 
-def _force_check(ctx: AuthContext) -> Callable[[str], None]:
+def _withheld(view: DetentionView, ctx: AuthContext) -> DetentionView:
+    """T13: the detention without its test results, for a read that names no purpose the role may read them
+    for."""
+    permitted = sorted(PERMITTED[ctx.principal.role] & frozenset(DETENTION_PURPOSES))
+    why = (
+        f"test results are shown for a stated purpose (T13): add ?purpose= one of {', '.join(permitted)}"
+        if permitted
+        else f"the role {ctx.principal.role} does not see individual test results (T13)"
+    )
+    return view.model_copy(update={"results": None, "confirmation": None, "results_withheld": why})
+
+
+def _area_check(ctx: AuthContext) -> Callable[[str], None]:
     return ctx.require_area
+
+
+def on_detention(*roles: Role) -> Requirement:
+    """``requires(*roles)``, and the detention's custody suite is in an area the caller covers: checked before
+    the body is read, so a caller who may not act on it learns nothing from a 422."""
+    caller = requires(*roles)
+
+    async def dependency(detention_id: DetentionId, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            area = await repo.detention_area(conn, detention_id)
+        if area is None:
+            raise Problem(404, "no such detention")
+        ctx.require_area(area)
+        return ctx
+
+    dependency.record = "the detention's suite is in the caller's area"  # type: ignore[attr-defined]
+    return dependency
+
+
+WRITE = on_detention(*WRITERS)
+READ = on_detention(*READERS)
+DECIDE = on_detention(Role.inspector)
+DETENTION_PURPOSES = (
+    Purpose.bail,
+    Purpose.conditional_caution,
+    Purpose.required_assessment,
+    Purpose.prosecution,
+)
 
 
 async def _run(call: Any) -> DetentionView:
@@ -242,7 +285,7 @@ async def book_in(body: BookIn, ctx: AuthContext = Depends(requires(*WRITERS))) 
                 arrested_at=body.arrested_at,
                 booked_in_at=booked,
                 offences=[o.domain() for o in body.offences],
-                check_force=_force_check(ctx),
+                check_area=_area_check(ctx),
             ),
         )
     )
@@ -260,7 +303,7 @@ def _act(ctx: AuthContext, request: Request, detention_id: str, name: str, body:
         handlers.in_transaction(
             ctx.audit.pool,
             lambda conn: handlers.act(
-                conn, ctx.audit, detention_id, action, name=name, check_force=_force_check(ctx)
+                conn, ctx.audit, detention_id, action, name=name, check_area=_area_check(ctx)
             ),
         )
     )
@@ -269,8 +312,19 @@ def _act(ctx: AuthContext, request: Request, detention_id: str, name: str, body:
 @router.get(
     "/{detention_id}", response_model=DetentionView, summary="A detention and its current test decision"
 )
-async def read(detention_id: DetentionId, ctx: AuthContext = Depends(requires(*READERS))) -> DetentionView:
-    return await _run(handlers.read(ctx.audit.pool, ctx.audit, detention_id, _force_check(ctx)))
+async def read(
+    detention_id: DetentionId,
+    purpose: Annotated[
+        Purpose | None,
+        Query(description="What the test results are read for (T13); without one they are not shown"),
+    ] = None,
+    ctx: AuthContext = Depends(READ),
+) -> DetentionView:
+    reading = purpose_of(ctx.principal, purpose, DETENTION_PURPOSES)
+    view = await _run(
+        handlers.read(ctx.audit.pool, ctx.audit, detention_id, _area_check(ctx), purpose=reading)
+    )
+    return view if reading is not None else _withheld(view, ctx)
 
 
 @router.post(
@@ -280,7 +334,7 @@ async def add_offence(
     detention_id: DetentionId,
     body: FurtherOffence,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     _check_codes([body.offence])
     return await _act(ctx, request, detention_id, "offences", body)
@@ -291,7 +345,7 @@ async def charge(
     detention_id: DetentionId,
     body: ChargeIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "charge", body)
 
@@ -305,7 +359,7 @@ async def inspector_decision(
     detention_id: DetentionId,
     body: InspectorIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(Role.inspector)),
+    ctx: AuthContext = Depends(DECIDE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "inspector_decision", body)
 
@@ -316,14 +370,14 @@ async def inspector_decision(
     summary="An appropriate adult is present (T5)",
 )
 async def appropriate_adult(
-    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(WRITE)
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "appropriate_adult", body)
 
 
 @router.post("/{detention_id}/warning", response_model=DetentionView, summary="The warning was given (T6)")
 async def warning(
-    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(WRITE)
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "warning", body)
 
@@ -333,7 +387,7 @@ async def sample(
     detention_id: DetentionId,
     body: SampleIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "sample", body)
 
@@ -345,7 +399,7 @@ async def result(
     detention_id: DetentionId,
     body: ResultIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "results", body)
 
@@ -357,7 +411,7 @@ async def refusal(
     detention_id: DetentionId,
     body: RefusalIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "refusal", body)
 
@@ -367,7 +421,7 @@ async def release(
     detention_id: DetentionId,
     body: ReleaseIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "release", body)
 
@@ -389,16 +443,39 @@ class PpoStatusView(BaseModel):
     borough: str | None
 
 
+def on_ppo_person(*roles: Role) -> Requirement:
+    """``requires(*roles)``, and the caller is custody of the force whose register holds the person, or of a
+    suite where the person is detained now; anyone else gets a 403, whether the person is a PPO or not."""
+    caller = requires(*roles)
+
+    async def dependency(person_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            borough = await repo.ppo_borough(conn, person_id)
+            detained_in = await repo.open_detention_areas(conn, person_id)
+        own_force = borough is not None and ctx.principal.in_force_of(borough)
+        if not own_force and not any(ctx.principal.covers(area) for area in detained_in):
+            raise Problem(
+                403,
+                "you may see the PPO status of people on your force's register or detained at your suites",
+                kind="wrong-area",
+            )
+        return ctx
+
+    dependency.record = "the person is on the caller's force's register, or detained in the caller's area"  # type: ignore[attr-defined]
+    return dependency
+
+
+PPO_STATUS_READER = on_ppo_person(Role.custody_officer, Role.inspector)
+
+
 @reference.get(
     "/ppo-status/{person_id:path}",
     response_model=PpoStatusView,
     summary="T4: whether custody knows the person as a PPO (its copy of the register)",
 )
-async def ppo_status(
-    person_id: str, ctx: AuthContext = Depends(requires(Role.custody_officer, Role.inspector))
-) -> PpoStatusView:
+async def ppo_status(person_id: str, ctx: AuthContext = Depends(PPO_STATUS_READER)) -> PpoStatusView:
     async with ctx.audit.pool.acquire() as conn:
-        borough = await conn.fetchval("SELECT borough FROM ppo_register WHERE person_id = $1", person_id)
+        borough = await repo.ppo_borough(conn, person_id)
     await ctx.audit.record("ppo_status.read", person_id)
     return PpoStatusView(person_id=person_id, is_ppo=borough is not None, borough=borough)
 
@@ -412,7 +489,7 @@ async def confirmatory_result(
     detention_id: DetentionId,
     body: ConfirmationIn,
     request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "confirmatory_result", body)
 
@@ -424,7 +501,7 @@ async def confirmatory_result(
 )
 async def offence_disposal(
     detention_id: DetentionId, body: DisposalIn, request: Request,
-    ctx: AuthContext = Depends(requires(*WRITERS)),
+    ctx: AuthContext = Depends(WRITE),
 ) -> DetentionView:  # fmt: skip
     return await _act(ctx, request, detention_id, "offence_disposal", body)
 
@@ -436,7 +513,7 @@ async def offence_disposal(
 )
 async def written_confirmation(
     detention_id: DetentionId, body: WrittenConfirmationIn, request: Request,
-    ctx: AuthContext = Depends(requires(Role.inspector)),
+    ctx: AuthContext = Depends(DECIDE),
 ) -> DetentionView:  # fmt: skip
     return await _act(ctx, request, detention_id, "written_confirmation", body)
 
@@ -447,7 +524,7 @@ async def written_confirmation(
     summary="T3: the person was told of the authorisation and its grounds",
 )
 async def person_told(
-    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(WRITE)
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "person_told", body)
 
@@ -458,7 +535,7 @@ async def person_told(
     summary="T12: the disputed sample was sent for confirmatory analysis",
 )
 async def confirmation_dispatch(
-    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(requires(*WRITERS))
+    detention_id: DetentionId, body: At, request: Request, ctx: AuthContext = Depends(WRITE)
 ) -> DetentionView:
     return await _act(ctx, request, detention_id, "confirmation_dispatch", body)
 
@@ -510,10 +587,10 @@ async def open_items(
     ctx: AuthContext = Depends(requires(Role.inspector, Role.custody_officer)),
 ) -> list[OpenItem]:
     async with ctx.audit.pool.acquire() as conn:
-        force = await repo.suite_force_and_area(conn, suite)
-        if force is None:
+        place = await repo.suite_force_and_area(conn, suite)
+        if place is None:
             raise Problem(404, "no such custody suite")
-        ctx.require_area(force[0])
+        ctx.require_area(place[1])
         items = await handlers.open_items(conn, suite)
     return [OpenItem(**vars(item)) for item in items]
 
@@ -639,9 +716,9 @@ async def inspector_requests(
     ctx: AuthContext = Depends(requires(Role.inspector, Role.custody_officer)),
 ) -> list[DetentionView]:
     async with ctx.audit.pool.acquire() as conn:
-        force = await repo.suite_force_and_area(conn, suite)
-        if force is None:
+        place = await repo.suite_force_and_area(conn, suite)
+        if place is None:
             raise Problem(404, "no such custody suite")
-        ctx.require_area(force[0])
+        ctx.require_area(place[1])
         waiting = await handlers.open_inspector_requests(conn, suite)
     return [_view(outcome) for outcome in waiting]

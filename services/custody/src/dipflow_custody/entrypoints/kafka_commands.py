@@ -81,7 +81,7 @@ async def apply_command(
             arrested_at=body.arrested_at,
             booked_in_at=body.booked_in_at or envelope.occurred_at,
             offences=[o.domain() for o in body.offences],
-            check_force=_trusted,
+            check_area=_trusted,
             detention_id=detention_id_for(envelope.event_id),
             causation=envelope,
         )
@@ -96,7 +96,7 @@ async def apply_command(
         )
         action = command.build(command.body.model_validate(payload.body), reporter)
         await handlers.act(
-            conn, audit, payload.detention_id, action, name=name, check_force=_trusted, causation=envelope
+            conn, audit, payload.detention_id, action, name=name, check_area=_trusted, causation=envelope
         )
     else:  # pragma: no cover - the registry admits only the two
         raise TypeError(type(payload).__name__)

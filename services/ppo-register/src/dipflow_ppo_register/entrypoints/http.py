@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.auth.access import Requirement
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
 from dipflow.working_days import london_today
@@ -78,9 +79,28 @@ async def add(body: AddToRegister, ctx: AuthContext = Depends(requires(*MAINTAIN
     return _view(period)
 
 
+def on_registered_person(*roles: Role) -> Requirement:
+    """``requires(*roles)`` and the person's current borough in the caller's area, before the body is read."""
+    caller = requires(*roles)
+
+    async def dependency(person_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            borough = await handlers.borough_of(conn, person_id)
+        if borough is None:
+            raise Problem(404, "the person is not on the register")
+        ctx.require_area(borough)
+        return ctx
+
+    dependency.record = "the person's current borough is in the caller's area"  # type: ignore[attr-defined]
+    return dependency
+
+
+MAINTAIN_PERSON = on_registered_person(*MAINTAINERS)
+
+
 @router.post("/{person_id:path}/end", response_model=PeriodView, summary="Take a person off the register")
 async def remove(
-    person_id: str, body: RemoveFromRegister, ctx: AuthContext = Depends(requires(*MAINTAINERS))
+    person_id: str, body: RemoveFromRegister, ctx: AuthContext = Depends(MAINTAIN_PERSON)
 ) -> PeriodView:
     try:
         async with ctx.audit.pool.acquire() as conn, conn.transaction():
@@ -120,9 +140,13 @@ async def on_date(
     "/{person_id:path}/history", response_model=list[PeriodView], summary="A person's periods on the register"
 )
 async def person_history(person_id: str, ctx: AuthContext = Depends(requires(*READERS))) -> list[Any]:
+    """Coordinators and probation liaison of a borough the person was registered in; custody officers and
+    inspectors of that borough's force (the register is the force's, T4)."""
     async with ctx.audit.pool.acquire() as conn:
         periods = await handlers.history(conn, person_id)
-    if periods and not any(ctx.principal.covers(p.borough) for p in periods):
+    custody = ctx.principal.role in (Role.custody_officer, Role.inspector)
+    sees = ctx.principal.in_force_of if custody else ctx.principal.covers
+    if periods and not any(sees(p.borough) for p in periods):
         raise Problem(403, "this person's register entries are in areas you do not cover", kind="wrong-area")
     await ctx.audit.record("register.history", person_id)
     return [_view(p) for p in periods]

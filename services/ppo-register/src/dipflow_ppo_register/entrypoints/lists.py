@@ -14,6 +14,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.auth.access import Requirement
+from dipflow.auth.purposes import Purpose, required_purpose
 from dipflow.http.params import Day, RowId
 from dipflow.http.problems import Problem
 from dipflow.working_days import london_today
@@ -22,7 +24,10 @@ from dipflow_ppo_register.domain.register import Strand
 
 tested_positive = APIRouter(prefix="/v1/tested-positive", tags=["tested-positive list (P2)"])
 panel = APIRouter(prefix="/v1/panel-flags", tags=["panel flags (P3)"])
-LIST_READERS = (Role.ppo_coordinator, Role.admin, Role.police_enforcement, Role.probation_liaison)
+LIST_READERS = (Role.ppo_coordinator, Role.probation_liaison)
+"""T13: the list is individuals' test results; it is read for supervision (and never by police enforcement for
+arrests, nor by analysts, who read aggregates)."""
+LIST_PURPOSES = (Purpose.supervision,)
 CSV_COLUMNS = ("person_id", "borough", "strand", "on_register_since", "last_positive_on", "last_drugs",
                "positives_in_12_months")  # fmt: skip
 
@@ -63,14 +68,17 @@ async def tested_positive_list(
     borough: str | None = Query(None, max_length=60),
     as_of: Day | None = None,
     format: Format = Format.json,
+    purpose: Purpose | None = Query(None, description="What the results are read for (T13): supervision"),
     ctx: AuthContext = Depends(requires(*LIST_READERS, area="borough")),
 ) -> Any:
     """Refreshed as custody results arrive. ``format=csv`` (or ``Accept: text/csv``) exports the same lines."""
     day = as_of or london_today()
+    reading = required_purpose(ctx.principal, purpose, LIST_PURPOSES)
     async with ctx.audit.pool.acquire() as conn:
         found = await reads.tested_positive_list(conn, day, _borough_for(ctx, borough))
     await ctx.audit.record(
-        "tested_positive.read", detail={"borough": borough, "as_of": str(day), "returned": len(found)}
+        "tested_positive.read",
+        detail={"borough": borough, "as_of": str(day), "returned": len(found), "purpose": str(reading)},
     )
     lines = [
         PositiveListLine(
@@ -135,18 +143,38 @@ def _flag(row: Any) -> FlagView:
 async def panel_flags(
     borough: str | None = Query(None, max_length=60),
     include_reviewed: bool = False,
-    ctx: AuthContext = Depends(requires(Role.ppo_coordinator, Role.admin, area="borough")),
+    ctx: AuthContext = Depends(requires(Role.ppo_coordinator, area="borough")),
 ) -> list[FlagView]:
+    reading = required_purpose(ctx.principal, None, LIST_PURPOSES)  # the evidence is test results (T13)
     async with ctx.audit.pool.acquire() as conn:
         rows = await flags.open_flags(conn, _borough_for(ctx, borough), include_reviewed)
-    await ctx.audit.record("panel_flags.read", detail={"borough": borough, "returned": len(rows)})
+    await ctx.audit.record(
+        "panel_flags.read", detail={"borough": borough, "returned": len(rows), "purpose": str(reading)}
+    )
     return [_flag(r) for r in rows]
 
 
+def on_flag(*roles: Role) -> Requirement:
+    """``requires(*roles)`` and the flag's borough in the caller's area, before the body is read."""
+    caller = requires(*roles)
+
+    async def dependency(flag_id: RowId, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            current = await flags.flag_by_id(conn, flag_id)
+        if current is None:
+            raise Problem(404, "no such panel flag")
+        ctx.require_area(current["borough"])
+        return ctx
+
+    dependency.record = "the flag's borough is in the caller's area"  # type: ignore[attr-defined]
+    return dependency
+
+
+REVIEW_FLAG = on_flag(Role.ppo_coordinator)
+
+
 @panel.post("/{flag_id}/review", response_model=FlagView, summary="Record the panel's decision on a flag")
-async def review_flag(
-    flag_id: RowId, body: Review, ctx: AuthContext = Depends(requires(Role.ppo_coordinator, Role.admin))
-) -> FlagView:
+async def review_flag(flag_id: RowId, body: Review, ctx: AuthContext = Depends(REVIEW_FLAG)) -> FlagView:
     async with ctx.audit.pool.acquire() as conn, conn.transaction():
         current = await flags.flag_by_id(conn, flag_id)
         if current is None:

@@ -95,6 +95,24 @@ async def load_assessment(
     return from_doc(row["state"]), row["version"], row["area"]
 
 
+async def assessment_and_area(
+    conn: asyncpg.Connection, assessment_id: str
+) -> tuple[RequiredAssessment, str] | None:
+    """The assessment and its area, without a lock (to decide who may act on it)."""
+    row = await conn.fetchrow("SELECT state, area FROM assessments WHERE assessment_id = $1", assessment_id)
+    return None if row is None else (from_doc(row["state"]), row["area"])
+
+
+async def assessment_for_detention(conn: asyncpg.Connection, detention_id: str) -> RequiredAssessment | None:
+    row = await conn.fetchrow("SELECT state FROM assessments WHERE detention_id = $1", detention_id)
+    return None if row is None else from_doc(row["state"])
+
+
+async def worker_area(conn: asyncpg.Connection, worker_id: str) -> str | None:
+    area: str | None = await conn.fetchval("SELECT area FROM workers WHERE worker_id = $1", worker_id)
+    return area
+
+
 async def save_assessment(conn: asyncpg.Connection, a: RequiredAssessment, version: int) -> None:
     done = await conn.execute(
         "UPDATE assessments SET state = $2, status = $3, version = version + 1, updated_at = now() "

@@ -14,7 +14,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from dipflow.auth import AuthContext, Role, requires
+from dipflow.auth.access import Requirement
 from dipflow.auth.principal import Principal
+from dipflow.auth.purposes import Purpose
 from dipflow.http.params import AwareInstant, Day
 from dipflow.http.problems import Problem
 from dipflow_referral import bail_cases, handlers
@@ -37,7 +39,9 @@ queue = APIRouter(prefix="/v1/unassigned", tags=["required assessments"])
 teams = APIRouter(prefix="/v1/teams", tags=["workers"])
 
 MANAGERS = (Role.referral_manager, Role.admin)
-STAFF = (Role.referral_worker, Role.referral_manager, Role.admin)  # assessment staff (A8)
+STAFF = (Role.referral_worker, Role.referral_manager, Role.admin)
+CLINICAL = (Role.referral_worker, Role.referral_manager)  # assessment staff (A8)
+READERS = (*STAFF, Role.custody_officer, Role.court_liaison)
 PERSON_ID = r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$"
 
 
@@ -136,9 +140,28 @@ async def list_workers(
     ]
 
 
+def on_worker(*roles: Role) -> Requirement:
+    """``requires(*roles)`` and the worker's area covered by the caller, before the body is read."""
+    caller = requires(*roles)
+
+    async def dependency(worker_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            area = await repo.worker_area(conn, worker_id)
+        if area is None:
+            raise Problem(404, "no such worker")
+        ctx.require_area(area)
+        return ctx
+
+    dependency.record = "the worker's area is the caller's"  # type: ignore[attr-defined]
+    return dependency
+
+
+MANAGE_WORKER = on_worker(*MANAGERS)
+
+
 @workers.post("/{worker_id}/leave", summary="Record leave; waiting appointments in it move to other workers")
 async def add_leave(
-    worker_id: str, body: LeaveIn, request: Request, ctx: AuthContext = Depends(requires(*MANAGERS))
+    worker_id: str, body: LeaveIn, request: Request, ctx: AuthContext = Depends(MANAGE_WORKER)
 ) -> dict[str, int]:
     if body.last_day < body.first_day:
         raise Problem(
@@ -227,7 +250,8 @@ class AssessmentView(BaseModel):
     suite: str
     area: str
     status: Status
-    drugs: list[str]
+    drugs: list[str] | None = Field(description="The positive drugs; null when withheld (T13)")
+    results_withheld: str | None = None
     disputed: bool
     follow_up_imposed: bool
     initial: AppointmentView | None
@@ -266,16 +290,64 @@ def _workers_of(a: RequiredAssessment) -> set[str]:
 
 
 def _check_access(principal: Principal, a: RequiredAssessment, area: str) -> None:
-    """A worker only their own assignments; everyone else by area."""
-    if principal.role is Role.referral_worker:
-        if principal.worker_id is None or principal.worker_id not in _workers_of(a):
-            raise Problem(403, "this assessment is not assigned to you", kind="not-your-assignment")
-        return
+    """Everyone by area; a worker, in their area, only the assessments assigned to them."""
     if not principal.covers(area):
         raise Problem(403, "this record belongs to an area you do not cover", kind="wrong-area")
+    if principal.role is Role.referral_worker and (
+        principal.worker_id is None or principal.worker_id not in _workers_of(a)
+    ):
+        raise Problem(403, "this assessment is not assigned to you", kind="not-your-assignment")
 
 
-READERS = (*STAFF, Role.custody_officer, Role.court_liaison)
+def on_assessment(*roles: Role) -> Requirement:
+    """``requires(*roles)`` and :func:`_check_access` on the assessment, before the body is read."""
+    caller = requires(*roles)
+
+    async def dependency(assessment_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            found = await repo.assessment_and_area(conn, assessment_id)
+        if found is None:
+            raise Problem(404, "no such required assessment")
+        _check_access(ctx.principal, *found)
+        return ctx
+
+    dependency.record = "the assessment is in the caller's area; a worker's, assigned to them"  # type: ignore[attr-defined]
+    return dependency
+
+
+READ_ASSESSMENT = on_assessment(*READERS)
+IMPOSE_ASSESSMENT = on_assessment(Role.custody_officer, Role.admin)
+CHANGE_ASSESSMENT = on_assessment(*STAFF, Role.custody_officer)
+STAFF_ASSESSMENT = on_assessment(*STAFF)
+MANAGE_ASSESSMENT = on_assessment(*MANAGERS)
+READ_NOTES = on_assessment(*CLINICAL, Role.admin)
+WRITE_NOTES = on_assessment(*CLINICAL)
+
+
+ASSESSMENT_PURPOSES = {
+    Role.referral_worker: Purpose.required_assessment,
+    Role.referral_manager: Purpose.required_assessment,
+    Role.custody_officer: Purpose.required_assessment,
+    Role.court_liaison: Purpose.bail,
+}
+"""T13: what a read of an assessment's positive drugs serves, by role (admins do not see them)."""
+
+
+def _purpose(ctx: AuthContext) -> dict[str, str]:
+    """For the audit: what the read of the positive drugs served (T13), when the role sees them."""
+    purpose = ASSESSMENT_PURPOSES.get(ctx.principal.role)
+    return {"purpose": str(purpose)} if purpose else {}
+
+
+def _shown(view: AssessmentView, principal: Principal) -> AssessmentView:
+    if principal.role in ASSESSMENT_PURPOSES:
+        return view
+    return view.model_copy(
+        update={
+            "drugs": None,
+            "results_withheld": f"the role {principal.role} does not see test results (T13)",
+        }
+    )
 
 
 @assessments.get("", response_model=list[AssessmentView], summary="Required assessments of an area")
@@ -292,21 +364,22 @@ async def list_assessments(
             "ORDER BY created_at DESC LIMIT 500",
             area, str(status) if status else None,
         )  # fmt: skip
-    await ctx.audit.record("assessments.list", detail={"area": area, "returned": len(rows)})
-    return [_view(repo.from_doc(r["state"]), r["area"]) for r in rows]
+    await ctx.audit.record("assessments.list", detail={"area": area, "returned": len(rows), **_purpose(ctx)})
+    return [_shown(_view(repo.from_doc(r["state"]), r["area"]), ctx.principal) for r in rows]
 
 
 @assessments.get("/{assessment_id}", response_model=AssessmentView, summary="One required assessment")
-async def get_assessment(
-    assessment_id: str, ctx: AuthContext = Depends(requires(*READERS))
-) -> AssessmentView:
+async def get_assessment(assessment_id: str, ctx: AuthContext = Depends(READ_ASSESSMENT)) -> AssessmentView:
     async with _transaction(ctx) as conn:
         a, _, area = await handlers.load(conn, assessment_id)
         _check_access(ctx.principal, a, area)
         await ctx.audit.record(
-            "assessment.read", a.person_id, conn=conn, detail={"assessment_id": assessment_id}
+            "assessment.read",
+            a.person_id,
+            conn=conn,
+            detail={"assessment_id": assessment_id, **_purpose(ctx)},
         )
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 class ImposeIn(BaseModel):
@@ -320,7 +393,7 @@ class ImposeIn(BaseModel):
 )
 async def impose(
     assessment_id: str, body: ImposeIn, request: Request,
-    ctx: AuthContext = Depends(requires(Role.custody_officer, Role.admin)),
+    ctx: AuthContext = Depends(IMPOSE_ASSESSMENT),
 ) -> AssessmentView:  # fmt: skip
     policy = _policy(request)
     async with _transaction(ctx) as conn:
@@ -333,7 +406,7 @@ async def impose(
         await ctx.audit.record(
             "assessment.impose", a.person_id, conn=conn, detail={"assessment_id": assessment_id}
         )
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 class ChangeIn(BaseModel):
@@ -346,7 +419,7 @@ class ChangeIn(BaseModel):
     "/{assessment_id}/appointment", response_model=AssessmentView, summary="RA2: change time or place"
 )
 async def change_appointment(
-    assessment_id: str, body: ChangeIn, ctx: AuthContext = Depends(requires(*STAFF, Role.custody_officer))
+    assessment_id: str, body: ChangeIn, ctx: AuthContext = Depends(CHANGE_ASSESSMENT)
 ) -> AssessmentView:
     async with _transaction(ctx) as conn:
         a, version, area = await handlers.load(conn, assessment_id)
@@ -356,7 +429,7 @@ async def change_appointment(
         await ctx.audit.record(
             "assessment.change", a.person_id, conn=conn, detail={"assessment_id": assessment_id}
         )
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 class AttendanceIn(BaseModel):
@@ -371,7 +444,7 @@ class AttendanceIn(BaseModel):
     "/{assessment_id}/attendance", response_model=AssessmentView, summary="RA3: record attendance"
 )
 async def record_attendance(
-    assessment_id: str, body: AttendanceIn, ctx: AuthContext = Depends(requires(*STAFF))
+    assessment_id: str, body: AttendanceIn, ctx: AuthContext = Depends(STAFF_ASSESSMENT)
 ) -> AssessmentView:
     async with _transaction(ctx) as conn:
         a, version, area = await handlers.load(conn, assessment_id)
@@ -382,7 +455,7 @@ async def record_attendance(
             await _add_note(conn, a.case_id, ctx.principal.subject, body.clinical_note)
         await ctx.audit.record("assessment.attendance", a.person_id, conn=conn,
                                detail={"assessment_id": assessment_id, "outcome": str(body.outcome)})  # fmt: skip
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 class FollowUpIn(BaseModel):
@@ -393,7 +466,7 @@ class FollowUpIn(BaseModel):
 
 @assessments.post("/{assessment_id}/follow-up", response_model=AssessmentView, summary="RA4 or RA5")
 async def decide_follow_up(
-    assessment_id: str, body: FollowUpIn, request: Request, ctx: AuthContext = Depends(requires(*STAFF))
+    assessment_id: str, body: FollowUpIn, request: Request, ctx: AuthContext = Depends(STAFF_ASSESSMENT)
 ) -> AssessmentView:
     async with _transaction(ctx) as conn:
         a, version, area = await handlers.load(conn, assessment_id)
@@ -403,14 +476,14 @@ async def decide_follow_up(
             place=body.place, policy=_policy(request), ctx=handlers.Context(ctx.audit.correlation_id),
         )  # fmt: skip
         await ctx.audit.record("assessment.follow_up", a.person_id, conn=conn, detail={"needed": body.needed})
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 @assessments.post(
     "/{assessment_id}/treatment", response_model=AssessmentView, summary="Entered treatment (K4)"
 )
 async def entered_treatment(
-    assessment_id: str, ctx: AuthContext = Depends(requires(*STAFF))
+    assessment_id: str, ctx: AuthContext = Depends(STAFF_ASSESSMENT)
 ) -> AssessmentView:
     async with _transaction(ctx) as conn:
         a, version, area = await handlers.load(conn, assessment_id)
@@ -420,7 +493,7 @@ async def entered_treatment(
         await ctx.audit.record(
             "assessment.treatment", a.person_id, conn=conn, detail={"assessment_id": assessment_id}
         )
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 class AssignIn(BaseModel):
@@ -432,7 +505,7 @@ class AssignIn(BaseModel):
     "/{assessment_id}/assign", response_model=AssessmentView, summary="Give an appointment to a worker"
 )
 async def assign(
-    assessment_id: str, body: AssignIn, request: Request, ctx: AuthContext = Depends(requires(*MANAGERS))
+    assessment_id: str, body: AssignIn, request: Request, ctx: AuthContext = Depends(MANAGE_ASSESSMENT)
 ) -> AssessmentView:
     async with _transaction(ctx) as conn:
         a, version, area = await handlers.load(conn, assessment_id)
@@ -448,7 +521,7 @@ async def assign(
         await ctx.audit.record(
             "assessment.assign", a.person_id, conn=conn, detail={"worker_id": body.worker_id}
         )
-    return _view(a, area)
+    return _shown(_view(a, area), ctx.principal)
 
 
 class NoteIn(BaseModel):
@@ -472,7 +545,7 @@ async def _add_note(conn: asyncpg.Connection, assessment_id: str, by: str, note:
 
 @assessments.post("/{assessment_id}/clinical-notes", status_code=201, summary="A8: assessment staff only")
 async def add_note(
-    assessment_id: str, body: NoteIn, ctx: AuthContext = Depends(requires(*STAFF))
+    assessment_id: str, body: NoteIn, ctx: AuthContext = Depends(WRITE_NOTES)
 ) -> dict[str, str]:
     async with _transaction(ctx) as conn:
         a, _, area = await handlers.load(conn, assessment_id)
@@ -485,7 +558,29 @@ async def add_note(
 
 
 @assessments.get("/{assessment_id}/clinical-notes", response_model=list[NoteView], summary="A8: staff only")
-async def notes(assessment_id: str, ctx: AuthContext = Depends(requires(*STAFF))) -> list[NoteView]:
+async def notes(
+    assessment_id: str,
+    break_glass_reason: Annotated[
+        str | None,
+        Query(
+            min_length=10,
+            max_length=500,
+            description="Admins only: why the notes must be read now (a recorded break-glass, shown in the audit)",
+        ),
+    ] = None,
+    ctx: AuthContext = Depends(READ_NOTES),
+) -> list[NoteView]:
+    """The case's assigned workers and the managers of its area read its notes (A8). An admin reads them only
+    by breaking the glass with a reason, which the audit keeps."""
+    admin = ctx.principal.role is Role.admin
+    if admin and break_glass_reason is None:
+        raise Problem(
+            403,
+            "clinical notes are for the case's assessment staff (A8); an admin may read them only by breaking "
+            "the glass with a reason (break_glass_reason)",
+            kind="break-glass-required",
+            rule_id="A8",
+        )
     async with _transaction(ctx) as conn:
         a, _, area = await handlers.load(conn, assessment_id)
         _check_access(ctx.principal, a, area)
@@ -493,9 +588,10 @@ async def notes(assessment_id: str, ctx: AuthContext = Depends(requires(*STAFF))
             "SELECT written_by, written_at, note FROM clinical_notes WHERE assessment_id = $1 ORDER BY id",
             assessment_id,
         )
-        await ctx.audit.record(
-            "clinical_note.read", a.person_id, conn=conn, detail={"assessment_id": assessment_id}
-        )
+        action, detail = "clinical_note.read", {"assessment_id": assessment_id}
+        if admin:
+            action, detail = "clinical_note.break_glass", {**detail, "reason": break_glass_reason}
+        await ctx.audit.record(action, a.person_id, conn=conn, detail=detail)
     return [NoteView(**dict(r)) for r in rows]
 
 
@@ -508,7 +604,7 @@ class NoticeView(BaseModel):
 @assessments.get(
     "/{assessment_id}/notices", response_model=list[NoticeView], summary="RA1-RA5 notices, printable"
 )
-async def notices(assessment_id: str, ctx: AuthContext = Depends(requires(*READERS))) -> list[NoticeView]:
+async def notices(assessment_id: str, ctx: AuthContext = Depends(READ_ASSESSMENT)) -> list[NoticeView]:
     async with _transaction(ctx) as conn:
         a, _, area = await handlers.load(conn, assessment_id)
         _check_access(ctx.principal, a, area)
@@ -564,10 +660,16 @@ class InboxItem(BaseModel):
     person_id: str
 
 
-def _worker_id(ctx: AuthContext) -> str:
-    if ctx.principal.worker_id is None:
+async def _worker_id(ctx: AuthContext) -> str:
+    """The caller's worker id, if that worker is in an area the caller's token covers."""
+    worker_id = ctx.principal.worker_id
+    if worker_id is None:
         raise Problem(403, "your token carries no worker id", kind="no-worker-id")
-    return ctx.principal.worker_id
+    async with ctx.audit.pool.acquire() as conn:
+        area = await repo.worker_area(conn, worker_id)
+    if area is not None:
+        ctx.require_area(area)
+    return worker_id
 
 
 @inbox.get("", response_model=list[InboxItem], summary="Your open assignments (filter by day and state)")
@@ -576,7 +678,7 @@ async def my_inbox(
     state: Status | None = None,
     ctx: AuthContext = Depends(requires(Role.referral_worker)),
 ) -> list[InboxItem]:
-    worker_id = _worker_id(ctx)
+    worker_id = await _worker_id(ctx)
     async with ctx.audit.pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT p.assessment_id, p.kind, p.at, p.place, a.status, a.suite, a.person_id FROM appointments p "
@@ -610,7 +712,7 @@ async def my_inbox(
 async def my_inbox_stream(
     request: Request, ctx: AuthContext = Depends(requires(Role.referral_worker))
 ) -> StreamingResponse:
-    worker_id = _worker_id(ctx)
+    worker_id = await _worker_id(ctx)
     broadcaster = request.app.state.inbox
     return StreamingResponse(
         broadcaster.stream(worker_id),
@@ -651,7 +753,7 @@ def _bail_view(row: asyncpg.Record) -> BailCaseView:
 async def list_bail(
     area: str = Query(..., max_length=60),
     ctx: AuthContext = Depends(
-        requires(Role.court_liaison, Role.custody_officer, Role.referral_manager, Role.admin, area="area")
+        requires(Role.court_liaison, Role.custody_officer, Role.referral_manager, area="area")
     ),
 ) -> list[BailCaseView]:
     async with ctx.audit.pool.acquire() as conn:
@@ -663,14 +765,45 @@ async def list_bail(
     return [_bail_view(r) for r in rows]
 
 
+NO_BAIL_CASE = "no restriction-on-bail case for this detention (not charged, or no positive result)"
+
+
 async def _bail_case(conn: asyncpg.Connection, ctx: AuthContext, detention_id: str) -> asyncpg.Record:
     case = await bail_cases.case_of(conn, detention_id, lock=True)
     if case is None:
-        raise Problem(
-            404, "no restriction-on-bail case for this detention (not charged, or no positive result)"
-        )
+        raise Problem(404, NO_BAIL_CASE)
     ctx.require_area(case["area"])
     return case
+
+
+def on_bail_case(*roles: Role) -> Requirement:
+    """``requires(*roles)``, the case in the caller's area, and for a worker the person's required assessment
+    assigned to them; before the body is read."""
+    caller = requires(*roles)
+
+    async def dependency(detention_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
+        async with ctx.audit.pool.acquire() as conn:
+            case = await bail_cases.case_of(conn, detention_id)
+            assessment = await repo.assessment_for_detention(conn, detention_id)
+        if case is None:
+            raise Problem(404, NO_BAIL_CASE)
+        ctx.require_area(case["area"])
+        principal = ctx.principal
+        if principal.role is Role.referral_worker and (
+            assessment is None or principal.worker_id not in _workers_of(assessment)
+        ):
+            raise Problem(403, "this person's assessment is not assigned to you", kind="not-your-assignment")
+        return ctx
+
+    dependency.record = "the case is in the caller's area; a worker's, the person assigned to them"  # type: ignore[attr-defined]
+    return dependency
+
+
+AGREE_BAIL = on_bail_case(Role.custody_officer, Role.referral_worker, Role.admin)
+DECIDE_BAIL = on_bail_case(Role.court_liaison, Role.admin)
+BREACH_BAIL = on_bail_case(
+    Role.referral_worker, Role.referral_manager, Role.court_liaison, Role.police_enforcement, Role.admin
+)
 
 
 class AgreementIn(BaseModel):
@@ -686,7 +819,7 @@ class AgreementIn(BaseModel):
 @bail.post("/{detention_id}/agreement", response_model=BailCaseView, summary="B1: did the person agree?")
 async def agreement(
     detention_id: str, body: AgreementIn,
-    ctx: AuthContext = Depends(requires(Role.custody_officer, Role.referral_worker, Role.admin)),
+    ctx: AuthContext = Depends(AGREE_BAIL),
 ) -> BailCaseView:  # fmt: skip
     async with _transaction(ctx) as conn:
         case = await _bail_case(conn, ctx, detention_id)
@@ -708,7 +841,7 @@ class OutcomeIn(BaseModel):
 
 @bail.post("/{detention_id}/outcome", response_model=BailCaseView, summary="B2/B3: the court's decision")
 async def outcome(
-    detention_id: str, body: OutcomeIn, ctx: AuthContext = Depends(requires(Role.court_liaison, Role.admin))
+    detention_id: str, body: OutcomeIn, ctx: AuthContext = Depends(DECIDE_BAIL)
 ) -> BailCaseView:
     async with _transaction(ctx) as conn:
         case = await _bail_case(conn, ctx, detention_id)
@@ -732,8 +865,7 @@ class BreachIn(BaseModel):
 )
 async def breach(
     detention_id: str, body: BreachIn,
-    ctx: AuthContext = Depends(requires(Role.referral_worker, Role.referral_manager, Role.court_liaison,
-                                        Role.police_enforcement, Role.admin)),
+    ctx: AuthContext = Depends(BREACH_BAIL),
 ) -> BailCaseView:  # fmt: skip
     async with _transaction(ctx) as conn:
         case = await _bail_case(conn, ctx, detention_id)
