@@ -33,7 +33,7 @@ run: install
 	$(DIPFLOW) run
 
 ## test: the whole suite against real Kafka and PostgreSQL (started on free ports unless TEST_* are set)
-test: install
+test: install lint
 	$(PY) -m pytest
 
 test-unit: install
@@ -67,11 +67,12 @@ load: install
 demo: install
 	$(DIPFLOW) demo
 
-## lint: ruff check, ruff format --check, mypy (strict on shared/ and every domain/)
+## lint: ruff check, ruff format --check, mypy (strict on shared/ and services/), import-linter's layer contracts
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy shared/src services/*/src/*/domain tests/
+	.venv/bin/mypy shared/src services/*/src tests/
+	.venv/bin/lint-imports
 
 format: install
 	.venv/bin/ruff check --fix .

@@ -30,8 +30,10 @@ from bench.infra import BenchInfra, bench_infra
 from bench.report import Metric, Result, machine_info, print_table, write_results
 from bench.sample import EFFECTS_TABLE, EVENTS_TOPIC, RAW_TOPIC, REGISTRY, record_effect, sample_event
 from dipflow.db import apply_migrations, connect_pool, ensure_database, load_migrations, server_dsn
+from dipflow.db.appends import Writes
+from dipflow.devstack.probe import PROBE_PRODUCER
 from dipflow.events import Envelope
-from dipflow.events.consumer import EventConsumer
+from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.kafka.admin import ensure_topics
@@ -172,7 +174,7 @@ async def write_outbox(dsn: str, topic: str, envelopes: Sequence[Envelope], txn_
         watch = Stopwatch()
         for start in range(0, len(envelopes), txn_size):
             async with conn.transaction():
-                await add_to_outbox(conn, topic, envelopes[start : start + txn_size])
+                await add_to_outbox(Writes(conn), topic, envelopes[start : start + txn_size])
             watch.progress(1)
         metric = watch.metric("outbox_write", f"Outbox write (txn of {txn_size})", len(envelopes))
         queued = await conn.fetchval("SELECT count(*) FROM outbox")
@@ -235,7 +237,8 @@ async def run_consumer(pool: asyncpg.Pool, bootstrap: str, cfg: Config) -> tuple
         topics=[EVENTS_TOPIC.name],
         registry=REGISTRY,
         handler=record_effect,
-        max_batch=cfg.consumer_batch,
+        producer=PROBE_PRODUCER,
+        limits=ConsumerLimits(max_batch=cfg.consumer_batch),
     )
     watch = Stopwatch()
     task = asyncio.create_task(consumer.run())

@@ -44,10 +44,10 @@ from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES, ServiceSpec, start_service
 from dipflow.devstack.stack import LocalStack, StackAddresses
 from dipflow.events import EventPayload, new_envelope
-from dipflow_breach.commands import ComplianceRecorded, OrderMade
+from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
-from dipflow_custody.commands import BookInCommand, DetentionCommand, detention_id_for
-from dipflow_custody.entrypoints.bodies import BookIn
+from dipflow_custody.contracts.bodies import BookIn
+from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
 
 console = Console()
 SECRET = "drill-secret-" + "x" * 40
@@ -72,8 +72,12 @@ def generate(n: int, seed: int) -> list[Journey]:
     journeys = []
     for i in range(n):
         kind = rng.choices(["positive", "negative", "drr"], [60, 25, 15])[0]
-        j = Journey(kind, f"L-D{run}-{i}", ppo=kind == "positive" and rng.random() < 0.15,
-                    reported_late=kind != "drr" and rng.random() < 0.2)  # fmt: skip
+        j = Journey(
+            kind,
+            f"L-D{run}-{i}",
+            ppo=kind == "positive" and rng.random() < 0.15,
+            reported_late=kind != "drr" and rng.random() < 0.2,
+        )
         # history: custody systems catching up on 2008; the hold-for-sample timers (T10) fall due at once and
         # race the commands, and the samples are judged on their own times all the same
         at = HISTORY_STARTS + timedelta(minutes=7 * i + rng.randrange(0, 7))
@@ -86,26 +90,58 @@ def generate(n: int, seed: int) -> list[Journey]:
                 j.detention_id = detention_id_for(envelope.event_id)
 
         if kind in ("positive", "negative"):
-            body = BookIn(person_id=j.person_id, name="Drill Person", date_of_birth=date(1978, 4, 4), home_area="lambeth",
-                          suite=SUITE, arrested_at=at, booked_in_at=at + timedelta(minutes=5),
-                          offences=[{"code": "TA1968-s1", "offence_date": day}])  # fmt: skip
+            body = BookIn(
+                person_id=j.person_id,
+                name="Drill Person",
+                date_of_birth=date(1978, 4, 4),
+                home_area="lambeth",
+                suite=SUITE,
+                arrested_at=at,
+                booked_in_at=at + timedelta(minutes=5),
+                offences=[{"code": "TA1968-s1", "offence_date": day}],
+            )
             wrap(BookInCommand(body=body), at)
             steps: list[tuple[str, dict[str, Any], int]] = [
-                ("warning", {}, 10), ("sample", {}, 20),
-                ("result", {"drug": "cocaine", "result": "positive" if kind == "positive" else "negative"}, 40),
+                ("warning", {}, 10),
+                ("sample", {}, 20),
+                (
+                    "result",
+                    {"drug": "cocaine", "result": "positive" if kind == "positive" else "negative"},
+                    40,
+                ),
                 ("release", {"release": "police_bail"}, 55),
-            ]  # fmt: skip
+            ]
             for action, extra, minutes in steps:
                 when = at + timedelta(minutes=minutes)
-                wrap(DetentionCommand(detention_id=j.detention_id, action=action,
-                                      body={**extra, "at": when.isoformat()}), when)  # fmt: skip
+                wrap(
+                    DetentionCommand(
+                        detention_id=j.detention_id, action=action, body={**extra, "at": when.isoformat()}
+                    ),
+                    when,
+                )
         else:
             j.order_id = f"DRR-D{run}-{i}"
-            wrap(OrderMade(order_id=j.order_id, area="lambeth", court="Camberwell Green", start_date=date(2008, 1, 14),
-                           treatment_months=24, responsible_officer="PO Drill"), at)  # fmt: skip
+            wrap(
+                OrderMade(
+                    order_id=j.order_id,
+                    area="lambeth",
+                    court="Camberwell Green",
+                    start_date=date(2008, 1, 14),
+                    treatment_months=24,
+                    responsible_officer="PO Drill",
+                ),
+                at,
+            )
             for n_, on in enumerate((date(2008, 3, 3), date(2008, 6, 2))):
-                wrap(ComplianceRecorded(order_id=j.order_id, record_id=f"{j.order_id}-r{n_}",
-                                        kind=ComplianceKind.unacceptable_absence, on=on), at)  # fmt: skip
+                wrap(
+                    ComplianceRecorded(
+                        order_id=j.order_id,
+                        record_id=f"{j.order_id}-r{n_}",
+                        kind=ComplianceKind.unacceptable_absence,
+                        on=on,
+                    ),
+                    at,
+                )
         journeys.append(j)
     return journeys
 
@@ -122,8 +158,13 @@ class System:
 
     def __init__(self, state: Path) -> None:
         self.state = state
-        self.stack = LocalStack(state, kafka_port=free_port(), controller_port=free_port(), postgres_port=free_port(),
-                                durable=True)  # fmt: skip
+        self.stack = LocalStack(
+            state,
+            kafka_port=free_port(),
+            controller_port=free_port(),
+            postgres_port=free_port(),
+            durable=True,
+        )
         self.addresses: StackAddresses | None = None
         self.ports = {spec.name: free_port() for spec in SERVICES}
         self.processes: dict[str, ManagedProcess] = {}
@@ -136,10 +177,13 @@ class System:
     def start_service(self, spec: ServiceSpec) -> None:
         assert self.addresses is not None
         self.processes[spec.name] = start_service(
-            spec, kafka_bootstrap=self.addresses.kafka_bootstrap, postgres_dsn=self.addresses.postgres_dsn,
-            log_dir=self.state / "logs", port=self.ports[spec.name],
+            spec,
+            kafka_bootstrap=self.addresses.kafka_bootstrap,
+            postgres_dsn=self.addresses.postgres_dsn,
+            log_dir=self.state / "logs",
+            port=self.ports[spec.name],
             extra_env={"DIPFLOW_AUTH_DEV_SECRET": SECRET, "DIPFLOW_BREACH_WEBHOOK_RETRY_BASE_S": "1"},
-        )  # fmt: skip
+        )
 
     def kill(self, name: str) -> None:
         os.killpg(self.processes[name].popen.pid, signal.SIGKILL)
@@ -173,8 +217,9 @@ class System:
 async def _send_all(bootstrap: str, journeys: list[Journey], rate: float, done: asyncio.Event) -> int:
     """Send each journey's messages in order (keyed by person), ``rate`` journeys a second; a send that fails
     while the broker is away is retried with the same bytes (same event id: applied once)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5,
-                                request_timeout_ms=60_000)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5, request_timeout_ms=60_000
+    )
     await producer.start()
     sent = 0
     started = time.monotonic()
@@ -205,8 +250,15 @@ async def _send_all(bootstrap: str, journeys: list[Journey], rate: float, done: 
     return sent
 
 
-async def _chaos(system: System, kills: int, restart_infra: bool, duration_s: float, sending: asyncio.Event,
-                 chaos: Chaos, rng: random.Random) -> None:  # fmt: skip
+async def _chaos(
+    system: System,
+    kills: int,
+    restart_infra: bool,
+    duration_s: float,
+    sending: asyncio.Event,
+    chaos: Chaos,
+    rng: random.Random,
+) -> None:
     """Spread ``kills`` SIGKILLs over the sending period, each service restarted after a moment; restart the
     broker once (a third of the way) and PostgreSQL once (two thirds)."""
     events: list[tuple[float, str]] = [(duration_s * (k + 0.5) / max(kills, 1), "kill") for k in range(kills)]
@@ -238,9 +290,17 @@ async def _setup_ppos(system: System, journeys: list[Journey]) -> None:
     async with httpx.AsyncClient(base_url=system.url("ppo-register"), timeout=30) as client:
         for j in journeys:
             if j.ppo:
-                answer = await client.post("/v1/register", headers={"Authorization": f"Bearer {token}"}, json={
-                    "person_id": j.person_id, "borough": "lambeth", "strand": "catch_and_convict",
-                    "start_date": "2008-01-01", "reason": "drill"})  # fmt: skip
+                answer = await client.post(
+                    "/v1/register",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={
+                        "person_id": j.person_id,
+                        "borough": "lambeth",
+                        "strand": "catch_and_convict",
+                        "start_date": "2008-01-01",
+                        "reason": "drill",
+                    },
+                )
                 assert answer.status_code == 201, answer.text
 
 
@@ -250,23 +310,35 @@ async def dead_letters(bootstrap: str) -> Counter[str]:
 
     found: Counter[str] = Counter()
     for spec in MAIN_TOPICS:
-        consumer = AIOKafkaConsumer(spec.dead_letter().name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    group_id=None, enable_auto_commit=False)  # fmt: skip
+        consumer = AIOKafkaConsumer(
+            spec.dead_letter().name,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             for records in (await consumer.getmany(timeout_ms=1500)).values():
                 for r in records:
                     headers = {k: v.decode() for k, v in r.headers}
-                    found[f"{spec.name}: {headers.get('dlq.reason')} {headers.get('dlq.exception')} "
-                          f"{headers.get('dlq.message', '')}"] += 1  # fmt: skip
+                    found[
+                        f"{spec.name}: {headers.get('dlq.reason')} {headers.get('dlq.exception')} "
+                        f"{headers.get('dlq.message', '')}"
+                    ] += 1
         finally:
             await consumer.stop()
     return found
 
 
 async def _topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-                                enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+    )
     await consumer.start()
     out: list[dict[str, Any]] = []
     try:
@@ -314,36 +386,80 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
             await conn.close()
 
     detentions = [j.detention_id for j in custody_journeys]
-    checks.append(Check("custody: detentions", len(detentions),
-                        await count("custody", "SELECT count(*) FROM detentions WHERE detention_id = ANY($1::text[])", detentions)))  # fmt: skip
-    checks.append(Check("referral: required assessments", len(positives), await count(
-        "referral", "SELECT count(*) FROM assessments WHERE detention_id = ANY($1::text[]) AND status = 'lapsed'",
-        [j.detention_id for j in positives])))  # fmt: skip
-    checks.append(Check("ppo-register: tested-positive PPOs", len(ppo_positives), await count(
-        "ppo-register", "SELECT count(DISTINCT person_id) FROM positive_results WHERE person_id = ANY($1::text[])",
-        [j.person_id for j in ppo_positives])))  # fmt: skip
+    checks.append(
+        Check(
+            "custody: detentions",
+            len(detentions),
+            await count(
+                "custody", "SELECT count(*) FROM detentions WHERE detention_id = ANY($1::text[])", detentions
+            ),
+        )
+    )
+    checks.append(
+        Check(
+            "referral: required assessments",
+            len(positives),
+            await count(
+                "referral",
+                "SELECT count(*) FROM assessments WHERE detention_id = ANY($1::text[]) AND status = 'lapsed'",
+                [j.detention_id for j in positives],
+            ),
+        )
+    )
+    checks.append(
+        Check(
+            "ppo-register: tested-positive PPOs",
+            len(ppo_positives),
+            await count(
+                "ppo-register",
+                "SELECT count(DISTINCT person_id) FROM positive_results WHERE person_id = ANY($1::text[])",
+                [j.person_id for j in ppo_positives],
+            ),
+        )
+    )
     order_ids = [j.order_id for j in orders]
-    checks.append(Check("breach: warnings", len(orders), await count(
-        "breach", "SELECT count(*) FROM warnings WHERE order_id = ANY($1::text[])", order_ids)))  # fmt: skip
-    checks.append(Check("breach: breach cases", len(orders), await count(
-        "breach", "SELECT count(*) FROM breach_cases WHERE order_id = ANY($1::text[])", order_ids)))  # fmt: skip
+    checks.append(
+        Check(
+            "breach: warnings",
+            len(orders),
+            await count(
+                "breach", "SELECT count(*) FROM warnings WHERE order_id = ANY($1::text[])", order_ids
+            ),
+        )
+    )
+    checks.append(
+        Check(
+            "breach: breach cases",
+            len(orders),
+            await count(
+                "breach", "SELECT count(*) FROM breach_cases WHERE order_id = ANY($1::text[])", order_ids
+            ),
+        )
+    )
 
     bootstrap = system.addresses.kafka_bootstrap
     wanted = {
-        "custody.events.v1": {"custody.booked_in": detentions, "custody.sample_taken": detentions,
-                              "custody.result_recorded": detentions, "custody.released": detentions},
-        "referral.events.v1": {"referral.assessment_required": [j.detention_id for j in positives],
-                               "referral.requirement_lapsed": [j.detention_id for j in positives]},
+        "custody.events.v1": {
+            "custody.booked_in": detentions,
+            "custody.sample_taken": detentions,
+            "custody.result_recorded": detentions,
+            "custody.released": detentions,
+        },
+        "referral.events.v1": {
+            "referral.assessment_required": [j.detention_id for j in positives],
+            "referral.requirement_lapsed": [j.detention_id for j in positives],
+        },
         "breach.events.v1": {"breach.warning_issued": order_ids, "breach.proceedings_started": order_ids},
-    }  # fmt: skip
+    }
     for topic, types in wanted.items():
         events = await _topic(bootstrap, topic)
         distinct = {e["event_id"]: e for e in events}
         for type_, subjects in types.items():
             keys = Counter(
                 e["payload"].get("detention_id") or e["payload"].get("order_id")
-                for e in distinct.values() if e["type"] == type_
-            )  # fmt: skip
+                for e in distinct.values()
+                if e["type"] == type_
+            )
             found = sum(1 for s in subjects if keys.get(s, 0) >= 1)
             duplicated = sum(keys.get(s, 0) - 1 for s in subjects if keys.get(s, 0) > 1)
             checks.append(Check(f"{topic}: {type_}", len(subjects), found, duplicated))
@@ -356,10 +472,19 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
         f"{len(closed_first & set(detentions))} of {len(detentions)} detentions (their samples still counted)"
     )
     breach_events = {e["event_id"]: e for e in await _topic(bootstrap, "breach.events.v1")}.values()
-    fired = Counter((e["payload"]["case_id"], e["payload"]["deadline"]) for e in breach_events
-                    if e["type"] == "breach.deadline_passed")  # fmt: skip
-    checks.append(Check("breach: D4 deadlines fired", 2 * len(orders), len(fired),
-                        sum(n - 1 for n in fired.values() if n > 1)))  # fmt: skip
+    fired = Counter(
+        (e["payload"]["case_id"], e["payload"]["deadline"])
+        for e in breach_events
+        if e["type"] == "breach.deadline_passed"
+    )
+    checks.append(
+        Check(
+            "breach: D4 deadlines fired",
+            2 * len(orders),
+            len(fired),
+            sum(n - 1 for n in fired.values() if n > 1),
+        )
+    )
     return checks
 
 
@@ -390,17 +515,25 @@ class Report:
             table.add_row(c.name, str(c.expected), str(c.found), str(c.lost), str(c.duplicated))
         console.print(table)
         kills = ", ".join(f"{k} {v}" for k, v in sorted(self.chaos.kills.items()))
-        console.print(f"SIGKILLs: {sum(self.chaos.kills.values())} ({kills}); broker restarts: "
-                      f"{self.chaos.broker_restarts}; PostgreSQL restarts: {self.chaos.postgres_restarts}")  # fmt: skip
+        console.print(
+            f"SIGKILLs: {sum(self.chaos.kills.values())} ({kills}); broker restarts: "
+            f"{self.chaos.broker_restarts}; PostgreSQL restarts: {self.chaos.postgres_restarts}"
+        )
         console.print(f"lost effects: {self.lost}; duplicated effects: {self.duplicated}")
         for what, n in self.dead.items():
             console.print(f"dead letters x{n}: {what}")
 
 
 async def run_drill(
-    *, journeys: int, kills: int, rate: float, seed: int, restart_infra: bool = True, settle_s: float = 300,
+    *,
+    journeys: int,
+    kills: int,
+    rate: float,
+    seed: int,
+    restart_infra: bool = True,
+    settle_s: float = 300,
     state: Path | None = None,
-) -> Report:  # fmt: skip
+) -> Report:
     state = state or project_root() / ".local" / "drills" / f"drill-{uuid.uuid4().hex[:8]}"
     system = System(state)
     started = time.monotonic()

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
-from dipflow_custody.events import (
+from dipflow_custody.contracts.events import (
     Charged,
     DetentionBookedIn,
     EligibilityDecided,
@@ -24,10 +24,14 @@ from dipflow_custody.events import (
     SampleTaken,
     WarningGiven,
 )
-from dipflow_referral.events import AttendanceRecorded
+from dipflow_referral.contracts.events import AttendanceRecorded
 
-SUITES = [("MET-BRIXTON", "lambeth"), ("MET-CAMDEN", "camden"), ("MET-STOKE-NEWINGTON", "hackney"),
-          ("MET-CHARING-CROSS", "westminster")]  # fmt: skip
+SUITES = [
+    ("MET-BRIXTON", "lambeth"),
+    ("MET-CAMDEN", "camden"),
+    ("MET-STOKE-NEWINGTON", "hackney"),
+    ("MET-CHARING-CROSS", "westminster"),
+]
 TRIGGERS = ["TA1968-s1", "TA1968-s9", "TA1968-s12", "TA1968-s22", "MDA1971-s4-2", "MDA1971-s5-2"]
 
 
@@ -55,34 +59,85 @@ def year_of_history(detentions: int, seed: int = 7, year: int = 2025) -> Iterato
             producer = "custody" if topic == CUSTODY_EVENTS.name else "referral"
             return topic, new_envelope(payload, person_id=person, producer=producer, occurred_at=when)
 
-        yield event(DetentionBookedIn(detention_id=did, suite=suite, arrested_at=at, home_area=area, age=age,
-                                      is_ppo=rng.random() < 0.08), 5)  # fmt: skip
+        yield event(
+            DetentionBookedIn(
+                detention_id=did,
+                suite=suite,
+                arrested_at=at,
+                home_area=area,
+                age=age,
+                is_ppo=rng.random() < 0.08,
+            ),
+            5,
+        )
         for k in range(rng.choice((1, 1, 2))):
-            yield event(OffenceAdded(detention_id=did, suite=suite, code=code if k == 0 else rng.choice(TRIGGERS),
-                                     offence_date=date(at.year, at.month, at.day), attempt=False, drug=None,
-                                     drug_class=None, further_arrest=False, trigger_offence=True), 6)  # fmt: skip
-        yield event(EligibilityDecided(detention_id=did, suite=suite, stage="arrest", outcome="test_required",
-                                       rule_ids=["T1", "T3"], reason="trigger offence",
-                                       appropriate_adult_required=False), 7)  # fmt: skip
+            yield event(
+                OffenceAdded(
+                    detention_id=did,
+                    suite=suite,
+                    code=code if k == 0 else rng.choice(TRIGGERS),
+                    offence_date=date(at.year, at.month, at.day),
+                    attempt=False,
+                    drug=None,
+                    drug_class=None,
+                    further_arrest=False,
+                    trigger_offence=True,
+                ),
+                6,
+            )
+        yield event(
+            EligibilityDecided(
+                detention_id=did,
+                suite=suite,
+                stage="arrest",
+                outcome="test_required",
+                rule_ids=["T1", "T3"],
+                reason="trigger offence",
+                appropriate_adult_required=False,
+            ),
+            7,
+        )
         if rng.random() < 0.08:
             yield event(
                 Released(detention_id=did, suite=suite, release="no_further_action", home_area=area), 60
             )
             continue
         yield event(WarningGiven(detention_id=did, suite=suite), 20)
-        yield event(SampleTaken(detention_id=did, suite=suite, sample_type="saliva", stage="arrest",
-                                rule_ids=["T1"]), 30)  # fmt: skip
+        yield event(
+            SampleTaken(detention_id=did, suite=suite, sample_type="saliva", stage="arrest", rule_ids=["T1"]),
+            30,
+        )
         positive = rng.random() < 0.45
-        yield event(ResultRecorded(detention_id=did, suite=suite, drug=rng.choice(("cocaine", "opiates")),
-                                   result="positive" if positive else "negative", disputed=False,
-                                   medication_declared=None, confirmation_required=False, age=age, home_area=area,
-                                   initial_assessment_notified=True, follow_up_assessment_notified=True), 45)  # fmt: skip
+        yield event(
+            ResultRecorded(
+                detention_id=did,
+                suite=suite,
+                drug=rng.choice(("cocaine", "opiates")),
+                result="positive" if positive else "negative",
+                disputed=False,
+                medication_declared=None,
+                confirmation_required=False,
+                age=age,
+                home_area=area,
+                initial_assessment_notified=True,
+                follow_up_assessment_notified=True,
+            ),
+            45,
+        )
         if rng.random() < 0.4:
             yield event(Charged(detention_id=did, suite=suite, codes=[code], home_area=area, age=age), 120)
         yield event(Released(detention_id=did, suite=suite, release="bail", home_area=area), 180)
         if positive:
             failed = rng.random() < 0.2
-            yield event(AttendanceRecorded(assessment_id=f"A-{did}", detention_id=did, kind="initial",
-                                           outcome="failed_to_attend" if failed else "attended", good_cause=False,
-                                           appointment_at=at + timedelta(days=3)), 3 * 24 * 60,
-                        REFERRAL_EVENTS.name)  # fmt: skip
+            yield event(
+                AttendanceRecorded(
+                    assessment_id=f"A-{did}",
+                    detention_id=did,
+                    kind="initial",
+                    outcome="failed_to_attend" if failed else "attended",
+                    good_cause=False,
+                    appointment_at=at + timedelta(days=3),
+                ),
+                3 * 24 * 60,
+                REFERRAL_EVENTS.name,
+            )

@@ -284,25 +284,37 @@ async def reconcile(addresses: StackAddresses, created: dict[str, Any]) -> list[
         ],
         "referral": [
             ("detentions seen", len(booked), _among("detentions", "detention_id"), booked),
-            ("required assessments (positives at notified suites)", len(notified),
-             _among("assessments", "detention_id"), notified),
+            (
+                "required assessments (positives at notified suites)",
+                len(notified),
+                _among("assessments", "detention_id"),
+                notified,
+            ),
         ],
         "ppo-register": [
             ("register periods (adds answered 201)", len(ppo), _among("register_periods", "person_id"), ppo),
             ("arrests seen", len(booked), _among("arrests", "detention_id"), booked),
-            ("positive results seen", len(positives),
-             _among("positive_results", "detention_id", "DISTINCT detention_id"), positives),
+            (
+                "positive results seen",
+                len(positives),
+                _among("positive_results", "detention_id", "DISTINCT detention_id"),
+                positives,
+            ),
         ],
         "breach": [
             ("DRR orders (answered 201)", len(orders), _among("orders", "order_id"), orders),
             ("warnings (first absences)", created["warnings"], _among("warnings", "order_id"), orders),
-            ("breach cases (second absences)", created["breaches"], _among("breach_cases", "order_id"),
-             orders),
+            (
+                "breach cases (second absences)",
+                created["breaches"],
+                _among("breach_cases", "order_id"),
+                orders,
+            ),
             ("bookings seen", len(booked), _among("bookings", "detention_id"), booked),
             ("copy of the PPO register", len(ppo), _among("ppo_register", "person_id"), ppo),
             ("arrest requests for failed attendances", len(failed), failures, failed),
         ],
-    }  # fmt: skip
+    }
     checks: list[Check] = []
     for service, rows in wanted.items():
         conn = await asyncpg.connect(addresses.service_dsn(service))
@@ -869,10 +881,20 @@ def _series_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
     def cores(value: float | None) -> str:
         return "" if value is None else f"{value:.2f}"
 
-    return [(f"{r['from_s']:.0f}-{r['to_s']:.0f}", f"{r['answered_per_s']:.1f}", str(r["errors"]),
-             _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]), cores(r["machine_busy_cores"]),
-             cores(r["system_cores"]), "/".join(_mb(r["rss_mb"].get(n)) for n in SERVICE_NAMES))
-            for r in result["time_series"]]  # fmt: skip
+    return [
+        (
+            f"{r['from_s']:.0f}-{r['to_s']:.0f}",
+            f"{r['answered_per_s']:.1f}",
+            str(r["errors"]),
+            _ms(r["p50_ms"]),
+            _ms(r["p95_ms"]),
+            _ms(r["p99_ms"]),
+            cores(r["machine_busy_cores"]),
+            cores(r["system_cores"]),
+            "/".join(_mb(r["rss_mb"].get(n)) for n in SERVICE_NAMES),
+        )
+        for r in result["time_series"]
+    ]
 
 
 def _memory_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -896,8 +918,17 @@ def _memory_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
 
 LATENCY_HEAD = ("group", "requests", "p50 ms", "p95 ms", "p99 ms", "max ms")
 ENDPOINT_HEAD = ("endpoint", "service", "kind", "requests", "errors", "statuses", "p50", "p95", "p99", "max")
-SERIES_HEAD = ("seconds", "answered/s", "errors", "p50 ms", "p95 ms", "p99 ms", "machine busy (cores)",
-               "system (cores)", "RSS MB c/r/p/b")  # fmt: skip
+SERIES_HEAD = (
+    "seconds",
+    "answered/s",
+    "errors",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "machine busy (cores)",
+    "system (cores)",
+    "RSS MB c/r/p/b",
+)
 SERVER_HEAD = ("route", "requests", "mean ms", "p50 ms", "p95 ms", "p99 ms")
 MEMORY_HEAD = ("process", "idle", "at 1 min", "end of load", "max", "bound (end)", "after drain", "")
 
@@ -981,8 +1012,10 @@ def print_result(result: dict[str, Any]) -> None:
 
 
 def _logs_line(result: dict[str, Any]) -> str:
-    counts = "; ".join(f"{n} {c['error']} errors, {c['warning']} warnings, {c['traceback']} tracebacks"
-                       for n, c in result["service_logs"].items())  # fmt: skip
+    counts = "; ".join(
+        f"{n} {c['error']} errors, {c['warning']} warnings, {c['traceback']} tracebacks"
+        for n, c in result["service_logs"].items()
+    )
     return f"Service logs during the load: {counts}."
 
 

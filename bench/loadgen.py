@@ -669,11 +669,20 @@ class Generator:
         for w, inside in enumerate(due_in):
             spread = percentiles([s.latency_ms for s in inside])
             span = min(width, self.cfg.duration_s - w * width)  # the last one may be shorter
-            windows.append({"from_s": w * width, "to_s": w * width + span, "sent": len(inside),
-                            "answered": answered[w],
-                            "sent_per_s": len(inside) / span, "answered_per_s": answered[w] / span,
-                            "errors": sum(1 for s in inside if not s.ok), "p50_ms": spread.get("p50"),
-                            "p95_ms": spread.get("p95"), "p99_ms": spread.get("p99")})  # fmt: skip
+            windows.append(
+                {
+                    "from_s": w * width,
+                    "to_s": w * width + span,
+                    "sent": len(inside),
+                    "answered": answered[w],
+                    "sent_per_s": len(inside) / span,
+                    "answered_per_s": answered[w] / span,
+                    "errors": sum(1 for s in inside if not s.ok),
+                    "p50_ms": spread.get("p50"),
+                    "p95_ms": spread.get("p95"),
+                    "p99_ms": spread.get("p99"),
+                }
+            )
         return windows
 
     def _result(self, started: datetime, sent_s: float) -> dict[str, Any]:

@@ -72,8 +72,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def spread(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 1), "p95_ms": round(pct(ms, 95), 1),
-            "p99_ms": round(pct(ms, 99), 1), "max_ms": round(max(ms), 1) if ms else float("nan")}  # fmt: skip
+    return {
+        "n": len(ms),
+        "p50_ms": round(pct(ms, 50), 1),
+        "p95_ms": round(pct(ms, 95), 1),
+        "p99_ms": round(pct(ms, 99), 1),
+        "max_ms": round(max(ms), 1) if ms else float("nan"),
+    }
 
 
 # -- 2. the machine's limit ----------------------------------------------------------------------------------
@@ -85,13 +90,23 @@ async def raw_kafka(bootstrap: str, records: int, size: int) -> dict[str, Any]:
     latency (its send time travels in the value)."""
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, [TopicSpec(topic, partitions=6)])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 2**20,
-                                fetch_max_wait_ms=5)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 2**20,
+        fetch_max_wait_ms=5,
+    )
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(6)])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                                max_batch_size=256 * 1024)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
     await producer.start()
     latencies: list[float] = []
     padding = b"x" * max(0, size - 40)
@@ -119,8 +134,13 @@ async def raw_kafka(bootstrap: str, records: int, size: int) -> dict[str, Any]:
         reader.cancel()
         await producer.stop()
         await consumer.stop()
-    return {"records": records, "bytes": size, "seconds": round(seconds, 2),
-            "events_per_s": round(records / seconds, 1), "latency": spread(latencies)}  # fmt: skip
+    return {
+        "records": records,
+        "bytes": size,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(records / seconds, 1),
+        "latency": spread(latencies),
+    }
 
 
 async def raw_postgres(dsn: str, seconds: float, connections: int) -> dict[str, Any]:
@@ -143,10 +163,19 @@ async def raw_postgres(dsn: str, seconds: float, connections: int) -> dict[str, 
             while time.perf_counter() < deadline:
                 event = uuid.uuid4()
                 async with c.transaction():
-                    await c.execute("INSERT INTO inbox (consumer_group, event_id, topic, partition, \"offset\") "
-                                    "VALUES ('bench', $1, 'raw', $2, $3)", event, n, commits)  # fmt: skip
-                    await c.execute("INSERT INTO outbox (topic, key, value, event_id) VALUES ('raw', $1, $2, $3)",
-                                    b"k", value, uuid.uuid4())  # fmt: skip
+                    await c.execute(
+                        'INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset") '
+                        "VALUES ('bench', $1, 'raw', $2, $3)",
+                        event,
+                        n,
+                        commits,
+                    )
+                    await c.execute(
+                        "INSERT INTO outbox (topic, key, value, event_id) VALUES ('raw', $1, $2, $3)",
+                        b"k",
+                        value,
+                        uuid.uuid4(),
+                    )
                 commits += 1
         finally:
             await c.close()
@@ -207,13 +236,24 @@ class Stage:
         return self.drain_s <= self.seconds / 4
 
     def as_dict(self) -> dict[str, Any]:
-        return {"journeys_per_s": self.journeys_per_s, "journeys": self.journeys, "seconds": round(self.seconds, 1), "commands": self.commands,
-                "applied": self.applied, "drain_s": round(self.drain_s, 1),
-                "applied_per_s": round(self.applied_per_s, 1), "held": self.held, "by_service": self.by_service,
-                "cpu_s": self.cpu_s, "machine_cpu_s": self.machine_cpu_s}  # fmt: skip
+        return {
+            "journeys_per_s": self.journeys_per_s,
+            "journeys": self.journeys,
+            "seconds": round(self.seconds, 1),
+            "commands": self.commands,
+            "applied": self.applied,
+            "drain_s": round(self.drain_s, 1),
+            "applied_per_s": round(self.applied_per_s, 1),
+            "held": self.held,
+            "by_service": self.by_service,
+            "cpu_s": self.cpu_s,
+            "machine_cpu_s": self.machine_cpu_s,
+        }
 
 
-async def settle(pools: dict[str, asyncpg.Pool], quiet_s: float = 3.0, limit_s: float = 180.0) -> tuple[dict[str, int], float]:  # fmt: skip
+async def settle(
+    pools: dict[str, asyncpg.Pool], quiet_s: float = 3.0, limit_s: float = 180.0
+) -> tuple[dict[str, int], float]:
     """Wait until no consumer applied anything for ``quiet_s``; (totals, seconds until the last progress)."""
     started = time.monotonic()
     last = await applied_events(pools)
@@ -226,8 +266,13 @@ async def settle(pools: dict[str, asyncpg.Pool], quiet_s: float = 3.0, limit_s: 
     return last, max(0.0, last_change - started)
 
 
-async def run_stage(system: System, pools: dict[str, asyncpg.Pool], journeys: list[Journey], rate: float,
-                    watch: Callable[[], Awaitable[None]]) -> Stage:  # fmt: skip
+async def run_stage(
+    system: System,
+    pools: dict[str, asyncpg.Pool],
+    journeys: list[Journey],
+    rate: float,
+    watch: Callable[[], Awaitable[None]],
+) -> Stage:
     assert system.addresses is not None
     before, _ = await settle(pools, quiet_s=1.0)
     watcher = asyncio.create_task(watch())
@@ -254,19 +299,49 @@ async def reconcile(pools: dict[str, asyncpg.Pool], journeys: list[Journey]) -> 
         return int(await pools[service].fetchval(sql, ids))
 
     checks = {
-        "custody detentions": (len(custody), await count(
-            "custody", "SELECT count(*) FROM detentions WHERE detention_id = ANY($1)", [j.detention_id for j in custody])),
-        "referral assessments": (len(positives), await count(
-            "referral", "SELECT count(*) FROM assessments WHERE detention_id = ANY($1)", [j.detention_id for j in positives])),
-        "ppo-register arrests": (len(custody), await count(
-            "ppo-register", "SELECT count(*) FROM arrests WHERE detention_id = ANY($1)", [j.detention_id for j in custody])),
-        "breach bookings": (len(custody), await count(
-            "breach", "SELECT count(*) FROM bookings WHERE detention_id = ANY($1)", [j.detention_id for j in custody])),
-        "breach orders": (len(drr), await count(
-            "breach", "SELECT count(*) FROM orders WHERE order_id = ANY($1)", [j.order_id for j in drr])),
-    }  # fmt: skip
-    return {"checks": {k: {"expected": e, "found": f} for k, (e, f) in checks.items()},
-            "exact": all(e == f for e, f in checks.values())}  # fmt: skip
+        "custody detentions": (
+            len(custody),
+            await count(
+                "custody",
+                "SELECT count(*) FROM detentions WHERE detention_id = ANY($1)",
+                [j.detention_id for j in custody],
+            ),
+        ),
+        "referral assessments": (
+            len(positives),
+            await count(
+                "referral",
+                "SELECT count(*) FROM assessments WHERE detention_id = ANY($1)",
+                [j.detention_id for j in positives],
+            ),
+        ),
+        "ppo-register arrests": (
+            len(custody),
+            await count(
+                "ppo-register",
+                "SELECT count(*) FROM arrests WHERE detention_id = ANY($1)",
+                [j.detention_id for j in custody],
+            ),
+        ),
+        "breach bookings": (
+            len(custody),
+            await count(
+                "breach",
+                "SELECT count(*) FROM bookings WHERE detention_id = ANY($1)",
+                [j.detention_id for j in custody],
+            ),
+        ),
+        "breach orders": (
+            len(drr),
+            await count(
+                "breach", "SELECT count(*) FROM orders WHERE order_id = ANY($1)", [j.order_id for j in drr]
+            ),
+        ),
+    }
+    return {
+        "checks": {k: {"expected": e, "found": f} for k, (e, f) in checks.items()},
+        "exact": all(e == f for e, f in checks.values()),
+    }
 
 
 # -- 4. latency ----------------------------------------------------------------------------------------------
@@ -279,8 +354,14 @@ class Probe:
     person_id: str
 
 
-async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background: list[Journey],
-                      events_per_journey: float, events_per_s: float, probes: int) -> dict[str, Any]:  # fmt: skip
+async def latency_run(
+    system: System,
+    pools: dict[str, asyncpg.Pool],
+    background: list[Journey],
+    events_per_journey: float,
+    events_per_s: float,
+    probes: int,
+) -> dict[str, Any]:
     """Background journeys at about ``events_per_s`` applied events/s; meanwhile ``probes`` journeys through
     custody's HTTP API at Camden, each assessment assigned to one of the probe workers, whose live inbox
     streams are open."""
@@ -292,9 +373,18 @@ async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background
     arrivals: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=30) as client:
         for w in workers:
-            answer = await client.post(f"{system.url('referral')}/v1/workers", headers=manager, json={
-                "worker_id": w, "name": "Probe", "area": "camden", "suites": ["MET-CAMDEN"], "daily_capacity": 50,
-                "working_weekdays": [0, 1, 2, 3, 4, 5, 6]})  # fmt: skip
+            answer = await client.post(
+                f"{system.url('referral')}/v1/workers",
+                headers=manager,
+                json={
+                    "worker_id": w,
+                    "name": "Probe",
+                    "area": "camden",
+                    "suites": ["MET-CAMDEN"],
+                    "daily_capacity": 50,
+                    "working_weekdays": [0, 1, 2, 3, 4, 5, 6],
+                },
+            )
             answer.raise_for_status()
         ready = asyncio.Event()
         opened = 0
@@ -333,18 +423,36 @@ async def latency_run(system: System, pools: dict[str, asyncpg.Pool], background
             load.cancel()
             for task in listeners:
                 task.cancel()
-        rows = (await client.get(f"{system.url('referral')}/v1/assessments", params={"area": "camden"},
-                                 headers=manager)).json()  # fmt: skip
+        rows = (
+            await client.get(
+                f"{system.url('referral')}/v1/assessments", params={"area": "camden"}, headers=manager
+            )
+        ).json()
     by_detention = {a["detention_id"]: a["assessment_id"] for a in rows}
-    ms = [(arrivals[by_detention[p.detention_id]] - p.accepted_at) * 1000 for p in sent
-          if p.detention_id in by_detention and by_detention[p.detention_id] in arrivals]  # fmt: skip
-    return {"target_events_per_s": events_per_s, "measured_applied_events_per_s": round(applied_rate, 1),
-            "probes": len(sent), "arrived": len(ms), "positive_to_inbox": spread(ms), "samples_ms": ms,
-            "failure_probes": failures[0], "failure_to_liaison": spread(failures[1])}  # fmt: skip
+    ms = [
+        (arrivals[by_detention[p.detention_id]] - p.accepted_at) * 1000
+        for p in sent
+        if p.detention_id in by_detention and by_detention[p.detention_id] in arrivals
+    ]
+    return {
+        "target_events_per_s": events_per_s,
+        "measured_applied_events_per_s": round(applied_rate, 1),
+        "probes": len(sent),
+        "arrived": len(ms),
+        "positive_to_inbox": spread(ms),
+        "samples_ms": ms,
+        "failure_probes": failures[0],
+        "failure_to_liaison": spread(failures[1]),
+    }
 
 
-async def _failure_latencies(client: httpx.AsyncClient, system: System, manager: dict[str, str],
-                             officer: dict[str, str], probes: list[Probe]) -> tuple[int, list[float]]:  # fmt: skip
+async def _failure_latencies(
+    client: httpx.AsyncClient,
+    system: System,
+    manager: dict[str, str],
+    officer: dict[str, str],
+    probes: list[Probe],
+) -> tuple[int, list[float]]:
     """RA1 imposed, then a failure to attend recorded (referral answers) → the liaison webhook receiving the
     arrest-request notification (breach, through its durable notification timers)."""
     received: dict[str, float] = {}
@@ -363,10 +471,18 @@ async def _failure_latencies(client: httpx.AsyncClient, system: System, manager:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
             await asyncio.sleep(0.05)
         admin = _bearer(Role.admin, "*")
-        (await client.put(f"{system.url('breach')}/v1/liaison/camden/webhook", headers=admin,
-                          json={"url": f"http://127.0.0.1:{port}/hook", "secret": "s" * 32})).raise_for_status()  # fmt: skip
-        rows = (await client.get(f"{system.url('referral')}/v1/assessments", params={"area": "camden"},
-                                 headers=manager)).json()  # fmt: skip
+        (
+            await client.put(
+                f"{system.url('breach')}/v1/liaison/camden/webhook",
+                headers=admin,
+                json={"url": f"http://127.0.0.1:{port}/hook", "secret": "s" * 32},
+            )
+        ).raise_for_status()
+        rows = (
+            await client.get(
+                f"{system.url('referral')}/v1/assessments", params={"area": "camden"}, headers=manager
+            )
+        ).json()
         by_detention = {a["detention_id"]: a["assessment_id"] for a in rows}
         failed: dict[str, float] = {}
         for p in probes:
@@ -385,10 +501,20 @@ async def _failure_latencies(client: httpx.AsyncClient, system: System, manager:
         while any(pid not in received for pid in failed) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         if any(pid not in received for pid in failed):
-            feed = (await client.get(f"{system.url('breach')}/v1/notifications", params={"area": "camden"},
-                                     headers=admin)).json()  # fmt: skip
-            console.print({"not received": len(failed) - len(received), "feed": [
-                {k: i.get(k) for k in ("kind", "attempts", "delivered_at", "last_error")} for i in feed["items"][:5]]})  # fmt: skip
+            feed = (
+                await client.get(
+                    f"{system.url('breach')}/v1/notifications", params={"area": "camden"}, headers=admin
+                )
+            ).json()
+            console.print(
+                {
+                    "not received": len(failed) - len(received),
+                    "feed": [
+                        {k: i.get(k) for k in ("kind", "attempts", "delivered_at", "last_error")}
+                        for i in feed["items"][:5]
+                    ],
+                }
+            )
         return len(failed), [(received[pid] - at) * 1000 for pid, at in failed.items() if pid in received]
     finally:
         server.should_exit = True
@@ -403,9 +529,15 @@ async def _applied_rate(pools: dict[str, asyncpg.Pool], seconds: float) -> float
 
 async def _probe(client: httpx.AsyncClient, system: System, officer: dict[str, str], pid: str) -> Probe:
     now = datetime.now(UTC)
-    body = {"person_id": pid, "name": "Probe Person", "date_of_birth": "1980-01-01", "home_area": "camden",
-            "suite": "MET-CAMDEN", "arrested_at": (now - timedelta(minutes=30)).isoformat(),
-            "offences": [{"code": "TA1968-s1", "offence_date": now.date().isoformat()}]}  # fmt: skip
+    body = {
+        "person_id": pid,
+        "name": "Probe Person",
+        "date_of_birth": "1980-01-01",
+        "home_area": "camden",
+        "suite": "MET-CAMDEN",
+        "arrested_at": (now - timedelta(minutes=30)).isoformat(),
+        "offences": [{"code": "TA1968-s1", "offence_date": now.date().isoformat()}],
+    }
     custody = system.url("custody")
     booked = await client.post(f"{custody}/v1/detentions", json=body, headers=officer)
     booked.raise_for_status()
@@ -414,8 +546,11 @@ async def _probe(client: httpx.AsyncClient, system: System, officer: dict[str, s
         (
             await client.post(f"{custody}/v1/detentions/{did}/{action}", json={}, headers=officer)
         ).raise_for_status()
-    answer = await client.post(f"{custody}/v1/detentions/{did}/results", headers=officer,
-                               json={"drug": "cocaine", "result": "positive"})  # fmt: skip
+    answer = await client.post(
+        f"{custody}/v1/detentions/{did}/results",
+        headers=officer,
+        json={"drug": "cocaine", "result": "positive"},
+    )
     answer.raise_for_status()
     return Probe(time.perf_counter(), did, pid)
 
@@ -465,8 +600,9 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
         result["raw_kafka"] = await raw_kafka(bootstrap, 20_000 if quick else 100_000, size)
         console.print(result["raw_kafka"])
         console.print("[bold]baseline[/]: raw PostgreSQL commits")
-        result["raw_postgres"] = await raw_postgres(server_dsn(system.addresses.postgres_dsn, "bench_raw"),
-                                                    5 if quick else 15, 8)  # fmt: skip
+        result["raw_postgres"] = await raw_postgres(
+            server_dsn(system.addresses.postgres_dsn, "bench_raw"), 5 if quick else 15, 8
+        )
         console.print(result["raw_postgres"])
         stages: list[Stage] = []
         used = 0
@@ -492,11 +628,14 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
         console.print(
             f"[bold]latency[/] at ~200 events/s ({events_per_journey:.1f} applied events per journey)"
         )
-        result["latency"] = await latency_run(system, pools, journeys[used:], events_per_journey, 200.0,
-                                              40 if quick else 120)  # fmt: skip
+        result["latency"] = await latency_run(
+            system, pools, journeys[used:], events_per_journey, 200.0, 40 if quick else 120
+        )
         console.print({k: v for k, v in result["latency"].items() if k != "samples_ms"})
-        result["memory_mb"] = {n: {"idle": round(memory.idle[n], 1), "peak_under_load": round(memory.peak[n], 1)}
-                               for n in SERVICE_NAMES}  # fmt: skip
+        result["memory_mb"] = {
+            n: {"idle": round(memory.idle[n], 1), "peak_under_load": round(memory.peak[n], 1)}
+            for n in SERVICE_NAMES
+        }
     finally:
         for pool in pools.values():
             await pool.close()
@@ -529,8 +668,11 @@ def main(
     finally:
         system.stop()
         shutil.rmtree(state, ignore_errors=True)
-    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}  # fmt: skip
+    result["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
     result["at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     write(result, quick, orjson.loads(before.read_bytes()) if before else None)
 

@@ -69,13 +69,19 @@ def _before_after(r: dict[str, Any], before: dict[str, Any] | None) -> list[str]
         lat = x["latency"]["positive_to_inbox"]
         return [
             ("sustained events/s (best stage that held)", f"{x['sustained_events_per_s']:,.0f}"),
-            ("ratio to the raw Kafka round trip", f"{x['sustained_events_per_s'] / x['raw_kafka']['events_per_s']:.3f}"),
+            (
+                "ratio to the raw Kafka round trip",
+                f"{x['sustained_events_per_s'] / x['raw_kafka']['events_per_s']:.3f}",
+            ),
             ("p50 / p99 positive → inbox", f"{lat['p50_ms']} / {lat['p99_ms']} ms"),
-            ("p50 / p99 failure → liaison", f"{x['latency']['failure_to_liaison']['p50_ms']} / "
-                                            f"{x['latency']['failure_to_liaison']['p99_ms']} ms"),
+            (
+                "p50 / p99 failure → liaison",
+                f"{x['latency']['failure_to_liaison']['p50_ms']} / "
+                f"{x['latency']['failure_to_liaison']['p99_ms']} ms",
+            ),
             ("replay events/s", f"{x['replay']['events_per_s']:,.0f} ({x['replay']['events']:,} events)"),
             ("peak RSS", f"{max(m['peak_under_load'] for m in x['memory_mb'].values()):.0f} MB"),
-        ]  # fmt: skip
+        ]
 
     lines = [
         "## Before and after",

@@ -61,8 +61,10 @@ def consumer_figures(system: System) -> list[str]:
             records = sums[(group, "dipflow_consumer_poll_records_sum:")] / polls
             apply = sums.get((group, "dipflow_consumer_phase_seconds_sum:apply"), 0.0) / polls * 1000
             commit = sums.get((group, "dipflow_consumer_phase_seconds_sum:commit"), 0.0) / polls * 1000
-            lines.append(f"{group}: {polls:.0f} polls, {records:.0f} records/poll, apply {apply:.1f} ms, "
-                         f"commit {commit:.1f} ms")  # fmt: skip
+            lines.append(
+                f"{group}: {polls:.0f} polls, {records:.0f} records/poll, apply {apply:.1f} ms, "
+                f"commit {commit:.1f} ms"
+            )
     return lines
 
 
@@ -115,7 +117,7 @@ async def offer(system: System, rate: float, seconds: float) -> None:
                 rows = await pool.fetch(
                     "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-                )  # fmt: skip
+                )
                 for r in rows:
                     if r["state"] == "idle":
                         continue
@@ -163,8 +165,19 @@ def main(
         spy = str(ROOT / ".venv" / "bin" / "py-spy")
         spies = {}
         for name, managed in system.processes.items():
-            argv = [spy, "record", "--pid", str(managed.popen.pid), "--format", "raw", "--rate", "100",
-                    "--nonblocking", "--output", str(OUT / f"{name}.raw")]  # fmt: skip
+            argv = [
+                spy,
+                "record",
+                "--pid",
+                str(managed.popen.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--nonblocking",
+                "--output",
+                str(OUT / f"{name}.raw"),
+            ]
             spies[name] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before = cpu_by_process(system)
         machine_before = psutil.cpu_times()

@@ -54,8 +54,13 @@ class ReplayFigures:
 
 async def publish_history(bootstrap: str, detentions: int, prefix: str) -> tuple[int, float]:
     started = time.monotonic()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                                max_batch_size=512 * 1024, compression_type=None)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        compression_type=None,
+    )
     await producer.start()
     count = 0
     try:
@@ -101,9 +106,15 @@ async def replay_figures(
     finally:
         await conn.close()
     return ReplayFigures(
-        detentions, result.total, produce_s, result.seconds, result.applied, result.skipped, rows,
+        detentions,
+        result.total,
+        produce_s,
+        result.seconds,
+        result.applied,
+        result.skipped,
+        rows,
         {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after},
-    )  # fmt: skip
+    )
 
 
 def main(detentions: Annotated[int, typer.Option(help="Detentions in the generated year")] = 40_000) -> None:

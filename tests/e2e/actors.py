@@ -50,25 +50,44 @@ class Actors:
         self.people.add(pid)
         return pid
 
-    async def post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str],
-                   status: int = 200) -> Any:  # fmt: skip
+    async def post(
+        self,
+        client: httpx.AsyncClient,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        status: int = 200,
+    ) -> Any:
         answer = await client.post(path, json=body, headers=headers)
         assert answer.status_code == status, (path, answer.text)
         return answer.json() if answer.content else None
 
     async def worker(self, name: str, **extra: Any) -> tuple[str, dict[str, str]]:
         worker_id = f"W-{self.tag}-{name}"
-        body = {"worker_id": worker_id, "name": name, "area": "lambeth", "suites": [SUITE], "daily_capacity": 20,
-                **extra}  # fmt: skip
+        body = {
+            "worker_id": worker_id,
+            "name": name,
+            "area": "lambeth",
+            "suites": [SUITE],
+            "daily_capacity": 20,
+            **extra,
+        }
         await self.post(self.referral, "/v1/workers", body, self.manager, 201)
         return worker_id, self.system.token(Role.referral_worker, "lambeth", worker_id)
 
-    async def book_in(self, pid: str, code: str = "TA1968-s1", arrested_ago: timedelta = timedelta(minutes=30),
-                      **extra: Any) -> str:  # fmt: skip
+    async def book_in(
+        self, pid: str, code: str = "TA1968-s1", arrested_ago: timedelta = timedelta(minutes=30), **extra: Any
+    ) -> str:
         now = datetime.now(UTC)
-        body = {"person_id": pid, "name": self.person_name, "date_of_birth": "1975-05-05", "home_area": "lambeth",
-                "suite": SUITE, "arrested_at": (now - arrested_ago).isoformat(),
-                "offences": [{"code": code, "offence_date": now.date().isoformat(), **extra}]}  # fmt: skip
+        body = {
+            "person_id": pid,
+            "name": self.person_name,
+            "date_of_birth": "1975-05-05",
+            "home_area": "lambeth",
+            "suite": SUITE,
+            "arrested_at": (now - arrested_ago).isoformat(),
+            "offences": [{"code": code, "offence_date": now.date().isoformat(), **extra}],
+        }
         booked = await self.post(self.custody, "/v1/detentions", body, self.officer, 201)
         return str(booked["detention_id"])
 
@@ -106,8 +125,10 @@ class Actors:
 @asynccontextmanager
 async def service_clients(system: System) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """One HTTP client per service, on its real port."""
-    async with httpx.AsyncClient(base_url=system.url("custody"), timeout=30) as c, \
-            httpx.AsyncClient(base_url=system.url("referral"), timeout=30) as r, \
-            httpx.AsyncClient(base_url=system.url("ppo-register"), timeout=30) as p, \
-            httpx.AsyncClient(base_url=system.url("breach"), timeout=30) as b:  # fmt: skip
+    async with (
+        httpx.AsyncClient(base_url=system.url("custody"), timeout=30) as c,
+        httpx.AsyncClient(base_url=system.url("referral"), timeout=30) as r,
+        httpx.AsyncClient(base_url=system.url("ppo-register"), timeout=30) as p,
+        httpx.AsyncClient(base_url=system.url("breach"), timeout=30) as b,
+    ):
         yield dict(zip(SERVICE_NAMES, (c, r, p, b), strict=True))

@@ -49,8 +49,12 @@ async def test_positive_test_is_assigned_attended_and_the_follow_up_attended(act
     await actors.post(actors.referral, f"{case}/impose", {"place": "Brixton DIP office"}, actors.officer)
     await actors.post(actors.referral, f"{case}/attendance", {"outcome": "attended"}, me)
     follow_at = (datetime.now(UTC) + timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
-    decided = await actors.post(actors.referral, f"{case}/follow-up",
-                                {"needed": True, "appointment_at": follow_at.isoformat(), "place": "DIP office"}, me)  # fmt: skip
+    decided = await actors.post(
+        actors.referral,
+        f"{case}/follow-up",
+        {"needed": True, "appointment_at": follow_at.isoformat(), "place": "DIP office"},
+        me,
+    )
     assert decided["follow_up"]["worker_id"] == worker_id  # A9 continuity
     done = await actors.post(
         actors.referral, f"{case}/attendance", {"kind": "follow_up", "outcome": "attended"}, me
@@ -67,8 +71,12 @@ async def test_failure_to_attend_becomes_an_arrest_request_that_a_re_arrest_clos
     did = await actors.positive(pid)
     a = await actors.assessment(did, lambda x: x["initial"]["worker_id"] is not None)
     await actors.post(actors.referral, f"/v1/assessments/{a['assessment_id']}/impose", {}, actors.officer)
-    await actors.post(actors.referral, f"/v1/assessments/{a['assessment_id']}/attendance", {"outcome": "failed_to_attend"},
-                      actors.manager)  # fmt: skip
+    await actors.post(
+        actors.referral,
+        f"/v1/assessments/{a['assessment_id']}/attendance",
+        {"outcome": "failed_to_attend"},
+        actors.manager,
+    )
 
     async def request() -> Any:
         rows = (
@@ -98,8 +106,19 @@ async def test_ppo_non_trigger_arrest_goes_to_an_inspector_then_tests_positive_a
 ) -> None:
     pid = actors.person(3)
     start = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
-    await actors.post(actors.ppo, "/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "catch_and_convict",
-                      "start_date": start, "reason": "panel"}, actors.coordinator, 201)  # fmt: skip
+    await actors.post(
+        actors.ppo,
+        "/v1/register",
+        {
+            "person_id": pid,
+            "borough": "lambeth",
+            "strand": "catch_and_convict",
+            "start_date": start,
+            "reason": "panel",
+        },
+        actors.coordinator,
+        201,
+    )
 
     async def custody_knows() -> bool:
         return bool(
@@ -115,8 +134,16 @@ async def test_ppo_non_trigger_arrest_goes_to_an_inspector_then_tests_positive_a
         await actors.custody.get("/v1/inspector-requests", params={"suite": SUITE}, headers=actors.inspector)
     ).json()
     assert did in [w["detention_id"] for w in waiting]
-    decided = await actors.act(did, "inspector-decision", {"decision": "authorised", "rank": "inspector",
-                               "grounds": "Class A misuse suspected to have caused the damage"}, actors.inspector)  # fmt: skip
+    decided = await actors.act(
+        did,
+        "inspector-decision",
+        {
+            "decision": "authorised",
+            "rank": "inspector",
+            "grounds": "Class A misuse suspected to have caused the damage",
+        },
+        actors.inspector,
+    )
     assert decided["decision"]["outcome"] == "required"
     await actors.act(did, "warning")
     await actors.act(did, "sample")
@@ -147,13 +174,29 @@ async def test_refused_assessment_restricts_bail_and_a_broken_condition_becomes_
         return next((c for c in rows if c["detention_id"] == did), None)
 
     await until(bail_case, "the restriction-on-bail case")
-    notice = await actors.post(actors.referral, f"/v1/bail-cases/{did}/agreement",
-                               {"agreed": False, "substantial_grounds": True}, actors.officer)  # fmt: skip
+    notice = await actors.post(
+        actors.referral,
+        f"/v1/bail-cases/{did}/agreement",
+        {"agreed": False, "substantial_grounds": True},
+        actors.officer,
+    )
     assert notice["restriction"] == "applies" and notice["rule_ids"] == ["B1", "B2"]
-    await actors.post(actors.referral, f"/v1/bail-cases/{did}/outcome", {"outcome": "bail_with_assessment_condition",
-                      "court": "Camberwell Green", "decided_on": datetime.now(UTC).date().isoformat()}, actors.court)  # fmt: skip
-    await actors.post(actors.referral, f"/v1/bail-cases/{did}/breach", {"what": "did not attend the assessment"},
-                      actors.court)  # fmt: skip
+    await actors.post(
+        actors.referral,
+        f"/v1/bail-cases/{did}/outcome",
+        {
+            "outcome": "bail_with_assessment_condition",
+            "court": "Camberwell Green",
+            "decided_on": datetime.now(UTC).date().isoformat(),
+        },
+        actors.court,
+    )
+    await actors.post(
+        actors.referral,
+        f"/v1/bail-cases/{did}/breach",
+        {"what": "did not attend the assessment"},
+        actors.court,
+    )
 
     async def request() -> Any:
         rows = (
@@ -178,13 +221,39 @@ async def test_drr_warning_then_breach_of_a_ppo_is_fast_tracked_to_the_liaison_w
 
     pid, order_id = actors.person(5), f"DRR-{actors.tag}"
     async with uvicorn_app(receiver) as hook:
-        await actors.breach.put("/v1/liaison/lambeth/webhook", json={"url": f"{hook}/liaison", "secret": "s" * 20},
-                                headers=actors.liaison)  # fmt: skip
-        await actors.post(actors.ppo, "/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "rehabilitate_and_resettle",
-                          "start_date": "2008-01-01", "reason": "panel"}, actors.coordinator, 201)  # fmt: skip
-        await actors.post(actors.breach, "/v1/orders", {"person_id": pid, "order_id": order_id, "area": "lambeth",
-                          "court": "Camberwell Green", "start_date": "2008-01-14", "treatment_months": 24,
-                          "responsible_officer": "PO Smith"}, actors.liaison, 201)  # fmt: skip
+        await actors.breach.put(
+            "/v1/liaison/lambeth/webhook",
+            json={"url": f"{hook}/liaison", "secret": "s" * 20},
+            headers=actors.liaison,
+        )
+        await actors.post(
+            actors.ppo,
+            "/v1/register",
+            {
+                "person_id": pid,
+                "borough": "lambeth",
+                "strand": "rehabilitate_and_resettle",
+                "start_date": "2008-01-01",
+                "reason": "panel",
+            },
+            actors.coordinator,
+            201,
+        )
+        await actors.post(
+            actors.breach,
+            "/v1/orders",
+            {
+                "person_id": pid,
+                "order_id": order_id,
+                "area": "lambeth",
+                "court": "Camberwell Green",
+                "start_date": "2008-01-14",
+                "treatment_months": 24,
+                "responsible_officer": "PO Smith",
+            },
+            actors.liaison,
+            201,
+        )
 
         async def breach_knows() -> bool:
             return bool(
@@ -192,10 +261,18 @@ async def test_drr_warning_then_breach_of_a_ppo_is_fast_tracked_to_the_liaison_w
             )
 
         await until(breach_knows, "the breach service's copy of the register")
-        first = await actors.post(actors.breach, f"/v1/orders/{order_id}/compliance",
-                                  {"kind": "unacceptable_absence", "on": "2008-03-03"}, actors.liaison)  # fmt: skip
-        second = await actors.post(actors.breach, f"/v1/orders/{order_id}/compliance",
-                                   {"kind": "unacceptable_absence", "on": "2008-09-01"}, actors.liaison)  # fmt: skip
+        first = await actors.post(
+            actors.breach,
+            f"/v1/orders/{order_id}/compliance",
+            {"kind": "unacceptable_absence", "on": "2008-03-03"},
+            actors.liaison,
+        )
+        second = await actors.post(
+            actors.breach,
+            f"/v1/orders/{order_id}/compliance",
+            {"kind": "unacceptable_absence", "on": "2008-09-01"},
+            actors.liaison,
+        )
         assert (first["decision"], second["decision"]) == ("warning", "breach")
 
         async def fast_tracked() -> Any:
@@ -224,8 +301,12 @@ async def test_refusal_to_give_a_sample_is_an_offence_and_gives_no_required_asse
         await actors.referral.get("/v1/assessments", params={"area": "lambeth"}, headers=actors.manager)
     ).json()
     assert did not in [a["detention_id"] for a in rows]
-    consumer = AIOKafkaConsumer("custody.events.v1", bootstrap_servers=actors.system.kafka_bootstrap,
-                                auto_offset_reset="earliest", group_id=None)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        "custody.events.v1",
+        bootstrap_servers=actors.system.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     try:
 
@@ -271,17 +352,31 @@ async def test_no_name_birth_date_or_pnc_number_in_any_log_line_or_metric_of_the
     pnc = f"{int(actors.tag[:2], 16) % 100:02d}/{int(actors.tag, 16) % 10**7:07d}Q"
     name, born = "Persephone Gallowglass", "1969-12-07"
     PEOPLE.add(pnc)
-    bad = {"person_id": pnc, "name": name, "date_of_birth": born, "home_area": "lambeth", "suite": "NO-SUCH",
-           "arrested_at": "not a time", "offences": []}  # fmt: skip
+    bad = {
+        "person_id": pnc,
+        "name": name,
+        "date_of_birth": born,
+        "home_area": "lambeth",
+        "suite": "NO-SUCH",
+        "arrested_at": "not a time",
+        "offences": [],
+    }
     refused = await actors.custody.post("/v1/detentions", json=bad, headers=actors.officer)
     assert refused.status_code == 422
-    body = {**bad, "suite": SUITE, "arrested_at": datetime.now(UTC).isoformat(),
-            "offences": [{"code": "TA1968-s1", "offence_date": datetime.now(UTC).date().isoformat()}]}  # fmt: skip
+    body = {
+        **bad,
+        "suite": SUITE,
+        "arrested_at": datetime.now(UTC).isoformat(),
+        "offences": [{"code": "TA1968-s1", "offence_date": datetime.now(UTC).date().isoformat()}],
+    }
     booked = await actors.custody.post("/v1/detentions", json=body, headers=actors.officer)
     assert booked.status_code == 201, booked.text
     did = booked.json()["detention_id"]
-    for action, payload in (("warning", {}), ("sample", {}), ("results", {"drug": "cocaine", "result": "positive",
-                            "medication_declared": name})):  # fmt: skip
+    for action, payload in (
+        ("warning", {}),
+        ("sample", {}),
+        ("results", {"drug": "cocaine", "result": "positive", "medication_declared": name}),
+    ):
         await actors.act(did, action, payload)
     await actors.assessment(did)
     assert (await actors.custody.get(f"/v1/ppo-status/{pnc}", headers=actors.officer)).status_code == 200
@@ -303,8 +398,13 @@ async def test_no_name_birth_date_or_pnc_number_in_any_log_line_or_metric_of_the
     secrets = {name, born, "Journey Person", "1975-05-05", *PEOPLE}
     logs = sorted((actors.system.state / "logs").glob("*.log"))
     assert {p.stem for p in logs} >= {"custody", "referral", "ppo-register", "breach"}
-    leaks = [(p.name, n, s) for p in logs for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
-             for s in secrets if s in line]  # fmt: skip
+    leaks = [
+        (p.name, n, s)
+        for p in logs
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        for s in secrets
+        if s in line
+    ]
     assert leaks == [], leaks[:5]
     assert sum(len(p.read_text().splitlines()) for p in logs) > 20  # the services did log
     for client in (actors.custody, actors.referral, actors.ppo, actors.breach):

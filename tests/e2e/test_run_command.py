@@ -39,10 +39,23 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
             }
             docs = client.get(f"{SERVICES[0].url(offset)}/docs")
             minted = subprocess.run(
-                [sys.executable, "-m", "dipflow.cli", "token", "--role", "admin", "--area", "*",
-                 "--state-dir", str(state)],
-                capture_output=True, text=True, check=True, cwd=ROOT,
-            ).stdout.strip()  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "dipflow.cli",
+                    "token",
+                    "--role",
+                    "admin",
+                    "--area",
+                    "*",
+                    "--state-dir",
+                    str(state),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout.strip()
             for spec in SERVICES:
                 audit = client.get(
                     f"{spec.url(offset)}/v1/audit", headers={"Authorization": f"Bearer {minted}"}

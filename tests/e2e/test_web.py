@@ -30,8 +30,18 @@ from tests.e2e.system import System, start_system, until
 
 pytestmark = pytest.mark.timeout(300)
 SHOTS = project_root() / "test-artifacts" / "screenshots"
-CHARTS = ("k1-month", "k1-borough", "k2-month", "k2-borough", "k3-distribution", "k3-source", "k4-month",
-          "k4-borough", "k5-month", "k5-suite")  # fmt: skip
+CHARTS = (
+    "k1-month",
+    "k1-borough",
+    "k2-month",
+    "k2-borough",
+    "k3-distribution",
+    "k3-source",
+    "k4-month",
+    "k4-borough",
+    "k5-month",
+    "k5-suite",
+)
 
 
 def chromium() -> str:
@@ -97,8 +107,19 @@ class World(Actors):
         (the test) and the tested-positive list."""
         pid = self.facts["ppo"] = self.person("PPO")
         start = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
-        await self.post(self.ppo, "/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "catch_and_convict",
-                        "start_date": start, "reason": "panel"}, self.coordinator, 201)  # fmt: skip
+        await self.post(
+            self.ppo,
+            "/v1/register",
+            {
+                "person_id": pid,
+                "borough": "lambeth",
+                "strand": "catch_and_convict",
+                "start_date": start,
+                "reason": "panel",
+            },
+            self.coordinator,
+            201,
+        )
 
         async def custody_knows() -> bool:
             return bool(
@@ -110,21 +131,29 @@ class World(Actors):
 
         await until(custody_knows, "custody's copy of the register")
         did = await self.book_in(pid, "CDA1971-s1")
-        await self.act(did, "inspector-decision", {"decision": "authorised", "rank": "inspector",
-                       "grounds": "Class A misuse suspected"}, self.inspector)  # fmt: skip
+        await self.act(
+            did,
+            "inspector-decision",
+            {"decision": "authorised", "rank": "inspector", "grounds": "Class A misuse suspected"},
+            self.inspector,
+        )
         await self.test_positive(did)
         await self.book_in(pid, "BA1976-s7")
 
         async def listed() -> Any:
-            rows = (await self.ppo.get("/v1/tested-positive", params={"borough": "lambeth"},
-                                       headers=self.coordinator)).json()  # fmt: skip
+            rows = (
+                await self.ppo.get(
+                    "/v1/tested-positive", params={"borough": "lambeth"}, headers=self.coordinator
+                )
+            ).json()
             return any(r["person_id"] == pid for r in rows)
 
         await until(listed, "the tested-positive list")
 
         async def k2_counts_the_bail_arrest() -> Any:
-            rows = (await self.ppo.get("/v1/measures/k2", params={"borough": "lambeth"},
-                                       headers=self.coordinator)).json()  # fmt: skip
+            rows = (
+                await self.ppo.get("/v1/measures/k2", params={"borough": "lambeth"}, headers=self.coordinator)
+            ).json()
             return sum(r["arrested_for_breaking_bail_condition"] for r in rows)
 
         await until(k2_counts_the_bail_arrest, "K2 to count the arrest under BA76 s.7(3)")
@@ -138,8 +167,9 @@ class World(Actors):
         await self.post(self.referral, f"{case}/attendance", {"outcome": "failed_to_attend"}, self.manager)
 
         async def request(closed: bool) -> Any:
-            rows = (await self.breach.get("/v1/arrest-requests", params={"area": "lambeth"},
-                                          headers=self.police)).json()  # fmt: skip
+            rows = (
+                await self.breach.get("/v1/arrest-requests", params={"area": "lambeth"}, headers=self.police)
+            ).json()
             return next((r for r in rows if r["person_id"] == pid and (r["arrested_at"] or not closed)), None)
 
         await until(lambda: request(False), "the arrest request")
@@ -148,15 +178,32 @@ class World(Actors):
 
     async def drr_breach(self) -> None:
         pid, order = self.facts["drr"], self.facts["order"] = self.person("DRR"), f"DRR-W{self.tag}"
-        await self.post(self.breach, "/v1/orders", {"person_id": pid, "order_id": order, "area": "lambeth",
-                        "court": "Camberwell Green", "start_date": "2008-01-14", "treatment_months": 24,
-                        "responsible_officer": "PO Smith"}, self.liaison, 201)  # fmt: skip
-        high_risk = await self.breach.post(f"/v1/orders/{order}/high-risk", json={"high_risk": True},
-                                           headers=self.liaison)  # fmt: skip
+        await self.post(
+            self.breach,
+            "/v1/orders",
+            {
+                "person_id": pid,
+                "order_id": order,
+                "area": "lambeth",
+                "court": "Camberwell Green",
+                "start_date": "2008-01-14",
+                "treatment_months": 24,
+                "responsible_officer": "PO Smith",
+            },
+            self.liaison,
+            201,
+        )
+        high_risk = await self.breach.post(
+            f"/v1/orders/{order}/high-risk", json={"high_risk": True}, headers=self.liaison
+        )
         assert high_risk.status_code == 204, high_risk.text  # D5: fast-tracked to a premium arrest request
         for on in ("2008-03-03", "2008-09-01"):
-            await self.post(self.breach, f"/v1/orders/{order}/compliance",
-                            {"kind": "unacceptable_absence", "on": on}, self.liaison)  # fmt: skip
+            await self.post(
+                self.breach,
+                f"/v1/orders/{order}/compliance",
+                {"kind": "unacceptable_absence", "on": on},
+                self.liaison,
+            )
 
     async def bail_restricted(self) -> None:
         pid = self.facts["bail"] = self.person("BAIL")
@@ -170,8 +217,12 @@ class World(Actors):
             return any(c["detention_id"] == did for c in rows)
 
         await until(bail_case, "the restriction-on-bail case")
-        notice = await self.post(self.referral, f"/v1/bail-cases/{did}/agreement",
-                                 {"agreed": False, "substantial_grounds": True}, self.officer)  # fmt: skip
+        notice = await self.post(
+            self.referral,
+            f"/v1/bail-cases/{did}/agreement",
+            {"agreed": False, "substantial_grounds": True},
+            self.officer,
+        )
         assert notice["restriction"] == "applies"
 
 
@@ -185,8 +236,12 @@ async def world(system: System) -> AsyncIterator[World]:
 async def data(world: World) -> World:
     """Everything the dashboard and liaison pages show, made at once (each waits on its own events)."""
     await world.worker("data")
-    await asyncio.gather(world.ppo_tested_positive_after_an_inspector(), world.failure_to_attend_then_re_arrest(),
-                         world.drr_breach(), world.bail_restricted())  # fmt: skip
+    await asyncio.gather(
+        world.ppo_tested_positive_after_an_inspector(),
+        world.failure_to_attend_then_re_arrest(),
+        world.drr_breach(),
+        world.bail_restricted(),
+    )
     return world
 
 
@@ -223,8 +278,13 @@ def bearer(headers: dict[str, str]) -> str:
 
 
 async def sign_in(browser: Browser, web: str, token: str, path: str) -> Tab:
-    context = await browser.new_context(base_url=web, viewport={"width": 1280, "height": 900},
-                                        timezone_id="Europe/London", locale="en-GB", accept_downloads=True)  # fmt: skip
+    context = await browser.new_context(
+        base_url=web,
+        viewport={"width": 1280, "height": 900},
+        timezone_id="Europe/London",
+        locale="en-GB",
+        accept_downloads=True,
+    )
     tab = Tab(await context.new_page())
     await tab.page.goto(path)
     await expect(tab.page).to_have_url(f"{web}/sign-in?next={path.replace('/', '%2F')}")

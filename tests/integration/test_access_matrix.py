@@ -51,8 +51,11 @@ async def test_every_route_answers_every_role_as_declared(spec: Any, infra: Infr
     settings_class = next(
         v for k, v in vars(settings_module).items() if k.endswith("Settings") and k != "ServiceSettings"
     )
-    settings = settings_class(service_name=f"matrix-{spec.name}-{unique}", kafka_bootstrap=infra.kafka_bootstrap,
-                              database_url=server_dsn(infra.postgres_dsn, f"matrix_{unique}"))  # fmt: skip
+    settings = settings_class(
+        service_name=f"matrix-{spec.name}-{unique}",
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=server_dsn(infra.postgres_dsn, f"matrix_{unique}"),
+    )
     app = module.create_app(settings, AuthSettings(dev_secret=SECRET))
     rules = rules_of(spec.name, app)
     assert rules, "the table is empty"

@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dipflow.db import apply_migrations, connect_pool, load_migrations
+from dipflow.db.appends import Writes
 from dipflow.db.database import server_dsn
 from dipflow.devstack import KafkaServer, PostgresServer, free_port
 from dipflow.events.outbox import add_to_outbox
@@ -101,8 +102,15 @@ async def test_consumer_killed_mid_batch_applies_every_effect_exactly_once(
     finally:
         await producer.stop()
 
-    argv = [sys.executable, "-m", "tests.support.consumer_process", own.kafka.bootstrap, drill_db,
-            drill_topic, f"g-{unique}"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.support.consumer_process",
+        own.kafka.bootstrap,
+        drill_db,
+        drill_topic,
+        f"g-{unique}",
+    ]
     kills = 0
     for threshold in (400, 1500):
         proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -148,7 +156,7 @@ class Writer:
                 while True:
                     try:
                         async with pool.acquire() as conn, conn.transaction():
-                            await add_to_outbox(conn, self.topic, batch)
+                            await add_to_outbox(Writes(conn), self.topic, batch)
                         break
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                         self.failures += 1

@@ -37,19 +37,19 @@ from dipflow.topics import (
     TopicSpec,
     all_topics,
 )
-from dipflow_breach.commands import ComplianceRecorded, OrderMade
+from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_breach.main import create_app as breach_app
 from dipflow_breach.settings import BreachSettings
-from dipflow_custody.commands import BookInCommand, DetentionCommand, detention_id_for
-from dipflow_custody.entrypoints.bodies import BookIn
-from dipflow_custody.events import DetentionBookedIn, ResultRecorded
+from dipflow_custody.contracts.bodies import BookIn
+from dipflow_custody.contracts.events import DetentionBookedIn, ResultRecorded
+from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
 from dipflow_custody.main import create_app as custody_app
 from dipflow_custody.settings import CustodySettings
-from dipflow_ppo_register.events import PpoStatus, Strand
+from dipflow_ppo_register.contracts.events import PpoStatus, Strand
 from dipflow_ppo_register.main import create_app as ppo_app
 from dipflow_ppo_register.settings import PpoRegisterSettings
-from dipflow_referral.events import AttendanceRecorded, FailureNotified
+from dipflow_referral.contracts.events import AttendanceRecorded, FailureNotified
 from dipflow_referral.main import create_app as referral_app
 from dipflow_referral.settings import ReferralSettings
 from tests.infra import Infra
@@ -85,8 +85,11 @@ async def stack(infra: Infra) -> AsyncIterator[Stack]:
     await ensure_topics(infra.kafka_bootstrap, all_topics())
 
     def common(service: str) -> dict[str, Any]:
-        return {"service_name": f"{service}-{unique}", "kafka_bootstrap": infra.kafka_bootstrap,
-                "database_url": server_dsn(infra.postgres_dsn, f"{service}_{unique}")}  # fmt: skip
+        return {
+            "service_name": f"{service}-{unique}",
+            "kafka_bootstrap": infra.kafka_bootstrap,
+            "database_url": server_dsn(infra.postgres_dsn, f"{service}_{unique}"),
+        }
 
     async with AsyncExitStack() as apps:
         custody = await apps.enter_async_context(
@@ -110,8 +113,12 @@ async def send(infra: Infra, topic: str, key: str, records: list[BadRecord | byt
     them in one batch; compressed ones through a producer that compresses and allows records larger than the
     default limit."""
     plain = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True, linger_ms=20)
-    packing = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True,
-                               compression_type="gzip", max_request_size=8 * PRODUCER_LIMIT)  # fmt: skip
+    packing = AIOKafkaProducer(
+        bootstrap_servers=infra.kafka_bootstrap,
+        enable_idempotence=True,
+        compression_type="gzip",
+        max_request_size=8 * PRODUCER_LIMIT,
+    )
     await plain.start()
     await packing.start()
     try:
@@ -119,16 +126,24 @@ async def send(infra: Infra, topic: str, key: str, records: list[BadRecord | byt
             records, lambda r: isinstance(r, BadRecord) and r.compressed
         ):
             producer = packing if compressed else plain
-            sent = [await producer.send(topic, r.value if isinstance(r, BadRecord) else r, key=key.encode())
-                    for r in run]  # fmt: skip
+            sent = [
+                await producer.send(topic, r.value if isinstance(r, BadRecord) else r, key=key.encode())
+                for r in run
+            ]
             await asyncio.gather(*sent)
     finally:
         await plain.stop()
         await packing.stop()
 
 
-async def publish(infra: Infra, topic: TopicSpec, person: str, payload: EventPayload, producer: str,
-                  at: datetime | None = None) -> Envelope:  # fmt: skip
+async def publish(
+    infra: Infra,
+    topic: TopicSpec,
+    person: str,
+    payload: EventPayload,
+    producer: str,
+    at: datetime | None = None,
+) -> Envelope:
     envelope = new_envelope(payload, person_id=person, producer=producer, occurred_at=at or datetime.now(UTC))
     await send(infra, topic.name, person, [envelope.to_bytes()])
     return envelope
@@ -145,8 +160,12 @@ class DeadLetters:
 
     def __init__(self, infra: Infra, topic: str, group: str, key: str) -> None:
         self.group, self.key = group, key.encode()
-        self.consumer = AIOKafkaConsumer(topic + ".dlq", bootstrap_servers=infra.kafka_bootstrap,
-                                         auto_offset_reset="earliest", group_id=None)  # fmt: skip
+        self.consumer = AIOKafkaConsumer(
+            topic + ".dlq",
+            bootstrap_servers=infra.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
         self.found: list[Letter] = []
 
     async def __aenter__(self) -> DeadLetters:
@@ -194,17 +213,39 @@ class Case:
 
 
 def result(pid: str, detention_id: str) -> ResultRecorded:
-    return ResultRecorded(detention_id=detention_id, suite=SUITE, drug="cocaine", result="positive", disputed=False,
-                          medication_declared=None, confirmation_required=False, age=30, home_area=AREA,
-                          initial_assessment_notified=True, follow_up_assessment_notified=True)  # fmt: skip
+    return ResultRecorded(
+        detention_id=detention_id,
+        suite=SUITE,
+        drug="cocaine",
+        result="positive",
+        disputed=False,
+        medication_declared=None,
+        confirmation_required=False,
+        age=30,
+        home_area=AREA,
+        initial_assessment_notified=True,
+        follow_up_assessment_notified=True,
+    )
 
 
 def failure(assessment_id: str) -> FailureNotified:
     at = datetime.now(UTC) - timedelta(days=1)
-    return FailureNotified(assessment_id=assessment_id, detention_id=f"D-{assessment_id}", kind="initial",
-                           outcome="failed_to_attend", offence="DA05 s.12(3)", imposed_at=at, notice="RA1",
-                           appointment_at=at, place="DIP office", worker_id=None, follow_up_ended=False, suite=SUITE,
-                           area=AREA, rule_ids=["A4"])  # fmt: skip
+    return FailureNotified(
+        assessment_id=assessment_id,
+        detention_id=f"D-{assessment_id}",
+        kind="initial",
+        outcome="failed_to_attend",
+        offence="DA05 s.12(3)",
+        imposed_at=at,
+        notice="RA1",
+        appointment_at=at,
+        place="DIP office",
+        worker_id=None,
+        follow_up_ended=False,
+        suite=SUITE,
+        area=AREA,
+        rule_ids=["A4"],
+    )
 
 
 def ppo_status() -> PpoStatus:
@@ -223,9 +264,15 @@ async def arrest_requests(s: Stack, pid: str) -> list[dict[str, Any]]:
 
 
 async def book_in_command(s: Stack, pid: str) -> Envelope:
-    body = BookIn(person_id=pid, name="Kafka Person", date_of_birth=date(1970, 1, 1), home_area=AREA, suite=SUITE,
-                  arrested_at=datetime.now(UTC), offences=[{"code": "TA1968-s1",
-                  "offence_date": datetime.now(UTC).date()}])  # fmt: skip
+    body = BookIn(
+        person_id=pid,
+        name="Kafka Person",
+        date_of_birth=date(1970, 1, 1),
+        home_area=AREA,
+        suite=SUITE,
+        arrested_at=datetime.now(UTC),
+        offences=[{"code": "TA1968-s1", "offence_date": datetime.now(UTC).date()}],
+    )
     return new_envelope(
         BookInCommand(body=body), person_id=pid, producer="suite", occurred_at=datetime.now(UTC)
     )
@@ -236,8 +283,9 @@ async def bookings(s: Stack, pid: str, good: Envelope) -> list[Any]:
     if detention.status_code != 200:
         return []
     assert detention.json()["person_id"] == pid
-    audit = await s.custody.get("/v1/audit", params={"person_id": pid, "action": "detention.book_in"},
-                                headers=bearer(Role.admin, "*"))  # fmt: skip
+    audit = await s.custody.get(
+        "/v1/audit", params={"person_id": pid, "action": "detention.book_in"}, headers=bearer(Role.admin, "*")
+    )
     items: list[Any] = audit.json()["items"]
     return items
 
@@ -252,18 +300,29 @@ def unknown_detention(pid: str) -> DetentionCommand:
 
 
 def unknown_order(pid: str) -> ComplianceRecorded:
-    return ComplianceRecorded(order_id=f"DRR-NONE-{pid}", record_id=f"r-none-{pid}", kind=ComplianceKind.appointment_kept,
-                              on=date(2008, 3, 3))  # fmt: skip
+    return ComplianceRecorded(
+        order_id=f"DRR-NONE-{pid}",
+        record_id=f"r-none-{pid}",
+        kind=ComplianceKind.appointment_kept,
+        on=date(2008, 3, 3),
+    )
 
 
 async def order_then_compliance(s: Stack, pid: str) -> Envelope:
     order_id = f"DRR-{pid}"
-    order = OrderMade(order_id=order_id, area=AREA, court="Camberwell Green", start_date=date(2008, 1, 14),
-                      treatment_months=12, responsible_officer="PO")  # fmt: skip
+    order = OrderMade(
+        order_id=order_id,
+        area=AREA,
+        court="Camberwell Green",
+        start_date=date(2008, 1, 14),
+        treatment_months=12,
+        responsible_officer="PO",
+    )
     await publish(s.infra, PROBATION_EVENTS, pid, order, "probation")
     await until(lambda: order_of(s, pid), "the order to be made")
-    record = ComplianceRecorded(order_id=order_id, record_id=f"r-{pid}", kind=ComplianceKind.unacceptable_absence,
-                                on=date(2008, 3, 3))  # fmt: skip
+    record = ComplianceRecorded(
+        order_id=order_id, record_id=f"r-{pid}", kind=ComplianceKind.unacceptable_absence, on=date(2008, 3, 3)
+    )
     return new_envelope(record, person_id=pid, producer="probation", occurred_at=datetime.now(UTC))
 
 
@@ -296,8 +355,13 @@ async def assessments(s: Stack, pid: str, good: Envelope) -> list[Any]:
 
 
 async def registered_then_positive(s: Stack, pid: str) -> Envelope:
-    body = {"person_id": pid, "borough": AREA, "strand": "catch_and_convict",
-            "start_date": (date.today() - timedelta(days=30)).isoformat(), "reason": "bad input test"}  # fmt: skip
+    body = {
+        "person_id": pid,
+        "borough": AREA,
+        "strand": "catch_and_convict",
+        "start_date": (date.today() - timedelta(days=30)).isoformat(),
+        "reason": "bad input test",
+    }
     added = await s.ppo.post("/v1/register", json=body, headers=COORDINATOR)
     assert added.status_code == 201, added.text
     return await positive_result(s, pid)
@@ -306,8 +370,12 @@ async def registered_then_positive(s: Stack, pid: str) -> Envelope:
 async def positives_listed(s: Stack, pid: str, good: Envelope) -> list[Any]:
     answer = await s.ppo.get("/v1/tested-positive", params={"borough": AREA}, headers=COORDINATOR)
     assert answer.status_code == 200, answer.text
-    return [line["last_positive_on"] for line in answer.json() if line["person_id"] == pid
-            for _ in range(line["positives_in_12_months"])]  # fmt: skip
+    return [
+        line["last_positive_on"]
+        for line in answer.json()
+        if line["person_id"] == pid
+        for _ in range(line["positives_in_12_months"])
+    ]
 
 
 async def wanted_then_booked_in(s: Stack, pid: str) -> Envelope:
@@ -315,8 +383,14 @@ async def wanted_then_booked_in(s: Stack, pid: str) -> Envelope:
         s.infra, REFERRAL_EVENTS, pid, failure(f"A-{pid}"), "referral", datetime.now(UTC) - timedelta(hours=2)
     )
     await until(lambda: arrest_requests(s, pid), "the arrest request to be opened")
-    booked = DetentionBookedIn(detention_id=f"D-{pid}", suite=SUITE, arrested_at=datetime.now(UTC) - timedelta(hours=1),
-                               home_area=AREA, age=30, is_ppo=False)  # fmt: skip
+    booked = DetentionBookedIn(
+        detention_id=f"D-{pid}",
+        suite=SUITE,
+        arrested_at=datetime.now(UTC) - timedelta(hours=1),
+        home_area=AREA,
+        age=30,
+        is_ppo=False,
+    )
     return new_envelope(booked, person_id=pid, producer="custody", occurred_at=datetime.now(UTC))
 
 
@@ -329,8 +403,14 @@ async def arrests_made(s: Stack, pid: str, good: Envelope) -> list[Any]:
 
 async def positive_then_failed_attendance(s: Stack, pid: str) -> Envelope:
     await publish(s.infra, CUSTODY_EVENTS, pid, result(pid, f"D-{pid}"), "custody")
-    attendance = AttendanceRecorded(assessment_id=f"A-{pid}", detention_id=f"D-{pid}", kind="initial",
-                                    outcome="failed_to_attend", good_cause=False, appointment_at=datetime.now(UTC))  # fmt: skip
+    attendance = AttendanceRecorded(
+        assessment_id=f"A-{pid}",
+        detention_id=f"D-{pid}",
+        kind="initial",
+        outcome="failed_to_attend",
+        good_cause=False,
+        appointment_at=datetime.now(UTC),
+    )
     return new_envelope(attendance, person_id=pid, producer="referral", occurred_at=datetime.now(UTC))
 
 
@@ -396,30 +476,86 @@ def erased_by(service: str) -> Effects:
 
 SKIPS = ("custody.", "referral.")
 CASES = {
-    "custody.commands/custody": Case(CUSTODY_COMMANDS, "custody", "commands", ("body", "name"), True, (),
-                                     book_in_command, bookings, refused=unknown_detention,
-                                     refused_reason="unknown-detention"),
-    "probation.events/breach": Case(PROBATION_EVENTS, "breach", "probation", ("record_id",), True, (),
-                                    order_then_compliance, compliance, refused=unknown_order),
-    "custody.events/referral": Case(CUSTODY_EVENTS, "referral", "custody-events", ("drug",), False, ("custody.",),
-                                    positive_result, assessments),
-    "custody.events/ppo-register": Case(CUSTODY_EVENTS, "ppo", "events", ("drug",), False, SKIPS,
-                                        registered_then_positive, positives_listed),
-    "custody.events/breach": Case(CUSTODY_EVENTS, "breach", "events", ("home_area",), False, SKIPS,
-                                  wanted_then_booked_in, arrests_made),
-    "referral.events/ppo-register": Case(REFERRAL_EVENTS, "ppo", "events", ("outcome",), False, SKIPS,
-                                         positive_then_failed_attendance, failures_flagged),
-    "referral.events/breach": Case(REFERRAL_EVENTS, "breach", "events", ("area",), False, SKIPS,
-                                   failure_notified, arrests_requested),
-    "ppo.register/custody": Case(PPO_REGISTER, "custody", "ppo-register", ("borough",), False, (),
-                                 on_register, custody_knows_ppo),
-    "ppo.register/breach": Case(PPO_REGISTER, "breach", "ppo-register", ("borough",), False, (),
-                                on_register, fast_tracked, after=then_wanted),
-    **{f"privacy.requests/{service}": Case(PRIVACY_REQUESTS, service, "privacy", ("reason",), True,
-                                           () if service == "custody" else ("privacy.",),
-                                           erasure_request, erased_by(service))
-       for service in ("custody", "referral", "ppo", "breach")},
-}  # fmt: skip
+    "custody.commands/custody": Case(
+        CUSTODY_COMMANDS,
+        "custody",
+        "commands",
+        ("body", "name"),
+        True,
+        (),
+        book_in_command,
+        bookings,
+        refused=unknown_detention,
+        refused_reason="unknown-detention",
+    ),
+    "probation.events/breach": Case(
+        PROBATION_EVENTS,
+        "breach",
+        "probation",
+        ("record_id",),
+        True,
+        (),
+        order_then_compliance,
+        compliance,
+        refused=unknown_order,
+    ),
+    "custody.events/referral": Case(
+        CUSTODY_EVENTS,
+        "referral",
+        "custody-events",
+        ("drug",),
+        False,
+        ("custody.",),
+        positive_result,
+        assessments,
+    ),
+    "custody.events/ppo-register": Case(
+        CUSTODY_EVENTS, "ppo", "events", ("drug",), False, SKIPS, registered_then_positive, positives_listed
+    ),
+    "custody.events/breach": Case(
+        CUSTODY_EVENTS, "breach", "events", ("home_area",), False, SKIPS, wanted_then_booked_in, arrests_made
+    ),
+    "referral.events/ppo-register": Case(
+        REFERRAL_EVENTS,
+        "ppo",
+        "events",
+        ("outcome",),
+        False,
+        SKIPS,
+        positive_then_failed_attendance,
+        failures_flagged,
+    ),
+    "referral.events/breach": Case(
+        REFERRAL_EVENTS, "breach", "events", ("area",), False, SKIPS, failure_notified, arrests_requested
+    ),
+    "ppo.register/custody": Case(
+        PPO_REGISTER, "custody", "ppo-register", ("borough",), False, (), on_register, custody_knows_ppo
+    ),
+    "ppo.register/breach": Case(
+        PPO_REGISTER,
+        "breach",
+        "ppo-register",
+        ("borough",),
+        False,
+        (),
+        on_register,
+        fast_tracked,
+        after=then_wanted,
+    ),
+    **{
+        f"privacy.requests/{service}": Case(
+            PRIVACY_REQUESTS,
+            service,
+            "privacy",
+            ("reason",),
+            True,
+            () if service == "custody" else ("privacy.",),
+            erasure_request,
+            erased_by(service),
+        )
+        for service in ("custody", "referral", "ppo", "breach")
+    },
+}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -14,12 +14,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY as REGISTRY_METRICS
 
-from dipflow.db.appends import batched_appends
-from dipflow.events.consumer import EventConsumer
+from dipflow.db.appends import Writes, batched_writes
+from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
+from dipflow.uow import UnitOfWork
 from tests.infra import Infra
-from tests.support.events import REGISTRY, record_effect, sample_event, write_events
+from tests.support.events import PRODUCER, REGISTRY, record_effect, sample_event, write_events
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "") -> None:
@@ -52,6 +53,7 @@ def make_consumer(infra: Infra, pool: asyncpg.Pool, topic: str, group: str, **kw
         topics=[topic],
         registry=REGISTRY,
         handler=record_effect,
+        producer=PRODUCER,
         **kw,
     )
 
@@ -106,7 +108,7 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
     started = {0: asyncio.Event(), 1: asyncio.Event()}
     saw_other: dict[int, bool] = {}
 
-    async def handler(conn: asyncpg.Connection, envelope: Any, payload: Any) -> None:
+    async def handler(uow: UnitOfWork, envelope: Any, payload: Any) -> None:
         me = payload.sequence
         started[me].set()
         try:
@@ -114,7 +116,7 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
             saw_other[me] = True
         except TimeoutError:
             saw_other[me] = False
-        await record_effect(conn, envelope, payload)
+        await record_effect(uow, envelope, payload)
 
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
     await producer.start()
@@ -141,7 +143,7 @@ async def test_a_batch_rolled_back_and_retried_is_counted_once(
     failed_once: list[bytes] = []
     removed: list[bytes] = []
 
-    async def on_tombstone(conn: asyncpg.Connection, key: bytes) -> None:
+    async def on_tombstone(uow: UnitOfWork, key: bytes) -> None:
         if not failed_once:
             failed_once.append(key)
             raise ConnectionResetError("database went away mid-batch")
@@ -219,11 +221,11 @@ async def test_a_handler_that_keeps_failing_dead_letters_only_that_event(
     poison = sample_event(13, "P-x")
     calls: list[uuid.UUID] = []
 
-    async def handler(conn: asyncpg.Connection, envelope: Any, payload: Any) -> None:
+    async def handler(uow: UnitOfWork, envelope: Any, payload: Any) -> None:
         calls.append(envelope.event_id)
         if envelope.event_id == poison.event_id:
             raise RuntimeError("cannot apply this one")
-        await record_effect(conn, envelope, payload)
+        await record_effect(uow, envelope, payload)
 
     events = [sample_event(1, "P-x"), poison, sample_event(2, "P-x")]
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
@@ -234,9 +236,15 @@ async def test_a_handler_that_keeps_failing_dead_letters_only_that_event(
     finally:
         await producer.stop()
     consumer = EventConsumer(
-        bootstrap=infra.kafka_bootstrap, pool=service_pool, group_id=f"g-{unique}",
-        topics=[event_topic], registry=REGISTRY, handler=handler, max_attempts=3,
-    )  # fmt: skip
+        bootstrap=infra.kafka_bootstrap,
+        pool=service_pool,
+        group_id=f"g-{unique}",
+        topics=[event_topic],
+        registry=REGISTRY,
+        handler=handler,
+        producer=PRODUCER,
+        limits=ConsumerLimits(max_attempts=3),
+    )
     async with running(consumer):
         await eventually(lambda: _consumed(consumer, 3))
         letters = await _read_all(infra, event_topic + ".dlq", 1)
@@ -299,8 +307,8 @@ async def _true(value: bool) -> bool:
 # --- durable timers ---------------------------------------------------------------------------------
 
 
-async def _fire_effect(conn: asyncpg.Connection, deadline: Deadline) -> None:
-    await conn.execute(
+async def _fire_effect(uow: UnitOfWork, deadline: Deadline) -> None:
+    await uow.conn.execute(
         "INSERT INTO effects (event_id, person_id, sequence) VALUES ($1, $2, $3)",
         uuid.uuid4(),
         deadline.subject,
@@ -310,16 +318,20 @@ async def _fire_effect(conn: asyncpg.Connection, deadline: Deadline) -> None:
 
 async def test_a_deadline_that_fell_due_while_down_fires_once_after_start(service_pool: asyncpg.Pool) -> None:
     async with service_pool.acquire() as conn:
-        await schedule_deadline(conn, "hold_for_sample", "D1", datetime.now(UTC) - timedelta(hours=1))
-        await schedule_deadline(conn, "hold_for_sample", "D2", datetime.now(UTC) + timedelta(hours=1))
-        await schedule_deadline(conn, "hold_for_sample", "D3", datetime.now(UTC) - timedelta(minutes=5))
-        await cancel_deadline(conn, "hold_for_sample", "D3")
+        await schedule_deadline(Writes(conn), "hold_for_sample", "D1", datetime.now(UTC) - timedelta(hours=1))
+        await schedule_deadline(Writes(conn), "hold_for_sample", "D2", datetime.now(UTC) + timedelta(hours=1))
+        await schedule_deadline(
+            Writes(conn), "hold_for_sample", "D3", datetime.now(UTC) - timedelta(minutes=5)
+        )
+        await cancel_deadline(Writes(conn), "hold_for_sample", "D3")
         assert await conn.fetchval("SELECT cancelled_at IS NOT NULL FROM deadlines WHERE subject = 'D3'")
-    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=0.05)
+    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, producer=PRODUCER, poll_interval_s=0.05)
     async with running(loop):
         await eventually(lambda: _true(loop.fired >= 1))
         await asyncio.sleep(0.3)
-    restarted = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=0.05)
+    restarted = TimerLoop(
+        service_pool, {"hold_for_sample": _fire_effect}, producer=PRODUCER, poll_interval_s=0.05
+    )
     async with running(restarted):
         await asyncio.sleep(0.3)
     subjects = [r["person_id"] for r in await service_pool.fetch("SELECT person_id FROM effects")]
@@ -332,14 +344,14 @@ async def test_a_deadline_scheduled_due_now_wakes_the_loop_without_waiting_for_i
 ) -> None:
     """The loop polls only every 30 s here; deadlines due now (one scheduled on its own, one inside a
     consumer's batch scope) still fire within seconds, woken by the scheduling transaction's NOTIFY."""
-    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, poll_interval_s=30)
+    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, producer=PRODUCER, poll_interval_s=30)
     async with running(loop):
         await asyncio.sleep(0.5)  # the first pass has run and found nothing: the loop waits for 30 s now
         async with service_pool.acquire() as conn, conn.transaction():
-            await schedule_deadline(conn, "hold_for_sample", "W1", datetime.now(UTC))
+            await schedule_deadline(Writes(conn), "hold_for_sample", "W1", datetime.now(UTC))
         await eventually(lambda: _true(loop.fired >= 1), timeout_s=5)
-        async with service_pool.acquire() as conn, conn.transaction(), batched_appends(conn):
-            await schedule_deadline(conn, "hold_for_sample", "W2", datetime.now(UTC))
+        async with service_pool.acquire() as conn, conn.transaction(), batched_writes(conn) as writes:
+            await schedule_deadline(writes, "hold_for_sample", "W2", datetime.now(UTC))
         await eventually(lambda: _true(loop.fired >= 2), timeout_s=5)
     subjects = sorted(r["person_id"] for r in await service_pool.fetch("SELECT person_id FROM effects"))
     assert subjects == ["W1", "W2"]
@@ -349,9 +361,21 @@ async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asy
     due = datetime.now(UTC) - timedelta(seconds=1)
     async with service_pool.acquire() as conn:
         for i in range(300):
-            await schedule_deadline(conn, "appointment_missed", f"A{i}", due, {"i": i})
-    a = TimerLoop(service_pool, {"appointment_missed": _fire_effect}, poll_interval_s=0.01, batch_size=10)
-    b = TimerLoop(service_pool, {"appointment_missed": _fire_effect}, poll_interval_s=0.01, batch_size=10)
+            await schedule_deadline(Writes(conn), "appointment_missed", f"A{i}", due, {"i": i})
+    a = TimerLoop(
+        service_pool,
+        {"appointment_missed": _fire_effect},
+        producer=PRODUCER,
+        poll_interval_s=0.01,
+        batch_size=10,
+    )
+    b = TimerLoop(
+        service_pool,
+        {"appointment_missed": _fire_effect},
+        producer=PRODUCER,
+        poll_interval_s=0.01,
+        batch_size=10,
+    )
     async with running(a, b):
         await eventually(lambda: _true(a.fired + b.fired >= 300))
         await asyncio.sleep(0.2)
@@ -362,15 +386,19 @@ async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asy
 
 
 async def test_a_failing_deadline_handler_is_retried_then_marked_failed(service_pool: asyncpg.Pool) -> None:
-    async def broken(conn: asyncpg.Connection, deadline: Deadline) -> None:
-        await _fire_effect(conn, deadline)
+    async def broken(uow: UnitOfWork, deadline: Deadline) -> None:
+        await _fire_effect(uow, deadline)
         raise ValueError("bad payload")
 
     async with service_pool.acquire() as conn:
-        await schedule_deadline(conn, "broken", "B1", datetime.now(UTC) - timedelta(seconds=1))
-        await schedule_deadline(conn, "ok", "O1", datetime.now(UTC) - timedelta(seconds=1))
+        await schedule_deadline(Writes(conn), "broken", "B1", datetime.now(UTC) - timedelta(seconds=1))
+        await schedule_deadline(Writes(conn), "ok", "O1", datetime.now(UTC) - timedelta(seconds=1))
     loop = TimerLoop(
-        service_pool, {"broken": broken, "ok": _fire_effect}, poll_interval_s=0.01, max_attempts=3
+        service_pool,
+        {"broken": broken, "ok": _fire_effect},
+        producer=PRODUCER,
+        poll_interval_s=0.01,
+        max_attempts=3,
     )
     for _ in range(6):
         await loop.fire_due()
@@ -390,7 +418,7 @@ async def test_a_consumer_stuck_with_work_fails_readyz_and_names_itself(
 
     release = asyncio.Event()
 
-    async def stuck(conn: asyncpg.Connection, envelope: Any, payload: Any) -> None:
+    async def stuck(uow: UnitOfWork, envelope: Any, payload: Any) -> None:
         await release.wait()
 
     async def add_consumer(resources: ServiceResources) -> None:
@@ -405,7 +433,8 @@ async def test_a_consumer_stuck_with_work_fails_readyz_and_names_itself(
                 topics=[event_topic],
                 registry=REGISTRY,
                 handler=stuck,
-                stall_after_s=1.0,
+                producer=PRODUCER,
+                limits=ConsumerLimits(stall_after_s=1.0),
             )
         )
 
@@ -451,9 +480,12 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
         os.environ["REPLAY_TOPIC"] = event_topic
         seen: list[tuple[int, int]] = []
         result = await replay(
-            replay_spec(), dsn=database_dsn, bootstrap=infra.kafka_bootstrap, schema="replay_a",
+            replay_spec(),
+            dsn=database_dsn,
+            bootstrap=infra.kafka_bootstrap,
+            schema="replay_a",
             progress=lambda done, total: seen.append((done, total)),
-        )  # fmt: skip
+        )
         more = [sample_event(1000 + i) for i in range(20)]  # the live consumer carries on meanwhile
         for e in more:
             await producer.send(event_topic, e.to_bytes(), key=e.key)
@@ -461,10 +493,24 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
         await eventually(lambda: _count_is(service_pool, 820))
         cli = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "dipflow.cli", "replay", "tests.support.events:replay_spec",
-             "--database-url", database_dsn, "--bootstrap", infra.kafka_bootstrap, "--schema", "replay_b"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "dipflow.cli",
+                "replay",
+                "tests.support.events:replay_spec",
+                "--database-url",
+                database_dsn,
+                "--bootstrap",
+                infra.kafka_bootstrap,
+                "--schema",
+                "replay_b",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+        )
     await producer.stop()
     assert (result.total, result.applied, result.skipped) == (801, 800, 1)
     assert seen[-1] == (801, 801)
@@ -489,15 +535,15 @@ async def test_a_deadline_whose_subject_is_locked_is_put_back_not_deadlocked(
     async with service_pool.acquire() as conn:
         await conn.execute("CREATE TABLE subjects (id text PRIMARY KEY, fired int NOT NULL DEFAULT 0)")
         await conn.execute("INSERT INTO subjects (id) VALUES ('s1')")
-        await schedule_deadline(conn, "t.locked", "s1", datetime.now(UTC) - timedelta(seconds=1))
+        await schedule_deadline(Writes(conn), "t.locked", "s1", datetime.now(UTC) - timedelta(seconds=1))
 
-    async def handler(conn: asyncpg.Connection, deadline: Deadline) -> None:
+    async def handler(uow: UnitOfWork, deadline: Deadline) -> None:
         await lock_or_try_later(
-            conn, "SELECT id FROM subjects WHERE id = $1 FOR UPDATE NOWAIT", deadline.subject
+            uow.conn, "SELECT id FROM subjects WHERE id = $1 FOR UPDATE NOWAIT", deadline.subject
         )
-        await conn.execute("UPDATE subjects SET fired = fired + 1 WHERE id = $1", deadline.subject)
+        await uow.conn.execute("UPDATE subjects SET fired = fired + 1 WHERE id = $1", deadline.subject)
 
-    loop = TimerLoop(service_pool, {"t.locked": handler})
+    loop = TimerLoop(service_pool, {"t.locked": handler}, producer=PRODUCER)
     async with service_pool.acquire() as holder, holder.transaction():
         await holder.execute("SELECT id FROM subjects WHERE id = 's1' FOR UPDATE")
         assert await loop.fire_due() == 1  # claimed, could not act, put back

@@ -208,7 +208,7 @@ def target(request: pytest.FixtureRequest, infra: Infra) -> Iterator[Target]:
         _settings_for(spec, infra, uuid.uuid4().hex[:10]), AuthSettings(dev_secret=SECRET)
     )
     with pytest.MonkeyPatch.context() as patch, _running(app) as base_url:
-        for module in ("dipflow.webhooks", "dipflow_breach.notifications", "dipflow_referral.webhooks"):
+        for module in ("dipflow.webhooks",):
             patch.setattr(f"{module}.post_signed", _no_webhooks)
         service = Target(spec, app, base_url)
         yield service

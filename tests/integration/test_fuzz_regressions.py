@@ -89,9 +89,15 @@ async def test_a_nul_character_in_a_query_parameter_is_a_422_naming_it(service: 
 
 
 async def test_a_nul_character_in_a_json_body_is_a_422_naming_the_field(service: Service) -> None:
-    order = {"court": "e\xf5\U0010b9ac\x0cQA\xb5\x19\x00\xe0\xefn\x83\x87q\xc3\x13\uf0ffP\U0003c5c3\u384b",
-             "treatment_months": 21.0, "start_date": "5002-06-30", "area": "uxazifrcq",
-             "responsible_officer": "\xb0H\xe8", "order_id": "\xdc\U00016f27", "person_id": "3154/8065895O"}  # fmt: skip
+    order = {
+        "court": "e\xf5\U0010b9ac\x0cQA\xb5\x19\x00\xe0\xefn\x83\x87q\xc3\x13\uf0ffP\U0003c5c3\u384b",
+        "treatment_months": 21.0,
+        "start_date": "5002-06-30",
+        "area": "uxazifrcq",
+        "responsible_officer": "\xb0H\xe8",
+        "order_id": "\xdc\U00016f27",
+        "person_id": "3154/8065895O",
+    }
     async with service("breach") as breach:
         answer = await breach.post("/v1/orders", json=order, headers=ADMIN)
         assert failing_fields(answer) == {"body.court"}
@@ -229,8 +235,14 @@ async def test_a_number_is_not_a_date_or_a_time(service: Service) -> None:
 
 async def test_a_boolean_is_not_a_weekday_number(service: Service) -> None:
     """``[true, false, ...]`` was read as ``[1, 0, ...]`` (lax coercion); the schema says integers 0 to 6."""
-    worker = {"worker_id": "jM6c42pF4a", "name": "\xe2", "area": "xc", "suites": ["MET-BRIXTON"],
-              "daily_capacity": 3, "working_weekdays": [True, False, True, False, True, True, True]}  # fmt: skip
+    worker = {
+        "worker_id": "jM6c42pF4a",
+        "name": "\xe2",
+        "area": "xc",
+        "suites": ["MET-BRIXTON"],
+        "daily_capacity": 3,
+        "working_weekdays": [True, False, True, False, True, True, True],
+    }
     async with service("referral") as referral:
         answer = await referral.post("/v1/workers", json=worker, headers=ADMIN)
         assert failing_fields(answer) == {f"body.working_weekdays.{n}" for n in range(7)}

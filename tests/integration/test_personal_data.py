@@ -64,8 +64,12 @@ class Four:
 @asynccontextmanager
 async def four_services(infra: Infra, unique: str, **referral_settings: Any) -> AsyncIterator[Four]:
     await ensure_topics(infra.kafka_bootstrap, all_topics())
-    names = {"custody": f"custody-{unique}", "referral": f"referral-{unique}", "ppo": f"ppo-{unique}",
-             "breach": f"breach-{unique}"}  # fmt: skip
+    names = {
+        "custody": f"custody-{unique}",
+        "referral": f"referral-{unique}",
+        "ppo": f"ppo-{unique}",
+        "breach": f"breach-{unique}",
+    }
     dsns = {k: server_dsn(infra.postgres_dsn, f"{k}_{unique}") for k in names}
 
     def common(k: str) -> dict[str, Any]:
@@ -87,13 +91,21 @@ async def ok(answer: Any, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
-async def book(four: Four, pid: str, at: datetime, result: str | None, release_after: timedelta | None,
-               name: str = NAME) -> str:  # fmt: skip
+async def book(
+    four: Four, pid: str, at: datetime, result: str | None, release_after: timedelta | None, name: str = NAME
+) -> str:
     """Book in at Brixton, warn, sample, record ``result`` and release, at times from ``at``."""
     c = four.custody
-    body = {"person_id": pid, "name": name, "date_of_birth": BIRTH if name == NAME else "1980-02-02", "home_area": "lambeth", "suite": SUITE,
-            "arrested_at": at.isoformat(), "booked_in_at": (at + timedelta(minutes=5)).isoformat(),
-            "offences": [{"code": "TA1968-s1", "offence_date": at.date().isoformat()}]}  # fmt: skip
+    body = {
+        "person_id": pid,
+        "name": name,
+        "date_of_birth": BIRTH if name == NAME else "1980-02-02",
+        "home_area": "lambeth",
+        "suite": SUITE,
+        "arrested_at": at.isoformat(),
+        "booked_in_at": (at + timedelta(minutes=5)).isoformat(),
+        "offences": [{"code": "TA1968-s1", "offence_date": at.date().isoformat()}],
+    }
     did: str = (await ok(c.post("/v1/detentions", json=body, headers=bearer()), 201))["detention_id"]
     steps: list[tuple[str, dict[str, Any]]] = [("warning", {}), ("sample", {})]
     if result:
@@ -156,14 +168,50 @@ async def test_an_erasure_request_reaches_all_four_services_and_leaves_no_row_na
     async with four_services(infra, unique) as four:
         pid, other = four.pnc(1), four.pnc(2)
         worker = f"W-{unique}"
-        await ok(four.referral.post("/v1/workers", headers=MANAGER, json={
-            "worker_id": worker, "name": "Worker", "area": "lambeth", "suites": [SUITE], "daily_capacity": 8}), 201)  # fmt: skip
-        await ok(four.ppo.post("/v1/register", headers=ADMIN, json={
-            "person_id": pid, "borough": "lambeth", "strand": "catch_and_convict", "start_date": "2011-01-05",
-            "reason": "panel decision"}), 201)  # fmt: skip
-        await ok(four.breach.post("/v1/orders", headers=bearer(Role.probation_liaison, "lambeth"), json={
-            "person_id": pid, "order_id": f"DRR-{unique}", "area": "lambeth", "court": "Camberwell Green",
-            "start_date": "2011-02-02", "treatment_months": 12, "responsible_officer": "PO Smith"}), 201)  # fmt: skip
+        await ok(
+            four.referral.post(
+                "/v1/workers",
+                headers=MANAGER,
+                json={
+                    "worker_id": worker,
+                    "name": "Worker",
+                    "area": "lambeth",
+                    "suites": [SUITE],
+                    "daily_capacity": 8,
+                },
+            ),
+            201,
+        )
+        await ok(
+            four.ppo.post(
+                "/v1/register",
+                headers=ADMIN,
+                json={
+                    "person_id": pid,
+                    "borough": "lambeth",
+                    "strand": "catch_and_convict",
+                    "start_date": "2011-01-05",
+                    "reason": "panel decision",
+                },
+            ),
+            201,
+        )
+        await ok(
+            four.breach.post(
+                "/v1/orders",
+                headers=bearer(Role.probation_liaison, "lambeth"),
+                json={
+                    "person_id": pid,
+                    "order_id": f"DRR-{unique}",
+                    "area": "lambeth",
+                    "court": "Camberwell Green",
+                    "start_date": "2011-02-02",
+                    "treatment_months": 12,
+                    "responsible_officer": "PO Smith",
+                },
+            ),
+            201,
+        )
         arrested = datetime(2011, 3, 3, 10, 0, tzinfo=UTC)
         did = await book(four, pid, arrested, "positive", release_after=None)
         await book(four, other, arrested, "positive", release_after=None, name="Somebody Else")  # untouched
@@ -173,15 +221,27 @@ async def test_an_erasure_request_reaches_all_four_services_and_leaves_no_row_na
             return next((a for a in rows if a["detention_id"] == did), None)
 
         found = await until(assessment, "the assessment of the person to be erased")
-        await ok(four.referral.post(f"/v1/assessments/{found['assessment_id']}/clinical-notes",
-                                    json={"note": "disclosed crack use"}, headers=worker_token(worker)), 201)  # fmt: skip
+        await ok(
+            four.referral.post(
+                f"/v1/assessments/{found['assessment_id']}/clinical-notes",
+                json={"note": "disclosed crack use"},
+                headers=worker_token(worker),
+            ),
+            201,
+        )
         await until(lambda: _registered(four, pid), "the PPO register copy in custody")  # a PNC in the path
         history = await ok(four.ppo.get(f"/v1/register/{pid}/history", headers=ADMIN))
         assert [p["start_date"] for p in history] == ["2011-01-05"]
         before = await settled_measures(four, 2011, tests=2)
 
-        request = await ok(four.custody.post("/v1/privacy/erasure-requests", headers=ADMIN,
-                                             json={"person_id": pid, "reason": "data subject request"}), 202)  # fmt: skip
+        request = await ok(
+            four.custody.post(
+                "/v1/privacy/erasure-requests",
+                headers=ADMIN,
+                json={"person_id": pid, "reason": "data subject request"},
+            ),
+            202,
+        )
         request_id = request["request_id"]
 
         async def complete() -> Any:
@@ -243,9 +303,20 @@ async def test_retention_pseudonymises_old_negatives_and_closed_cases_and_keeps_
     and sees them in the detentions' own times; referral counts from when an assessment last changed (now), so
     it runs here with both periods at zero."""
     async with four_services(infra, unique, retention_closed_days=0, retention_negative_days=0) as four:
-        await ok(four.referral.post("/v1/workers", headers=MANAGER, json={
-            "worker_id": f"W-{unique}", "name": "Worker", "area": "lambeth", "suites": [SUITE],
-            "daily_capacity": 8}), 201)  # fmt: skip
+        await ok(
+            four.referral.post(
+                "/v1/workers",
+                headers=MANAGER,
+                json={
+                    "worker_id": f"W-{unique}",
+                    "name": "Worker",
+                    "area": "lambeth",
+                    "suites": [SUITE],
+                    "daily_capacity": 8,
+                },
+            ),
+            201,
+        )
         now = datetime.now(UTC).replace(microsecond=0)
         old_negative, old_positive, recent_negative, open_old = (
             four.pnc(11),
@@ -257,8 +328,13 @@ async def test_retention_pseudonymises_old_negatives_and_closed_cases_and_keeps_
         await book(four, old_negative, in_2012, "negative", timedelta(hours=3))
         positive_did = await book(four, old_positive, in_2012, "positive", None)
         await until(lambda: _assessment_of(four, positive_did), "the assessment of the old positive")
-        await ok(four.custody.post(f"/v1/detentions/{positive_did}/release", headers=bearer(),
-                                   json={"release": "no_further_action", "at": (in_2012 + timedelta(hours=4)).isoformat()}))  # fmt: skip
+        await ok(
+            four.custody.post(
+                f"/v1/detentions/{positive_did}/release",
+                headers=bearer(),
+                json={"release": "no_further_action", "at": (in_2012 + timedelta(hours=4)).isoformat()},
+            )
+        )
         await until(
             lambda: _assessment_of(four, positive_did, "lapsed"), "the assessment to lapse on release (A1)"
         )
@@ -266,7 +342,10 @@ async def test_retention_pseudonymises_old_negatives_and_closed_cases_and_keeps_
         await book(four, open_old, in_2012, "negative", None)  # never released: an open detention is kept
         before = await settled_measures(four, 2012, tests=3)
 
-        runs = {name: await ok(c.post("/v1/privacy/retention/run", headers=ADMIN)) for name, c in four.clients().items()}  # fmt: skip
+        runs = {
+            name: await ok(c.post("/v1/privacy/retention/run", headers=ADMIN))
+            for name, c in four.clients().items()
+        }
         # at least ours: each service also holds what earlier tests left on the shared topics
         assert runs["custody"]["rows"]["detentions"] >= 2 and runs["custody"]["ran"]
         assert runs["referral"]["rows"]["assessments"] >= 1 and runs["referral"]["rows"]["detentions"] >= 3

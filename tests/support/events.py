@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncpg
 
-from dipflow.devstack.probe import EFFECTS_TABLE, PROBE_REGISTRY, probe_event, record_effect
+from dipflow.db.appends import Writes
+from dipflow.devstack.probe import EFFECTS_TABLE, PROBE_PRODUCER, PROBE_REGISTRY, probe_event, record_effect
 from dipflow.events import Envelope
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.replay import ReplaySpec
 
 REGISTRY = PROBE_REGISTRY
-__all__ = ["EFFECTS_TABLE", "REGISTRY", "record_effect", "replay_spec", "sample_event", "write_events"]
+PRODUCER = PROBE_PRODUCER
+__all__ = [
+    "EFFECTS_TABLE",
+    "PRODUCER",
+    "REGISTRY",
+    "record_effect",
+    "replay_spec",
+    "sample_event",
+    "write_events",
+]
 
 
 def sample_event(sequence: int, person: str | None = None) -> Envelope:
@@ -19,7 +29,7 @@ def sample_event(sequence: int, person: str | None = None) -> Envelope:
 
 async def write_events(pool: asyncpg.Pool, topic: str, start: int, count: int) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await add_to_outbox(conn, topic, [sample_event(i) for i in range(start, start + count)])
+        await add_to_outbox(Writes(conn), topic, [sample_event(i) for i in range(start, start + count)])
 
 
 def replay_spec() -> ReplaySpec:

@@ -9,10 +9,13 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 
-from dipflow.auth import AuthContext, AuthSettings, Role, mint_token, requires
-from dipflow.http.app import ServiceResources, StartHook, create_service_app
+from dipflow.auth import AuthSettings, Role, mint_token
+from dipflow.http.access import AuthContext, requires
+from dipflow.http.app import Service, ServiceResources, StartHook, create_service_app
 from dipflow.http.problems import Problem
 from dipflow.settings import ServiceSettings
+from dipflow.uow import Producer
+from dipflow.wiring import Wiring
 
 SECRET = "test-secret-" + "x" * 40
 AUTH = AuthSettings(dev_secret=SECRET, issuer="dipflow-test", audience="dipflow")
@@ -34,14 +37,14 @@ router = APIRouter()
 async def read_person(
     borough: str, person_id: str, ctx: AuthContext = Depends(requires(*READERS, area="borough"))
 ) -> dict[str, str]:
-    row = await ctx.audit.pool.fetchrow(
+    row = await ctx.pool.fetchrow(
         "SELECT person_id, borough FROM sample_people WHERE person_id = $1 AND borough = $2",
         person_id,
         borough,
     )
     if row is None:
         raise Problem(404, "no such person in this borough")
-    await ctx.audit.record("person.read", person_id)
+    await ctx.audit("person.read", person_id)
     return dict(row)
 
 
@@ -49,8 +52,8 @@ async def read_person(
 async def add_person(
     borough: str, person: NewPerson, ctx: AuthContext = Depends(requires(*WRITERS, area="borough"))
 ) -> dict[str, str]:
-    async with ctx.audit.pool.acquire() as conn, conn.transaction():
-        inserted = await conn.fetchval(
+    async with ctx.unit_of_work() as uow:
+        inserted = await uow.conn.fetchval(
             "INSERT INTO sample_people (person_id, borough, name) VALUES ($1, $2, $3) "
             "ON CONFLICT DO NOTHING RETURNING person_id",
             person.person_id,
@@ -59,19 +62,19 @@ async def add_person(
         )
         if inserted is None:
             raise Problem(409, "this person is already recorded", kind="duplicate-person")
-        await ctx.audit.record("person.create", person.person_id, conn=conn)
+        await uow.audit("person.create", person.person_id)
     return {"person_id": person.person_id, "borough": borough}
 
 
 @router.get("/v1/people/{person_id}")
 async def read_by_id(person_id: str, ctx: AuthContext = Depends(requires(*READERS))) -> dict[str, str]:
-    row = await ctx.audit.pool.fetchrow(
+    row = await ctx.pool.fetchrow(
         "SELECT person_id, borough FROM sample_people WHERE person_id = $1", person_id
     )
     if row is None:
         raise Problem(404, "no such person")
     ctx.require_area(row["borough"])
-    await ctx.audit.record("person.read", person_id)
+    await ctx.audit("person.read", person_id)
     return dict(row)
 
 
@@ -87,16 +90,13 @@ async def _create_table(resources: ServiceResources) -> None:
 
 
 def build_sample_app(database_url: str, kafka_bootstrap: str, on_start: Sequence[StartHook] = ()) -> FastAPI:
+    settings = ServiceSettings(
+        service_name="sample", database_url=database_url, kafka_bootstrap=kafka_bootstrap
+    )
+    # the sample's tables live beside custody's migrations (the audit and idempotency tables it needs)
+    service = Service("dipflow_custody", Producer("sample", "sample.events.v1"), "test app", [router])
     return create_service_app(
-        settings=ServiceSettings(
-            service_name="sample", database_url=database_url, kafka_bootstrap=kafka_bootstrap
-        ),
-        title="sample",
-        description="test app",
-        migrations_package="dipflow_custody.migrations",
-        routers=[router],
-        on_start=[_create_table, *on_start],
-        auth_settings=AUTH,
+        service, settings, Wiring(on_start=[_create_table, *on_start], relay=False), AUTH
     )
 
 

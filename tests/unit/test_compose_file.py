@@ -70,9 +70,12 @@ def test_each_service_points_at_the_compose_hosts_and_ports(
         "topics": "service_completed_successfully",
     }
 
+    # one Dockerfile for all: the build arguments say which package it installs and runs, on which port
+    args = service["build"]["args"]
+    assert args == {"PACKAGE": spec.package.replace("_", "-"), "MODULE": spec.package, "PORT": str(spec.port)}
     dockerfile = (ROOT / service["build"]["dockerfile"]).read_text()
-    assert f"{spec.package}.main:create_app" in dockerfile
-    assert f'"--port", "{spec.port}"' in dockerfile
+    assert "uv sync --frozen --no-dev --package ${PACKAGE}" in dockerfile
+    assert "uvicorn --factory ${MODULE}.main:create_app --host 0.0.0.0 --port ${PORT}" in dockerfile
 
 
 def test_infrastructure_has_health_checks_and_topics_are_provisioned(

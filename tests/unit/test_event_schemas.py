@@ -138,8 +138,8 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
 
     from dipflow.events import EventRegistry, new_envelope
     from dipflow.events.envelope import SkippedEventType, UnknownEventType
-    from dipflow_custody.events import ResultRecorded, WarningGiven
-    from dipflow_ppo_register.consumed import CONSUMED
+    from dipflow_custody.contracts.events import ResultRecorded, WarningGiven
+    from dipflow_ppo_register.contracts.consumed import CONSUMED
 
     def raw(payload: EventPayload) -> bytes:
         return new_envelope(
@@ -148,8 +148,17 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
 
     with pytest.raises(SkippedEventType):
         CONSUMED.parse(raw(WarningGiven(detention_id="D1", suite="S")))
-    result = ResultRecorded(detention_id="D1", suite="S", drug="cocaine", result="positive", disputed=False,
-                            medication_declared=None, confirmation_required=False, age=30, home_area="camden")  # fmt: skip
+    result = ResultRecorded(
+        detention_id="D1",
+        suite="S",
+        drug="cocaine",
+        result="positive",
+        disputed=False,
+        medication_declared=None,
+        confirmation_required=False,
+        age=30,
+        home_area="camden",
+    )
     envelope, payload = CONSUMED.parse(raw(result))
     assert envelope.type == "custody.result_recorded" and payload.drug == "cocaine"  # type: ignore[attr-defined]
     with pytest.raises(UnknownEventType):

@@ -19,16 +19,20 @@ from dipflow.logging import (
 
 
 def test_fields_named_for_personal_data_lose_their_values_and_pnc_numbers_are_masked_anywhere() -> None:
-    line = redact_personal_data(None, "info", {
-        "event": "lookup failed for 08/123456A",
-        "name": "Alan Smith",
-        "date_of_birth": "1975-05-05",
-        "person_id": "L-ABC-1",
-        "detail": {"key": "Key (person_id)=(2008/1234567Z) already exists", "person": "x"},
-        "ids": ["99/1B", "D-1", "GET /v1/ppo-status/L-J5F42B0B9-3"],
-        "detention_id": "D-42",
-        "count": 3,
-    })  # fmt: skip
+    line = redact_personal_data(
+        None,
+        "info",
+        {
+            "event": "lookup failed for 08/123456A",
+            "name": "Alan Smith",
+            "date_of_birth": "1975-05-05",
+            "person_id": "L-ABC-1",
+            "detail": {"key": "Key (person_id)=(2008/1234567Z) already exists", "person": "x"},
+            "ids": ["99/1B", "D-1", "GET /v1/ppo-status/L-J5F42B0B9-3"],
+            "detention_id": "D-42",
+            "count": 3,
+        },
+    )
     assert line["event"] == "lookup failed for [pnc]"
     assert line["name"] == line["date_of_birth"] == line["person_id"] == "[redacted]"
     assert line["detail"] == {"key": "Key (person_id)=([pnc]) already exists", "person": "[redacted]"}

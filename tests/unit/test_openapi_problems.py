@@ -24,8 +24,12 @@ def test_every_protected_route_documents_its_problems(spec: Any) -> None:
     schema = openapi(spec.package)
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert set(schema["components"]["schemas"]["Problem"]["required"]) == {
-        "type", "title", "status", "detail", "correlation_id"
-    }  # fmt: skip
+        "type",
+        "title",
+        "status",
+        "detail",
+        "correlation_id",
+    }
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             responses = operation["responses"]

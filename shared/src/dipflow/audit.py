@@ -4,53 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
 from dipflow.db.appends import INSERT_AUDIT as INSERT
-from dipflow.db.appends import queued_for
 
-if TYPE_CHECKING:  # dipflow.auth imports this module
-    from dipflow.auth.principal import Principal
-
-__all__ = ["INSERT", "Audit", "AuditQuery", "query_audit"]
-
-
-@dataclass(frozen=True)
-class Audit:
-    """Bound to one request: its caller and correlation id."""
-
-    pool: asyncpg.Pool
-    principal: Principal
-    correlation_id: str
-
-    async def record(
-        self,
-        action: str,
-        person_id: str | None = None,
-        *,
-        conn: asyncpg.Connection | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Write one row; pass ``conn`` to make it part of the transaction that makes the change (inside a
-        consumer's batch the row is written at the end of the batch, :mod:`dipflow.db.appends`)."""
-        args = (
-            self.principal.subject,
-            str(self.principal.role),
-            self.principal.area,
-            action,
-            person_id,
-            self.correlation_id,
-            detail or {},
-        )
-        queue = queued_for(conn) if conn is not None else None
-        if queue is not None:
-            queue.audit.append(args)
-        elif conn is not None:
-            await conn.execute(INSERT, *args)
-        else:
-            await self.pool.execute(INSERT, *args)
+__all__ = ["INSERT", "AuditQuery", "query_audit"]
 
 
 @dataclass(frozen=True)

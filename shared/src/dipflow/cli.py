@@ -199,8 +199,13 @@ def replay(
     module_name, _, attribute = target.partition(":")
     found = getattr(importlib.import_module(module_name), attribute)
     spec: ReplaySpec = found if isinstance(found, ReplaySpec) else found()
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console) as bar:  # fmt: skip
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task(f"replaying {', '.join(spec.topics)}", total=None)
         result = uvloop.run(  # asyncpg and aiokafka spend less time in the event loop under uvloop
             run_replay(

@@ -73,8 +73,17 @@ class Demo:
         manager = self.token(Role.referral_manager, "lambeth")
         coordinator = self.token(Role.ppo_coordinator, "lambeth")
         for name in ("Amira", "Ben", "Chloe"):
-            self.post(f"{self.urls.referral}/v1/workers", {"worker_id": f"W-{self.tag}-{name}", "name": name,
-                      "area": "lambeth", "suites": [SUITE], "daily_capacity": 6}, manager)  # fmt: skip
+            self.post(
+                f"{self.urls.referral}/v1/workers",
+                {
+                    "worker_id": f"W-{self.tag}-{name}",
+                    "name": name,
+                    "area": "lambeth",
+                    "suites": [SUITE],
+                    "daily_capacity": 6,
+                },
+                manager,
+            )
         console.rule(f"A day at Brixton custody suite (seed {self.tag})")
         console.print(
             "Three arrest referral workers cover the suite; the PPO register for Lambeth is loaded."
@@ -83,8 +92,17 @@ class Demo:
         ppos = set(self.rng.sample(people, max(1, arrests // 8)))
         start = (datetime.now(UTC) - timedelta(hours=12)).replace(second=0, microsecond=0)
         for pid in ppos:
-            self.post(f"{self.urls.ppo}/v1/register", {"person_id": pid, "borough": "lambeth", "strand": "catch_and_convict",
-                      "start_date": (start - timedelta(days=90)).date().isoformat(), "reason": "demo panel"}, coordinator)  # fmt: skip
+            self.post(
+                f"{self.urls.ppo}/v1/register",
+                {
+                    "person_id": pid,
+                    "borough": "lambeth",
+                    "strand": "catch_and_convict",
+                    "start_date": (start - timedelta(days=90)).date().isoformat(),
+                    "reason": "demo panel",
+                },
+                coordinator,
+            )
         time.sleep(2)  # let the custody suite's copy of the register catch up before the first arrest
         times = sorted(start + timedelta(minutes=self.rng.randrange(0, 11 * 60)) for _ in people)
         positives: list[str] = []
@@ -93,10 +111,16 @@ class Demo:
             if pid in ppos and self.rng.random() < 0.6:
                 code, words, extra = "CDA1971-s1", "criminal damage", {}
             age = self.rng.choice([16, 17, 19, 23, 28, 31, 35, 41, 47, 52])
-            body = {"person_id": pid, "name": "Demo Person", "date_of_birth": f"{at.year - age}-01-01",
-                    "home_area": "lambeth", "suite": SUITE, "arrested_at": at.isoformat(),
-                    "booked_in_at": (at + timedelta(minutes=5)).isoformat(),
-                    "offences": [{"code": code, "offence_date": at.date().isoformat(), **extra}]}  # fmt: skip
+            body = {
+                "person_id": pid,
+                "name": "Demo Person",
+                "date_of_birth": f"{at.year - age}-01-01",
+                "home_area": "lambeth",
+                "suite": SUITE,
+                "arrested_at": at.isoformat(),
+                "booked_in_at": (at + timedelta(minutes=5)).isoformat(),
+                "offences": [{"code": code, "offence_date": at.date().isoformat(), **extra}],
+            }
             booked = self.post(f"{self.urls.custody}/v1/detentions", body, officer)
             self.count("arrests")
             did, decision = booked["detention_id"], booked["decision"]
@@ -104,12 +128,21 @@ class Demo:
             if decision["outcome"] == "needs_authorisation" and pid in ppos:
                 self.count("PPO cases put to an inspector (T4)")
                 authorised = self.rng.random() < 0.5
-                decision = self.post(f"{self.urls.custody}/v1/detentions/{did}/inspector-decision", {
-                    "decision": "authorised" if authorised else "declined", "rank": "inspector",
-                    "grounds": "Class A misuse suspected to have contributed to the offence",
-                    "at": (at + timedelta(minutes=15)).isoformat()}, inspector)["decision"]  # fmt: skip
-                self.say(at, f"Arrested for {words} ({who}): put to an inspector, who "
-                             f"{'authorised' if authorised else 'declined'} a test.")  # fmt: skip
+                decision = self.post(
+                    f"{self.urls.custody}/v1/detentions/{did}/inspector-decision",
+                    {
+                        "decision": "authorised" if authorised else "declined",
+                        "rank": "inspector",
+                        "grounds": "Class A misuse suspected to have contributed to the offence",
+                        "at": (at + timedelta(minutes=15)).isoformat(),
+                    },
+                    inspector,
+                )["decision"]
+                self.say(
+                    at,
+                    f"Arrested for {words} ({who}): put to an inspector, who "
+                    f"{'authorised' if authorised else 'declined'} a test.",
+                )
             else:
                 self.say(at, f"Arrested for {words} ({who}): {decision['reason']}")
             if decision["outcome"] != "required":
@@ -120,8 +153,11 @@ class Demo:
                 officer,
             )
             if self.rng.random() < 0.06:
-                self.post(f"{self.urls.custody}/v1/detentions/{did}/refusal",
-                          {"good_cause": False, "at": (at + timedelta(minutes=25)).isoformat()}, officer)  # fmt: skip
+                self.post(
+                    f"{self.urls.custody}/v1/detentions/{did}/refusal",
+                    {"good_cause": False, "at": (at + timedelta(minutes=25)).isoformat()},
+                    officer,
+                )
                 self.count("refusals (offence, T11)")
                 self.say(
                     at, "  … refused to give a sample after the warning: an offence; no assessment (T11)."
@@ -135,9 +171,15 @@ class Demo:
             self.count("tests")
             positive = self.rng.random() < 0.5
             drug = self.rng.choice(["cocaine", "opiates"])
-            self.post(f"{self.urls.custody}/v1/detentions/{did}/results", {"drug": drug,
-                      "result": "positive" if positive else "negative", "at": (at + timedelta(minutes=45)).isoformat()},
-                      officer)  # fmt: skip
+            self.post(
+                f"{self.urls.custody}/v1/detentions/{did}/results",
+                {
+                    "drug": drug,
+                    "result": "positive" if positive else "negative",
+                    "at": (at + timedelta(minutes=45)).isoformat(),
+                },
+                officer,
+            )
             if positive:
                 self.count("positives")
                 positives.append(did)

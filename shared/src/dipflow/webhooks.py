@@ -1,14 +1,28 @@
 """Signed webhooks: HMAC-SHA256 over ``<timestamp>.<body>`` so a receiver can check both who sent it and that it
 is fresh, a stable delivery id so a receiver can drop duplicates, and exponential backoff between attempts.
-The services queue deliveries in their own transactions and drive attempts with durable timers."""
+
+One engine delivers every service's webhooks. A service queues the first attempt in the transaction that decides
+to notify (:func:`queue_first_attempt`), and keeps its deliveries in its own table behind a
+:class:`DeliveryStore`; :func:`delivery_handler` is the durable timer that makes each attempt and schedules the
+next, so a delivery survives restarts and a failing receiver never blocks other timers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
 
+import asyncpg
 import httpx
+import orjson
+
+from dipflow.events.timers import Deadline, DeadlineHandler, TimerLoop
+from dipflow.logging import get_logger
+from dipflow.uow import Producer, UnitOfWork
 
 SIGNATURE_HEADER = "x-dipflow-signature"
 TIMESTAMP_HEADER = "x-dipflow-timestamp"
@@ -48,3 +62,159 @@ async def post_signed(
     except httpx.HTTPError as exc:
         return type(exc).__name__
     return None if answer.status_code // 100 == 2 else f"HTTP {answer.status_code}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A delivery not yet made: where it goes, how it is signed, what it says, its stable id."""
+
+    url: str
+    secret: str
+    body: bytes
+    delivery_id: str
+
+
+class Outcome(StrEnum):
+    delivered = "delivered"
+    retrying = "retrying"
+    given_up = "given_up"
+    """The last attempt failed: no more attempts."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt came to: its number (1-based), the outcome, and the error when it failed."""
+
+    number: int
+    outcome: Outcome
+    error: str | None = None
+
+
+class DeliveryStore(Protocol):
+    """A service's table of deliveries (SQL in its ``adapters``); ``key`` is the delivery's row key."""
+
+    async def pending(self, uow: UnitOfWork, key: str) -> Pending | None:
+        """The delivery, locked; None when it was delivered already or its receiver is gone."""
+
+    async def record(self, uow: UnitOfWork, key: str, attempt: Attempt) -> None:
+        """Keep the attempt on the delivery (and, when it was given up, tell whoever must know)."""
+
+
+GivenUp = Callable[[UnitOfWork, str, Attempt], Awaitable[None]]
+"""Told, in the attempt's transaction, that delivery ``key`` was given up."""
+
+
+@dataclass(frozen=True)
+class DeliveryTable:
+    """Where a service keeps its deliveries: rows of ``table`` (the integer ``key`` column, ``area``, ``body``
+    jsonb, ``attempts``, ``delivered_at``, ``last_error`` and the ``given_up`` timestamp column) sent to the URL
+    and secret of their area in ``receivers`` (``area``, ``url``, ``secret``); receivers de-duplicate on the
+    ``delivery_id`` column."""
+
+    table: str
+    key: str
+    receivers: str
+    given_up: str
+    delivery_id: str
+
+    async def set_receiver(self, uow: UnitOfWork, area: str, url: str, secret: str) -> None:
+        """Deliveries for ``area`` go to ``url``, signed with ``secret``, from now on."""
+        await uow.conn.execute(
+            f"INSERT INTO {self.receivers} (area, url, secret) VALUES ($1, $2, $3) "
+            "ON CONFLICT (area) DO UPDATE SET url = $2, secret = $3, updated_at = now()",
+            area,
+            url,
+            secret,
+        )
+
+    async def has_receiver(self, uow: UnitOfWork, area: str) -> bool:
+        return bool(await uow.conn.fetchval(f"SELECT 1 FROM {self.receivers} WHERE area = $1", area))
+
+
+class TableDeliveries:
+    """The :class:`DeliveryStore` of a :class:`DeliveryTable`: the same bookkeeping for every service."""
+
+    def __init__(self, where: DeliveryTable, on_given_up: GivenUp | None = None) -> None:
+        t = where
+        self.on_given_up = on_given_up
+        self._pending = (
+            f"SELECT d.{t.delivery_id}::text AS delivery_id, d.body, d.delivered_at, r.url, r.secret "
+            f"FROM {t.table} d JOIN {t.receivers} r USING (area) WHERE d.{t.key} = $1 FOR UPDATE OF d"
+        )
+        self._record = (
+            f"UPDATE {t.table} SET attempts = $2, last_error = coalesce($3, last_error), "
+            f"delivered_at = CASE WHEN $4 THEN now() END, {t.given_up} = CASE WHEN $5 THEN now() END "
+            f"WHERE {t.key} = $1"
+        )
+
+    async def pending(self, uow: UnitOfWork, key: str) -> Pending | None:
+        row = await uow.conn.fetchrow(self._pending, int(key))
+        if row is None or row["delivered_at"] is not None:
+            return None
+        return Pending(row["url"], row["secret"], orjson.dumps(row["body"]), row["delivery_id"])
+
+    async def record(self, uow: UnitOfWork, key: str, attempt: Attempt) -> None:
+        delivered, given_up = attempt.outcome is Outcome.delivered, attempt.outcome is Outcome.given_up
+        await uow.conn.execute(self._record, int(key), attempt.number, attempt.error, delivered, given_up)
+        if given_up and self.on_given_up is not None:
+            await self.on_given_up(uow, key, attempt)
+
+
+async def queue_first_attempt(uow: UnitOfWork, kind: str, key: str) -> None:
+    """The first attempt of delivery ``key``, due now, committed with the work that decided to send it."""
+    await uow.schedule(kind, f"{key}:1", datetime.now(UTC))
+
+
+def delivery_handler(
+    kind: str, store: DeliveryStore, *, retry_base_s: float, max_attempts: int, timeout_s: float = 5.0
+) -> DeadlineHandler:
+    """The timer of ``kind``: one attempt; a failure schedules the next after :func:`retry_delay`, and after
+    ``max_attempts`` the store gives up. Never raises for the receiver's faults."""
+    log = get_logger(f"dipflow.webhooks.{kind}")
+
+    async def attempt(uow: UnitOfWork, deadline: Deadline) -> None:
+        key, _, number_text = deadline.subject.rpartition(":")
+        number = int(number_text)
+        pending = await store.pending(uow, key)
+        if pending is None:
+            return
+        error = await post_signed(
+            pending.url,
+            pending.secret,
+            pending.body,
+            delivery_id=pending.delivery_id,
+            attempt=number,
+            timeout_s=timeout_s,
+        )
+        if error is None:
+            await store.record(uow, key, Attempt(number, Outcome.delivered))
+        elif number >= max_attempts:
+            await store.record(uow, key, Attempt(number, Outcome.given_up, error))
+            log.error("webhook_gave_up", delivery=key, attempts=number, error=error)
+        else:
+            await store.record(uow, key, Attempt(number, Outcome.retrying, error))
+            await uow.schedule(
+                kind, f"{key}:{number + 1}", datetime.now(UTC) + retry_delay(retry_base_s, number)
+            )
+            log.warning("webhook_retrying", delivery=key, attempt=number, error=error)
+
+    return attempt
+
+
+def delivery_loop(
+    pool: asyncpg.Pool,
+    producer: Producer,
+    kind: str,
+    store: DeliveryStore,
+    *,
+    retry_base_s: float,
+    max_attempts: int,
+    timeout_s: float = 5.0,
+) -> TimerLoop:
+    """The timer loop of ``kind`` deliveries alone, beside the service's other timers: a slow receiver holds
+    back only other deliveries (each attempt at most ``timeout_s``), never a rule's deadline. The POST runs
+    while the delivery's row is locked in the loop's transaction, so two loops never make the same attempt."""
+    handler = delivery_handler(
+        kind, store, retry_base_s=retry_base_s, max_attempts=max_attempts, timeout_s=timeout_s
+    )
+    return TimerLoop(pool, {kind: handler}, producer=producer, poll_interval_s=0.5)

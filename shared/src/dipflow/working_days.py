@@ -34,6 +34,11 @@ def london_today() -> date:
     return datetime.now(LONDON).date()
 
 
+def london_day(at: datetime) -> date:
+    """The England and Wales calendar day of an instant."""
+    return at.astimezone(LONDON).date()
+
+
 def is_bank_holiday(day: date) -> bool:
     return day in _bank_holidays(day.year)
 

@@ -24,7 +24,7 @@ from dipflow.db.database import server_dsn
 from dipflow.events import EventPayload, new_envelope
 from dipflow.kafka.admin import ensure_topics
 from dipflow.topics import PROBATION_EVENTS, REFERRAL_EVENTS, all_topics
-from dipflow_breach.commands import ComplianceRecorded, OrderMade
+from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_breach.main import create_app as breach_app
 from dipflow_breach.settings import BreachSettings
@@ -32,7 +32,7 @@ from dipflow_custody.main import create_app as custody_app
 from dipflow_custody.settings import CustodySettings
 from dipflow_ppo_register.main import create_app as ppo_app
 from dipflow_ppo_register.settings import PpoRegisterSettings
-from dipflow_referral.events import BailConditionBreached, FailureNotified, RequirementsEnded
+from dipflow_referral.contracts.events import BailConditionBreached, FailureNotified, RequirementsEnded
 from tests.infra import Infra
 from tests.integration.referral.stack import AUTH, bearer, uvicorn_app
 from tests.support.sample_app import serve
@@ -58,8 +58,10 @@ class Receiver:
         async def liaison(request: Request) -> Response:
             body = await request.body()
             signed = request.headers["x-dipflow-timestamp"].encode() + b"." + body
-            good = hmac.compare_digest(request.headers["x-dipflow-signature"],
-                                       "sha256=" + hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest())  # fmt: skip
+            good = hmac.compare_digest(
+                request.headers["x-dipflow-signature"],
+                "sha256=" + hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest(),
+            )
             message = orjson.loads(body)
             earlier = sum(1 for m, _, _ in self.calls if m["notification_id"] == message["notification_id"])
             self.calls.append((message, dict(request.headers), good))
@@ -111,8 +113,12 @@ async def services(infra: Infra, unique: str, **breach_settings: Any) -> AsyncIt
     def dsn(name: str) -> str:
         return server_dsn(infra.postgres_dsn, f"{name}_{unique}")
 
-    b = BreachSettings(service_name=f"breach-{unique}", database_url=dsn("breach"), kafka_bootstrap=infra.kafka_bootstrap,
-                       **breach_settings)  # fmt: skip
+    b = BreachSettings(
+        service_name=f"breach-{unique}",
+        database_url=dsn("breach"),
+        kafka_bootstrap=infra.kafka_bootstrap,
+        **breach_settings,
+    )
     c = CustodySettings(
         service_name=f"custody-{unique}", database_url=dsn("custody"), kafka_bootstrap=infra.kafka_bootstrap
     )
@@ -128,16 +134,25 @@ async def services(infra: Infra, unique: str, **breach_settings: Any) -> AsyncIt
 
 
 async def breach_events(infra: Infra, person: str, types: set[str], want: int) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer("breach.events.v1", bootstrap_servers=infra.kafka_bootstrap,
-                                auto_offset_reset="earliest", group_id=None)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        "breach.events.v1",
+        bootstrap_servers=infra.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:
         async with asyncio.timeout(30):
             while len(found) < want:
                 for records in (await consumer.getmany(timeout_ms=300)).values():
-                    found += [e for r in records if r.key == person.encode()
-                              for e in [orjson.loads(r.value)] if e["type"] in types]  # fmt: skip
+                    found += [
+                        e
+                        for r in records
+                        if r.key == person.encode()
+                        for e in [orjson.loads(r.value)]
+                        if e["type"] in types
+                    ]
     except TimeoutError:
         raise AssertionError(f"wanted {want} of {types}, got {[e['type'] for e in found]}") from None
     finally:
@@ -146,8 +161,15 @@ async def breach_events(infra: Infra, person: str, types: set[str], want: int) -
 
 
 def order_body(pid: str, order_id: str, start: str = "2008-01-14") -> dict[str, Any]:
-    return {"person_id": pid, "order_id": order_id, "area": "lambeth", "court": "Camberwell Green",
-            "start_date": start, "treatment_months": 24, "responsible_officer": "PO Smith"}  # fmt: skip
+    return {
+        "person_id": pid,
+        "order_id": order_id,
+        "area": "lambeth",
+        "court": "Camberwell Green",
+        "start_date": start,
+        "treatment_months": 24,
+        "responsible_officer": "PO Smith",
+    }
 
 
 async def test_s24_s26_s27_from_the_probation_topic_warning_and_what_is_not_a_failure(
@@ -155,20 +177,42 @@ async def test_s24_s26_s27_from_the_probation_topic_warning_and_what_is_not_a_fa
 ) -> None:
     async with services(infra, unique) as s:
         pid, order_id = s.person(), f"DRR-{unique}"
-        order = OrderMade(order_id=order_id, area="lambeth", court="Camberwell Green", start_date=datetime(2008, 1, 14).date(),
-                          treatment_months=12, responsible_officer="PO Smith")  # fmt: skip
+        order = OrderMade(
+            order_id=order_id,
+            area="lambeth",
+            court="Camberwell Green",
+            start_date=datetime(2008, 1, 14).date(),
+            treatment_months=12,
+            responsible_officer="PO Smith",
+        )
         await s.publish(PROBATION_EVENTS.name, pid, order, "probation")
         # a record for an order nobody made: dead-lettered, and the consumer carries on
-        await s.publish(PROBATION_EVENTS.name, pid, ComplianceRecorded(order_id="DRR-NOPE", record_id=f"r0-{unique}",
-                        kind=ComplianceKind.unacceptable_absence, on=datetime(2008, 3, 1).date()), "probation")  # fmt: skip
-        for n, (kind, day, reason) in enumerate([
-            (ComplianceKind.acceptable_absence, 1, "in hospital (medical certificate)"),  # S26
-            (ComplianceKind.test_result, 2, None),  # S27: positive test, otherwise compliant
-            (ComplianceKind.unacceptable_absence, 3, None),  # S24
-        ]):  # fmt: skip
-            record = ComplianceRecorded(order_id=order_id, record_id=f"r{n + 1}-{unique}", kind=kind,
-                                        on=datetime(2008, 3, day).date(), reason=reason,
-                                        result="positive" if kind is ComplianceKind.test_result else None)  # fmt: skip
+        await s.publish(
+            PROBATION_EVENTS.name,
+            pid,
+            ComplianceRecorded(
+                order_id="DRR-NOPE",
+                record_id=f"r0-{unique}",
+                kind=ComplianceKind.unacceptable_absence,
+                on=datetime(2008, 3, 1).date(),
+            ),
+            "probation",
+        )
+        for n, (kind, day, reason) in enumerate(
+            [
+                (ComplianceKind.acceptable_absence, 1, "in hospital (medical certificate)"),  # S26
+                (ComplianceKind.test_result, 2, None),  # S27: positive test, otherwise compliant
+                (ComplianceKind.unacceptable_absence, 3, None),  # S24
+            ]
+        ):
+            record = ComplianceRecorded(
+                order_id=order_id,
+                record_id=f"r{n + 1}-{unique}",
+                kind=kind,
+                on=datetime(2008, 3, day).date(),
+                reason=reason,
+                result="positive" if kind is ComplianceKind.test_result else None,
+            )
             await s.publish(PROBATION_EVENTS.name, pid, record, "probation")
 
         async def decided() -> Any:
@@ -179,7 +223,10 @@ async def test_s24_s26_s27_from_the_probation_topic_warning_and_what_is_not_a_fa
 
         seen = await until(decided, "three compliance records")
         assert [(c["kind"], c["decision"]) for c in seen["compliance"]] == [
-            ("acceptable_absence", "recorded"), ("test_result", "recorded"), ("unacceptable_absence", "warning")]  # fmt: skip
+            ("acceptable_absence", "recorded"),
+            ("test_result", "recorded"),
+            ("unacceptable_absence", "warning"),
+        ]
         assert [w["issued_on"] for w in seen["warnings"]] == ["2008-03-03"]
         warning = (await breach_events(infra, pid, {"breach.warning_issued"}, 1))[0]["payload"]
         assert warning["rule_ids"] == ["D1", "D2"]
@@ -195,11 +242,17 @@ async def test_s25_a_breach_after_a_warning_is_due_in_ten_working_days_and_escal
         assert (
             await s.breach.post("/v1/orders", json=order_body(pid, order_id), headers=LIAISON)
         ).status_code == 201
-        first = await s.breach.post(f"/v1/orders/{order_id}/compliance", json={"kind": "unacceptable_absence",
-                                    "on": "2008-03-05"}, headers=LIAISON)  # fmt: skip
+        first = await s.breach.post(
+            f"/v1/orders/{order_id}/compliance",
+            json={"kind": "unacceptable_absence", "on": "2008-03-05"},
+            headers=LIAISON,
+        )
         assert first.json()["decision"] == "warning"
-        second = await s.breach.post(f"/v1/orders/{order_id}/compliance", json={"kind": "unacceptable_absence",
-                                     "on": "2009-02-01"}, headers=LIAISON)  # fmt: skip
+        second = await s.breach.post(
+            f"/v1/orders/{order_id}/compliance",
+            json={"kind": "unacceptable_absence", "on": "2009-02-01"},
+            headers=LIAISON,
+        )
         outcome = second.json()
         assert (outcome["decision"], outcome["rule_ids"]) == ("breach", ["D1", "D3", "D4"])
         assert (outcome["enforcement_due"], outcome["hearing_due"]) == ("2009-02-13", "2009-02-27")
@@ -209,15 +262,21 @@ async def test_s25_a_breach_after_a_warning_is_due_in_ten_working_days_and_escal
         cases = (await s.breach.get("/v1/breach-cases", params={"area": "lambeth"}, headers=LIAISON)).json()
         case = next(c for c in cases if c["order_id"] == order_id)
         assert sorted(case["escalations"]) == ["enforcement", "hearing"] and case["ppo"] is False
-        requests = (await s.breach.get("/v1/arrest-requests", params={"area": "lambeth"},
-                                       headers=bearer(Role.police_enforcement, "lambeth"))).json()  # fmt: skip
+        requests = (
+            await s.breach.get(
+                "/v1/arrest-requests",
+                params={"area": "lambeth"},
+                headers=bearer(Role.police_enforcement, "lambeth"),
+            )
+        ).json()
         mine = [r for r in requests if r["person_id"] == pid]
         assert [(r["source"], r["premium"]) for r in mine] == [("drr_breach", False)]
         feed = (await s.breach.get("/v1/notifications", params={"area": "lambeth"}, headers=LIAISON)).json()[
             "items"
         ]
         assert {"warning", "breach", "arrest_requested", "enforcement_overdue", "hearing_overdue"} <= {
-            n["kind"] for n in feed if n["body"]["person_id"] == pid}  # fmt: skip
+            n["kind"] for n in feed if n["body"]["person_id"] == pid
+        }
 
 
 async def test_s28_a_ppo_breach_is_fast_tracked_notified_once_by_webhook_and_time_to_arrest_is_measured(
@@ -225,11 +284,21 @@ async def test_s28_a_ppo_breach_is_fast_tracked_notified_once_by_webhook_and_tim
 ) -> None:
     receiver = Receiver(failures=2, secret="liaison-secret-" + unique)
     async with uvicorn_app(receiver.app()) as hook, services(infra, unique, webhook_retry_base_s=0.2) as s:
-        assert (await s.breach.put("/v1/liaison/lambeth/webhook", json={"url": f"{hook}/liaison", "secret": receiver.secret},
-                                   headers=LIAISON)).status_code == 204  # fmt: skip
+        assert (
+            await s.breach.put(
+                "/v1/liaison/lambeth/webhook",
+                json={"url": f"{hook}/liaison", "secret": receiver.secret},
+                headers=LIAISON,
+            )
+        ).status_code == 204
         pid, order_id = s.person(), f"DRR-{unique}"
-        ppo_add = {"person_id": pid, "borough": "lambeth", "strand": "catch_and_convict", "start_date": "2008-01-07",
-                   "reason": "panel"}  # fmt: skip
+        ppo_add = {
+            "person_id": pid,
+            "borough": "lambeth",
+            "strand": "catch_and_convict",
+            "start_date": "2008-01-07",
+            "reason": "panel",
+        }
         assert (
             await s.ppo.post("/v1/register", json=ppo_add, headers=bearer(Role.ppo_coordinator, "lambeth"))
         ).status_code == 201
@@ -241,8 +310,11 @@ async def test_s28_a_ppo_breach_is_fast_tracked_notified_once_by_webhook_and_tim
             return bool((await s.breach.get(f"/v1/orders/{order_id}", headers=LIAISON)).json()["ppo"])
 
         await until(is_ppo, "the breach service's copy of the register to show the PPO")
-        breached = await s.breach.post(f"/v1/orders/{order_id}/compliance", json={"kind": "sample_refused",
-                                       "on": "2008-06-02", "straight_to_breach": True}, headers=LIAISON)  # fmt: skip
+        breached = await s.breach.post(
+            f"/v1/orders/{order_id}/compliance",
+            json={"kind": "sample_refused", "on": "2008-06-02", "straight_to_breach": True},
+            headers=LIAISON,
+        )
         assert breached.json()["decision"] == "breach"
         request = (await breach_events(infra, pid, {"breach.arrest_requested"}, 1))[0]["payload"]
         assert request["premium"] is True and request["ppo"] is True and "D5" in request["rule_ids"]
@@ -260,9 +332,15 @@ async def test_s28_a_ppo_breach_is_fast_tracked_notified_once_by_webhook_and_tim
         ]
         assert attempts == ["1", "2", "3"] and all(good for _, _, good in receiver.calls)
 
-        booking = {"person_id": pid, "name": "Test Person", "date_of_birth": "1970-01-15", "home_area": "lambeth",
-                   "suite": "MET-BRIXTON", "arrested_at": datetime.now(UTC).isoformat(),
-                   "offences": [{"code": "CDA1971-s1", "offence_date": datetime.now(UTC).date().isoformat()}]}  # fmt: skip
+        booking = {
+            "person_id": pid,
+            "name": "Test Person",
+            "date_of_birth": "1970-01-15",
+            "home_area": "lambeth",
+            "suite": "MET-BRIXTON",
+            "arrested_at": datetime.now(UTC).isoformat(),
+            "offences": [{"code": "CDA1971-s1", "offence_date": datetime.now(UTC).date().isoformat()}],
+        }
         assert (await s.custody.post("/v1/detentions", json=booking, headers=bearer())).status_code == 201
         made = (await breach_events(infra, pid, {"breach.arrest_made"}, 1))[0]["payload"]
         assert (
@@ -281,14 +359,22 @@ async def test_a_receiver_that_never_answers_leaves_the_notification_dead_letter
     infra: Infra, unique: str
 ) -> None:
     receiver = Receiver(failures=1000, secret="liaison-secret-" + unique)
-    async with uvicorn_app(receiver.app()) as hook, services(infra, unique, webhook_retry_base_s=0.1,
-                                                             webhook_max_attempts=3) as s:  # fmt: skip
-        await s.breach.put("/v1/liaison/lambeth/webhook", json={"url": f"{hook}/liaison", "secret": receiver.secret},
-                           headers=LIAISON)  # fmt: skip
+    async with (
+        uvicorn_app(receiver.app()) as hook,
+        services(infra, unique, webhook_retry_base_s=0.1, webhook_max_attempts=3) as s,
+    ):
+        await s.breach.put(
+            "/v1/liaison/lambeth/webhook",
+            json={"url": f"{hook}/liaison", "secret": receiver.secret},
+            headers=LIAISON,
+        )
         pid, order_id = s.person(), f"DRR-{unique}"
         await s.breach.post("/v1/orders", json=order_body(pid, order_id), headers=LIAISON)
-        await s.breach.post(f"/v1/orders/{order_id}/compliance", json={"kind": "unacceptable_absence", "on": "2008-03-03"},
-                            headers=LIAISON)  # fmt: skip
+        await s.breach.post(
+            f"/v1/orders/{order_id}/compliance",
+            json={"kind": "unacceptable_absence", "on": "2008-03-03"},
+            headers=LIAISON,
+        )
 
         async def dead() -> Any:
             items = (
@@ -311,10 +397,22 @@ async def test_arrest_requests_from_assessment_failures_and_bail_breaches_close_
 ) -> None:
     async with services(infra, unique) as s:
         pid = s.person()
-        failure = FailureNotified(assessment_id=f"A-{unique}", detention_id="D1", kind="initial", outcome="failed_to_attend",
-                                  offence="DA05 s.12(3)", imposed_at=None, notice="RA1", appointment_at=datetime.now(UTC),
-                                  place="DIP office", worker_id="W1", follow_up_ended=True, suite="MET-BRIXTON",
-                                  area="lambeth", rule_ids=["A4"])  # fmt: skip
+        failure = FailureNotified(
+            assessment_id=f"A-{unique}",
+            detention_id="D1",
+            kind="initial",
+            outcome="failed_to_attend",
+            offence="DA05 s.12(3)",
+            imposed_at=None,
+            notice="RA1",
+            appointment_at=datetime.now(UTC),
+            place="DIP office",
+            worker_id="W1",
+            follow_up_ended=True,
+            suite="MET-BRIXTON",
+            area="lambeth",
+            rule_ids=["A4"],
+        )
         await s.publish(REFERRAL_EVENTS.name, pid, failure, "referral")
         bail = BailConditionBreached(
             detention_id=f"D-{unique}", area="lambeth", what="missed the assessment", rule_ids=["B4"]
@@ -335,19 +433,35 @@ async def test_arrest_requests_from_assessment_failures_and_bail_breaches_close_
         # A6: a second failure whose prosecution is then dropped: its request is cancelled, not left open
         dropped = FailureNotified(**{**failure.model_dump(), "assessment_id": f"A2-{unique}"})
         await s.publish(REFERRAL_EVENTS.name, pid, dropped, "referral")
-        ended = RequirementsEnded(assessment_id=f"A2-{unique}", detention_id="D2", reason="negative_confirmation",
-                                  prosecution_dropped=True, rule_ids=["A6"])  # fmt: skip
+        ended = RequirementsEnded(
+            assessment_id=f"A2-{unique}",
+            detention_id="D2",
+            reason="negative_confirmation",
+            prosecution_dropped=True,
+            rule_ids=["A6"],
+        )
         await s.publish(REFERRAL_EVENTS.name, pid, ended, "referral")
         cancelled = (await breach_events(infra, pid, {"breach.arrest_request_cancelled"}, 1))[0]["payload"]
         assert cancelled["rule_ids"] == ["A6"]
         by_source = {r["source"]: r for r in requests}
         assert "DA05 s.12(3)" in by_source["assessment_failure"]["basis"]
         assert "BA76 s.7(3)" in by_source["bail_condition"]["basis"]
-        assert (await s.breach.get("/v1/arrest-requests", params={"area": "lambeth"},
-                                   headers=bearer(Role.police_enforcement, "camden"))).status_code == 403  # fmt: skip
-        booking = {"person_id": pid, "name": "Test Person", "date_of_birth": "1970-01-15", "home_area": "lambeth",
-                   "suite": "MET-BRIXTON", "arrested_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
-                   "offences": [{"code": "BA1976-s7", "offence_date": datetime.now(UTC).date().isoformat()}]}  # fmt: skip
+        assert (
+            await s.breach.get(
+                "/v1/arrest-requests",
+                params={"area": "lambeth"},
+                headers=bearer(Role.police_enforcement, "camden"),
+            )
+        ).status_code == 403
+        booking = {
+            "person_id": pid,
+            "name": "Test Person",
+            "date_of_birth": "1970-01-15",
+            "home_area": "lambeth",
+            "suite": "MET-BRIXTON",
+            "arrested_at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+            "offences": [{"code": "BA1976-s7", "offence_date": datetime.now(UTC).date().isoformat()}],
+        }
         assert (await s.custody.post("/v1/detentions", json=booking, headers=bearer())).status_code == 201
         made = await breach_events(infra, pid, {"breach.arrest_made"}, 2)
         assert sorted(e["payload"]["source"] for e in made) == ["assessment_failure", "bail_condition"]
@@ -360,9 +474,15 @@ async def test_d6_a_request_that_arrives_after_the_booking_that_answers_it_is_cl
     async with services(infra, unique) as s:
         pid = s.person()
         arrested = datetime.now(UTC)
-        booking = {"person_id": pid, "name": "Test Person", "date_of_birth": "1970-01-15", "home_area": "lambeth",
-                   "suite": "MET-BRIXTON", "arrested_at": arrested.isoformat(),
-                   "offences": [{"code": "BA1976-s7", "offence_date": arrested.date().isoformat()}]}  # fmt: skip
+        booking = {
+            "person_id": pid,
+            "name": "Test Person",
+            "date_of_birth": "1970-01-15",
+            "home_area": "lambeth",
+            "suite": "MET-BRIXTON",
+            "arrested_at": arrested.isoformat(),
+            "offences": [{"code": "BA1976-s7", "offence_date": arrested.date().isoformat()}],
+        }
         assert (await s.custody.post("/v1/detentions", json=booking, headers=bearer())).status_code == 201
         await asyncio.sleep(2)  # let the booking be consumed first, the order this test is about
         breached = BailConditionBreached(
@@ -408,11 +528,22 @@ async def test_a4_an_arrest_request_for_a_failure_to_remain_says_failure_to_rema
     async with services(infra, unique) as s:
         pid = s.person()
         failure = FailureNotified(
-            assessment_id=f"A-{unique}", detention_id="D1", kind="initial", outcome="failed_to_remain",
-            offence="DA05 s.12(3)", imposed_at=None, notice="RA1", appointment_at=datetime.now(UTC),
-            place="DIP office", worker_id="W1", follow_up_ended=False, suite="MET-BRIXTON", area="lambeth",
-            rule_ids=["A4"], what="failed without good cause to remain for the whole of the initial assessment",
-        )  # fmt: skip
+            assessment_id=f"A-{unique}",
+            detention_id="D1",
+            kind="initial",
+            outcome="failed_to_remain",
+            offence="DA05 s.12(3)",
+            imposed_at=None,
+            notice="RA1",
+            appointment_at=datetime.now(UTC),
+            place="DIP office",
+            worker_id="W1",
+            follow_up_ended=False,
+            suite="MET-BRIXTON",
+            area="lambeth",
+            rule_ids=["A4"],
+            what="failed without good cause to remain for the whole of the initial assessment",
+        )
         await s.publish(REFERRAL_EVENTS.name, pid, failure, "referral")
         police = bearer(Role.police_enforcement, "lambeth")
 

@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.topics import CUSTODY_COMMANDS
-from dipflow_custody.commands import BookInCommand, DetentionCommand, detention_id_for
-from dipflow_custody.entrypoints.bodies import BookIn
+from dipflow_custody.contracts.bodies import BookIn
+from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
 

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaConsumer
 
 from dipflow.auth import Role, mint_token
 from dipflow.db.database import server_dsn
-from dipflow_custody.commands import BookInCommand, DetentionCommand, detention_id_for
-from dipflow_custody.entrypoints.bodies import BookIn
+from dipflow_custody.contracts.bodies import BookIn
+from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import (
     SECRET,
@@ -162,9 +162,11 @@ async def test_t9_released_for_theft_charged_with_criminal_damage_alone_a_sample
         pid = person(unique, n)
         did = await booked_in(custody, pid, booked, "TA1968-s1", "CDA1971-s1")
         released = await post(
-            custody, did, "offence-disposal",
+            custody,
+            did,
+            "offence-disposal",
             {"code": "TA1968-s1", "disposal": "no_further_action", **at(booked + timedelta(hours=2))},
-        )  # fmt: skip
+        )
         assert released.status_code == 200 and released.json()["released_for"] == {
             "TA1968-s1": "no_further_action"
         }
@@ -229,11 +231,18 @@ async def test_t3_the_authorisation_goes_on_the_record_and_an_oral_one_waits_for
     did = await booked_in(custody, pid, booked, "CDA1971-s1")
     decided_at = booked + timedelta(minutes=40)
     decided = await post(
-        custody, did, "inspector-decision",
-        {"decision": "authorised", "rank": "chief_inspector", "grounds": "admitted crack use before the damage",
-         "oral": True, **at(decided_at)},
+        custody,
+        did,
+        "inspector-decision",
+        {
+            "decision": "authorised",
+            "rank": "chief_inspector",
+            "grounds": "admitted crack use before the damage",
+            "oral": True,
+            **at(decided_at),
+        },
         headers=officer("insp-ruth", Role.inspector),
-    )  # fmt: skip
+    )
     assert decided.status_code == 200, decided.text
     record = (await custody.get(f"/v1/detentions/{did}", headers=bearer())).json()["authorisation"]
     assert record["by"] == "insp-ruth" and record["rank"] == "chief_inspector" and record["oral"] is True

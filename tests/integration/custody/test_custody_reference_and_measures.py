@@ -27,8 +27,12 @@ async def test_notifications_are_maintained_by_admins_and_change_decisions_from_
     assert overlap.status_code == 409 and overlap.headers["content-type"] == "application/problem+json"
 
     def arrest_on(day: str, n: int) -> dict[str, object]:
-        body = {**book_in_body(person(unique, n), 30), "suite": "MET-STOKE-NEWINGTON", "arrested_at": f"{day}T10:00:00Z",
-                "booked_in_at": f"{day}T10:10:00Z"}  # fmt: skip
+        body = {
+            **book_in_body(person(unique, n), 30),
+            "suite": "MET-STOKE-NEWINGTON",
+            "arrested_at": f"{day}T10:00:00Z",
+            "booked_in_at": f"{day}T10:10:00Z",
+        }
         body["offences"] = [{"code": "TA1968-s1", "offence_date": day}]
         return body
 
@@ -53,8 +57,13 @@ async def test_notifications_are_maintained_by_admins_and_change_decisions_from_
 
 
 async def _sampled(custody: httpx.AsyncClient, pid: str, day: str, suite: str = "MET-BRIXTON") -> str:
-    body = {**book_in_body(pid, 30), "suite": suite, "arrested_at": f"{day}T10:00:00Z", "booked_in_at": f"{day}T10:10:00Z",
-            "offences": [{"code": "TA1968-s1", "offence_date": day}]}  # fmt: skip
+    body = {
+        **book_in_body(pid, 30),
+        "suite": suite,
+        "arrested_at": f"{day}T10:00:00Z",
+        "booked_in_at": f"{day}T10:10:00Z",
+        "offences": [{"code": "TA1968-s1", "offence_date": day}],
+    }
     did: str = (await custody.post("/v1/detentions", json=body, headers=bearer())).json()["detention_id"]
     await custody.post(f"/v1/detentions/{did}/warning", json={"at": f"{day}T10:20:00Z"}, headers=bearer())
     taken = await custody.post(

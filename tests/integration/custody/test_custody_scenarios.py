@@ -15,7 +15,7 @@ from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.events import new_envelope
 from dipflow.topics import PPO_REGISTER
-from dipflow_ppo_register.events import PpoStatus, Strand
+from dipflow_ppo_register.contracts.events import PpoStatus, Strand
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
 
@@ -32,9 +32,17 @@ __all__ = ["custody"]
     ],
 )
 async def test_decision_on_arrest(
-    custody: httpx.AsyncClient, infra: Infra, unique: str, scenario: str, age: int, code: str,
-    extra: dict[str, object], suite: str, outcome: str, rule: str,
-) -> None:  # fmt: skip
+    custody: httpx.AsyncClient,
+    infra: Infra,
+    unique: str,
+    scenario: str,
+    age: int,
+    code: str,
+    extra: dict[str, object],
+    suite: str,
+    outcome: str,
+    rule: str,
+) -> None:
     pid = person(unique)
     body = {**book_in_body(pid, age, code, **extra), "suite": suite}
     booked = await custody.post("/v1/detentions", json=body, headers=bearer())
@@ -109,8 +117,10 @@ async def test_s07_ppo_arrested_for_criminal_damage_needs_an_inspector_decision(
     pid = person(unique)
     status = new_envelope(
         PpoStatus(borough="lambeth", strand=Strand.catch_and_convict, start_date=date(2007, 4, 1)),
-        person_id=pid, producer="ppo-register", occurred_at=datetime.now(UTC),
-    )  # fmt: skip
+        person_id=pid,
+        producer="ppo-register",
+        occurred_at=datetime.now(UTC),
+    )
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
     await producer.start()
     await producer.send_and_wait(PPO_REGISTER.name, status.to_bytes(), key=status.key)
@@ -208,8 +218,13 @@ async def test_s14_s15_results_carry_the_assessment_facts_and_the_exemption_star
 ) -> None:
     """S15 (T12): an opiate positive accepted as heroin use with medication declared needs no confirmation only
     for samples from 10 Sep 2008 (this test asserted it for a June 2008 sample before: the wrong law)."""
-    exemption = {"drug": "opiates", "result": "positive", "medication_declared": "methadone", "disputed": True,
-                 "accepts_heroin_use": True}  # fmt: skip
+    exemption = {
+        "drug": "opiates",
+        "result": "positive",
+        "medication_declared": "methadone",
+        "disputed": True,
+        "accepts_heroin_use": True,
+    }
     expected = {"2008-06-01": True, "2008-09-09": True, "2008-09-10": False}
     for n, (day, confirmation) in enumerate(expected.items(), start=1):
         pid = person(unique, n)

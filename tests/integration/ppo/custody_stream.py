@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from dipflow.events import EventPayload, new_envelope
 from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
-from dipflow_custody.events import (
+from dipflow_custody.contracts.events import (
     Charged,
     ConfirmatoryResultRecorded,
     DetentionBookedIn,
@@ -19,7 +19,7 @@ from dipflow_custody.events import (
     OffenceAdded,
     ResultRecorded,
 )
-from dipflow_referral.events import AttendanceRecorded
+from dipflow_referral.contracts.events import AttendanceRecorded
 
 SUITE = "MET-CAMDEN"
 _numbers = itertools.count()
@@ -43,8 +43,14 @@ class Stream:
         self, person: str, assessment_id: str, outcome: str, good_cause: bool, when: datetime
     ) -> None:
         """A failure (or attendance) as the referral service records it (RA3), with its own payload model."""
-        payload = AttendanceRecorded(assessment_id=assessment_id, detention_id="D-unknown", kind="initial",
-                                     outcome=outcome, good_cause=good_cause, appointment_at=when)  # fmt: skip
+        payload = AttendanceRecorded(
+            assessment_id=assessment_id,
+            detention_id="D-unknown",
+            kind="initial",
+            outcome=outcome,
+            good_cause=good_cause,
+            appointment_at=when,
+        )
         envelope = new_envelope(payload, person_id=person, producer="referral", occurred_at=when)
         self.records.append((REFERRAL_EVENTS.name, person, envelope.to_bytes()))
 
@@ -58,17 +64,50 @@ class Stream:
         arrest_power: bool = False,
     ) -> str:
         detention_id = f"D-{uuid.uuid4().hex[:12]}-{next(_numbers)}"
-        self.custody(person, DetentionBookedIn(detention_id=detention_id, suite=SUITE, arrested_at=at(day, 10),
-                                               home_area="camden", age=30, is_ppo=False), at(day, 10))  # fmt: skip
-        self.custody(person, OffenceAdded(detention_id=detention_id, suite=SUITE, code=code, offence_date=day,
-                                          attempt=False, drug=None, drug_class=None, further_arrest=False,
-                                          trigger_offence=trigger, arrest_power=arrest_power), at(day, 10))  # fmt: skip
+        self.custody(
+            person,
+            DetentionBookedIn(
+                detention_id=detention_id,
+                suite=SUITE,
+                arrested_at=at(day, 10),
+                home_area="camden",
+                age=30,
+                is_ppo=False,
+            ),
+            at(day, 10),
+        )
+        self.custody(
+            person,
+            OffenceAdded(
+                detention_id=detention_id,
+                suite=SUITE,
+                code=code,
+                offence_date=day,
+                attempt=False,
+                drug=None,
+                drug_class=None,
+                further_arrest=False,
+                trigger_offence=trigger,
+                arrest_power=arrest_power,
+            ),
+            at(day, 10),
+        )
         return detention_id
 
     def inspector(self, person: str, detention_id: str, day: date, decision: str = "authorised") -> None:
-        self.custody(person, InspectorDecisionRecorded(detention_id=detention_id, suite=SUITE, decision=decision,
-                                                       rank="inspector", grounds="Class A misuse suspected", oral=False,
-                                                       written_confirmation_at=None), at(day, 12))  # fmt: skip
+        self.custody(
+            person,
+            InspectorDecisionRecorded(
+                detention_id=detention_id,
+                suite=SUITE,
+                decision=decision,
+                rank="inspector",
+                grounds="Class A misuse suspected",
+                oral=False,
+                written_confirmation_at=None,
+            ),
+            at(day, 12),
+        )
 
     def charge(self, person: str, detention_id: str, day: date, codes: list[str]) -> None:
         self.custody(person, Charged(detention_id=detention_id, suite=SUITE, codes=codes), at(day, 13))
@@ -76,13 +115,28 @@ class Stream:
     def positive(
         self, person: str, detention_id: str, day: date, drug: str = "cocaine", home_area: str = "camden"
     ) -> None:
-        self.custody(person, ResultRecorded(detention_id=detention_id, suite=SUITE, drug=drug, result="positive",
-                                            disputed=False, medication_declared=None, confirmation_required=False,
-                                            age=30, home_area=home_area), at(day, 14))  # fmt: skip
+        self.custody(
+            person,
+            ResultRecorded(
+                detention_id=detention_id,
+                suite=SUITE,
+                drug=drug,
+                result="positive",
+                disputed=False,
+                medication_declared=None,
+                confirmation_required=False,
+                age=30,
+                home_area=home_area,
+            ),
+            at(day, 14),
+        )
 
     def confirmed_negative(self, person: str, detention_id: str, day: date, drug: str = "cocaine") -> None:
-        self.custody(person, ConfirmatoryResultRecorded(detention_id=detention_id, suite=SUITE, drug=drug,
-                                                        result="negative"), at(day, 15))  # fmt: skip
+        self.custody(
+            person,
+            ConfirmatoryResultRecorded(detention_id=detention_id, suite=SUITE, drug=drug, result="negative"),
+            at(day, 15),
+        )
 
     async def publish(self, bootstrap: str) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)

@@ -116,8 +116,14 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
         assert row["share"] == decided / arrests
 
     def k2_seen(body: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
-        return {(r["month"], r["borough"]): (r["prosecuted_for_failing_to_attend"], r["arrested_for_breaking_bail_condition"])
-                for r in body if r["borough"] != "*"}  # fmt: skip
+        return {
+            (r["month"], r["borough"]): (
+                r["prosecuted_for_failing_to_attend"],
+                r["arrested_for_breaking_bail_condition"],
+            )
+            for r in body
+            if r["borough"] != "*"
+        }
 
     await until_json(ppo, "/v1/measures/k2", window, analyst, lambda body: k2_seen(body) == expected_k2)
 

@@ -26,9 +26,13 @@ def people(unique: str, *tags: str) -> list[str]:
 
 
 async def until_json(
-    ppo: httpx.AsyncClient, path: str, params: dict[str, str], headers: dict[str, str],
-    ready: Callable[[Any], bool], timeout_s: float = 30,
-) -> Any:  # fmt: skip
+    ppo: httpx.AsyncClient,
+    path: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    ready: Callable[[Any], bool],
+    timeout_s: float = 30,
+) -> Any:
     latest: list[Any] = [None]
 
     async def check() -> bool:

@@ -55,8 +55,14 @@ class Stack:
         return f"L-{self.unique.upper()}-{n}"
 
     async def add_worker(self, worker_id: str, capacity: int = 4, **extra: Any) -> None:
-        body = {"worker_id": f"{worker_id}-{self.unique}", "name": "Worker", "area": "lambeth", "suites": [SUITE],
-                "daily_capacity": capacity, **extra}  # fmt: skip
+        body = {
+            "worker_id": f"{worker_id}-{self.unique}",
+            "name": "Worker",
+            "area": "lambeth",
+            "suites": [SUITE],
+            "daily_capacity": capacity,
+            **extra,
+        }
         answer = await self.referral.post("/v1/workers", json=body, headers=MANAGER)
         assert answer.status_code == 201, answer.text
 
@@ -64,14 +70,29 @@ class Stack:
         return f"{worker_id}-{self.unique}"
 
     async def positive(
-        self, pid: str, at: datetime, drug: str = "cocaine", *, code: str = "TA1968-s1", disputed: bool = False,
-        age: int = 30, charge: bool = False, **offence: Any,
-    ) -> str:  # fmt: skip
+        self,
+        pid: str,
+        at: datetime,
+        drug: str = "cocaine",
+        *,
+        code: str = "TA1968-s1",
+        disputed: bool = False,
+        age: int = 30,
+        charge: bool = False,
+        **offence: Any,
+    ) -> str:
         """Book in, warn, sample and record a positive result through the custody API; the detention id."""
         dob = f"{at.year - age - 1}-01-15"
-        body = {"person_id": pid, "name": "Test Person", "date_of_birth": dob, "home_area": "lambeth", "suite": SUITE,
-                "arrested_at": at.isoformat(), "booked_in_at": (at + timedelta(minutes=10)).isoformat(),
-                "offences": [{"code": code, "offence_date": at.date().isoformat(), **offence}]}  # fmt: skip
+        body = {
+            "person_id": pid,
+            "name": "Test Person",
+            "date_of_birth": dob,
+            "home_area": "lambeth",
+            "suite": SUITE,
+            "arrested_at": at.isoformat(),
+            "booked_in_at": (at + timedelta(minutes=10)).isoformat(),
+            "offences": [{"code": code, "offence_date": at.date().isoformat(), **offence}],
+        }
         booked = await self.custody.post("/v1/detentions", json=body, headers=bearer())
         assert booked.status_code == 201, booked.text
         did: str = booked.json()["detention_id"]
@@ -82,9 +103,16 @@ class Stack:
             steps.insert(0, ("charge", {"codes": [code], "at": (at + timedelta(minutes=15)).isoformat()}))
         steps += [
             ("sample", {"at": (at + timedelta(minutes=30)).isoformat()}),
-            ("results", {"drug": drug, "result": "positive", "disputed": disputed,
-                         "at": (at + timedelta(minutes=50)).isoformat()}),
-        ]  # fmt: skip
+            (
+                "results",
+                {
+                    "drug": drug,
+                    "result": "positive",
+                    "disputed": disputed,
+                    "at": (at + timedelta(minutes=50)).isoformat(),
+                },
+            ),
+        ]
         for action, payload in steps:
             done = await self.custody.post(f"/v1/detentions/{did}/{action}", json=payload, headers=bearer())
             assert done.status_code == 200, (action, done.text)
@@ -94,8 +122,9 @@ class Stack:
         done = await self.custody.post(f"/v1/detentions/{did}/{action}", json=payload, headers=bearer())
         assert done.status_code == 200, (action, done.text)
 
-    async def assessment_for(self, did: str, ready: Callable[[dict[str, Any]], bool] = lambda _: True,
-                             timeout_s: float = 30) -> dict[str, Any]:  # fmt: skip
+    async def assessment_for(
+        self, did: str, ready: Callable[[dict[str, Any]], bool] = lambda _: True, timeout_s: float = 30
+    ) -> dict[str, Any]:
         """Wait until the referral service holds the assessment for ``did`` (and ``ready`` holds)."""
         last: dict[str, Any] | None = None
         try:
@@ -120,8 +149,11 @@ class Stack:
         try:
             async with asyncio.timeout(30):
                 while True:
-                    answer = await self.referral.get("/v1/bail-cases", params={"area": "lambeth"},
-                                                     headers=bearer(Role.court_liaison, "lambeth"))  # fmt: skip
+                    answer = await self.referral.get(
+                        "/v1/bail-cases",
+                        params={"area": "lambeth"},
+                        headers=bearer(Role.court_liaison, "lambeth"),
+                    )
                     assert answer.status_code == 200, answer.text
                     cases: list[dict[str, Any]] = [c for c in answer.json() if c["detention_id"] == did]
                     last = cases[0] if cases else None
@@ -135,11 +167,17 @@ class Stack:
 def _settings(
     infra: Infra, unique: str, **referral_settings: Any
 ) -> tuple[CustodySettings, ReferralSettings]:
-    custody = CustodySettings(service_name=f"custody-{unique}", database_url=server_dsn(infra.postgres_dsn, f"custody_{unique}"),
-                              kafka_bootstrap=infra.kafka_bootstrap)  # fmt: skip
-    referral = ReferralSettings(service_name=f"referral-{unique}", kafka_bootstrap=infra.kafka_bootstrap,
-                                database_url=server_dsn(infra.postgres_dsn, f"referral_{unique}"),
-                                **referral_settings)  # fmt: skip
+    custody = CustodySettings(
+        service_name=f"custody-{unique}",
+        database_url=server_dsn(infra.postgres_dsn, f"custody_{unique}"),
+        kafka_bootstrap=infra.kafka_bootstrap,
+    )
+    referral = ReferralSettings(
+        service_name=f"referral-{unique}",
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=server_dsn(infra.postgres_dsn, f"referral_{unique}"),
+        **referral_settings,
+    )
     return custody, referral
 
 
@@ -178,8 +216,12 @@ async def referral_events(
     import orjson
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer("referral.events.v1", bootstrap_servers=infra.kafka_bootstrap,
-                                auto_offset_reset="earliest", group_id=None)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        "referral.events.v1",
+        bootstrap_servers=infra.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:

@@ -56,9 +56,11 @@ async def test_s16_a_positive_result_is_assigned_to_a_worker_and_imposed_with_ra
     )
     assert other.status_code == 403
 
-    imposed = await stack.referral.post(f"/v1/assessments/{a['assessment_id']}/impose",
-                                        json={"place": "Brixton DIP office", "at": "2009-02-02T12:10:00Z"},
-                                        headers=bearer())  # fmt: skip
+    imposed = await stack.referral.post(
+        f"/v1/assessments/{a['assessment_id']}/impose",
+        json={"place": "Brixton DIP office", "at": "2009-02-02T12:10:00Z"},
+        headers=bearer(),
+    )
     assert imposed.status_code == 200, imposed.text
     assert imposed.json()["status"] == "imposed" and imposed.json()["follow_up_imposed"] is True
     notices = (
@@ -67,10 +69,17 @@ async def test_s16_a_positive_result_is_assigned_to_a_worker_and_imposed_with_ra
     assert [n["form"] for n in notices] == ["RA1"]
     assert "Brixton DIP office" in notices[0]["text"] and appointment.strftime("%H:%M") in notices[0]["text"]
 
-    events = await referral_events(infra, pid, {"referral.assessment_required", "referral.worker_assigned",
-                                                "referral.requirement_imposed"}, 3)  # fmt: skip
-    assert [e["type"] for e in events] == ["referral.assessment_required", "referral.worker_assigned",
-                                           "referral.requirement_imposed"]  # fmt: skip
+    events = await referral_events(
+        infra,
+        pid,
+        {"referral.assessment_required", "referral.worker_assigned", "referral.requirement_imposed"},
+        3,
+    )
+    assert [e["type"] for e in events] == [
+        "referral.assessment_required",
+        "referral.worker_assigned",
+        "referral.requirement_imposed",
+    ]
     assert events[0]["payload"]["rule_ids"] == ["A1", "A3", "A9"]
     assert events[2]["payload"]["rule_ids"] == ["A1", "A2", "A3"]
     assert "Test Person" not in str(events)
@@ -94,8 +103,11 @@ async def test_s17_released_before_imposition_the_requirement_lapses(stack: Stac
 async def _imposed(stack: Stack, n: int, at: datetime) -> tuple[str, dict[str, object]]:
     did = await stack.positive(stack.person(n), at)
     a = await stack.assessment_for(did)
-    answer = await stack.referral.post(f"/v1/assessments/{a['assessment_id']}/impose", json={"place": "DIP office", "at": (at + timedelta(hours=1)).isoformat()},
-                                       headers=bearer())  # fmt: skip
+    answer = await stack.referral.post(
+        f"/v1/assessments/{a['assessment_id']}/impose",
+        json={"place": "DIP office", "at": (at + timedelta(hours=1)).isoformat()},
+        headers=bearer(),
+    )
     assert answer.status_code == 200, answer.text
     return did, answer.json()
 
@@ -114,8 +126,11 @@ async def test_s18_s19_s20_attendance_failures_notify_the_police_and_follow_ups_
         return f"/v1/assessments/{a['assessment_id']}/{what}"
 
     # S18: misses the initial assessment without good cause
-    failed = await stack.referral.post(url(missed, "attendance"), json={"outcome": "failed_to_attend", "at": "2009-04-08T10:00:00Z",
-                                       "clinical_note": "NOT FOR EVENTS"}, headers=me)  # fmt: skip
+    failed = await stack.referral.post(
+        url(missed, "attendance"),
+        json={"outcome": "failed_to_attend", "at": "2009-04-08T10:00:00Z", "clinical_note": "NOT FOR EVENTS"},
+        headers=me,
+    )
     assert failed.status_code == 200 and failed.json()["status"] == "failed"
     assert failed.json()["follow_up_imposed"] is False
     # S19: attends, is given RA4 with the same worker, misses the follow-up
@@ -124,11 +139,17 @@ async def test_s18_s19_s20_attendance_failures_notify_the_police_and_follow_ups_
             url(follow, "attendance"), json={"outcome": "attended", "at": "2009-04-08T10:00:00Z"}, headers=me
         )
     ).status_code == 200
-    ra4 = await stack.referral.post(url(follow, "follow-up"), json={"needed": True, "appointment_at": "2009-04-20T10:00:00Z",
-                                    "place": "DIP office"}, headers=me)  # fmt: skip
+    ra4 = await stack.referral.post(
+        url(follow, "follow-up"),
+        json={"needed": True, "appointment_at": "2009-04-20T10:00:00Z", "place": "DIP office"},
+        headers=me,
+    )
     assert ra4.status_code == 200 and ra4.json()["follow_up"]["worker_id"] == stack.wid("W1")
-    second = await stack.referral.post(url(follow, "attendance"), json={"kind": "follow_up", "outcome": "failed_to_remain", "at": "2009-04-20T11:00:00Z"},
-                                       headers=me)  # fmt: skip
+    second = await stack.referral.post(
+        url(follow, "attendance"),
+        json={"kind": "follow_up", "outcome": "failed_to_remain", "at": "2009-04-20T11:00:00Z"},
+        headers=me,
+    )
     assert second.json()["status"] == "failed"
     # S20: attends; the assessor ends the follow-up
     assert (
@@ -161,11 +182,17 @@ async def test_s18_s19_s20_attendance_failures_notify_the_police_and_follow_ups_
         "note"
     ] == "NOT FOR EVENTS"
     assert (await stack.referral.get(url(missed, "clinical-notes"), headers=bearer())).status_code == 403
-    assert (await stack.referral.get(url(missed, "clinical-notes"),
-                                     headers=bearer(Role.court_liaison, "lambeth"))).status_code == 403  # fmt: skip
+    assert (
+        await stack.referral.get(url(missed, "clinical-notes"), headers=bearer(Role.court_liaison, "lambeth"))
+    ).status_code == 403
 
-    k4 = (await stack.referral.get("/v1/measures/k4", params={"from": "2009-04-01", "to": "2009-04-30"},
-                                   headers=bearer(Role.analyst, "*"))).json()  # fmt: skip
+    k4 = (
+        await stack.referral.get(
+            "/v1/measures/k4",
+            params={"from": "2009-04-01", "to": "2009-04-30"},
+            headers=bearer(Role.analyst, "*"),
+        )
+    ).json()
     row = next(r for r in k4 if r["suite"] == "MET-BRIXTON")
     assert (row["tests"], row["positives"], row["requirements_imposed"]) == (3, 3, 3)
     assert (row["initial_attended"], row["follow_up_attended"], row["failures"]) == (2, 0, 2)
@@ -176,9 +203,16 @@ async def test_s14_s15_a6_negative_results_confirmations_and_medication(stack: S
     pid = stack.person()
     at = datetime(2009, 5, 4, 11, tzinfo=UTC)
     # S14: a negative result gives no required assessment
-    body = {"person_id": pid, "name": "Test Person", "date_of_birth": "1970-01-15", "home_area": "lambeth",
-            "suite": "MET-BRIXTON", "arrested_at": at.isoformat(), "booked_in_at": at.isoformat(),
-            "offences": [{"code": "TA1968-s1", "offence_date": "2009-05-04"}]}  # fmt: skip
+    body = {
+        "person_id": pid,
+        "name": "Test Person",
+        "date_of_birth": "1970-01-15",
+        "home_area": "lambeth",
+        "suite": "MET-BRIXTON",
+        "arrested_at": at.isoformat(),
+        "booked_in_at": at.isoformat(),
+        "offences": [{"code": "TA1968-s1", "offence_date": "2009-05-04"}],
+    }
     neg = (await stack.custody.post("/v1/detentions", json=body, headers=bearer())).json()["detention_id"]
     await stack.custody_action(neg, "warning", {"at": (at + timedelta(minutes=5)).isoformat()})
     await stack.custody_action(neg, "sample", {"at": (at + timedelta(minutes=10)).isoformat()})
@@ -211,8 +245,11 @@ async def test_s21_s22_s23_restriction_on_bail_notice_condition_breach_and_arres
     refused = await stack.positive(stack.person(1), at, charge=True)
     pending = await stack.bail_case(refused, lambda c: c["restriction"] == "pending")
     assert pending["notified_at"] is None
-    answer = await stack.referral.post(f"/v1/bail-cases/{refused}/agreement",
-                                       json={"agreed": False, "substantial_grounds": True}, headers=bearer())  # fmt: skip
+    answer = await stack.referral.post(
+        f"/v1/bail-cases/{refused}/agreement",
+        json={"agreed": False, "substantial_grounds": True},
+        headers=bearer(),
+    )
     assert answer.status_code == 200 and answer.json()["restriction"] == "applies"
     assert answer.json()["rule_ids"] == ["B1", "B2"] and any(
         "did not agree" in r for r in answer.json()["reasons"]
@@ -222,21 +259,43 @@ async def test_s21_s22_s23_restriction_on_bail_notice_condition_breach_and_arres
     # S22: the same, but agrees: bail with a condition; the court's condition supersedes the requirement (A7)
     agreed = await stack.positive(stack.person(2), at, charge=True)
     await stack.bail_case(agreed)
-    assert (await stack.referral.post(f"/v1/bail-cases/{agreed}/agreement", json={"agreed": True, "substantial_grounds": True},
-                                      headers=bearer())).json()["restriction"] == "condition"  # fmt: skip
-    court = await stack.referral.post(f"/v1/bail-cases/{agreed}/outcome", json={"outcome": "bail_with_assessment_condition",
-                                      "court": "Camberwell Green Magistrates", "decided_on": "2009-06-02"}, headers=liaison)  # fmt: skip
+    assert (
+        await stack.referral.post(
+            f"/v1/bail-cases/{agreed}/agreement",
+            json={"agreed": True, "substantial_grounds": True},
+            headers=bearer(),
+        )
+    ).json()["restriction"] == "condition"
+    court = await stack.referral.post(
+        f"/v1/bail-cases/{agreed}/outcome",
+        json={
+            "outcome": "bail_with_assessment_condition",
+            "court": "Camberwell Green Magistrates",
+            "decided_on": "2009-06-02",
+        },
+        headers=liaison,
+    )
     assert court.status_code == 200, court.text
     superseded = await stack.assessment_for(agreed, lambda x: x["status"] == "ended")
     assert "bail condition" in superseded["ended_reason"]
     # S23: breaks the condition; arrested on a Saturday: before a justice by Monday, Sunday not counted
-    broken = await stack.referral.post(f"/v1/bail-cases/{agreed}/breach", json={"what": "did not attend the assessment"},
-                                       headers=worker_token(stack.wid("W1")))  # fmt: skip
+    broken = await stack.referral.post(
+        f"/v1/bail-cases/{agreed}/breach",
+        json={"what": "did not attend the assessment"},
+        headers=worker_token(stack.wid("W1")),
+    )
     assert broken.status_code == 200 and broken.json()["breached_at"]
     saturday = datetime(2099, 6, 6, 10, tzinfo=UTC)  # after the recorded breach (now)
-    arrest = {"person_id": stack.person(2), "name": "Test Person", "date_of_birth": "1970-01-15", "home_area": "lambeth",
-              "suite": "MET-BRIXTON", "arrested_at": saturday.isoformat(), "booked_in_at": saturday.isoformat(),
-              "offences": [{"code": "BA1976-s7", "offence_date": "2099-06-06"}]}  # fmt: skip
+    arrest = {
+        "person_id": stack.person(2),
+        "name": "Test Person",
+        "date_of_birth": "1970-01-15",
+        "home_area": "lambeth",
+        "suite": "MET-BRIXTON",
+        "arrested_at": saturday.isoformat(),
+        "booked_in_at": saturday.isoformat(),
+        "offences": [{"code": "BA1976-s7", "offence_date": "2099-06-06"}],
+    }
     booked = await stack.custody.post("/v1/detentions", json=arrest, headers=bearer())
     assert booked.status_code == 201 and booked.json()["decision"]["outcome"] == "not_allowed"
     arrested = await stack.bail_case(agreed, lambda c: c["arrested_at"] is not None)
@@ -244,5 +303,8 @@ async def test_s21_s22_s23_restriction_on_bail_notice_condition_breach_and_arres
     event = (await referral_events(infra, stack.person(2), {"referral.bail_breach_arrest"}, 1))[0]["payload"]
     assert event["rule_ids"] == ["B4"] and event["arrest_detention_id"] == booked.json()["detention_id"]
     # court liaison of another area sees nothing of lambeth's
-    assert (await stack.referral.get("/v1/bail-cases", params={"area": "lambeth"},
-                                     headers=bearer(Role.court_liaison, "camden"))).status_code == 403  # fmt: skip
+    assert (
+        await stack.referral.get(
+            "/v1/bail-cases", params={"area": "lambeth"}, headers=bearer(Role.court_liaison, "camden")
+        )
+    ).status_code == 403

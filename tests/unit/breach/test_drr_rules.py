@@ -160,12 +160,18 @@ def test_k3_groups_by_source_borough_and_ppo_and_counts_open_requests() -> None:
     from dipflow_breach.domain.arrests import ArrestOutcome, k3
 
     at = datetime(2008, 3, 3, 10, tzinfo=UTC)
-    rows = k3([
-        ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), at + timedelta(hours=5)),
-        ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), at + timedelta(hours=30)),
-        ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), None),
-        ArrestOutcome("bail_condition", "camden", False, at, at + timedelta(hours=24), None),
-    ])  # fmt: skip
+    rows = k3(
+        [
+            ArrestOutcome(
+                "drr_breach", "lambeth", True, at, at + timedelta(hours=24), at + timedelta(hours=5)
+            ),
+            ArrestOutcome(
+                "drr_breach", "lambeth", True, at, at + timedelta(hours=24), at + timedelta(hours=30)
+            ),
+            ArrestOutcome("drr_breach", "lambeth", True, at, at + timedelta(hours=24), None),
+            ArrestOutcome("bail_condition", "camden", False, at, at + timedelta(hours=24), None),
+        ]
+    )
     assert [(r.source, r.borough, r.ppo, r.distribution.count, r.still_open) for r in rows] == [
         ("bail_condition", "camden", False, 0, 1),
         ("drr_breach", "lambeth", True, 2, 1),

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from dipflow.errors import RuleViolation
 from dipflow.working_days import LONDON
 from dipflow_custody.domain.catalogue import Offence
 from dipflow_custody.domain.deadlines import HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE, pending_hold_deadlines
@@ -16,11 +17,11 @@ from dipflow_custody.domain.detention import (
     DrugResult,
     ReleaseKind,
     ResultValue,
-    RuleViolation,
     Stations,
 )
 from dipflow_custody.domain.drugs import UnknownDrug
 from dipflow_custody.domain.eligibility import InspectorDecision
+from dipflow_custody.domain.events import ResultRecorded, SampleTaken
 from dipflow_custody.domain.notifications import NotificationKind as K
 from dipflow_custody.domain.notifications import NotificationPeriod, notified_on
 
@@ -74,7 +75,7 @@ def test_s12_a_second_sample_in_the_same_detention_is_refused_t8() -> None:
 def test_t7_no_sample_before_booking_in() -> None:
     d = warned(detention(), T0)
     assert rule_of(lambda: d.take_sample(STATIONS, BOOKED - MINUTE, "saliva")) == "T7"
-    assert d.take_sample(STATIONS, BOOKED, "saliva").kind == "sample_taken"
+    assert isinstance(d.take_sample(STATIONS, BOOKED, "saliva"), SampleTaken)
 
 
 def test_t6_no_sample_without_the_warning_given_before_it() -> None:
@@ -120,9 +121,9 @@ def test_t2_a_power_of_arrest_cannot_be_charged() -> None:
 
 def test_t10_before_charge_a_sample_is_lawful_until_24_hours_after_the_relevant_time() -> None:
     limit = BOOKED + timedelta(hours=24)
-    assert warned(detention()).take_sample(STATIONS, limit, "saliva").facts["time_limit"] == limit.isoformat()
+    assert warned(detention()).take_sample(STATIONS, limit, "saliva").time_limit == limit
     assert rule_of(lambda: warned(detention()).take_sample(STATIONS, limit + MINUTE, "saliva")) == "T10"
-    assert warned(detention()).take_sample(STATIONS, limit - MINUTE, "saliva").kind == "sample_taken"
+    assert isinstance(warned(detention()).take_sample(STATIONS, limit - MINUTE, "saliva"), SampleTaken)
 
 
 def test_t10_the_relevant_time_is_at_most_24_hours_after_the_arrest() -> None:
@@ -131,7 +132,7 @@ def test_t10_the_relevant_time_is_at_most_24_hours_after_the_arrest() -> None:
     d.give_warning(d.booked_in_at)
     limit = T0 + timedelta(hours=48)  # PACE s.41(2)(d): 24 h after arrest, then 24 h to hold
     assert rule_of(lambda: d.take_sample(STATIONS, limit + MINUTE, "saliva")) == "T10"
-    assert d.take_sample(STATIONS, limit, "saliva").kind == "sample_taken"
+    assert isinstance(d.take_sample(STATIONS, limit, "saliva"), SampleTaken)
 
 
 def test_t10_after_charge_a_sample_is_lawful_for_6_hours_from_charge() -> None:
@@ -142,7 +143,7 @@ def test_t10_after_charge_a_sample_is_lawful_for_6_hours_from_charge() -> None:
         d.charge({"TA1968-s1"}, charged_at)
         return d
 
-    assert charged().take_sample(STATIONS, charged_at + timedelta(hours=6), "urine").kind == "sample_taken"
+    assert isinstance(charged().take_sample(STATIONS, charged_at + timedelta(hours=6), "urine"), SampleTaken)
     assert (
         rule_of(lambda: charged().take_sample(STATIONS, charged_at + timedelta(hours=6) + MINUTE, "urine"))
         == "T10"
@@ -153,16 +154,16 @@ def test_t10_a_sample_taken_before_the_charge_and_reported_after_it_is_judged_on
     d = warned(detention())
     d.charge({"TA1968-s1"}, T0 + timedelta(hours=1))
     late = d.take_sample(STATIONS, T0 + timedelta(minutes=50), "saliva")
-    assert late.facts["stage"] == "arrest"
+    assert late.stage == "arrest"
 
 
 def test_t10_a_sample_in_time_is_accepted_after_the_timer_closed_the_window() -> None:
     d = warned(detention())
     d.charge({"TA1968-s1"}, T0 + timedelta(hours=1))
     closed = d.close_sample_window(HOLD_AFTER_CHARGE, T0 + timedelta(hours=7))
-    assert closed is not None and closed.facts["deadline"] == HOLD_AFTER_CHARGE
+    assert closed is not None and closed.deadline == HOLD_AFTER_CHARGE
     assert d.close_sample_window(HOLD_AFTER_CHARGE, T0 + timedelta(hours=7)) is None  # once
-    assert d.take_sample(STATIONS, T0 + timedelta(hours=6, minutes=59), "saliva").kind == "sample_taken"
+    assert isinstance(d.take_sample(STATIONS, T0 + timedelta(hours=6, minutes=59), "saliva"), SampleTaken)
 
 
 def test_t10_a_sample_after_the_limit_is_refused_though_no_timer_fired() -> None:
@@ -188,7 +189,7 @@ def test_t9_released_for_theft_detained_for_criminal_damage_a_sample_is_lawful_w
         return d
 
     taken = released_and_charged().take_sample(STATIONS, limit, "saliva")
-    assert "T9" in taken.facts["rule_ids"] and taken.facts["time_limit"] == limit.isoformat()
+    assert "T9" in taken.rule_ids and taken.time_limit == limit
     assert rule_of(lambda: released_and_charged().take_sample(STATIONS, limit + MINUTE, "saliva")) == "T10"
     not_released = _theft_and_damage()
     not_released.charge({"CDA1971-s1"}, T0 + timedelta(hours=3))
@@ -201,7 +202,11 @@ def test_t9_a_release_for_an_offence_needs_another_offence_to_hold_the_person() 
         rule_of(lambda: d.dispose_of_offence("TA1968-s9", Disposal.bailed, T0 + timedelta(hours=1))) == "T9"
     )
     change = d.dispose_of_offence("TA1968-s1", Disposal.bailed, T0 + timedelta(hours=1))
-    assert change.facts == {"code": "TA1968-s1", "disposal": "bailed", "still_detained_for": ["CDA1971-s1"]}
+    assert (change.code, change.disposal, change.still_detained_for) == (
+        "TA1968-s1",
+        "bailed",
+        ["CDA1971-s1"],
+    )
     assert (
         rule_of(lambda: d.dispose_of_offence("CDA1971-s1", Disposal.charged, T0 + timedelta(hours=2))) == "T9"
     )
@@ -226,14 +231,11 @@ def test_pending_hold_deadlines_follow_the_time_limit() -> None:
 
 def test_s11_refusal_after_warning_without_good_cause_is_an_offence() -> None:
     d = warned(detention(), T0 + timedelta(minutes=30))
-    assert d.record_refusal(STATIONS, T0 + timedelta(minutes=35), good_cause=False).facts["offence"] is True
+    assert d.record_refusal(STATIONS, T0 + timedelta(minutes=35), good_cause=False).offence is True
 
 
 def test_refusal_without_a_warning_is_not_an_offence_and_cannot_be_recorded_as_one() -> None:
-    assert (
-        detention().record_refusal(STATIONS, T0 + timedelta(minutes=35), good_cause=False).facts["offence"]
-        is False
-    )
+    assert detention().record_refusal(STATIONS, T0 + timedelta(minutes=35), good_cause=False).offence is False
     assert (
         rule_of(lambda: detention().record_refusal(STATIONS, T0, good_cause=False, as_offence=True)) == "T6"
     )
@@ -242,7 +244,7 @@ def test_refusal_without_a_warning_is_not_an_offence_and_cannot_be_recorded_as_o
 def test_t10_a_refusal_after_the_time_limit_is_not_an_offence() -> None:
     late = BOOKED + timedelta(hours=24) + MINUTE
     change = warned(detention()).record_refusal(STATIONS, late, good_cause=False)
-    assert change.facts["offence"] is False and "T10" in change.facts["reason"]
+    assert change.offence is False and "T10" in change.reason
     assert (
         rule_of(lambda: warned(detention()).record_refusal(STATIONS, late, good_cause=False, as_offence=True))
         == "T10"
@@ -289,7 +291,7 @@ def test_t3_the_person_is_told_of_an_authorisation_once_and_not_before_it() -> N
 def test_t3_the_authorisation_counts_only_from_when_it_was_given() -> None:
     d = warned(_authorised(oral=True))
     assert rule_of(lambda: d.take_sample(STATIONS, T0 + timedelta(minutes=50), "saliva")) == "T1"
-    assert d.take_sample(STATIONS, T0 + timedelta(hours=1, minutes=10), "saliva").kind == "sample_taken"
+    assert isinstance(d.take_sample(STATIONS, T0 + timedelta(hours=1, minutes=10), "saliva"), SampleTaken)
 
 
 # -- T12, T14 ---------------------------------------------------------------------------------------------
@@ -317,11 +319,11 @@ def test_t14_a_result_counts_only_for_a_drug_specified_on_the_sample_day(
 ) -> None:
     d = sampled(at=datetime.combine(sample_day, datetime.min.time(), tzinfo=UTC).replace(hour=10))
 
-    def record() -> object:
+    def record() -> ResultRecorded:
         return d.record_result(DrugResult(drug, ResultValue.positive), d.booked_in_at + timedelta(hours=2))
 
     if accepted:
-        assert record().facts["result"] == "positive"  # type: ignore[attr-defined]
+        assert record().result == "positive"
     else:
         assert rule_of(record) == "T14"
 
@@ -329,8 +331,7 @@ def test_t14_a_result_counts_only_for_a_drug_specified_on_the_sample_day(
 def test_t14_results_are_named_from_the_vocabulary_and_unknown_drugs_are_refused() -> None:
     d = sampled()
     assert (
-        d.record_result(DrugResult("Heroin", ResultValue.positive), T0 + timedelta(hours=2)).facts["drug"]
-        == "opiates"
+        d.record_result(DrugResult("Heroin", ResultValue.positive), T0 + timedelta(hours=2)).drug == "opiates"
     )
     with pytest.raises(UnknownDrug) as raised:
         d.record_result(DrugResult("unobtainium", ResultValue.positive), T0 + timedelta(hours=2))
@@ -339,7 +340,7 @@ def test_t14_results_are_named_from_the_vocabulary_and_unknown_drugs_are_refused
 
 def test_s14_negative_result_needs_no_confirmation() -> None:
     change = sampled().record_result(DrugResult("cocaine", ResultValue.negative), T0 + timedelta(hours=2))
-    assert change.facts["result"] == "negative" and change.facts["confirmation_required"] is False
+    assert change.result == "negative" and change.confirmation_required is False
 
 
 @pytest.mark.parametrize(("sample_day", "needs"), [(date(2008, 9, 9), True), (date(2008, 9, 10), False)])
@@ -349,7 +350,7 @@ def test_s15_t12_the_medication_exemption_applies_from_10_september_2008(
     d = sampled(at=datetime(sample_day.year, sample_day.month, sample_day.day, 9, tzinfo=UTC))
     result = DrugResult("opiates", ResultValue.positive, "methadone", disputed=True, accepts_heroin_use=True)
     change = d.record_result(result, d.booked_in_at + timedelta(hours=2))
-    assert change.facts["confirmation_required"] is needs
+    assert change.confirmation_required is needs
     disputed = DrugResult("opiates", ResultValue.positive, medication_declared="methadone", disputed=True)
     assert Detention.needs_confirmation(disputed, date(2008, 9, 10))
 
@@ -372,9 +373,9 @@ def test_t12_a_confirmatory_result_is_due_within_5_working_days_of_dispatch(
 ) -> None:
     d = _disputed(dispatched - timedelta(hours=4))
     change = d.dispatch_for_confirmation(dispatched, working_days=5)
-    assert change.facts == {"drugs": ["cocaine"], "confirmation_due_at": overdue_from.isoformat()}
+    assert (change.drugs, change.confirmation_due_at) == (["cocaine"], overdue_from)
     overdue = d.confirmation_passed_due(overdue_from)
-    assert overdue is not None and overdue.facts["drugs"] == ["cocaine"]
+    assert overdue is not None and overdue.drugs == ["cocaine"]
     assert d.confirmation_passed_due(overdue_from) is None  # once
 
 

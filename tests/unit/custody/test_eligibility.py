@@ -38,8 +38,13 @@ def facts(
     **kw: object,
 ) -> DetentionFacts:
     dob = date(arrested.year - age, 1, 1) if arrested.month > 1 else date(arrested.year - age - 1, 1, 1)
-    offence = Offence(code, arrested.date(), drug=kw.pop("drug", None), drug_class=kw.pop("klass", None),  # type: ignore[arg-type]
-                      attempt=bool(kw.pop("attempt", False)))  # fmt: skip
+    offence = Offence(
+        code,
+        arrested.date(),
+        drug=kw.pop("drug", None),  # type: ignore[arg-type]
+        drug_class=kw.pop("klass", None),  # type: ignore[arg-type]
+        attempt=bool(kw.pop("attempt", False)),
+    )
     notified = notified_on(
         [NotificationPeriod(SUITE, k, date(2000, 1, 1)) for k in kinds], SUITE, arrested.date()
     )

@@ -35,8 +35,12 @@ def test_29_february_arrest_in_a_leap_year_gives_28_february_in_a_common_year() 
 
 
 def test_the_state_loses_the_person_the_birthday_and_declared_medication_but_keeps_the_results() -> None:
-    state = {"person_id": "08/123456A", "date_of_birth": "1975-05-05", "arrested_at": "2008-03-03T10:00:00+00:00",
-             "results": {"cocaine": {"drug": "cocaine", "value": "positive", "medication_declared": "methadone"}}}  # fmt: skip
+    state = {
+        "person_id": "08/123456A",
+        "date_of_birth": "1975-05-05",
+        "arrested_at": "2008-03-03T10:00:00+00:00",
+        "results": {"cocaine": {"drug": "cocaine", "value": "positive", "medication_declared": "methadone"}},
+    }
     left = pseudonymised_state(state, "Z-ABC")
     assert left["person_id"] == "Z-ABC" and left["date_of_birth"] == "1976-03-03"  # 32 on arrest
     assert left["results"]["cocaine"] == {"drug": "cocaine", "value": "positive", "medication_declared": None}

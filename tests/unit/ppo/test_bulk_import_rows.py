@@ -27,10 +27,15 @@ def test_good_rows_parse_with_partnership_spellings_and_uk_dates() -> None:
 
 @pytest.mark.parametrize(
     ("text", "strand"),
-    [("Prevent & Deter", Strand.prevent_and_deter), ("catch and convict", Strand.catch_and_convict),
-     ("R&R", Strand.rehabilitate_and_resettle), ("rehabilitate_and_resettle", Strand.rehabilitate_and_resettle),
-     ("Deter", None), ("", None)],
-)  # fmt: skip
+    [
+        ("Prevent & Deter", Strand.prevent_and_deter),
+        ("catch and convict", Strand.catch_and_convict),
+        ("R&R", Strand.rehabilitate_and_resettle),
+        ("rehabilitate_and_resettle", Strand.rehabilitate_and_resettle),
+        ("Deter", None),
+        ("", None),
+    ],
+)
 def test_strand_spellings(text: str, strand: Strand | None) -> None:
     assert parse_strand(text) == strand
 

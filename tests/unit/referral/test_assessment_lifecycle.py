@@ -15,6 +15,7 @@ from dipflow_referral.domain.assessment import (
     Status,
 )
 from dipflow_referral.domain.bail import BailFacts, Restriction, evaluate_restriction
+from dipflow_referral.domain.events import AttendanceRecorded, FailureNotified, RequirementLapsed
 
 T0 = datetime(2008, 6, 2, 12, tzinfo=UTC)
 APPOINTMENT = datetime(2008, 6, 4, 9, 30, tzinfo=UTC)
@@ -32,13 +33,13 @@ def test_s16_impose_serves_ra1_with_the_follow_up_where_notified() -> None:
     assert step.notice == "RA1" and step.rule_ids == ("A1", "A2", "A3")
     assert a.status is Status.imposed and a.follow_up_imposed and a.initial is not None
     assert a.initial.place == "Brixton DIP office" and a.initial.worker_id == "W1"
-    assert not case(follow_up=False).impose(T0, "x").facts["follow_up_imposed"]
+    assert not case(follow_up=False).impose(T0, "x").follow_up_imposed
 
 
 def test_s17_released_before_imposition_the_requirement_lapses_and_cannot_be_imposed() -> None:
     a = case()
     step = a.release(T0 + timedelta(hours=1))
-    assert step is not None and step.kind == "requirement_lapsed" and a.status is Status.lapsed
+    assert isinstance(step, RequirementLapsed) and a.status is Status.lapsed
     with pytest.raises(RuleViolation) as refused:
         a.impose(T0 + timedelta(hours=2), "x")
     assert refused.value.rule_id == "A1"
@@ -50,9 +51,12 @@ def test_s18_missing_the_initial_without_good_cause_notifies_police_and_ends_the
     steps = a.record_attendance(
         Kind.initial, Outcome.failed_to_attend, False, APPOINTMENT + timedelta(hours=1)
     )
-    assert [s.kind for s in steps] == ["attendance_recorded", "failure_notified"]
-    failure = steps[1].facts
-    assert failure["offence"] == "DA05 s.12(3)" and failure["follow_up_ended"] and failure["notice"] == "RA1"
+    assert [type(s) for s in steps] == [AttendanceRecorded, FailureNotified]
+    failure = steps[1]
+    assert isinstance(failure, FailureNotified)
+    assert (
+        failure.offence == "DA05 s.12(3)" and failure.follow_up_ended and failure.requirement_notice == "RA1"
+    )
     assert steps[1].rule_ids == ("A4",) and a.status is Status.failed and not a.follow_up_imposed
 
 
@@ -62,9 +66,10 @@ def test_a4_failing_to_remain_is_an_offence_but_leaves_the_follow_up_to_be_set_o
     steps = a.record_attendance(
         Kind.initial, Outcome.failed_to_remain, False, APPOINTMENT + timedelta(hours=1)
     )
-    failure = steps[1].facts
-    assert failure["offence"] == "DA05 s.12(3)" and not failure["follow_up_ended"]
-    assert failure["what"] == "failed without good cause to remain for the whole of the initial assessment"
+    failure = steps[1]
+    assert isinstance(failure, FailureNotified)
+    assert failure.offence == "DA05 s.12(3)" and not failure.follow_up_ended
+    assert failure.what == "failed without good cause to remain for the whole of the initial assessment"
     assert a.follow_up_imposed and a.status is Status.initial_attended
     assert a.requirement_states() == ("failed", "in_force")
     ra4 = a.decide_follow_up(APPOINTMENT, True, Appointment(APPOINTMENT + timedelta(days=7), "office", "W1"))
@@ -80,7 +85,9 @@ def test_a4_failing_to_attend_is_worded_as_such() -> None:
     a = case()
     a.impose(T0, "office")
     steps = a.record_attendance(Kind.initial, Outcome.failed_to_attend, False, APPOINTMENT)
-    assert steps[1].facts["what"] == "failed without good cause to attend the initial assessment"
+    failure = steps[1]
+    assert isinstance(failure, FailureNotified)
+    assert failure.what == "failed without good cause to attend the initial assessment"
     assert a.requirement_states() == ("failed", "ended")
 
 
@@ -89,9 +96,7 @@ def test_a4_good_cause_is_no_offence_and_a_new_notice_may_be_issued() -> None:
     a.impose(T0, "office")
     steps = a.record_attendance(Kind.initial, Outcome.failed_to_attend, True, APPOINTMENT)
     assert (
-        [s.kind for s in steps] == ["attendance_recorded"]
-        and a.status is Status.imposed
-        and a.needs_new_notice
+        [type(s) for s in steps] == [AttendanceRecorded] and a.status is Status.imposed and a.needs_new_notice
     )
     change = a.change_appointment(Kind.initial, APPOINTMENT, APPOINTMENT + timedelta(days=2), "office")
     assert change.notice == "RA2" and not a.needs_new_notice
@@ -106,7 +111,9 @@ def test_s19_attends_initial_gets_ra4_then_misses_the_follow_up() -> None:
     steps = a.record_attendance(
         Kind.follow_up, Outcome.failed_to_remain, False, APPOINTMENT + timedelta(days=7)
     )
-    assert steps[1].facts["offence"] == "DA05 s.14(3)" and steps[1].rule_ids == ("A5",)
+    failure = steps[1]
+    assert isinstance(failure, FailureNotified)
+    assert failure.offence == "DA05 s.14(3)" and failure.rule_ids == ("A5",)
 
 
 def test_s20_the_assessor_ends_the_follow_up_with_ra5() -> None:
@@ -141,7 +148,7 @@ def test_a6_the_person_is_told_and_both_requirements_show_ended() -> None:
     a.impose(T0, "office")
     assert a.requirement_states() == ("in_force", "in_force")
     step = a.confirmed_negative("cocaine", T0 + timedelta(days=6))
-    assert step is not None and step.notice == "A6" and not step.facts["prosecution_dropped"]
+    assert step is not None and step.notice == "A6" and not step.prosecution_dropped
     assert a.requirement_states() == ("ended", "ended")
     attended = case()
     attended.impose(T0, "office")
@@ -172,10 +179,15 @@ def test_a7_a_bail_condition_supersedes_open_requirements_only() -> None:
 
 def facts(**kw: object) -> BailFacts:
     base: dict[str, object] = {
-        "age": 30, "positive_drugs": frozenset({"cocaine"}), "charged_codes": frozenset({"TA1968-s1"}),
-        "class_a_offence_codes": frozenset(), "substantial_grounds": True, "agreed_to_assessment": False,
-        "area_notified": True, "home_area": "lambeth",
-    }  # fmt: skip
+        "age": 30,
+        "positive_drugs": frozenset({"cocaine"}),
+        "charged_codes": frozenset({"TA1968-s1"}),
+        "class_a_offence_codes": frozenset(),
+        "substantial_grounds": True,
+        "agreed_to_assessment": False,
+        "area_notified": True,
+        "home_area": "lambeth",
+    }
     return BailFacts(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -199,8 +211,11 @@ def test_s14_b1_each_missing_condition_is_a_reason_not_to_restrict() -> None:
         no_grounds.restriction is Restriction.does_not_apply
         and "no substantial grounds" in no_grounds.reasons[0]
     )
-    possession = facts(substantial_grounds=False, charged_codes=frozenset({"MDA1971-s5(2)"}),
-                       class_a_offence_codes=frozenset({"MDA1971-s5(2)"}))  # fmt: skip
+    possession = facts(
+        substantial_grounds=False,
+        charged_codes=frozenset({"MDA1971-s5(2)"}),
+        class_a_offence_codes=frozenset({"MDA1971-s5(2)"}),
+    )
     assert evaluate_restriction(possession).restriction is Restriction.applies
     assert evaluate_restriction(facts(agreed_to_assessment=None)).restriction is Restriction.pending
     assert evaluate_restriction(facts(substantial_grounds=None)).restriction is Restriction.pending

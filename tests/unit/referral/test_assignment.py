@@ -24,8 +24,13 @@ SUITE = "MET-BRIXTON"
 POLICY = AppointmentPolicy()
 
 
-def worker(wid: str, capacity: int = 2, suites: tuple[str, ...] = (SUITE,), leave: tuple[Leave, ...] = (),
-           days: frozenset[int] = frozenset({0, 1, 2, 3, 4})) -> Worker:  # fmt: skip
+def worker(
+    wid: str,
+    capacity: int = 2,
+    suites: tuple[str, ...] = (SUITE,),
+    leave: tuple[Leave, ...] = (),
+    days: frozenset[int] = frozenset({0, 1, 2, 3, 4}),
+) -> Worker:
     return Worker(wid, frozenset(suites), capacity, days, leave)
 
 
@@ -77,8 +82,14 @@ def test_a9_no_worker_means_a_proposal_without_one_for_the_unassigned_queue() ->
 
 
 def test_a3_appointments_are_on_working_days_in_working_hours() -> None:
-    proposal = propose([worker("W1")], Loads(), suite=SUITE, earliest=date(2008, 12, 25), latest=date(2009, 1, 2),
-                       policy=POLICY)  # fmt: skip
+    proposal = propose(
+        [worker("W1")],
+        Loads(),
+        suite=SUITE,
+        earliest=date(2008, 12, 25),
+        latest=date(2009, 1, 2),
+        policy=POLICY,
+    )
     assert proposal.at is not None
     local = proposal.at.astimezone(LONDON)
     assert local.date() == date(2008, 12, 29) and local.time() == time(9, 30)

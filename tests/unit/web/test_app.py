@@ -36,8 +36,11 @@ class Services:
 
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=events())
         if request.url.path == "/v1/measures/k5":
-            return httpx.Response(403, json={"title": "Forbidden", "status": 403, "detail": "analysts only"},
-                                  headers={"content-type": "application/problem+json"})  # fmt: skip
+            return httpx.Response(
+                403,
+                json={"title": "Forbidden", "status": 403, "detail": "analysts only"},
+                headers={"content-type": "application/problem+json"},
+            )
         body = {
             "path": request.url.path,
             "query": request.url.query.decode(),
@@ -133,8 +136,11 @@ async def test_the_proxy_adds_the_bearer_token_from_the_cookie_and_passes_answer
     await signed_in(c)
     answer = await c.get("/api/ppo-register/v1/tested-positive?borough=lambeth&format=csv")
     assert answer.status_code == 200
-    assert answer.json() == {"path": "/v1/tested-positive", "query": "borough=lambeth&format=csv",
-                             "auth": f"Bearer {c.cookies[COOKIE]}"}  # fmt: skip
+    assert answer.json() == {
+        "path": "/v1/tested-positive",
+        "query": "borough=lambeth&format=csv",
+        "auth": f"Bearer {c.cookies[COOKIE]}",
+    }
     assert "set-cookie" not in answer.headers  # the services' cookies (if any) stay behind the proxy
     reached = services.seen[-1]
     assert (
@@ -148,8 +154,11 @@ async def test_the_proxy_adds_the_bearer_token_from_the_cookie_and_passes_answer
     assert refused.status_code == 403 and refused.json()["detail"] == "analysts only"
     write = await c.post("/api/referral/v1/assessments/a1/attendance", json={"outcome": "attended"})
     assert write.status_code == 403 and len(services.seen) == 2  # no X-Dipflow-Web header: never sent on
-    write = await c.post("/api/referral/v1/assessments/a1/attendance", json={"outcome": "attended"},
-                         headers={"x-dipflow-web": "1", "origin": "http://web.test"})  # fmt: skip
+    write = await c.post(
+        "/api/referral/v1/assessments/a1/attendance",
+        json={"outcome": "attended"},
+        headers={"x-dipflow-web": "1", "origin": "http://web.test"},
+    )
     assert write.status_code == 200 and services.seen[-1].content == b'{"outcome":"attended"}'
     assert (await c.get("/api/custody/metrics")).status_code == 404
 
@@ -198,13 +207,19 @@ def test_text_colours_have_at_least_4_5_to_1_contrast_on_their_backgrounds() -> 
     css = (STATIC / "site.css").read_text()
     var = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", css))
     pairs = {
-        "text on page": (var["text"], var["bg"]), "muted on page": (var["muted"], var["bg"]),
-        "muted on panel": (var["muted"], var["panel"]), "link on page": (var["link"], var["bg"]),
-        "link on new card": (var["link"], var["new-bg"]), "button text": ("#ffffff", var["ok"]),
-        "warning button": ("#ffffff", var["bad"]), "masthead": ("#ffffff", var["brand"]),
-        "overdue text": (var["bad"], var["bad-bg"]), "text on warning panel": (var["text"], var["warn-bg"]),
-        "secondary button": (var["text"], var["panel"]), "focus": (var["text"], var["focus"]),
-    }  # fmt: skip
+        "text on page": (var["text"], var["bg"]),
+        "muted on page": (var["muted"], var["bg"]),
+        "muted on panel": (var["muted"], var["panel"]),
+        "link on page": (var["link"], var["bg"]),
+        "link on new card": (var["link"], var["new-bg"]),
+        "button text": ("#ffffff", var["ok"]),
+        "warning button": ("#ffffff", var["bad"]),
+        "masthead": ("#ffffff", var["brand"]),
+        "overdue text": (var["bad"], var["bad-bg"]),
+        "text on warning panel": (var["text"], var["warn-bg"]),
+        "secondary button": (var["text"], var["panel"]),
+        "focus": (var["text"], var["focus"]),
+    }
     low = {name: round(contrast(*pair), 2) for name, pair in pairs.items() if contrast(*pair) < 4.5}
     assert low == {}
 

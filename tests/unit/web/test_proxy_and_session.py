@@ -86,16 +86,37 @@ def test_reads_pass_and_writes_need_the_header_and_this_site() -> None:
 
 def test_only_allow_listed_headers_pass_and_the_cookie_becomes_a_bearer_token() -> None:
     sent = request_headers(
-        {"accept": "application/json", "content-type": "application/json", "cookie": f"{COOKIE}=t",
-         "idempotency-key": "k1", "x-correlation-id": "c1", "authorization": "Bearer forged", "host": "x"},
+        {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "cookie": f"{COOKIE}=t",
+            "idempotency-key": "k1",
+            "x-correlation-id": "c1",
+            "authorization": "Bearer forged",
+            "host": "x",
+        },
         "the-token",
         "c2",
-    )  # fmt: skip
-    assert sent == {"accept": "application/json", "content-type": "application/json", "idempotency-key": "k1",
-                    "x-correlation-id": "c2", "Authorization": "Bearer the-token"}  # fmt: skip
+    )
+    assert sent == {
+        "accept": "application/json",
+        "content-type": "application/json",
+        "idempotency-key": "k1",
+        "x-correlation-id": "c2",
+        "Authorization": "Bearer the-token",
+    }
     assert "Authorization" not in request_headers({"authorization": "Bearer forged"}, None, "c3")
-    back = response_headers(httpx.Headers({"content-type": "text/csv", "content-disposition": "attachment",
-                                           "set-cookie": "a=b", "content-length": "3", "connection": "close"}))  # fmt: skip
+    back = response_headers(
+        httpx.Headers(
+            {
+                "content-type": "text/csv",
+                "content-disposition": "attachment",
+                "set-cookie": "a=b",
+                "content-length": "3",
+                "connection": "close",
+            }
+        )
+    )
     assert back == {"content-type": "text/csv", "content-disposition": "attachment"}
 
 
@@ -113,11 +134,20 @@ def test_signing_in_verifies_the_token_and_the_cookie_lives_no_longer_than_it() 
     attributes = cookie_attributes(session, secure=True, now=issued + 600)
     assert attributes["key"] == COOKIE and attributes["value"] == session.token
     assert (attributes["httponly"], attributes["samesite"], attributes["secure"], attributes["path"]) == (
-        True, "strict", True, "/")  # fmt: skip
+        True,
+        "strict",
+        True,
+        "/",
+    )
     assert attributes["max_age"] == session.expires_at - int(issued + 600) <= 3600 - 600 + 1
     assert cookie_attributes(session, secure=False)["secure"] is False
-    assert clearing_attributes(secure=True) == {"key": COOKIE, "path": "/", "httponly": True,
-                                                "samesite": "strict", "secure": True}  # fmt: skip
+    assert clearing_attributes(secure=True) == {
+        "key": COOKIE,
+        "path": "/",
+        "httponly": True,
+        "samesite": "strict",
+        "secure": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -145,10 +175,17 @@ def test_a_request_without_a_good_cookie_has_no_session() -> None:
 
 @pytest.mark.parametrize(
     ("target", "kept"),
-    [("/inbox", "/inbox"), ("/dashboard?borough=camden", "/dashboard?borough=camden"), ("//evil.example", None),
-     ("https://evil.example/", None), ("/\\evil.example", None), ("/x\r\nSet-Cookie: a=b", None), ("", None),
-     (None, None)],
-)  # fmt: skip
+    [
+        ("/inbox", "/inbox"),
+        ("/dashboard?borough=camden", "/dashboard?borough=camden"),
+        ("//evil.example", None),
+        ("https://evil.example/", None),
+        ("/\\evil.example", None),
+        ("/x\r\nSet-Cookie: a=b", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_after_signing_in_only_a_path_on_this_site_is_followed(target: str | None, kept: str | None) -> None:
     assert safe_next(target) == kept
 

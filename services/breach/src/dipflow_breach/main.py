@@ -4,72 +4,44 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from dipflow import ppo_copy
 from dipflow.auth import AuthSettings
-from dipflow.events.consumer import EventConsumer
-from dipflow.events.relay import OutboxRelay
-from dipflow.events.timers import TimerLoop
-from dipflow.http.app import ServiceResources, create_service_app
+from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
-from dipflow.topics import CUSTODY_EVENTS, PPO_REGISTER, PROBATION_EVENTS, REFERRAL_EVENTS
-from dipflow_breach import handlers, notifications, projections
+from dipflow.wiring import Webhooks, Wiring
 from dipflow_breach.adapters import privacy
-from dipflow_breach.commands import INBOUND
-from dipflow_breach.consumed import CONSUMED, REGISTER
-from dipflow_breach.entrypoints.http import arrests, cases, feed, measures, orders
+from dipflow_breach.contracts.events import PRODUCER
+from dipflow_breach.domain.arrests import ARREST_TARGET
+from dipflow_breach.domain.cases import ENFORCEMENT_DUE, HEARING_DUE
+from dipflow_breach.entrypoints.consumers import subscriptions
+from dipflow_breach.entrypoints.http import ROUTERS
+from dipflow_breach.service_layer import arrests, cases
+from dipflow_breach.service_layer.notifications import LIAISON_DELIVERIES, LIAISON_WEBHOOK
 from dipflow_breach.settings import BreachSettings
+
+DESCRIPTION = (
+    "DRR enforcement, warnings and breaches, PPO fast track, arrest requests and probation notifications "
+    "(docs/rules.md section D)."
+)
+SERVICE = Service(
+    "dipflow_breach", PRODUCER, DESCRIPTION, ROUTERS, PrivacyPlan(privacy.erase_person, privacy.retain)
+)
+TIMERS = {
+    ENFORCEMENT_DUE: cases.on_case_deadline,
+    HEARING_DUE: cases.on_case_deadline,
+    ARREST_TARGET: arrests.on_arrest_deadline,
+}
+
+
+def wiring(settings: BreachSettings) -> Wiring:
+    """Breach's copy of the PPO register (D5), the probation, custody and referral events, the D4 and D5
+    timers, and the liaison webhooks."""
+    consumed = [ppo_copy.SUBSCRIPTION, *subscriptions(settings.arrest_policy())]
+    retry, attempts = settings.webhook_retry_base_s, settings.webhook_max_attempts
+    hooks = Webhooks(LIAISON_WEBHOOK, LIAISON_DELIVERIES, retry, attempts)
+    return Wiring(subscriptions=consumed, timers=TIMERS, webhooks=[hooks], timer_poll_interval_s=0.5)
 
 
 def create_app(settings: BreachSettings | None = None, auth_settings: AuthSettings | None = None) -> FastAPI:
     settings = settings or BreachSettings()
-    return create_service_app(
-        settings=settings,
-        title="dipflow breach",
-        description="DRR enforcement, warnings and breaches, PPO fast track, arrest requests and probation notifications (docs/rules.md section D).",
-        migrations_package="dipflow_breach.migrations",
-        routers=[orders, cases, arrests, feed, measures],
-        on_start=[_start_loops],
-        auth_settings=auth_settings,
-        privacy=PrivacyPlan(eraser=privacy.erase_person, retainer=privacy.retain),
-    )
-
-
-async def _start_loops(resources: ServiceResources) -> None:
-    """Relay, timers (D4 due dates, arrest targets, webhook attempts) and three consumers."""
-    settings = resources.settings
-    assert isinstance(settings, BreachSettings)
-    policy = settings.arrest_policy()
-    resources.loops.append(
-        OutboxRelay(settings.database_url, settings.kafka_bootstrap, service=settings.service_name)
-    )
-    resources.loops.append(
-        TimerLoop(
-            resources.pool,
-            {
-                handlers.ENFORCEMENT_DUE: handlers.on_case_deadline,
-                handlers.HEARING_DUE: handlers.on_case_deadline,
-                handlers.ARREST_TARGET: handlers.on_arrest_deadline,
-                notifications.KIND: notifications.deliver(
-                    settings.webhook_retry_base_s, settings.webhook_max_attempts
-                ),
-            },
-            poll_interval_s=0.5,
-        )
-    )
-    name = settings.service_name
-    for group, topics, registry, handler in (
-        ("probation", [PROBATION_EVENTS.name], INBOUND, projections.probation_handler(policy)),
-        ("events", [CUSTODY_EVENTS.name, REFERRAL_EVENTS.name], CONSUMED, projections.events_handler(policy)),
-    ):
-        resources.loops.append(EventConsumer(bootstrap=settings.kafka_bootstrap, pool=resources.pool,
-                                             group_id=f"{name}.{group}", topics=topics, registry=registry, handler=handler))  # fmt: skip
-    resources.loops.append(
-        EventConsumer(
-            bootstrap=settings.kafka_bootstrap,
-            pool=resources.pool,
-            group_id=f"{name}.ppo-register",
-            topics=[PPO_REGISTER.name],
-            registry=REGISTER,
-            handler=projections.on_ppo_status,
-            on_tombstone=projections.on_ppo_removed,
-        )
-    )
+    return create_service_app(SERVICE, settings, wiring(settings), auth_settings)

@@ -1,3 +1,5 @@
+"""Settings of the breach service, from ``DIPFLOW_BREACH_*`` environment variables."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -5,8 +7,6 @@ from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
 from dipflow_breach.domain.arrests import ArrestPolicy
-
-HTTP_PORT = 8004
 
 
 class BreachSettings(ServiceSettings):
@@ -23,5 +23,6 @@ class BreachSettings(ServiceSettings):
     webhook_max_attempts: int = Field(8, ge=1, le=30, description="Then the notification is dead-lettered")
 
     def arrest_policy(self) -> ArrestPolicy:
-        return ArrestPolicy(self.ppo_arrest_target_hours, self.assessment_failure_working_days,
-                            self.bail_breach_target_hours)  # fmt: skip
+        return ArrestPolicy(
+            self.ppo_arrest_target_hours, self.assessment_failure_working_days, self.bail_breach_target_hours
+        )

@@ -7,8 +7,6 @@ from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
 
-HTTP_PORT = 8001
-
 
 class CustodySettings(ServiceSettings):
     """Settings of the custody service, read from ``DIPFLOW_CUSTODY_*`` environment variables."""

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from dipflow.events.replay import ReplaySpec
-from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
-from dipflow_ppo_register.consumed import CONSUMED
-from dipflow_ppo_register.projections import event_handler
+from dipflow_ppo_register.contracts.consumed import CONSUMED
+from dipflow_ppo_register.contracts.events import CONSUMES
+from dipflow_ppo_register.service_layer.projections import event_handler
 from dipflow_ppo_register.settings import PpoRegisterSettings
 
 SPEC = ReplaySpec(
     group_id="ppo-register.events",
-    topics=[CUSTODY_EVENTS.name, REFERRAL_EVENTS.name],
+    topics=CONSUMES,
     registry=CONSUMED,
     handler=event_handler(panel_threshold=PpoRegisterSettings().positives_for_panel_flag),
     tables=["positive_results", "assessment_failures", "arrests", "charges", "panel_flags"],

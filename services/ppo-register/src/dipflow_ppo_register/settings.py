@@ -5,8 +5,6 @@ from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
 
-HTTP_PORT = 8003
-
 
 class PpoRegisterSettings(ServiceSettings):
     """Settings of the ppo-register service, read from ``DIPFLOW_PPO_REGISTER_*`` environment variables."""

@@ -5,67 +5,42 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dipflow.auth import AuthSettings
-from dipflow.events.consumer import EventConsumer
-from dipflow.events.relay import OutboxRelay
-from dipflow.events.timers import TimerLoop
-from dipflow.http.app import ServiceResources, create_service_app
+from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
-from dipflow.topics import CUSTODY_EVENTS
-from dipflow_referral import webhooks
-from dipflow_referral.adapters import privacy
-from dipflow_referral.consumed import CONSUMED
-from dipflow_referral.entrypoints.http import assessments, bail, inbox, queue, teams, workers
-from dipflow_referral.entrypoints.measures import measures
-from dipflow_referral.entrypoints.stream import InboxBroadcaster
-from dipflow_referral.projections import custody_handler
+from dipflow.wiring import ServiceResources, Webhooks, Wiring
+from dipflow_referral.adapters import inbox, privacy, webhooks
+from dipflow_referral.contracts.events import PRODUCER
+from dipflow_referral.entrypoints.consumers import custody_subscription
+from dipflow_referral.entrypoints.http import ROUTERS
+from dipflow_referral.service_layer.assignment import WEBHOOK, WEBHOOK_ATTEMPTS
 from dipflow_referral.settings import ReferralSettings
+
+DESCRIPTION = (
+    "Required assessments, worker assignment, attendance and restriction on bail "
+    "(docs/rules.md sections A and B)."
+)
+SERVICE = Service(
+    "dipflow_referral", PRODUCER, DESCRIPTION, ROUTERS, PrivacyPlan(privacy.erase_person, privacy.retain)
+)
+
+
+def wiring(settings: ReferralSettings, broadcaster: inbox.InboxBroadcaster) -> Wiring:
+    """The custody events that open and move assessments, the teams' webhooks, and the listener that feeds the
+    workers' live inbox streams."""
+
+    async def listen_for_the_inbox(resources: ServiceResources) -> None:
+        resources.loops.append(broadcaster)
+
+    hooks = Webhooks(WEBHOOK, webhooks.DELIVERIES, settings.webhook_retry_base_s, WEBHOOK_ATTEMPTS)
+    custody = custody_subscription(settings.appointment_policy())
+    return Wiring(subscriptions=[custody], webhooks=[hooks], on_start=[listen_for_the_inbox])
 
 
 def create_app(
     settings: ReferralSettings | None = None, auth_settings: AuthSettings | None = None
 ) -> FastAPI:
     settings = settings or ReferralSettings()
-    broadcaster = InboxBroadcaster(settings.database_url)
-
-    async def start(resources: ServiceResources) -> None:
-        await _start_loops(resources)
-        resources.loops.append(broadcaster)
-
-    app = create_service_app(
-        settings=settings,
-        title="dipflow referral",
-        description="Required assessments, worker assignment, attendance and restriction on bail (docs/rules.md sections A and B).",
-        migrations_package="dipflow_referral.migrations",
-        routers=[workers, teams, assessments, queue, inbox, bail, measures],
-        on_start=[start],
-        auth_settings=auth_settings,
-        privacy=PrivacyPlan(eraser=privacy.erase_person, retainer=privacy.retain),
-    )
+    broadcaster = inbox.InboxBroadcaster(settings.database_url)
+    app = create_service_app(SERVICE, settings, wiring(settings, broadcaster), auth_settings)
     app.state.inbox = broadcaster
     return app
-
-
-async def _start_loops(resources: ServiceResources) -> None:
-    """The outbox relay, the consumer of custody events, webhook deliveries, and the inbox listener."""
-    settings = resources.settings
-    assert isinstance(settings, ReferralSettings)
-    resources.loops.append(
-        OutboxRelay(settings.database_url, settings.kafka_bootstrap, service=settings.service_name)
-    )
-    resources.loops.append(
-        EventConsumer(
-            bootstrap=settings.kafka_bootstrap,
-            pool=resources.pool,
-            group_id=f"{settings.service_name}.custody-events",
-            topics=[CUSTODY_EVENTS.name],
-            registry=CONSUMED,
-            handler=custody_handler(settings.appointment_policy()),
-        )
-    )
-    resources.loops.append(
-        TimerLoop(
-            resources.pool,
-            {webhooks.KIND: webhooks.deliver(settings.webhook_retry_base_s)},
-            poll_interval_s=0.5,
-        )
-    )

@@ -8,8 +8,6 @@ from pydantic_settings import SettingsConfigDict
 from dipflow.settings import ServiceSettings
 from dipflow_referral.domain.assignment import AppointmentPolicy
 
-HTTP_PORT = 8002
-
 
 class ReferralSettings(ServiceSettings):
     """Settings of the referral service, read from ``DIPFLOW_REFERRAL_*`` environment variables."""

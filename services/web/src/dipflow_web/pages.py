@@ -40,13 +40,26 @@ class Page:
 
 PAGES = (
     Page("/inbox", "My inbox", (Role.referral_worker,)),
-    Page("/liaison/probation", "Breach cases and arrest requests",
-         (Role.probation_liaison, Role.police_enforcement, Role.admin)),
+    Page(
+        "/liaison/probation",
+        "Breach cases and arrest requests",
+        (Role.probation_liaison, Role.police_enforcement, Role.admin),
+    ),
     Page("/liaison/court", "Restriction on bail", (Role.court_liaison, Role.admin)),
-    Page("/dashboard", "Measures K1\u2013K5",
-         (Role.analyst, Role.admin, Role.ppo_coordinator, Role.referral_manager, Role.inspector,
-          Role.probation_liaison, Role.police_enforcement)),
-)  # fmt: skip
+    Page(
+        "/dashboard",
+        "Measures K1\u2013K5",
+        (
+            Role.analyst,
+            Role.admin,
+            Role.ppo_coordinator,
+            Role.referral_manager,
+            Role.inspector,
+            Role.probation_liaison,
+            Role.police_enforcement,
+        ),
+    ),
+)
 
 
 def london_time(value: str | None) -> str:
@@ -133,8 +146,12 @@ def _same_site(request: Request) -> bool:
 
 @router.get("/sign-in")
 async def sign_in_form(request: Request, next: str | None = None, expired: bool = False) -> Response:
-    return render(request, "sign_in.html", next=sessions.safe_next(next) or "",
-                  notice="Your session has ended. Sign in again." if expired else None)  # fmt: skip
+    return render(
+        request,
+        "sign_in.html",
+        next=sessions.safe_next(next) or "",
+        notice="Your session has ended. Sign in again." if expired else None,
+    )
 
 
 @router.post("/sign-in")
@@ -186,8 +203,14 @@ async def probation(request: Request, area: str | None = None) -> Response:
     found = _signed_in(request)
     if found is None:
         return _to_sign_in(request)
-    return render(request, "probation.html", session=found, title="Breach cases and arrest requests",
-                  areas=covered_boroughs(found.principal), area=chosen_area(found.principal, area))  # fmt: skip
+    return render(
+        request,
+        "probation.html",
+        session=found,
+        title="Breach cases and arrest requests",
+        areas=covered_boroughs(found.principal),
+        area=chosen_area(found.principal, area),
+    )
 
 
 @router.get("/liaison/court")
@@ -195,8 +218,14 @@ async def court(request: Request, area: str | None = None) -> Response:
     found = _signed_in(request)
     if found is None:
         return _to_sign_in(request)
-    return render(request, "court.html", session=found, title="Restriction on bail",
-                  areas=covered_boroughs(found.principal), area=chosen_area(found.principal, area))  # fmt: skip
+    return render(
+        request,
+        "court.html",
+        session=found,
+        title="Restriction on bail",
+        areas=covered_boroughs(found.principal),
+        area=chosen_area(found.principal, area),
+    )
 
 
 @router.get("/dashboard")
@@ -205,8 +234,14 @@ async def dashboard(request: Request) -> Response:
     if found is None:
         return _to_sign_in(request)
     national = found.principal.area == NATIONAL
-    return render(request, "dashboard.html", session=found, title="Measures K1\u2013K5",
-                  areas=covered_boroughs(found.principal), national=national)  # fmt: skip
+    return render(
+        request,
+        "dashboard.html",
+        session=found,
+        title="Measures K1\u2013K5",
+        areas=covered_boroughs(found.principal),
+        national=national,
+    )
 
 
 @router.get("/assessments/{assessment_id}/notices")
@@ -225,14 +260,32 @@ async def notices(assessment_id: str, request: Request) -> Response:
         case = await client.get(f"{base}/v1/assessments/{assessment_id}", headers=headers)
         served = await client.get(f"{base}/v1/assessments/{assessment_id}/notices", headers=headers)
     except httpx.HTTPError:
-        return render(request, "notices.html", 502, session=found, title="Notices",
-                      problem="The referral service did not answer; try again shortly.")  # fmt: skip
+        return render(
+            request,
+            "notices.html",
+            502,
+            session=found,
+            title="Notices",
+            problem="The referral service did not answer; try again shortly.",
+        )
     for answer in (case, served):
         if answer.status_code != 200:
-            return render(request, "notices.html", answer.status_code, session=found, title="Notices",
-                          problem=_problem_text(answer))  # fmt: skip
-    return render(request, "notices.html", session=found, title="Notices RA1\u2013RA5",
-                  case=case.json(), notices=served.json())  # fmt: skip
+            return render(
+                request,
+                "notices.html",
+                answer.status_code,
+                session=found,
+                title="Notices",
+                problem=_problem_text(answer),
+            )
+    return render(
+        request,
+        "notices.html",
+        session=found,
+        title="Notices RA1\u2013RA5",
+        case=case.json(),
+        notices=served.json(),
+    )
 
 
 def _problem_text(answer: httpx.Response) -> str:

@@ -34,8 +34,14 @@ _RAW_PATH = re.compile(r"^v1(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$")
 # request's correlation id (the browser's X-Correlation-ID, or one minted here) goes on to the service, and the
 # web app's own middleware echoes it back.
 REQUEST_HEADERS = ("accept", "content-type", "idempotency-key")
-RESPONSE_HEADERS = ("content-type", "content-disposition", "cache-control", "idempotent-replayed", "retry-after",
-                    "location")  # fmt: skip
+RESPONSE_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "cache-control",
+    "idempotent-replayed",
+    "retry-after",
+    "location",
+)
 
 
 class Refused(Exception):

@@ -1,17 +1,7 @@
-"""Identity and access: bearer tokens, roles, areas, and the one way routes declare who may call them."""
+"""Identity: bearer tokens, roles, areas, and what test results each role may read for (T13). How routes
+declare who may call them is HTTP: :mod:`dipflow.http.access`."""
 
-from dipflow.auth.access import AuthContext, install_auth, requires
 from dipflow.auth.principal import Principal, Role
 from dipflow.auth.tokens import AuthSettings, InvalidToken, TokenVerifier, mint_token
 
-__all__ = [
-    "AuthContext",
-    "AuthSettings",
-    "InvalidToken",
-    "Principal",
-    "Role",
-    "TokenVerifier",
-    "install_auth",
-    "mint_token",
-    "requires",
-]
+__all__ = ["AuthSettings", "InvalidToken", "Principal", "Role", "TokenVerifier", "mint_token"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from dipflow.auth.principal import Principal, Role
-from dipflow.http.problems import Problem
+from dipflow.errors import Forbidden, InvalidInput
 
 
 class Purpose(StrEnum):
@@ -49,8 +49,7 @@ def purpose_of(principal: Principal, stated: Purpose | None, route: Iterable[Pur
     allowed = PERMITTED[principal.role] & frozenset(route)
     if stated is not None:
         if stated not in allowed:
-            raise Problem(
-                403,
+            raise Forbidden(
                 f"the role {principal.role} may not read test results for {stated} here (T13); "
                 f"permitted: {', '.join(sorted(allowed)) or 'none'}",
                 kind="purpose-not-permitted",
@@ -67,14 +66,13 @@ def required_purpose(principal: Principal, stated: Purpose | None, route: Iterab
         return purpose
     allowed = sorted(PERMITTED[principal.role] & frozenset(route))
     if not allowed:
-        raise Problem(
-            403,
+        raise Forbidden(
             f"the role {principal.role} does not see individual test results (T13)",
             kind="purpose-not-permitted",
             rule_id="T13",
         )
-    raise Problem(
-        422,
+    raise InvalidInput(
         "state what the results are read for",
-        errors=[{"field": "query.purpose", "reason": f"one of {', '.join(allowed)} (T13)"}],
+        field="query.purpose",
+        reason=f"one of {', '.join(allowed)} (T13)",
     )

@@ -1,21 +1,15 @@
-"""Append-only rows a batch transaction writes once, at its end.
+"""What a transaction writes besides its own statements, written at once or, in a consumer's batch, together.
 
-Outbox rows, audit rows and the relay's wake-up are appended by nearly every handler and never read back in
-the transaction that writes them. When the consumer applies a batch of events in one transaction it opens
-:func:`batched_appends` on that connection: :func:`dipflow.events.outbox.add_to_outbox` and
-:meth:`dipflow.audit.Audit.record` then queue their rows instead of making a round trip each, and the scope
-writes them all, in the order they were queued, with one statement per table and one ``NOTIFY`` before the
-transaction commits. Anywhere else (HTTP requests, timers) they write at once, as before.
+Outbox rows, audit rows, the relay's wake-up and statements whose result nobody reads (projections, deadline
+scheduling) go through a transaction's :class:`Writes`. For an HTTP request or a timer it writes each at once.
+When the consumer applies a batch of events in one transaction it opens one batched ``Writes`` for the batch:
+the rows are queued and written when the batch ends, in the order they were queued, with one statement per
+table (the outbox through ``unnest … WITH ORDINALITY``), runs of the same statement as one pipelined
+``executemany``, and each ``NOTIFY`` once before the transaction commits. Code that reads those tables inside
+such a transaction (erasure pseudonymising the audit log, the PPO panel check) calls :meth:`Writes.flush` first.
 
-Code that reads those tables inside such a transaction (erasure pseudonymising the audit log) calls
-:func:`flush_appends` first.
-
-Projections whose writes return nothing the handler needs queue them with :func:`queue_write`; consecutive
-writes of the same statement go to the server in one pipelined ``executemany``. Anything that reads those
-tables later in the batch calls :func:`flush_appends` first.
-
-The scope also carries a memo (:func:`batch_memo`) for reference data that every event of a batch reads
-and no event changes (a custody suite's force, a station's notified arrangements): read once per batch.
+``memo`` holds reference data that every event of a batch reads and none changes (a custody suite's area, a
+station's notified arrangements): read once per batch.
 """
 
 from __future__ import annotations
@@ -23,8 +17,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -46,47 +38,56 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
-@dataclass
-class Appends:
-    conn: asyncpg.Connection
-    outbox: list[OutboxRow] = field(default_factory=list)
-    audit: list[AuditRow] = field(default_factory=list)
-    memo: dict[Hashable, Any] = field(default_factory=dict)
-    writes: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    notify: set[str] = field(default_factory=set)
+class Writes:
+    """The appended writes of one transaction on ``conn``; ``batched`` queues them until :meth:`flush`."""
 
+    def __init__(self, conn: asyncpg.Connection, *, batched: bool = False) -> None:
+        self.conn = conn
+        self.batched = batched
+        self.memo: dict[Hashable, Any] = {}
+        self._outbox: list[OutboxRow] = []
+        self._audit: list[AuditRow] = []
+        self._statements: list[tuple[str, tuple[Any, ...]]] = []
+        self._notify: set[str] = set()
 
-_current: ContextVar[Appends | None] = ContextVar("dipflow_appends", default=None)
+    async def outbox(self, rows: list[OutboxRow]) -> None:
+        """Outbox rows in order (ids follow the list); the relay is woken on commit. Writing the same event id
+        twice is a no-op, so a writer unsure whether its commit landed may retry."""
+        if self.batched:
+            self._outbox.extend(rows)
+        else:
+            await write_outbox(self.conn, rows)
 
+    async def audit(self, row: AuditRow) -> None:
+        if self.batched:
+            self._audit.append(row)
+        else:
+            await self.conn.execute(INSERT_AUDIT, *row)
 
-def queued_for(conn: asyncpg.Connection) -> Appends | None:
-    """The open batch scope of ``conn`` in this task, if any."""
-    appends = _current.get()
-    return appends if appends is not None and appends.conn is conn else None
+    async def execute(self, sql: str, *args: Any) -> None:
+        """A statement whose result nobody reads: now, or at the end of the batch in the order queued."""
+        if self.batched:
+            self._statements.append((sql, args))
+        else:
+            await self.conn.execute(sql, *args)
 
+    async def notify(self, channel: str) -> None:
+        """``NOTIFY channel`` in this transaction (listeners hear it on commit); once per batch."""
+        if self.batched:
+            self._notify.add(channel)
+        else:
+            await self.conn.execute(f"NOTIFY {channel}")
 
-async def queue_write(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
-    """Run ``sql`` now, or, inside a batch scope, when the scope flushes (in the order queued)."""
-    appends = queued_for(conn)
-    if appends is None:
-        await conn.execute(sql, *args)
-    else:
-        appends.writes.append((sql, args))
-
-
-async def notify_on_commit(conn: asyncpg.Connection, channel: str) -> None:
-    """``NOTIFY channel`` in the caller's transaction (listeners hear it on commit); once per batch scope."""
-    appends = queued_for(conn)
-    if appends is None:
-        await conn.execute(f"NOTIFY {channel}")
-    else:
-        appends.notify.add(channel)
-
-
-def batch_memo(conn: asyncpg.Connection) -> dict[Hashable, Any] | None:
-    """A dict that lives as long as the open batch scope of ``conn``; None outside one."""
-    appends = queued_for(conn)
-    return appends.memo if appends is not None else None
+    async def flush(self) -> None:
+        """Write what is queued so far (nothing outside a batch)."""
+        outbox, audit, statements, notify = self._outbox, self._audit, self._statements, self._notify
+        self._outbox, self._audit, self._statements, self._notify = [], [], [], set()
+        await _write_statements(self.conn, statements)
+        await write_outbox(self.conn, outbox)
+        if audit:
+            await self.conn.executemany(INSERT_AUDIT, audit)
+        for channel in sorted(notify):
+            await self.conn.execute(f"NOTIFY {channel}")
 
 
 async def write_outbox(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
@@ -98,26 +99,11 @@ async def write_outbox(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-async def flush_appends(conn: asyncpg.Connection) -> None:
-    """Write what the open scope of ``conn`` has queued so far (nothing when there is no scope)."""
-    appends = queued_for(conn)
-    if appends is None:
-        return
-    outbox, audit, writes, notify = appends.outbox, appends.audit, appends.writes, appends.notify
-    appends.outbox, appends.audit, appends.writes, appends.notify = [], [], [], set()
-    await _write_queued(conn, writes)
-    await write_outbox(conn, outbox)
-    if audit:
-        await conn.executemany(INSERT_AUDIT, audit)
-    for channel in sorted(notify):
-        await conn.execute(f"NOTIFY {channel}")
-
-
-async def _write_queued(conn: asyncpg.Connection, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+async def _write_statements(conn: asyncpg.Connection, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
     run: list[tuple[Any, ...]] = []
-    for i, (sql, args) in enumerate(writes):
+    for i, (sql, args) in enumerate(statements):
         run.append(args)
-        if i + 1 == len(writes) or writes[i + 1][0] != sql:
+        if i + 1 == len(statements) or statements[i + 1][0] != sql:
             if len(run) == 1:
                 await conn.execute(sql, *run[0])
             else:
@@ -126,12 +112,9 @@ async def _write_queued(conn: asyncpg.Connection, writes: list[tuple[str, tuple[
 
 
 @asynccontextmanager
-async def batched_appends(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """Queue outbox and audit rows written on ``conn`` until the block ends, then write them; inside the
-    caller's transaction. A block that raises writes nothing (its transaction is rolled back anyway)."""
-    token = _current.set(Appends(conn))
-    try:
-        yield
-        await flush_appends(conn)
-    finally:
-        _current.reset(token)
+async def batched_writes(conn: asyncpg.Connection) -> AsyncIterator[Writes]:
+    """A batched ``Writes`` on ``conn`` (inside the caller's transaction), flushed when the block ends. A block
+    that raises writes nothing (its transaction is rolled back anyway)."""
+    writes = Writes(conn, batched=True)
+    yield writes
+    await writes.flush()

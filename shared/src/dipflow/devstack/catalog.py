@@ -25,12 +25,12 @@ from dipflow.topics import PRIVACY_REQUESTS, all_topics
 
 def producers() -> dict[str, list[type[EventPayload]]]:
     """Each service's events, plus the inbound commands a service accepts from outside systems
-    (``<package>.commands.INBOUND``), listed under ``<service>-clients``."""
+    (``<package>.contracts.inbound.INBOUND``), listed under ``<service>-clients``."""
     found: dict[str, list[type[EventPayload]]] = {}
     for spec in SERVICES:
-        found[spec.name] = list(importlib.import_module(f"{spec.package}.events").EVENTS)
+        found[spec.name] = list(importlib.import_module(f"{spec.package}.contracts.events").EVENTS)
         try:
-            inbound = importlib.import_module(f"{spec.package}.commands").INBOUND
+            inbound = importlib.import_module(f"{spec.package}.contracts.inbound").INBOUND
         except ModuleNotFoundError:
             continue
         found[f"{spec.name}-clients"] = list(inbound)
@@ -43,7 +43,10 @@ def producers() -> dict[str, list[type[EventPayload]]]:
 def consumers() -> dict[str, list[str]]:
     """Every service also consumes the erasure requests (``dipflow.privacy``)."""
     return {
-        spec.name: [*importlib.import_module(f"{spec.package}.events").CONSUMES, PRIVACY_REQUESTS.name]
+        spec.name: [
+            *importlib.import_module(f"{spec.package}.contracts.events").CONSUMES,
+            PRIVACY_REQUESTS.name,
+        ]
         for spec in SERVICES
     }
 

@@ -35,7 +35,9 @@ def answers_ready(client: httpx.Client, url: str) -> bool:
         return False
 
 
-def launch_run(state: Path, *, cwd: Path, attempts: int = 3, ready_within_s: float = 180) -> tuple[subprocess.Popen[bytes], int]:  # fmt: skip
+def launch_run(
+    state: Path, *, cwd: Path, attempts: int = 3, ready_within_s: float = 180
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``dipflow run`` on a free port range, its output appended to ``state/dipflow-run.out``, and
     return once every service's ``/readyz`` answers 200. A port can be taken between the check and the bind
     (outgoing connections use the same range), so a start that fails on "Address already in use" is tried
@@ -47,9 +49,21 @@ def launch_run(state: Path, *, cwd: Path, attempts: int = 3, ready_within_s: flo
         written = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
             command = subprocess.Popen(
-                [sys.executable, "-m", "dipflow.cli", "run", "--state-dir", str(state), "--port-offset", str(offset)],
-                cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "dipflow.cli",
+                    "run",
+                    "--state-dir",
+                    str(state),
+                    "--port-offset",
+                    str(offset),
+                ],
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         with httpx.Client(timeout=2) as client:
             deadline = time.monotonic() + ready_within_s
             while command.poll() is None and time.monotonic() < deadline:

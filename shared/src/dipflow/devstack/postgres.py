@@ -113,12 +113,17 @@ class PostgresServer:
         if stale.exists():
             stale.unlink()
         settings = [
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", f"port={self.port}",
-            "-c", f"unix_socket_directories={self.data_dir}",
-            "-c", "max_connections=300",
-            "-c", "shared_buffers=128MB",
-        ]  # fmt: skip
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"port={self.port}",
+            "-c",
+            f"unix_socket_directories={self.data_dir}",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         if not self.durable:
             settings += [
                 "-c",

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import asyncpg
-
 from dipflow.events import Envelope, EventPayload, EventRegistry, new_envelope
+from dipflow.uow import Producer, UnitOfWork
+
+PROBE_PRODUCER = Producer("probe", "probe.events.v1")
 
 
 class ProbeRecorded(EventPayload):
@@ -36,10 +37,10 @@ CREATE TABLE IF NOT EXISTS effects (
 """
 
 
-async def record_effect(conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload) -> None:
+async def record_effect(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
     if not isinstance(payload, ProbeRecorded):
         raise TypeError(f"unexpected payload {type(payload).__name__}")
-    await conn.execute(
+    await uow.conn.execute(
         "INSERT INTO effects (event_id, person_id, sequence) VALUES ($1, $2, $3)",
         envelope.event_id,
         envelope.person_id,

@@ -40,8 +40,17 @@ def start_web(
     """Run the web app under uvicorn as a child process in its own session."""
     env = {**os.environ, **spec.environment(port_offset), **(extra_env or {})}
     argv = [
-        sys.executable, "-m", "uvicorn", "--factory", f"{spec.package}.main:create_app",
-        "--host", "127.0.0.1", "--port", str(spec.port + port_offset),
-        "--no-access-log", "--timeout-graceful-shutdown", "5",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"{spec.package}.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(spec.port + port_offset),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
     return ManagedProcess.start(spec.name, argv, log_path=log_dir / f"{spec.name}.log", env=env)

@@ -24,20 +24,22 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, IllegalStateError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
-from dipflow.db.appends import batched_appends
+from dipflow.db.appends import Writes, batched_writes
 from dipflow.db.database import database_answers
 from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, SkippedEventType, UnknownEventType
-from dipflow.events.errors import Backoff, Rejected, is_transient, run_with_restarts
+from dipflow.events.errors import Backoff, Rejected, as_refusal, is_transient, run_with_restarts
 from dipflow.events.metrics import CONSUMED, LAG, PHASE_SECONDS, POLL_RECORDS
 from dipflow.events.relay import idempotent_producer
 from dipflow.kafka.clients import stop_within
 from dipflow.logging import get_logger
 from dipflow.topics import DLQ_SUFFIX
+from dipflow.uow import Producer, UnitOfWork
 
 log = get_logger("dipflow.consumer")
 
-Handler = Callable[[asyncpg.Connection, Envelope, EventPayload], Awaitable[None]]
-TombstoneHandler = Callable[[asyncpg.Connection, bytes], Awaitable[None]]
+Handler = Callable[[UnitOfWork, Envelope, EventPayload], Awaitable[None]]
+"""Applies one event in the batch's transaction; its unit of work names the event as the cause of what it emits."""
+TombstoneHandler = Callable[[UnitOfWork, bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,19 @@ class Parsed:
     payload: EventPayload
 
 
+@dataclass(frozen=True)
+class ConsumerLimits:
+    """How much a consumer takes at once and how long it tries: records per batch, partitions applied side by
+    side, attempts before a failing record is dead-lettered, seconds without progress before ``/readyz`` fails,
+    and retries in place of a batch whose database connection broke."""
+
+    max_batch: int = 500
+    parallel_partitions: int = 4
+    max_attempts: int = 3
+    stall_after_s: float = 60.0
+    db_retries_in_place: int = 5
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -64,12 +79,9 @@ class EventConsumer:
         topics: Sequence[str],
         registry: EventRegistry,
         handler: Handler,
+        producer: Producer,
         on_tombstone: TombstoneHandler | None = None,
-        max_batch: int = 500,
-        parallel_partitions: int = 4,
-        max_attempts: int = 3,
-        stall_after_s: float = 60.0,
-        db_retries_in_place: int = 5,
+        limits: ConsumerLimits = ConsumerLimits(),
     ) -> None:
         self.bootstrap = bootstrap
         self.pool = pool
@@ -77,12 +89,13 @@ class EventConsumer:
         self.topics = list(topics)
         self.registry = registry
         self.handler = handler
+        self.producer = producer
         self.on_tombstone = on_tombstone
-        self.max_batch = max_batch
-        self.parallel_partitions = parallel_partitions
-        self.max_attempts = max_attempts
-        self.stall_after_s = stall_after_s
-        self.db_retries_in_place = db_retries_in_place
+        self.max_batch = limits.max_batch
+        self.parallel_partitions = limits.parallel_partitions
+        self.max_attempts = limits.max_attempts
+        self.stall_after_s = limits.stall_after_s
+        self.db_retries_in_place = limits.db_retries_in_place
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -277,10 +290,10 @@ class EventConsumer:
             if isinstance(item, Parsed):
                 run.append(item)
                 continue
-            a, d = await apply_events(conn, self.group_id, tp, run, self.handler)
+            a, d = await apply_events(conn, self.group_id, tp, run, self.handler, self.producer)
             applied, duplicates, run = applied + a, duplicates + d, []
             await self._apply_tombstones(conn, [item])
-        a, d = await apply_events(conn, self.group_id, tp, run, self.handler)
+        a, d = await apply_events(conn, self.group_id, tp, run, self.handler, self.producer)
         return applied + a, duplicates + d
 
     def _count(self, applied: int, duplicates: int) -> None:
@@ -300,24 +313,25 @@ class EventConsumer:
                     await self._apply_tombstones(conn, [item])
                 continue
             last_error: BaseException | None = None
+            refused: Rejected | None = None
             for _ in range(self.max_attempts):
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
                         applied, duplicates = await apply_events(
-                            conn, self.group_id, tp, [item], self.handler
+                            conn, self.group_id, tp, [item], self.handler, self.producer
                         )
                     self._count(applied, duplicates)
                     last_error = None
-                    break
-                except Rejected as exc:
-                    last_error = exc
                     break
                 except Exception as exc:
                     if is_transient(exc):
                         raise
                     last_error = exc
-            if isinstance(last_error, Rejected):
-                dead.append(DeadLetter(item.record, last_error.reason, last_error))
+                    refused = as_refusal(exc)
+                    if refused is not None:
+                        break
+            if refused is not None:
+                dead.append(DeadLetter(item.record, refused.reason, refused))
                 await self._record_dead_letter(tp, item)
             elif last_error is not None:
                 if not await database_answers(self.pool):
@@ -349,7 +363,7 @@ class EventConsumer:
         """A null value on a compacted topic removes the key; consumers without a tombstone handler skip it."""
         if self.on_tombstone is not None:
             for record in tombstones:
-                await self.on_tombstone(conn, record.key)
+                await self.on_tombstone(UnitOfWork(Writes(conn), self.producer), record.key)
 
     async def _dead_letter(self, producer: AIOKafkaProducer, letter: DeadLetter) -> None:
         record = letter.record
@@ -394,11 +408,16 @@ class EventConsumer:
 
 
 async def apply_events(
-    conn: asyncpg.Connection, group_id: str, tp: TopicPartition, parsed: Sequence[Parsed], handler: Handler
+    conn: asyncpg.Connection,
+    group_id: str,
+    tp: TopicPartition,
+    parsed: Sequence[Parsed],
+    handler: Handler,
+    producer: Producer,
 ) -> tuple[int, int]:
-    """Record the events in the inbox and apply those not seen before, in the caller's transaction; their
-    outbox and audit rows are written together at the end (:mod:`dipflow.db.appends`).
-    Returns (applied, duplicates)."""
+    """Record the events in the inbox and apply those not seen before, in the caller's transaction, each in a
+    unit of work caused by its event; their outbox and audit rows and queued writes go to the server together
+    at the end (one batched :class:`~dipflow.db.appends.Writes`). Returns (applied, duplicates)."""
     if not parsed:
         return 0, 0
     fresh = {
@@ -418,11 +437,12 @@ async def apply_events(
         )
     }
     applied = 0
-    async with batched_appends(conn):
+    async with batched_writes(conn) as writes:
+        work = UnitOfWork(writes, producer)
         for item in parsed:
             if item.envelope.event_id in fresh:
                 fresh.discard(item.envelope.event_id)
-                await handler(conn, item.envelope, item.payload)
+                await handler(work.caused_by(item.envelope), item.envelope, item.payload)
                 applied += 1
     return applied, len(parsed) - applied
 

@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 from aiokafka.errors import KafkaError
 
+from dipflow.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+
 TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,
     ConnectionError,
@@ -26,6 +28,27 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT)
+
+
+def as_refusal(exc: BaseException) -> Rejected | None:
+    """An error that refuses a record for good, as the :class:`Rejected` it is dead-lettered as (its reason the
+    ``dlq.reason``): ``Rejected`` itself, and the refusals of :mod:`dipflow.errors` (a rule, input the rules
+    cannot act on, a record that does not exist, a conflict); None for anything else (retried, then
+    dead-lettered as a handler that keeps failing)."""
+    reason: str | None = None
+    if isinstance(exc, Rejected):
+        return exc
+    if isinstance(exc, RuleViolation):
+        reason = "rule-violation"
+    elif isinstance(exc, InvalidInput | Forbidden | Conflict):
+        reason = exc.kind
+    elif isinstance(exc, NotFound):
+        reason = "unknown-" + exc.what.replace(" ", "-")
+    if reason is None:
+        return None
+    refusal = Rejected(reason, str(exc))
+    refusal.__cause__ = exc
+    return refusal
 
 
 class Rejected(Exception):

@@ -24,8 +24,10 @@ from dipflow.db import connect_pool
 from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
 from dipflow.events.errors import Backoff, is_transient
+from dipflow.uow import Producer
 
 PARALLEL = 4
+NOTHING_PUBLISHED = Producer("replay", "replay.nothing")
 _RETRIES = 5
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -39,6 +41,8 @@ class ReplaySpec:
     registry: EventRegistry
     handler: Handler
     tables: Sequence[str]
+    producer: Producer = NOTHING_PUBLISHED
+    """A replayed read model emits nothing; what a handler would emit goes nowhere it is published from."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,9 @@ async def _apply_records(
     for attempt in range(_RETRIES + 1):
         try:
             async with pool.acquire() as conn, conn.transaction():
-                applied, duplicates = await apply_events(conn, spec.group_id, tp, parsed, spec.handler)
+                applied, duplicates = await apply_events(
+                    conn, spec.group_id, tp, parsed, spec.handler, spec.producer
+                )
             break
         except Exception as exc:
             if attempt == _RETRIES or not is_transient(exc):

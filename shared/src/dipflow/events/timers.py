@@ -17,19 +17,28 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from dipflow.db.appends import notify_on_commit, queue_write
+from dipflow.db.appends import Writes
+from dipflow.events.deadlines import WAKE_CHANNEL, cancel_deadline, schedule_deadline
 from dipflow.events.errors import Backoff, is_transient
 from dipflow.logging import get_logger
+from dipflow.uow import Producer, UnitOfWork
+
+__all__ = [
+    "Deadline",
+    "DeadlineHandler",
+    "TimerLoop",
+    "TryLater",
+    "cancel_deadline",
+    "lock_or_try_later",
+    "schedule_deadline",
+]
 
 log = get_logger("dipflow.timers")
-
-WAKE_CHANNEL = "dipflow_deadlines"
-WAKE_WITHIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,8 @@ class Deadline:
     payload: dict[str, Any]
 
 
-DeadlineHandler = Callable[[asyncpg.Connection, Deadline], Awaitable[None]]
+DeadlineHandler = Callable[[UnitOfWork, Deadline], Awaitable[None]]
+"""Runs in the timer loop's transaction; what it emits, audits or schedules commits with the deadline fired."""
 
 
 class TryLater(Exception):
@@ -59,46 +69,13 @@ async def lock_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -
     return row
 
 
-async def schedule_deadline(
-    conn: asyncpg.Connection, kind: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
-) -> None:
-    """Set (or move) the deadline ``kind`` for ``subject``; a deadline that already fired is left alone.
-    In a consumer's batch the write goes with the batch's others (:func:`dipflow.db.appends.queue_write`)."""
-    await queue_write(
-        conn,
-        """
-        INSERT INTO deadlines (kind, subject, due_at, payload) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (kind, subject) DO UPDATE
-            SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload, cancelled_at = NULL,
-                attempts = 0, failed_at = NULL, last_error = NULL
-            WHERE deadlines.fired_at IS NULL
-        """,
-        kind,
-        subject,
-        due_at,
-        payload or {},
-    )
-    if abs(due_at - datetime.now(UTC)) <= WAKE_WITHIN:
-        await notify_on_commit(conn, WAKE_CHANNEL)
-
-
-async def cancel_deadline(conn: asyncpg.Connection, kind: str, subject: str) -> None:
-    """Cancel the deadline ``kind`` for ``subject`` unless it fired already (batched like scheduling)."""
-    await queue_write(
-        conn,
-        "UPDATE deadlines SET cancelled_at = now() WHERE kind = $1 AND subject = $2 "
-        "AND fired_at IS NULL AND cancelled_at IS NULL",
-        kind,
-        subject,
-    )
-
-
 class TimerLoop:
     def __init__(
         self,
         pool: asyncpg.Pool,
         handlers: Mapping[str, DeadlineHandler],
         *,
+        producer: Producer,
         poll_interval_s: float = 1.0,
         batch_size: int = 100,
         max_attempts: int = 5,
@@ -106,6 +83,7 @@ class TimerLoop:
     ) -> None:
         self.pool = pool
         self.handlers = dict(handlers)
+        self.producer = producer
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -180,6 +158,9 @@ class TimerLoop:
             with contextlib.suppress(Exception):
                 await conn.remove_listener(WAKE_CHANNEL, on_notify)
 
+    def _unit_of_work(self, conn: asyncpg.Connection) -> UnitOfWork:
+        return UnitOfWork(Writes(conn), self.producer)
+
     async def fire_due(self) -> int:
         """One pass: fire what is due now. Returns how many rows were claimed."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -199,7 +180,7 @@ class TimerLoop:
                 deadline = Deadline(row["id"], row["kind"], row["subject"], row["due_at"], row["payload"])
                 try:
                     async with conn.transaction():
-                        await self.handlers[deadline.kind](conn, deadline)
+                        await self.handlers[deadline.kind](self._unit_of_work(conn), deadline)
                         await conn.execute("UPDATE deadlines SET fired_at = now() WHERE id = $1", deadline.id)
                     self.fired += 1
                 except TryLater:

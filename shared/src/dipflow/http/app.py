@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -16,11 +15,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from dipflow.auth.access import install_auth, requires
 from dipflow.auth.tokens import AuthSettings
 from dipflow.db import apply_migrations, connect_pool, database_answers, ensure_database, load_migrations
 from dipflow.events.errors import Backoff, is_transient
 from dipflow.http import audit_api
+from dipflow.http.access import install_auth, requires
 from dipflow.http.correlation import CorrelationMiddleware
 from dipflow.http.idempotency import install_idempotency
 from dipflow.http.metrics import MetricsMiddleware
@@ -33,37 +32,17 @@ from dipflow.privacy import RetentionLoop, RetentionPolicy, erasure_consumer
 from dipflow.privacy import api as privacy_api
 from dipflow.privacy.api import PrivacyPlan
 from dipflow.settings import ServiceSettings
+from dipflow.uow import Producer
+from dipflow.wiring import BackgroundLoop, ServiceResources, StartHook, Wiring, loops
+
+__all__ = ["BackgroundLoop", "Service", "ServiceResources", "StartHook", "create_service_app"]
 
 log = get_logger("dipflow.http")
-
-StartHook = Callable[["ServiceResources"], Awaitable[None]]
-
-
-class BackgroundLoop(Protocol):
-    async def run(self) -> None: ...
-
-
-@dataclass
-class ServiceResources:
-    """What a running service holds: its settings and database pool, its background loops (relay,
-    consumers, timers: started after the start hooks, cancelled on stop)."""
-
-    settings: ServiceSettings
-    pool: asyncpg.Pool
-    loops: list[BackgroundLoop] = field(default_factory=list)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def readiness(self) -> dict[str, bool]:
-        """Each loop that reports readiness (a consumer with lag and no progress is not ready), and each
-        loop task that died."""
-        checks: dict[str, bool] = {}
-        for loop, task in zip(self.loops, self.tasks, strict=False):
-            report = getattr(loop, "readiness", None)
-            if callable(report):
-                checks.update(report())
-            if task.done():
-                checks[f"loop:{type(loop).__name__}"] = False
-        return checks
+API_VERSION = "0.1.0"
+STARTUP_TIMEOUT_S = 60.0
+"""How long a starting service waits for its database."""
+STOP_TIMEOUT_S = 15.0
+"""How long a stopping service waits for its loops and its pool."""
 
 
 class Readiness(BaseModel):
@@ -103,29 +82,34 @@ async def _stop_loops(tasks: Sequence[asyncio.Task[None]], timeout_s: float) -> 
         log.warning("background_loop_stop_timed_out", loop=task.get_name(), timeout_s=timeout_s)
 
 
+@dataclass(frozen=True)
+class Service:
+    """What a service is, whatever its settings: its package (migrations in ``<package>.migrations``), what it
+    publishes as (``producer``: the envelope's producer and its events topic; the API is titled after it), its
+    API description and routers, and what it does with personal data (erasure by a consumer of
+    ``privacy.requests.v1``, the retention job and their admin endpoints)."""
+
+    package: str
+    producer: Producer
+    description: str
+    routers: Sequence[APIRouter]
+    privacy: PrivacyPlan | None = None
+
+
 def create_service_app(
-    *,
-    settings: ServiceSettings,
-    title: str,
-    description: str,
-    migrations_package: str,
-    routers: Sequence[APIRouter] = (),
-    on_start: Sequence[StartHook] = (),
-    on_stop: Sequence[StartHook] = (),
-    version: str = "0.1.0",
-    startup_timeout_s: float = 60.0,
-    stop_timeout_s: float = 15.0,
-    auth_settings: AuthSettings | None = None,
-    privacy: PrivacyPlan | None = None,
+    service: Service, settings: ServiceSettings, wiring: Wiring, auth_settings: AuthSettings | None = None
 ) -> FastAPI:
-    """``privacy`` wires erasure (a consumer of ``privacy.requests.v1``), the retention job and their admin
-    endpoints."""
+    """The app of ``service`` with ``settings``, running what ``wiring`` declares (:mod:`dipflow.wiring`) behind
+    its routes, the same health, readiness, metrics, errors, idempotency, audit and privacy as every service."""
+    producer, privacy = service.producer, service.privacy
+    migrations_package = f"{service.package}.migrations"
+    title = f"dipflow {producer.name}"
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     policy = RetentionPolicy(settings.retention_negative_days, settings.retention_closed_days)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await _open_database(settings, startup_timeout_s)
+        pool = await _open_database(settings, STARTUP_TIMEOUT_S)
         async with pool.acquire() as conn:
             applied = await apply_migrations(
                 conn, load_migrations("dipflow.db.platform"), table="platform_migrations"
@@ -133,9 +117,10 @@ def create_service_app(
             applied += await apply_migrations(conn, load_migrations(migrations_package))
         if applied:
             log.info("migrations_applied", migrations=applied)
-        resources = ServiceResources(settings=settings, pool=pool)
+        resources = ServiceResources(settings=settings, pool=pool, producer=producer)
         app.state.resources = resources
-        for hook in on_start:
+        resources.loops.extend(loops(wiring, settings, pool, producer))
+        for hook in wiring.on_start:
             await hook(resources)
         if privacy is not None:
             _start_privacy_loops(resources, privacy, policy)
@@ -144,13 +129,11 @@ def create_service_app(
         try:
             yield
         finally:
-            await _stop_loops(resources.tasks, stop_timeout_s)
-            for hook in reversed(on_stop):
-                await hook(resources)
+            await _stop_loops(resources.tasks, STOP_TIMEOUT_S)
             try:
-                await asyncio.wait_for(pool.close(), stop_timeout_s)
+                await asyncio.wait_for(pool.close(), STOP_TIMEOUT_S)
             except TimeoutError:
-                log.warning("database_pool_close_timed_out", timeout_s=stop_timeout_s)
+                log.warning("database_pool_close_timed_out", timeout_s=STOP_TIMEOUT_S)
                 pool.terminate()
             log.info("service_stopped")
 
@@ -158,14 +141,15 @@ def create_service_app(
     public = auth.public_api_docs
     app = FastAPI(
         title=title,
-        description=description,
-        version=version,
+        description=service.description,
+        version=API_VERSION,
         lifespan=lifespan,
         openapi_url="/openapi.json" if public else None,
         docs_url="/docs" if public else None,
         redoc_url="/redoc" if public else None,
     )
     app.state.privacy_plan, app.state.retention_policy = privacy, policy
+    app.state.producer = producer
     install_auth(app, auth)
     if not auth.public_api_docs:
         app.include_router(api_descriptions(title))
@@ -219,7 +203,7 @@ def create_service_app(
     privacy_routers: list[APIRouter] = [] if privacy is None else [privacy_api.router]
     if privacy is not None and privacy.takes_requests:
         privacy_routers.append(privacy_api.requests_router)
-    for router in (*routers, audit_api.router, *privacy_routers):
+    for router in (*service.routers, audit_api.router, *privacy_routers):
         app.include_router(router)
     return app
 

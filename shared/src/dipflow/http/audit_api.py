@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from dipflow.audit import AuditQuery, query_audit
-from dipflow.auth.access import AuthContext, requires
 from dipflow.auth.principal import Role
+from dipflow.http.access import AuthContext, requires
 from dipflow.http.params import Instant
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -45,9 +45,9 @@ async def list_audit(
     ctx: AuthContext = Depends(requires(Role.admin)),
 ) -> AuditPage:
     rows = await query_audit(
-        ctx.audit.pool,
+        ctx.pool,
         AuditQuery(person_id, actor, action, since, until, int(cursor) if cursor else None, limit),
     )
-    await ctx.audit.record("audit.read", person_id, detail={"returned": len(rows)})
+    await ctx.audit("audit.read", person_id, detail={"returned": len(rows)})
     next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
     return AuditPage(items=[AuditEntry(**r) for r in rows], next_cursor=next_cursor)

@@ -7,7 +7,9 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, Field
+
+from dipflow.people import PERSON_ID_PATTERN
 
 BIGINT_MAX = 2**63 - 1
 """The largest PostgreSQL ``bigint``: a larger id or cursor can name no row, and the driver refuses to send it
@@ -32,3 +34,8 @@ Instant = Annotated[datetime, BeforeValidator(_not_a_number)]
 """A date and time as ISO 8601 text."""
 AwareInstant = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 """A date and time with its UTC offset, as ISO 8601 text."""
+
+PersonId = Annotated[
+    str, Field(pattern=PERSON_ID_PATTERN, description="PNC number (YY/NNNNNNNL) or local id (L-...)")
+]
+"""A person's id in a body: a PNC number or a force's local id."""

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dipflow.errors import ConcurrentChange, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from dipflow.http.context import current_correlation_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -102,7 +103,48 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, detail, headers=dict(exc.headers or {}))
 
 
+async def _rule(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RuleViolation)
+    return problem_response(409, exc.reason, kind="rule-violation", rule_id=exc.rule_id)
+
+
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotFound)
+    return problem_response(404, f"no such {exc.what}")
+
+
+async def _concurrent(_: Request, exc: Exception) -> JSONResponse:
+    return problem_response(409, "the record changed at the same time; retry", kind="concurrent-change")
+
+
+async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Conflict)
+    return problem_response(409, exc.detail, kind=exc.kind)
+
+
+async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Forbidden)
+    if exc.rule_id:
+        return problem_response(403, exc.detail, kind=exc.kind, rule_id=exc.rule_id)
+    return problem_response(403, exc.detail, kind=exc.kind)
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    extensions: dict[str, Any] = dict(exc.extensions)
+    return problem_response(
+        422, exc.detail, kind=exc.kind, errors=[{"field": exc.field, "reason": exc.reason}], **extensions
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """One mapping of every refusal to problem+json, for every route of a service."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RuleViolation, _rule)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(ConcurrentChange, _concurrent)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(InvalidInput, _invalid)

@@ -11,17 +11,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from dipflow.auth.access import AuthContext, requires
 from dipflow.auth.principal import Role
-from dipflow.events.outbox import emit
+from dipflow.http.access import AuthContext, requires
+from dipflow.http.params import PersonId
 from dipflow.http.problems import Problem
 from dipflow.privacy.erasure import PersonEraser
 from dipflow.privacy.events import ErasureRequested
 from dipflow.privacy.pseudonyms import Pseudonyms
 from dipflow.privacy.retention import Retainer, RetentionPolicy, run_retention
 from dipflow.topics import PRIVACY_REQUESTS
-
-PERSON_ID = r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$"
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ requests_router = APIRouter(prefix="/v1/privacy", tags=["personal data"])
 
 class ErasureRequestIn(BaseModel):
     model_config = {"extra": "forbid"}
-    person_id: str = Field(pattern=PERSON_ID, description="PNC number or local id of the person to erase")
+    person_id: PersonId = Field(description="PNC number or local id of the person to erase")
     reason: str = Field(
         min_length=1, max_length=500, description="The grounds, e.g. the data subject's request"
     )
@@ -77,32 +75,30 @@ class RetentionRunOut(BaseModel):
 )
 async def request_erasure(body: ErasureRequestIn, ctx: AuthContext = Depends(requires(Role.admin))) -> Any:
     request_id, now = uuid.uuid4(), datetime.now(UTC)
-    async with ctx.audit.pool.acquire() as conn, conn.transaction():
-        alias = (await Pseudonyms.load(conn)).of(body.person_id)
-        await conn.execute(
+    async with ctx.unit_of_work() as uow:
+        alias = (await Pseudonyms.load(uow.conn)).of(body.person_id)
+        await uow.conn.execute(
             "INSERT INTO erasure_requests (request_id, pseudonym, requested_by, reason, requested_at) "
             "VALUES ($1, $2, $3, $4, $5)",
-            request_id, alias, ctx.principal.subject, body.reason, now,
-        )  # fmt: skip
-        await emit(
-            conn,
-            topic=PRIVACY_REQUESTS.name,
-            producer="custody",
-            person_id=body.person_id,
-            payloads=[
-                (
-                    ErasureRequested(
-                        request_id=request_id, requested_by=ctx.principal.subject, reason=body.reason
-                    ),
-                    now,
-                )
-            ],
-            correlation_id=ctx.audit.correlation_id,
+            request_id,
+            alias,
+            ctx.principal.subject,
+            body.reason,
+            now,
         )
-        await ctx.audit.record("privacy.erasure_requested", body.person_id, conn=conn,
-                               detail={"request_id": str(request_id)})  # fmt: skip
-    return ErasureRequestOut(request_id=request_id, requested_at=now, requested_by=ctx.principal.subject,
-                             reason=body.reason, confirmed_by={}, complete=False)  # fmt: skip
+        requested = ErasureRequested(
+            request_id=request_id, requested_by=ctx.principal.subject, reason=body.reason
+        )
+        await uow.emit(body.person_id, [(requested, now)], topic=PRIVACY_REQUESTS.name)
+        await uow.audit("privacy.erasure_requested", body.person_id, detail={"request_id": str(request_id)})
+    return ErasureRequestOut(
+        request_id=request_id,
+        requested_at=now,
+        requested_by=ctx.principal.subject,
+        reason=body.reason,
+        confirmed_by={},
+        complete=False,
+    )
 
 
 @requests_router.get(
@@ -113,7 +109,7 @@ async def request_erasure(body: ErasureRequestIn, ctx: AuthContext = Depends(req
 async def erasure_request(
     request_id: uuid.UUID, request: Request, ctx: AuthContext = Depends(requires(Role.admin))
 ) -> Any:
-    pool = ctx.audit.pool
+    pool = ctx.pool
     row = await pool.fetchrow("SELECT * FROM erasure_requests WHERE request_id = $1", request_id)
     if row is None:
         raise Problem(404, "no such erasure request", kind="not-found")
@@ -123,9 +119,14 @@ async def erasure_request(
     confirmed = {
         c["service"]: {"erased_at": c["erased_at"].isoformat(), "rows": c["rows"]} for c in confirmations
     }
-    return ErasureRequestOut(request_id=request_id, requested_at=row["requested_at"],
-                             requested_by=row["requested_by"], reason=row["reason"], confirmed_by=confirmed,
-                             complete=set(request.app.state.resources.settings.erasure_confirmed_by) <= set(confirmed))  # fmt: skip
+    return ErasureRequestOut(
+        request_id=request_id,
+        requested_at=row["requested_at"],
+        requested_by=row["requested_by"],
+        reason=row["reason"],
+        confirmed_by=confirmed,
+        complete=set(request.app.state.resources.settings.erasure_confirmed_by) <= set(confirmed),
+    )
 
 
 @router.get(
@@ -134,11 +135,12 @@ async def erasure_request(
     response_model=ErasureOut,
 )
 async def erasure(request_id: uuid.UUID, ctx: AuthContext = Depends(requires(Role.admin))) -> Any:
-    row = await ctx.audit.pool.fetchrow("SELECT * FROM erasures WHERE request_id = $1", request_id)
+    row = await ctx.pool.fetchrow("SELECT * FROM erasures WHERE request_id = $1", request_id)
     if row is None:
         raise Problem(404, "this service has not (yet) erased anyone for that request", kind="not-found")
-    return ErasureOut(request_id=request_id, requested_at=row["requested_at"], erased_at=row["erased_at"],
-                      rows=row["rows"])  # fmt: skip
+    return ErasureOut(
+        request_id=request_id, requested_at=row["requested_at"], erased_at=row["erased_at"], rows=row["rows"]
+    )
 
 
 @router.post(
@@ -150,7 +152,11 @@ async def run_retention_now(request: Request, ctx: AuthContext = Depends(require
     plan: PrivacyPlan = request.app.state.privacy_plan
     policy: RetentionPolicy = request.app.state.retention_policy
     service: str = request.app.state.resources.settings.service_name
-    rows = await run_retention(ctx.audit.pool, service, plan.retainer, policy)
-    await ctx.audit.record("privacy.retention_run", detail={"rows": rows or {}})
-    return RetentionRunOut(ran=rows is not None, negative_days=policy.negative_days,
-                           closed_days=policy.closed_days, rows=rows or {})  # fmt: skip
+    rows = await run_retention(ctx.pool, service, plan.retainer, policy)
+    await ctx.audit("privacy.retention_run", detail={"rows": rows or {}})
+    return RetentionRunOut(
+        ran=rows is not None,
+        negative_days=policy.negative_days,
+        closed_days=policy.closed_days,
+        rows=rows or {},
+    )

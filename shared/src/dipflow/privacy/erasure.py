@@ -9,27 +9,25 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from dipflow.db.appends import flush_appends
 from dipflow.events import Envelope, EventPayload, EventRegistry
 from dipflow.events.consumer import EventConsumer, Handler
-from dipflow.events.outbox import emit
 from dipflow.logging import get_logger
 from dipflow.privacy.events import PRIVACY_EVENTS, ErasureCompleted, ErasureRequested
 from dipflow.privacy.pseudonyms import Pseudonyms, pseudonymise_rows
 from dipflow.topics import PRIVACY_REQUESTS
+from dipflow.uow import Producer, UnitOfWork
 
 log = get_logger("dipflow.privacy")
 
-PersonEraser = Callable[[asyncpg.Connection, str, Pseudonyms], Awaitable[dict[str, int]]]
-"""(connection, person id, pseudonyms) → rows changed per table, for the service's own tables."""
+PersonEraser = Callable[[UnitOfWork, str, Pseudonyms], Awaitable[dict[str, int]]]
+"""(unit of work, person id, pseudonyms) → rows changed per table, for the service's own tables."""
 
 
-async def erase_platform_rows(
-    conn: asyncpg.Connection, person_id: str, pseudonyms: Pseudonyms
-) -> dict[str, int]:
+async def erase_platform_rows(uow: UnitOfWork, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
     """The tables every service has: the audit trail keeps its entries under the pseudonym; stored
     idempotent answers that mention the person are dropped (a retry then gets a fresh answer)."""
-    await flush_appends(conn)
+    await uow.flush()
+    conn = uow.conn
     audit = await pseudonymise_rows(conn, pseudonyms, "audit_log", "person_id = $1", person_id)
     dropped = await conn.execute(
         "DELETE FROM idempotency_keys WHERE position($1::bytea IN coalesce(body, ''::bytea)) > 0 "
@@ -41,42 +39,38 @@ async def erase_platform_rows(
 
 
 def erasure_handler(service: str, eraser: PersonEraser, *, collect_confirmations: bool = False) -> Handler:
-    async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: EventPayload) -> None:
+    async def handle(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
+        conn = uow.conn
         if isinstance(payload, ErasureCompleted):
             if collect_confirmations:
                 await conn.execute(
                     "INSERT INTO erasure_confirmations (request_id, service, erased_at, rows) "
                     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    payload.request_id, payload.service, payload.erased_at, payload.rows,
-                )  # fmt: skip
+                    payload.request_id,
+                    payload.service,
+                    payload.erased_at,
+                    payload.rows,
+                )
             return
         assert isinstance(payload, ErasureRequested)
         pseudonyms = await Pseudonyms.load(conn)
         alias = pseudonyms.of(envelope.person_id)
-        rows = await eraser(conn, envelope.person_id, pseudonyms)
-        rows.update(await erase_platform_rows(conn, envelope.person_id, pseudonyms))
+        rows = await eraser(uow, envelope.person_id, pseudonyms)
+        rows.update(await erase_platform_rows(uow, envelope.person_id, pseudonyms))
         erased_at = datetime.now(UTC)
         await conn.execute(
             "INSERT INTO erasures (request_id, pseudonym, requested_at, erased_at, rows) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT DO NOTHING",
-            payload.request_id, alias, envelope.occurred_at, erased_at, rows,
-        )  # fmt: skip
-        await emit(
-            conn,
-            topic=PRIVACY_REQUESTS.name,
-            producer=service,
-            person_id=alias,
-            payloads=[
-                (
-                    ErasureCompleted(
-                        request_id=payload.request_id, service=service, erased_at=erased_at, rows=rows
-                    ),
-                    erased_at,
-                )
-            ],
-            correlation_id=envelope.correlation_id,
-            causation=envelope,
+            payload.request_id,
+            alias,
+            envelope.occurred_at,
+            erased_at,
+            rows,
         )
+        completed = ErasureCompleted(
+            request_id=payload.request_id, service=service, erased_at=erased_at, rows=rows
+        )
+        await uow.emit(alias, [(completed, erased_at)], topic=PRIVACY_REQUESTS.name, producer=service)
         log.info("person_erased", request_id=str(payload.request_id), rows=sum(rows.values()))
 
     return handle
@@ -102,4 +96,5 @@ def erasure_consumer(
         topics=[PRIVACY_REQUESTS.name],
         registry=registry,
         handler=erasure_handler(service, eraser, collect_confirmations=collect_confirmations),
+        producer=Producer(service, PRIVACY_REQUESTS.name),
     )

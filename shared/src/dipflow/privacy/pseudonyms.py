@@ -42,9 +42,14 @@ def is_pseudonym(person_id: str) -> bool:
 
 
 async def pseudonymise_rows(
-    conn: asyncpg.Connection, pseudonyms: Pseudonyms, table: str, where: str, *args: object,
-    column: str = "person_id", also: str = "",
-) -> int:  # fmt: skip
+    conn: asyncpg.Connection,
+    pseudonyms: Pseudonyms,
+    table: str,
+    where: str,
+    *args: object,
+    column: str = "person_id",
+    also: str = "",
+) -> int:
     """Replace ``column`` with its pseudonym in the rows of ``table`` matching ``where`` (SQL over the table's
     columns, ``$n`` from ``args``; table and column names come from code, never from input). ``also`` adds
     more ``SET`` assignments (the table is aliased ``t`` and the pseudonym is ``m.alias``). Returns the number of rows changed."""
@@ -61,8 +66,10 @@ async def pseudonymise_rows(
         f"UPDATE {table} AS t SET {column} = m.alias{', ' + also if also else ''} "
         f"FROM unnest(${n + 1}::text[], ${n + 2}::text[]) AS m(person, alias) "
         f"WHERE t.{column} = m.person AND ({where})",
-        *args, people, [pseudonyms.of(p) for p in people],
-    )  # fmt: skip
+        *args,
+        people,
+        [pseudonyms.of(p) for p in people],
+    )
     return int(result.rsplit(" ", 1)[-1])
 
 

@@ -81,9 +81,14 @@ class RetentionLoop:
     fresh one waits a whole interval first."""
 
     def __init__(
-        self, pool: asyncpg.Pool, service: str, retainer: Retainer, policy: RetentionPolicy, interval_s: float,
+        self,
+        pool: asyncpg.Pool,
+        service: str,
+        retainer: Retainer,
+        policy: RetentionPolicy,
+        interval_s: float,
         check_every_s: float = 60.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.pool, self.service, self.retainer, self.policy = pool, service, retainer, policy
         self.interval_s, self.check_every_s = interval_s, check_every_s
         self.runs = 0

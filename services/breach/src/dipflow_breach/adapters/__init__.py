@@ -1,1 +1,1 @@
-"""Adapters: database repositories, Kafka, webhooks."""
+"""Adapters: all of breach's SQL (repositories and read models), the webhook delivery store, personal data."""

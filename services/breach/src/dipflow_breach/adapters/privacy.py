@@ -8,12 +8,14 @@ import asyncpg
 from dipflow.privacy import Pseudonyms, pseudonymise_rows
 from dipflow.privacy.pseudonyms import json_person
 from dipflow.privacy.retention import RetentionCutoffs
+from dipflow.uow import UnitOfWork
 
 TABLES = ("orders", "breach_cases", "arrest_requests", "bookings")
 NOTIFICATION_BODY = json_person("body")  # the body repeats the person id
 
 
-async def erase_person(conn: asyncpg.Connection, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+async def erase_person(uow: UnitOfWork, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+    conn = uow.conn
     rows = {t: await pseudonymise_rows(conn, pseudonyms, t, "person_id = $1", person_id) for t in TABLES}
     rows["notifications"] = await pseudonymise_rows(
         conn, pseudonyms, "notifications", "person_id = $1", person_id, also=NOTIFICATION_BODY
@@ -37,7 +39,11 @@ async def retain(
     }
     rows = {t: await pseudonymise_rows(conn, pseudonyms, t, w, v) for t, (w, v) in where.items()}
     rows["notifications"] = await pseudonymise_rows(
-        conn, pseudonyms, "notifications", "coalesce(delivered_at, dead_lettered_at) < $1", at,
+        conn,
+        pseudonyms,
+        "notifications",
+        "coalesce(delivered_at, dead_lettered_at) < $1",
+        at,
         also=NOTIFICATION_BODY,
-    )  # fmt: skip
+    )
     return rows

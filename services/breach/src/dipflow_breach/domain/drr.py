@@ -7,6 +7,8 @@
 - D3: a further unacceptable failure within the 12 months beginning with the date of the warning means breach
   proceedings; outside that window, a new warning.
 - D4: enforcement action within 10 working days of the breaching failure; first hearing within 20.
+
+An :class:`Order` judges each compliance record on it: a record outside the order's period is refused (D1).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from dipflow.errors import RuleViolation
 from dipflow.working_days import add_working_days
 
 ENFORCEMENT_WORKING_DAYS = 10
@@ -130,18 +133,100 @@ def issue_warning_or_breach(
         )
     enforcement, hearing = timescales(on)
     if straight_to_breach:
-        return Outcome(Decision.breach, ("D1", "D2", "D4"),
-                       "the responsible officer went straight to breach instead of a warning", enforcement, hearing)  # fmt: skip
+        return Outcome(
+            Decision.breach,
+            ("D1", "D2", "D4"),
+            "the responsible officer went straight to breach instead of a warning",
+            enforcement,
+            hearing,
+        )
     earlier = [w for w in warnings if w <= on]
     current = max(earlier, default=None)
     if current is not None and within_twelve_months_beginning(current, on):
         return Outcome(
-            Decision.breach, ("D1", "D3", "D4"),
+            Decision.breach,
+            ("D1", "D3", "D4"),
             f"a further failure within the 12 months beginning with the warning of {current:%d %b %Y}",
-            enforcement, hearing,
-        )  # fmt: skip
+            enforcement,
+            hearing,
+        )
     if current is not None:
         reason = f"the warning of {current:%d %b %Y} is more than 12 months before: a new warning"
     else:
         reason = "a first unacceptable failure: a formal warning"
     return Outcome(Decision.warning, ("D1", "D2"), reason, warning_text=warning_text(kind, on, on, detail))
+
+
+@dataclass(frozen=True)
+class FormalWarning:
+    """D2: a warning as given on an order: the day, why, and its text."""
+
+    issued_on: date
+    reason: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class ComplianceEntry:
+    """One compliance record on an order with the outcome it was given (D1-D3)."""
+
+    record_id: str
+    kind: str
+    on_date: date
+    reason: str | None
+    result: str | None
+    decision: str
+    rule_ids: list[str]
+    explanation: str
+
+
+@dataclass
+class Order:
+    """A DRR order as the court made it; the compliance records on it are judged within its period (D1)."""
+
+    order_id: str
+    person_id: str
+    area: str
+    court: str
+    start_date: date
+    treatment_months: int
+    responsible_officer: str
+    review_schedule: str | None = None
+    high_risk: bool = False
+    """D5: the responsible officer flagged the offender high-risk: a breach is fast-tracked."""
+    ended_on: date | None = None
+    end_reason: str | None = None
+    created_at: datetime | None = None
+
+    def in_period(self, day: date) -> bool:
+        """D1: from the order's start to the day it ended (to now while it runs)."""
+        return self.start_date <= day and (self.ended_on is None or day <= self.ended_on)
+
+    def decide_compliance(
+        self,
+        kind: ComplianceKind,
+        on: date,
+        *,
+        warnings: Iterable[date],
+        breach_open: bool,
+        straight_to_breach: bool = False,
+        detail: str | None = None,
+    ) -> Outcome:
+        """D1-D4 for a record on this order; a record outside the order's period is refused (D1)."""
+        if not self.in_period(on):
+            raise RuleViolation("D1", "the record falls outside the order's period")
+        return issue_warning_or_breach(
+            kind,
+            on,
+            warnings=warnings,
+            breach_open=breach_open,
+            straight_to_breach=straight_to_breach,
+            detail=detail,
+        )
+
+    def end(self, on: date, reason: str) -> bool:
+        """The order ended on ``on``; an order ends once (a repeat changes nothing). Whether it changed."""
+        if self.ended_on is not None:
+            return False
+        self.ended_on, self.end_reason = on, reason
+        return True

@@ -1,1 +1,1 @@
-"""Entrypoints: HTTP routers, consumer loops, timer loops."""
+"""Entrypoints: the HTTP routes (one module per resource) and the Kafka subscriptions."""

@@ -8,6 +8,7 @@ import asyncpg
 from dipflow.privacy import Pseudonyms
 from dipflow.privacy.pseudonyms import PREFIX
 from dipflow.privacy.retention import RetentionCutoffs
+from dipflow.uow import UnitOfWork
 from dipflow_custody.domain.privacy import ERASED_NAME, has_positive_result, pseudonymised_state
 
 
@@ -18,12 +19,16 @@ async def _pseudonymise_detentions(
         alias = pseudonyms.of(row["person_id"])
         await conn.execute(
             "UPDATE detentions SET person_id = $2, name = $3, state = $4 WHERE detention_id = $1",
-            row["detention_id"], alias, ERASED_NAME, pseudonymised_state(row["state"], alias),
-        )  # fmt: skip
+            row["detention_id"],
+            alias,
+            ERASED_NAME,
+            pseudonymised_state(row["state"], alias),
+        )
     return len(rows)
 
 
-async def erase_person(conn: asyncpg.Connection, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+async def erase_person(uow: UnitOfWork, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+    conn = uow.conn
     rows = await conn.fetch(
         "SELECT detention_id, person_id, state FROM detentions WHERE person_id = $1 FOR UPDATE", person_id
     )

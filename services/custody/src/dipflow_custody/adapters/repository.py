@@ -1,13 +1,14 @@
-"""Detentions and reference data in the custody database."""
+"""Detentions in the custody database: the state machine's state as a versioned document, with the columns
+queries need (suite, area, person, booking and release times)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
-
-from dipflow.db.appends import batch_memo
+from dipflow.errors import ConcurrentChange
+from dipflow.events.timers import lock_or_try_later
+from dipflow.uow import UnitOfWork
 from dipflow_custody.domain.catalogue import Offence
 from dipflow_custody.domain.detention import (
     Authorisation,
@@ -19,11 +20,8 @@ from dipflow_custody.domain.detention import (
     ResultValue,
 )
 from dipflow_custody.domain.eligibility import InspectorDecision
-from dipflow_custody.domain.notifications import NotificationKind, NotificationPeriod, Notified, notified_on
 
-
-class ConcurrentChange(Exception):
-    """The detention changed since it was loaded; the caller retries."""
+__all__ = ["ConcurrentChange", "from_doc", "insert", "load", "save", "to_doc"]
 
 
 def _t(v: datetime | None) -> str | None:
@@ -57,9 +55,16 @@ def _authorisation(doc: dict[str, Any], booked_in_at: datetime) -> Authorisation
         at = _dt(a["at"])
         assert at is not None
         return Authorisation(
-            InspectorDecision(a["decision"]), a["by"], a["rank"], a["grounds"], at, a["oral"],
-            _dt(a["written_confirmed_at"]), a["written_confirmed_by"], _dt(a["person_told_at"]),
-        )  # fmt: skip
+            InspectorDecision(a["decision"]),
+            a["by"],
+            a["rank"],
+            a["grounds"],
+            at,
+            a["oral"],
+            _dt(a["written_confirmed_at"]),
+            a["written_confirmed_by"],
+            _dt(a["person_told_at"]),
+        )
     if doc.get("inspector"):  # recorded before the authorisation was kept whole
         return Authorisation(InspectorDecision(doc["inspector"]), "not recorded", "", "", booked_in_at, False)
     return None
@@ -174,175 +179,77 @@ def from_doc(doc: dict[str, Any]) -> Detention:
     )
 
 
-async def insert_detention(conn: asyncpg.Connection, d: Detention, name: str, force: str, area: str) -> None:
-    await conn.execute(
+async def insert(uow: UnitOfWork, d: Detention, name: str, force: str, area: str) -> None:
+    await uow.conn.execute(
         "INSERT INTO detentions (detention_id, person_id, name, suite, force, area, state, booked_in_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        d.detention_id, d.person_id, name, d.suite, force, area, to_doc(d), d.booked_in_at,
-    )  # fmt: skip
+        d.detention_id,
+        d.person_id,
+        name,
+        d.suite,
+        force,
+        area,
+        to_doc(d),
+        d.booked_in_at,
+    )
 
 
-async def load_detention(conn: asyncpg.Connection, detention_id: str) -> tuple[Detention, int, str] | None:
-    """The detention, its version and its suite's area; locked for the rest of the transaction."""
-    row = await conn.fetchrow(
-        "SELECT state, version, area FROM detentions WHERE detention_id = $1 FOR UPDATE", detention_id
+async def load(uow: UnitOfWork, detention_id: str, *, lock: bool = True) -> tuple[Detention, int, str] | None:
+    """The detention, its version and its suite's area; locked for the rest of the transaction unless
+    ``lock`` is false."""
+    row = await uow.conn.fetchrow(
+        "SELECT state, version, area FROM detentions WHERE detention_id = $1"
+        + (" FOR UPDATE" if lock else ""),
+        detention_id,
     )
     if row is None:
         return None
     return from_doc(row["state"]), row["version"], row["area"]
 
 
-async def detention_area(conn: asyncpg.Connection, detention_id: str) -> str | None:
-    area: str | None = await conn.fetchval(
+async def load_for_timer(uow: UnitOfWork, detention_id: str) -> tuple[Detention, int] | None:
+    """The detention locked without waiting (TryLater when a command holds it: it may be rescheduling the
+    very deadline that is firing)."""
+    row = await lock_or_try_later(
+        uow.conn,
+        "SELECT state, version FROM detentions WHERE detention_id = $1 FOR UPDATE NOWAIT",
+        detention_id,
+    )
+    return None if row is None else (from_doc(row["state"]), row["version"])
+
+
+async def area_of(uow: UnitOfWork, detention_id: str) -> str | None:
+    area: str | None = await uow.conn.fetchval(
         "SELECT area FROM detentions WHERE detention_id = $1", detention_id
     )
     return area
 
 
-async def open_detention_areas(conn: asyncpg.Connection, person_id: str) -> list[str]:
+async def open_areas_of_person(uow: UnitOfWork, person_id: str) -> list[str]:
     """The areas of the suites where the person is detained now."""
-    rows = await conn.fetch(
+    rows = await uow.conn.fetch(
         "SELECT DISTINCT area FROM detentions WHERE person_id = $1 AND released_at IS NULL", person_id
     )
     return [r["area"] for r in rows]
 
 
-async def ppo_borough(conn: asyncpg.Connection, person_id: str) -> str | None:
-    borough: str | None = await conn.fetchval(
-        "SELECT borough FROM ppo_register WHERE person_id = $1", person_id
-    )
-    return borough
-
-
-async def save_detention(conn: asyncpg.Connection, d: Detention, version: int) -> None:
-    status = await conn.execute(
+async def save(uow: UnitOfWork, d: Detention, version: int) -> None:
+    status = await uow.conn.execute(
         "UPDATE detentions SET state = $2, version = version + 1, released_at = $3 "
         "WHERE detention_id = $1 AND version = $4",
-        d.detention_id, to_doc(d), d.released_at, version,
-    )  # fmt: skip
+        d.detention_id,
+        to_doc(d),
+        d.released_at,
+        version,
+    )
     if not status.endswith(" 1"):
         raise ConcurrentChange(d.detention_id)
 
 
-async def suite_force_and_area(conn: asyncpg.Connection, suite: str) -> tuple[str, str] | None:
-    memo = batch_memo(conn)
-    if memo is not None and ("suite", suite) in memo:
-        cached: tuple[str, str] | None = memo[("suite", suite)]
-        return cached
-    row = await conn.fetchrow("SELECT force, area FROM suites WHERE suite = $1", suite)
-    place = (row["force"], row["area"]) if row else None
-    if memo is not None:
-        memo[("suite", suite)] = place
-    return place
-
-
-async def known_suites(conn: asyncpg.Connection) -> list[str]:
-    return [r["suite"] for r in await conn.fetch("SELECT suite FROM suites ORDER BY suite")]
-
-
-async def station_notified(conn: asyncpg.Connection, place: str, on: date) -> Notified:
-    """What ``place`` was notified of on ``on``; the periods are read once per consumer batch."""
-    memo = batch_memo(conn)
-    periods: list[NotificationPeriod] | None = (
-        memo.get(("notifications", place)) if memo is not None else None
-    )
-    if periods is None:
-        rows = await conn.fetch(
-            "SELECT place, kind, valid_from, valid_to FROM notifications WHERE place = $1", place
-        )
-        periods = [
-            NotificationPeriod(r["place"], NotificationKind(r["kind"]), r["valid_from"], r["valid_to"])
-            for r in rows
-        ]
-        if memo is not None:
-            memo[("notifications", place)] = periods
-    return notified_on(periods, place, on)
-
-
-async def is_ppo(conn: asyncpg.Connection, person_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM ppo_register WHERE person_id = $1", person_id))
-
-
-async def upsert_ppo(conn: asyncpg.Connection, person_id: str, borough: str) -> None:
-    await conn.execute(
-        "INSERT INTO ppo_register (person_id, borough) VALUES ($1, $2) "
-        "ON CONFLICT (person_id) DO UPDATE SET borough = EXCLUDED.borough, updated_at = now()",
-        person_id,
-        borough,
-    )
-
-
-async def remove_ppo(conn: asyncpg.Connection, person_id: str) -> None:
-    await conn.execute("DELETE FROM ppo_register WHERE person_id = $1", person_id)
-
-
-async def list_notifications(conn: asyncpg.Connection, place: str | None) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT id, place, kind, valid_from, valid_to FROM notifications "
-        "WHERE ($1::text IS NULL OR place = $1) ORDER BY place, kind, valid_from",
-        place,
-    )
-    return [dict(r) for r in rows]
-
-
-async def add_notification(conn: asyncpg.Connection, period: NotificationPeriod) -> int | None:
-    """Insert unless it overlaps a period of the same place and kind; returns the new id, or None."""
-    overlap = await conn.fetchval(
-        "SELECT 1 FROM notifications WHERE place = $1 AND kind = $2 "
-        "AND daterange(valid_from, valid_to, '[]') && daterange($3::date, $4::date, '[]')",
-        period.place, str(period.kind), period.valid_from, period.valid_to,
-    )  # fmt: skip
-    if overlap:
-        return None
-    return int(
-        await conn.fetchval(
-            "INSERT INTO notifications (place, kind, valid_from, valid_to) VALUES ($1, $2, $3, $4) RETURNING id",
-            period.place,
-            str(period.kind),
-            period.valid_from,
-            period.valid_to,
-        )
-    )
-
-
-async def end_notification(conn: asyncpg.Connection, notification_id: int, valid_to: date) -> bool:
-    status = await conn.execute(
-        "UPDATE notifications SET valid_to = $2 WHERE id = $1 AND valid_from <= $2", notification_id, valid_to
-    )
-    return bool(status.endswith(" 1"))
-
-
-async def notification_start(conn: asyncpg.Connection, notification_id: int) -> date | None:
-    start: date | None = await conn.fetchval(
-        "SELECT valid_from FROM notifications WHERE id = $1", notification_id
-    )
-    return start
-
-
-async def tests_by_suite_and_month(
-    conn: asyncpg.Connection, since: date, until: date
-) -> list[dict[str, Any]]:
-    """K5: samples taken per suite and month (sample date in [since, until])."""
-    rows = await conn.fetch(
-        """
-        SELECT suite, to_char(date_trunc('month', (state->>'sample_taken_at')::timestamptz AT TIME ZONE 'Europe/London'),
-                              'YYYY-MM') AS month,
-               count(*) AS tests
-        FROM detentions
-        WHERE state->>'sample_taken_at' IS NOT NULL
-          AND ((state->>'sample_taken_at')::timestamptz AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2
-        GROUP BY 1, 2 ORDER BY 2, 1
-        """,
-        since,
-        until,
-    )
-    return [dict(r) for r in rows]
-
-
-async def detentions_with_open_items(conn: asyncpg.Connection, suite: str) -> list[tuple[Detention, str]]:
+async def with_open_items(uow: UnitOfWork, suite: str) -> list[tuple[Detention, str]]:
     """Detentions at ``suite`` that may owe something: still in custody, an oral authorisation awaiting
     written confirmation, or a confirmatory result overdue; with their suite's area."""
-    rows = await conn.fetch(
+    rows = await uow.conn.fetch(
         """
         SELECT state, area FROM detentions
         WHERE suite = $1 AND (

@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from dipflow.errors import InvalidInput
 from dipflow_custody.domain.drugs import ClassPeriod, Drug, DrugVocabulary, Period
 
 
@@ -22,7 +23,6 @@ class OffenceType:
     statute: str
     section: str
     title: str
-    needs_drug: bool = False
     arrest_power: bool = False
     """A ground of arrest that is not an offence (BA76 s.7(3)): no test under s.63B can follow from it."""
 
@@ -162,10 +162,17 @@ def _not_specified(label: str, drug: str | None, day: date) -> str:
     )
 
 
-class UnknownOffence(LookupError):
-    """An offence code the catalogue does not know; the message lists the known codes."""
+class UnknownOffence(InvalidInput):
+    """An offence code the catalogue does not know; the problem lists the known codes."""
 
     def __init__(self, code: str) -> None:
-        super().__init__(code)
+        known = sorted(offence_types())
+        super().__init__(
+            f"unknown offence code {code!r}",
+            field="offences.code",
+            reason=f"known codes: {', '.join(known)}",
+            kind="unknown-offence-code",
+            known_codes=known,
+        )
         self.code = code
-        self.known = sorted(offence_types())
+        self.known = known

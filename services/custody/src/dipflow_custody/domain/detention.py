@@ -1,7 +1,8 @@
 """A continuous detention and what may happen in it (docs/rules.md T3, T5-T12), as a pure state machine.
 
-Each command checks the rules, changes the state and returns what happened as :class:`Change` records; an
-action the state forbids raises :class:`RuleViolation` with the rule id and a reason. Every command carries the
+Each command checks the rules, changes the state and returns what happened as a typed event
+(:mod:`dipflow_custody.domain.events`); an action the state forbids raises :class:`RuleViolation` with the rule
+id and a reason. Every command carries the
 time it happened, and the rules about time are judged on those times: a sample is lawful or not by when it was
 taken, against the facts of the detention as they stood then, however late it is reported.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
+from dipflow.errors import RuleViolation
+from dipflow_custody.domain import events
 from dipflow_custody.domain.age import age_on
 from dipflow_custody.domain.catalogue import (
     Offence,
@@ -28,13 +30,6 @@ from dipflow_custody.domain.notifications import Notified
 MEDICATION_EXEMPTION_FROM = date(2008, 9, 10)
 """T12: from this day an opiate positive the person accepts as heroin use while declaring medication needs no
 confirmatory analysis."""
-
-
-class RuleViolation(Exception):
-    def __init__(self, rule_id: str, reason: str) -> None:
-        super().__init__(f"{rule_id}: {reason}")
-        self.rule_id = rule_id
-        self.reason = reason
 
 
 class ResultValue(StrEnum):
@@ -101,19 +96,6 @@ class Stations:
 
     at_arrest: Notified
     at_charge: Notified | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    """Something that happened, with the facts consumers need; becomes an outgoing event."""
-
-    kind: str
-    at: datetime
-    facts: dict[str, Any]
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at else None
 
 
 @dataclass
@@ -206,28 +188,27 @@ class Detention:
 
     # -- commands -----------------------------------------------------------------------------------
 
-    def add_offence(self, offence: Offence, at: datetime, *, further_arrest: bool = False) -> Change:
+    def add_offence(
+        self, offence: Offence, at: datetime, *, further_arrest: bool = False
+    ) -> events.OffenceAdded:
         self._open(at)
         recorded = replace(offence, added_at=at)
         self.offences.append(recorded)
         check = is_trigger_offence(recorded)
-        return Change(
-            "offence_added",
-            at,
-            {
-                "code": offence.code,
-                "offence_date": offence.offence_date.isoformat(),
-                "attempt": offence.attempt,
-                "drug": offence.drug,
-                "drug_class": offence.drug_class,
-                "further_arrest": further_arrest,
-                "trigger_offence": check.is_trigger,
-                "trigger_reason": check.reason,
-                "arrest_power": is_arrest_power(offence.code),
-            },
+        return events.OffenceAdded(
+            at=at,
+            code=offence.code,
+            offence_date=offence.offence_date,
+            attempt=offence.attempt,
+            drug=offence.drug,
+            drug_class=offence.drug_class,
+            further_arrest=further_arrest,
+            trigger_offence=check.is_trigger,
+            trigger_reason=check.reason,
+            arrest_power=is_arrest_power(offence.code),
         )
 
-    def dispose_of_offence(self, code: str, disposal: Disposal, at: datetime) -> Change:
+    def dispose_of_offence(self, code: str, disposal: Disposal, at: datetime) -> events.OffenceDisposed:
         """T9: the person is released (no further action, charged or bailed) for one offence while the
         detention continues for another. Releasing for every offence is a release of the person."""
         self._open(at)
@@ -242,11 +223,9 @@ class Detention:
                 "no other offence keeps the person in detention: record the release of the person instead",
             )
         self.disposals[code] = OffenceDisposal(disposal, at)
-        return Change(
-            "offence_disposed", at, {"code": code, "disposal": str(disposal), "still_detained_for": remaining}
-        )
+        return events.OffenceDisposed(at=at, code=code, disposal=str(disposal), still_detained_for=remaining)
 
-    def charge(self, codes: set[str], at: datetime) -> Change:
+    def charge(self, codes: set[str], at: datetime) -> events.Charged:
         self._open(at)
         unknown = codes - {o.code for o in self.offences}
         if unknown:
@@ -258,7 +237,7 @@ class Detention:
             raise RuleViolation("T2", f"{powers} are powers of arrest, not offences: they cannot be charged")
         self.charged_at = at
         self.charged_codes = set(codes)
-        return Change("charged", at, {"codes": sorted(codes)})
+        return events.Charged(at=at, codes=sorted(codes))
 
     def record_inspector_decision(
         self,
@@ -270,7 +249,7 @@ class Detention:
         grounds: str,
         oral: bool,
         written_confirmation_at: datetime | None = None,
-    ) -> Change:
+    ) -> events.InspectorDecisionRecorded:
         """T3: the decision goes on the custody record with who made it, rank, grounds, time and whether it was
         given orally; an oral one is pending written confirmation unless its confirmation time is given."""
         self._open(at)
@@ -278,21 +257,18 @@ class Detention:
         self.authorisation = Authorisation(
             decision, by, rank, grounds, at, oral, confirmed, by if confirmed else None
         )
-        return Change(
-            "inspector_decision_recorded",
-            at,
-            {
-                "decision": str(decision),
-                "by": by,
-                "rank": rank,
-                "grounds": grounds,
-                "oral": oral,
-                "written_confirmation_at": _iso(confirmed),
-                "written_confirmation": self.authorisation.written_confirmation,
-            },
+        return events.InspectorDecisionRecorded(
+            at=at,
+            decision=str(decision),
+            by=by,
+            rank=rank,
+            grounds=grounds,
+            oral=oral,
+            written_confirmation_at=confirmed,
+            written_confirmation=self.authorisation.written_confirmation,
         )
 
-    def confirm_in_writing(self, at: datetime, by: str) -> Change:
+    def confirm_in_writing(self, at: datetime, by: str) -> events.WrittenConfirmationRecorded:
         """T3: the inspector who gave an oral authorisation confirms it in writing."""
         a = self.authorisation
         if a is None or not a.oral:
@@ -308,9 +284,9 @@ class Detention:
         if at < a.at:
             raise RuleViolation("T3", "the written confirmation cannot come before the decision")
         self.authorisation = replace(a, written_confirmed_at=at, written_confirmed_by=by)
-        return Change("written_confirmation_recorded", at, {"by": by, "decision_at": a.at.isoformat()})
+        return events.WrittenConfirmationRecorded(at=at, by=by, decision_at=a.at)
 
-    def tell_person_of_authorisation(self, at: datetime) -> Change:
+    def tell_person_of_authorisation(self, at: datetime) -> events.PersonToldOfAuthorisation:
         """T3: the person is told of the authorisation and its grounds."""
         a = self.authorisation
         if a is None or a.decision is not InspectorDecision.authorised:
@@ -321,20 +297,20 @@ class Detention:
             raise RuleViolation("T3", "the person cannot be told before the authorisation was given")
         self._open(at)
         self.authorisation = replace(a, person_told_at=at)
-        return Change("person_told_of_authorisation", at, {})
+        return events.PersonToldOfAuthorisation(at=at)
 
-    def appropriate_adult_arrived(self, at: datetime) -> Change:
+    def appropriate_adult_arrived(self, at: datetime) -> events.AppropriateAdultPresent:
         self._open(at)
         self.adult_arrived_at = at
-        return Change("appropriate_adult_present", at, {})
+        return events.AppropriateAdultPresent(at=at)
 
-    def give_warning(self, at: datetime) -> Change:
+    def give_warning(self, at: datetime) -> events.WarningGiven:
         self._open(at)
         self._needs_adult_if_juvenile(at, "warning")
         self.warned_at = at
-        return Change("warning_given", at, {})
+        return events.WarningGiven(at=at)
 
-    def take_sample(self, stations: Stations, at: datetime, sample_type: str) -> Change:
+    def take_sample(self, stations: Stations, at: datetime, sample_type: str) -> events.SampleTaken:
         """T5-T10 judged at ``at``, the time the sample was taken: a sample reported late is lawful if it was
         taken in time; one taken after the limit is refused whether or not a timer has fired."""
         self._open(at)
@@ -358,18 +334,17 @@ class Detention:
         self._needs_adult_if_juvenile(at, "sample")
         self.sample_taken_at = at
         self.sample_type = sample_type
-        return Change(
-            "sample_taken",
-            at,
-            {
-                "sample_type": sample_type,
-                "stage": str(decision.stage),
-                "rule_ids": list(dict.fromkeys((*decision.rule_ids, *limit.rule_ids))),
-                "time_limit": limit.until.isoformat(),
-            },
+        return events.SampleTaken(
+            at=at,
+            sample_type=sample_type,
+            stage=str(decision.stage),
+            rule_ids=list(dict.fromkeys((*decision.rule_ids, *limit.rule_ids))),
+            time_limit=limit.until,
         )
 
-    def record_result(self, result: DrugResult, at: datetime, drugs: DrugVocabulary | None = None) -> Change:
+    def record_result(
+        self, result: DrugResult, at: datetime, drugs: DrugVocabulary | None = None
+    ) -> events.ResultRecorded:
         """T12/T14: a result for one drug of the sample. The drug is named from the vocabulary (an unknown name
         raises UnknownDrug); one that was not a specified Class A drug on the day of the sample is refused."""
         self._open(at)
@@ -388,18 +363,15 @@ class Detention:
         named = replace(result, drug=drug.name)
         self.results[drug.name] = named
         confirmation = self.needs_confirmation(named, sample_day)
-        return Change(
-            "result_recorded",
-            at,
-            {
-                "drug": drug.name,
-                "result": str(result.value),
-                "disputed": result.disputed,
-                "medication_declared": result.medication_declared,
-                "confirmation_required": confirmation,
-                "age": self.age_at_arrest,
-                "home_area": self.home_area,
-            },
+        return events.ResultRecorded(
+            at=at,
+            drug=drug.name,
+            result=str(result.value),
+            disputed=result.disputed,
+            medication_declared=result.medication_declared,
+            confirmation_required=confirmation,
+            age=self.age_at_arrest,
+            home_area=self.home_area,
         )
 
     @staticmethod
@@ -428,7 +400,7 @@ class Detention:
             if self.needs_confirmation(r, day) and name not in self.confirmations
         )
 
-    def dispatch_for_confirmation(self, at: datetime, working_days: int) -> Change:
+    def dispatch_for_confirmation(self, at: datetime, working_days: int) -> events.SampleDispatched:
         """T12: the disputed sample was sent for confirmatory analysis; the result is due within
         ``working_days`` working days."""
         waiting = self.awaiting_confirmation
@@ -443,15 +415,11 @@ class Detention:
             raise RuleViolation("T12", "the sample cannot be sent before it was taken")
         self.dispatched_at = at
         self.confirmation_due_at = confirmation_due(at, working_days)
-        return Change(
-            "sample_dispatched",
-            at,
-            {"drugs": waiting, "confirmation_due_at": self.confirmation_due_at.isoformat()},
-        )
+        return events.SampleDispatched(at=at, drugs=waiting, confirmation_due_at=self.confirmation_due_at)
 
     def record_confirmation(
         self, drug: str, value: ResultValue, at: datetime, drugs: DrugVocabulary | None = None
-    ) -> Change:
+    ) -> events.ConfirmatoryResultRecorded:
         """T12: the confirmatory analysis of a disputed positive."""
         name = (drugs or drug_vocabulary()).get(drug).name
         if name not in self.awaiting_confirmation and name not in self.confirmations:
@@ -459,19 +427,19 @@ class Detention:
         if name in self.confirmations:
             raise RuleViolation("T12", f"the confirmatory {name} result is already recorded")
         self.confirmations[name] = value
-        return Change("confirmatory_result", at, {"drug": name, "result": str(value)})
+        return events.ConfirmatoryResultRecorded(at=at, drug=name, result=str(value))
 
-    def confirmation_passed_due(self, due_at: datetime) -> Change | None:
+    def confirmation_passed_due(self, due_at: datetime) -> events.ConfirmationOverdue | None:
         """T12: the confirmatory result did not arrive within the working days allowed: overdue, once."""
         waiting = self.awaiting_confirmation
         if not waiting or self.confirmation_overdue:
             return None
         self.confirmation_overdue = True
-        return Change("confirmation_overdue", due_at, {"drugs": waiting, "due_at": due_at.isoformat()})
+        return events.ConfirmationOverdue(at=due_at, drugs=waiting, due_at=due_at)
 
     def record_refusal(
         self, stations: Stations, at: datetime, *, good_cause: bool, as_offence: bool | None = None
-    ) -> Change:
+    ) -> events.RefusalRecorded:
         """T11, judged at ``at``: failing to give a sample is an offence only after the warning (T6), without
         good cause, when a test may lawfully be required then and within the time limit (T10).
         ``as_offence`` is what the custody system claims, checked against those rules."""
@@ -507,23 +475,21 @@ class Detention:
         else:
             offence, reason = True, "refused without good cause after the warning: an offence (T11)"
         self.refused_at = at
-        return Change(
-            "refusal_recorded", at, {"good_cause": good_cause, "offence": offence, "reason": reason}
-        )
+        return events.RefusalRecorded(at=at, good_cause=good_cause, offence=offence, reason=reason)
 
-    def release(self, kind: ReleaseKind, at: datetime) -> Change:
+    def release(self, kind: ReleaseKind, at: datetime) -> events.Released:
         self._open(at)
         self.released_at = at
         self.release_kind = kind
-        return Change("released", at, {"release": str(kind), "home_area": self.home_area})
+        return events.Released(at=at, release=str(kind), home_area=self.home_area)
 
-    def close_sample_window(self, deadline: str, due_at: datetime) -> Change | None:
+    def close_sample_window(self, deadline: str, due_at: datetime) -> events.DeadlinePassed | None:
         """T10/T9: the time to hold the person for a sample ran out with no sample; an event, not a silent gap.
         It tells read models and people; it does not decide whether a sample reported later was in time."""
         if not self.awaiting_sample:
             return None
         self.sample_window_closed = deadline
-        return Change("deadline_passed", due_at, {"deadline": deadline, "due_at": due_at.isoformat()})
+        return events.DeadlinePassed(at=due_at, deadline=deadline, due_at=due_at)
 
     def _needs_adult_if_juvenile(self, at: datetime, what: str) -> None:
         present = self.adult_arrived_at is not None and self.adult_arrived_at <= at

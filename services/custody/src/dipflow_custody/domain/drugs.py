@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from dipflow.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class Period:
@@ -47,11 +49,17 @@ def normalise(name: str) -> str:
     return " ".join(name.strip().lower().split())
 
 
-class UnknownDrug(LookupError):
+class UnknownDrug(InvalidInput):
     """A drug name the vocabulary does not know; ``known`` lists the names it does."""
 
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(name)
+        super().__init__(
+            f"unknown drug {name!r}",
+            field="body.drug",
+            reason=f"known drugs: {', '.join(known)}",
+            kind="unknown-drug",
+            known_drugs=known,
+        )
         self.name = name
         self.known = known
 

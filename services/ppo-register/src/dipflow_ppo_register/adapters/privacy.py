@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import asyncpg
 
-from dipflow.events.outbox import add_tombstone
 from dipflow.privacy import Pseudonyms, pseudonymise_rows
 from dipflow.privacy.retention import RetentionCutoffs
 from dipflow.topics import PPO_REGISTER
+from dipflow.uow import UnitOfWork
 
 TABLES = ("register_periods", "positive_results", "assessment_failures", "arrests", "charges", "panel_flags")
 
 
-async def erase_person(conn: asyncpg.Connection, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+async def erase_person(uow: UnitOfWork, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
     """Also a tombstone for the person on the compacted register topic, so the copies in custody and breach
     drop them and compaction removes their last status."""
+    conn = uow.conn
     on_register = await conn.fetchval("SELECT count(*) FROM register_periods WHERE person_id = $1", person_id)
     rows = {t: await pseudonymise_rows(conn, pseudonyms, t, "person_id = $1", person_id) for t in TABLES}
     if on_register:
-        await add_tombstone(conn, PPO_REGISTER.name, person_id)
+        await uow.tombstone(PPO_REGISTER.name, person_id)
     return rows
 
 

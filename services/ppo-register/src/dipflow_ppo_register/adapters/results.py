@@ -1,24 +1,111 @@
-"""Loading positive results and failed assessments (read models kept by ``projections``)."""
+"""The read models kept from custody and referral events: positive results and failed assessments (P2, P3),
+arrests and charges (K1, K2). Writes go through :meth:`UnitOfWork.execute`, so a consumer's batch sends them
+as one pipelined statement each; a read flushes them first."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from uuid import UUID
 
-import asyncpg
-
+from dipflow.uow import UnitOfWork
+from dipflow_ppo_register.domain.measures import Arrest, Charge
 from dipflow_ppo_register.domain.panel import AssessmentFailure
 from dipflow_ppo_register.domain.positives import PositiveResult, PositiveTest, positive_tests
 
 
+async def booked_in(
+    uow: UnitOfWork, detention_id: str, person_id: str, arrested_on: date, suite: str
+) -> None:
+    await uow.execute(
+        "INSERT INTO arrests (detention_id, person_id, arrested_on, suite) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (detention_id) DO UPDATE SET arrested_on = $3, suite = $4",
+        detention_id,
+        person_id,
+        arrested_on,
+        suite,
+    )
+
+
+async def offence_added(
+    uow: UnitOfWork, detention_id: str, person_id: str, code: str, *, trigger: bool, offence: bool
+) -> None:
+    """``offence`` is False for a power of arrest that is not an offence (a bail breach)."""
+    await uow.execute(
+        "INSERT INTO arrests AS a (detention_id, person_id, codes, trigger_offence, offences) "
+        "VALUES ($1, $2, ARRAY[$3], $4, $5) ON CONFLICT (detention_id) DO UPDATE SET "
+        "codes = array_append(a.codes, $3), trigger_offence = a.trigger_offence OR $4, "
+        "offences = a.offences + $5",
+        detention_id,
+        person_id,
+        code,
+        trigger,
+        1 if offence else 0,
+    )
+
+
+async def inspector_decided(uow: UnitOfWork, detention_id: str, person_id: str, decision: str) -> None:
+    await uow.execute(
+        "INSERT INTO arrests AS a (detention_id, person_id, inspector_decision) VALUES ($1, $2, $3) "
+        "ON CONFLICT (detention_id) DO UPDATE SET inspector_decision = $3",
+        detention_id,
+        person_id,
+        decision,
+    )
+
+
+async def charged(uow: UnitOfWork, detention_id: str, person_id: str, on: date, codes: list[str]) -> None:
+    await uow.execute(
+        "INSERT INTO charges (detention_id, person_id, charged_on, codes) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (detention_id) DO UPDATE SET charged_on = $3, codes = $4",
+        detention_id,
+        person_id,
+        on,
+        codes,
+    )
+
+
+async def positive(uow: UnitOfWork, result: PositiveResult) -> None:
+    await uow.execute(
+        "INSERT INTO positive_results (detention_id, drug, person_id, sampled_on, home_area) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (detention_id, drug) DO NOTHING",
+        result.detention_id,
+        result.drug,
+        result.person_id,
+        result.sampled_on,
+        result.home_area,
+    )
+
+
+async def void_positive(uow: UnitOfWork, detention_id: str, drug: str) -> None:
+    """A negative confirmatory result: the screening positive no longer counts."""
+    await uow.execute(
+        "UPDATE positive_results SET void = true WHERE detention_id = $1 AND drug = $2", detention_id, drug
+    )
+
+
+async def assessment_failed(uow: UnitOfWork, event_id: UUID, failure: AssessmentFailure) -> None:
+    await uow.execute(
+        "INSERT INTO assessment_failures (event_id, person_id, assessment_id, occurred_on, outcome) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        event_id,
+        failure.person_id,
+        failure.assessment_id,
+        failure.occurred_on,
+        failure.outcome,
+    )
+
+
 async def positive_tests_of(
-    conn: asyncpg.Connection, person_ids: Sequence[str], until: date
+    uow: UnitOfWork, person_ids: Sequence[str], until: date
 ) -> dict[str, list[PositiveTest]]:
-    rows = await conn.fetch(
+    await uow.flush()
+    rows = await uow.conn.fetch(
         "SELECT person_id, detention_id, sampled_on, drug, home_area FROM positive_results "
         "WHERE person_id = ANY($1::text[]) AND NOT void AND sampled_on <= $2",
-        list(person_ids), until,
-    )  # fmt: skip
+        list(person_ids),
+        until,
+    )
     results = [
         PositiveResult(r["person_id"], r["detention_id"], r["sampled_on"], r["drug"], r["home_area"])
         for r in rows
@@ -29,12 +116,44 @@ async def positive_tests_of(
     return by_person
 
 
-async def failures_of(conn: asyncpg.Connection, person_id: str, until: date) -> list[AssessmentFailure]:
-    rows = await conn.fetch(
+async def failures_of(uow: UnitOfWork, person_id: str, until: date) -> list[AssessmentFailure]:
+    await uow.flush()
+    rows = await uow.conn.fetch(
         "SELECT person_id, assessment_id, occurred_on, outcome FROM assessment_failures "
         "WHERE person_id = $1 AND occurred_on <= $2 ORDER BY occurred_on",
-        person_id, until,
-    )  # fmt: skip
+        person_id,
+        until,
+    )
     return [
         AssessmentFailure(r["person_id"], r["assessment_id"], r["occurred_on"], r["outcome"]) for r in rows
     ]
+
+
+async def arrests_between(uow: UnitOfWork, first: date, last: date) -> list[Arrest]:
+    rows = await uow.conn.fetch(
+        "SELECT detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision "
+        "FROM arrests WHERE arrested_on BETWEEN $1 AND $2",
+        first,
+        last,
+    )
+    return [
+        Arrest(
+            r["detention_id"],
+            r["person_id"],
+            r["arrested_on"],
+            frozenset(r["codes"]),
+            r["trigger_offence"],
+            r["offences"] == 0,
+            r["inspector_decision"],
+        )
+        for r in rows
+    ]
+
+
+async def charges_between(uow: UnitOfWork, first: date, last: date) -> list[Charge]:
+    rows = await uow.conn.fetch(
+        "SELECT detention_id, person_id, charged_on, codes FROM charges WHERE charged_on BETWEEN $1 AND $2",
+        first,
+        last,
+    )
+    return [Charge(r["detention_id"], r["person_id"], r["charged_on"], frozenset(r["codes"])) for r in rows]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from dipflow_ppo_register.domain.positives import PositiveTest
 from dipflow_ppo_register.domain.window import within_months
@@ -78,3 +79,20 @@ def first_panel_flag(
         if evidence_after is None or newest > evidence_after:
             return flag
     return None
+
+
+@dataclass(frozen=True)
+class FlagRecord:
+    """A flag as kept: raised with its evidence, and the panel's review once made."""
+
+    id: int
+    person_id: str
+    borough: str
+    raised_on: date
+    reason: str
+    rule_ids: list[str]
+    evidence: dict[str, Any]
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    review_outcome: str | None
+    review_note: str | None

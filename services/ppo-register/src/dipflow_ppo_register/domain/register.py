@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from dipflow.errors import RuleViolation
+
 
 class Strand(StrEnum):
     prevent_and_deter = "prevent_and_deter"
@@ -19,11 +21,11 @@ class Strand(StrEnum):
     rehabilitate_and_resettle = "rehabilitate_and_resettle"
 
 
-class RegisterRuleBroken(Exception):
+class RegisterRuleBroken(RuleViolation):
+    """A change the register's rules refuse; ``field`` names the input at fault (an import row's column)."""
+
     def __init__(self, rule_id: str, reason: str, field: str = "start_date") -> None:
-        super().__init__(f"{rule_id}: {reason}")
-        self.rule_id = rule_id
-        self.reason = reason
+        super().__init__(rule_id, reason)
         self.field = field
 
 

@@ -8,6 +8,7 @@ import asyncpg
 from dipflow.privacy import Pseudonyms, pseudonymise_rows
 from dipflow.privacy.pseudonyms import json_person
 from dipflow.privacy.retention import RetentionCutoffs
+from dipflow.uow import UnitOfWork
 
 FINISHED = "status IN ('completed', 'failed', 'lapsed', 'ended')"
 STATE = json_person("state")  # the assessment's stored state repeats the person id
@@ -17,7 +18,9 @@ def _count(result: str) -> int:
     return int(result.rsplit(" ", 1)[-1])
 
 
-async def erase_person(conn: asyncpg.Connection, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+async def erase_person(uow: UnitOfWork, person_id: str, pseudonyms: Pseudonyms) -> dict[str, int]:
+    """The person's clinical notes deleted (A8); their detentions, bail cases and assessments pseudonymised."""
+    conn = uow.conn
     notes = await conn.execute(
         "DELETE FROM clinical_notes WHERE assessment_id IN "
         "(SELECT assessment_id FROM assessments WHERE person_id = $1)",
@@ -25,11 +28,14 @@ async def erase_person(conn: asyncpg.Connection, person_id: str, pseudonyms: Pse
     )
     return {
         "clinical_notes": _count(notes),
-        **{t: await pseudonymise_rows(conn, pseudonyms, t, "person_id = $1", person_id)
-           for t in ("detentions", "bail_cases")},
-        "assessments": await pseudonymise_rows(conn, pseudonyms, "assessments", "person_id = $1", person_id,
-                                               also=STATE),
-    }  # fmt: skip
+        **{
+            t: await pseudonymise_rows(conn, pseudonyms, t, "person_id = $1", person_id)
+            for t in ("detentions", "bail_cases")
+        },
+        "assessments": await pseudonymise_rows(
+            conn, pseudonyms, "assessments", "person_id = $1", person_id, also=STATE
+        ),
+    }
 
 
 async def retain(

@@ -9,20 +9,19 @@ stays with the initial assessment's worker where that worker can take it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from dipflow.working_days import add_working_days, is_working_day
-
-LONDON = ZoneInfo("Europe/London")
+from dipflow.working_days import LONDON as LONDON
+from dipflow.working_days import add_working_days, is_working_day, london_day, next_working_day
 
 
 @dataclass(frozen=True)
 class Leave:
     first_day: date
     last_day: date
+    reason: str | None = None
 
     def covers(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day
@@ -43,6 +42,20 @@ class Worker:
             and day.weekday() in self.working_weekdays
             and not any(period.covers(day) for period in self.leave)
         )
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A worker as their managers record them: the team (area) they belong to, and what assignment reads."""
+
+    worker_id: str
+    name: str
+    area: str
+    suites: tuple[str, ...]
+    daily_capacity: int
+    working_weekdays: tuple[int, ...]
+    active: bool = True
+    leave: tuple[Leave, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,14 @@ class Proposal:
     latest: date | None = None
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A9: a worker and the time of their free slot on a day."""
+
+    worker_id: str
+    at: datetime
+
+
 @dataclass
 class Loads:
     """Appointments each worker already has, by day (from the database)."""
@@ -103,11 +124,11 @@ def window(
 ) -> tuple[date, date]:
     """The first and last day an initial appointment may be offered on (A3). For a disputed result the working
     days run from ``confirmation_from``, the dispatch of the sample for confirmation (the result until then)."""
-    result_day = result_at.astimezone(LONDON).date()
+    result_day = london_day(result_at)
     earliest = result_day + timedelta(days=1)
     latest = result_day + timedelta(days=policy.initial_within_days)
     if disputed:
-        sent_day = (confirmation_from or result_at).astimezone(LONDON).date()
+        sent_day = london_day(confirmation_from or result_at)
         earliest = max(earliest, add_working_days(sent_day, policy.confirmation_working_days))
         latest = max(latest, earliest + timedelta(days=policy.initial_within_days - 1))
     return earliest, latest
@@ -136,6 +157,12 @@ def slot_time(day: date, taken: int, policy: AppointmentPolicy) -> datetime:
     return start + timedelta(minutes=policy.slot_minutes * (taken % policy.slots_per_day()))
 
 
+def first_slot_from(day: date, policy: AppointmentPolicy) -> datetime:
+    """The first slot of the first working day from ``day``: where an appointment nobody could take waits, with
+    no worker (the unassigned queue, A9)."""
+    return slot_time(next_working_day(day), 0, policy)
+
+
 def propose(
     workers: Iterable[Worker],
     loads: Loads,
@@ -159,25 +186,53 @@ def propose(
             if chosen is not None:
                 at = loads.free_slot(chosen.worker_id, day, policy)
                 return Proposal(
-                    at, chosen.worker_id, rule_ids,
+                    at,
+                    chosen.worker_id,
+                    rule_ids,
                     f"{at:%a %d %b %Y %H:%M} with worker {chosen.worker_id}, the least loaded covering {suite}",
-                    considered, earliest, latest,
-                )  # fmt: skip
+                    considered,
+                    earliest,
+                    latest,
+                )
         day += timedelta(days=1)
     return Proposal(
-        None, None, rule_ids,
+        None,
+        None,
+        rule_ids,
         f"no worker covering {suite} has room on a working day from {earliest:%d %b} to {latest:%d %b %Y}",
-        considered, earliest, latest,
-    )  # fmt: skip
+        considered,
+        earliest,
+        latest,
+    )
 
 
 def capped_to_slots(workers: Iterable[Worker], slots: int) -> list[Worker]:
     """A day has only so many appointment slots: capacity above that cannot be used."""
     return [
-        w if w.daily_capacity <= slots
+        w
+        if w.daily_capacity <= slots
         else Worker(w.worker_id, w.suites, slots, w.working_weekdays, w.leave, w.active)
         for w in workers
-    ]  # fmt: skip
+    ]
+
+
+def slot_on(
+    workers: Iterable[Worker],
+    loads: Loads,
+    suite: str,
+    day: date,
+    policy: AppointmentPolicy,
+    *,
+    prefer: str | None = None,
+    exclude: str | None = None,
+) -> Slot | None:
+    """A9 on one day: the worker :func:`choose_worker` picks among those covering ``suite`` (but ``exclude``), with
+    capacity capped to the day's slots, and their first free slot; None when nobody has room."""
+    able = capped_to_slots((w for w in workers if w.worker_id != exclude), policy.slots_per_day())
+    chosen = choose_worker(able, loads, suite, day, prefer=prefer)
+    if chosen is None:
+        return None
+    return Slot(chosen.worker_id, loads.free_slot(chosen.worker_id, day, policy))
 
 
 def load_after(loads: Loads, worker_id: str, day: date, at: datetime | None = None) -> Loads:
@@ -188,11 +243,3 @@ def load_after(loads: Loads, worker_id: str, day: date, at: datetime | None = No
     if at is not None:
         times[(worker_id, day)] = times.get((worker_id, day), frozenset()) | {at}
     return Loads(updated, times)
-
-
-def total_by_worker_day(assigned: Mapping[str, Iterable[date]]) -> Loads:
-    counts: dict[tuple[str, date], int] = {}
-    for worker_id, days in assigned.items():
-        for d in days:
-            counts[(worker_id, d)] = counts.get((worker_id, d), 0) + 1
-    return Loads(counts)

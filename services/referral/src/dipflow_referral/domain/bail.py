@@ -1,4 +1,6 @@
-"""Restriction on bail (docs/rules.md B1-B3), pure.
+"""Restriction on bail (docs/rules.md B1-B4), pure: the B1 classification of offences, the B1 decision, and the
+bail case of a charged detention (``BailCase``): its decision as the facts change, the court's outcome recorded
+once (B2), a breach of the assessment condition and the arrest for it (B4).
 
 B1 applies when all of: aged 18 or over; a positive s.63B sample for a specified Class A drug; charged with
 MDA s.5(2) or s.5(3) involving a specified Class A drug, or substantial grounds that Class A misuse caused,
@@ -10,9 +12,28 @@ Sch 2 Part 1), so any positive for a specified drug counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 
+from dipflow.errors import RuleViolation
+from dipflow.working_days import before_justice_by
+from dipflow_referral.domain.detention import UNKNOWN_AREA, Detention
+
 CLASS_A_POSSESSION = frozenset({"MDA1971-s5(2)", "MDA1971-s5(3)"})
+BAIL_CONDITION_ARREST = "BA1976-s7"
+"""B4: the power to arrest without warrant someone who broke a bail condition (BA76 s.7(3))."""
+
+
+def is_class_a_possession(code: str, trigger_offence: bool) -> bool:
+    """B1: possession (MDA s.5(2) or s.5(3)) involving a *specified* Class A drug on the offence date. Custody's
+    trigger check for those offences is exactly that: CJCSA Sch 6 lists them only for specified Class A drugs."""
+    return code in CLASS_A_POSSESSION and trigger_offence
+
+
+class CourtOutcome(StrEnum):
+    bail_refused = "bail_refused"
+    bail_with_assessment_condition = "bail_with_assessment_condition"  # B3, and A7 for the requirements
+    bail_without_condition = "bail_without_condition"
 
 
 class Restriction(StrEnum):
@@ -89,6 +110,94 @@ def evaluate_restriction(f: BailFacts) -> BailDecision:
     return BailDecision(
         Restriction.applies,
         ("B1", "B2"),
-        (*met, "offered an assessment and did not agree: bail may not be granted unless the court is satisfied "
-               "there is no significant risk of offending on bail"),
-    )  # fmt: skip
+        (
+            *met,
+            "offered an assessment and did not agree: bail may not be granted unless the court is satisfied "
+            "there is no significant risk of offending on bail",
+        ),
+    )
+
+
+@dataclass
+class BailCase:
+    """The restriction-on-bail case of one charged detention with a positive result, in the suite's ``area``."""
+
+    detention_id: str
+    person_id: str
+    area: str
+    agreed: bool | None = None
+    substantial_grounds: bool | None = None
+    restriction: Restriction | None = None
+    rule_ids: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    notified_at: datetime | None = None
+    outcome: CourtOutcome | None = None
+    court: str | None = None
+    decided_on: date | None = None
+    breached_at: datetime | None = None
+    breach_what: str | None = None
+    arrested_at: datetime | None = None
+    before_justice_by: datetime | None = None
+
+    def record_agreement(self, agreed: bool, substantial_grounds: bool | None) -> None:
+        """B1: whether the person agreed to an assessment; the grounds, when given, replace the recorded ones."""
+        self.agreed = agreed
+        if substantial_grounds is not None:
+            self.substantial_grounds = substantial_grounds
+
+    def decide(self, detention: Detention, at: datetime) -> BailDecision | None:
+        """B1 on the facts now: the decision when it (or its reasons) changed, else None. A decision other than
+        pending is one court and CPS liaison are told of (``notified_at``)."""
+        decision = evaluate_restriction(
+            BailFacts(
+                age=detention.age,
+                positive_drugs=detention.positive_drugs,
+                charged_codes=detention.charged_codes,
+                class_a_offence_codes=detention.class_a_offence_codes,
+                substantial_grounds=self.substantial_grounds,
+                agreed_to_assessment=self.agreed,
+                area_notified=bool(detention.restriction_notified),
+                home_area=detention.home_area or UNKNOWN_AREA,
+            )
+        )
+        if self.restriction == decision.restriction and self.reasons == decision.reasons:
+            return None
+        self.restriction, self.rule_ids, self.reasons = (
+            decision.restriction,
+            decision.rule_ids,
+            decision.reasons,
+        )
+        if decision.restriction is not Restriction.pending:
+            self.notified_at = at
+        return decision
+
+    def record_outcome(self, outcome: CourtOutcome, court: str, decided_on: date) -> None:
+        """B2: the court's decision is recorded once."""
+        if self.outcome is not None:
+            raise RuleViolation("B2", f"the court outcome was already recorded ({self.outcome})")
+        self.outcome, self.court, self.decided_on = outcome, court, decided_on
+
+    @property
+    def with_assessment_condition(self) -> bool:
+        """B3: bailed with a condition to undergo the assessment (which supersedes the requirements, A7)."""
+        return self.outcome is CourtOutcome.bail_with_assessment_condition
+
+    def record_breach(self, at: datetime, what: str) -> None:
+        """B4: the condition to undergo assessment was broken; an arrest without warrant may follow."""
+        if not self.with_assessment_condition:
+            raise RuleViolation("B4", "there is no bail condition to undergo assessment in this case")
+        if self.breached_at is not None:
+            raise RuleViolation("B4", "a breach of this condition is already recorded")
+        self.breached_at, self.breach_what = at, what
+
+    def awaits_arrest(self, arrested_at: datetime) -> bool:
+        """B4: an arrest for breaking the condition follows a recorded breach and is the first since it."""
+        return self.breached_at is not None and self.breached_at <= arrested_at and self.arrested_at is None
+
+    def arrested(self, at: datetime) -> datetime:
+        """B4: arrested for the breach; before a justice within 24 hours, not counting Sundays, Christmas Day and
+        Good Friday (BA76 s.7(4)). The time by which that must happen."""
+        if not self.awaits_arrest(at):
+            raise RuleViolation("B4", "no breach of the condition awaits an arrest")
+        self.arrested_at, self.before_justice_by = at, before_justice_by(at)
+        return self.before_justice_by

@@ -1,0 +1,284 @@
+"""Orders, their compliance records and warnings, breach cases, arrest requests and custody bookings in the breach
+database, loaded as the domain's aggregates and saved back; and the local copy of the PPO register."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+
+from dipflow import ppo_copy
+from dipflow.events.timers import lock_or_try_later
+from dipflow.uow import UnitOfWork
+from dipflow_breach.domain.arrests import ArrestRequest, Booking, Source
+from dipflow_breach.domain.cases import BreachCase
+from dipflow_breach.domain.drr import ComplianceEntry, Decision, FormalWarning, Order, Outcome
+
+ORDER_COLUMNS = (
+    "order_id, person_id, area, court, start_date, treatment_months, responsible_officer, review_schedule, "
+    "high_risk, ended_on, end_reason, created_at"
+)
+CASE_COLUMNS = (
+    "case_id, order_id, person_id, area, failure_on, enforcement_due, hearing_due, ppo, high_risk, rule_ids, "
+    "reason, enforcement, enforcement_at, hearing_on, escalations, opened_at, closed_at"
+)
+REQUEST_COLUMNS = (
+    "request_id, person_id, source, source_ref, area, basis, rule_ids, premium, ppo, requested_at, deadline_at, "
+    "escalated_at, arrested_at, arrest_detention_id, cancelled_at, cancel_reason"
+)
+
+
+def order_of(row: asyncpg.Record) -> Order:
+    return Order(**dict(row))
+
+
+def case_of(row: asyncpg.Record) -> BreachCase:
+    return BreachCase(
+        **{**dict(row), "rule_ids": list(row["rule_ids"]), "escalations": list(row["escalations"])}
+    )
+
+
+def request_of(row: asyncpg.Record) -> ArrestRequest:
+    return ArrestRequest(**{**dict(row), "source": Source(row["source"]), "rule_ids": list(row["rule_ids"])})
+
+
+def compliance_of(row: asyncpg.Record) -> ComplianceEntry:
+    return ComplianceEntry(**{**dict(row), "rule_ids": list(row["rule_ids"])})
+
+
+# -- orders -------------------------------------------------------------------------------------------------------
+
+
+async def add_order(uow: UnitOfWork, order: Order) -> bool:
+    """The order, unless it is recorded already (the same order sent again). Whether it was new."""
+    done = await uow.conn.execute(
+        "INSERT INTO orders (order_id, person_id, area, court, start_date, treatment_months, review_schedule, "
+        "responsible_officer, high_risk) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT (order_id) DO NOTHING",
+        order.order_id,
+        order.person_id,
+        order.area,
+        order.court,
+        order.start_date,
+        order.treatment_months,
+        order.review_schedule,
+        order.responsible_officer,
+        order.high_risk,
+    )
+    return bool(done.endswith(" 1"))
+
+
+async def load_order(uow: UnitOfWork, order_id: str, *, lock: bool = True) -> Order | None:
+    """The order, locked for the rest of the transaction unless ``lock`` is false."""
+    row = await uow.conn.fetchrow(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1" + (" FOR UPDATE" if lock else ""), order_id
+    )
+    return None if row is None else order_of(row)
+
+
+async def save_order(uow: UnitOfWork, order: Order) -> None:
+    """What changes on an order: the high-risk flag (D5) and its end."""
+    await uow.conn.execute(
+        "UPDATE orders SET high_risk = $2, ended_on = $3, end_reason = $4 WHERE order_id = $1",
+        order.order_id,
+        order.high_risk,
+        order.ended_on,
+        order.end_reason,
+    )
+
+
+async def area_of_order(uow: UnitOfWork, order_id: str) -> str | None:
+    area: str | None = await uow.conn.fetchval("SELECT area FROM orders WHERE order_id = $1", order_id)
+    return area
+
+
+# -- compliance records and warnings --------------------------------------------------------------------------------
+
+
+async def outcome_of_record(uow: UnitOfWork, record_id: str) -> Outcome | None:
+    """The outcome a compliance record (the sender's id) was given, if it was recorded already."""
+    row = await uow.conn.fetchrow(
+        "SELECT decision, rule_ids, explanation FROM compliance WHERE record_id = $1", record_id
+    )
+    if row is None:
+        return None
+    return Outcome(Decision(row["decision"]), tuple(row["rule_ids"]), row["explanation"])
+
+
+async def add_compliance(uow: UnitOfWork, order_id: str, entry: ComplianceEntry) -> None:
+    await uow.conn.execute(
+        "INSERT INTO compliance (order_id, record_id, kind, on_date, reason, result, decision, rule_ids, "
+        "explanation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        order_id,
+        entry.record_id,
+        entry.kind,
+        entry.on_date,
+        entry.reason,
+        entry.result,
+        entry.decision,
+        entry.rule_ids,
+        entry.explanation,
+    )
+
+
+async def warning_days(uow: UnitOfWork, order_id: str) -> list[date]:
+    """The days warnings were given on the order (D2, D3)."""
+    rows = await uow.conn.fetch("SELECT issued_on FROM warnings WHERE order_id = $1", order_id)
+    return [r["issued_on"] for r in rows]
+
+
+async def add_warning(uow: UnitOfWork, order_id: str, warning: FormalWarning) -> None:
+    await uow.conn.execute(
+        "INSERT INTO warnings (order_id, issued_on, reason, text) VALUES ($1, $2, $3, $4)",
+        order_id,
+        warning.issued_on,
+        warning.reason,
+        warning.text,
+    )
+
+
+# -- breach cases -----------------------------------------------------------------------------------------------------
+
+
+async def has_open_case(uow: UnitOfWork, order_id: str) -> bool:
+    """Whether breach proceedings on the order are open (no hearing yet)."""
+    return bool(
+        await uow.conn.fetchval(
+            "SELECT 1 FROM breach_cases WHERE order_id = $1 AND closed_at IS NULL", order_id
+        )
+    )
+
+
+async def add_case(uow: UnitOfWork, case: BreachCase) -> None:
+    await uow.conn.execute(
+        "INSERT INTO breach_cases (case_id, order_id, person_id, area, failure_on, enforcement_due, hearing_due, "
+        "ppo, high_risk, rule_ids, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        case.case_id,
+        case.order_id,
+        case.person_id,
+        case.area,
+        case.failure_on,
+        case.enforcement_due,
+        case.hearing_due,
+        case.ppo,
+        case.high_risk,
+        case.rule_ids,
+        case.reason,
+    )
+
+
+async def load_case(uow: UnitOfWork, case_id: str) -> BreachCase | None:
+    """The case, locked for the rest of the transaction."""
+    row = await uow.conn.fetchrow(
+        f"SELECT {CASE_COLUMNS} FROM breach_cases WHERE case_id = $1 FOR UPDATE", case_id
+    )
+    return None if row is None else case_of(row)
+
+
+async def load_case_for_timer(uow: UnitOfWork, case_id: str) -> BreachCase | None:
+    """The case locked without waiting (TryLater when a request holds it)."""
+    row = await lock_or_try_later(
+        uow.conn, f"SELECT {CASE_COLUMNS} FROM breach_cases WHERE case_id = $1 FOR UPDATE NOWAIT", case_id
+    )
+    return None if row is None else case_of(row)
+
+
+async def save_case(uow: UnitOfWork, case: BreachCase) -> None:
+    """What changes on a case: enforcement action, the hearing (which closes it) and escalations (D4)."""
+    await uow.conn.execute(
+        "UPDATE breach_cases SET enforcement = $2, enforcement_at = $3, hearing_on = $4, closed_at = $5, "
+        "escalations = $6 WHERE case_id = $1",
+        case.case_id,
+        case.enforcement,
+        case.enforcement_at,
+        case.hearing_on,
+        case.closed_at,
+        case.escalations,
+    )
+
+
+async def area_of_case(uow: UnitOfWork, case_id: str) -> str | None:
+    area: str | None = await uow.conn.fetchval("SELECT area FROM breach_cases WHERE case_id = $1", case_id)
+    return area
+
+
+# -- arrest requests and bookings -----------------------------------------------------------------------------------
+
+
+async def add_request(uow: UnitOfWork, request: ArrestRequest) -> bool:
+    """The request, unless one for the same source reference exists. Whether it was new."""
+    done = await uow.conn.execute(
+        "INSERT INTO arrest_requests (request_id, person_id, source, source_ref, area, basis, rule_ids, premium, "
+        "ppo, requested_at, deadline_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "ON CONFLICT (source, source_ref) DO NOTHING",
+        request.request_id,
+        request.person_id,
+        str(request.source),
+        request.source_ref,
+        request.area,
+        request.basis,
+        request.rule_ids,
+        request.premium,
+        request.ppo,
+        request.requested_at,
+        request.deadline_at,
+    )
+    return bool(done.endswith(" 1"))
+
+
+async def open_requests_of(uow: UnitOfWork, person_id: str) -> list[ArrestRequest]:
+    """The person's open arrest requests, oldest first, locked for the rest of the transaction."""
+    rows = await uow.conn.fetch(
+        f"SELECT {REQUEST_COLUMNS} FROM arrest_requests "
+        "WHERE person_id = $1 AND arrested_at IS NULL AND cancelled_at IS NULL "
+        "ORDER BY requested_at, request_id FOR UPDATE",
+        person_id,
+    )
+    return [request_of(r) for r in rows]
+
+
+async def load_request_for_timer(uow: UnitOfWork, request_id: str) -> ArrestRequest | None:
+    """The request locked without waiting (TryLater when a booking or a request holds it)."""
+    row = await lock_or_try_later(
+        uow.conn,
+        f"SELECT {REQUEST_COLUMNS} FROM arrest_requests WHERE request_id = $1 FOR UPDATE NOWAIT",
+        request_id,
+    )
+    return None if row is None else request_of(row)
+
+
+async def save_request(uow: UnitOfWork, request: ArrestRequest) -> None:
+    """What changes on a request: its escalation (D5), the arrest that closed it (D6), its cancellation (A6)."""
+    await uow.conn.execute(
+        "UPDATE arrest_requests SET escalated_at = $2, arrested_at = $3, arrest_detention_id = $4, "
+        "cancelled_at = $5, cancel_reason = $6 WHERE request_id = $1",
+        request.request_id,
+        request.escalated_at,
+        request.arrested_at,
+        request.arrest_detention_id,
+        request.cancelled_at,
+        request.cancel_reason,
+    )
+
+
+async def add_booking(uow: UnitOfWork, booking: Booking) -> None:
+    """A custody booking seen (once), so that a request that arrives after it is closed at once (D6)."""
+    await uow.conn.execute(
+        "INSERT INTO bookings (detention_id, person_id, arrested_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        booking.detention_id,
+        booking.person_id,
+        booking.arrested_at,
+    )
+
+
+async def bookings_of(uow: UnitOfWork, person_id: str) -> list[Booking]:
+    rows = await uow.conn.fetch(
+        "SELECT detention_id, person_id, arrested_at FROM bookings WHERE person_id = $1 ORDER BY arrested_at",
+        person_id,
+    )
+    return [Booking(r["detention_id"], r["person_id"], r["arrested_at"]) for r in rows]
+
+
+async def is_ppo(uow: UnitOfWork, person_id: str) -> bool:
+    """Whether the local copy of the PPO register holds the person now (D5)."""
+    return await ppo_copy.is_ppo(uow, person_id)

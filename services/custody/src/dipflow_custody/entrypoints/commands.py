@@ -1,0 +1,68 @@
+"""The subscription to ``custody.commands.v1``: each command applied in the consumer's unit of work.
+
+A command that breaks a rule, names an unknown code, suite, drug or detention, or names another person's
+detention than the one it is keyed by is refused for good: dead-lettered at once with the reason
+(``dipflow.events.errors.as_refusal``); the consumer carries on. Each command's facts are recorded at their
+own time (the body's ``at``, else the envelope's ``occurred_at``), and the events it causes name it as their
+cause.
+"""
+
+from __future__ import annotations
+
+from dipflow.events import Envelope, EventPayload
+from dipflow.events.consumer import Handler
+from dipflow.events.errors import Rejected
+from dipflow.topics import CUSTODY_COMMANDS
+from dipflow.uow import UnitOfWork, system_actor
+from dipflow.wiring import Subscription
+from dipflow_custody.contracts.inbound import INBOUND, BookInCommand, DetentionCommand, detention_id_for
+from dipflow_custody.service_layer import detentions
+from dipflow_custody.service_layer.actions import COMMANDS, Reporter
+
+
+def _trusted(_: str) -> None:
+    """Custody systems on the command topic act for their own suites (enforced by topic ACLs)."""
+
+
+def command_handler(confirmation_working_days: int) -> Handler:
+    async def handle(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
+        work = uow.acting_as(system_actor(envelope.producer))
+        try:
+            await _apply(work, envelope, payload, confirmation_working_days)
+        except detentions.NotThisPersons as exc:
+            raise Rejected(
+                "key-mismatch",
+                f"{exc}: a command is keyed by the person whose detention it names (the key orders one "
+                "person's commands)",
+            ) from exc
+
+    return handle
+
+
+async def _apply(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, working_days: int) -> None:
+    if isinstance(payload, BookInCommand):
+        if payload.body.person_id != envelope.person_id:
+            raise Rejected("key-mismatch", "the command's key (person id) and body.person_id differ")
+        command = detentions.book_in_command(
+            payload.body, booked_in_at=envelope.occurred_at, detention_id=detention_id_for(envelope.event_id)
+        )
+        await detentions.book_in(uow, command, _trusted)
+    elif isinstance(payload, DetentionCommand):
+        name = payload.canonical_action
+        spec = COMMANDS[name]
+        reporter = Reporter(
+            by=f"system:{envelope.producer}",
+            default_at=envelope.occurred_at,
+            confirmation_working_days=working_days,
+            from_token=False,
+        )
+        action = spec.build(spec.body.model_validate(payload.body), reporter)
+        act = detentions.Act(payload.detention_id, name, action, keyed_by=envelope.person_id)
+        await detentions.act(uow, act, _trusted)
+    else:  # pragma: no cover - the registry admits only the two
+        raise TypeError(type(payload).__name__)
+
+
+def subscription(working_days: int) -> Subscription:
+    """Custody systems' commands (consumer group ``<service>.commands``)."""
+    return Subscription("commands", [CUSTODY_COMMANDS.name], INBOUND, command_handler(working_days))

@@ -1,0 +1,1 @@
+"""The events the ppo-register service publishes and the events it reads."""

@@ -1,0 +1,328 @@
+"""Required assessments in the referral database: each as a versioned document with the columns queries need,
+its appointments (workers' loads, inboxes, the unassigned queue), the notices served, the attendances (K4) and
+the clinical notes (A8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from dipflow.errors import ConcurrentChange
+from dipflow.uow import UnitOfWork
+from dipflow.working_days import london_day
+from dipflow_referral.domain.assessment import (
+    Appointment,
+    Kind,
+    Outcome,
+    RequiredAssessment,
+    Status,
+    failure_rule,
+    failure_wording,
+)
+from dipflow_referral.domain.events import AttendanceRecorded, FailureNotified
+
+
+@dataclass(frozen=True)
+class Loaded:
+    assessment: RequiredAssessment
+    version: int
+    area: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An appointment of an assessment, waiting to be held."""
+
+    assessment_id: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Note:
+    written_by: str
+    written_at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    form: str
+    served_at: datetime
+    text: str
+
+
+def _t(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _appointment_doc(a: Appointment | None) -> dict[str, Any] | None:
+    return None if a is None else {"at": a.at.isoformat(), "place": a.place, "worker_id": a.worker_id}
+
+
+def _appointment(doc: dict[str, Any] | None) -> Appointment | None:
+    return (
+        None
+        if doc is None
+        else Appointment(datetime.fromisoformat(doc["at"]), doc["place"], doc["worker_id"])
+    )
+
+
+def _failure_doc(f: FailureNotified) -> dict[str, Any]:
+    return {
+        "kind": str(f.kind),
+        "outcome": str(f.outcome),
+        "good_cause": f.good_cause,
+        "appointment_at": f.appointment_at.isoformat(),
+        "place": f.place,
+        "worker_id": f.worker_id,
+        "imposed_at": _t(f.imposed_at),
+        "notice": f.requirement_notice,
+        "follow_up_ended": f.follow_up_ended,
+        "offence": f.offence,
+        "what": f.what,
+        "at": f.at.isoformat(),
+    }
+
+
+def _failure(doc: dict[str, Any]) -> FailureNotified:
+    """A failure as stored; one stored before its time was kept is dated by its appointment."""
+    kind, outcome = Kind(doc["kind"]), Outcome(doc["outcome"])
+    appointment_at = datetime.fromisoformat(doc["appointment_at"])
+    return FailureNotified(
+        at=_dt(doc.get("at")) or appointment_at,
+        rule_ids=(failure_rule(kind),),
+        kind=kind,
+        outcome=outcome,
+        good_cause=doc["good_cause"],
+        appointment_at=appointment_at,
+        place=doc["place"],
+        worker_id=doc["worker_id"],
+        imposed_at=_dt(doc["imposed_at"]),
+        requirement_notice=doc["notice"],
+        follow_up_ended=doc["follow_up_ended"],
+        offence=doc["offence"],
+        what=doc.get("what") or failure_wording(kind, outcome),
+    )
+
+
+def to_doc(a: RequiredAssessment) -> dict[str, Any]:
+    return {
+        "case_id": a.case_id,
+        "person_id": a.person_id,
+        "detention_id": a.detention_id,
+        "suite": a.suite,
+        "home_area": a.home_area,
+        "positive_drugs": sorted(a.positive_drugs),
+        "result_at": a.result_at.isoformat(),
+        "disputed": a.disputed,
+        "follow_up_notified": a.follow_up_notified,
+        "status": str(a.status),
+        "initial": _appointment_doc(a.initial),
+        "follow_up": _appointment_doc(a.follow_up),
+        "follow_up_imposed": a.follow_up_imposed,
+        "imposed_at": _t(a.imposed_at),
+        "released_at": _t(a.released_at),
+        "ended_reason": a.ended_reason,
+        "needs_new_notice": a.needs_new_notice,
+        "failures": [_failure_doc(f) for f in a.failures],
+        "entered_treatment_at": _t(a.entered_treatment_at),
+        "prosecution_dropped": a.prosecution_dropped,
+        "earliest_day": a.earliest_day.isoformat() if a.earliest_day else None,
+        "dispatched_at": _t(a.dispatched_at),
+        "attended": a.attended,
+    }
+
+
+def from_doc(d: dict[str, Any]) -> RequiredAssessment:
+    result_at = datetime.fromisoformat(d["result_at"])
+    return RequiredAssessment(
+        case_id=d["case_id"],
+        person_id=d["person_id"],
+        detention_id=d["detention_id"],
+        suite=d["suite"],
+        home_area=d["home_area"],
+        positive_drugs=set(d["positive_drugs"]),
+        result_at=result_at,
+        disputed=d["disputed"],
+        follow_up_notified=d["follow_up_notified"],
+        status=Status(d["status"]),
+        initial=_appointment(d["initial"]),
+        follow_up=_appointment(d["follow_up"]),
+        follow_up_imposed=d["follow_up_imposed"],
+        imposed_at=_dt(d["imposed_at"]),
+        released_at=_dt(d["released_at"]),
+        ended_reason=d["ended_reason"],
+        needs_new_notice=d["needs_new_notice"],
+        failures=[_failure(f) for f in d["failures"]],
+        entered_treatment_at=_dt(d["entered_treatment_at"]),
+        prosecution_dropped=d["prosecution_dropped"],
+        earliest_day=date.fromisoformat(d["earliest_day"]) if d.get("earliest_day") else None,
+        dispatched_at=_dt(d.get("dispatched_at")),
+        attended=list(d.get("attended", [])),
+    )
+
+
+async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
+    await uow.conn.execute(
+        "INSERT INTO assessments (assessment_id, detention_id, person_id, suite, area, status, state) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        a.case_id,
+        a.detention_id,
+        a.person_id,
+        a.suite,
+        area,
+        str(a.status),
+        to_doc(a),
+    )
+    await _sync_appointments(uow.conn, a)
+
+
+async def load(
+    uow: UnitOfWork, *, assessment_id: str | None = None, detention_id: str | None = None
+) -> Loaded | None:
+    """The assessment (by its id or its detention's), its version and area, locked for update."""
+    row = await uow.conn.fetchrow(
+        "SELECT state, version, area FROM assessments WHERE assessment_id = $1 OR detention_id = $2 FOR UPDATE",
+        assessment_id,
+        detention_id,
+    )
+    return None if row is None else Loaded(from_doc(row["state"]), row["version"], row["area"])
+
+
+async def peek(uow: UnitOfWork, assessment_id: str) -> tuple[RequiredAssessment, str] | None:
+    """The assessment and its area, without a lock (to decide who may act on it)."""
+    row = await uow.conn.fetchrow(
+        "SELECT state, area FROM assessments WHERE assessment_id = $1", assessment_id
+    )
+    return None if row is None else (from_doc(row["state"]), row["area"])
+
+
+async def of_detention(uow: UnitOfWork, detention_id: str) -> RequiredAssessment | None:
+    row = await uow.conn.fetchrow("SELECT state FROM assessments WHERE detention_id = $1", detention_id)
+    return None if row is None else from_doc(row["state"])
+
+
+async def in_area(uow: UnitOfWork, area: str, status: Status | None) -> list[tuple[RequiredAssessment, str]]:
+    """The area's newest 500 assessments (of ``status`` when given), with their area."""
+    rows = await uow.conn.fetch(
+        "SELECT state, area FROM assessments WHERE area = $1 AND ($2::text IS NULL OR status = $2) "
+        "ORDER BY created_at DESC LIMIT 500",
+        area,
+        str(status) if status else None,
+    )
+    return [(from_doc(r["state"]), r["area"]) for r in rows]
+
+
+async def save(uow: UnitOfWork, a: RequiredAssessment, version: int) -> None:
+    done = await uow.conn.execute(
+        "UPDATE assessments SET state = $2, status = $3, version = version + 1, updated_at = now() "
+        "WHERE assessment_id = $1 AND version = $4",
+        a.case_id,
+        to_doc(a),
+        str(a.status),
+        version,
+    )
+    if done != "UPDATE 1":
+        raise ConcurrentChange(f"assessment {a.case_id} changed concurrently")
+    await _sync_appointments(uow.conn, a)
+
+
+async def _sync_appointments(conn: asyncpg.Connection, a: RequiredAssessment) -> None:
+    """Keep the appointments table (loads, inboxes, unassigned queue) in step with the document. An appointment
+    counts towards its worker's load unless the requirement lapsed or ended (A1, A6, A7), which frees it."""
+    active = a.status not in (Status.lapsed, Status.ended)
+    for kind, appointment in ((Kind.initial, a.initial), (Kind.follow_up, a.follow_up)):
+        if appointment is None:
+            continue
+        await conn.execute(
+            "INSERT INTO appointments (assessment_id, kind, worker_id, at, day, place, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (assessment_id, kind) DO UPDATE SET "
+            "worker_id = $3, at = $4, day = $5, place = $6, active = $7",
+            a.case_id,
+            str(kind),
+            appointment.worker_id,
+            appointment.at,
+            london_day(appointment.at),
+            appointment.place,
+            active,
+        )
+
+
+async def held_by(uow: UnitOfWork, worker_id: str, first: date, last: date) -> list[Waiting]:
+    """A9: the worker's appointments from ``first`` to ``last`` still to be held, by time."""
+    rows = await uow.conn.fetch(
+        "SELECT p.assessment_id, p.kind FROM appointments p JOIN assessments a USING (assessment_id) "
+        "WHERE p.worker_id = $1 AND p.active AND p.day BETWEEN $2 AND $3 AND ((p.kind = 'initial' AND "
+        "a.status = ANY($4::text[])) OR (p.kind = 'follow_up' AND a.status = $5)) ORDER BY p.at",
+        worker_id,
+        first,
+        last,
+        [str(Status.proposed), str(Status.imposed)],
+        str(Status.follow_up_set),
+    )
+    return [Waiting(r["assessment_id"], Kind(r["kind"])) for r in rows]
+
+
+async def queued_at(uow: UnitOfWork, suites: list[str]) -> list[Waiting]:
+    """A9: the unassigned appointments at ``suites`` of open assessments, by time (also those whose day passed)."""
+    rows = await uow.conn.fetch(
+        "SELECT p.assessment_id, p.kind FROM appointments p JOIN assessments a USING (assessment_id) "
+        "WHERE p.worker_id IS NULL AND p.active AND a.suite = ANY($1::text[]) "
+        "AND a.status = ANY($2::text[]) ORDER BY p.at",
+        suites,
+        [str(Status.proposed), str(Status.imposed), str(Status.follow_up_set)],
+    )
+    return [Waiting(r["assessment_id"], Kind(r["kind"])) for r in rows]
+
+
+async def serve_notice(uow: UnitOfWork, assessment_id: str, form: str, at: datetime, text: str) -> None:
+    await uow.conn.execute(
+        "INSERT INTO notices (assessment_id, form, served_at, text) VALUES ($1, $2, $3, $4)",
+        assessment_id,
+        form,
+        at,
+        text,
+    )
+
+
+async def notices(uow: UnitOfWork, assessment_id: str) -> list[Notice]:
+    rows = await uow.conn.fetch(
+        "SELECT form, served_at, text FROM notices WHERE assessment_id = $1 ORDER BY id", assessment_id
+    )
+    return [Notice(r["form"], r["served_at"], r["text"]) for r in rows]
+
+
+async def record_attendance(uow: UnitOfWork, assessment_id: str, event: AttendanceRecorded) -> None:
+    """RA3, kept for K4 (attendances and failures by month)."""
+    await uow.conn.execute(
+        "INSERT INTO attendances (assessment_id, kind, outcome, good_cause, recorded_at) VALUES ($1, $2, $3, $4, $5)",
+        assessment_id,
+        str(event.kind),
+        str(event.outcome),
+        event.good_cause,
+        event.at,
+    )
+
+
+async def add_note(uow: UnitOfWork, assessment_id: str, by: str, note: str) -> None:
+    await uow.conn.execute(
+        "INSERT INTO clinical_notes (assessment_id, written_by, note) VALUES ($1, $2, $3)",
+        assessment_id,
+        by,
+        note,
+    )
+
+
+async def notes(uow: UnitOfWork, assessment_id: str) -> list[Note]:
+    rows = await uow.conn.fetch(
+        "SELECT written_by, written_at, note FROM clinical_notes WHERE assessment_id = $1 ORDER BY id",
+        assessment_id,
+    )
+    return [Note(r["written_by"], r["written_at"], r["note"]) for r in rows]

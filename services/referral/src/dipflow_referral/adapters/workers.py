@@ -1,0 +1,119 @@
+"""Arrest referral workers in the referral database: who covers which suites, capacity, working days and leave,
+and each worker's appointments per day (their load, A9)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dipflow.uow import UnitOfWork
+from dipflow_referral.domain.assignment import Leave, Loads, StaffMember, Worker
+
+
+async def lock_assignments(uow: UnitOfWork) -> None:
+    """Assignments are made one at a time (workers cover several suites), so two never take the same worker's
+    last slot; held to the end of the transaction."""
+    await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('referral-assignments'))")
+
+
+async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
+    """The active workers covering ``suite``, with their leave."""
+    rows = await uow.conn.fetch(
+        "SELECT w.worker_id, w.suites, w.daily_capacity, w.working_weekdays, w.active, "
+        "coalesce(array_agg(l.first_day) FILTER (WHERE l.id IS NOT NULL), '{}') AS firsts, "
+        "coalesce(array_agg(l.last_day) FILTER (WHERE l.id IS NOT NULL), '{}') AS lasts "
+        "FROM workers w LEFT JOIN worker_leave l USING (worker_id) WHERE $1 = ANY(w.suites) AND w.active "
+        "GROUP BY w.worker_id",
+        suite,
+    )
+    return [
+        Worker(
+            r["worker_id"],
+            frozenset(r["suites"]),
+            r["daily_capacity"],
+            frozenset(r["working_weekdays"]),
+            tuple(Leave(f, last) for f, last in zip(r["firsts"], r["lasts"], strict=True)),
+            r["active"],
+        )
+        for r in rows
+    ]
+
+
+async def loads_between(
+    uow: UnitOfWork, first: date, last: date, *, exclude_assessment: str | None = None
+) -> Loads:
+    """Each worker's appointments per day, leaving out ``exclude_assessment`` (whose own appointment is being
+    moved, so it must not count against its own worker)."""
+    rows = await uow.conn.fetch(
+        "SELECT worker_id, day, count(*) AS n, array_agg(at) AS times FROM appointments WHERE active "
+        "AND worker_id IS NOT NULL AND day BETWEEN $1 AND $2 AND assessment_id IS DISTINCT FROM $3 "
+        "GROUP BY worker_id, day",
+        first,
+        last,
+        exclude_assessment,
+    )
+    return Loads(
+        {(r["worker_id"], r["day"]): r["n"] for r in rows},
+        {(r["worker_id"], r["day"]): frozenset(r["times"]) for r in rows},
+    )
+
+
+async def area_of(uow: UnitOfWork, worker_id: str, *, lock: bool = False) -> str | None:
+    """The worker's area (their team), None for no such worker."""
+    area: str | None = await uow.conn.fetchval(
+        "SELECT area FROM workers WHERE worker_id = $1" + (" FOR UPDATE" if lock else ""), worker_id
+    )
+    return area
+
+
+async def put(uow: UnitOfWork, worker: StaffMember) -> None:
+    """Add the worker, or replace what is recorded of them (their leave stays)."""
+    await uow.conn.execute(
+        "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (worker_id) DO UPDATE SET name = $2, area = $3, "
+        "suites = $4, daily_capacity = $5, working_weekdays = $6, active = $7, updated_at = now()",
+        worker.worker_id,
+        worker.name,
+        worker.area,
+        list(worker.suites),
+        worker.daily_capacity,
+        sorted(set(worker.working_weekdays)),
+        worker.active,
+    )
+
+
+async def add_leave(uow: UnitOfWork, worker_id: str, leave: Leave) -> None:
+    await uow.conn.execute(
+        "INSERT INTO worker_leave (worker_id, first_day, last_day, reason) VALUES ($1, $2, $3, $4)",
+        worker_id,
+        leave.first_day,
+        leave.last_day,
+        leave.reason,
+    )
+
+
+async def staff(uow: UnitOfWork, area: str | None) -> list[StaffMember]:
+    """The workers (of ``area`` when given) with their leave, by id."""
+    rows = await uow.conn.fetch(
+        "SELECT w.worker_id, w.name, w.area, w.suites, w.daily_capacity, w.working_weekdays, w.active, "
+        "coalesce(json_agg(json_build_object('first_day', l.first_day, 'last_day', l.last_day, "
+        "'reason', l.reason)) FILTER (WHERE l.id IS NOT NULL), '[]') AS leave FROM workers w "
+        "LEFT JOIN worker_leave l USING (worker_id) WHERE $1::text IS NULL OR w.area = $1 GROUP BY w.worker_id "
+        "ORDER BY w.worker_id",
+        area,
+    )
+    return [
+        StaffMember(
+            r["worker_id"],
+            r["name"],
+            r["area"],
+            tuple(r["suites"]),
+            r["daily_capacity"],
+            tuple(r["working_weekdays"]),
+            r["active"],
+            tuple(
+                Leave(date.fromisoformat(x["first_day"]), date.fromisoformat(x["last_day"]), x["reason"])
+                for x in r["leave"]
+            ),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,149 @@
+"""The unit of work: one PostgreSQL transaction and everything that must commit with it.
+
+A service function takes a command and a :class:`UnitOfWork`. Through it, it reaches the connection (for the
+repositories in ``adapters/``), emits events to the outbox, writes audit rows, schedules and cancels durable
+timers and queues writes nobody reads back, all in the same transaction. Who caused the work travels with it:
+the correlation id, the consumed event (its cause, named in every event it leads to) and the acting principal
+(for the audit). The entrypoints open it: a route with ``AuthContext.unit_of_work()``, the consumer one per
+event inside its batch transaction (the batch shares one batched :class:`~dipflow.db.appends.Writes`), the
+timer loop one per deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Hashable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from dipflow.auth.principal import Principal, Role
+from dipflow.db.appends import Writes
+from dipflow.events.deadlines import cancel_deadline, schedule_deadline
+from dipflow.events.envelope import Envelope, EventPayload, new_envelope
+
+
+@dataclass(frozen=True)
+class Producer:
+    """What a service publishes as: the envelope's ``producer`` and its events topic."""
+
+    name: str
+    topic: str
+
+
+def system_actor(name: str) -> Principal:
+    """The principal a system (a custody suite's system, a consumer) acts as in the audit log."""
+    return Principal(subject=f"system:{name}", role=Role.admin, area="*")
+
+
+@dataclass
+class UnitOfWork:
+    writes: Writes
+    producer: Producer
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation: Envelope | None = None
+    actor: Principal | None = None
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        return self.writes.conn
+
+    @property
+    def memo(self) -> dict[Hashable, Any]:
+        """Reference data read once per transaction (per batch in a consumer)."""
+        return self.writes.memo
+
+    async def emit(
+        self,
+        person_id: str,
+        payloads: Sequence[tuple[EventPayload, datetime]],
+        *,
+        topic: str | None = None,
+        producer: str | None = None,
+    ) -> None:
+        """Each (payload, when it happened) as an event keyed by ``person_id``, in order, in this transaction;
+        with this work's correlation id and cause."""
+        envelopes = [
+            new_envelope(
+                payload,
+                person_id=person_id,
+                producer=producer or self.producer.name,
+                occurred_at=at,
+                correlation_id=self.correlation_id,
+                causation=self.causation,
+            )
+            for payload, at in payloads
+        ]
+        await self.writes.outbox(
+            [(topic or self.producer.topic, e.key, e.to_bytes(), e.event_id) for e in envelopes]
+        )
+
+    async def tombstone(self, topic: str, key: str) -> None:
+        """A null value for ``key`` on a compacted topic, in this transaction."""
+        await self.writes.outbox([(topic, key.encode(), None, uuid.uuid4())])
+
+    async def audit(
+        self, action: str, person_id: str | None = None, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Who (the acting principal), in which role and area, did ``action`` to whose record."""
+        actor = self.actor or system_actor(self.producer.name)
+        await self.writes.audit(
+            (
+                actor.subject,
+                str(actor.role),
+                actor.area,
+                action,
+                person_id,
+                self.correlation_id,
+                detail or {},
+            )
+        )
+
+    async def schedule(
+        self, kind: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
+    ) -> None:
+        await schedule_deadline(self.writes, kind, subject, due_at, payload)
+
+    async def cancel(self, kind: str, subject: str) -> None:
+        await cancel_deadline(self.writes, kind, subject)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """A write nobody reads back in this transaction (queued to the end of a consumer's batch)."""
+        await self.writes.execute(sql, *args)
+
+    async def notify(self, channel: str) -> None:
+        await self.writes.notify(channel)
+
+    async def flush(self) -> None:
+        """Write what is queued now, before reading a table it writes."""
+        await self.writes.flush()
+
+    def savepoint(self) -> AbstractAsyncContextManager[object]:
+        """A nested transaction: what it writes is rolled back alone if its block raises."""
+        transaction: AbstractAsyncContextManager[object] = self.conn.transaction()
+        return transaction
+
+    def caused_by(self, envelope: Envelope) -> UnitOfWork:
+        """The same transaction and writes, for the work a consumed ``envelope`` causes."""
+        return replace(self, correlation_id=envelope.correlation_id, causation=envelope)
+
+    def acting_as(self, actor: Principal) -> UnitOfWork:
+        return replace(self, actor=actor)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    pool: asyncpg.Pool,
+    producer: Producer,
+    *,
+    correlation_id: str | None = None,
+    actor: Principal | None = None,
+) -> AsyncIterator[UnitOfWork]:
+    """One transaction on a connection of ``pool``: committed when the block ends, rolled back if it raises."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield UnitOfWork(
+            Writes(conn), producer, correlation_id=correlation_id or str(uuid.uuid4()), actor=actor
+        )
