@@ -14,7 +14,7 @@ from pydantic import Field
 
 from dipflow.devstack.catalog import compatibility_problems, generated_documents
 from dipflow.events import EventPayload
-from dipflow.events.schemas import asyncapi_document, breaking_changes, event_json_schema
+from dipflow.events.schemas import JSON_SCHEMA_DIALECT, asyncapi_document, breaking_changes, event_json_schema
 from dipflow.topics import all_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,23 @@ def test_current_models_are_compatible_with_committed_schemas() -> None:
 
 def _read(path: Path) -> str | None:
     return path.read_text() if path.exists() else None
+
+
+def test_every_committed_schema_declares_its_draft_and_is_a_valid_schema_of_it() -> None:
+    files = sorted((ROOT / "docs/schemas").glob("*.json"))
+    assert files
+    for path in files:
+        schema = json.loads(path.read_text())
+        assert schema["$schema"] == JSON_SCHEMA_DIALECT, path.name
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_the_declared_draft_is_no_part_of_compatibility() -> None:
+    new = _schema(**V1)
+    assert new["$schema"] == JSON_SCHEMA_DIALECT
+    without = {k: v for k, v in new.items() if k != "$schema"}
+    assert breaking_changes(without, new) == []
+    assert breaking_changes({**new, "$schema": "http://json-schema.org/draft-07/schema#"}, new) == []
 
 
 # --- the compatibility rule, on models made for the purpose ------------------------------------------

@@ -13,13 +13,15 @@ from typing import Any
 from dipflow.events.envelope import Envelope, EventPayload
 from dipflow.topics import TopicSpec
 
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
 
 def schema_name(model: type[EventPayload]) -> str:
     return f"{model.event_type}.v{model.event_version}"
 
 
 def event_json_schema(model: type[EventPayload]) -> dict[str, Any]:
-    schema = model.model_json_schema(mode="serialization")
+    schema = {"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema(mode="serialization")}
     schema["title"] = schema_name(model)
     if model.summary or model.__doc__:
         schema["description"] = (model.summary or model.__doc__ or "").strip()
@@ -30,7 +32,7 @@ def event_json_schema(model: type[EventPayload]) -> dict[str, Any]:
 
 
 def envelope_json_schema() -> dict[str, Any]:
-    schema = Envelope.model_json_schema(mode="serialization")
+    schema = {"$schema": JSON_SCHEMA_DIALECT, **Envelope.model_json_schema(mode="serialization")}
     schema["title"] = "Envelope"
     return schema
 
@@ -76,7 +78,9 @@ def _object_changes(where: str, old: dict[str, Any], new: dict[str, Any]) -> lis
 
 
 def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """The changes from ``old`` to ``new`` that existing consumers would not survive."""
+    """The changes from ``old`` to ``new`` that existing consumers would not survive. Only the fields count:
+    the dialect (``$schema``), titles and descriptions do not."""
+    old, new = _without_dialect(old), _without_dialect(new)
     changes = _object_changes("payload", old, new)
     old_defs: dict[str, Any] = old.get("$defs", {})
     new_defs: dict[str, Any] = new.get("$defs", {})
@@ -92,6 +96,10 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         else:
             changes.extend(_object_changes(f"$defs.{name}", old_def, new_defs[name]))
     return changes
+
+
+def _without_dialect(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k != "$schema"}
 
 
 def asyncapi_document(
@@ -163,7 +171,9 @@ def asyncapi_document(
 
 
 def _refs_to_components(schema: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Inline ``$defs`` under component-unique names so every ``$ref`` resolves inside the document."""
+    """Inline ``$defs`` under component-unique names so every ``$ref`` resolves inside the document. The JSON
+    Schema dialect is dropped: AsyncAPI schemas are its own format (a superset of draft 7)."""
+    schema.pop("$schema", None)
     defs = schema.pop("$defs", {})
     text_schema: dict[str, Any] = _rewrite(schema, prefix)
     if defs:
