@@ -55,9 +55,11 @@ bench-backbone: install
 drill: install
 	$(PY) -m bench.drill --journeys 2000 --kills 10
 
-## fuzz: schemathesis against every service's OpenAPI, 1,000 generated cases per operation (counts in .local/fuzz/)
+## fuzz: schemathesis against every service's OpenAPI, 1,000 generated cases per operation (counts in .local/fuzz/);
+## a new seed each run, printed first: DIPFLOW_FUZZ_SEED=<seed> make fuzz replays it
 fuzz: install
-	DIPFLOW_FUZZ_EXAMPLES=$${DIPFLOW_FUZZ_EXAMPLES:-1000} $(PY) -m pytest tests/integration/test_fuzz_openapi.py
+	DIPFLOW_FUZZ_EXAMPLES=$${DIPFLOW_FUZZ_EXAMPLES:-1000} DIPFLOW_FUZZ_SEED=$${DIPFLOW_FUZZ_SEED:-random} \
+		$(PY) -m pytest tests/integration/test_fuzz_openapi.py
 
 ## load: 200 requests/s of mixed reads and writes on the whole system for 5 min; errors, latency, memory bound
 load: install

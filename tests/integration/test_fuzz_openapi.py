@@ -7,9 +7,12 @@ status codes, content types, headers and bodies as documented; input the schema 
 input it accepts is not, unless a business rule answers 422); a call that succeeded is refused when re-sent
 without its token or with a forged one; a resource just created is found by the next call of a walk.
 
-The short run inside ``make test`` generates a few cases per operation from a fixed seed. ``make fuzz`` sets
-``DIPFLOW_FUZZ_EXAMPLES=1000`` for the long run and prints the case counts per operation (also written to
-``.local/fuzz/<service>.json``). ``DIPFLOW_FUZZ_SEED`` changes the seed of either.
+The short run inside ``make test`` generates a few cases per operation from a fixed seed, the same cases every
+run. ``make fuzz`` sets ``DIPFLOW_FUZZ_EXAMPLES=1000`` for the long run and ``DIPFLOW_FUZZ_SEED=random``, so
+each long run draws a new seed and explores new cases; it prints the seed first, and the case counts per
+operation at the end (also written to ``.local/fuzz/<service>.json`` with the seed). A number in
+``DIPFLOW_FUZZ_SEED`` fixes the seed of either run: ``DIPFLOW_FUZZ_SEED=<printed seed> make fuzz`` generates the
+same cases again (the stateful walks also depend on the answers, so they may differ).
 
 Each bug this found is pinned by an explicit test in ``test_fuzz_regressions.py``.
 """
@@ -23,6 +26,7 @@ import importlib
 import json
 import os
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -61,7 +65,17 @@ Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 LONG_RUN = bool(os.environ.get("DIPFLOW_FUZZ_EXAMPLES"))
 EXAMPLES = int(os.environ.get("DIPFLOW_FUZZ_EXAMPLES") or 40)
 STATEFUL_EXAMPLES = max(EXAMPLES // 5, 8)  # scenarios of up to 10 linked calls
-SEED = int(os.environ.get("DIPFLOW_FUZZ_SEED") or 20240610)
+FIXED_SEED = 20240610  # the short run's
+
+
+def _seed(given: str | None) -> int:
+    """``DIPFLOW_FUZZ_SEED``: a number fixes the seed, ``random`` draws one; unset, the fixed seed."""
+    if not given:
+        return FIXED_SEED
+    return secrets.randbelow(2**32) if given.strip().lower() == "random" else int(given)
+
+
+SEED = _seed(os.environ.get("DIPFLOW_FUZZ_SEED"))
 SECRET = "fuzz-secret-" + "x" * 40
 REPORTS = project_root() / ".local" / "fuzz"
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
@@ -199,6 +213,20 @@ class Target:
         return body
 
 
+def _print(request: pytest.FixtureRequest, text: str) -> None:
+    """Past pytest's capture, so it shows as the run goes."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("\n" + text, flush=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def announce_seed(request: pytest.FixtureRequest) -> None:
+    """The seed before any case runs, so a failing run can be replayed even if it never finishes."""
+    examples = f"DIPFLOW_FUZZ_EXAMPLES={EXAMPLES} " if LONG_RUN else ""
+    _print(request, f"fuzz seed {SEED} (replay: {examples}DIPFLOW_FUZZ_SEED={SEED})")
+
+
 @pytest.fixture(scope="module", params=SERVICES, ids=[s.name for s in SERVICES])
 def target(request: pytest.FixtureRequest, infra: Infra) -> Iterator[Target]:
     """One service for both tests of the module (pytest orders them by service)."""
@@ -224,9 +252,7 @@ def target(request: pytest.FixtureRequest, infra: Infra) -> Iterator[Target]:
                 f"  {o['cases']:6d}  {label}  {o['statuses']}"
                 for label, o in body[phase]["operations"].items()
             ]
-        capture = request.config.pluginmanager.get_plugin("capturemanager")
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            print("\n" + "\n".join(lines), flush=True)
+        _print(request, "\n".join(lines))
 
 
 def problem_details(

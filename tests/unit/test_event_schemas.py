@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
 import yaml
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import MessageSizeTooLargeError
 from pydantic import Field
 
 from dipflow.devstack.catalog import compatibility_problems, generated_documents
 from dipflow.events import EventPayload
-from dipflow.events.schemas import asyncapi_document, breaking_changes, event_json_schema
-from dipflow.topics import all_topics
+from dipflow.events.consumer import DeadLetter, EventConsumer
+from dipflow.events.schemas import JSON_SCHEMA_DIALECT, asyncapi_document, breaking_changes, event_json_schema
+from dipflow.topics import DLQ_SUFFIX, all_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI_SCHEMA = ROOT / "tests/compose/node_modules/@asyncapi/specs/schemas/3.0.0-without-$id.json"
@@ -32,6 +35,23 @@ def test_current_models_are_compatible_with_committed_schemas() -> None:
 
 def _read(path: Path) -> str | None:
     return path.read_text() if path.exists() else None
+
+
+def test_every_committed_schema_declares_its_draft_and_is_a_valid_schema_of_it() -> None:
+    files = sorted((ROOT / "docs/schemas").glob("*.json"))
+    assert files
+    for path in files:
+        schema = json.loads(path.read_text())
+        assert schema["$schema"] == JSON_SCHEMA_DIALECT, path.name
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_the_declared_draft_is_no_part_of_compatibility() -> None:
+    new = _schema(**V1)
+    assert new["$schema"] == JSON_SCHEMA_DIALECT
+    without = {k: v for k, v in new.items() if k != "$schema"}
+    assert breaking_changes(without, new) == []
+    assert breaking_changes({**new, "$schema": "http://json-schema.org/draft-07/schema#"}, new) == []
 
 
 # --- the compatibility rule, on models made for the purpose ------------------------------------------
@@ -117,6 +137,87 @@ def test_the_committed_asyncapi_document_is_valid() -> None:
     assert {c["address"] for c in document["channels"].values()} == {t.name for t in all_topics()}
 
 
+def test_the_asyncapi_document_names_its_servers_keys_and_dead_letters() -> None:
+    document = yaml.safe_load((ROOT / "docs/asyncapi.yaml").read_text())
+    servers = document["servers"]
+    assert servers["development"]["host"] == "127.0.0.1:9092"
+    assert {s["protocol"] for s in servers.values()} == {"kafka"}
+    assert all(s.get("description") for s in servers.values())
+    assert (
+        set(servers["production"]["variables"]) == {"bootstrap"}
+        and "{bootstrap}" in servers["production"]["host"]
+    )
+    binding = _resolve(document, document["components"]["messages"]["dead_letter"]["bindings"]["$ref"])[
+        "kafka"
+    ]
+    assert binding["bindingVersion"] == "0.5.0" and binding["key"]["type"] == "string"
+    for name, message in document["components"]["messages"].items():
+        assert _resolve(document, message["bindings"]["$ref"])["kafka"] == binding, name
+    dead_letter = {"$ref": "#/components/messages/dead_letter"}
+    for channel_id, channel in document["channels"].items():
+        is_dlq = channel["address"].endswith(DLQ_SUFFIX)
+        assert (channel["messages"] == {"dead_letter": dead_letter}) == is_dlq, channel_id
+    operations = document["operations"]
+    consumed = {
+        (op_id.split("_receives_")[0], op["channel"]["$ref"])
+        for op_id, op in operations.items()
+        if op["action"] == "receive"
+    }
+    dead_lettering = {
+        (op_id.split("_dead_letters_")[0], op["channel"]["$ref"].removesuffix("_dlq"))
+        for op_id, op in operations.items()
+        if "_dead_letters_" in op_id and op["action"] == "send"
+    }
+    assert consumed and dead_lettering == consumed  # every consumer may dead-letter what it consumes
+
+
+class _Producer:
+    """Records what the consumer sends; like a broker, refuses a value at the size limit once."""
+
+    def __init__(self, too_large: bool) -> None:
+        self.too_large = too_large
+        self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
+
+    async def send_and_wait(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        if self.too_large and value:
+            raise MessageSizeTooLargeError()
+        self.sent.append((topic, value, key, headers))
+
+
+@pytest.mark.parametrize("too_large", [False, True], ids=["copied", "value-omitted"])
+async def test_a_dead_letter_is_what_the_asyncapi_document_says(too_large: bool) -> None:
+    document = yaml.safe_load((ROOT / "docs/asyncapi.yaml").read_text())
+    message = document["components"]["messages"]["dead_letter"]
+    headers_schema = _resolve(document, message["headers"]["$ref"])
+    key_schema = _resolve(document, message["bindings"]["$ref"])["kafka"]["key"]
+    consumer = EventConsumer(
+        bootstrap="unused",
+        pool=cast(Any, None),
+        group_id="breach.events",
+        topics=["custody.events.v1"],
+        registry=cast(Any, None),
+        handler=cast(Any, None),
+        producer=cast(Any, None),
+    )
+    record = ConsumerRecord("custody.events.v1", 4, 1207, 0, 0, b"08/123456X", b"{not json", None, 10, 9, ())
+    producer = _Producer(too_large)
+    await consumer._dead_letter(
+        cast(AIOKafkaProducer, producer), DeadLetter(record, "malformed-json", ValueError("Expecting value"))
+    )
+    [(topic, value, key, raw_headers)] = producer.sent
+    headers = {name: raw.decode() for name, raw in raw_headers}
+    assert topic == "custody.events.v1.dlq" and key == record.key
+    assert value == (b"" if too_large else record.value)
+    jsonschema.Draft7Validator(headers_schema).validate(headers)
+    assert key is not None
+    jsonschema.Draft7Validator(key_schema).validate(key.decode())
+    optional = set(headers_schema["properties"]) - set(headers_schema["required"])
+    assert set(headers) == set(headers_schema["properties"]) - (set() if too_large else optional)
+    assert headers["dlq.original.partition"] == "4" and headers["dlq.original.offset"] == "1207"
+
+
 def _refs(value: Any) -> list[str]:
     if isinstance(value, dict):
         found = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
@@ -139,7 +240,7 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
     from dipflow.events import EventRegistry, new_envelope
     from dipflow.events.envelope import SkippedEventType, UnknownEventType
     from dipflow_custody.contracts.events import ResultRecorded, WarningGiven
-    from dipflow_ppo_register.contracts.consumed import CONSUMED
+    from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
 
     def raw(payload: EventPayload) -> bytes:
         return new_envelope(
@@ -160,6 +261,7 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
         home_area="camden",
     )
     envelope, payload = CONSUMED.parse(raw(result))
-    assert envelope.type == "custody.result_recorded" and payload.drug == "cocaine"  # type: ignore[attr-defined]
+    assert envelope.type == "custody.result_recorded"
+    assert isinstance(payload, ResultRecordedView) and payload.drug == "cocaine"
     with pytest.raises(UnknownEventType):
         EventRegistry().parse(raw(WarningGiven(detention_id="D1", suite="S")))

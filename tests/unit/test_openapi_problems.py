@@ -4,11 +4,14 @@ documented as application/json, and 400/401/403/404/409 not documented at all)."
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 import pytest
 
 from dipflow.devstack.services import SERVICES
+from dipflow.http import correlation, idempotency
+from dipflow.http.openapi import REQUEST_HEADERS, RESPONSE_HEADERS
 from dipflow.http.problems import PROBLEM_JSON
 
 PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -49,3 +52,35 @@ def test_operations_routes_document_what_they_answer() -> None:
     ready = paths["/readyz"]["get"]["responses"]
     assert ready["200"]["content"] == ready["503"]["content"]
     assert ready["503"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Readiness"}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=[s.name for s in SERVICES])
+def test_every_route_documents_the_headers_it_takes_and_answers(spec: Any) -> None:
+    """X-Correlation-ID in and out of every route; Idempotency-Key in and Idempotent-Replayed out of every
+    POST (README: "Idempotency-Key on any POST")."""
+    schema = openapi(spec.package)
+    parameters = schema["components"]["parameters"]
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            refs = [
+                p["$ref"].removeprefix("#/components/parameters/")
+                for p in operation["parameters"]
+                if "$ref" in p
+            ]
+            headers = {parameters[ref]["name"] for ref in refs if parameters[ref]["in"] == "header"}
+            wanted = {"X-Correlation-ID", "Idempotency-Key"} if method == "post" else {"X-Correlation-ID"}
+            assert headers == wanted, f"{method.upper()} {path} takes {sorted(headers)}"
+            for code, response in operation["responses"].items():
+                answered = set(response["headers"])
+                wanted = (
+                    {"X-Correlation-ID", "Idempotent-Replayed"} if method == "post" else {"X-Correlation-ID"}
+                )
+                assert answered == wanted, f"{method.upper()} {path} {code} answers {sorted(answered)}"
+    assert set(schema["components"]["headers"]) == {"CorrelationId", "IdempotentReplayed"}
+
+
+def test_the_documented_header_formats_are_the_enforced_ones() -> None:
+    documented = re.compile(REQUEST_HEADERS["IdempotencyKey"]["schema"]["pattern"])
+    for key in ("k", "order-1:2/3", "~!", "x" * 200, "x" * 201, "", "a b", "caf\u00e9", "tab\there"):
+        assert bool(documented.fullmatch(key)) == bool(idempotency._VALID_KEY.fullmatch(key)), repr(key)
+    assert RESPONSE_HEADERS["CorrelationId"]["schema"]["pattern"] == correlation._SAFE.pattern

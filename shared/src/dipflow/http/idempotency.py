@@ -16,18 +16,22 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dipflow.auth.principal import Principal
 from dipflow.http.problems import Problem, problem_response
+
+if TYPE_CHECKING:  # dipflow.auth imports this module: importing it from here first would be circular
+    from dipflow.auth.principal import Principal
 
 HEADER = b"idempotency-key"
 STALE_AFTER_S = 300
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+MAX_KEY_LENGTH = 200
+_VALID_KEY = re.compile(rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 
 
 @dataclass

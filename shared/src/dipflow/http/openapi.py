@@ -5,6 +5,10 @@ FastAPI documents only its own 422, as ``application/json`` with a body we never
 failing fields); routes that take a body can also answer 400 (a body that does not parse, a bad
 ``Idempotency-Key``) and 409 (a conflicting change, an idempotent repeat still running). Statuses a route
 declares itself (``responses={413: ...}``) are documented as problems too.
+
+The headers every route shares are documented here too, once for all (:func:`document_headers`):
+``X-Correlation-ID`` in and out of every route, and on POST ``Idempotency-Key`` in and ``Idempotent-Replayed``
+out (:mod:`dipflow.http.correlation`, :mod:`dipflow.http.idempotency`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from dipflow.http.idempotency import MAX_KEY_LENGTH
 from dipflow.http.problems import PROBLEM_JSON, TITLES
 
 SCHEMA_NAME = "Problem"
@@ -49,6 +54,54 @@ _PROTECTED = (401, 403, 404, 422)
 _WITH_BODY = (400, 409)
 _BODY_METHODS = {"post", "put", "patch", "delete"}
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+
+# Components named here, referred to from every operation.
+REQUEST_HEADERS: dict[str, dict[str, Any]] = {
+    "CorrelationId": {
+        "name": "X-Correlation-ID",
+        "in": "header",
+        "required": False,
+        "description": (
+            "The id to log this request under and to echo back in `X-Correlation-ID` and in problems'"
+            " `correlation_id`. A value of 1 to 100 characters from `A-Z a-z 0-9 . _ : -` is kept; without"
+            " one (or with any other value) the service mints a UUID."
+        ),
+        "schema": {"type": "string"},
+    },
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            f"1 to {MAX_KEY_LENGTH} printable ASCII characters (no spaces); anything else is a 400. The same key"
+            " and the same request (path, query and body) from the same caller in the same role and area"
+            " (and worker id) replays the stored answer, with `Idempotent-Replayed: true`, once the route's own"
+            " checks have let the request through: the effect happens once. The same key with another request"
+            " is a 422; a repeat while the first is still running is a 409 with `Retry-After`. From another"
+            " caller, role or area the key starts a fresh request. An answer that was a 5xx is not stored, so"
+            " the request can be retried with the same key."
+        ),
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_KEY_LENGTH,
+            "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
+        },
+    },
+}
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "CorrelationId": {
+        "description": "The request's correlation id: the one sent, if usable, or one minted (a UUID)",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,100}$"},
+    },
+    "IdempotentReplayed": {
+        "description": "Present (and `true`) only when this is the stored answer to an earlier request"
+        " with the same `Idempotency-Key`",
+        "required": False,
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
 
 
 def _problem(status: int, description: str | None = None) -> dict[str, Any]:
@@ -86,13 +139,46 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _parameter(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _header(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def document_headers(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite ``schema`` in place: every operation takes ``X-Correlation-ID`` and answers with it; every POST
+    also takes ``Idempotency-Key`` and may answer ``Idempotent-Replayed``."""
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            post = method == "post"
+            parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
+            for name in ("CorrelationId", "IdempotencyKey") if post else ("CorrelationId",):
+                given = {(p.get("in"), str(p.get("name", "")).lower()) for p in parameters}
+                if ("header", REQUEST_HEADERS[name]["name"].lower()) not in given:
+                    parameters.append(_parameter(name))
+            for response in operation["responses"].values():
+                headers = response.setdefault("headers", {})
+                headers.setdefault("X-Correlation-ID", _header("CorrelationId"))
+                if post:
+                    headers.setdefault("Idempotent-Replayed", _header("IdempotentReplayed"))
+    components = schema.setdefault("components", {})
+    components.setdefault("parameters", {}).update(REQUEST_HEADERS)
+    components.setdefault("headers", {}).update(RESPONSE_HEADERS)
+    return schema
+
+
 def install_problem_docs(app: FastAPI) -> None:
-    """Make ``app.openapi()`` document every route's errors as problems (computed once, then cached)."""
+    """Make ``app.openapi()`` document every route's errors as problems and the headers every route shares
+    (computed once, then cached)."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate())
+            app.openapi_schema = document_headers(document_problems(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

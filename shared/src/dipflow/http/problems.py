@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from dipflow.errors import ConcurrentChange, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from dipflow.http.context import current_correlation_id
@@ -137,8 +139,28 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (a resource may be served by several routes)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route.methods)
+    return sorted(methods)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """A 405 whose ``Allow`` names every method of the resource, not only those of the first route Starlette
+    matched the path with."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if methods := allowed_methods(request):
+        headers["Allow"] = ", ".join(methods)
+    return await _http(request, StarletteHTTPException(405, exc.detail, headers))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """One mapping of every refusal to problem+json, for every route of a service."""
+    app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
