@@ -44,7 +44,6 @@ async def on_removed(uow: UnitOfWork, key: bytes) -> None:
 
 async def borough_of(uow: UnitOfWork, person_id: str) -> str | None:
     """The borough whose register holds the person now; None if they are not a PPO."""
-    await uow.flush()
     borough: str | None = await uow.conn.fetchval(
         "SELECT borough FROM ppo_register WHERE person_id = $1", person_id
     )

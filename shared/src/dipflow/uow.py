@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -128,10 +128,10 @@ class UnitOfWork:
 
     def caused_by(self, envelope: Envelope) -> UnitOfWork:
         """The same transaction and writes, for the work a consumed ``envelope`` causes."""
-        return replace(self, correlation_id=envelope.correlation_id, causation=envelope)
+        return UnitOfWork(self.writes, self.producer, envelope.correlation_id, envelope, self.actor)
 
     def acting_as(self, actor: Principal) -> UnitOfWork:
-        return replace(self, actor=actor)
+        return UnitOfWork(self.writes, self.producer, self.correlation_id, self.causation, actor)
 
 
 @asynccontextmanager
@@ -144,6 +144,22 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """One transaction on a connection of ``pool``: committed when the block ends, rolled back if it raises."""
     async with pool.acquire() as conn, conn.transaction():
+        yield UnitOfWork(
+            Writes(conn), producer, correlation_id=correlation_id or str(uuid.uuid4()), actor=actor
+        )
+
+
+@asynccontextmanager
+async def reading(
+    pool: asyncpg.Pool,
+    producer: Producer,
+    *,
+    correlation_id: str | None = None,
+    actor: Principal | None = None,
+) -> AsyncIterator[UnitOfWork]:
+    """Work that only reads (an access check, a list): a connection without a transaction, so no BEGIN and
+    COMMIT round trips; the audit row of a read commits on its own."""
+    async with pool.acquire() as conn:
         yield UnitOfWork(
             Writes(conn), producer, correlation_id=correlation_id or str(uuid.uuid4()), actor=actor
         )

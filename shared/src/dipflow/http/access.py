@@ -24,7 +24,7 @@ from dipflow.db.appends import INSERT_AUDIT
 from dipflow.http.context import current_correlation_id
 from dipflow.http.idempotency import claim_or_replay
 from dipflow.http.problems import Problem
-from dipflow.uow import Producer, UnitOfWork, unit_of_work
+from dipflow.uow import Producer, UnitOfWork, reading, unit_of_work
 
 _bearer = HTTPBearer(auto_error=False, description="A bearer JWT from the identity provider")
 _bearer_dep = Depends(_bearer)
@@ -49,6 +49,10 @@ class AuthContext:
         return unit_of_work(
             self.pool, self.producer, correlation_id=self.correlation_id, actor=self.principal
         )
+
+    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Reads acting as this caller, without a transaction (an access check, a list, a read and its audit)."""
+        return reading(self.pool, self.producer, correlation_id=self.correlation_id, actor=self.principal)
 
     async def audit(
         self, action: str, person_id: str | None = None, detail: dict[str, Any] | None = None

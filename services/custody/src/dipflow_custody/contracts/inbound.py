@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import Field, TypeAdapter, create_model, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, TypeAdapter, create_model, model_validator
 from pydantic.json_schema import JsonSchemaMode
 
 from dipflow.events import EventPayload, EventRegistry
@@ -73,10 +73,18 @@ class DetentionCommand(EventPayload):
     def canonical_action(self) -> str:
         return ALIASES.get(self.action, self.action)
 
+    _typed_body: BaseModel | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _body_fits_the_action(self) -> DetentionCommand:
-        BODIES[self.canonical_action].model_validate(self.body)
+        self._typed_body = BODIES[self.canonical_action].model_validate(self.body)
         return self
+
+    @property
+    def typed_body(self) -> BaseModel:
+        """The body as its action's model, validated once when the command was read."""
+        assert self._typed_body is not None
+        return self._typed_body
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:

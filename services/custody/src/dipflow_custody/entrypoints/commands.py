@@ -56,7 +56,7 @@ async def _apply(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, wor
             confirmation_working_days=working_days,
             from_token=False,
         )
-        action = spec.build(spec.body.model_validate(payload.body), reporter)
+        action = spec.build(payload.typed_body, reporter)
         act = detentions.Act(payload.detention_id, name, action, keyed_by=envelope.person_id)
         await detentions.act(uow, act, _trusted)
     else:  # pragma: no cover - the registry admits only the two

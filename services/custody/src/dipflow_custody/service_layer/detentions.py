@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -173,9 +173,10 @@ async def act(uow: UnitOfWork, cmd: Act, check_area: AreaCheck) -> Outcome:
     if cmd.keyed_by is not None and cmd.keyed_by != d.person_id:
         raise NotThisPersons(cmd.detention_id)
     check_area(area)
-    before = d.decide(await stations(uow, d))
-    event = cmd.action(d, await stations(uow, d))
-    after = d.decide(await stations(uow, d))
+    now = await stations(uow, d)
+    before = d.decide(now)
+    event = cmd.action(d, now)
+    after = d.decide(await stations(uow, d))  # a charge brings in the suite's notifications on the charge day
     await detentions.save(uow, d, version)
     await _schedule_holds(uow, d, after)
     if isinstance(event, events.SampleDispatched):
@@ -353,7 +354,7 @@ async def _wire(uow: UnitOfWork, d: Detention, event: events.DetentionEvent) -> 
     """The wire event of a domain event; a result carries whether the suite's area had assessment arrangements
     on the sample date (A1, A2), a charge whether the person's home area had restriction-on-bail arrangements and
     their age that day (B1)."""
-    facts = {k: v for k, v in asdict(event).items() if k != "at"}
+    facts = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "at"}
     if isinstance(event, events.ResultRecorded):
         place = await reference.suite_place(uow, d.suite)
         on = (d.sample_taken_at or event.at).date()

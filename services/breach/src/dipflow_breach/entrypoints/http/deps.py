@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from dipflow.auth import Role
 from dipflow.http.access import AuthContext, Requirement, requires
-from dipflow.uow import UnitOfWork, unit_of_work
+from dipflow.uow import UnitOfWork
 from dipflow_breach.domain.arrests import ArrestPolicy
 from dipflow_breach.service_layer import cases, orders
 from dipflow_breach.settings import BreachSettings
@@ -29,7 +29,7 @@ def _on_record(*roles: Role, key: str, area_of: AreaOf, what: str) -> Requiremen
     caller = requires(*roles)
 
     async def dependency(request: Request, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             area = await area_of(uow, request.path_params[key])
         ctx.require_area(area)
         return ctx

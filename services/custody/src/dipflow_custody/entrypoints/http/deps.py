@@ -11,7 +11,6 @@ from fastapi import Depends, Path, Request
 from dipflow.auth import Role
 from dipflow.http.access import AuthContext, Requirement, requires
 from dipflow.http.problems import Problem
-from dipflow.uow import unit_of_work
 from dipflow_custody.service_layer import detentions
 from dipflow_custody.service_layer.actions import Reporter
 from dipflow_custody.settings import CustodySettings
@@ -28,7 +27,7 @@ def on_detention(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(detention_id: DetentionId, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             area = await detentions.area_of(uow, detention_id)
         ctx.require_area(area)
         return ctx
@@ -43,7 +42,7 @@ def on_ppo_person(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(person_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             borough, detained_in = await detentions.where_person_is(uow, person_id)
         own_force = borough is not None and ctx.principal.in_force_of(borough)
         if not own_force and not any(ctx.principal.covers(area) for area in detained_in):

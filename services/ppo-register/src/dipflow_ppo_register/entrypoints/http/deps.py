@@ -11,7 +11,6 @@ from dipflow.errors import NotFound
 from dipflow.http.access import AuthContext, Requirement, requires
 from dipflow.http.params import RowId
 from dipflow.http.problems import Problem
-from dipflow.uow import unit_of_work
 from dipflow_ppo_register.service_layer import flags, register
 from dipflow_ppo_register.settings import PpoRegisterSettings
 
@@ -28,7 +27,7 @@ def on_registered_person(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(person_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             borough = await register.current_borough(uow, person_id)
         if borough is None:
             raise NotFound("person on the register", person_id)
@@ -44,7 +43,7 @@ def on_flag(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(flag_id: RowId, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             borough = await flags.borough_of_flag(uow, flag_id)
         ctx.require_area(borough)
         return ctx

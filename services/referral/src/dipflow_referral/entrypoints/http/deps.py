@@ -14,7 +14,6 @@ from dipflow.auth.purposes import Purpose
 from dipflow.errors import Forbidden
 from dipflow.http.access import AuthContext, Requirement, requires
 from dipflow.http.problems import Problem
-from dipflow.uow import unit_of_work
 from dipflow_referral.domain.assessment import RequiredAssessment
 from dipflow_referral.domain.assignment import AppointmentPolicy
 from dipflow_referral.service_layer import assessments, bail_cases, inbox, workers
@@ -63,7 +62,7 @@ def on_assessment(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(assessment_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             a, area = await assessments.peek(uow, assessment_id)
         assessment_access(ctx.principal)(a, area)
         return ctx
@@ -77,7 +76,7 @@ def on_worker(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(worker_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             area = await workers.area_of(uow, worker_id)
         ctx.require_area(area)
         return ctx
@@ -92,7 +91,7 @@ def on_bail_case(*roles: Role) -> Requirement:
     caller = requires(*roles)
 
     async def dependency(detention_id: str, ctx: AuthContext = Depends(caller)) -> AuthContext:
-        async with unit_of_work(ctx.pool, ctx.producer) as uow:
+        async with ctx.reading() as uow:
             case, assessment = await bail_cases.access_facts(uow, detention_id)
         if case is None:
             raise Problem(404, NO_BAIL_CASE)
@@ -173,7 +172,7 @@ async def own_worker_id(ctx: AuthContext) -> str:
     worker_id = ctx.principal.worker_id
     if worker_id is None:
         raise Problem(403, "your token carries no worker id", kind="no-worker-id")
-    async with unit_of_work(ctx.pool, ctx.producer) as uow:
+    async with ctx.reading() as uow:
         area = await inbox.team_of(uow, worker_id)
     if area is not None:
         ctx.require_area(area)
