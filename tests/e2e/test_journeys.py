@@ -4,11 +4,13 @@ through the public APIs and topics only."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -16,8 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from dipflow.auth import Role
+from dipflow.devstack.web import WEB
 from tests.e2e.actors import SUITE, Actors, service_clients
-from tests.e2e.system import System, start_system, until
+from tests.e2e.system import ROOT, System, start_system, until
 from tests.integration.referral.stack import uvicorn_app
 
 pytestmark = pytest.mark.timeout(240)
@@ -341,6 +344,155 @@ def test_make_demo_replays_a_day_and_narrates_it(system: System, capsys: pytest.
     assert demo.counts["arrests"] == 16
     positives = demo.counts.get("positives", 0)
     assert f"required assessments proposed and assigned: {positives} of {positives} positives" in out
+
+
+async def test_t1_a_borough_goes_live_by_data_alone_and_its_positives_reach_its_own_workers(
+    actors: Actors,
+) -> None:
+    """Roll-out without code (the 2007-10 plan's extension of DIP to every borough): an admin adds a force, a
+    borough, a suite and its notifications from a date through the APIs; the borough's manager adds a worker.
+    From that date a trigger arrest at the suite is tested, and a positive opens a required assessment for the
+    new borough's worker. Nothing in the repository changes."""
+    repository_before = _repository_state()
+    admin = actors.system.token(Role.admin, "*")
+    force, borough, suite = f"dipshire{actors.tag.lower()}", f"north{actors.tag.lower()}", f"DIP-{actors.tag}"
+    go_live = datetime(2026, 6, 1, tzinfo=UTC)
+    for area in (
+        {"code": force, "name": "Dipshire Police", "kind": "force"},
+        {"code": borough, "name": "North Dipshire", "kind": "borough", "force": force},
+    ):
+        await actors.post(actors.custody, "/v1/areas", area, admin, 201)
+    place = {
+        "code": suite,
+        "name": "North custody",
+        "force": force,
+        "borough": borough,
+        "address": "1 High St",
+    }
+    await actors.post(actors.custody, "/v1/suites", place, admin, 201)
+    for where, kind in ((suite, "testing_on_arrest"), (borough, "initial_assessment")):
+        notice = {"place": where, "kind": kind, "valid_from": go_live.date().isoformat()}
+        await actors.post(actors.custody, "/v1/notifications", notice, admin, 201)
+
+    manager = actors.system.token(Role.referral_manager, borough)
+
+    async def worker_added() -> bool:  # 403 until referral's copy of the reference data knows the borough
+        body = {"worker_id": f"W-{actors.tag}-north", "name": "North", "area": borough, "suites": [suite]}
+        answer = await actors.referral.post(
+            "/v1/workers", json={**body, "daily_capacity": 20}, headers=manager
+        )
+        return answer.status_code == 201
+
+    await until(worker_added, "referral to accept a worker for the new borough")
+    officer = actors.system.token(Role.custody_officer, force)
+
+    async def book(n: int, at: datetime) -> dict[str, Any]:
+        body = {
+            "person_id": actors.person(f"NORTH-{n}"),
+            "name": actors.person_name,
+            "date_of_birth": "1980-02-02",
+            "home_area": borough,
+            "suite": suite,
+            "arrested_at": at.isoformat(),
+            "booked_in_at": (at + timedelta(minutes=10)).isoformat(),
+            "offences": [{"code": "TA1968-s1", "offence_date": at.date().isoformat()}],
+        }
+        booked: dict[str, Any] = await actors.post(actors.custody, "/v1/detentions", body, officer, 201)
+        return booked
+
+    day_before = await book(1, go_live - timedelta(days=1) + timedelta(hours=10))
+    assert day_before["decision"]["outcome"] == "not_allowed"
+    on_the_day = await book(2, go_live + timedelta(hours=10))
+    assert on_the_day["decision"]["outcome"] == "required"
+    did = on_the_day["detention_id"]
+    for minutes, action, body in (
+        (20, "warning", {}),
+        (30, "sample", {}),
+        (40, "results", {"drug": "cocaine", "result": "positive"}),
+    ):
+        at = (go_live + timedelta(hours=10, minutes=minutes)).isoformat()
+        await actors.act(did, action, {**body, "at": at}, officer)
+
+    async def assigned() -> Any:
+        rows = (
+            await actors.referral.get("/v1/assessments", params={"area": borough}, headers=manager)
+        ).json()
+        return next((a for a in rows if a["detention_id"] == did and a.get("initial")), None)
+
+    assessment = await until(assigned, "a required assessment for the new borough's positive")
+    assert assessment["initial"]["worker_id"] == f"W-{actors.tag}-north"
+    async with httpx.AsyncClient(base_url=WEB.url(actors.system.offset), timeout=30) as web:
+        token = admin["Authorization"].removeprefix("Bearer ")
+        signed_in = await web.post("/sign-in", data={"token": token, "next": "/dashboard"})
+        assert signed_in.status_code == 303, signed_in.text
+        dashboard = await web.get("/dashboard")
+        assert dashboard.status_code == 200 and f'value="{borough}"' in dashboard.text
+    assert _repository_state() == repository_before
+
+
+async def test_t1_k1_a_ppo_arrest_for_an_offence_outside_the_catalogue_counts_in_k1(actors: Actors) -> None:
+    """An offence the catalogue does not know is booked as given (201, non-trigger, flagged), goes to an
+    inspector because the person is a PPO (T4), and counts among the PPO's non-trigger arrests in K1."""
+    pid = actors.person("K1")
+    entry = {
+        "person_id": pid,
+        "borough": "lambeth",
+        "strand": "catch_and_convict",
+        "start_date": "2025-01-06",
+        "reason": "panel",
+    }
+    await actors.post(actors.ppo, "/v1/register", entry, actors.coordinator, 201)
+
+    async def custody_knows() -> bool:
+        answer = await actors.custody.get(f"/v1/ppo-status/{pid}", headers=actors.officer)
+        return answer.status_code == 200 and bool(answer.json()["is_ppo"])
+
+    await until(custody_knows, "custody's copy of the register to show the PPO")
+    arrested = datetime(2025, 2, 11, 9, tzinfo=UTC)
+    offence = {
+        "statute": "Licensing Act 2003",
+        "section": "s.141",
+        "wording": "selling alcohol to a person who is drunk",
+        "offence_date": arrested.date().isoformat(),
+    }
+    body = {
+        "person_id": pid,
+        "name": actors.person_name,
+        "date_of_birth": "1975-05-05",
+        "home_area": "lambeth",
+        "suite": SUITE,
+        "arrested_at": arrested.isoformat(),
+        "offences": [offence],
+    }
+    booked = await actors.post(actors.custody, "/v1/detentions", body, actors.officer, 201)
+    assert booked["offences"][0]["in_catalogue"] is False
+    assert "T4" in booked["decision"]["rule_ids"]
+    analyst = actors.system.token(Role.analyst, "*")
+
+    async def counted() -> Any:
+        rows = (
+            await actors.ppo.get(
+                "/v1/measures/k1",
+                params={"from": "2025-02-01", "to": "2025-02-28", "borough": "lambeth"},
+                headers=analyst,
+            )
+        ).json()
+        return next((r for r in rows if r["month"] == "2025-02" and r["ppo_non_trigger_arrests"]), None)
+
+    row = await until(counted, "K1 to count the arrest")
+    assert (row["ppo_non_trigger_arrests"], row["inspector_decisions"]) == (1, 0)
+
+
+def _repository_state() -> str:
+    """``git status`` of the checkout the system runs from (reference data lives in the databases)."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
 
 
 async def test_no_name_birth_date_or_pnc_number_in_any_log_line_or_metric_of_the_journeys(

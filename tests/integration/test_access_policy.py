@@ -57,6 +57,7 @@ AREA = "in their area"  # the record's borough, or its force
 WORKER = "assigned to them, in their area"  # referral workers
 FORCE_REGISTER = "their force's register"  # custody's PPO status, custody reading the register
 NATIONAL = "national"  # admins (and analysts) with a national token
+ANYONE = "anyone signed in"  # reference data: everyone reads it
 CUSTODY = {Role.custody_officer: AREA, Role.inspector: AREA}
 STAFF = {Role.referral_worker: WORKER, Role.referral_manager: AREA, Role.admin: NATIONAL}
 LIAISON = {Role.probation_liaison: AREA, Role.admin: NATIONAL}
@@ -88,6 +89,12 @@ POLICY: dict[tuple[str, str, str], dict[Role, str]] = {
         Role.inspector: FORCE_REGISTER,
     },
     ("custody", "POST", "/v1/notifications/{notification_id}/end"): {Role.admin: NATIONAL},
+    # reference data: everyone signed in reads it, admins change it
+    **{
+        ("custody", "GET", f"/v1/{kind}/{{code}}/history"): dict.fromkeys(Role, ANYONE)
+        for kind in ("areas", "suites")
+    },
+    ("custody", "POST", "/v1/reference-imports/{kind}"): {Role.admin: NATIONAL},
     ("custody", "GET", "/v1/privacy/erasure-requests/{request_id}"): {Role.admin: NATIONAL},
     ("custody", "GET", "/v1/privacy/erasures/{request_id}"): {Role.admin: NATIONAL},
     # referral: workers their own cases in their area, managers their area, clinical notes for staff only
@@ -183,6 +190,7 @@ def allowed(how: str | None, relation: str) -> bool:
         WORKER: relation in (ASSIGNED,),
         FORCE_REGISTER: relation in (OWN, FORCE, NEIGHBOUR),
         NATIONAL: relation == NATIONAL,
+        ANYONE: True,
     }[how]
 
 
@@ -383,6 +391,8 @@ async def build_world(w: World) -> None:
         "area": OWN,
         "request_id": str(uuid.uuid4()),
         "notification_id": "1",
+        "code": OWN,
+        "kind": "areas",
         "person": person,
     }
 

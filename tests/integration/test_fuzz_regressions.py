@@ -261,6 +261,8 @@ async def test_a_boolean_is_not_a_weekday_number(service: Service) -> None:
 async def test_ending_a_notification_before_it_starts_is_a_422_not_a_404(service: Service) -> None:
     """Stateful fuzzing created a notification, then ended it before its start: "no such notification"."""
     async with service("custody") as custody:
+        suite = {"code": "MET-FUZZ", "name": "Fuzz suite", "force": "metropolitan", "borough": "lambeth"}
+        assert (await custody.post("/v1/suites", json=suite, headers=ADMIN)).status_code == 201
         added = await custody.post(
             "/v1/notifications",
             json={"place": "MET-FUZZ", "kind": "testing_on_arrest", "valid_from": "2009-04-01"},

@@ -8,8 +8,8 @@ service function under test reads and writes through repositories, which the tes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,9 +103,10 @@ class FakeUnitOfWork(UnitOfWork):
     async def execute(self, sql: str, *args: Any) -> None:
         raise AssertionError(f"a service-layer unit test reached SQL: {sql[:60]}")
 
-    def savepoint(self) -> AbstractAsyncContextManager[object]:
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
         """No rollback: a unit test of a savepoint's effects belongs with the real database."""
-        return nullcontext()
+        yield
 
     def payloads(self) -> list[EventPayload]:
         return [e.payload for e in self.events]

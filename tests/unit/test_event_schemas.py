@@ -97,6 +97,14 @@ def test_breaking_changes_are_caught(change: str, fields: dict[str, Any], expect
     assert expected in breaking_changes(_schema(**V1), _schema(**fields)), change
 
 
+def test_widening_a_field_breaks_consumers_of_an_event_but_no_sender_of_a_command() -> None:
+    widened = _schema(**{**V1, "person_age": (int | None, None)})
+    assert "payload.person_age: type changed" in breaking_changes(_schema(**V1), widened)
+    assert breaking_changes(_schema(**V1), widened, receiving=True) == []
+    narrowed = _schema(**{**V1, "person_age": (str, ...)})
+    assert "payload.person_age: type changed" in breaking_changes(_schema(**V1), narrowed, receiving=True)
+
+
 def test_dropping_an_enum_value_is_breaking() -> None:
     class Narrow(StrEnum):
         cocaine = "cocaine"

@@ -28,6 +28,7 @@ SHARED_STORAGE = {
     "http/app.py",  # readiness: SELECT 1
     "privacy",  # erasure log, pseudonymising rows, retention
     "ppo_copy.py",  # the shared local copy of the PPO register
+    "reference_copy.py",  # the shared local copy of areas and suites (reference.v1)
     "webhooks.py",  # deliveries' bookkeeping in the tables a service names
     "devstack",  # the probe service and the local servers
 }

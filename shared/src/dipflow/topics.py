@@ -2,7 +2,7 @@
 
 Topics are created by the project (``dipflow infra up``, ``make run``, test fixtures), never by broker
 auto-create, so partition counts are deliberate. The record key is always the person id, so all events about
-one person are ordered on one partition.
+one person are ordered on one partition (on the reference topic, the record's kind and code).
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ REFERRAL_EVENTS = TopicSpec("referral.events.v1", partitions=6)
 PPO_REGISTER = TopicSpec("ppo.register.v1", partitions=6, compacted=True)
 BREACH_EVENTS = TopicSpec("breach.events.v1", partitions=6)
 PROBATION_EVENTS = TopicSpec("probation.events.v1", partitions=6)
+REFERENCE = TopicSpec("reference.v1", partitions=3, compacted=True)
+"""Areas and custody suites as a force manages them (custody's admin API), keyed ``area:<code>`` or
+``suite:<code>``: each record carries its whole history, so compaction keeps it."""
 # Erasure requests name the person: kept 7 days, long enough for any service to be back and consume them.
 PRIVACY_REQUESTS = TopicSpec(
     "privacy.requests.v1", partitions=3, config={"retention.ms": str(7 * 24 * 3600 * 1000)}
@@ -48,6 +51,7 @@ MAIN_TOPICS: tuple[TopicSpec, ...] = (
     BREACH_EVENTS,
     PROBATION_EVENTS,
     PRIVACY_REQUESTS,
+    REFERENCE,
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Hashable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -121,10 +121,18 @@ class UnitOfWork:
         """Write what is queued now, before reading a table it writes."""
         await self.writes.flush()
 
-    def savepoint(self) -> AbstractAsyncContextManager[object]:
-        """A nested transaction: what it writes is rolled back alone if its block raises."""
-        transaction: AbstractAsyncContextManager[object] = self.conn.transaction()
-        return transaction
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: what its block writes (events, audit and statements included, also in a batch)
+        is rolled back alone if the block raises."""
+        await self.writes.flush()
+        try:
+            async with self.conn.transaction():
+                yield
+                await self.writes.flush()
+        except BaseException:
+            self.writes.discard()
+            raise
 
     def caused_by(self, envelope: Envelope) -> UnitOfWork:
         """The same transaction and writes, for the work a consumed ``envelope`` causes."""

@@ -3,17 +3,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from dipflow.errors import NotFound
 from dipflow_custody.contracts import events as wire
-from dipflow_custody.domain.catalogue import Offence
+from dipflow_custody.domain.catalogue import (
+    OffenceIntake,
+    ReferenceSnapshot,
+    current_reference,
+    install_reference,
+    shipped_catalogue,
+    shipped_drugs,
+)
 from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
 from dipflow_custody.domain.detention import Detention, DrugResult, ResultValue
 from dipflow_custody.domain.notifications import NotificationKind, Notified
-from dipflow_custody.service_layer import detentions
+from dipflow_custody.domain.reference import Suite
+from dipflow_custody.service_layer import catalogue, detentions
 from dipflow_custody.service_layer.actions import Action
 from tests.support.fakes import FakeUnitOfWork, fake_uow
 
@@ -42,10 +51,14 @@ class FakeDetentions:
 
 
 class FakeReference:
-    """``dipflow_custody.adapters.reference``: Brixton (lambeth, MET) notified for everything since 2004."""
+    """``dipflow_custody.adapters.reference``: Brixton (lambeth, metropolitan) notified for everything since 2004;
+    the managed catalogue and vocabulary never changed (version 0: the shipped ones)."""
 
-    async def suite_place(self, uow: FakeUnitOfWork, suite: str) -> tuple[str, str] | None:
-        return ("MET", "lambeth") if suite == SUITE else None
+    async def suite_on(self, uow: FakeUnitOfWork, suite: str, on: date) -> Suite | None:
+        return Suite(SUITE, "Brixton", "metropolitan", "lambeth") if suite == SUITE else None
+
+    async def version(self, uow: FakeUnitOfWork) -> int:
+        return 0
 
     async def known_suites(self, uow: FakeUnitOfWork) -> list[str]:
         return [SUITE]
@@ -60,12 +73,16 @@ class NoPpoCopy:
 
 
 @pytest.fixture
-def repo(monkeypatch: pytest.MonkeyPatch) -> FakeDetentions:
+def repo(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDetentions]:
+    before = current_reference()
+    install_reference(ReferenceSnapshot(0, shipped_catalogue(), shipped_drugs()))  # FakeReference's version
     fake = FakeDetentions()
     monkeypatch.setattr(detentions, "detentions", fake)
     monkeypatch.setattr(detentions, "reference", FakeReference())
+    monkeypatch.setattr(catalogue, "reference", FakeReference())
     monkeypatch.setattr(detentions, "ppo_copy", NoPpoCopy())
-    return fake
+    yield fake
+    install_reference(before)
 
 
 def booking(suite: str = SUITE, code: str = "TA1968-s1") -> detentions.BookIn:
@@ -77,7 +94,7 @@ def booking(suite: str = SUITE, code: str = "TA1968-s1") -> detentions.BookIn:
         suite=suite,
         arrested_at=T0,
         booked_in_at=BOOKED,
-        offences=[Offence(code, T0.date())],
+        offences=[OffenceIntake(T0.date(), code=code)],
         detention_id="D1",
     )
 

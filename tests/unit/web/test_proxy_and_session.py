@@ -190,14 +190,21 @@ def test_after_signing_in_only_a_path_on_this_site_is_followed(target: str | Non
     assert safe_next(target) == kept
 
 
-def test_areas_to_pick_follow_the_token() -> None:
-    assert covered_boroughs(Principal("s", Role.court_liaison, "lambeth")) == ["lambeth"]
-    met = covered_boroughs(Principal("s", Role.analyst, "metropolitan"))
-    assert "lambeth" in met and "camden" in met and "birmingham" not in met
-    national = covered_boroughs(Principal("s", Role.admin, "*"))
-    assert set(met) < set(national) and "birmingham" in national
-    assert chosen_area(Principal("s", Role.probation_liaison, "metropolitan"), "camden") == "camden"
-    assert chosen_area(Principal("s", Role.probation_liaison, "lambeth"), "camden") == "lambeth"
+def test_areas_to_pick_follow_the_token_and_the_areas_custody_manages() -> None:
+    force_of = {"lambeth": "metropolitan", "camden": "metropolitan", "birmingham": "west-midlands"}
+    assert covered_boroughs(Principal("s", Role.court_liaison, "lambeth"), force_of) == ["lambeth"]
+    met = covered_boroughs(Principal("s", Role.analyst, "metropolitan"), force_of)
+    assert met == ["camden", "lambeth"]
+    national = covered_boroughs(Principal("s", Role.admin, "*"), force_of)
+    assert national == ["birmingham", "camden", "lambeth"]
+    added = covered_boroughs(Principal("s", Role.admin, "*"), {**force_of, "newham": "metropolitan"})
+    assert "newham" in added  # a borough an admin adds is offered without a release
+    liaison = Principal("s", Role.probation_liaison, "metropolitan")
+    assert chosen_area(liaison, met, "camden") == "camden"
+    assert chosen_area(liaison, met, "birmingham") == "camden"
+    own = Principal("s", Role.probation_liaison, "lambeth")
+    assert chosen_area(own, ["lambeth"], "camden") == "lambeth"
+    assert covered_boroughs(own, {}) == ["lambeth"]  # custody not answering: the person's own area
 
 
 def test_notice_times_are_shown_in_london_time() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dipflow import ppo_copy
+from dipflow import ppo_copy, reference_copy
 from dipflow.auth import AuthSettings
 from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
@@ -36,10 +36,13 @@ TIMERS = {
 def wiring(settings: BreachSettings) -> Wiring:
     """Breach's copy of the PPO register (D5), the probation, custody and referral events, the D4 and D5
     timers, and the liaison webhooks."""
-    consumed = [ppo_copy.SUBSCRIPTION, *subscriptions(settings.arrest_policy())]
+    consumed = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION, *subscriptions(settings.arrest_policy())]
     retry, attempts = settings.webhook_retry_base_s, settings.webhook_max_attempts
     hooks = Webhooks(LIAISON_WEBHOOK, LIAISON_DELIVERIES, retry, attempts)
-    return Wiring(subscriptions=consumed, timers=TIMERS, webhooks=[hooks], timer_poll_interval_s=0.5)
+    started = [reference_copy.start_area_directory]
+    return Wiring(
+        subscriptions=consumed, timers=TIMERS, webhooks=[hooks], timer_poll_interval_s=0.5, on_start=started
+    )
 
 
 def create_app(settings: BreachSettings | None = None, auth_settings: AuthSettings | None = None) -> FastAPI:

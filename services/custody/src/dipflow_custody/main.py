@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dipflow import ppo_copy
+from dipflow import ppo_copy, reference_copy
 from dipflow.auth import AuthSettings
 from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
@@ -14,6 +14,7 @@ from dipflow_custody.contracts.events import PRODUCER
 from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
 from dipflow_custody.entrypoints.commands import subscription
 from dipflow_custody.entrypoints.http import ROUTERS
+from dipflow_custody.entrypoints.startup import seed_reference
 from dipflow_custody.service_layer import detentions
 from dipflow_custody.settings import CustodySettings
 
@@ -30,10 +31,12 @@ TIMERS = {
 
 
 def wiring(settings: CustodySettings) -> Wiring:
-    """Custody's copy of the PPO register (T4), the command topic of custody systems, the hold-for-sample and
-    confirmation timers."""
+    """Custody's copies of the PPO register (T4) and of the areas, the command topic of custody systems, the
+    hold-for-sample and confirmation timers; on start, the shipped reference data for what has no record."""
     commands = subscription(settings.confirmation_working_days)
-    return Wiring(subscriptions=[ppo_copy.SUBSCRIPTION, commands], timers=TIMERS)
+    copies = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION]
+    started = [seed_reference, reference_copy.start_area_directory]
+    return Wiring(subscriptions=[*copies, commands], timers=TIMERS, on_start=started)
 
 
 def create_app(settings: CustodySettings | None = None, auth_settings: AuthSettings | None = None) -> FastAPI:

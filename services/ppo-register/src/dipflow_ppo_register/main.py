@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from dipflow import reference_copy
 from dipflow.auth import AuthSettings
 from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
@@ -25,7 +26,10 @@ SERVICE = Service(
 
 def wiring(settings: PpoRegisterSettings) -> Wiring:
     """The read models kept from custody and referral events (P2, P3, K1, K2)."""
-    return Wiring(subscriptions=[subscription(settings.positives_for_panel_flag)])
+    events = subscription(settings.positives_for_panel_flag)
+    return Wiring(
+        subscriptions=[events, reference_copy.SUBSCRIPTION], on_start=[reference_copy.start_area_directory]
+    )
 
 
 def create_app(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from dipflow import reference_copy
 from dipflow.auth import AuthSettings
 from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
@@ -33,7 +34,8 @@ def wiring(settings: ReferralSettings, broadcaster: inbox.InboxBroadcaster) -> W
 
     hooks = Webhooks(WEBHOOK, webhooks.DELIVERIES, settings.webhook_retry_base_s, WEBHOOK_ATTEMPTS)
     custody = custody_subscription(settings.appointment_policy())
-    return Wiring(subscriptions=[custody], webhooks=[hooks], on_start=[listen_for_the_inbox])
+    started = [listen_for_the_inbox, reference_copy.start_area_directory]
+    return Wiring(subscriptions=[custody, reference_copy.SUBSCRIPTION], webhooks=[hooks], on_start=started)
 
 
 def create_app(

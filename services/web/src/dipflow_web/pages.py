@@ -3,12 +3,10 @@ printable notices. Pages are server-rendered shells; their data comes from the s
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
@@ -81,28 +79,37 @@ def _environment() -> Environment:
     return environment
 
 
-@cache
-def _forces() -> dict[str, list[str]]:
-    data = json.loads(resources.files("dipflow.data").joinpath("areas.json").read_text())
-    forces: dict[str, list[str]] = data["forces"]
-    return forces
-
-
-def covered_boroughs(principal: Principal) -> list[str]:
-    """The boroughs a person may pick: all for national, a force's boroughs, or their own borough."""
-    forces = _forces()
+def covered_boroughs(principal: Principal, force_of: dict[str, str]) -> list[str]:
+    """The boroughs a person may pick, from the areas custody manages (borough → its force): all for national,
+    a force's boroughs, or their own borough."""
     if principal.area == NATIONAL:
-        return sorted(b for boroughs in forces.values() for b in boroughs)
-    if principal.area in forces:
-        return sorted(forces[principal.area])
-    return [principal.area]
+        return sorted(force_of)
+    return sorted(b for b, force in force_of.items() if force == principal.area) or [principal.area]
 
 
-def chosen_area(principal: Principal, asked: str | None) -> str:
-    boroughs = covered_boroughs(principal)
+def chosen_area(principal: Principal, boroughs: list[str], asked: str | None) -> str:
     if asked in boroughs:
         return asked
-    return principal.area if principal.area in boroughs else boroughs[0]
+    return principal.area if principal.area in boroughs or not boroughs else boroughs[0]
+
+
+async def borough_forces(request: Request, session: Session) -> dict[str, str]:
+    """Every borough custody knows today with its force (reference data: a borough added by an admin appears
+    at once); empty when custody does not answer, so the page offers the person's own area."""
+    client: httpx.AsyncClient = request.app.state.upstream
+    base = request.app.state.settings.service_urls()["custody"]
+    try:
+        answer = await client.get(f"{base}/v1/areas", headers=sessions.bearer(session.token))
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        log.warning("areas_unavailable", error=type(exc).__name__)
+        return {}
+    return {a["code"]: a["force"] for a in answer.json() if a["kind"] == "borough"}
+
+
+async def area_choice(request: Request, session: Session, asked: str | None) -> dict[str, Any]:
+    boroughs = covered_boroughs(session.principal, await borough_forces(request, session))
+    return {"areas": boroughs, "area": chosen_area(session.principal, boroughs, asked)}
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -208,8 +215,7 @@ async def probation(request: Request, area: str | None = None) -> Response:
         "probation.html",
         session=found,
         title="Breach cases and arrest requests",
-        areas=covered_boroughs(found.principal),
-        area=chosen_area(found.principal, area),
+        **await area_choice(request, found, area),
     )
 
 
@@ -223,8 +229,7 @@ async def court(request: Request, area: str | None = None) -> Response:
         "court.html",
         session=found,
         title="Restriction on bail",
-        areas=covered_boroughs(found.principal),
-        area=chosen_area(found.principal, area),
+        **await area_choice(request, found, area),
     )
 
 
@@ -239,7 +244,7 @@ async def dashboard(request: Request) -> Response:
         "dashboard.html",
         session=found,
         title="Measures K1\u2013K5",
-        areas=covered_boroughs(found.principal),
+        areas=covered_boroughs(found.principal, await borough_forces(request, found)),
         national=national,
     )
 

@@ -29,7 +29,8 @@ NATIONAL_ROLES = frozenset({Role.admin, Role.analyst})
 
 
 @cache
-def _force_of() -> dict[str, str]:
+def shipped_areas() -> dict[str, str]:
+    """The force of every area in the shipped file (a force is its own): the first import of an installation."""
     data = json.loads(resources.files("dipflow.data").joinpath("areas.json").read_text())
     forces = {force: force for force in data["forces"]}
     return {
@@ -38,9 +39,18 @@ def _force_of() -> dict[str, str]:
     }
 
 
+_installed: list[dict[str, str]] = []
+
+
+def install_areas(forces: dict[str, str]) -> None:
+    """The areas a force manages (custody's reference data, this service's copy) from now on, over the shipped
+    ones (:mod:`dipflow.reference_copy` keeps them current)."""
+    _installed[:] = [{**shipped_areas(), **forces}]
+
+
 def force_of(area: str) -> str | None:
-    """The police force a borough belongs to (a force is its own), if the area catalogue knows it."""
-    return _force_of().get(area)
+    """The police force a borough belongs to (a force is its own), if the areas know it."""
+    return (_installed[-1] if _installed else shipped_areas()).get(area)
 
 
 @dataclass(frozen=True)

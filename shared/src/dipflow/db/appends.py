@@ -78,6 +78,10 @@ class Writes:
         else:
             await self.conn.execute(f"NOTIFY {channel}")
 
+    def discard(self) -> None:
+        """Forget what is queued and not yet written (a nested block that failed)."""
+        self._outbox, self._audit, self._statements = [], [], []
+
     async def flush(self) -> None:
         """Write what is queued so far (nothing outside a batch)."""
         outbox, audit, statements, notify = self._outbox, self._audit, self._statements, self._notify

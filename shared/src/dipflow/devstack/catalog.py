@@ -20,7 +20,7 @@ from dipflow.events.schemas import (
     schema_name,
 )
 from dipflow.privacy.events import PRIVACY_EVENTS
-from dipflow.topics import PRIVACY_REQUESTS, all_topics
+from dipflow.topics import PRIVACY_REQUESTS, REFERENCE, all_topics
 
 
 def producers() -> dict[str, list[type[EventPayload]]]:
@@ -41,11 +41,13 @@ def producers() -> dict[str, list[type[EventPayload]]]:
 
 
 def consumers() -> dict[str, list[str]]:
-    """Every service also consumes the erasure requests (``dipflow.privacy``)."""
+    """Every service also consumes the erasure requests (``dipflow.privacy``) and the reference records
+    (``dipflow.reference_copy``)."""
     return {
         spec.name: [
             *importlib.import_module(f"{spec.package}.contracts.events").CONSUMES,
             PRIVACY_REQUESTS.name,
+            REFERENCE.name,
         ]
         for spec in SERVICES
     }
@@ -70,12 +72,13 @@ def generated_documents() -> dict[str, str]:
 def compatibility_problems(docs: Path) -> list[str]:
     """Breaking changes of current models against the committed schema of the same type and version."""
     problems: list[str] = []
-    for models in producers().values():
+    for producer, models in producers().items():
         for model in models:
             committed = docs / "schemas" / f"{schema_name(model)}.json"
             if committed.exists():
                 old: dict[str, Any] = json.loads(committed.read_text())
-                for change in breaking_changes(old, event_json_schema(model)):
+                receiving = producer.endswith("-clients")
+                for change in breaking_changes(old, event_json_schema(model), receiving=receiving):
                     problems.append(f"{schema_name(model)}: {change} (bump event_version instead)")
     return problems
 

@@ -140,7 +140,15 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def _object_changes(where: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _widened(old_prop: dict[str, Any], new_prop: dict[str, Any]) -> bool:
+    """The new type accepts everything the old one did: the old type is one of the new ``anyOf`` choices."""
+    old_sig = _signature(old_prop)
+    return any(_signature(choice) == old_sig for choice in new_prop.get("anyOf", []))
+
+
+def _object_changes(
+    where: str, old: dict[str, Any], new: dict[str, Any], *, receiving: bool = False
+) -> list[str]:
     changes: list[str] = []
     old_props: dict[str, Any] = old.get("properties", {})
     new_props: dict[str, Any] = new.get("properties", {})
@@ -154,7 +162,9 @@ def _object_changes(where: str, old: dict[str, Any], new: dict[str, Any]) -> lis
             dropped = [v for v in old_enum if v not in new_enum]
             if dropped:
                 changes.append(f"{where}.{name}: enum values removed {dropped}")
-        elif _signature(old_prop) != _signature(new_prop) or (old_enum is None) != (new_enum is None):
+        elif (
+            _signature(old_prop) != _signature(new_prop) or (old_enum is None) != (new_enum is None)
+        ) and not (receiving and _widened(old_prop, new_prop)):
             changes.append(f"{where}.{name}: type changed")
     newly_required = set(new.get("required", [])) - set(old.get("required", []))
     for name in sorted(newly_required):
@@ -164,11 +174,13 @@ def _object_changes(where: str, old: dict[str, Any], new: dict[str, Any]) -> lis
     return changes
 
 
-def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def breaking_changes(old: dict[str, Any], new: dict[str, Any], *, receiving: bool = False) -> list[str]:
     """The changes from ``old`` to ``new`` that existing consumers would not survive. Only the fields count:
-    the dialect (``$schema``), titles and descriptions do not."""
+    the dialect (``$schema``), titles and descriptions do not. ``receiving``: the schema is of a command the
+    service receives from outside systems, so widening a field's type (a code becoming optional) breaks no
+    sender; narrowing it, removing it or requiring a new one still does."""
     old, new = _without_dialect(old), _without_dialect(new)
-    changes = _object_changes("payload", old, new)
+    changes = _object_changes("payload", old, new, receiving=receiving)
     old_defs: dict[str, Any] = old.get("$defs", {})
     new_defs: dict[str, Any] = new.get("$defs", {})
     for name, old_def in old_defs.items():
@@ -181,7 +193,7 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             if dropped:
                 changes.append(f"$defs.{name}: enum values removed {dropped}")
         else:
-            changes.extend(_object_changes(f"$defs.{name}", old_def, new_defs[name]))
+            changes.extend(_object_changes(f"$defs.{name}", old_def, new_defs[name], receiving=receiving))
     return changes
 
 

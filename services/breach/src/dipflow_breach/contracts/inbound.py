@@ -7,10 +7,11 @@ from datetime import date
 from pydantic import Field
 
 from dipflow.events import EventPayload, EventRegistry
+from dipflow.people import AREA_CODE_PATTERN
 from dipflow.topics import PROBATION_EVENTS
 from dipflow_breach.domain.drr import ComplianceKind
 
-AREA = r"^[a-z-]{2,60}$"
+AREA = AREA_CODE_PATTERN
 
 
 class OrderMade(EventPayload):

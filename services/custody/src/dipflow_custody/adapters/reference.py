@@ -1,26 +1,117 @@
-"""Reference data in the custody database: custody suites (force and area) and the effective-dated station and
-area notifications (docs/rules.md T1, T2, A, B). Read once per consumer batch (the unit of work's memo)."""
+"""Reference data in the custody database: the versioned records of areas, custody suites, offences and drugs
+(``reference_records``, nothing overwritten) and the effective-dated station and area notifications (docs/rules.md
+T1, T2, A, B). Read once per unit of work (per consumer batch: the unit of work's memo)."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+from asyncpg import Record
 
 from dipflow.uow import UnitOfWork
+from dipflow_custody.domain.catalogue import drug_from, offence_type_from
 from dipflow_custody.domain.notifications import NotificationKind, NotificationPeriod, Notified, notified_on
+from dipflow_custody.domain.reference import Area, AreaKind, Suite, Version, in_force, latest
 
 
-async def suite_place(uow: UnitOfWork, suite: str) -> tuple[str, str] | None:
-    """The suite's (force, area); None for a suite this service does not know."""
-    key = ("suite", suite)
-    if key not in uow.memo:
-        row = await uow.conn.fetchrow("SELECT force, area FROM suites WHERE suite = $1", suite)
-        uow.memo[key] = (row["force"], row["area"]) if row else None
-    place: tuple[str, str] | None = uow.memo[key]
-    return place
+def _version(kind: str, row: Record) -> Version[Any]:
+    body = dict(row["body"])
+    value: Any
+    if kind == "area":
+        value = Area(row["key"], body["name"], AreaKind(body["kind"]), body["force"])
+    elif kind == "suite":
+        value = Suite(row["key"], body["name"], body["force"], body["borough"], body.get("address"))
+    elif kind == "offence":
+        value = offence_type_from({"code": row["key"], **body})
+    else:
+        value = drug_from({"name": row["key"], **body})
+    return Version(row["effective_from"], value, row["recorded_by"])
+
+
+async def history(uow: UnitOfWork, kind: str, key: str) -> list[Version[Any]]:
+    """Every version of one record, oldest first."""
+    rows = await uow.conn.fetch(
+        "SELECT key, effective_from, body, recorded_by FROM reference_records WHERE kind = $1 AND key = $2 "
+        "ORDER BY effective_from, id",
+        kind,
+        key,
+    )
+    return [_version(kind, r) for r in rows]
+
+
+async def histories(uow: UnitOfWork, kind: str) -> dict[str, list[Version[Any]]]:
+    """Every record of ``kind`` with its versions, oldest first; read once per unit of work."""
+    memo_key = ("reference", kind)
+    if memo_key not in uow.memo:
+        rows = await uow.conn.fetch(
+            "SELECT key, effective_from, body, recorded_by FROM reference_records WHERE kind = $1 "
+            "ORDER BY key, effective_from, id",
+            kind,
+        )
+        found: dict[str, list[Version[Any]]] = {}
+        for row in rows:
+            found.setdefault(row["key"], []).append(_version(kind, row))
+        uow.memo[memo_key] = found
+    result: dict[str, list[Version[Any]]] = uow.memo[memo_key]
+    return result
+
+
+async def record(
+    uow: UnitOfWork, kind: str, key: str, effective_from: date, body: dict[str, Any], by: str
+) -> int:
+    """A new version of ``key`` (nothing is overwritten); the data's new version number."""
+    uow.memo.pop(("reference", kind), None)
+    uow.memo.pop(("reference", "version"), None)
+    new_id: int = await uow.conn.fetchval(
+        "INSERT INTO reference_records (kind, key, effective_from, body, recorded_by) VALUES ($1, $2, $3, $4, $5) "
+        "RETURNING id",
+        kind,
+        key,
+        effective_from,
+        body,
+        by,
+    )
+    return new_id
+
+
+async def version(uow: UnitOfWork) -> int:
+    """The managed data's version: it grows with every change (0 before the first)."""
+    memo_key = ("reference", "version")
+    if memo_key not in uow.memo:
+        uow.memo[memo_key] = int(
+            await uow.conn.fetchval("SELECT coalesce(max(id), 0) FROM reference_records")
+        )
+    found: int = uow.memo[memo_key]
+    return found
+
+
+async def has_records(uow: UnitOfWork, kind: str) -> set[str]:
+    """The keys of ``kind`` that have a record."""
+    return {
+        r["key"]
+        for r in await uow.conn.fetch("SELECT DISTINCT key FROM reference_records WHERE kind = $1", kind)
+    }
+
+
+async def suite_on(uow: UnitOfWork, suite: str, on: date) -> Suite | None:
+    """The suite as it was on ``on`` (its borough then); its first version for any day before that (a suite
+    existed before it was entered); None for a suite this service does not know."""
+    versions = (await histories(uow, "suite")).get(suite, [])
+    if not versions:
+        return None
+    found: Suite = in_force(versions, on) or versions[0].value
+    return found
+
+
+async def current_suite(uow: UnitOfWork, suite: str) -> Suite | None:
+    versions = (await histories(uow, "suite")).get(suite, [])
+    found: Suite | None = latest(versions)
+    return found
 
 
 async def known_suites(uow: UnitOfWork) -> list[str]:
-    return [r["suite"] for r in await uow.conn.fetch("SELECT suite FROM suites ORDER BY suite")]
+    return sorted(await histories(uow, "suite"))
 
 
 async def notified(uow: UnitOfWork, place: str, on: date) -> Notified:
@@ -49,7 +140,7 @@ async def list_notifications(uow: UnitOfWork, place: str | None) -> list[tuple[i
     ]
 
 
-async def add_notification(uow: UnitOfWork, period: NotificationPeriod) -> int | None:
+async def add_notification(uow: UnitOfWork, period: NotificationPeriod, by: str) -> int | None:
     """Insert unless it overlaps a period of the same place and kind; the new id, or None."""
     overlap = await uow.conn.fetchval(
         "SELECT 1 FROM notifications WHERE place = $1 AND kind = $2 "
@@ -61,22 +152,43 @@ async def add_notification(uow: UnitOfWork, period: NotificationPeriod) -> int |
     )
     if overlap:
         return None
+    uow.memo.clear()
     return int(
         await uow.conn.fetchval(
-            "INSERT INTO notifications (place, kind, valid_from, valid_to) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO notifications (place, kind, valid_from, valid_to, recorded_by) VALUES ($1, $2, $3, $4, $5) "
+            "RETURNING id",
             period.place,
             str(period.kind),
             period.valid_from,
             period.valid_to,
+            by,
         )
     )
 
 
-async def end_notification(uow: UnitOfWork, notification_id: int, valid_to: date) -> bool:
-    status = await uow.conn.execute(
-        "UPDATE notifications SET valid_to = $2 WHERE id = $1 AND valid_from <= $2", notification_id, valid_to
+async def end_notification(uow: UnitOfWork, notification_id: int, valid_to: date, by: str) -> str | None:
+    """The place of the notification now ended on ``valid_to``; None if there is none or it starts later."""
+    uow.memo.clear()
+    place: str | None = await uow.conn.fetchval(
+        "UPDATE notifications SET valid_to = $2, ended_by = $3 WHERE id = $1 AND valid_from <= $2 RETURNING place",
+        notification_id,
+        valid_to,
+        by,
     )
-    return bool(status.endswith(" 1"))
+    return place
+
+
+async def seed_notification(uow: UnitOfWork, period: NotificationPeriod) -> int:
+    """A shipped notification, unless the place already has one of that kind from that day: 1 if added."""
+    status = await uow.conn.execute(
+        "INSERT INTO notifications (place, kind, valid_from, valid_to, recorded_by) VALUES ($1, $2, $3, $4, "
+        "'system:seed') ON CONFLICT (place, kind, valid_from) DO NOTHING",
+        period.place,
+        str(period.kind),
+        period.valid_from,
+        period.valid_to,
+    )
+    return 1 if status.endswith(" 1") else 0
 
 
 async def notification_start(uow: UnitOfWork, notification_id: int) -> date | None:
@@ -84,3 +196,8 @@ async def notification_start(uow: UnitOfWork, notification_id: int) -> date | No
         "SELECT valid_from FROM notifications WHERE id = $1", notification_id
     )
     return start
+
+
+async def lock_for_seeding(uow: UnitOfWork) -> None:
+    """One instance seeds at a time (two starting together would both see a key missing)."""
+    await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('dipflow_custody.reference.seed'))")

@@ -88,6 +88,13 @@ def to_doc(d: Detention) -> dict[str, Any]:
                 "drug": o.drug,
                 "drug_class": o.drug_class,
                 "added_at": _t(o.added_at),
+                "statute": o.statute,
+                "section": o.section,
+                "title": o.title,
+                "in_catalogue": o.in_catalogue,
+                "arrest_power": o.arrest_power,
+                "wording": o.wording,
+                "system_code": o.system_code,
             }
             for o in d.offences
         ],
@@ -144,6 +151,14 @@ def from_doc(doc: dict[str, Any]) -> Detention:
                 o["drug"],
                 o["drug_class"],
                 _dt(o.get("added_at")),
+                # offences recorded before the provision was kept are named by their catalogue code
+                statute=o.get("statute", ""),
+                section=o.get("section", ""),
+                title=o.get("title", ""),
+                in_catalogue=o.get("in_catalogue", True),
+                arrest_power=o.get("arrest_power", False),
+                wording=o.get("wording"),
+                system_code=o.get("system_code"),
             )
             for o in doc["offences"]
         ],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dipflow.uow import UnitOfWork
+from dipflow.working_days import london_day
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,41 @@ async def tests_by_suite_and_month(uow: UnitOfWork, since: date, until: date) ->
         until,
     )
     return [TestsInMonth(r["suite"], r["month"], r["tests"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class RecordedAsGiven:
+    statute: str
+    section: str
+    wordings: list[str]
+    system_codes: list[str]
+    times_recorded: int
+    first_recorded_on: date
+    last_recorded_on: date
+
+
+async def uncatalogued_offences(uow: UnitOfWork) -> list[RecordedAsGiven]:
+    """Offences recorded as the custody system gave them (not in the catalogue then), by provision."""
+    rows = await uow.conn.fetch(
+        """
+        SELECT o->>'statute' AS statute, o->>'section' AS section,
+               array_remove(array_agg(DISTINCT o->>'wording'), NULL) AS wordings,
+               array_remove(array_agg(DISTINCT o->>'system_code'), NULL) AS system_codes,
+               count(*) AS times, min(d.booked_in_at) AS first_at, max(d.booked_in_at) AS last_at
+        FROM detentions d, jsonb_array_elements(d.state->'offences') AS o
+        WHERE (o->>'in_catalogue')::boolean IS FALSE
+        GROUP BY 1, 2
+        """
+    )
+    return [
+        RecordedAsGiven(
+            r["statute"],
+            r["section"],
+            sorted(r["wordings"]),
+            sorted(r["system_codes"]),
+            r["times"],
+            london_day(r["first_at"]),
+            london_day(r["last_at"]),
+        )
+        for r in rows
+    ]

@@ -1,13 +1,16 @@
-"""The events the custody service produces on ``custody.events.v1`` (keyed by person id) and the topics it
-consumes. Payloads carry ids, codes and facts, never names or dates of birth. ``dipflow schemas`` turns
+"""The events the custody service produces on ``custody.events.v1`` (keyed by person id) and on
+``reference.v1`` (the areas and suites its admins manage), and the topics it consumes. Payloads carry ids, codes and facts, never names or dates of birth. ``dipflow schemas`` turns
 these into docs/schemas and docs/asyncapi.yaml."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from dipflow.events import EventPayload, EventRegistry
-from dipflow.topics import CUSTODY_COMMANDS, CUSTODY_EVENTS, PPO_REGISTER
+from dipflow.topics import CUSTODY_COMMANDS, CUSTODY_EVENTS, PPO_REGISTER, REFERENCE
 from dipflow.uow import Producer
 
 TOPIC = CUSTODY_EVENTS.name
@@ -46,6 +49,12 @@ class OffenceAdded(_Custody):
     trigger_offence: bool
     arrest_power: bool = False
     trigger_reason: str | None = None
+    statute: str | None = None
+    """The provision recorded (T1 decides by it); absent in events recorded before it was carried."""
+    section: str | None = None
+    title: str | None = None
+    in_catalogue: bool = True
+    """False: the catalogue does not know the offence; it was recorded as the custody system gave it."""
 
 
 class OffenceDisposed(_Custody):
@@ -200,6 +209,33 @@ class DeadlinePassed(_Custody):
     due_at: datetime
 
 
+class NotificationPeriodOut(BaseModel):
+    kind: str
+    valid_from: date
+    valid_to: date | None
+
+
+class RecordVersionOut(BaseModel):
+    """One version of an area or a suite, in force from ``effective_from`` (until the next version's)."""
+
+    model_config = ConfigDict(extra="allow")
+    effective_from: date
+    recorded_by: str
+
+
+class ReferenceRecord(EventPayload):
+    """An area (a borough and the force covering it, or a force) or a custody suite (its force, borough and
+    address) as custody's admins keep it, with its whole history and the place's notifications, on the compacted
+    topic ``reference.v1`` keyed ``<kind>:<code>``: every service's copy is the latest record of each key."""
+
+    event_type = "reference.record"
+    topic = REFERENCE.name
+    kind: Literal["area", "suite"]
+    code: str
+    versions: list[RecordVersionOut]
+    notifications: list[NotificationPeriodOut]
+
+
 EVENTS = EventRegistry(
     AppropriateAdultPresent,
     ConfirmationOverdue,
@@ -220,5 +256,6 @@ EVENTS = EventRegistry(
     RefusalRecorded,
     Charged,
     Released,
+    ReferenceRecord,
 )
 CONSUMES: list[str] = [CUSTODY_COMMANDS.name, PPO_REGISTER.name]

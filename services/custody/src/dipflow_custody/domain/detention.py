@@ -16,12 +16,7 @@ from enum import StrEnum
 from dipflow.errors import RuleViolation
 from dipflow_custody.domain import events
 from dipflow_custody.domain.age import age_on
-from dipflow_custody.domain.catalogue import (
-    Offence,
-    drug_vocabulary,
-    is_arrest_power,
-    is_trigger_offence,
-)
+from dipflow_custody.domain.catalogue import Offence, drug_vocabulary, is_trigger_offence
 from dipflow_custody.domain.deadlines import TimeLimit, confirmation_due, time_limit
 from dipflow_custody.domain.drugs import DrugVocabulary
 from dipflow_custody.domain.eligibility import DetentionFacts, InspectorDecision, TestDecision, decide_test
@@ -205,7 +200,11 @@ class Detention:
             further_arrest=further_arrest,
             trigger_offence=check.is_trigger,
             trigger_reason=check.reason,
-            arrest_power=is_arrest_power(offence.code),
+            arrest_power=recorded.is_arrest_power,
+            statute=recorded.provision.statute,
+            section=recorded.provision.section,
+            title=recorded.label,
+            in_catalogue=recorded.in_catalogue,
         )
 
     def dispose_of_offence(self, code: str, disposal: Disposal, at: datetime) -> events.OffenceDisposed:
@@ -232,7 +231,7 @@ class Detention:
             raise RuleViolation(
                 "T2", f"cannot charge offences not recorded in this detention: {sorted(unknown)}"
             )
-        powers = sorted(c for c in codes if is_arrest_power(c))
+        powers = sorted(o.code for o in self.offences if o.code in codes and o.is_arrest_power)
         if powers:
             raise RuleViolation("T2", f"{powers} are powers of arrest, not offences: they cannot be charged")
         self.charged_at = at
@@ -495,14 +494,3 @@ class Detention:
         present = self.adult_arrived_at is not None and self.adult_arrived_at <= at
         if age_on(self.date_of_birth, at.date()) < 18 and not present:
             raise RuleViolation("T5", f"an appropriate adult must be present for the {what} (under 18)")
-
-
-def classify_offence_drug(offence: Offence, drugs: DrugVocabulary | None = None) -> Offence:
-    """The offence with its drug named and classed from the vocabulary on the offence date (a drug the
-    vocabulary does not know is kept as given, with no class)."""
-    if offence.drug is None:
-        return replace(offence, drug_class=None)
-    found = (drugs or drug_vocabulary()).find(offence.drug)
-    if found is None:
-        return replace(offence, drug=offence.drug.strip().lower(), drug_class=None)
-    return replace(offence, drug=found.name, drug_class=found.class_on(offence.offence_date))

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from dipflow_custody.domain.age import age_on
-from dipflow_custody.domain.catalogue import Offence, is_arrest_power, is_trigger_offence
+from dipflow_custody.domain.catalogue import Offence, is_trigger_offence
 from dipflow_custody.domain.notifications import NotificationKind, Notified
 
 ADULT = 18
@@ -96,7 +96,7 @@ def _on_arrest(facts: DetentionFacts) -> TestDecision:
             f"Suite {facts.station_at_arrest.place} was not notified for testing on arrest on "
             f"{facts.arrested_at:%d %b %Y}.",
         )
-    if all(is_arrest_power(o.code) for o in facts.offences):
+    if all(o.is_arrest_power for o in facts.offences):
         return TestDecision(
             stage,
             Outcome.not_allowed,

@@ -24,6 +24,10 @@ class OffenceAdded(DetentionEvent):
     trigger_offence: bool
     trigger_reason: str
     arrest_power: bool
+    statute: str
+    section: str
+    title: str
+    in_catalogue: bool
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,17 +14,19 @@ from dipflow.errors import InvalidInput, NotFound
 from dipflow.events import EventPayload
 from dipflow.events.timers import Deadline
 from dipflow.uow import UnitOfWork
+from dipflow.working_days import london_day
 from dipflow_custody.adapters import reference
 from dipflow_custody.adapters import repository as detentions
 from dipflow_custody.contracts import bodies as contracts
 from dipflow_custody.contracts import events as wire
 from dipflow_custody.domain import events
 from dipflow_custody.domain.age import age_on
-from dipflow_custody.domain.catalogue import Offence
+from dipflow_custody.domain.catalogue import OffenceIntake, resolve
 from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, pending_hold_deadlines
 from dipflow_custody.domain.detention import Detention, Stations
 from dipflow_custody.domain.eligibility import TestDecision
 from dipflow_custody.domain.notifications import NotificationKind
+from dipflow_custody.service_layer import catalogue
 from dipflow_custody.service_layer.actions import Action
 
 AreaCheck = Callable[[str], None]
@@ -80,7 +82,8 @@ class BookIn:
     suite: str
     arrested_at: datetime
     booked_in_at: datetime
-    offences: list[Offence] = field(default_factory=list)
+    offences: list[OffenceIntake] = field(default_factory=list)
+    """As the custody system named them; named from the catalogue in force when the command runs."""
     detention_id: str | None = None
     """Given by the command topic (derived from the command's event id); new otherwise."""
 
@@ -97,7 +100,7 @@ def book_in_command(
         suite=body.suite,
         arrested_at=body.arrested_at,
         booked_in_at=body.booked_in_at or booked_in_at,
-        offences=[o.domain() for o in body.offences],
+        offences=[o.intake() for o in body.offences],
         detention_id=detention_id,
     )
 
@@ -128,10 +131,11 @@ async def stations(uow: UnitOfWork, d: Detention) -> Stations:
 
 
 async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcome:
-    place = await reference.suite_place(uow, cmd.suite)
-    if place is None:
+    await catalogue.refresh(uow)
+    suite = await reference.suite_on(uow, cmd.suite, london_day(cmd.booked_in_at))
+    if suite is None:
         raise UnknownSuite(cmd.suite, await reference.known_suites(uow))
-    force, area = place
+    force, area = suite.force, suite.borough
     check_area(area)
     d = Detention(
         detention_id=cmd.detention_id or str(uuid.uuid4()),
@@ -143,7 +147,7 @@ async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcom
         booked_in_at=cmd.booked_in_at,
         is_ppo=await ppo_copy.is_ppo(uow, cmd.person_id),
     )
-    added = [d.add_offence(o, cmd.booked_in_at) for o in cmd.offences]
+    added = [d.add_offence(resolve(o), cmd.booked_in_at) for o in cmd.offences]
     decision = d.decide(await stations(uow, d))
     await detentions.insert(uow, d, cmd.name, force, area)
     await _schedule_holds(uow, d, decision)
@@ -166,6 +170,7 @@ async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcom
 
 async def act(uow: UnitOfWork, cmd: Act, check_area: AreaCheck) -> Outcome:
     """One command on a detention: its event and any new test decision, in one unit of work."""
+    await catalogue.refresh(uow)
     loaded = await detentions.load(uow, cmd.detention_id)
     if loaded is None:
         raise NotFound("detention", cmd.detention_id)
@@ -356,9 +361,9 @@ async def _wire(uow: UnitOfWork, d: Detention, event: events.DetentionEvent) -> 
     their age that day (B1)."""
     facts = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "at"}
     if isinstance(event, events.ResultRecorded):
-        place = await reference.suite_place(uow, d.suite)
+        suite = await reference.suite_on(uow, d.suite, london_day(d.booked_in_at))
         on = (d.sample_taken_at or event.at).date()
-        there = await reference.notified(uow, place[1], on) if place else None
+        there = await reference.notified(uow, suite.borough, on) if suite else None
         facts["initial_assessment_notified"] = bool(there and NotificationKind.initial_assessment in there)
         facts["follow_up_assessment_notified"] = bool(
             there and NotificationKind.follow_up_assessment in there

@@ -1,21 +1,45 @@
-"""Reference reads: a suite's area, a person's PPO status in custody's copy of the register (T4), and K5."""
+"""Reference data a force runs itself (docs/rules.md T1, T2): areas, custody suites and their notifications, and
+reference reads. Admins change them (one at a time or by CSV, a bad file changes nothing); each change is a new
+version, audited, and the changed area or suite goes out whole (history and notifications) on ``reference.v1``
+for every service's copy. A new borough goes live by data alone."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from importlib import resources
+from typing import Any
 
-from dipflow import ppo_copy
-from dipflow.errors import NotFound
+from dipflow import ppo_copy, reference_copy
+from dipflow.auth.principal import shipped_areas
+from dipflow.errors import InvalidInput, NotFound
+from dipflow.topics import REFERENCE
 from dipflow.uow import UnitOfWork
+from dipflow.working_days import london_today
 from dipflow_custody.adapters import reference, views
 from dipflow_custody.adapters.views import TestsInMonth
+from dipflow_custody.contracts.events import NotificationPeriodOut, RecordVersionOut, ReferenceRecord
+from dipflow_custody.domain.catalogue import shipped_catalogue, shipped_drugs
+from dipflow_custody.domain.notifications import NotificationPeriod
+from dipflow_custody.domain.reference import (
+    Area,
+    AreaKind,
+    ImportKind,
+    Suite,
+    Version,
+    check_area,
+    check_suite,
+    latest,
+    parse_import,
+)
+from dipflow_custody.service_layer import catalogue
 
 
 async def suite_area(uow: UnitOfWork, suite: str) -> str:
-    place = await reference.suite_place(uow, suite)
-    if place is None:
+    found = await reference.current_suite(uow, suite)
+    if found is None:
         raise NotFound("custody suite", suite)
-    return place[1]
+    return found.borough
 
 
 async def ppo_borough(uow: UnitOfWork, person_id: str) -> str | None:
@@ -28,3 +52,139 @@ async def ppo_borough(uow: UnitOfWork, person_id: str) -> str | None:
 async def tests_by_suite_and_month(uow: UnitOfWork, since: date, until: date) -> list[TestsInMonth]:
     """K5: samples taken per suite and month."""
     return await views.tests_by_suite_and_month(uow, since, until)
+
+
+# -- areas and suites ----------------------------------------------------------------------------------------
+
+
+def actor_of(uow: UnitOfWork) -> str:
+    return uow.actor.subject if uow.actor is not None else f"system:{uow.producer.name}"
+
+
+async def current_areas(uow: UnitOfWork) -> dict[str, Area]:
+    found = {code: latest(v) for code, v in (await reference.histories(uow, "area")).items()}
+    return {code: area for code, area in found.items() if area is not None}
+
+
+async def current_suites(uow: UnitOfWork) -> dict[str, Suite]:
+    found = {code: latest(v) for code, v in (await reference.histories(uow, "suite")).items()}
+    return {code: suite for code, suite in found.items() if suite is not None}
+
+
+async def history(uow: UnitOfWork, kind: str, code: str) -> list[Version[Any]]:
+    versions = await reference.history(uow, kind, code)
+    if not versions:
+        raise NotFound(kind, code)
+    return versions
+
+
+async def define_area(uow: UnitOfWork, version: Version[Area]) -> Area:
+    """Add an area or change one from a date: a borough names the force that covers it, a force itself."""
+    area = version.value
+    check_area(area, await current_areas(uow))
+    body = {"name": area.name, "kind": str(area.kind), "force": area.force}
+    await reference.record(uow, "area", area.code, version.effective_from, body, actor_of(uow))
+    await uow.audit("area.define", detail={"code": area.code, "from": str(version.effective_from)})
+    await publish(uow, "area", area.code)
+    return area
+
+
+async def define_suite(uow: UnitOfWork, version: Version[Suite]) -> Suite:
+    """Add a custody suite or change one from a date (a move to another borough keeps the earlier borough for
+    the detentions booked before it)."""
+    suite = version.value
+    check_suite(suite, await current_areas(uow))
+    body = {"name": suite.name, "force": suite.force, "borough": suite.borough, "address": suite.address}
+    await reference.record(uow, "suite", suite.code, version.effective_from, body, actor_of(uow))
+    await uow.audit("suite.define", detail={"code": suite.code, "from": str(version.effective_from)})
+    await publish(uow, "suite", suite.code)
+    return suite
+
+
+async def place_kind(uow: UnitOfWork, place: str) -> str:
+    """Whether ``place`` is a suite or an area; a place neither is cannot be notified."""
+    if place in await reference.histories(uow, "suite"):
+        return "suite"
+    if place in await reference.histories(uow, "area"):
+        return "area"
+    raise InvalidInput(
+        f"no custody suite or area {place!r}", field="body.place", reason="not a suite or an area"
+    )
+
+
+async def publish(uow: UnitOfWork, kind: str, code: str) -> None:
+    """The record of ``code`` (every version, its notifications) to ``reference.v1``, for every copy."""
+    versions = await reference.history(uow, kind, code)
+    notified = await reference.list_notifications(uow, code)
+    record = ReferenceRecord(
+        kind="area" if kind == "area" else "suite",
+        code=code,
+        versions=[
+            RecordVersionOut(
+                effective_from=v.effective_from,
+                recorded_by=v.recorded_by,
+                **{k: val for k, val in asdict(v.value).items() if k != "code"},
+            )
+            for v in versions
+        ],
+        notifications=[
+            NotificationPeriodOut(kind=str(p.kind), valid_from=p.valid_from, valid_to=p.valid_to)
+            for _, p in notified
+        ],
+    )
+    await uow.emit(f"{kind}:{code}", [(record, datetime.now(UTC))], topic=REFERENCE.name)
+    await reference_copy.keep(uow, record)
+
+
+# -- the shipped data: the first import of an installation ---------------------------------------------------
+
+
+def _shipped(name: str) -> str:
+    return resources.files("dipflow_custody.data").joinpath(name).read_text(encoding="utf-8")
+
+
+async def seed(uow: UnitOfWork) -> dict[str, int]:
+    """Import the shipped data files for what has no record yet (areas, suites, notifications, offences, drugs),
+    then publish every area and suite, so a new service's copy is complete. Safe to run on every start."""
+    await reference.lock_for_seeding(uow)
+    added: dict[str, int] = {}
+    today = london_today()
+    have = await reference.has_records(uow, "area")
+    forces = shipped_areas()
+    new_areas = [code for code in sorted(forces, key=lambda c: (forces[c] != c, c)) if code not in have]
+    for code in new_areas:
+        kind = AreaKind.force if forces[code] == code else AreaKind.borough
+        body = {"name": code.replace("-", " ").title(), "kind": str(kind), "force": forces[code]}
+        await reference.record(uow, "area", code, date(2000, 1, 1), body, "system:seed")
+    added["areas"] = len(new_areas)
+    have = await reference.has_records(uow, "suite")
+    suites, _ = parse_import(ImportKind.suites, _shipped("suites.csv"), today)
+    for _, version in suites:
+        if version.value.code not in have:
+            s = version.value
+            body = {"name": s.name, "force": s.force, "borough": s.borough, "address": s.address}
+            await reference.record(uow, "suite", s.code, version.effective_from, body, "system:seed")
+    added["suites"] = len([1 for _, v in suites if v.value.code not in have])
+    periods, _ = parse_import(ImportKind.notifications, _shipped("notifications.csv"), today)
+    added["notifications"] = 0
+    for _, period in periods:
+        assert isinstance(period, NotificationPeriod)
+        added["notifications"] += await reference.seed_notification(uow, period)
+    have = await reference.has_records(uow, "offence")
+    shipped = [t for t in shipped_catalogue() if t.code not in have]
+    for t in shipped:
+        body = {k: v for k, v in asdict(t).items() if k != "code"}
+        await reference.record(uow, "offence", t.code, date(2000, 1, 1), body, "system:seed")
+    added["offences"] = len(shipped)
+    have = await reference.has_records(uow, "drug")
+    drugs = [d for d in shipped_drugs() if d.name not in have]
+    for drug in drugs:
+        await reference.record(
+            uow, "drug", drug.name, date(2000, 1, 1), catalogue.drug_body(drug), "system:seed"
+        )
+    added["drugs"] = len(drugs)
+    for record_kind in ("area", "suite"):
+        for code in sorted(await reference.histories(uow, record_kind)):
+            await publish(uow, record_kind, code)
+    await catalogue.refresh(uow)
+    return added

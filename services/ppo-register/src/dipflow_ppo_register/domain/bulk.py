@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from dipflow.people import AREA_CODE
 from dipflow_ppo_register.domain.register import Period, RegisterRuleBroken, Strand, check_add
 
 PERSON_ID = re.compile(r"^([0-9]{2,4}/[0-9]{1,7}[A-Z]|L-[A-Z0-9-]{3,30})$")
 MISSING_COLUMN = "missing column"
-BOROUGH = re.compile(r"^[a-z-]{2,60}$")
 REQUIRED = ("person_id", "borough", "strand", "start_date")
 DEFAULT_REASON = "bulk import"
 _STRAND_NAMES = {
@@ -116,7 +116,7 @@ def _parse(reader: csv.DictReader[str]) -> tuple[list[ImportRow], list[RowError]
                 RowError(line, "person_id", "not a PNC number (YY/NNNNNNNL) or local id (L-...)")
             )
         borough = values.get("borough", "").lower().replace(" ", "-")
-        if not BOROUGH.match(borough):
+        if not AREA_CODE.match(borough):
             row_errors.append(RowError(line, "borough", "not a borough name (letters and hyphens)"))
         strand = parse_strand(values.get("strand", ""))
         if strand is None:

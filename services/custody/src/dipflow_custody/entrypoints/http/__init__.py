@@ -1,5 +1,12 @@
 """The custody HTTP API, one module per resource."""
 
-from dipflow_custody.entrypoints.http import detentions, measures, notifications, reference
+from dipflow_custody.entrypoints.http import catalogue, detentions, measures, notifications, places, reference
 
-ROUTERS = [detentions.router, notifications.router, measures.router, reference.router]
+ROUTERS = [
+    detentions.router,
+    notifications.router,
+    measures.router,
+    reference.router,
+    catalogue.router,
+    places.router,
+]

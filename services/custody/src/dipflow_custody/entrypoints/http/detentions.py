@@ -14,7 +14,6 @@ from dipflow_custody.contracts.bodies import (
     BookIn,
     FurtherOffence,
 )
-from dipflow_custody.domain.catalogue import UnknownOffence, offence_types
 from dipflow_custody.entrypoints.http.deps import (
     Booker,
     DetentionId,
@@ -39,15 +38,8 @@ DETENTION_PURPOSES = (
 )
 
 
-def _known_codes(codes: list[str]) -> None:
-    for code in codes:
-        if code not in offence_types():
-            raise UnknownOffence(code)
-
-
 @router.post("", status_code=201, response_model=DetentionView, summary="Book a person in")
 async def book_in(body: BookIn, ctx: Booker) -> DetentionView:
-    _known_codes([o.code for o in body.offences])
     command = detentions.book_in_command(body, booked_in_at=datetime.now(UTC))
     async with ctx.unit_of_work() as uow:
         return detention_view(await detentions.book_in(uow, command, ctx.require_area))
@@ -98,7 +90,6 @@ def _withheld(view: DetentionView, ctx: AuthContext) -> DetentionView:
 async def add_offence(
     detention_id: DetentionId, body: FurtherOffence, ctx: Writer, settings: Settings
 ) -> DetentionView:
-    _known_codes([body.offence.code])
     return await _act(ctx, settings, detention_id, "offences", body)
 
 

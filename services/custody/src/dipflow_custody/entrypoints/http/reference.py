@@ -1,16 +1,12 @@
-"""Reference reads for custody: offence codes, the drug vocabulary, a person's PPO status, and what is still
-owed at a suite (inspector decisions, written confirmations, overdue confirmatory results)."""
+"""A person's PPO status, and what is still owed at a suite (inspector decisions, written confirmations, overdue confirmatory results)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from dipflow_custody.domain.catalogue import drug_vocabulary, offence_types
-from dipflow_custody.entrypoints.http.deps import PpoStatusReader, SignedIn, SuiteReader
+from dipflow_custody.entrypoints.http.deps import PpoStatusReader, SuiteReader
 from dipflow_custody.entrypoints.http.schemas import (
     DetentionView,
-    DrugView,
-    OffenceCodeView,
     OpenItem,
     PpoStatusView,
     detention_view,
@@ -18,32 +14,6 @@ from dipflow_custody.entrypoints.http.schemas import (
 from dipflow_custody.service_layer import detentions, reference
 
 router = APIRouter(prefix="/v1", tags=["reference data"])
-
-
-@router.get(
-    "/offence-codes", response_model=list[OffenceCodeView], summary="The offence codes this service knows"
-)
-async def offence_codes(ctx: SignedIn) -> list[OffenceCodeView]:
-    return [
-        OffenceCodeView(code=o.code, statute=o.statute, section=o.section, title=o.title)
-        for o in offence_types().values()
-    ]
-
-
-@router.get("/drugs", response_model=list[DrugView], summary="T14: the controlled-drug vocabulary")
-async def drugs(ctx: SignedIn) -> list[DrugView]:
-    return [
-        DrugView(
-            name=d.name,
-            synonyms=list(d.synonyms),
-            classes=[
-                {"class": c.drug_class, "from": c.period.valid_from, "to": c.period.valid_to}
-                for c in d.classes
-            ],
-            specified=[{"from": p.valid_from, "to": p.valid_to} for p in d.specified],
-        )
-        for d in drug_vocabulary()
-    ]
 
 
 @router.get(

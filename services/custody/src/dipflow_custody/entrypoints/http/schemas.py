@@ -56,11 +56,21 @@ class ConfirmationView(BaseModel):
 
 
 class OffenceView(BaseModel):
-    code: str
+    code: str = Field(
+        description="The catalogue code; for an offence not in the catalogue, the custody system's"
+    )
     offence_date: date
     attempt: bool
     drug: str | None
     drug_class: str | None
+    statute: str
+    section: str
+    title: str
+    in_catalogue: bool = Field(
+        description="False: recorded as the custody system gave it, for an admin to classify"
+    )
+    wording: str | None = None
+    system_code: str | None = None
 
 
 class DetentionView(BaseModel):
@@ -134,6 +144,12 @@ def detention_view(outcome: Outcome) -> DetentionView:
                 attempt=o.attempt,
                 drug=o.drug,
                 drug_class=o.drug_class,
+                statute=o.provision.statute,
+                section=o.provision.section,
+                title=o.title or o.label,
+                in_catalogue=o.in_catalogue,
+                wording=o.wording,
+                system_code=o.system_code,
             )
             for o in d.offences
         ],
@@ -179,6 +195,8 @@ class OffenceCodeView(BaseModel):
     statute: str
     section: str
     title: str
+    category: str = "other"
+    arrest_power: bool = False
 
 
 class OpenItem(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from dipflow.auth import Role
 from dipflow.http.params import Day, PersonId
+from dipflow.people import AREA_CODE_PATTERN
 from dipflow.working_days import london_today
 from dipflow_ppo_register.domain.register import Period, Strand
 from dipflow_ppo_register.entrypoints.http.deps import (
@@ -39,7 +40,7 @@ class AddToRegister(BaseModel):
     }
 
     person_id: PersonId
-    borough: str = Field(min_length=2, max_length=60, pattern=r"^[a-z-]+$")
+    borough: str = Field(min_length=2, max_length=60, pattern=AREA_CODE_PATTERN)
     strand: Strand
     start_date: Day
     reason: str = Field(min_length=3, max_length=500)

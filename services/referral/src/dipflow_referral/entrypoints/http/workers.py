@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
+from dipflow.people import AREA_CODE_PATTERN
 from dipflow_referral.domain.assignment import Leave, StaffMember
 from dipflow_referral.entrypoints.http.deps import AreaManagers, Managers, Policy, WorkerManager
 from dipflow_referral.service_layer import workers
@@ -35,7 +36,7 @@ class WorkerIn(BaseModel):
 
     worker_id: str = Field(pattern=r"^[A-Za-z0-9-]{2,40}$")
     name: str = Field(min_length=1, max_length=200)
-    area: str = Field(pattern=r"^[a-z-]{2,60}$")
+    area: str = Field(pattern=AREA_CODE_PATTERN)
     suites: list[str] = Field(min_length=1, max_length=20)
     daily_capacity: StrictInt = Field(ge=1, le=50)
     working_weekdays: list[Annotated[StrictInt, Field(ge=0, le=6)]] = Field(
