@@ -415,6 +415,10 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     await expect(cases.locator("tr", has_text=data.facts["order"])).to_contain_text("D")  # rule ids
     await expect(cases.locator("thead")).to_contain_text("Enforcement due")
     await expect(cases.locator("thead")).to_contain_text("First hearing due")
+    # the 2008 breach's due dates passed long ago: the page shows probation liaison's alerts with their count
+    await expect(page.locator("#alerts")).to_have_attribute("data-loaded", "true")
+    await expect(page.locator("#alerts .alerts-list")).to_contain_text("Breach case step overdue")
+    assert int(await page.locator("#alerts [data-count]").inner_text()) >= 2
     arrests = page.locator("#arrests table")
     await expect(arrests.locator("tr", has_text=data.facts["failed"])).to_contain_text("Arrested")
     await expect(arrests.locator("tr", has_text=data.facts["drr"])).to_contain_text("Premium")

@@ -95,6 +95,20 @@ POLICY: dict[tuple[str, str, str], dict[Role, str]] = {
         for kind in ("areas", "suites")
     },
     ("custody", "POST", "/v1/reference-imports/{kind}"): {Role.admin: NATIONAL},
+    # alerts: the role that must act reaches the route; the alert's own area and assignee are checked once it is
+    # loaded (tests/integration/*/test_*_alerts.py), so an unknown alert id is a 404 for them, a 403 for others
+    **{
+        (service, "POST", f"/v1/alerts/{{alert_id}}/{action}"): {
+            **dict.fromkeys(roles, ANYONE),
+            Role.admin: NATIONAL,
+        }
+        for service, roles in (
+            ("custody", (Role.custody_officer, Role.inspector)),
+            ("referral", (Role.referral_worker, Role.referral_manager, Role.court_liaison)),
+            ("breach", (Role.police_enforcement, Role.probation_liaison)),
+        )
+        for action in ("acknowledge", "resolve")
+    },
     ("custody", "GET", "/v1/privacy/erasure-requests/{request_id}"): {Role.admin: NATIONAL},
     ("custody", "GET", "/v1/privacy/erasures/{request_id}"): {Role.admin: NATIONAL},
     # referral: workers their own cases in their area, managers their area, clinical notes for staff only
@@ -392,6 +406,7 @@ async def build_world(w: World) -> None:
         "request_id": str(uuid.uuid4()),
         "notification_id": "1",
         "code": OWN,
+        "alert_id": str(uuid.uuid4()),
         "kind": "areas",
         "person": person,
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from dipflow.alerts.model import RaiseAlert
 from dipflow.auth.principal import Principal
 from dipflow.db.appends import Writes
 from dipflow.events.envelope import EventPayload
@@ -66,6 +67,7 @@ class FakeUnitOfWork(UnitOfWork):
     audits: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
     scheduled: dict[tuple[str, str], tuple[datetime, dict[str, Any]]] = field(default_factory=dict)
     cancelled: list[tuple[str, str]] = field(default_factory=list)
+    alerts: dict[tuple[str, str], RaisedAlert] = field(default_factory=dict)
 
     @property
     def conn(self) -> asyncpg.Connection:
@@ -110,6 +112,45 @@ class FakeUnitOfWork(UnitOfWork):
 
     def payloads(self) -> list[EventPayload]:
         return [e.payload for e in self.events]
+
+
+@dataclass
+class RaisedAlert:
+    """An alert a fake unit of work raised, with what happened to it since."""
+
+    raised: RaiseAlert
+    state: str = "open"
+    role: str = ""
+    resolution: str | None = None
+
+
+async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> RaisedAlert | None:
+    """``dipflow.alerts.store.raise_alert`` for a fake unit of work: once per kind and subject."""
+    assert isinstance(uow, FakeUnitOfWork)
+    if (new.kind, new.subject) in uow.alerts:
+        return None
+    uow.alerts[(new.kind, new.subject)] = RaisedAlert(new, role=new.role)
+    return uow.alerts[(new.kind, new.subject)]
+
+
+async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> RaisedAlert | None:
+    assert isinstance(uow, FakeUnitOfWork)
+    found = uow.alerts.get((kind, subject))
+    if found is None or found.state not in ("open", "acknowledged"):
+        return None
+    found.state, found.role = "escalated", to_role
+    return found
+
+
+async def resolve(
+    uow: UnitOfWork, kind: str, subject: str, *, resolution: str, by: str | None = None
+) -> bool:
+    assert isinstance(uow, FakeUnitOfWork)
+    found = uow.alerts.get((kind, subject))
+    if found is None or found.state == "resolved":
+        return False
+    found.state, found.resolution = "resolved", resolution
+    return True
 
 
 def fake_uow(actor: Principal | None = None, producer: Producer | None = None) -> FakeUnitOfWork:

@@ -29,6 +29,7 @@ SHARED_STORAGE = {
     "privacy",  # erasure log, pseudonymising rows, retention
     "ppo_copy.py",  # the shared local copy of the PPO register
     "reference_copy.py",  # the shared local copy of areas and suites (reference.v1)
+    "alerts/store.py",  # the alerts every service keeps
     "webhooks.py",  # deliveries' bookkeeping in the tables a service names
     "devstack",  # the probe service and the local servers
 }

@@ -34,6 +34,7 @@ from dipflow_referral.service_layer import (
     assignment,
     bail_cases,
     clinical_notes,
+    clocks,
     recording,
 )
 from tests.support.fakes import FakeUnitOfWork, fake_uow
@@ -340,6 +341,15 @@ async def test_a9_nobody_free_puts_the_appointment_in_the_queue_and_alerts_the_m
     a = world.stored("D1")
     assert a.initial is not None and a.initial.worker_id is None
     assert isinstance(uow.payloads()[-1], wire.AssignmentUnassigned) and world.woken == []
+    ((kind, subject),) = uow.alerts
+    alert = uow.alerts[(kind, subject)].raised
+    assert (kind, alert.role, alert.area, alert.rule_ids) == (
+        clocks.UNASSIGNED,
+        "referral_manager",
+        "lambeth",
+        ("A9",),
+    )
+    assert alert.due_at == a.initial.at and (clocks.UNASSIGNED, subject) in uow.scheduled
 
 
 async def test_a9_an_assignment_queues_the_first_attempt_of_the_team_webhook(world: World) -> None:

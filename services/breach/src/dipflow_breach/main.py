@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dipflow import ppo_copy, reference_copy
+from dipflow.alerts import store as alerts
 from dipflow.auth import AuthSettings
 from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
@@ -38,10 +39,13 @@ def wiring(settings: BreachSettings) -> Wiring:
     timers, and the liaison webhooks."""
     consumed = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION, *subscriptions(settings.arrest_policy())]
     retry, attempts = settings.webhook_retry_base_s, settings.webhook_max_attempts
-    hooks = Webhooks(LIAISON_WEBHOOK, LIAISON_DELIVERIES, retry, attempts)
+    hooks = [
+        Webhooks(LIAISON_WEBHOOK, LIAISON_DELIVERIES, retry, attempts),
+        Webhooks(alerts.WEBHOOK, alerts.STORE, retry, attempts),
+    ]
     started = [reference_copy.start_area_directory]
     return Wiring(
-        subscriptions=consumed, timers=TIMERS, webhooks=[hooks], timer_poll_interval_s=0.5, on_start=started
+        subscriptions=consumed, timers=TIMERS, webhooks=hooks, timer_poll_interval_s=0.5, on_start=started
     )
 
 

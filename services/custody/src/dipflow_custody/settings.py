@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
+from dipflow_custody.service_layer.clocks import ClockPolicy
 
 
 class CustodySettings(ServiceSettings):
@@ -19,3 +21,16 @@ class CustodySettings(ServiceSettings):
     confirmation_working_days: int = Field(
         default=5, ge=1, le=30, description="T12: working days from dispatch for a confirmatory result [cfg]"
     )
+    written_confirmation_hours: float = Field(
+        default=24,
+        gt=0,
+        le=720,
+        description="T3: an oral authorisation not confirmed in writing after this long "
+        "is an alert to the area's inspectors [cfg]",
+    )
+    webhook_retry_base_s: float = Field(
+        5.0, gt=0, description="First alert-webhook retry after this; doubles"
+    )
+
+    def clock_policy(self) -> ClockPolicy:
+        return ClockPolicy(written_confirmation_within=timedelta(hours=self.written_confirmation_hours))

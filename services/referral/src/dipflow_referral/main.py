@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from dipflow import reference_copy
+from dipflow.alerts import store as alerts
 from dipflow.auth import AuthSettings
 from dipflow.http.app import Service, create_service_app
 from dipflow.privacy.api import PrivacyPlan
@@ -13,6 +14,7 @@ from dipflow_referral.adapters import inbox, privacy, webhooks
 from dipflow_referral.contracts.events import PRODUCER
 from dipflow_referral.entrypoints.consumers import custody_subscription
 from dipflow_referral.entrypoints.http import ROUTERS
+from dipflow_referral.service_layer import clocks
 from dipflow_referral.service_layer.assignment import WEBHOOK, WEBHOOK_ATTEMPTS
 from dipflow_referral.settings import ReferralSettings
 
@@ -32,10 +34,20 @@ def wiring(settings: ReferralSettings, broadcaster: inbox.InboxBroadcaster) -> W
     async def listen_for_the_inbox(resources: ServiceResources) -> None:
         resources.loops.append(broadcaster)
 
-    hooks = Webhooks(WEBHOOK, webhooks.DELIVERIES, settings.webhook_retry_base_s, WEBHOOK_ATTEMPTS)
+    retry = settings.webhook_retry_base_s
+    hooks = [
+        Webhooks(WEBHOOK, webhooks.DELIVERIES, retry, WEBHOOK_ATTEMPTS),
+        Webhooks(alerts.WEBHOOK, alerts.STORE, retry, WEBHOOK_ATTEMPTS),
+    ]
     custody = custody_subscription(settings.appointment_policy())
     started = [listen_for_the_inbox, reference_copy.start_area_directory]
-    return Wiring(subscriptions=[custody, reference_copy.SUBSCRIPTION], webhooks=[hooks], on_start=started)
+    return Wiring(
+        subscriptions=[custody, reference_copy.SUBSCRIPTION],
+        timers=clocks.timers(settings.clock_policy()),
+        webhooks=hooks,
+        on_start=started,
+        timer_poll_interval_s=0.5,
+    )
 
 
 def create_app(

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
 from dipflow_referral.domain.assignment import AppointmentPolicy
+from dipflow_referral.service_layer.clocks import ClockPolicy
 
 
 class ReferralSettings(ServiceSettings):
@@ -31,6 +32,23 @@ class ReferralSettings(ServiceSettings):
     default_place: str = Field(
         "the DIP office named on the notice", description="RA1 place when none is given"
     )
+
+    attendance_grace_minutes: int = Field(
+        60, ge=0, le=1440, description="A4/A5 clock: an appointment is overdue this long after its time"
+    )
+    overdue_escalation_hours: float = Field(
+        24, gt=0, le=720, description="An overdue appointment's alert goes to the managers after this long"
+    )
+    unassigned_escalation_hours: float = Field(
+        24, ge=0, le=720, description="A9: an unassigned appointment's alert is escalated this long before it"
+    )
+
+    def clock_policy(self) -> ClockPolicy:
+        return ClockPolicy(
+            attendance_grace=timedelta(minutes=self.attendance_grace_minutes),
+            overdue_escalation_after=timedelta(hours=self.overdue_escalation_hours),
+            unassigned_escalation_before=timedelta(hours=self.unassigned_escalation_hours),
+        )
 
     def appointment_policy(self) -> AppointmentPolicy:
         return AppointmentPolicy(

@@ -36,6 +36,19 @@ class Page:
     roles: tuple[Role, ...]
 
 
+ALERTED_BY = {
+    Role.referral_worker: "referral",
+    Role.referral_manager: "referral",
+    Role.court_liaison: "referral",
+    Role.custody_officer: "custody",
+    Role.inspector: "custody",
+    Role.police_enforcement: "breach",
+    Role.probation_liaison: "breach",
+}
+"""The service whose alerts each role's pages show (docs/decisions/0012)."""
+DOCUMENTS = frozenset({"notices.html"})
+"""Pages that are printable documents for the person: no alerts panel on them."""
+
 PAGES = (
     Page("/inbox", "My inbox", (Role.referral_worker,)),
     Page(
@@ -120,7 +133,13 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         for p in PAGES
         if principal is not None and (principal.role in p.roles or principal.role is Role.admin)
     ]
-    html = _environment().get_template(template).render(principal=principal, nav=nav, **context)
+    alerted = principal is not None and template not in DOCUMENTS
+    alerts_service = ALERTED_BY.get(principal.role) if alerted and principal is not None else None
+    html = (
+        _environment()
+        .get_template(template)
+        .render(principal=principal, nav=nav, alerts_service=alerts_service, **context)
+    )
     return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
 
 

@@ -53,6 +53,12 @@ def force_of(area: str) -> str | None:
     return (_installed[-1] if _installed else shipped_areas()).get(area)
 
 
+def areas_of_force(force: str) -> list[str]:
+    """The force and every area whose force it is, as the areas are known now."""
+    known = _installed[-1] if _installed else shipped_areas()
+    return sorted({force, *(a for a, f in known.items() if f == force)})
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str

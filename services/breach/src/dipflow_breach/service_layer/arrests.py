@@ -30,7 +30,7 @@ from dipflow_breach.domain.arrests import (
     RequestArrest,
     k3,
 )
-from dipflow_breach.service_layer import notifications
+from dipflow_breach.service_layer import alerting, notifications
 
 Covers = Callable[[str], bool]
 """Whether the caller covers an area (``Principal.covers``)."""
@@ -59,6 +59,7 @@ async def open_request(uow: UnitOfWork, command: RequestArrest, policy: ArrestPo
         return []
     await uow.schedule(ARREST_TARGET, request.request_id, request.deadline_at)
     await notifications.notify(uow, notices.arrest_requested(request))
+    await alerting.arrest_requested(uow, request)
     events: list[EventPayload] = [
         ArrestRequested(
             request_id=request.request_id,
@@ -96,6 +97,7 @@ async def _close(uow: UnitOfWork, request: ArrestRequest, booking: Booking) -> l
         return []
     await repository.save_request(uow, request)
     await uow.cancel(ARREST_TARGET, request.request_id)
+    await alerting.arrest_answered(uow, request, f"arrested ({booking.detention_id})")
     return [
         ArrestMade(
             request_id=request.request_id,
@@ -116,6 +118,7 @@ async def on_arrest_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
         return
     await repository.save_request(uow, request)
     await notifications.notify(uow, notices.arrest_overdue(request))
+    await alerting.arrest_overdue(uow, request)
     escalated = ArrestRequestEscalated(
         request_id=request.request_id, deadline_at=request.deadline_at, premium=request.premium
     )
@@ -132,6 +135,7 @@ async def cancel_for_dropped_prosecution(uow: UnitOfWork, command: DropProsecuti
             request.cancel(PROSECUTION_DROPPED, now)
             await repository.save_request(uow, request)
             await uow.cancel(ARREST_TARGET, request.request_id)
+            await alerting.arrest_answered(uow, request, f"cancelled: {PROSECUTION_DROPPED}")
             cancelled.append(request)
     if cancelled:
         events = [

@@ -17,9 +17,9 @@ from dipflow_breach.adapters import repository, views
 from dipflow_breach.contracts.events import DeadlinePassed, ProceedingsStarted
 from dipflow_breach.domain import notices
 from dipflow_breach.domain.arrests import ArrestPolicy, RequestArrest, Source
-from dipflow_breach.domain.cases import ENFORCEMENT_DUE, HEARING_DUE, STEP_DUE, BreachCase
+from dipflow_breach.domain.cases import ENFORCEMENT_DUE, HEARING_DUE, STEP_DUE, BreachCase, Step
 from dipflow_breach.domain.drr import Order, Outcome
-from dipflow_breach.service_layer import arrests, notifications
+from dipflow_breach.service_layer import alerting, arrests, notifications
 
 AreaCheck = Callable[[str], None]
 """Refuses (403) an area the caller does not cover; a system on a topic is trusted."""
@@ -90,6 +90,7 @@ async def record_enforcement(
     case.record_enforcement(command.action, command.at)
     await repository.save_case(uow, case)
     await uow.cancel(ENFORCEMENT_DUE, case.case_id)
+    await alerting.step_recorded(uow, case, Step.enforcement)
     await uow.audit("breach.enforcement", case.person_id, {"case_id": case.case_id})
     return case
 
@@ -100,6 +101,7 @@ async def record_hearing(uow: UnitOfWork, command: RecordHearing, check_area: Ar
     case.record_hearing(command.on, datetime.now(UTC))
     await repository.save_case(uow, case)
     await uow.cancel(HEARING_DUE, case.case_id)
+    await alerting.step_recorded(uow, case, Step.hearing)
     await uow.audit("breach.hearing", case.person_id, {"case_id": case.case_id})
     return case
 
@@ -115,6 +117,7 @@ async def on_case_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
         return
     await repository.save_case(uow, case)
     await notifications.notify(uow, notices.step_overdue(case, step, due))
+    await alerting.step_overdue(uow, case, step, due)
     passed = DeadlinePassed(case_id=case.case_id, deadline=str(step), due=due)
     await uow.emit(case.person_id, [(passed, datetime.now(UTC))])
 

@@ -26,7 +26,7 @@ from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, pending_hold_dead
 from dipflow_custody.domain.detention import Detention, Stations
 from dipflow_custody.domain.eligibility import TestDecision
 from dipflow_custody.domain.notifications import NotificationKind
-from dipflow_custody.service_layer import catalogue
+from dipflow_custody.service_layer import catalogue, clocks
 from dipflow_custody.service_layer.actions import Action
 
 AreaCheck = Callable[[str], None]
@@ -192,6 +192,7 @@ async def act(uow: UnitOfWork, cmd: Act, check_area: AreaCheck) -> Outcome:
     payloads = [(await _wire(uow, d, event), at)] if event is not None else []
     payloads += [(p, at) for p in _decision_events(d, before, after)]
     await uow.emit(d.person_id, payloads)
+    await clocks.after_action(uow, d, event)
     await uow.audit(f"detention.{cmd.name}", d.person_id, {"detention_id": cmd.detention_id})
     return Outcome(d, after, area)
 
@@ -233,22 +234,26 @@ async def on_hold_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
 
 
 async def on_confirmation_due(uow: UnitOfWork, deadline: Deadline) -> None:
-    """T12: the confirmatory result is due; still missing, it becomes overdue (an event and an open item)."""
-    await _on_timer(uow, deadline, lambda d: d.confirmation_passed_due(deadline.due_at))
+    """T12: the confirmatory result is due; still missing, it becomes overdue (an event, an open item and an
+    alert to the suite's custody officers)."""
+    done = await _on_timer(uow, deadline, lambda d: d.confirmation_passed_due(deadline.due_at))
+    if done is not None and isinstance(done[1], events.ConfirmationOverdue):
+        await clocks.confirmation_overdue(uow, done[0], done[1])
 
 
 async def _on_timer(
     uow: UnitOfWork, deadline: Deadline, change: Callable[[Detention], events.DetentionEvent | None]
-) -> None:
+) -> tuple[Detention, events.DetentionEvent] | None:
     loaded = await detentions.load_for_timer(uow, deadline.subject)
     if loaded is None:
-        return
+        return None
     d, version = loaded
     event = change(d)
     if event is None:
-        return
+        return None
     await detentions.save(uow, d, version)
     await uow.emit(d.person_id, [(await _wire(uow, d, event), event.at)])
+    return d, event
 
 
 async def open_inspector_requests(uow: UnitOfWork, suite: str) -> list[Outcome]:

@@ -36,6 +36,7 @@ class InboxItem:
     status: Status
     suite: str
     person_id: str
+    overdue: bool = False
 
 
 async def unassigned(uow: UnitOfWork, area: str | None) -> list[Queued]:
@@ -53,7 +54,9 @@ async def unassigned(uow: UnitOfWork, area: str | None) -> list[Queued]:
 async def inbox(uow: UnitOfWork, worker_id: str, day: date | None, state: Status | None) -> list[InboxItem]:
     """The worker's open appointments (on ``day``, of assessments in ``state``, when given), by time."""
     rows = await uow.conn.fetch(
-        "SELECT p.assessment_id, p.kind, p.at, p.place, a.status, a.suite, a.person_id FROM appointments p "
+        "SELECT p.assessment_id, p.kind, p.at, p.place, a.status, a.suite, a.person_id, EXISTS ("
+        "  SELECT 1 FROM alerts al WHERE al.kind = 'attendance-overdue' AND al.state <> 'resolved'"
+        "  AND al.subject = p.assessment_id || ':' || p.kind) AS overdue FROM appointments p "
         "JOIN assessments a USING (assessment_id) WHERE p.worker_id = $1 AND p.active "
         "AND ($2::date IS NULL OR p.day = $2) AND a.status = ANY($3::text[]) ORDER BY p.at",
         worker_id,
@@ -69,6 +72,7 @@ async def inbox(uow: UnitOfWork, worker_id: str, day: date | None, state: Status
             Status(r["status"]),
             r["suite"],
             r["person_id"],
+            r["overdue"],
         )
         for r in rows
     ]

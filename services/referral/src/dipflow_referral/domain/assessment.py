@@ -317,6 +317,16 @@ class RequiredAssessment:
             return self.follow_up
         raise RuleViolation("A3", f"no {kind} appointment is waiting (the requirement is {self.status})")
 
+    def waiting_appointments(self) -> dict[Kind, Appointment]:
+        """The appointments the person must now attend, by kind: an attendance is due at each (A4, A5)."""
+        found: dict[Kind, Appointment] = {}
+        for kind in Kind:
+            try:
+                found[kind] = self.appointment_waiting(kind)
+            except RuleViolation:
+                continue
+        return found
+
     # -- A4, A5 -----------------------------------------------------------------------------------------------
     def record_attendance(
         self, kind: Kind, outcome: Outcome, good_cause: bool, at: datetime

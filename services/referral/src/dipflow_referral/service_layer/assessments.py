@@ -321,6 +321,9 @@ async def assign(uow: UnitOfWork, cmd: Assign, check: AccessCheck, policy: Appoi
     previous = appointment.worker_id
     appointment.worker_id = cmd.worker_id
     await assessments.save(uow, a, loaded.version)
-    await assignment.announce(uow, a, loaded.area, cmd.kind, appointment, datetime.now(UTC), previous)
+    now = datetime.now(UTC)
+    await assignment.announce(
+        uow, a, loaded.area, cmd.kind, appointment, now, previous, from_queue=previous is None
+    )
     await uow.audit("assessment.assign", a.person_id, {"worker_id": cmd.worker_id})
     return loaded

@@ -19,7 +19,7 @@ from dipflow_referral.contracts import events as wire
 from dipflow_referral.contracts.webhooks import TeamAssignment
 from dipflow_referral.domain.assessment import Appointment, Kind, RequiredAssessment
 from dipflow_referral.domain.assignment import AppointmentPolicy, Proposal, Slot, propose, slot_on, window
-from dipflow_referral.service_layer import recording
+from dipflow_referral.service_layer import clocks, recording
 
 WEBHOOK = "referral.webhook"
 """The timer kind of team webhook deliveries."""
@@ -82,16 +82,21 @@ async def announce(
     appointment: Appointment,
     at: datetime,
     previous: str | None = None,
+    *,
+    from_queue: bool = False,
 ) -> None:
     """Tell the worker (their inbox, their team's webhook) and everyone else (an event) who has the appointment,
-    or the managers that nobody could take it."""
+    or the managers that nobody could take it (an alert); one taken ``from_queue`` resolves that alert."""
     ids = {"assessment_id": a.case_id, "detention_id": a.detention_id}
     worker_id = appointment.worker_id
     if worker_id is None:
         reason = "no worker covering the suite has room that day"
         unassigned = wire.AssignmentUnassigned(**ids, kind=str(kind), suite=a.suite, area=area, reason=reason)
         await uow.emit(a.person_id, [(unassigned, at)])
+        await clocks.nobody_free(uow, a, area, kind, appointment)
         return
+    if from_queue:
+        await clocks.someone_took(uow, a, kind, worker_id)
     assigned = wire.WorkerAssigned(
         **ids,
         kind=str(kind),
@@ -148,7 +153,7 @@ async def reslot(
             moved += 1
         changed = a.give_to(w.kind, slot, now)
         await recording.commit(uow, a, version, area, [changed] if changed else [])
-        await announce(uow, a, area, w.kind, appointment, now, holder)
+        await announce(uow, a, area, w.kind, appointment, now, holder, from_queue=holder is None)
     return Reslotted(moved, queued)
 
 

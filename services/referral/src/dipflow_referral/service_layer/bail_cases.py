@@ -16,7 +16,7 @@ from dipflow_referral.contracts import events as wire
 from dipflow_referral.domain.assessment import RequiredAssessment
 from dipflow_referral.domain.bail import BailCase, CourtOutcome, Restriction
 from dipflow_referral.domain.detention import Detention
-from dipflow_referral.service_layer import assessments
+from dipflow_referral.service_layer import assessments, clocks
 
 AreaCheck = Callable[[str], None]
 """Refuses (403) a case of an area the caller does not cover."""
@@ -158,3 +158,4 @@ async def on_breach_arrest(
         rule_ids=["B4"],
     )
     await uow.emit(person_id, [(arrest, arrested_at)])
+    await clocks.arrested_for_breach(uow, case, arrest_detention_id, deadline)

@@ -13,6 +13,7 @@ from dipflow_referral.contracts import events as wire
 from dipflow_referral.domain import events
 from dipflow_referral.domain.assessment import RequiredAssessment
 from dipflow_referral.domain.notices import text_of
+from dipflow_referral.service_layer import clocks
 
 
 async def commit(
@@ -28,6 +29,7 @@ async def commit(
         if isinstance(event, events.AttendanceRecorded):
             await assessments.record_attendance(uow, a.case_id, event)
     await uow.emit(a.person_id, payloads)
+    await clocks.keep_time(uow, a, changes)
 
 
 def wire_event(a: RequiredAssessment, area: str, event: events.AssessmentEvent) -> EventPayload:

@@ -1,5 +1,7 @@
 """The custody HTTP API, one module per resource."""
 
+from dipflow.alerts.http import alerts_router
+from dipflow.auth.principal import Role
 from dipflow_custody.entrypoints.http import catalogue, detentions, measures, notifications, places, reference
 
 ROUTERS = [
@@ -9,4 +11,5 @@ ROUTERS = [
     reference.router,
     catalogue.router,
     places.router,
+    alerts_router([Role.custody_officer, Role.inspector]),
 ]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dipflow.http.params import Day
 from dipflow_referral.domain.assessment import Kind, Status
@@ -24,6 +24,9 @@ class InboxItem(BaseModel):
     status: Status
     suite: str
     person_id: str
+    overdue: bool = Field(
+        False, description="Its time has passed with no attendance recorded: an open alert (A4/A5)"
+    )
 
 
 @router.get("", response_model=list[InboxItem], summary="Your open assignments (filter by day and state)")
@@ -40,6 +43,7 @@ async def my_inbox(ctx: Worker, day: Day | None = None, state: Status | None = N
             status=i.status,
             suite=i.suite,
             person_id=i.person_id,
+            overdue=i.overdue,
         )
         for i in items
     ]

@@ -1,0 +1,203 @@
+"""Referral's clocks (docs/rules.md A4, A5, A9), each raising an alert to the person who must act:
+
+- an appointment the person must attend whose time has passed (after a grace period) with no attendance recorded:
+  to the assigned worker, escalated to the area's referral managers if still open after a while;
+- an appointment nobody could take (no worker free): to the area's referral managers at once, escalated if still
+  unassigned a set time before it.
+
+Times are the facts' own: the clock of an appointment runs from the appointment's time, whenever the timer or the
+message that tells us happens to run. Timers and events raise, escalate and resolve each alert exactly once. An
+answer resolves the alert and leaves the clock's timers alone: each timer finds the case answered (or its alert
+resolved) and does nothing, and no request waits for a timer's locked row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from dipflow.alerts import store as alerts
+from dipflow.alerts.model import RaiseAlert
+from dipflow.auth.principal import Role
+from dipflow.events.timers import Deadline, DeadlineHandler
+from dipflow.uow import UnitOfWork
+from dipflow_referral.adapters import assessments
+from dipflow_referral.domain import events
+from dipflow_referral.domain.assessment import Appointment, Kind, RequiredAssessment, failure_rule
+from dipflow_referral.domain.bail import BailCase
+
+APPOINTMENT_PASSED = "appointment-passed"
+ATTENDANCE_OVERDUE = "attendance-overdue"
+UNASSIGNED = "appointment-unassigned"
+ESCALATION = "referral-alert-escalation"
+BEFORE_JUSTICE = "before-a-justice"
+ESCALATE_TO = {
+    ATTENDANCE_OVERDUE: Role.referral_manager,
+    UNASSIGNED: Role.referral_manager,
+    BEFORE_JUSTICE: Role.court_liaison,
+}
+"""Who an alert nobody resolved goes to (the same role, marked escalated, for the court's time limit)."""
+ANSWERS = (
+    events.AttendanceRecorded,
+    events.FailureNotified,
+    events.RequirementLapsed,
+    events.RequirementsEnded,
+)
+"""The events after which an appointment no longer waits for its attendance."""
+
+
+@dataclass(frozen=True)
+class ClockPolicy:
+    attendance_grace: timedelta
+    overdue_escalation_after: timedelta
+    unassigned_escalation_before: timedelta
+
+
+def _subject(a: RequiredAssessment, kind: Kind) -> str:
+    return f"{a.case_id}:{kind}"
+
+
+async def keep_time(
+    uow: UnitOfWork, a: RequiredAssessment, changes: Sequence[events.AssessmentEvent]
+) -> None:
+    """After a change of ``a``: each appointment the person must attend has its clock at its time; one no longer
+    waiting has none, and its alert (if one was raised) is resolved by the change that answered it."""
+    waiting = a.waiting_appointments()
+    answered = any(isinstance(e, ANSWERS) for e in changes)
+    for kind in Kind:
+        subject = _subject(a, kind)
+        appointment = waiting.get(kind)
+        if appointment is not None:
+            await uow.schedule(
+                APPOINTMENT_PASSED, subject, appointment.at, {"at": appointment.at.isoformat()}
+            )
+        elif answered:
+            await alerts.resolve(
+                uow, ATTENDANCE_OVERDUE, subject, resolution=f"the requirement is {a.status}"
+            )
+
+
+async def _waiting(
+    uow: UnitOfWork, deadline: Deadline
+) -> tuple[RequiredAssessment, str, Kind, Appointment] | None:
+    case_id, _, kind_text = deadline.subject.rpartition(":")
+    found = await assessments.peek(uow, case_id)
+    if found is None:
+        return None
+    a, area = found
+    kind = Kind(kind_text)
+    appointment = a.waiting_appointments().get(kind)
+    if appointment is None or appointment.at.isoformat() != deadline.payload.get("at"):
+        return None  # attended, failed, ended or moved since: its own clock runs
+    return a, area, kind, appointment
+
+
+def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
+    """The timer handlers of referral's clocks, with the settings' periods."""
+
+    async def appointment_passed(uow: UnitOfWork, deadline: Deadline) -> None:
+        if await _waiting(uow, deadline) is None:
+            return
+        at = datetime.fromisoformat(deadline.payload["at"])
+        await uow.schedule(
+            ATTENDANCE_OVERDUE, deadline.subject, at + policy.attendance_grace, deadline.payload
+        )
+
+    async def attendance_overdue(uow: UnitOfWork, deadline: Deadline) -> None:
+        found = await _waiting(uow, deadline)
+        if found is None:
+            return
+        a, area, kind, appointment = found
+        worker = appointment.worker_id
+        raised = await alerts.raise_alert(
+            uow,
+            RaiseAlert(
+                kind=ATTENDANCE_OVERDUE,
+                subject=deadline.subject,
+                role=str(Role.referral_worker if worker else Role.referral_manager),
+                area=area,
+                assignee=worker,
+                due_at=appointment.at + policy.attendance_grace,
+                summary=f"The {kind} appointment of {appointment.at:%d %b %Y %H:%M} has passed with no attendance "
+                "recorded: record whether the person attended (RA3).",
+                rule_ids=(failure_rule(kind), "A3"),
+                person_id=a.person_id,
+                case_id=a.case_id,
+            ),
+        )
+        if raised is not None and worker is not None:
+            due = datetime.now(UTC) + policy.overdue_escalation_after
+            await uow.schedule(ESCALATION, f"{ATTENDANCE_OVERDUE}|{deadline.subject}", due)
+
+    async def unassigned(uow: UnitOfWork, deadline: Deadline) -> None:
+        at = datetime.fromisoformat(deadline.payload["at"])
+        escalate_at = max(at - policy.unassigned_escalation_before, datetime.now(UTC))
+        await uow.schedule(ESCALATION, f"{UNASSIGNED}|{deadline.subject}", escalate_at)
+
+    async def escalation(uow: UnitOfWork, deadline: Deadline) -> None:
+        kind, _, subject = deadline.subject.partition("|")
+        await alerts.escalate(uow, kind, subject, to_role=str(ESCALATE_TO[kind]))
+
+    return {
+        APPOINTMENT_PASSED: appointment_passed,
+        ATTENDANCE_OVERDUE: attendance_overdue,
+        UNASSIGNED: unassigned,
+        ESCALATION: escalation,
+    }
+
+
+async def nobody_free(
+    uow: UnitOfWork, a: RequiredAssessment, area: str, kind: Kind, appointment: Appointment
+) -> None:
+    """A9: no worker could take the appointment: the area's managers are told at once, and again (escalated) a
+    set time before it if it is still unassigned."""
+    subject = _subject(a, kind)
+    raised = await alerts.raise_alert(
+        uow,
+        RaiseAlert(
+            kind=UNASSIGNED,
+            subject=subject,
+            role=str(Role.referral_manager),
+            area=area,
+            due_at=appointment.at,
+            summary=f"No worker covering {a.suite} has room for the {kind} appointment of "
+            f"{appointment.at:%d %b %Y %H:%M}: assign one (A9).",
+            rule_ids=("A9",),
+            person_id=a.person_id,
+            case_id=a.case_id,
+        ),
+    )
+    if raised is not None:
+        payload = {"at": appointment.at.isoformat()}
+        await uow.schedule(UNASSIGNED, subject, datetime.now(UTC), payload)
+
+
+async def someone_took(uow: UnitOfWork, a: RequiredAssessment, kind: Kind, worker_id: str) -> None:
+    """A queued appointment found a worker: the managers' alert about it is resolved."""
+    subject = _subject(a, kind)
+    await alerts.resolve(uow, UNASSIGNED, subject, resolution=f"assigned to {worker_id}")
+
+
+async def arrested_for_breach(
+    uow: UnitOfWork, case: BailCase, arrest_detention_id: str, by: datetime
+) -> None:
+    """B4: arrested for breaking the bail condition: court liaison must see the person before a justice by
+    ``by`` (24 hours, not counting Sundays, Christmas Day and Good Friday); escalated if it passes unresolved."""
+    subject = f"{case.detention_id}:{arrest_detention_id}"
+    raised = await alerts.raise_alert(
+        uow,
+        RaiseAlert(
+            kind=BEFORE_JUSTICE,
+            subject=subject,
+            role=str(Role.court_liaison),
+            area=case.area,
+            due_at=by,
+            summary=f"Arrested for breaking the bail condition to undergo assessment: before a justice by "
+            f"{by:%d %b %Y %H:%M} (BA76 s.7(4)).",
+            rule_ids=("B4",),
+            person_id=case.person_id,
+            case_id=case.detention_id,
+        ),
+    )
+    if raised is not None:
+        await uow.schedule(ESCALATION, f"{BEFORE_JUSTICE}|{subject}", by)

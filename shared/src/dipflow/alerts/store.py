@@ -1,0 +1,211 @@
+"""Alerts kept in a service's own database (``alerts``, platform migration 0006), with their feed, their state
+changes and their signed webhooks. Every function takes the unit of work of the change that causes it, so an
+alert is raised, escalated or resolved in the same transaction as the timer or event that decides it: exactly
+once, across restarts. The SQL of alerts lives here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from dipflow.alerts.model import Alert, AlertState, RaiseAlert, alert_id, check_acknowledge
+from dipflow.errors import NotFound
+from dipflow.uow import UnitOfWork
+from dipflow.webhooks import DeliveryTable, TableDeliveries, queue_first_attempt
+
+WEBHOOK = "alert-webhook"
+"""The timer kind of alert deliveries (one loop per service, :func:`dipflow.webhooks.delivery_loop`)."""
+CHANNEL = "dipflow_alerts"
+DELIVERIES = DeliveryTable("alert_deliveries", "id", "alert_receivers", "given_up_at", "delivery_id")
+STORE = TableDeliveries(DELIVERIES)
+_COLUMNS = (
+    "alert_id::text, seq, kind, subject, person_id, case_id, role, area, assignee, due_at, rule_ids, summary, "
+    "state, raised_at, escalated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, resolution"
+)
+
+
+def receiver(role: str, area: str) -> str:
+    """The key of the webhook of a role in an area."""
+    return f"{role}:{area}"
+
+
+def _alert(row: asyncpg.Record) -> Alert:
+    values = dict(row)
+    values["rule_ids"] = tuple(values["rule_ids"])
+    values["state"] = AlertState(values["state"])
+    return Alert(**values)
+
+
+def webhook_body(alert: Alert, event: str) -> dict[str, Any]:
+    """What a receiver gets: what happened to the alert (raised, escalated) and what it is about; no personal
+    data (the case id leads to the record, behind the feed's access checks)."""
+    return {
+        "event": event,
+        "alert_id": alert.alert_id,
+        "kind": alert.kind,
+        "case_id": alert.case_id,
+        "role": alert.role,
+        "area": alert.area,
+        "assignee": alert.assignee,
+        "due_at": alert.due_at.isoformat(),
+        "rule_ids": list(alert.rule_ids),
+        "summary": alert.summary,
+        "state": str(alert.state),
+    }
+
+
+async def _deliver(uow: UnitOfWork, alert: Alert, event: str) -> None:
+    key = receiver(alert.role, alert.area)
+    if not await DELIVERIES.has_receiver(uow, key):
+        return
+    delivery = await uow.conn.fetchval(
+        "INSERT INTO alert_deliveries (delivery_id, alert_id, area, body) VALUES ($1, $2, $3, $4) RETURNING id",
+        uuid.uuid4(),
+        uuid.UUID(alert.alert_id),
+        key,
+        webhook_body(alert, event),
+    )
+    await queue_first_attempt(uow, WEBHOOK, str(delivery))
+
+
+async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> Alert | None:
+    """Raise ``new`` unless it was raised before (then nothing happens and None is returned)."""
+    row = await uow.conn.fetchrow(
+        "INSERT INTO alerts (alert_id, kind, subject, person_id, case_id, role, area, assignee, due_at, rule_ids, "
+        "summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        f"ON CONFLICT (kind, subject) DO NOTHING RETURNING {_COLUMNS}",
+        uuid.UUID(new.alert_id),
+        new.kind,
+        new.subject,
+        new.person_id,
+        new.case_id,
+        new.role,
+        new.area,
+        new.assignee,
+        new.due_at,
+        list(new.rule_ids),
+        new.summary,
+    )
+    if row is None:
+        return None
+    alert = _alert(row)
+    await uow.audit("alert.raise", alert.person_id, {"alert_id": alert.alert_id, "kind": alert.kind})
+    await _deliver(uow, alert, "raised")
+    await uow.notify(CHANNEL)
+    return alert
+
+
+async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> Alert | None:
+    """Hand an alert nobody resolved to ``to_role`` of its area (a worker's goes to the team's managers); None
+    when it was resolved or escalated already, or never raised."""
+    row = await uow.conn.fetchrow(
+        "UPDATE alerts SET state = 'escalated', role = $3, assignee = NULL, escalated_at = now() "
+        f"WHERE kind = $1 AND subject = $2 AND state IN ('open', 'acknowledged') RETURNING {_COLUMNS}",
+        kind,
+        subject,
+        to_role,
+    )
+    if row is None:
+        return None
+    alert = _alert(row)
+    await uow.audit("alert.escalate", alert.person_id, {"alert_id": alert.alert_id, "to": to_role})
+    await _deliver(uow, alert, "escalated")
+    await uow.notify(CHANNEL)
+    return alert
+
+
+async def resolve(
+    uow: UnitOfWork, kind: str, subject: str, *, resolution: str, by: str | None = None
+) -> bool:
+    """Resolve the alert ``kind``/``subject`` (the event that answers it, or a person); False when there was
+    none open. Resolving before the alert is raised is fine: it will then find the case answered."""
+    changed = await uow.conn.fetchval(
+        "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
+        "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING person_id",
+        kind,
+        subject,
+        by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}"),
+        resolution,
+    )
+    if changed is None:
+        return False
+    await uow.audit("alert.resolve", changed, {"alert_id": alert_id(kind, subject), "resolution": resolution})
+    await uow.notify(CHANNEL)
+    return True
+
+
+async def get(uow: UnitOfWork, alert: str) -> Alert:
+    row = await uow.conn.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE alert_id = $1", _uuid(alert))
+    if row is None:
+        raise NotFound("alert", alert)
+    return _alert(row)
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError as exc:
+        raise NotFound("alert", text) from exc
+
+
+async def acknowledge(uow: UnitOfWork, alert: Alert) -> Alert:
+    """Someone of the role has seen it and is acting (recorded and audited); it stays on the feed until resolved."""
+    check_acknowledge(alert)
+    by = uow.actor.subject if uow.actor else f"system:{uow.producer.name}"
+    row = await uow.conn.fetchrow(
+        "UPDATE alerts SET state = CASE WHEN state = 'open' THEN 'acknowledged' ELSE state END, "
+        f"acknowledged_at = now(), acknowledged_by = $2 WHERE alert_id = $1 RETURNING {_COLUMNS}",
+        uuid.UUID(alert.alert_id),
+        by,
+    )
+    await uow.audit("alert.acknowledge", alert.person_id, {"alert_id": alert.alert_id})
+    return _alert(row)
+
+
+async def feed(
+    uow: UnitOfWork,
+    *,
+    roles: Sequence[str],
+    areas: Sequence[str] | None,
+    assignee: str | None,
+    states: Sequence[str],
+    after: int,
+    limit: int,
+) -> list[Alert]:
+    """Alerts for ``roles`` in ``areas`` (None: every area) in ``states``, oldest first after the cursor ``after``
+    (a ``seq``); a worker's feed (``assignee``) holds only their own."""
+    rows = await uow.conn.fetch(
+        f"SELECT {_COLUMNS} FROM alerts WHERE role = ANY($1::text[]) "
+        "AND ($2::text[] IS NULL OR area = ANY($2::text[])) AND ($3::text IS NULL OR assignee = $3) "
+        "AND state = ANY($4::text[]) AND seq > $5 ORDER BY seq LIMIT $6",
+        list(roles),
+        None if areas is None else list(areas),
+        assignee,
+        list(states),
+        after,
+        limit,
+    )
+    return [_alert(r) for r in rows]
+
+
+async def counts(
+    uow: UnitOfWork, *, roles: Sequence[str], areas: Sequence[str] | None, assignee: str | None
+) -> dict[str, int]:
+    """How many alerts of ``roles`` in ``areas`` (a worker's own) are in each state not yet resolved."""
+    rows = await uow.conn.fetch(
+        "SELECT state, count(*) AS n FROM alerts WHERE role = ANY($1::text[]) "
+        "AND ($2::text[] IS NULL OR area = ANY($2::text[])) AND ($3::text IS NULL OR assignee = $3) "
+        "AND state <> 'resolved' GROUP BY state",
+        list(roles),
+        None if areas is None else list(areas),
+        assignee,
+    )
+    return {r["state"]: r["n"] for r in rows}
+
+
+async def set_receiver(uow: UnitOfWork, role: str, area: str, url: str, secret: str) -> None:
+    await DELIVERIES.set_receiver(uow, receiver(role, area), url, secret)
+    await uow.audit("alert.receiver", None, {"role": role, "area": area, "url": url})

@@ -1,0 +1,104 @@
+"""Custody's clocks as alerts (T3, T12): raised once at the fact's own time to the role that must act, on its
+feed, and resolved by the action that answers them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from dipflow.auth import Role
+from tests.integration.custody.test_custody_api import bearer, custody, person
+from tests.integration.custody.test_custody_law import MINUTE, at, booked_in, officer, post
+
+__all__ = ["custody"]
+
+
+async def feed(
+    custody: httpx.AsyncClient,
+    headers: dict[str, str],
+    want: Callable[[list[dict[str, Any]]], bool],
+    **params: Any,
+) -> list[dict[str, Any]]:
+    last: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                answer = await custody.get("/v1/alerts", params=params, headers=headers)
+                assert answer.status_code == 200, answer.text
+                last = answer.json()["items"]
+                if want(last):
+                    return last
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"the feed never became as wanted; last {last}") from None
+
+
+async def test_t3_an_oral_authorisation_not_confirmed_in_writing_alerts_the_inspectors_until_it_is(
+    custody: httpx.AsyncClient, unique: str
+) -> None:
+    booked = datetime(2008, 6, 1, 10, 20, tzinfo=UTC)
+    did = await booked_in(custody, person(unique), booked, "CDA1971-s1")
+    decided_at = booked + timedelta(minutes=40)
+    body = {"decision": "authorised", "rank": "inspector", "grounds": "crack use admitted", "oral": True}
+    ruth = officer("insp-ruth", Role.inspector)
+    decided = await post(custody, did, "inspector-decision", {**body, **at(decided_at)}, headers=ruth)
+    assert decided.status_code == 200, decided.text
+
+    def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i["case_id"] == did]
+
+    raised = mine(await feed(custody, ruth, lambda items: bool(mine(items))))
+    assert [(a["kind"], a["role"], a["rule_ids"]) for a in raised] == [
+        ("written-confirmation-overdue", "inspector", ["T3"])
+    ]
+    assert datetime.fromisoformat(raised[0]["due_at"]) == decided_at + timedelta(
+        hours=24
+    )  # the setting's default
+    officers = (await custody.get("/v1/alerts", headers=bearer())).json()["items"]
+    assert mine(officers) == []  # custody officers do not confirm authorisations
+
+    confirmed = await post(
+        custody, did, "written-confirmation", at(decided_at + timedelta(days=2)), headers=ruth
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    resolved = mine(await feed(custody, ruth, lambda items: bool(mine(items)), state="resolved"))
+    assert resolved[0]["resolution"] == "confirmed in writing"
+    assert mine((await custody.get("/v1/alerts", headers=ruth)).json()["items"]) == []
+
+
+async def test_t12_an_overdue_confirmatory_result_alerts_the_suites_custody_officers_until_it_comes(
+    custody: httpx.AsyncClient, unique: str
+) -> None:
+    booked = datetime(2008, 9, 4, 10, 20, tzinfo=UTC)
+    did = await booked_in(custody, person(unique), booked)
+    await post(custody, did, "warning", at(booked + MINUTE))
+    await post(custody, did, "sample", at(booked + 2 * MINUTE))
+    result = {"drug": "crack", "result": "positive", "disputed": True, **at(booked + 5 * MINUTE)}
+    await post(custody, did, "results", result)
+    dispatched = await post(custody, did, "confirmation-dispatch", at(datetime(2008, 9, 5, 15, tzinfo=UTC)))
+    assert dispatched.status_code == 200, dispatched.text
+
+    def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i["case_id"] == did]
+
+    lambeth = officer("pc-lee")
+    raised = mine(await feed(custody, lambeth, lambda items: bool(mine(items))))
+    assert [(a["kind"], a["area"], a["rule_ids"]) for a in raised] == [
+        ("confirmation-overdue", "lambeth", ["T12"])
+    ]
+    assert datetime.fromisoformat(raised[0]["due_at"]) == datetime(2008, 9, 12, 23, tzinfo=UTC)
+    ack = await custody.post(f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=lambeth)
+    assert ack.status_code == 200 and ack.json()["state"] == "acknowledged", ack.text
+    inspector = await custody.post(
+        f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=officer("i", Role.inspector)
+    )
+    assert inspector.status_code == 403  # not the role that must act
+
+    confirmed = await post(custody, did, "confirmatory-result", {"drug": "cocaine", "result": "positive"})
+    assert confirmed.status_code == 200
+    resolved = mine(await feed(custody, lambeth, lambda items: bool(mine(items)), state="resolved"))
+    assert resolved[0]["resolution"] == "confirmatory result"
