@@ -211,7 +211,10 @@ async def _stream_through_outage(own: OwnServers, dsn: str, topic: str, group: s
     )
     assert count == len(writer.written), "an event was applied twice"
     if outage == "postgres":
-        assert writer.failures > 0, "the drill did not actually interrupt the writer"
+        # the outage happened while the stream ran: the writer or the relay met it (a writer between batches
+        # for the whole restart may not, under load)
+        interrupted = writer.failures > 0 or relay.last_error is not None
+        assert interrupted, "the drill did not actually interrupt the stream"
 
 
 async def test_broker_stopped_for_twelve_seconds_loses_and_duplicates_nothing(
