@@ -302,6 +302,11 @@ async def test_s21_s22_s23_restriction_on_bail_notice_condition_breach_and_arres
     assert datetime.fromisoformat(arrested["before_justice_by"]) == datetime(2099, 6, 8, 10, tzinfo=UTC)
     event = (await referral_events(infra, stack.person(2), {"referral.bail_breach_arrest"}, 1))[0]["payload"]
     assert event["rule_ids"] == ["B4"] and event["arrest_detention_id"] == booked.json()["detention_id"]
+    # court liaison is told at once, with the time by which the person must be before a justice
+    alerts = (await stack.referral.get("/v1/alerts", headers=liaison)).json()["items"]
+    mine = [x for x in alerts if x["case_id"] == agreed and x["kind"] == "before-a-justice"]
+    assert [(x["role"], x["state"], x["rule_ids"]) for x in mine] == [("court_liaison", "open", ["B4"])]
+    assert datetime.fromisoformat(mine[0]["due_at"]) == datetime(2099, 6, 8, 10, tzinfo=UTC)
     # court liaison of another area sees nothing of lambeth's
     assert (
         await stack.referral.get(

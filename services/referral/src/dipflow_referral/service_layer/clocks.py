@@ -44,6 +44,9 @@ ANSWERS = (
     events.RequirementsEnded,
 )
 """The events after which an appointment no longer waits for its attendance."""
+TIMED = (events.RequirementImposed, events.AppointmentChanged, events.FollowUpDecided)
+"""The events that set or move the time of an appointment the person must attend (RA1, RA2, RA4): only they
+start or move its clock, so other changes write no timer."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,15 @@ async def keep_time(
     waiting has none, and its alert (if one was raised) is resolved by the change that answered it."""
     waiting = a.waiting_appointments()
     answered = any(isinstance(e, ANSWERS) for e in changes)
+    timed = any(isinstance(e, TIMED) for e in changes)
     for kind in Kind:
         subject = _subject(a, kind)
         appointment = waiting.get(kind)
         if appointment is not None:
-            await uow.schedule(
-                APPOINTMENT_PASSED, subject, appointment.at, {"at": appointment.at.isoformat()}
-            )
+            if timed:
+                await uow.schedule(
+                    APPOINTMENT_PASSED, subject, appointment.at, {"at": appointment.at.isoformat()}
+                )
         elif answered:
             await alerts.resolve(
                 uow, ATTENDANCE_OVERDUE, subject, resolution=f"the requirement is {a.status}"
