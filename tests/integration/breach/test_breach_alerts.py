@@ -3,39 +3,16 @@ enforcement (escalated when its target passes), each resolved by what answers it
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import httpx
 
 from dipflow.auth import Role
 from tests.infra import Infra
 from tests.integration.breach.test_breach_scenarios import LIAISON, order_body, services
 from tests.integration.referral.stack import bearer
+from tests.support.alerts import alert_feed
 
 POLICE = bearer(Role.police_enforcement, "lambeth")
-
-
-async def feed(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    want: Callable[[list[dict[str, Any]]], bool],
-    **params: Any,
-) -> list[dict[str, Any]]:
-    last: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                answer = await client.get("/v1/alerts", params=params, headers=headers)
-                assert answer.status_code == 200, answer.text
-                last = answer.json()["items"]
-                if want(last):
-                    return last
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"the feed never became as wanted; last {last}") from None
 
 
 async def test_d4_d5_overdue_steps_alert_probation_and_the_arrest_request_alerts_police_until_answered(
@@ -58,7 +35,7 @@ async def test_d4_d5_overdue_steps_alert_probation_and_the_arrest_request_alerts
         def steps(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [i for i in items if i["case_id"] == case_id and i["kind"] == "breach-step-overdue"]
 
-        overdue = steps(await feed(s.breach, LIAISON, lambda items: len(steps(items)) == 2))
+        overdue = steps(await alert_feed(s.breach, LIAISON, lambda items: len(steps(items)) == 2))
         assert sorted((a["summary"].split("'s ")[1].split(" ")[0], a["rule_ids"][0]) for a in overdue) == [
             ("enforcement", "D4"),
             ("hearing", "D4"),
@@ -69,7 +46,9 @@ async def test_d4_d5_overdue_steps_alert_probation_and_the_arrest_request_alerts
 
         # the request's target (from the breach, in 2009) has long passed: pushed to the police and escalated
         pushed = arrests(
-            await feed(s.breach, POLICE, lambda items: any(a["state"] == "escalated" for a in arrests(items)))
+            await alert_feed(
+                s.breach, POLICE, lambda items: any(a["state"] == "escalated" for a in arrests(items))
+            )
         )
         assert len(pushed) == 1 and pushed[0]["role"] == "police_enforcement"
         liaison_sees = (await s.breach.get("/v1/alerts", headers=LIAISON)).json()["items"]
@@ -79,7 +58,9 @@ async def test_d4_d5_overdue_steps_alert_probation_and_the_arrest_request_alerts
             f"/v1/breach-cases/{case_id}/enforcement", json={"action": "summons"}, headers=LIAISON
         )
         assert enforced.status_code in (200, 204), enforced.text
-        resolved = steps(await feed(s.breach, LIAISON, lambda items: bool(steps(items)), state="resolved"))
+        resolved = steps(
+            await alert_feed(s.breach, LIAISON, lambda items: bool(steps(items)), state="resolved")
+        )
         assert [a["resolution"] for a in resolved] == ["enforcement recorded"]
 
         booking = {
@@ -92,5 +73,7 @@ async def test_d4_d5_overdue_steps_alert_probation_and_the_arrest_request_alerts
             "offences": [{"code": "TA1968-s1", "offence_date": datetime.now(UTC).date().isoformat()}],
         }
         assert (await s.custody.post("/v1/detentions", json=booking, headers=bearer())).status_code == 201
-        closed = arrests(await feed(s.breach, POLICE, lambda items: bool(arrests(items)), state="resolved"))
+        closed = arrests(
+            await alert_feed(s.breach, POLICE, lambda items: bool(arrests(items)), state="resolved")
+        )
         assert closed[0]["resolution"].startswith("arrested")

@@ -3,8 +3,6 @@ feed, and resolved by the action that answers them."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,28 +11,9 @@ import httpx
 from dipflow.auth import Role
 from tests.integration.custody.test_custody_api import bearer, custody, person
 from tests.integration.custody.test_custody_law import MINUTE, at, booked_in, officer, post
+from tests.support.alerts import alert_feed
 
 __all__ = ["custody"]
-
-
-async def feed(
-    custody: httpx.AsyncClient,
-    headers: dict[str, str],
-    want: Callable[[list[dict[str, Any]]], bool],
-    **params: Any,
-) -> list[dict[str, Any]]:
-    last: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                answer = await custody.get("/v1/alerts", params=params, headers=headers)
-                assert answer.status_code == 200, answer.text
-                last = answer.json()["items"]
-                if want(last):
-                    return last
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"the feed never became as wanted; last {last}") from None
 
 
 async def test_t3_an_oral_authorisation_not_confirmed_in_writing_alerts_the_inspectors_until_it_is(
@@ -51,7 +30,7 @@ async def test_t3_an_oral_authorisation_not_confirmed_in_writing_alerts_the_insp
     def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [i for i in items if i["case_id"] == did]
 
-    raised = mine(await feed(custody, ruth, lambda items: bool(mine(items))))
+    raised = mine(await alert_feed(custody, ruth, lambda items: bool(mine(items))))
     assert [(a["kind"], a["role"], a["rule_ids"]) for a in raised] == [
         ("written-confirmation-overdue", "inspector", ["T3"])
     ]
@@ -65,7 +44,7 @@ async def test_t3_an_oral_authorisation_not_confirmed_in_writing_alerts_the_insp
         custody, did, "written-confirmation", at(decided_at + timedelta(days=2)), headers=ruth
     )
     assert confirmed.status_code == 200, confirmed.text
-    resolved = mine(await feed(custody, ruth, lambda items: bool(mine(items)), state="resolved"))
+    resolved = mine(await alert_feed(custody, ruth, lambda items: bool(mine(items)), state="resolved"))
     assert resolved[0]["resolution"] == "confirmed in writing"
     assert mine((await custody.get("/v1/alerts", headers=ruth)).json()["items"]) == []
 
@@ -86,7 +65,7 @@ async def test_t12_an_overdue_confirmatory_result_alerts_the_suites_custody_offi
         return [i for i in items if i["case_id"] == did]
 
     lambeth = officer("pc-lee")
-    raised = mine(await feed(custody, lambeth, lambda items: bool(mine(items))))
+    raised = mine(await alert_feed(custody, lambeth, lambda items: bool(mine(items))))
     assert [(a["kind"], a["area"], a["rule_ids"]) for a in raised] == [
         ("confirmation-overdue", "lambeth", ["T12"])
     ]
@@ -100,5 +79,5 @@ async def test_t12_an_overdue_confirmatory_result_alerts_the_suites_custody_offi
 
     confirmed = await post(custody, did, "confirmatory-result", {"drug": "cocaine", "result": "positive"})
     assert confirmed.status_code == 200
-    resolved = mine(await feed(custody, lambeth, lambda items: bool(mine(items)), state="resolved"))
+    resolved = mine(await alert_feed(custody, lambeth, lambda items: bool(mine(items)), state="resolved"))
     assert resolved[0]["resolution"] == "confirmatory result"

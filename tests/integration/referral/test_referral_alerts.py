@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,27 +15,10 @@ from fastapi import FastAPI, Request, Response
 
 from dipflow.auth import Role
 from tests.infra import Infra
-from tests.integration.referral.stack import MANAGER, Stack, bearer, running_stack, uvicorn_app, worker_token
+from tests.integration.referral.stack import MANAGER, bearer, running_stack, uvicorn_app, worker_token
+from tests.support.alerts import alert_feed
 
 FAST = {"attendance_grace_minutes": 0, "overdue_escalation_hours": 2 / 3600, "webhook_retry_base_s": 0.5}
-
-
-async def alerts_of(
-    stack: Stack, headers: dict[str, str], want: Callable[[list[dict[str, Any]]], bool], **params: Any
-) -> list[dict[str, Any]]:
-    """The caller's feed, once ``want`` holds of it."""
-    last: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                answer = await stack.referral.get("/v1/alerts", params=params, headers=headers)
-                assert answer.status_code == 200, answer.text
-                last = answer.json()["items"]
-                if want(last):
-                    return last
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"the feed never became as wanted; last {last}") from None
 
 
 def receiver(received: list[tuple[bytes, dict[str, str]]]) -> FastAPI:
@@ -84,7 +66,7 @@ async def test_a4_an_appointment_passed_without_attendance_alerts_the_worker_the
             def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 return [i for i in items if i["case_id"] == a["assessment_id"]]
 
-            raised = mine(await alerts_of(stack, me, lambda items: bool(mine(items))))
+            raised = mine(await alert_feed(stack.referral, me, lambda items: bool(mine(items))))
             assert len(raised) == 1
             alert = raised[0]
             assert (alert["kind"], alert["role"], alert["assignee"], alert["area"]) == (
@@ -101,8 +83,8 @@ async def test_a4_an_appointment_passed_without_attendance_alerts_the_worker_the
             assert mine((await stack.referral.get("/v1/alerts", headers=other)).json()["items"]) == []
 
             escalated = mine(
-                await alerts_of(
-                    stack, MANAGER, lambda items: any(i["state"] == "escalated" for i in mine(items))
+                await alert_feed(
+                    stack.referral, MANAGER, lambda items: any(i["state"] == "escalated" for i in mine(items))
                 )
             )
             assert [(e["alert_id"], e["role"]) for e in escalated] == [
@@ -115,8 +97,8 @@ async def test_a4_an_appointment_passed_without_attendance_alerts_the_worker_the
                 f"{case}/attendance", json={"outcome": "attended"}, headers=worker_token(stack.wid("W1"))
             )
             assert recorded.status_code == 200, recorded.text
-            resolved = await alerts_of(
-                stack,
+            resolved = await alert_feed(
+                stack.referral,
                 MANAGER,
                 lambda items: any(i["case_id"] == a["assessment_id"] for i in items),
                 state="resolved",
@@ -159,7 +141,7 @@ async def test_a9_an_appointment_nobody_can_take_alerts_the_managers_at_once_and
                 if i["case_id"] == a["assessment_id"] and i["kind"] == "appointment-unassigned"
             ]
 
-        raised = mine(await alerts_of(stack, MANAGER, lambda items: bool(mine(items))))
+        raised = mine(await alert_feed(stack.referral, MANAGER, lambda items: bool(mine(items))))
         assert len(raised) == 1 and raised[0]["rule_ids"] == ["A9"]
         ack = await stack.referral.post(f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=MANAGER)
         assert ack.status_code == 200 and ack.json()["acknowledged_by"], ack.text
@@ -169,5 +151,7 @@ async def test_a9_an_appointment_nobody_can_take_alerts_the_managers_at_once_and
         )
         assert refused.status_code == 403
         await stack.add_worker("W1")  # a worker covering the suite: the queue is given out (A9)
-        resolved = await alerts_of(stack, MANAGER, lambda items: bool(mine(items)), state="resolved")
+        resolved = await alert_feed(
+            stack.referral, MANAGER, lambda items: bool(mine(items)), state="resolved"
+        )
         assert mine(resolved)[0]["resolution"] == f"assigned to {stack.wid('W1')}"
