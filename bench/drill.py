@@ -109,7 +109,8 @@ def generate(n: int, seed: int) -> list[Journey]:
                     {"drug": "cocaine", "result": "positive" if kind == "positive" else "negative"},
                     40,
                 ),
-                ("release", {"release": "police_bail"}, 55),
+                # a positive's required assessment lapses on this release, as the officer confirms (A1)
+                ("release", {"release": "police_bail", "lapse_confirmed": kind == "positive"}, 55),
             ]
             for action, extra, minutes in steps:
                 when = at + timedelta(minutes=minutes)

@@ -113,7 +113,9 @@ async def book(
             ("results", {"drug": "cocaine", "result": result, "medication_declared": "methadone 60ml"})
         )
     if release_after is not None:
-        steps.append(("release", {"release": "no_further_action", "at": (at + release_after).isoformat()}))
+        # a positive's required assessment lapses on the release, as the officer confirms (A1)
+        release = {"release": "no_further_action", "at": (at + release_after).isoformat()}
+        steps.append(("release", {**release, "lapse_confirmed": result == "positive"}))
     for n, (action, payload) in enumerate(steps):
         payload.setdefault("at", (at + timedelta(minutes=10 + n)).isoformat())
         await ok(c.post(f"/v1/detentions/{did}/{action}", json=payload, headers=bearer()))
@@ -332,7 +334,11 @@ async def test_retention_pseudonymises_old_negatives_and_closed_cases_and_keeps_
             four.custody.post(
                 f"/v1/detentions/{positive_did}/release",
                 headers=bearer(),
-                json={"release": "no_further_action", "at": (in_2012 + timedelta(hours=4)).isoformat()},
+                json={
+                    "release": "no_further_action",
+                    "at": (in_2012 + timedelta(hours=4)).isoformat(),
+                    "lapse_confirmed": True,
+                },
             )
         )
         await until(

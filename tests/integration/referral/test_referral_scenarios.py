@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +15,7 @@ from dipflow.working_days import is_working_day
 from tests.infra import Infra
 from tests.integration.referral.stack import (
     MANAGER,
+    SUITE,
     Stack,
     bearer,
     referral_events,
@@ -85,13 +88,51 @@ async def test_s16_a_positive_result_is_assigned_to_a_worker_and_imposed_with_ra
     assert "Test Person" not in str(events)
 
 
-async def test_s17_released_before_imposition_the_requirement_lapses(stack: Stack) -> None:
+async def _ra1_to_serve(stack: Stack, did: str, expected: list[str]) -> dict[str, Any]:
+    """Wait until custody's copy of referral's proposals gives the detention ``expected`` RA1 to serve."""
+    last: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(30):
+            while last.get("ra1_to_serve") != expected:
+                last = (await stack.custody.get(f"/v1/detentions/{did}", headers=bearer())).json()
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"custody never showed RA1 to serve {expected}; last {last}") from None
+    return last
+
+
+async def test_s17_A1_release_before_RA1_needs_confirmation_and_the_lapse_is_counted_in_K4(
+    stack: Stack,
+) -> None:
     await stack.add_worker("W1")
     did = await stack.positive(stack.person(), datetime(2009, 3, 2, 11, tzinfo=UTC))
     a = await stack.assessment_for(did)
-    await stack.custody_action(did, "release", {"release": "no_further_action", "at": "2009-03-02T13:00:00Z"})
+    await _ra1_to_serve(stack, did, [a["assessment_id"]])
+    items = (await stack.custody.get("/v1/open-items", params={"suite": SUITE}, headers=bearer())).json()
+    assert [(i["kind"], i["rule_ids"]) for i in items if i["detention_id"] == did] == [
+        ("ra1_to_serve", ["A1"])
+    ]
+
+    release = {"release": "no_further_action", "at": "2009-03-02T13:00:00Z"}
+    refused = await stack.custody.post(f"/v1/detentions/{did}/release", json=release, headers=bearer())
+    assert refused.status_code == 409 and refused.json()["rule_id"] == "A1", refused.text
+    assert "RA1 to serve" in refused.json()["detail"]
+    assert (await stack.custody.get(f"/v1/detentions/{did}", headers=bearer())).json()["released_at"] is None
+
+    await stack.custody_action(did, "release", {**release, "lapse_confirmed": True})
     lapsed = await stack.assessment_for(did, lambda x: x["status"] == "lapsed")
     assert lapsed["ended_reason"] == "released before the requirement was imposed"
+    released = await _ra1_to_serve(stack, did, [])
+    assert released["released_at"] is not None
+    k4 = (
+        await stack.referral.get(
+            "/v1/measures/k4",
+            params={"from": "2009-03-01", "to": "2009-03-31"},
+            headers=bearer(Role.analyst, "*"),
+        )
+    ).json()
+    row = next(r for r in k4 if r["suite"] == SUITE)
+    assert (row["positives"], row["requirements_imposed"], row["requirements_lapsed"]) == (1, 0, 1)
     late = await stack.referral.post(
         f"/v1/assessments/{a['assessment_id']}/impose", json={}, headers=bearer()
     )

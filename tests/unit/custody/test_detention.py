@@ -387,3 +387,22 @@ def test_t12_no_overdue_once_the_confirmation_is_in_and_nothing_to_dispatch_with
     assert (
         rule_of(lambda: sampled().dispatch_for_confirmation(T0 + timedelta(hours=3), working_days=5)) == "T12"
     )
+
+
+def test_A1_a_release_with_RA1_to_serve_is_refused_unless_the_lapse_is_confirmed() -> None:
+    d = sampled()
+    assert d.requirement_proposed("a-1") and not d.requirement_proposed("a-1")
+    release_at = T0 + timedelta(hours=3)
+    assert rule_of(lambda: d.release(ReleaseKind.no_further_action, release_at)) == "A1"
+    assert d.released_at is None and d.ra1_to_serve == {"a-1"}
+    released = d.release(ReleaseKind.no_further_action, release_at, lapse_confirmed=True)
+    assert released.requirements_lapsed == ("a-1",) and d.ra1_to_serve == set()
+    assert not d.requirement_proposed("a-2")  # learnt after the release: referral lapses it itself
+
+
+def test_A1_RA1_served_or_the_requirement_ended_leaves_nothing_to_serve_before_release() -> None:
+    d = sampled()
+    d.requirement_proposed("a-1")
+    assert d.requirement_settled("a-1") and not d.requirement_settled("a-1")
+    released = d.release(ReleaseKind.no_further_action, T0 + timedelta(hours=3))
+    assert released.requirements_lapsed == ()

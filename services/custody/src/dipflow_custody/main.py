@@ -15,6 +15,7 @@ from dipflow_custody.contracts.events import PRODUCER
 from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
 from dipflow_custody.entrypoints.commands import subscription
 from dipflow_custody.entrypoints.http import ROUTERS
+from dipflow_custody.entrypoints.referral_events import SUBSCRIPTION as REFERRAL_PROPOSALS
 from dipflow_custody.entrypoints.startup import seed_reference
 from dipflow_custody.service_layer import clocks, detentions
 from dipflow_custody.settings import CustodySettings
@@ -33,10 +34,11 @@ TIMERS = {
 
 
 def wiring(settings: CustodySettings) -> Wiring:
-    """Custody's copies of the PPO register (T4) and of the areas, the command topic of custody systems, the
-    hold-for-sample and confirmation timers; on start, the shipped reference data for what has no record."""
+    """Custody's copies of the PPO register (T4), of the areas and of referral's proposals whose RA1 is to serve
+    (A1), the command topic of custody systems, the hold-for-sample and confirmation timers; on start, the shipped
+    reference data for what has no record."""
     commands = subscription(settings.confirmation_working_days)
-    copies = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION]
+    copies = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION, REFERRAL_PROPOSALS]
     started = [seed_reference, reference_copy.start_area_directory]
     timers = {**TIMERS, **clocks.timers(settings.clock_policy())}
     alert_hooks = Webhooks(alerts.WEBHOOK, alerts.STORE, settings.webhook_retry_base_s, ALERT_ATTEMPTS)

@@ -126,6 +126,7 @@ def to_doc(d: Detention) -> dict[str, Any]:
         "dispatched_at": _t(d.dispatched_at),
         "confirmation_due_at": _t(d.confirmation_due_at),
         "confirmation_overdue": d.confirmation_overdue,
+        "ra1_to_serve": sorted(d.ra1_to_serve),
     }
 
 
@@ -191,6 +192,7 @@ def from_doc(doc: dict[str, Any]) -> Detention:
         dispatched_at=_dt(doc.get("dispatched_at")),
         confirmation_due_at=_dt(doc.get("confirmation_due_at")),
         confirmation_overdue=doc.get("confirmation_overdue", False),
+        ra1_to_serve=set(doc.get("ra1_to_serve", [])),
     )
 
 

@@ -189,6 +189,11 @@ class RefusalIn(At):
 
 class ReleaseIn(At):
     release: ReleaseKind
+    lapse_confirmed: bool = Field(
+        False,
+        description="A1: the officer confirms that a required assessment whose RA1 is not served lapses with "
+        "this release; without it such a release is refused (409, rule A1)",
+    )
 
 
 class ConfirmationIn(At):

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dipflow.events import EventPayload, EventRegistry
-from dipflow.topics import CUSTODY_COMMANDS, CUSTODY_EVENTS, PPO_REGISTER, REFERENCE
+from dipflow.topics import CUSTODY_COMMANDS, CUSTODY_EVENTS, PPO_REGISTER, REFERENCE, REFERRAL_EVENTS
 from dipflow.uow import Producer
 
 TOPIC = CUSTODY_EVENTS.name
@@ -199,6 +199,11 @@ class Released(_Custody):
     event_type = "custody.released"
     release: str
     home_area: str
+    requirements_lapsed: list[str] = Field(
+        default_factory=list,
+        description="A1: required assessments (ids) whose RA1 was not served, lapsing with this release as the "
+        "officer confirmed",
+    )
 
 
 class DeadlinePassed(_Custody):
@@ -258,4 +263,4 @@ EVENTS = EventRegistry(
     Released,
     ReferenceRecord,
 )
-CONSUMES: list[str] = [CUSTODY_COMMANDS.name, PPO_REGISTER.name]
+CONSUMES: list[str] = [CUSTODY_COMMANDS.name, PPO_REGISTER.name, REFERRAL_EVENTS.name]

@@ -121,6 +121,9 @@ class Detention:
     dispatched_at: datetime | None = None
     confirmation_due_at: datetime | None = None
     confirmation_overdue: bool = False
+    ra1_to_serve: set[str] = field(default_factory=set)
+    """A1: required assessments referral proposed for this detention's positive result whose RA1 is not yet served
+    (custody's copy of referral's proposals)."""
 
     # -- derived ------------------------------------------------------------------------------------
 
@@ -476,11 +479,37 @@ class Detention:
         self.refused_at = at
         return events.RefusalRecorded(at=at, good_cause=good_cause, offence=offence, reason=reason)
 
-    def release(self, kind: ReleaseKind, at: datetime) -> events.Released:
+    def release(self, kind: ReleaseKind, at: datetime, *, lapse_confirmed: bool = False) -> events.Released:
+        """A1: a required assessment whose RA1 is not served lapses when the person is released, so the release
+        needs the officer's confirmation that it will; the requirements it lapses are named in the event."""
         self._open(at)
+        if self.ra1_to_serve and not lapse_confirmed:
+            raise RuleViolation(
+                "A1",
+                "RA1 to serve: a required assessment was proposed for the positive result and has not been "
+                "imposed, and releasing the person now lets it lapse. Serve RA1 first, or confirm the release "
+                "with lapse_confirmed set to true.",
+            )
+        lapsed = tuple(sorted(self.ra1_to_serve))
+        self.ra1_to_serve.clear()
         self.released_at = at
         self.release_kind = kind
-        return events.Released(at=at, release=str(kind), home_area=self.home_area)
+        return events.Released(at=at, release=str(kind), home_area=self.home_area, requirements_lapsed=lapsed)
+
+    def requirement_proposed(self, assessment_id: str) -> bool:
+        """A1: referral proposed a required assessment; until RA1 is served it is to serve before release.
+        False when nothing changed (already known, or the person already released: it lapsed)."""
+        if self.released_at is not None or assessment_id in self.ra1_to_serve:
+            return False
+        self.ra1_to_serve.add(assessment_id)
+        return True
+
+    def requirement_settled(self, assessment_id: str) -> bool:
+        """RA1 served, or the requirement lapsed or ended: nothing left to serve. False when nothing changed."""
+        if assessment_id not in self.ra1_to_serve:
+            return False
+        self.ra1_to_serve.discard(assessment_id)
+        return True
 
     def close_sample_window(self, deadline: str, due_at: datetime) -> events.DeadlinePassed | None:
         """T10/T9: the time to hold the person for a sample ran out with no sample; an event, not a silent gap.

@@ -124,6 +124,8 @@ class RefusalRecorded(DetentionEvent):
 class Released(DetentionEvent):
     release: str
     home_area: str
+    requirements_lapsed: tuple[str, ...] = ()
+    """A1: required assessments whose RA1 was not served, lapsing with this release as the officer confirmed."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -116,5 +116,10 @@ COMMANDS: dict[str, Command] = {
         lambda b, r: lambda d, _: d.record_confirmation(b.drug, b.result, b.when(r.default_at)),
     ),
     "refusal": Command(RefusalIn, _refusal),
-    "release": Command(ReleaseIn, lambda b, r: lambda d, _: d.release(b.release, b.when(r.default_at))),
+    "release": Command(
+        ReleaseIn,
+        lambda b, r: (
+            lambda d, _: d.release(b.release, b.when(r.default_at), lapse_confirmed=b.lapse_confirmed)
+        ),
+    ),
 }

@@ -280,7 +280,7 @@ class OpenItem:
 
 async def open_items(uow: UnitOfWork, suite: str) -> list[OpenItem]:
     """What is still owed at ``suite``: inspector decisions requested for PPOs (T4), oral authorisations not yet
-    confirmed in writing (T3), confirmatory results overdue (T12)."""
+    confirmed in writing (T3), confirmatory results overdue (T12), RA1 to serve before release (A1)."""
     items = []
     for d, _ in await detentions.with_open_items(uow, suite):
         if d.released_at is None and d.decide(await stations(uow, d)).inspector_decision_requested:
@@ -320,6 +320,19 @@ async def open_items(uow: UnitOfWork, suite: str) -> list[OpenItem]:
                     d.confirmation_due_at,
                     ["T12"],
                     f"confirmatory result for {waiting} not received",
+                )
+            )
+        if d.released_at is None and d.ra1_to_serve:
+            items.append(
+                OpenItem(
+                    "ra1_to_serve",
+                    d.detention_id,
+                    d.person_id,
+                    d.suite,
+                    d.sample_taken_at or d.booked_in_at,
+                    ["A1"],
+                    "RA1 to serve: a required assessment was proposed for the positive result; releasing the "
+                    "person before it is imposed lets it lapse",
                 )
             )
     return items

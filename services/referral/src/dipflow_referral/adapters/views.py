@@ -89,6 +89,9 @@ WITH facts AS (
     SELECT 'requirements_imposed', suite, area, (state->>'imposed_at')::timestamptz FROM assessments
      WHERE state->>'imposed_at' IS NOT NULL
     UNION ALL
+    SELECT 'requirements_lapsed', suite, area, (state->>'released_at')::timestamptz FROM assessments
+     WHERE status = 'lapsed'
+    UNION ALL
     SELECT CASE WHEN t.outcome = 'attended' THEN t.kind || '_attended' ELSE 'failures' END, a.suite, a.area,
            t.recorded_at
       FROM attendances t JOIN assessments a USING (assessment_id) WHERE t.outcome = 'attended' OR NOT t.good_cause

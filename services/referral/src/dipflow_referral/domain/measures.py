@@ -10,6 +10,7 @@ K4_MEASURES = (
     "tests",
     "positives",
     "requirements_imposed",
+    "requirements_lapsed",
     "initial_attended",
     "follow_up_attended",
     "failures",

@@ -158,7 +158,7 @@ const MEASURES = {
     load: () => api("referral", "v1/measures/k4", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests or assessments");
-      const fields = ["tests", "positives", "requirements_imposed", "initial_attended", "follow_up_attended", "failures", "entered_treatment"];
+      const fields = ["tests", "positives", "requirements_imposed", "requirements_lapsed", "initial_attended", "follow_up_attended", "failures", "entered_treatment"];
       for (const [id, key, header] of [["k4-month", (r) => r.month, "Month"], ["k4-borough", (r) => r.borough, "Borough"]]) {
         const groups = groupSum(rows, key, fields);
         figure(section, { id, caption: `K4 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],

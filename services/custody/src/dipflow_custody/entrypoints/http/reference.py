@@ -37,7 +37,7 @@ async def _suite_area(ctx: SuiteReader, suite: str) -> None:
     "/open-items",
     response_model=list[OpenItem],
     summary="What custody and inspectors still owe at a suite: inspector decisions, written confirmations, "
-    "overdue confirmatory results",
+    "overdue confirmatory results, RA1 to serve",
 )
 async def open_items(
     ctx: SuiteReader, suite: str = Query(..., min_length=2, max_length=60)

@@ -93,6 +93,11 @@ class DetentionView(BaseModel):
     results_withheld: str | None = Field(default=None, description="Why the results are not shown (T13)")
     confirmation: ConfirmationView | None = None
     released_at: datetime | None
+    ra1_to_serve: list[str] = Field(
+        default_factory=list,
+        description="A1: required assessments proposed for the positive result whose RA1 is still to serve; "
+        "releasing the person first lapses them",
+    )
     time_limit: TimeLimitView | None = Field(
         default=None, description="T10: until when the person may be held for a sample under the decision"
     )
@@ -163,6 +168,7 @@ def detention_view(outcome: Outcome) -> DetentionView:
         results={k: str(r.value) for k, r in d.results.items()},
         confirmation=_confirmation(d),
         released_at=d.released_at,
+        ra1_to_serve=sorted(d.ra1_to_serve),
         time_limit=TimeLimitView(until=limit.until, rule_ids=list(limit.rule_ids), reason=limit.reason)
         if limit
         else None,
@@ -201,8 +207,8 @@ class OffenceCodeView(BaseModel):
 
 class OpenItem(BaseModel):
     kind: str = Field(
-        description="inspector_decision_requested (T4), written_confirmation_pending (T3) or "
-        "confirmation_overdue (T12)"
+        description="inspector_decision_requested (T4), written_confirmation_pending (T3), "
+        "confirmation_overdue (T12) or ra1_to_serve (A1)"
     )
     detention_id: str
     person_id: str

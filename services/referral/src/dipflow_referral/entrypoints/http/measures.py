@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dipflow.http.params import Day
 from dipflow_referral.entrypoints.http.deps import MeasureReader
@@ -22,6 +22,9 @@ class K4Row(BaseModel):
     tests: int = 0
     positives: int = 0
     requirements_imposed: int = 0
+    requirements_lapsed: int = Field(
+        0, description="A1: released before RA1 was served, the requirement lapsed"
+    )
     initial_attended: int = 0
     follow_up_attended: int = 0
     failures: int = 0
