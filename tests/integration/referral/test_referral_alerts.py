@@ -155,3 +155,26 @@ async def test_a9_an_appointment_nobody_can_take_alerts_the_managers_at_once_and
             stack.referral, MANAGER, lambda items: bool(mine(items)), state="resolved"
         )
         assert mine(resolved)[0]["resolution"] == f"assigned to {stack.wid('W1')}"
+
+
+async def test_a9_the_managers_alert_of_an_appointment_nobody_took_is_resolved_when_the_requirement_lapses(
+    infra: Infra, unique: str
+) -> None:
+    async with running_stack(infra, unique, **FAST) as stack:
+        at = datetime(2010, 6, 8, 11, tzinfo=UTC)
+        did = await stack.positive(stack.person(), at)
+        a = await stack.assessment_for(did)
+
+        def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [i for i in items if i["case_id"] == a["assessment_id"]]
+
+        raised = await alert_feed(stack.referral, MANAGER, lambda items: bool(mine(items)))
+        assert [i["kind"] for i in mine(raised)] == ["appointment-unassigned"]
+        release = {"release": "no_further_action", "at": (at + timedelta(hours=2)).isoformat()}
+        await stack.custody_action(did, "release", {**release, "lapse_confirmed": True})
+        resolved = await alert_feed(
+            stack.referral, MANAGER, lambda items: bool(mine(items)), state="resolved"
+        )
+        assert mine(resolved)[0]["resolution"] == "the requirement is lapsed"
+        open_ones = (await stack.referral.get("/v1/alerts", headers=MANAGER)).json()["items"]
+        assert mine(open_ones) == []

@@ -64,7 +64,8 @@ async def keep_time(
     uow: UnitOfWork, a: RequiredAssessment, changes: Sequence[events.AssessmentEvent]
 ) -> None:
     """After a change of ``a``: each appointment the person must attend has its clock at its time; one no longer
-    waiting has none, and its alert (if one was raised) is resolved by the change that answered it."""
+    waiting has none, and its alerts (overdue, or nobody free to take it) are resolved by the change that answered
+    it."""
     waiting = a.waiting_appointments()
     answered = any(isinstance(e, ANSWERS) for e in changes)
     timed = any(isinstance(e, TIMED) for e in changes)
@@ -77,9 +78,8 @@ async def keep_time(
                     APPOINTMENT_PASSED, subject, appointment.at, {"at": appointment.at.isoformat()}
                 )
         elif answered:
-            await alerts.resolve(
-                uow, ATTENDANCE_OVERDUE, subject, resolution=f"the requirement is {a.status}"
-            )
+            for kind_of_alert in (ATTENDANCE_OVERDUE, UNASSIGNED):
+                await alerts.resolve(uow, kind_of_alert, subject, resolution=f"the requirement is {a.status}")
 
 
 async def _waiting(
