@@ -9,8 +9,10 @@ Journeys arrive the way custody suite and probation systems send them when they 
 makes it be read. They are history (2008, seven minutes apart): each detention's hold-for-sample deadline is
 long past when it is booked in, so its timer races the commands that follow, and every sample must still be
 accepted, judged on the time it was taken. Kinds: a positive test then release (custody; referral opens a required assessment that
-lapses on release; PPOs reach the tested-positive list), a negative test then release, and a DRR order with
-two unacceptable absences (a warning, then a breach whose two D4 due dates are past, so each timer fires).
+lapses on release, as the officer confirms; PPOs reach the tested-positive list), a positive test whose RA1 is
+served and whose appointment passes (its attendance recorded over HTTP, then the release), a negative test then
+release, and a DRR order with two unacceptable absences (a warning, then a breach whose two D4 due dates are
+past, so each timer fires). The alerts referral raises for them are counted too (:mod:`bench.drill_alerts`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
+from bench import drill_alerts
 from dipflow.auth import Role, mint_token
 from dipflow.devstack import free_port
 from dipflow.devstack.paths import project_root
@@ -57,12 +60,13 @@ HISTORY_STARTS = datetime(2008, 6, 2, 8, tzinfo=UTC)
 
 @dataclass
 class Journey:
-    kind: str  # positive | negative | drr
+    kind: str  # positive | imposed | negative | drr
     person_id: str
     ppo: bool = False
     detention_id: str = ""
     order_id: str = ""
     reported_late: bool = False  # the booking now, the rest after the other journeys (a system catching up)
+    booked_at: datetime = HISTORY_STARTS
     messages: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, record value)
 
 
@@ -71,7 +75,7 @@ def generate(n: int, seed: int) -> list[Journey]:
     run = uuid.UUID(int=rng.getrandbits(128)).hex[:6].upper()
     journeys = []
     for i in range(n):
-        kind = rng.choices(["positive", "negative", "drr"], [60, 25, 15])[0]
+        kind = rng.choices(["positive", "imposed", "negative", "drr"], [50, 10, 25, 15])[0]
         j = Journey(
             kind,
             f"L-D{run}-{i}",
@@ -82,6 +86,7 @@ def generate(n: int, seed: int) -> list[Journey]:
         # race the commands, and the samples are judged on their own times all the same
         at = HISTORY_STARTS + timedelta(minutes=7 * i + rng.randrange(0, 7))
         day = at.date()
+        j.booked_at = at
 
         def wrap(payload: EventPayload, when: datetime, j: Journey = j) -> None:
             envelope = new_envelope(payload, person_id=j.person_id, producer="drill", occurred_at=when)
@@ -89,7 +94,7 @@ def generate(n: int, seed: int) -> list[Journey]:
             if isinstance(payload, BookInCommand):
                 j.detention_id = detention_id_for(envelope.event_id)
 
-        if kind in ("positive", "negative"):
+        if kind in ("positive", "imposed", "negative"):
             body = BookIn(
                 person_id=j.person_id,
                 name="Drill Person",
@@ -106,12 +111,15 @@ def generate(n: int, seed: int) -> list[Journey]:
                 ("sample", {}, 20),
                 (
                     "result",
-                    {"drug": "cocaine", "result": "positive" if kind == "positive" else "negative"},
+                    {"drug": "cocaine", "result": "negative" if kind == "negative" else "positive"},
                     40,
                 ),
-                # a positive's required assessment lapses on this release, as the officer confirms (A1)
-                ("release", {"release": "police_bail", "lapse_confirmed": kind == "positive"}, 55),
             ]
+            if kind != "imposed":  # an imposed journey has RA1 served over HTTP, then its release
+                # a positive's required assessment lapses on this release, as the officer confirms (A1)
+                steps.append(
+                    ("release", {"release": "police_bail", "lapse_confirmed": kind == "positive"}, 55)
+                )
             for action, extra, minutes in steps:
                 when = at + timedelta(minutes=minutes)
                 wrap(
@@ -183,7 +191,11 @@ class System:
             postgres_dsn=self.addresses.postgres_dsn,
             log_dir=self.state / "logs",
             port=self.ports[spec.name],
-            extra_env={"DIPFLOW_AUTH_DEV_SECRET": SECRET, "DIPFLOW_BREACH_WEBHOOK_RETRY_BASE_S": "1"},
+            extra_env={
+                "DIPFLOW_AUTH_DEV_SECRET": SECRET,
+                "DIPFLOW_BREACH_WEBHOOK_RETRY_BASE_S": "1",
+                "DIPFLOW_REFERRAL_WEBHOOK_RETRY_BASE_S": "1",
+            },
         )
 
     def kill(self, name: str) -> None:
@@ -370,11 +382,27 @@ class Check:
         return max(0, self.expected - self.found)
 
 
-async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
-    """What every journey should have produced, against the services' databases and the topics."""
+async def _serve_ra1_and_attend(system: System, journeys: list[Journey], timeout_s: float) -> None:
+    """The imposed journeys' RA1, attendance and release over HTTP, a few at a time, through the kills."""
+    gate = asyncio.Semaphore(8)
+
+    async def one(j: Journey) -> None:
+        async with gate:
+            await drill_alerts.serve_and_attend(
+                system.url, system.dsn, SECRET, j.detention_id, j.booked_at, timeout_s
+            )
+
+    await asyncio.gather(*(one(j) for j in journeys if j.kind == "imposed"))
+
+
+async def reconcile(
+    system: System, journeys: list[Journey], receiver: drill_alerts.AlertReceiver
+) -> list[Check]:
+    """What every journey should have produced, against the services' databases, the topics and the webhook."""
     assert system.addresses is not None
     positives = [j for j in journeys if j.kind == "positive"]
-    custody_journeys = [j for j in journeys if j.kind in ("positive", "negative")]
+    imposed = [j for j in journeys if j.kind == "imposed"]
+    custody_journeys = [j for j in journeys if j.kind in ("positive", "imposed", "negative")]
     orders = [j for j in journeys if j.kind == "drr"]
     ppo_positives = [j for j in positives if j.ppo]
     checks: list[Check] = []
@@ -404,6 +432,17 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
                 "referral",
                 "SELECT count(*) FROM assessments WHERE detention_id = ANY($1::text[]) AND status = 'lapsed'",
                 [j.detention_id for j in positives],
+            ),
+        )
+    )
+    checks.append(
+        Check(
+            "referral: required assessments attended",
+            len(imposed),
+            await count(
+                "referral",
+                "SELECT count(*) FROM assessments WHERE detention_id = ANY($1::text[]) AND status = 'initial_attended'",
+                [j.detention_id for j in imposed],
             ),
         )
     )
@@ -447,8 +486,10 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
             "custody.released": detentions,
         },
         "referral.events.v1": {
-            "referral.assessment_required": [j.detention_id for j in positives],
+            "referral.assessment_required": [j.detention_id for j in [*positives, *imposed]],
             "referral.requirement_lapsed": [j.detention_id for j in positives],
+            "referral.requirement_imposed": [j.detention_id for j in imposed],
+            "referral.attendance_recorded": [j.detention_id for j in imposed],
         },
         "breach.events.v1": {"breach.warning_issued": order_ids, "breach.proceedings_started": order_ids},
     }
@@ -486,6 +527,10 @@ async def reconcile(system: System, journeys: list[Journey]) -> list[Check]:
             sum(n - 1 for n in fired.values() if n > 1),
         )
     )
+    alerts = await drill_alerts.checks(
+        system.dsn, [j.detention_id for j in positives], [j.detention_id for j in imposed], receiver
+    )
+    checks += [Check(*c) for c in alerts]
     return checks
 
 
@@ -538,30 +583,43 @@ async def run_drill(
     state = state or project_root() / ".local" / "drills" / f"drill-{uuid.uuid4().hex[:8]}"
     system = System(state)
     started = time.monotonic()
+    hook_secret = f"drill-alerts-{uuid.uuid4().hex}"
     try:
         await asyncio.to_thread(system.start)
         await system.wait_ready()
         plan = generate(journeys, seed)
         await _setup_ppos(system, plan)
         assert system.addresses is not None
-        chaos = Chaos()
-        done = asyncio.Event()
-        duration = journeys / rate
-        sender = asyncio.create_task(_send_all(system.addresses.kafka_bootstrap, plan, rate, done))
-        await _chaos(system, kills, restart_infra, duration, done, chaos, random.Random(seed))  # noqa: S311
-        sent = await sender
-        await system.wait_ready(timeout_s=180)
-        deadline = time.monotonic() + settle_s
-        while True:
-            checks = await reconcile(system, plan)
-            if all(c.lost == 0 for c in checks) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(2)
-        dead = await dead_letters(system.addresses.kafka_bootstrap)
+        async with drill_alerts.receiving(hook_secret) as (receiver, hook_url):
+            await drill_alerts.register(system.url("referral"), SECRET, hook_url, hook_secret)
+            chaos = Chaos()
+            done = asyncio.Event()
+            duration = journeys / rate
+            sender = asyncio.create_task(_send_all(system.addresses.kafka_bootstrap, plan, rate, done))
+            attending = asyncio.create_task(_serve_ra1_and_attend(system, plan, duration + settle_s))
+            await _chaos(system, kills, restart_infra, duration, done, chaos, random.Random(seed))  # noqa: S311
+            sent = await sender
+            await system.wait_ready(timeout_s=180)
+            await attending
+            checks = await _settle(system, plan, receiver, settle_s)
+            dead = await dead_letters(system.addresses.kafka_bootstrap)
+            if receiver.unsigned:
+                dead[f"alert webhook deliveries with a bad signature: {receiver.unsigned}"] += 1
         return Report(journeys, sent, chaos, checks, time.monotonic() - started, dead)
     finally:
         await asyncio.to_thread(system.stop)
         shutil.rmtree(state, ignore_errors=True)
+
+
+async def _settle(
+    system: System, plan: list[Journey], receiver: drill_alerts.AlertReceiver, settle_s: float
+) -> list[Check]:
+    deadline = time.monotonic() + settle_s
+    while True:
+        checks = await reconcile(system, plan, receiver)
+        if all(c.lost == 0 for c in checks) or time.monotonic() > deadline:
+            return checks
+        await asyncio.sleep(2)
 
 
 def main(
