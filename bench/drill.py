@@ -70,12 +70,18 @@ class Journey:
     messages: list[tuple[str, bytes]] = field(default_factory=list)  # (topic, record value)
 
 
-def generate(n: int, seed: int) -> list[Journey]:
+MIX = {"positive": 50, "imposed": 10, "negative": 25, "drr": 15}
+"""The drill's journeys, by weight."""
+KAFKA_ONLY_MIX = {"positive": 60, "negative": 25, "drr": 15}
+"""Journeys that need nothing but Kafka (``make bench`` and ``make profile``, comparable across runs)."""
+
+
+def generate(n: int, seed: int, mix: dict[str, int] = MIX) -> list[Journey]:
     rng = random.Random(seed)  # noqa: S311 - a reproducible plan, not a secret
     run = uuid.UUID(int=rng.getrandbits(128)).hex[:6].upper()
     journeys = []
     for i in range(n):
-        kind = rng.choices(["positive", "imposed", "negative", "drr"], [50, 10, 25, 15])[0]
+        kind = rng.choices(list(mix), list(mix.values()))[0]
         j = Journey(
             kind,
             f"L-D{run}-{i}",
@@ -165,8 +171,9 @@ class Chaos:
 class System:
     """The servers and the four services as processes the drill can kill and restart."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, env: dict[str, str] | None = None) -> None:
         self.state = state
+        self.env = env or {}
         self.stack = LocalStack(
             state,
             kafka_port=free_port(),
@@ -195,6 +202,7 @@ class System:
                 "DIPFLOW_AUTH_DEV_SECRET": SECRET,
                 "DIPFLOW_BREACH_WEBHOOK_RETRY_BASE_S": "1",
                 "DIPFLOW_REFERRAL_WEBHOOK_RETRY_BASE_S": "1",
+                **self.env,
             },
         )
 

@@ -46,7 +46,7 @@ from fastapi import FastAPI, Request
 from rich.console import Console
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
-from bench.drill import SECRET, Journey, System, generate
+from bench.drill import KAFKA_ONLY_MIX, SECRET, Journey, System, generate
 from bench.infra import BenchInfra
 from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
@@ -57,6 +57,7 @@ from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.kafka.admin import ensure_topics
 from dipflow.topics import TopicSpec
+from dipflow.working_days import LONDON, is_working_day
 
 console = Console()
 ROOT = project_root()
@@ -419,6 +420,7 @@ async def latency_run(
                 await asyncio.sleep(0.2)
             applied_rate = await _applied_rate(pools, 5.0)
             failures = await _failure_latencies(client, system, manager, officer, sent[: len(sent) // 2])
+            alerts = await _alert_latencies(client, system, manager, officer, sent[len(sent) // 2 :])
         finally:
             load.cancel()
             for task in listeners:
@@ -443,6 +445,8 @@ async def latency_run(
         "samples_ms": ms,
         "failure_probes": failures[0],
         "failure_to_liaison": spread(failures[1]),
+        "alert_probes": alerts[0],
+        "deadline_to_alert_webhook": spread(alerts[1]),
     }
 
 
@@ -521,6 +525,73 @@ async def _failure_latencies(
         await serving
 
 
+async def _alert_latencies(
+    client: httpx.AsyncClient,
+    system: System,
+    manager: dict[str, str],
+    officer: dict[str, str],
+    probes: list[Probe],
+) -> tuple[int, list[float]]:
+    """RA1 served with an appointment two seconds ahead; with no attendance recorded, the A4 clock falls due at
+    the appointment (the bench's referral runs with no grace period) → the worker's alert webhook receiving
+    ``raised``. The latency runs from the deadline (the alert's ``due_at``) to the receipt, on one clock.
+    Appointments are on working days only (A3): on another day there is nothing to measure."""
+    if not is_working_day(datetime.now(LONDON).date()):
+        console.print("alert latency: not measured, today is not a working day (A3)")
+        return 0, []
+    received: dict[str, float] = {}
+    hook = FastAPI()
+
+    @hook.post("/alerts")
+    async def alerted(request: Request) -> dict[str, str]:
+        arrived = time.time()
+        body = orjson.loads(await request.body())
+        if body["event"] == "raised":
+            due = datetime.fromisoformat(body["due_at"]).timestamp()
+            received.setdefault(body["case_id"], (arrived - due) * 1000)
+        return {}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(hook, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+            await asyncio.sleep(0.05)
+        receiver = {"role": "referral_worker", "area": "camden", "url": f"http://127.0.0.1:{port}/alerts"}
+        put = await client.put(
+            f"{system.url('referral')}/v1/alert-receivers",
+            headers=manager,
+            json={**receiver, "secret": "a" * 32},
+        )
+        put.raise_for_status()
+        rows = (
+            await client.get(
+                f"{system.url('referral')}/v1/assessments", params={"area": "camden"}, headers=manager
+            )
+        ).json()
+        by_detention = {a["detention_id"]: a["assessment_id"] for a in rows if a["status"] == "proposed"}
+        waiting: list[str] = []
+        for p in probes:
+            case = by_detention.get(p.detention_id)
+            if case is None:
+                continue
+            due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+            body = {"place": "DIP office", "appointment_at": due.isoformat()}
+            imposed = await client.post(
+                f"{system.url('referral')}/v1/assessments/{case}/impose", json=body, headers=officer
+            )
+            imposed.raise_for_status()
+            waiting.append(case)
+            await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while any(c not in received for c in waiting) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        return len(waiting), [received[c] for c in waiting if c in received]
+    finally:
+        server.should_exit = True
+        await serving
+
+
 async def _applied_rate(pools: dict[str, asyncpg.Pool], seconds: float) -> float:
     before = sum((await applied_events(pools)).values())
     await asyncio.sleep(seconds)
@@ -593,7 +664,7 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
     pools = {n: await asyncpg.create_pool(system.dsn(n), min_size=1, max_size=2) for n in SERVICE_NAMES}
     result: dict[str, Any] = {"cold_start_s": round(cold_start_s, 1)}
     try:
-        journeys = generate(6000 if quick else 64000, seed=23)
+        journeys = generate(6000 if quick else 64000, seed=23, mix=KAFKA_ONLY_MIX)
         gc.freeze()  # the journeys live to the end: keep the collector from walking them again and again
         size = round(statistics.mean(len(v) for j in journeys[:200] for _, v in j.messages))
         console.print("[bold]baseline[/]: raw Kafka round trip")
@@ -657,7 +728,7 @@ def main(
     ] = None,
 ) -> None:
     state = ROOT / ".local" / "bench-pipeline" / uuid.uuid4().hex[:8]
-    system = System(state)
+    system = System(state, env={"DIPFLOW_REFERRAL_ATTENDANCE_GRACE_MINUTES": "0"})  # the alert probes
     started = time.monotonic()
     system.start()
     try:

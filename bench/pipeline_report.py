@@ -167,6 +167,7 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
         f"p50 {r['latency']['failure_to_liaison']['p50_ms']} ms, p95 {r['latency']['failure_to_liaison']['p95_ms']} ms, "
         f"p99 {r['latency']['failure_to_liaison']['p99_ms']} ms, max {r['latency']['failure_to_liaison']['max_ms']} ms.",
         "",
+        *_alert_latency(r),
         "## Replay",
         "",
         f"{r['replay']['detentions']:,} detentions ({r['replay']['events']:,} events) rebuilt into the PPO "
@@ -213,3 +214,15 @@ def plot(r: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _alert_latency(r: dict[str, Any]) -> list[str]:
+    alert = r["latency"].get("deadline_to_alert_webhook")
+    if alert is None:
+        return []
+    return [
+        f"A deadline falling due (an appointment passed with no attendance, A4; durable timer) → the alert's "
+        f"signed webhook receiving it: {alert['n']} of {r['latency']['alert_probes']} arrived; p50 "
+        f"{alert['p50_ms']} ms, p95 {alert['p95_ms']} ms, p99 {alert['p99_ms']} ms, max {alert['max_ms']} ms.",
+        "",
+    ]

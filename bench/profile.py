@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
-from bench.drill import System, generate
+from bench.drill import KAFKA_ONLY_MIX, System, generate
 from bench.pipeline import applied_events, run_stage
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
@@ -126,7 +126,7 @@ async def offer(system: System, rate: float, seconds: float) -> None:
                     ] += 1
 
     try:
-        journeys = generate(int(rate * seconds), seed=41)
+        journeys = generate(int(rate * seconds), seed=41, mix=KAFKA_ONLY_MIX)
         watcher = asyncio.create_task(watch())
         sampler = asyncio.create_task(sample_waits())
         stage = await run_stage(system, pools, journeys, rate, _nothing)
