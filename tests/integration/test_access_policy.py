@@ -154,6 +154,7 @@ POLICY: dict[tuple[str, str, str], dict[Role, str]] = {
         Role.court_liaison: AREA,
         Role.admin: NATIONAL,
     },
+    ("referral", "POST", "/v1/bail-cases/{detention_id}/condition-attendance"): STAFF,
     ("referral", "POST", "/v1/bail-cases/{detention_id}/breach"): {
         **STAFF,
         Role.court_liaison: AREA,

@@ -506,11 +506,67 @@ async def test_b2_the_court_outcome_is_recorded_once_and_a_condition_ends_the_re
     decision = bail_cases.CourtDecision(
         "D1", CourtOutcome.bail_with_assessment_condition, "Camberwell Green", date(2009, 2, 3), MONDAY
     )
-    await bail_cases.record_outcome(uow, decision, lambda area: None)
+    await bail_cases.record_outcome(uow, decision, lambda area: None, POLICY)
     assert world.stored("D1").status is Status.ended  # A7
     with pytest.raises(RuleViolation) as refused:
-        await bail_cases.record_outcome(uow, decision, lambda area: None)
+        await bail_cases.record_outcome(uow, decision, lambda area: None, POLICY)
     assert refused.value.rule_id == "B2"
+
+
+async def test_b3_a_condition_sets_its_appointment_with_the_persons_worker_and_a_failure_is_the_breach(
+    world: World,
+) -> None:
+    world.detentions["D1"] = detention(charged=True)
+    world.workers = [worker("W1"), worker("W2")]
+    world.bail_cases["D1"] = bail_case(restriction=Restriction.condition)
+    waiting(world, "D1", "W2", imposed=True)
+    uow = fake_uow(MANAGER)
+    decision = bail_cases.CourtDecision(
+        "D1", CourtOutcome.bail_with_assessment_condition, "Camberwell Green", TUESDAY, MONDAY
+    )
+    await bail_cases.record_outcome(uow, decision, lambda area: None, POLICY)
+    case = world.bail_cases["D1"]
+    wednesday = slot_time(date(2009, 2, 4), 0, POLICY)  # the first working day after the decision
+    assert (case.condition_appointment_at, case.condition_worker_id) == (wednesday, "W2")
+    (appointment,) = [p for p in uow.payloads() if isinstance(p, wire.ConditionAppointmentSet)]
+    assert appointment.rule_ids == ["B3"] and not appointment.set_by_court
+    assert uow.scheduled[(clocks.CONDITION_PASSED, "D1:condition")][0] == wednesday
+
+    failed = bail_cases.ConditionAttendance(
+        "D1", Outcome.failed_to_attend, False, wednesday + timedelta(hours=2)
+    )
+    await bail_cases.record_condition_attendance(uow, failed, lambda area: None)
+    (breached,) = [p for p in uow.payloads() if isinstance(p, wire.BailConditionBreached)]
+    assert breached.rule_ids == ["B4"] and world.bail_cases["D1"].breached_at is not None
+    alert = uow.alerts[(clocks.CONDITION_FAILED, "D1")]
+    assert (alert.role, alert.raised.rule_ids) == ("court_liaison", ("B3", "B4"))
+    with pytest.raises(RuleViolation) as again:
+        await bail_cases.record_condition_attendance(uow, failed, lambda area: None)
+    assert again.value.rule_id == "B3"
+
+
+async def test_b3_the_courts_time_and_place_are_kept_and_other_outcomes_set_no_appointment(
+    world: World,
+) -> None:
+    world.detentions["D1"] = detention(charged=True)
+    world.workers = [worker("W1")]
+    world.bail_cases["D1"] = bail_case(restriction=Restriction.condition)
+    uow = fake_uow(MANAGER)
+    at = datetime(2009, 2, 5, 14, tzinfo=UTC)
+    without = bail_cases.CourtDecision(
+        "D1", CourtOutcome.bail_without_condition, "Camberwell Green", TUESDAY, MONDAY, at, "Court cells"
+    )
+    with pytest.raises(RuleViolation) as refused:
+        await bail_cases.record_outcome(uow, without, lambda area: None, POLICY)
+    assert refused.value.rule_id == "B3" and world.bail_cases["D1"].outcome is None
+    decision = replace(without, outcome=CourtOutcome.bail_with_assessment_condition)
+    await bail_cases.record_outcome(uow, decision, lambda area: None, POLICY)
+    case = world.bail_cases["D1"]
+    assert (case.condition_appointment_at, case.condition_place, case.condition_worker_id) == (
+        at,
+        "Court cells",
+        "W1",
+    )
 
 
 async def test_b4_a_breach_needs_a_condition_to_undergo_assessment(world: World) -> None:

@@ -9,10 +9,12 @@ import asyncpg
 
 from dipflow.uow import UnitOfWork
 from dipflow_referral.domain.bail import BailCase, CourtOutcome, Restriction
+from dipflow_referral.domain.events import Outcome
 
 COLUMNS = (
     "detention_id, person_id, area, agreed, substantial_grounds, restriction, rule_ids, reasons, notified_at, "
-    "outcome, court, decided_on, breached_at, breach_what, arrested_at, before_justice_by"
+    "outcome, court, decided_on, breached_at, breach_what, arrested_at, before_justice_by, condition_appointment_at, "
+    "condition_place, condition_worker_id, condition_attendance, condition_good_cause, condition_attended_at"
 )
 
 
@@ -34,6 +36,12 @@ def _case(r: asyncpg.Record) -> BailCase:
         breach_what=r["breach_what"],
         arrested_at=r["arrested_at"],
         before_justice_by=r["before_justice_by"],
+        condition_appointment_at=r["condition_appointment_at"],
+        condition_place=r["condition_place"],
+        condition_worker_id=r["condition_worker_id"],
+        condition_attendance=Outcome(r["condition_attendance"]) if r["condition_attendance"] else None,
+        condition_good_cause=r["condition_good_cause"],
+        condition_attended_at=r["condition_attended_at"],
     )
 
 
@@ -58,7 +66,9 @@ async def save(uow: UnitOfWork, case: BailCase) -> None:
     await uow.conn.execute(
         "UPDATE bail_cases SET agreed = $2, substantial_grounds = $3, restriction = $4, rule_ids = $5, "
         "reasons = $6, notified_at = $7, outcome = $8, court = $9, decided_on = $10, breached_at = $11, "
-        "breach_what = $12, arrested_at = $13, before_justice_by = $14, updated_at = now() WHERE detention_id = $1",
+        "breach_what = $12, arrested_at = $13, before_justice_by = $14, condition_appointment_at = $15, "
+        "condition_place = $16, condition_worker_id = $17, condition_attendance = $18, condition_good_cause = $19, "
+        "condition_attended_at = $20, updated_at = now() WHERE detention_id = $1",
         case.detention_id,
         case.agreed,
         case.substantial_grounds,
@@ -73,6 +83,12 @@ async def save(uow: UnitOfWork, case: BailCase) -> None:
         case.breach_what,
         case.arrested_at,
         case.before_justice_by,
+        case.condition_appointment_at,
+        case.condition_place,
+        case.condition_worker_id,
+        str(case.condition_attendance) if case.condition_attendance else None,
+        case.condition_good_cause,
+        case.condition_attended_at,
     )
 
 

@@ -41,12 +41,18 @@ async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
 async def loads_between(
     uow: UnitOfWork, first: date, last: date, *, exclude_assessment: str | None = None
 ) -> Loads:
-    """Each worker's appointments per day, leaving out ``exclude_assessment`` (whose own appointment is being
-    moved, so it must not count against its own worker)."""
+    """Each worker's appointments per day (a required assessment's, and a bail condition's waiting for its
+    attendance, B3), leaving out ``exclude_assessment`` (whose own appointment is being moved, so it must not
+    count against its own worker)."""
     rows = await uow.conn.fetch(
-        "SELECT worker_id, day, count(*) AS n, array_agg(at) AS times FROM appointments WHERE active "
+        "SELECT worker_id, day, count(*) AS n, array_agg(at) AS times FROM ("
+        "SELECT worker_id, day, at FROM appointments WHERE active "
         "AND worker_id IS NOT NULL AND day BETWEEN $1 AND $2 AND assessment_id IS DISTINCT FROM $3 "
-        "GROUP BY worker_id, day",
+        "UNION ALL SELECT condition_worker_id, (condition_appointment_at AT TIME ZONE 'Europe/London')::date, "
+        "condition_appointment_at FROM bail_cases WHERE condition_worker_id IS NOT NULL "
+        "AND condition_attendance IS NULL "
+        "AND (condition_appointment_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2"
+        ") AS held GROUP BY worker_id, day",
         first,
         last,
         exclude_assessment,

@@ -161,6 +161,38 @@ class BailOutcomeRecorded(EventPayload):
     decided_on: date
 
 
+class ConditionAppointmentSet(EventPayload):
+    """B3: the appointment the person must attend under a bail condition to undergo assessment: the time and place
+    the court set, else the first slot of a worker covering the suite on the first working day after the
+    decision (A9); ``worker_id`` None when nobody had room."""
+
+    event_type = "referral.condition_appointment_set"
+    topic = TOPIC
+    detention_id: str
+    area: str
+    court: str
+    appointment_at: datetime
+    place: str
+    worker_id: str | None
+    set_by_court: bool
+    rule_ids: list[str]
+
+
+class ConditionAttendanceRecorded(EventPayload):
+    """B3: what happened at the condition's appointment. No clinical content (A8); a failure without good cause
+    is also ``referral.bail_condition_breached`` (B4)."""
+
+    event_type = "referral.condition_attendance_recorded"
+    topic = TOPIC
+    detention_id: str
+    area: str
+    outcome: str  # attended | failed_to_attend | failed_to_remain
+    good_cause: bool
+    appointment_at: datetime
+    breached: bool
+    rule_ids: list[str]
+
+
 class BailConditionBreached(EventPayload):
     """B4: a bail condition to undergo assessment was broken; the person may be arrested without warrant."""
 
@@ -198,6 +230,8 @@ EVENTS = EventRegistry(
     TreatmentEntered,
     BailNotice,
     BailOutcomeRecorded,
+    ConditionAppointmentSet,
+    ConditionAttendanceRecorded,
     BailConditionBreached,
     BailBreachArrest,
 )

@@ -1,6 +1,7 @@
 """Restriction on bail (docs/rules.md B1-B4), pure: the B1 classification of offences, the B1 decision, and the
 bail case of a charged detention (``BailCase``): its decision as the facts change, the court's outcome recorded
-once (B2), a breach of the assessment condition and the arrest for it (B4).
+once (B2), the appointment under a condition to undergo assessment and the person's attendance at it (B3), a
+breach of the condition and the arrest for it (B4).
 
 B1 applies when all of: aged 18 or over; a positive s.63B sample for a specified Class A drug; charged with
 MDA s.5(2) or s.5(3) involving a specified Class A drug, or substantial grounds that Class A misuse caused,
@@ -16,8 +17,9 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from dipflow.errors import RuleViolation
-from dipflow.working_days import before_justice_by
+from dipflow.working_days import before_justice_by, london_day
 from dipflow_referral.domain.detention import UNKNOWN_AREA, Detention
+from dipflow_referral.domain.events import Outcome
 
 CLASS_A_POSSESSION = frozenset({"MDA1971-s5(2)", "MDA1971-s5(3)"})
 BAIL_CONDITION_ARREST = "BA1976-s7"
@@ -138,6 +140,12 @@ class BailCase:
     breach_what: str | None = None
     arrested_at: datetime | None = None
     before_justice_by: datetime | None = None
+    condition_appointment_at: datetime | None = None
+    condition_place: str | None = None
+    condition_worker_id: str | None = None
+    condition_attendance: Outcome | None = None
+    condition_good_cause: bool | None = None
+    condition_attended_at: datetime | None = None
 
     def record_agreement(self, agreed: bool, substantial_grounds: bool | None) -> None:
         """B1: whether the person agreed to an assessment; the grounds, when given, replace the recorded ones."""
@@ -181,6 +189,60 @@ class BailCase:
     def with_assessment_condition(self) -> bool:
         """B3: bailed with a condition to undergo the assessment (which supersedes the requirements, A7)."""
         return self.outcome is CourtOutcome.bail_with_assessment_condition
+
+    def set_condition_appointment(self, at: datetime, place: str, worker_id: str | None) -> None:
+        """B3: the appointment the person must attend under the condition to undergo assessment, set once, no
+        earlier than the day of the court's decision."""
+        if not self.with_assessment_condition:
+            raise RuleViolation("B3", "only a bail condition to undergo assessment sets an appointment")
+        if self.condition_appointment_at is not None:
+            raise RuleViolation("B3", "the condition's appointment is already set")
+        assert self.decided_on is not None
+        if london_day(at) < self.decided_on:
+            raise RuleViolation("B3", f"the appointment is before the court's decision of {self.decided_on}")
+        self.condition_appointment_at, self.condition_place, self.condition_worker_id = at, place, worker_id
+
+    @property
+    def awaits_condition_attendance(self) -> bool:
+        """B3: the condition's appointment is set and nobody has recorded whether the person attended."""
+        return self.condition_appointment_at is not None and self.condition_attendance is None
+
+    @property
+    def condition_complied(self) -> bool | None:
+        """B3: whether the person underwent the assessment under the condition (None: not known yet, or failed
+        with good cause)."""
+        if self.condition_attendance is Outcome.attended:
+            return True
+        if self.condition_attendance is not None and not self.condition_good_cause:
+            return False
+        return None
+
+    def record_condition_attendance(self, outcome: Outcome, good_cause: bool, at: datetime) -> str | None:
+        """B3: what happened at the condition's appointment, once, after its time. A failure to attend or to
+        remain without good cause breaks the condition (B4, unless a breach is already recorded): what was
+        broken, in words; else None."""
+        if not self.with_assessment_condition or self.condition_appointment_at is None:
+            raise RuleViolation("B3", "there is no appointment under a bail condition to undergo assessment")
+        if self.condition_attendance is not None:
+            raise RuleViolation(
+                "B3", f"attendance at the condition's appointment is recorded ({self.condition_attendance})"
+            )
+        if at < self.condition_appointment_at:
+            raise RuleViolation(
+                "B3",
+                f"the condition's appointment of {self.condition_appointment_at:%d %b %Y %H:%M} has not come",
+            )
+        self.condition_attendance, self.condition_attended_at = outcome, at
+        self.condition_good_cause = good_cause and outcome is not Outcome.attended
+        if outcome is Outcome.attended or good_cause or self.breached_at is not None:
+            return None
+        failed = "attend" if outcome is Outcome.failed_to_attend else "remain for the whole of"
+        what = (
+            f"failed without good cause to {failed} the assessment of "
+            f"{self.condition_appointment_at:%d %b %Y %H:%M} under the bail condition"
+        )
+        self.record_breach(at, what)
+        return what
 
     def record_breach(self, at: datetime, what: str) -> None:
         """B4: the condition to undergo assessment was broken; an arrest without warrant may follow."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from dipflow.errors import NotFound
 from dipflow.uow import UnitOfWork
@@ -54,6 +54,27 @@ async def propose_initial(
         latest=latest,
         policy=policy,
         rule_ids=("A1", "A3", "A9"),
+    )
+
+
+async def propose_from(
+    uow: UnitOfWork, suite: str, earliest: date, policy: AppointmentPolicy, *, prefer: str | None = None
+) -> Proposal:
+    """A9 for an appointment no required assessment holds (a bail condition's, B3): the first working day from
+    ``earliest`` (within ``initial_within_days``) with a worker covering ``suite`` who has room, and their slot."""
+    await workers.lock_assignments(uow)
+    latest = earliest + timedelta(days=policy.initial_within_days)
+    covering = await workers.covering(uow, suite)
+    loads = await workers.loads_between(uow, earliest, latest)
+    return propose(
+        covering,
+        loads,
+        suite=suite,
+        earliest=earliest,
+        latest=latest,
+        policy=policy,
+        prefer=prefer,
+        rule_ids=("B3", "A9"),
     )
 
 

@@ -1,7 +1,9 @@
-"""Referral's clocks (docs/rules.md A4, A5, A9), each raising an alert to the person who must act:
+"""Referral's clocks (docs/rules.md A4, A5, A9, B3, B4), each raising an alert to the person who must act:
 
 - an appointment the person must attend whose time has passed (after a grace period) with no attendance recorded:
-  to the assigned worker, escalated to the area's referral managers if still open after a while;
+  to the assigned worker, escalated to the area's referral managers if still open after a while; the same for
+  the appointment under a bail condition to undergo assessment (B3);
+- a failure at that appointment without good cause (the breach, B4): to the area's court liaison at once;
 - an appointment nobody could take (no worker free): to the area's referral managers at once, escalated if still
   unassigned a set time before it.
 
@@ -21,7 +23,7 @@ from dipflow.alerts.model import RaiseAlert
 from dipflow.auth.principal import Role
 from dipflow.events.timers import Deadline, DeadlineHandler
 from dipflow.uow import UnitOfWork
-from dipflow_referral.adapters import assessments
+from dipflow_referral.adapters import assessments, bail_cases
 from dipflow_referral.domain import events
 from dipflow_referral.domain.assessment import Appointment, Kind, RequiredAssessment, failure_rule
 from dipflow_referral.domain.bail import BailCase
@@ -31,8 +33,12 @@ ATTENDANCE_OVERDUE = "attendance-overdue"
 UNASSIGNED = "appointment-unassigned"
 ESCALATION = "referral-alert-escalation"
 BEFORE_JUSTICE = "before-a-justice"
+CONDITION_PASSED = "condition-appointment-passed"
+CONDITION_OVERDUE = "condition-attendance-overdue"
+CONDITION_FAILED = "bail-condition-failed"
 ESCALATE_TO = {
     ATTENDANCE_OVERDUE: Role.referral_manager,
+    CONDITION_OVERDUE: Role.referral_manager,
     UNASSIGNED: Role.referral_manager,
     BEFORE_JUSTICE: Role.court_liaison,
 }
@@ -97,6 +103,21 @@ async def _waiting(
     return a, area, kind, appointment
 
 
+def _condition_subject(case: BailCase) -> str:
+    return f"{case.detention_id}:condition"
+
+
+async def _condition_waiting(uow: UnitOfWork, deadline: Deadline) -> BailCase | None:
+    """B3: the case whose condition's appointment, at the deadline's time, still waits for its attendance."""
+    detention_id, _, _ = deadline.subject.rpartition(":")
+    case = await bail_cases.load(uow, detention_id)
+    if case is None or not case.awaits_condition_attendance or case.condition_appointment_at is None:
+        return None
+    if case.condition_appointment_at.isoformat() != deadline.payload.get("at"):
+        return None
+    return case
+
+
 def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
     """The timer handlers of referral's clocks, with the settings' periods."""
 
@@ -139,6 +160,41 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
         escalate_at = max(at - policy.unassigned_escalation_before, datetime.now(UTC))
         await uow.schedule(ESCALATION, f"{UNASSIGNED}|{deadline.subject}", escalate_at)
 
+    async def condition_passed(uow: UnitOfWork, deadline: Deadline) -> None:
+        if await _condition_waiting(uow, deadline) is None:
+            return
+        at = datetime.fromisoformat(deadline.payload["at"])
+        await uow.schedule(
+            CONDITION_OVERDUE, deadline.subject, at + policy.attendance_grace, deadline.payload
+        )
+
+    async def condition_overdue(uow: UnitOfWork, deadline: Deadline) -> None:
+        case = await _condition_waiting(uow, deadline)
+        if case is None:
+            return
+        assert case.condition_appointment_at is not None
+        worker = case.condition_worker_id
+        raised = await alerts.raise_alert(
+            uow,
+            RaiseAlert(
+                kind=CONDITION_OVERDUE,
+                subject=deadline.subject,
+                role=str(Role.referral_worker if worker else Role.referral_manager),
+                area=case.area,
+                assignee=worker,
+                due_at=case.condition_appointment_at + policy.attendance_grace,
+                summary=f"The assessment of {case.condition_appointment_at:%d %b %Y %H:%M} under a bail condition "
+                "has passed with no attendance recorded: record whether the person attended (B3); a failure "
+                "without good cause breaks the condition (B4).",
+                rule_ids=("B3",),
+                person_id=case.person_id,
+                case_id=case.detention_id,
+            ),
+        )
+        if raised is not None and worker is not None:
+            due = datetime.now(UTC) + policy.overdue_escalation_after
+            await uow.schedule(ESCALATION, f"{CONDITION_OVERDUE}|{deadline.subject}", due)
+
     async def escalation(uow: UnitOfWork, deadline: Deadline) -> None:
         kind, _, subject = deadline.subject.partition("|")
         await alerts.escalate(uow, kind, subject, to_role=str(ESCALATE_TO[kind]))
@@ -147,6 +203,8 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
         APPOINTMENT_PASSED: appointment_passed,
         ATTENDANCE_OVERDUE: attendance_overdue,
         UNASSIGNED: unassigned,
+        CONDITION_PASSED: condition_passed,
+        CONDITION_OVERDUE: condition_overdue,
         ESCALATION: escalation,
     }
 
@@ -183,6 +241,40 @@ async def someone_took(uow: UnitOfWork, a: RequiredAssessment, kind: Kind, worke
     await alerts.resolve(uow, UNASSIGNED, subject, resolution=f"assigned to {worker_id}")
 
 
+async def condition_appointment_set(uow: UnitOfWork, case: BailCase) -> None:
+    """B3: the condition's appointment has its clock at its time."""
+    assert case.condition_appointment_at is not None
+    at = case.condition_appointment_at
+    await uow.schedule(CONDITION_PASSED, _condition_subject(case), at, {"at": at.isoformat()})
+
+
+async def condition_attendance_recorded(uow: UnitOfWork, case: BailCase) -> None:
+    """B3: attendance at the condition's appointment is recorded: the clock's alert (if raised) is answered."""
+    resolution = f"attendance recorded: {case.condition_attendance}"
+    await alerts.resolve(uow, CONDITION_OVERDUE, _condition_subject(case), resolution=resolution)
+
+
+async def condition_failed(uow: UnitOfWork, case: BailCase, what: str) -> None:
+    """B3/B4: the person failed the condition's appointment without good cause: court liaison are told at once;
+    breach asks for an arrest without warrant (BA76 s.7(3)); the arrest resolves the alert."""
+    assert case.breached_at is not None
+    await alerts.raise_alert(
+        uow,
+        RaiseAlert(
+            kind=CONDITION_FAILED,
+            subject=case.detention_id,
+            role=str(Role.court_liaison),
+            area=case.area,
+            due_at=case.breached_at,
+            summary=f"The bail condition to undergo assessment is broken: {what}. The person may be arrested "
+            "without warrant (BA76 s.7(3)); an arrest is requested.",
+            rule_ids=("B3", "B4"),
+            person_id=case.person_id,
+            case_id=case.detention_id,
+        ),
+    )
+
+
 async def arrested_for_breach(
     uow: UnitOfWork, case: BailCase, arrest_detention_id: str, by: datetime
 ) -> None:
@@ -206,3 +298,6 @@ async def arrested_for_breach(
     )
     if raised is not None:
         await uow.schedule(ESCALATION, f"{BEFORE_JUSTICE}|{subject}", by)
+    await alerts.resolve(
+        uow, CONDITION_FAILED, case.detention_id, resolution=f"arrested ({arrest_detention_id})"
+    )

@@ -1,5 +1,6 @@
 """/v1/bail-cases: restriction on bail (B1-B4) for court and CPS liaison: the notices of an area, the person's
-agreement, the court's outcome, a breach of the assessment condition."""
+agreement, the court's outcome (with the condition's appointment, B3), attendance at that appointment, a breach of
+the assessment condition."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pydantic import BaseModel, Field, StrictBool
 
 from dipflow.http.params import AwareInstant, Day
 from dipflow_referral.domain.bail import BailCase, CourtOutcome
-from dipflow_referral.entrypoints.http.deps import BailAgreer, BailBreacher, BailDecider, BailLister
+from dipflow_referral.domain.events import Outcome
+from dipflow_referral.entrypoints.http.deps import (
+    BailAgreer,
+    BailBreacher,
+    BailDecider,
+    BailLister,
+    ConditionAttendanceRecorder,
+    Policy,
+)
 from dipflow_referral.service_layer import bail_cases
 
 router = APIRouter(prefix="/v1/bail-cases", tags=["restriction on bail"])
@@ -33,6 +42,17 @@ class BailCaseView(BaseModel):
     breach_what: str | None
     arrested_at: datetime | None
     before_justice_by: datetime | None
+    condition_appointment_at: datetime | None = Field(
+        description="B3: the appointment under the bail condition"
+    )
+    condition_place: str | None
+    condition_worker_id: str | None
+    condition_attendance: str | None = Field(description="B3: attended, failed_to_attend or failed_to_remain")
+    condition_good_cause: bool | None
+    condition_attended_at: datetime | None
+    condition_complied: bool | None = Field(
+        description="B3: attended (true), failed without good cause (false), else not known (null)"
+    )
 
 
 def bail_view(case: BailCase) -> BailCaseView:
@@ -53,6 +73,13 @@ def bail_view(case: BailCase) -> BailCaseView:
         breach_what=case.breach_what,
         arrested_at=case.arrested_at,
         before_justice_by=case.before_justice_by,
+        condition_appointment_at=case.condition_appointment_at,
+        condition_place=case.condition_place,
+        condition_worker_id=case.condition_worker_id,
+        condition_attendance=case.condition_attendance,
+        condition_good_cause=case.condition_good_cause,
+        condition_attended_at=case.condition_attended_at,
+        condition_complied=case.condition_complied,
     )
 
 
@@ -86,15 +113,50 @@ class OutcomeIn(BaseModel):
     outcome: str = Field(pattern="^(bail_refused|bail_with_assessment_condition|bail_without_condition)$")
     court: str = Field(min_length=2, max_length=200)
     decided_on: Day
+    appointment_at: AwareInstant | None = Field(
+        None,
+        description="B3: the assessment's time when the court set it in the condition; else the first free slot "
+        "of a worker covering the suite from the first working day after the decision",
+    )
+    place: str | None = Field(
+        None, min_length=2, max_length=300, description="B3: where, as the court set it"
+    )
 
 
 @router.post("/{detention_id}/outcome", response_model=BailCaseView, summary="B2/B3: the court's decision")
-async def outcome(detention_id: str, body: OutcomeIn, ctx: BailDecider) -> BailCaseView:
+async def outcome(detention_id: str, body: OutcomeIn, ctx: BailDecider, policy: Policy) -> BailCaseView:
     command = bail_cases.CourtDecision(
-        detention_id, CourtOutcome(body.outcome), body.court, body.decided_on, datetime.now(UTC)
+        detention_id,
+        CourtOutcome(body.outcome),
+        body.court,
+        body.decided_on,
+        datetime.now(UTC),
+        body.appointment_at,
+        body.place,
     )
     async with ctx.unit_of_work() as uow:
-        return bail_view(await bail_cases.record_outcome(uow, command, ctx.require_area))
+        return bail_view(await bail_cases.record_outcome(uow, command, ctx.require_area, policy))
+
+
+class ConditionAttendanceIn(BaseModel):
+    outcome: Outcome
+    good_cause: StrictBool = False
+    at: AwareInstant | None = None
+
+
+@router.post(
+    "/{detention_id}/condition-attendance",
+    response_model=BailCaseView,
+    summary="B3: attendance at the assessment under the bail condition; a failure without good cause is B4",
+)
+async def condition_attendance(
+    detention_id: str, body: ConditionAttendanceIn, ctx: ConditionAttendanceRecorder
+) -> BailCaseView:
+    command = bail_cases.ConditionAttendance(
+        detention_id, body.outcome, body.good_cause, body.at or datetime.now(UTC)
+    )
+    async with ctx.unit_of_work() as uow:
+        return bail_view(await bail_cases.record_condition_attendance(uow, command, ctx.require_area))
 
 
 class BreachIn(BaseModel):

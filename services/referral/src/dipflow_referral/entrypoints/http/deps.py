@@ -97,13 +97,17 @@ def on_bail_case(*roles: Role) -> Requirement:
             raise Problem(404, NO_BAIL_CASE)
         ctx.require_area(case.area)
         principal = ctx.principal
+        assigned = {case.condition_worker_id} | (assessment.workers if assessment else set())
         if principal.role is Role.referral_worker and (
-            assessment is None or principal.worker_id not in assessment.workers
+            principal.worker_id is None or principal.worker_id not in assigned
         ):
             raise Forbidden("this person's assessment is not assigned to you", kind="not-your-assignment")
         return ctx
 
-    dependency.record = "the case is in the caller's area; a worker's, the person assigned to them"  # type: ignore[attr-defined]
+    dependency.record = (  # type: ignore[attr-defined]
+        "the case is in the caller's area; a worker's, the person assigned to them (their required assessment "
+        "or the bail condition's appointment)"
+    )
     return dependency
 
 
@@ -140,6 +144,9 @@ BailBreacher = Annotated[
             Role.admin,
         )
     ),
+]
+ConditionAttendanceRecorder = Annotated[
+    AuthContext, Depends(on_bail_case(Role.referral_worker, Role.referral_manager, Role.admin))
 ]
 MeasureReader = Annotated[
     AuthContext, Depends(requires(Role.analyst, Role.referral_manager, Role.admin, area="borough"))
