@@ -23,7 +23,7 @@ from tests.integration.referral.stack import (
     running_stack,
     worker_token,
 )
-from tests.support.alerts import alert_feed
+from tests.support.alerts import alert_feed, alert_hook
 
 LONDON = ZoneInfo("Europe/London")
 LIAISON = bearer(Role.court_liaison, "lambeth")
@@ -188,3 +188,78 @@ async def test_b3_the_conditions_appointment_passed_alerts_the_worker_once_until
             (alert["alert_id"], "attendance recorded: attended")
         ]
         assert mine((await stack.referral.get("/v1/alerts", headers=MANAGER)).json()["items"]) == []
+
+
+async def test_b4_arrested_for_the_breach_court_liaison_are_told_before_a_justice_by_and_when_it_passes(
+    infra: Infra, unique: str
+) -> None:
+    secret = f"b4-secret-{unique}-0123456789abcdef"
+    async with alert_hook(secret) as (hook, url):  # the receiver outlives both runs of the services
+        async with running_stack(infra, unique, webhook_retry_base_s=0.5) as stack:
+            receiver = {"role": "court_liaison", "area": "lambeth", "url": url, "secret": secret}
+            put = await stack.referral.put(
+                "/v1/alert-receivers", json=receiver, headers=bearer(Role.admin, "*")
+            )
+            assert put.status_code == 204, put.text
+            await stack.add_worker("W1")
+            did, case = await bailed(stack, 1)
+            failed_at = datetime.fromisoformat(case["condition_appointment_at"]) + timedelta(hours=1)
+            failed = await stack.referral.post(
+                f"/v1/bail-cases/{did}/condition-attendance",
+                json={"outcome": "failed_to_attend", "at": failed_at.isoformat()},
+                headers=worker_token(stack.wid("W1")),
+            )
+            assert failed.status_code == 200 and failed.json()["breached_at"], failed.text
+
+            def mine(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+                return {i["kind"]: i for i in items if i["case_id"] == did}
+
+            await alert_feed(stack.referral, LIAISON, lambda items: "bail-condition-failed" in mine(items))
+            # arrested under BA76 s.7(3) on Friday 5 March 2010: before a justice within 24 hours, long past
+            friday = datetime(2010, 3, 5, 10, tzinfo=UTC)
+            arrest = {
+                "person_id": stack.person(1),
+                "name": "Test Person",
+                "date_of_birth": "1970-01-15",
+                "home_area": "lambeth",
+                "suite": "MET-BRIXTON",
+                "arrested_at": friday.isoformat(),
+                "booked_in_at": friday.isoformat(),
+                "offences": [{"code": "BA1976-s7", "offence_date": "2010-03-05"}],
+            }
+            assert (
+                await stack.custody.post("/v1/detentions", json=arrest, headers=bearer())
+            ).status_code == 201
+            escalated = mine(
+                await alert_feed(
+                    stack.referral,
+                    LIAISON,
+                    lambda items: mine(items).get("before-a-justice", {}).get("state") == "escalated",
+                )
+            )["before-a-justice"]
+            assert (escalated["role"], escalated["rule_ids"]) == ("court_liaison", ["B4"])
+            assert datetime.fromisoformat(escalated["due_at"]) == friday + timedelta(hours=24)
+            resolved = mine(
+                await alert_feed(
+                    stack.referral,
+                    LIAISON,
+                    lambda items: "bail-condition-failed" in mine(items),
+                    state="resolved",
+                )
+            )
+            assert resolved["bail-condition-failed"]["resolution"].startswith("arrested")
+            assert await hook.wait_for(did, 3) == [
+                ("escalated", "before-a-justice", "court_liaison"),
+                ("raised", "bail-condition-failed", "court_liaison"),
+                ("raised", "before-a-justice", "court_liaison"),
+            ]
+
+        async with running_stack(infra, unique, webhook_retry_base_s=0.5) as stack:  # restarted
+            done = await stack.referral.post(
+                f"/v1/alerts/{escalated['alert_id']}/resolve",
+                json={"resolution": "before Camberwell Green magistrates on Saturday"},
+                headers=LIAISON,
+            )
+            assert done.status_code == 200 and done.json()["state"] == "resolved", done.text
+            assert mine((await stack.referral.get("/v1/alerts", headers=LIAISON)).json()["items"]) == {}
+    assert len(hook.about(did)) == 3 and hook.unsigned == 0  # each once, across the restart
