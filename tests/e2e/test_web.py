@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -25,11 +26,12 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from dipflow.auth import Role
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.web import WEB
-from tests.e2e.actors import Actors, service_clients
+from tests.e2e.actors import SUITE, Actors, service_clients
 from tests.e2e.system import System, start_system, until
 
 pytestmark = pytest.mark.timeout(300)
 SHOTS = project_root() / "test-artifacts" / "screenshots"
+AXE = project_root() / "tests" / "compose" / "node_modules" / "axe-core" / "axe.min.js"
 CHARTS = (
     "k1-month",
     "k1-borough",
@@ -265,6 +267,32 @@ class Tab:
         print(f"screenshot: {path}")
         return path
 
+    async def no_serious_accessibility_violations(self, state: str) -> None:
+        """axe-core's audit of the page as it stands: no serious or critical violation."""
+        await self.page.evaluate(AXE.read_text())
+        found = await self.page.evaluate(
+            """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+                 .filter((v) => ['serious', 'critical'].includes(v.impact))
+                 .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)"""
+        )
+        assert found == [], f"{state}: {found}"
+
+    async def shots_at_both_sizes(self, name: str) -> None:
+        """Screenshots at 1280 x 800 and at a phone's 390 x 844; nothing wider than the phone's screen."""
+        await self.page.set_viewport_size({"width": 1280, "height": 800})
+        await self.shot(f"{name}-1280")
+        await self.page.set_viewport_size({"width": 390, "height": 844})
+        await self.shot(f"{name}-390")
+        overflow = await self.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        wide = await self.page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                 .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
+                   && !e.closest('.table-wrap'))
+                 .slice(0, 5).map((e) => e.outerHTML.slice(0, 120))"""
+        )
+        assert overflow <= 1, f"{name} is {overflow} px wider than a phone's screen: {wide}"
+        await self.page.set_viewport_size({"width": 1280, "height": 900})
+
     async def all_inputs_labelled(self) -> None:
         unlabelled = await self.page.evaluate(
             """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -287,7 +315,7 @@ async def sign_in(browser: Browser, web: str, token: str, path: str) -> Tab:
     )
     tab = Tab(await context.new_page())
     await tab.page.goto(path)
-    await expect(tab.page).to_have_url(f"{web}/sign-in?next={path.replace('/', '%2F')}")
+    await expect(tab.page).to_have_url(f"{web}/sign-in?next={quote(path, safe='')}")
     await tab.page.get_by_label("Access token").fill(token)
     await tab.page.get_by_role("button", name="Sign in").click()
     await expect(tab.page).to_have_url(f"{web}{path}")
@@ -329,6 +357,7 @@ async def test_a_worker_sees_a_new_assignment_arrive_live_and_records_attendance
     state = (await world.referral.get(case, headers=me)).json()
     assert state["status"] == "initial_attended" and state["initial"]["worker_id"] == worker_id
     await tab.shot("inbox-3-attended")
+    await tab.no_serious_accessibility_violations("the inbox")
 
     # The follow-up decision by keyboard alone: Enter on the choice, then Enter on the focused confirm button.
     await card.get_by_role("button", name="No follow-up needed (RA5)").focus()
@@ -346,6 +375,7 @@ async def test_a_worker_sees_a_new_assignment_arrive_live_and_records_attendance
     await expect(page.get_by_role("heading", level=2)).to_have_count(3)
     await expect(page.get_by_role("button", name="Print notices")).to_be_visible()
     await tab.shot("notices-printable")
+    await tab.no_serious_accessibility_violations("the printable notices")
     assert tab.errors == []
 
 
@@ -372,6 +402,7 @@ async def test_the_dashboard_draws_k1_to_k5_and_exports_the_tested_positive_list
     await expect(page.locator("#tested-positive .panel-state")).to_contain_text("may not see")
     await tab.all_inputs_labelled()
     await tab.shot("dashboard")
+    await tab.no_serious_accessibility_violations("the dashboard")
 
     # The PPO coordinator of the borough reads the tested-positive list (for supervision) and exports it.
     coordinator = await sign_in(browser, web, bearer(data.coordinator), "/dashboard")
@@ -424,6 +455,7 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     await expect(arrests.locator("tr", has_text=data.facts["drr"])).to_contain_text("Premium")
     await tab.all_inputs_labelled()
     await tab.shot("liaison-probation")
+    await tab.no_serious_accessibility_violations("the probation liaison page")
 
     court = await sign_in(
         browser, web, bearer(data.system.token(Role.court_liaison, "lambeth")), "/liaison/court"
@@ -432,5 +464,117 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     row = court.page.locator("#bail table tr", has_text=data.facts["bail"])
     await expect(row).to_contain_text("Applies")
     await expect(row).to_contain_text("B1")
+    # readable at 1280 px: the reasons get room, the page does not grow thousands of pixels tall
+    reasons = await row.locator("td.wide").bounding_box()
+    assert reasons is not None and reasons["width"] >= 250, reasons
+    height = await court.page.evaluate("() => document.documentElement.scrollHeight")
+    assert height < 2500, f"the court liaison page is {height} px tall at 1280 px"
     await court.shot("liaison-court")
+    await court.no_serious_accessibility_violations("the court liaison page")
     assert tab.errors == [] and court.errors == []
+
+
+async def test_a_custody_officer_books_in_tests_and_releases_from_the_board_told_of_RA1_to_serve(
+    world: World, browser: Browser, web: str
+) -> None:
+    pid = world.person("BOARD")
+    board = f"/custody?suite={SUITE}"
+    tab = await sign_in(browser, web, bearer(world.officer), board)
+    other = await sign_in(
+        browser, web, bearer(world.system.token(Role.custody_officer, "metropolitan")), board
+    )
+    page = tab.page
+    await expect(page.locator("body[data-board-loaded]")).to_be_attached()
+    await tab.no_serious_accessibility_violations("the board")
+    await tab.all_inputs_labelled()
+
+    await page.get_by_label("Person id (PNC)").fill(pid)
+    await page.get_by_label("Name", exact=True).fill("Board Person")
+    await page.get_by_label("Date of birth").fill("1980-02-03")
+    await page.get_by_label("Home area").fill("lambeth")
+    await page.get_by_label("Offence code").fill("TA1968-s1")
+    await page.get_by_role("button", name="Book in").click()
+    await expect(page.locator("#announcer")).to_contain_text("Board Person booked in: required")
+    row = page.locator("tbody tr", has_text=pid)
+    await row.get_by_role("button", name="Warning given").click()
+    await expect(row).to_contain_text(" min left")  # the time limit to take the sample, counting down (T10)
+    # the other officer's board shows it without a reload (it polls)
+    await expect(
+        other.page.locator("tbody tr", has_text=pid).get_by_role("button", name="Sample taken")
+    ).to_be_visible(timeout=15_000)
+    await row.get_by_role("button", name="Sample taken").click()
+    await expect(row).to_contain_text("record the result of the sample (T12)")
+    await row.get_by_label("Drug").select_option("cocaine")
+    await row.get_by_label("Result", exact=True).select_option("positive")
+    await row.get_by_role("button", name="Record result").click()
+    await expect(row).to_contain_text("RA1 to serve", timeout=20_000)  # custody learnt referral's proposal
+    await tab.no_serious_accessibility_violations("the board with RA1 to serve")
+    await tab.shots_at_both_sizes("custody-board")
+
+    await row.get_by_role("button", name="Release").click()
+    await expect(page.locator("#problem")).to_contain_text("rule A1")
+    on_board = (await world.custody.get(f"/v1/suites/{SUITE}/board", headers=world.officer)).json()
+    detention_id = next(
+        r["detention"]["detention_id"] for r in on_board if r["detention"]["person_id"] == pid
+    )
+    assert (await world.custody.get(f"/v1/detentions/{detention_id}", headers=world.officer)).json()[
+        "released_at"
+    ] is None
+    await row.get_by_label("I confirm the required assessment lapses (A1)").check()
+    await row.get_by_role("button", name="Release").click()
+    await expect(page.locator("#announcer")).to_contain_text("Released for Board Person")
+    await expect(page.locator("tbody tr", has_text=pid)).to_have_count(0)
+    released = (await world.custody.get(f"/v1/detentions/{detention_id}", headers=world.officer)).json()
+    assert released["released_at"] is not None
+    await world.assessment(detention_id, lambda a: a["status"] == "lapsed")
+    # the one refused release, as the network and the console report it, and nothing else
+    assert [e for e in tab.errors if not e.startswith("console:")] == [
+        f"409 {web}/api/custody/v1/detentions/{detention_id}/release"
+    ]
+    assert [e for e in tab.errors if e.startswith("console:") and "409" not in e] == []
+    assert other.errors == []
+
+
+async def test_an_inspector_decides_a_ppo_test_orally_then_confirms_it_in_writing_from_the_page(
+    world: World, browser: Browser, web: str
+) -> None:
+    pid = world.person("INSP")
+    start = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    body = {
+        "person_id": pid,
+        "borough": "lambeth",
+        "strand": "catch_and_convict",
+        "start_date": start,
+        "reason": "panel",
+    }
+    await world.post(world.ppo, "/v1/register", body, world.coordinator, 201)
+
+    async def custody_knows() -> bool:
+        answer = await world.custody.get(f"/v1/ppo-status/{pid}", headers=world.officer)
+        return answer.status_code == 200 and bool(answer.json()["is_ppo"])
+
+    await until(custody_knows, "custody's copy of the register")
+    did = await world.book_in(pid, "CDA1971-s1")  # not a trigger offence: an inspector decides (T4)
+    tab = await sign_in(browser, web, bearer(world.inspector), f"/inspector?suite={SUITE}")
+    page = tab.page
+    card = page.locator(".card", has_text=pid)
+    await expect(card).to_be_visible()
+    await tab.no_serious_accessibility_violations("the inspector's page")
+    await tab.all_inputs_labelled()
+    await tab.shots_at_both_sizes("inspector")
+    await card.get_by_label("Authorise the test").check()
+    await card.get_by_label("Your rank").select_option("chief_inspector")
+    await card.get_by_label("Grounds").fill("Class A misuse suspected from what was found")
+    await card.get_by_label("Given orally (to be confirmed in writing)").check()
+    await card.get_by_role("button", name="Record the decision").click()
+    await expect(page.locator("#announcer")).to_contain_text(f"Test authorised for {pid}")
+    oral = page.locator("#oral .card", has_text=pid)
+    await oral.get_by_role("button", name="Confirm in writing").click()
+    await expect(page.locator("#announcer")).to_contain_text(f"Confirmed in writing for {pid}")
+    view = (await world.custody.get(f"/v1/detentions/{did}", headers=world.inspector)).json()
+    assert (view["authorisation"]["decision"], view["authorisation"]["rank"]) == (
+        "authorised",
+        "chief_inspector",
+    )
+    assert view["authorisation"]["oral"] and view["authorisation"]["written_confirmation"] == "confirmed"
+    assert tab.errors == []

@@ -82,6 +82,7 @@ POLICY: dict[tuple[str, str, str], dict[Role, str]] = {
             "warning",
         )
     },
+    ("custody", "GET", "/v1/suites/{suite}/board"): CUSTODY,
     ("custody", "POST", "/v1/detentions/{detention_id}/inspector-decision"): {Role.inspector: AREA},
     ("custody", "POST", "/v1/detentions/{detention_id}/written-confirmation"): {Role.inspector: AREA},
     ("custody", "GET", "/v1/ppo-status/{person_id:path}"): {
@@ -410,6 +411,7 @@ async def build_world(w: World) -> None:
         "alert_id": str(uuid.uuid4()),
         "kind": "areas",
         "person": person,
+        "suite": SUITE,
     }
 
 

@@ -78,6 +78,8 @@ async def test_pages_send_a_stranger_to_sign_in_and_remember_where_they_were_goi
     c, _ = client
     for page in (
         "/",
+        "/custody",
+        "/inspector",
         "/inbox",
         "/dashboard",
         "/liaison/probation",
@@ -106,6 +108,9 @@ async def test_signing_in_sets_an_http_only_strict_cookie_and_goes_to_the_role_s
     assert inbox.status_code == 200 and "worker W-1" in inbox.text and 'aria-live="polite"' in inbox.text
     liaison = await signed_in(c, Role.court_liaison)
     assert liaison.headers["location"] == "/liaison/court"
+    officer = await signed_in(c, Role.custody_officer)  # every role of custody has its page
+    assert officer.headers["location"] == "/custody"
+    assert (await signed_in(c, Role.inspector)).headers["location"] == "/inspector"
     out = await c.post("/sign-out", headers={"origin": "http://web.test"})
     assert (
         out.status_code == 303
@@ -190,6 +195,19 @@ async def test_ready_when_the_services_answer_and_chart_js_is_installed(
         ("custody", "referral", "ppo-register", "breach"), "ok"
     )
     assert (ready.status_code == 200) == (checks["chart.js"] == "ok")
+
+
+async def test_the_web_app_serves_healthz_and_metrics_by_route_template_like_the_services(
+    client: tuple[httpx.AsyncClient, Services],
+) -> None:
+    c, _ = client
+    assert (await c.get("/healthz")).json() == {"status": "ok", "service": "web"}
+    await c.get("/liaison/court?area=lambeth")
+    metrics = await c.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    served = [line for line in metrics.text.splitlines() if line.startswith("dipflow_http_requests_total{")]
+    assert any('service="web"' in line and 'route="/liaison/court"' in line for line in served), served
+    assert not any("lambeth" in line for line in served)  # never the raw path or query
 
 
 def _luminance(colour: str) -> float:

@@ -12,10 +12,12 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Message, Receive, Scope, Send
 
 from dipflow.auth.tokens import AuthSettings, TokenVerifier
 from dipflow.http.correlation import CorrelationMiddleware
+from dipflow.http.metrics import MetricsMiddleware
 from dipflow.http.middleware import HttpMiddleware
 from dipflow.logging import configure_logging
 from dipflow_web import pages, proxy
@@ -79,7 +81,12 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "service": "web"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics, as the services serve them (requests by route template, never by raw path)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
@@ -105,6 +112,7 @@ def create_app(
         }
         return JSONResponse(body, status_code=503 if failing else 200)
 
+    app.add_middleware(MetricsMiddleware, service="web")
     app.add_middleware(CorrelationMiddleware)
     app.add_middleware(SecurityHeaders)
     return app

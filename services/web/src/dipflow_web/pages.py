@@ -1,5 +1,5 @@
-"""The pages: sign-in and sign-out, the worker inbox, the liaison views, the measures dashboard and the
-printable notices. Pages are server-rendered shells; their data comes from the services through the proxy."""
+"""The pages: sign-in and sign-out, the custody suite board, the inspector's decisions, the worker inbox, the
+liaison views, the measures dashboard and the printable notices. Pages are server-rendered shells; their data comes from the services through the proxy."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ DOCUMENTS = frozenset({"notices.html"})
 """Pages that are printable documents for the person: no alerts panel on them."""
 
 PAGES = (
+    Page("/custody", "Custody suite board", (Role.custody_officer,)),
+    Page("/inspector", "Inspector's decisions", (Role.inspector,)),
     Page("/inbox", "My inbox", (Role.referral_worker,)),
     Page(
         "/liaison/probation",
@@ -222,6 +224,22 @@ async def inbox(request: Request) -> Response:
     if found is None:
         return _to_sign_in(request)
     return render(request, "inbox.html", session=found, title="My inbox")
+
+
+@router.get("/custody")
+async def custody_board(request: Request, suite: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, "custody.html", session=found, title="Custody suite board", suite=suite)
+
+
+@router.get("/inspector")
+async def inspector(request: Request, suite: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, "inspector.html", session=found, title="Inspector's decisions", suite=suite)
 
 
 @router.get("/liaison/probation")

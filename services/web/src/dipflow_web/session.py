@@ -98,6 +98,6 @@ HOME_OF: dict[Role, str] = {
     Role.admin: "/dashboard",
     Role.ppo_coordinator: "/dashboard",
     Role.referral_manager: "/dashboard",
-    Role.inspector: "/dashboard",
-    Role.custody_officer: "/",
+    Role.inspector: "/inspector",
+    Role.custody_officer: "/custody",
 }

@@ -263,6 +263,15 @@ async def save(uow: UnitOfWork, d: Detention, version: int) -> None:
         raise ConcurrentChange(d.detention_id)
 
 
+async def in_custody_at(uow: UnitOfWork, suite: str) -> list[tuple[Detention, str]]:
+    """Everyone in custody at ``suite`` now (booked in, not released), earliest booked first, with their name."""
+    rows = await uow.conn.fetch(
+        "SELECT state, name FROM detentions WHERE suite = $1 AND released_at IS NULL ORDER BY booked_in_at",
+        suite,
+    )
+    return [(from_doc(r["state"]), r["name"]) for r in rows]
+
+
 async def with_open_items(uow: UnitOfWork, suite: str) -> list[tuple[Detention, str]]:
     """Detentions at ``suite`` that may owe something: still in custody, an oral authorisation awaiting
     written confirmation, or a confirmatory result overdue; with their suite's area."""

@@ -21,6 +21,7 @@ from dipflow_custody.contracts import bodies as contracts
 from dipflow_custody.contracts import events as wire
 from dipflow_custody.domain import events
 from dipflow_custody.domain.age import age_on
+from dipflow_custody.domain.board import NextStep, next_steps
 from dipflow_custody.domain.catalogue import OffenceIntake, resolve
 from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, pending_hold_deadlines
 from dipflow_custody.domain.detention import Detention, Stations
@@ -265,6 +266,25 @@ async def open_inspector_requests(uow: UnitOfWork, suite: str) -> list[Outcome]:
             if decision.inspector_decision_requested:
                 waiting.append(Outcome(d, decision, area))
     return waiting
+
+
+@dataclass(frozen=True)
+class OnTheBoard:
+    """A person in custody at a suite, their test decision and what they need next."""
+
+    detention: Detention
+    name: str
+    decision: TestDecision
+    next_steps: list[NextStep]
+
+
+async def board(uow: UnitOfWork, suite: str) -> list[OnTheBoard]:
+    """Everyone in custody at ``suite`` now, earliest booked first, each with what they need next."""
+    on_board = []
+    for d, name in await detentions.in_custody_at(uow, suite):
+        decision = d.decide(await stations(uow, d))
+        on_board.append(OnTheBoard(d, name, decision, next_steps(d, decision)))
+    return on_board
 
 
 @dataclass(frozen=True)

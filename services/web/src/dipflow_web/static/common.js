@@ -36,18 +36,27 @@ export async function api(service, path, { method = "GET", body, params } = {}) 
   return data;
 }
 
-/** A sentence a person can act on, for a failed call. */
+/** ``text`` as a sentence: a capital first letter and a full stop (or its own ! or ?) at the end. */
+export function sentence(text) {
+  const trimmed = String(text || "").trim();
+  if (!trimmed) return "";
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** Whole sentences a person can act on, for a failed call. */
 export function describe(error, what = "this") {
-  if (!(error instanceof ApiError)) return `Could not load ${what}: ${error.message || error}.`;
-  const detail = error.problem.detail || error.problem.title || "";
-  if (error.status === 403) return `Your role may not see ${what}. ${detail} (403)`;
+  if (!(error instanceof ApiError)) return `Could not load ${what}. ${sentence(error.message || String(error))}`;
+  const detail = sentence(error.problem.detail || error.problem.title || "");
+  const rule = error.problem.rule_id ? `, rule ${error.problem.rule_id}` : "";
+  if (error.status === 403) return `Your role may not see ${what}. ${detail} (403)`.replace(".  (", ". (");
   if (error.status === 401) return "Your session has ended. Sign in again. (401)";
-  if (error.status === 409) return `Not recorded: ${detail} (409${error.problem.rule_id ? `, rule ${error.problem.rule_id}` : ""})`;
+  if (error.status === 409) return `Not recorded. ${detail} (409${rule})`;
   if (error.status === 422) {
     const fields = (error.problem.errors || []).map((e) => `${e.field}: ${e.reason}`).join("; ");
-    return `Not accepted: ${detail}${fields ? ` (${fields})` : ""} (422)`;
+    return `Not accepted. ${detail}${fields ? ` ${sentence(fields)}` : ""} (422)`;
   }
-  return `Could not load ${what}: ${detail || "the service did not answer"} (${error.status})`;
+  return `Could not load ${what}. ${detail || "The service did not answer."} (${error.status})`;
 }
 
 /** h("p", {class: "x"}, "text", child) — strings become text nodes. */
@@ -80,14 +89,14 @@ export function dateTime(iso) { return iso ? dateTimeFormat.format(new Date(iso)
 export function date(isoDate) { return isoDate ? dateFormat.format(new Date(`${isoDate.slice(0, 10)}T00:00:00Z`)) : "–"; }
 export function words(value) { return value ? String(value).replaceAll("_", " ") : "–"; }
 
-/** A table with a caption; columns are {key, label, num?, render?(row) -> Node|string}. */
+/** A table with a caption; columns are {key, label, num?, className?, render?(row) -> Node|string}. */
 export function table(caption, columns, rows, rowClass) {
   const head = h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label))));
   const body = h("tbody", {}, rows.map((row) => h("tr", { class: rowClass ? rowClass(row) : null },
     columns.map((c, i) => {
       const value = c.render ? c.render(row) : row[c.key];
       const cell = i === 0 && c.header ? "th" : "td";
-      return h(cell, { class: c.num ? "num" : null, scope: cell === "th" ? "row" : null }, value ?? "–");
+      return h(cell, { class: c.className || (c.num ? "num" : null), scope: cell === "th" ? "row" : null }, value ?? "–");
     }))));
   return h("table", {}, h("caption", {}, caption), head, body);
 }

@@ -81,7 +81,7 @@ function figure(section, { id, caption, type = "bar", labels, series, stacked = 
 
 function dataTable(section, caption, columns, rows) {
   section.querySelector(".charts").after(h("details", {}, h("summary", {}, `All rows: ${caption}`),
-    h("div", { class: "table-wrap" }, table(caption, columns, rows))));
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption }, table(caption, columns, rows))));
 }
 
 function empty(section, what) {
@@ -226,7 +226,11 @@ async function show(id) {
     return true;
   } catch (error) {
     state.textContent = describe(error, measure.what);
+    // nothing from a list that could not load: no chart, no table, no download
     section.querySelector(".charts")?.replaceChildren();
+    for (const wrap of section.querySelectorAll(".table-wrap, #tp-table")) wrap.replaceChildren();
+    const link = section.querySelector("#csv-link");
+    if (link) link.hidden = true;
     return false;
   } finally {
     section.dataset.loaded = "true";

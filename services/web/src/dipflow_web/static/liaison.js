@@ -70,10 +70,10 @@ const VIEWS = {
     load: (area) => api("referral", "v1/bail-cases", { params: { area } }),
     render: (rows, area) => table(`Restriction-on-bail notices in ${area}: ${rows.length}`, [
       { key: "person_id", label: "Person", header: true },
-      { key: "detention_id", label: "Detention" },
+      { key: "detention_id", label: "Detention", className: "id" },
       { label: "Restriction", render: (b) => (b.restriction === "applies" ? h("strong", {}, "Applies")
         : b.restriction ? words(b.restriction) : "Waiting for agreement and grounds") },
-      { label: "Reasons", render: (b) => list(b.reasons) },
+      { label: "Reasons", className: "wide", render: (b) => list(b.reasons) },
       { label: "Rules", render: (b) => (b.rule_ids || []).join(", ") || "–" },
       { label: "Agreed to assessment", render: (b) => (b.agreed === null ? "Not recorded" : b.agreed ? "Yes" : "No") },
       { label: "Notified", render: (b) => dateTime(b.notified_at) },
@@ -95,8 +95,9 @@ async function show(section) {
     state.textContent = "";
     return rows.length;
   } catch (error) {
+    target.replaceChildren(); // a list that could not load is never shown as empty, nor as 0
     state.textContent = describe(error, view.what);
-    return 0;
+    return null;
   } finally {
     section.dataset.loaded = "true";
   }
@@ -104,5 +105,5 @@ async function show(section) {
 
 const sections = [...document.querySelectorAll("[data-view]")];
 Promise.all(sections.map(show)).then((counts) => {
-  say(sections.map((s, i) => `${VIEWS[s.dataset.view].title}: ${counts[i]}.`).join(" "));
+  say(sections.map((s, i) => `${VIEWS[s.dataset.view].title}: ${counts[i] === null ? "could not be loaded" : counts[i]}.`).join(" "));
 });

@@ -2,7 +2,15 @@
 
 from dipflow.alerts.http import alerts_router
 from dipflow.auth.principal import Role
-from dipflow_custody.entrypoints.http import catalogue, detentions, measures, notifications, places, reference
+from dipflow_custody.entrypoints.http import (
+    board,
+    catalogue,
+    detentions,
+    measures,
+    notifications,
+    places,
+    reference,
+)
 
 ROUTERS = [
     detentions.router,
@@ -11,5 +19,6 @@ ROUTERS = [
     reference.router,
     catalogue.router,
     places.router,
+    board.router,
     alerts_router([Role.custody_officer, Role.inspector]),
 ]

@@ -1,0 +1,87 @@
+// The inspector's page: decisions awaited at a suite (T3, T4) with the facts, decided with grounds, oral or
+// written; oral decisions confirmed in writing with one click.
+import { api, dateTime, describe, h, say } from "./common.js";
+import { chooseSuite } from "./suites.js";
+
+const RANKS = ["inspector", "chief_inspector", "superintendent", "chief_superintendent"];
+let suite = null;
+
+function problem(message) {
+  const box = document.getElementById("problem");
+  box.hidden = !message;
+  box.textContent = message || "";
+}
+
+async function post(item, action, body, done) {
+  try {
+    await api("custody", `v1/detentions/${encodeURIComponent(item.detention_id)}/${action}`, { method: "POST", body });
+    say(done);
+    problem(null);
+  } catch (error) {
+    problem(describe(error, `the decision for ${item.person_id}`));
+  }
+  await load();
+}
+
+function decisionForm(item) {
+  const id = `d-${item.detention_id}`;
+  const decision = h("fieldset", { class: "choice" }, h("legend", {}, "Decision"),
+    ...["authorised", "declined"].map((value, i) => h("div", { class: "check" },
+      h("input", { type: "radio", name: `${id}-decision`, id: `${id}-${value}`, value, checked: i === 0 }),
+      h("label", { for: `${id}-${value}` }, value === "authorised" ? "Authorise the test" : "Decline the test"))));
+  const rank = h("select", { id: `${id}-rank` }, RANKS.map((r) => h("option", { value: r }, r.replaceAll("_", " "))));
+  const grounds = h("textarea", { id: `${id}-grounds`, rows: 3, required: true, minlength: 5 });
+  const oral = h("input", { type: "checkbox", id: `${id}-oral` });
+  const form = h("form", { "aria-label": `Decision for ${item.person_id}` }, decision,
+    h("div", { class: "field" }, h("label", { for: rank.id }, "Your rank"), rank),
+    h("div", { class: "field" }, h("label", { for: grounds.id }, "Grounds"), grounds),
+    h("div", { class: "field check" }, oral, h("label", { for: oral.id }, "Given orally (to be confirmed in writing)")),
+    h("button", { type: "submit", class: "button" }, "Record the decision"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = form.querySelector(`input[name="${id}-decision"]:checked`).value;
+    post(item, "inspector-decision", { decision: chosen, rank: rank.value, grounds: grounds.value.trim(), oral: oral.checked },
+      `Test ${chosen} for ${item.person_id}.`);
+  });
+  return form;
+}
+
+function card(item, control) {
+  return h("li", { class: "card" },
+    h("h3", {}, item.person_id),
+    h("p", {}, `${item.detail} (${item.rule_ids.join(", ")})`),
+    h("p", { class: "small" }, `Since ${dateTime(item.since)}`),
+    control);
+}
+
+function fill(listId, stateId, items, control, empty) {
+  document.getElementById(listId).replaceChildren(...items.map((item) => card(item, control(item))));
+  document.getElementById(stateId).textContent = items.length ? `${items.length} at ${suite}` : empty;
+}
+
+async function load() {
+  if (!suite) return;
+  try {
+    const items = await api("custody", "v1/open-items", { params: { suite } });
+    fill("waiting", "waiting-state", items.filter((i) => i.kind === "inspector_decision_requested"), decisionForm,
+      `Nobody at ${suite} is waiting for a decision.`);
+    fill("oral", "oral-state", items.filter((i) => i.kind === "written_confirmation_pending"),
+      (item) => h("button", { type: "button", class: "button small", onclick: () => post(item, "written-confirmation", {}, `Confirmed in writing for ${item.person_id}.`) }, "Confirm in writing"),
+      `No oral decision at ${suite} awaits its written confirmation.`);
+  } catch (error) {
+    for (const id of ["waiting", "oral"]) document.getElementById(id).replaceChildren();
+    const text = describe(error, `the decisions awaited at ${suite}`);
+    document.getElementById("waiting-state").textContent = text;
+    document.getElementById("oral-state").textContent = text;
+  } finally {
+    document.body.dataset.inspectorLoaded = "true";
+  }
+}
+
+async function start() {
+  suite = await chooseSuite(problem);
+  await load();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
