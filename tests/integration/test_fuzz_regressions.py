@@ -130,6 +130,15 @@ async def test_a_notification_id_beyond_bigint_is_a_422_not_a_500(service: Servi
         problem(answer, 404)
 
 
+async def test_an_alert_feed_cursor_beyond_bigint_is_a_422_not_a_500(service: Service) -> None:
+    async with service("custody") as custody:
+        too_far = {"after": "15748873758979613419787796873216", "state": "open"}
+        answer = await custody.get("/v1/alerts", params=too_far, headers=ADMIN)
+        assert failing_fields(answer) == {"query.after"}
+        last = await custody.get("/v1/alerts", params={"after": str(2**63 - 1)}, headers=ADMIN)
+        assert last.status_code == 200 and last.json()["items"] == []
+
+
 async def test_a_panel_flag_id_beyond_bigint_is_a_422_not_a_500(service: Service) -> None:
     async with service("ppo-register") as ppo:
         answer = await ppo.post(

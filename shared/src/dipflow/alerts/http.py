@@ -94,7 +94,9 @@ def alerts_router(roles: Sequence[Role], *, receiver_setters: Sequence[Role] = (
         ctx: Reader,
         area: str | None = Query(None, pattern=AREA_CODE_PATTERN),
         state: Annotated[list[AlertState] | None, Query()] = None,
-        after: int = Query(0, ge=0, description="Only alerts after this seq (the previous page's ``after``)"),
+        after: int = Query(
+            0, ge=0, le=2**63 - 1, description="Only alerts after this seq (the previous page's ``after``)"
+        ),
         limit: int = Query(100, ge=1, le=500),
     ) -> AlertPage:
         wanted, areas, assignee = scope(ctx, area)
