@@ -30,7 +30,7 @@ install: $(UV) tests/compose/node_modules/.package-lock.json services/web/node_m
 
 ## run: Kafka + PostgreSQL + the four services on fixed ports; Ctrl-C stops everything
 run: install
-	$(DIPFLOW) run
+	$(DIPFLOW) run --keycloak
 
 ## test: the whole suite against real Kafka and PostgreSQL (started on free ports unless TEST_* are set)
 test: install lint

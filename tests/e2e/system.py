@@ -28,6 +28,11 @@ class System:
     def url(self, service: str) -> str:
         return next(s.url(self.offset) for s in SERVICES if s.name == service)
 
+    @property
+    def keycloak(self) -> str:
+        """The development realm's issuer when `dipflow run --keycloak` started it."""
+        return f"http://127.0.0.1:{8180 + self.offset}/realms/dipflow"
+
     def token(self, role: Role, area: str, worker_id: str | None = None) -> dict[str, str]:
         secret = (self.state / "auth-dev-secret").read_text().strip()
         token = mint_token(
@@ -36,9 +41,10 @@ class System:
         return {"Authorization": f"Bearer {token}"}
 
 
-def start_system(state: Path) -> Iterator[System]:
-    """Run `dipflow run` (what `make run` runs) and wait until every service is ready; SIGINT at the end."""
-    command, offset = launch_run(state, cwd=ROOT)
+def start_system(state: Path, *, keycloak: bool = False) -> Iterator[System]:
+    """Run `dipflow run` (what `make run` runs, with Keycloak when asked) and wait until every service is ready;
+    SIGINT at the end."""
+    command, offset = launch_run(state, cwd=ROOT, keycloak=keycloak)
     try:
         addresses = json.loads((state / "stack.json").read_text())
         yield System(state, offset, addresses["kafka_bootstrap"])

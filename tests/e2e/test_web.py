@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,8 +25,10 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from dipflow.auth import Role
+from dipflow.devstack.keycloak import DEV_PASSWORD
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.web import WEB
+from dipflow_web.session import HOME_OF
 from tests.e2e.actors import SUITE, Actors, service_clients
 from tests.e2e.system import System, start_system, until
 
@@ -56,7 +59,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    yield from start_system(Path(tmp_path_factory.mktemp("system")) / "run")
+    yield from start_system(Path(tmp_path_factory.mktemp("system")) / "run", keycloak=True)
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +320,23 @@ async def sign_in(browser: Browser, web: str, token: str, path: str) -> Tab:
     await tab.page.goto(path)
     await expect(tab.page).to_have_url(f"{web}/sign-in?next={quote(path, safe='')}")
     await tab.page.get_by_label("Access token").fill(token)
-    await tab.page.get_by_role("button", name="Sign in").click()
+    await tab.page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(tab.page).to_have_url(f"{web}{path}")
+    return tab
+
+
+async def sign_in_with_keycloak(browser: Browser, web: str, username: str, path: str) -> Tab:
+    """Sign in the way people do: the provider's own login form (Keycloak, authorization code with PKCE)."""
+    context = await browser.new_context(
+        base_url=web, viewport={"width": 1280, "height": 900}, timezone_id="Europe/London", locale="en-GB"
+    )
+    tab = Tab(await context.new_page())
+    await tab.page.goto(path)
+    await tab.page.get_by_role("button", name="Sign in with your organisation account").click()
+    await expect(tab.page.locator("#kc-form-login")).to_be_visible()
+    await tab.page.locator("#username").fill(username)
+    await tab.page.locator("#password").fill(DEV_PASSWORD)
+    await tab.page.locator("#kc-login").click()
     await expect(tab.page).to_have_url(f"{web}{path}")
     return tab
 
@@ -479,7 +498,7 @@ async def test_a_custody_officer_books_in_tests_and_releases_from_the_board_told
 ) -> None:
     pid = world.person("BOARD")
     board = f"/custody?suite={SUITE}"
-    tab = await sign_in(browser, web, bearer(world.officer), board)
+    tab = await sign_in_with_keycloak(browser, web, "custody-officer", board)
     other = await sign_in(
         browser, web, bearer(world.system.token(Role.custody_officer, "metropolitan")), board
     )
@@ -555,7 +574,7 @@ async def test_an_inspector_decides_a_ppo_test_orally_then_confirms_it_in_writin
 
     await until(custody_knows, "custody's copy of the register")
     did = await world.book_in(pid, "CDA1971-s1")  # not a trigger offence: an inspector decides (T4)
-    tab = await sign_in(browser, web, bearer(world.inspector), f"/inspector?suite={SUITE}")
+    tab = await sign_in_with_keycloak(browser, web, "inspector", f"/inspector?suite={SUITE}")
     page = tab.page
     card = page.locator(".card", has_text=pid)
     await expect(card).to_be_visible()
@@ -578,3 +597,46 @@ async def test_an_inspector_decides_a_ppo_test_orally_then_confirms_it_in_writin
     )
     assert view["authorisation"]["oral"] and view["authorisation"]["written_confirmation"] == "confirmed"
     assert tab.errors == []
+
+
+ROLE_USERS = {role: str(role).replace("_", "-") for role in Role}
+"""The development realm's user for each role (deploy/local/keycloak/dipflow-realm.json)."""
+
+
+async def test_every_role_signs_in_through_the_identity_providers_form_and_sign_out_ends_that_session(
+    world: World, browser: Browser, web: str
+) -> None:
+    for role, username in ROLE_USERS.items():
+        home = HOME_OF[role]
+        tab = await sign_in_with_keycloak(browser, web, username, home)
+        await expect(tab.page.locator(".who")).to_contain_text(str(role).replace("_", " "))
+        # the session carries the provider's token, which the services verify through its JWKS
+        areas = await tab.page.request.get(f"{web}/api/custody/v1/areas")
+        assert areas.status == 200, (role, await areas.text())
+        if role is Role.custody_officer:
+            await tab.no_serious_accessibility_violations("the custody board after signing in")
+            await tab.page.get_by_role("button", name="Sign out").click()
+            await expect(tab.page).to_have_url(f"{web}/sign-in")
+            await tab.page.goto(home)  # signed out here, and at the provider: its form again, not a session
+            await expect(tab.page).to_have_url(re.compile(r"/sign-in\?next="))
+            await tab.page.get_by_role("button", name="Sign in with your organisation account").click()
+            await expect(tab.page.locator("#kc-form-login")).to_be_visible()
+        # a measure the role may not see is a 403 the page shows as a message; nothing else fails
+        assert [e for e in tab.errors if "403" not in e] == [], (role, tab.errors)
+        await tab.page.context.close()
+
+
+async def test_the_sign_in_page_offers_the_provider_and_tokens_only_in_development_and_passes_its_audit(
+    browser: Browser, web: str
+) -> None:
+    context = await browser.new_context(base_url=web)
+    tab = Tab(await context.new_page())
+    await tab.page.goto("/sign-in")
+    await expect(
+        tab.page.get_by_role("button", name="Sign in with your organisation account")
+    ).to_be_visible()
+    await expect(tab.page.get_by_label("Access token")).to_be_visible()  # `dipflow run` is development
+    await tab.no_serious_accessibility_violations("the sign-in page")
+    await tab.page.goto("/auth/callback?code=forged&state=forged")  # not a sign-in this browser started
+    await expect(tab.page.locator(".problem")).to_contain_text("did not come back as it was sent")
+    await context.close()

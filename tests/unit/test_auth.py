@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -96,3 +100,32 @@ def test_t13_each_role_reads_results_only_for_its_permitted_purposes(role: Role)
             required_purpose(principal, None, Purpose)
     for national_only in (Role.police_enforcement, Role.analyst, Role.admin):
         assert PERMITTED[national_only] == frozenset()
+
+
+def _provider_token(private_key: object, issuer: str, **claims: object) -> str:
+    now = int(time.time())
+    body = {"sub": "kc", "role": "inspector", "area": "metropolitan", "iss": issuer, "aud": "dipflow"}
+    return jwt.encode({**body, "iat": now, "exp": now + 600, **claims}, private_key, algorithm="RS256")  # type: ignore[arg-type]
+
+
+def test_beside_a_provider_each_algorithm_has_its_one_key_source_and_issuer() -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    issuer = "http://127.0.0.1:8180/realms/dipflow"
+    secret = "s" * 40
+    both = TokenVerifier(AuthSettings(dev_secret=secret, jwks_url=f"{issuer}/certs", issuer=issuer))
+    published = jwt.PyJWK.from_json(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    both._jwks.get_signing_key_from_jwt = lambda _token: published  # type: ignore[union-attr,method-assign]
+    assert both.verify(_provider_token(private, issuer)).role is Role.inspector  # the provider's, by JWKS
+    assert both.verify(mint_token(secret, subject="dev", role=Role.analyst, area="*")).role is Role.analyst
+    with pytest.raises(InvalidToken, match="issuer"):  # a development token never passes as the provider's
+        both.verify(mint_token(secret, subject="dev", role=Role.analyst, area="*", issuer=issuer))
+    with pytest.raises(InvalidToken, match="issuer"):
+        both.verify(_provider_token(private, "dipflow-dev"))
+
+    production = TokenVerifier(AuthSettings(jwks_url=f"{issuer}/certs", issuer=issuer))
+    production._jwks.get_signing_key_from_jwt = lambda _token: published  # type: ignore[union-attr,method-assign]
+    with pytest.raises(InvalidToken):  # no secret: HS256 is refused, whatever it is signed with
+        production.verify(mint_token(secret, subject="dev", role=Role.analyst, area="*", issuer=issuer))
+    development = TokenVerifier(AuthSettings(dev_secret=secret))
+    with pytest.raises(InvalidToken, match="development algorithm"):
+        development.verify(_provider_token(private, "dipflow-dev"))

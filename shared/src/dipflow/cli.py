@@ -20,6 +20,7 @@ from rich.table import Table
 from dipflow.auth.principal import NATIONAL, NATIONAL_ROLES, Role
 from dipflow.auth.tokens import AuthSettings, mint_token
 from dipflow.devstack.kafka import fetch_kafka
+from dipflow.devstack.keycloak import DEV_PASSWORD, KeycloakServer
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES, start_service
@@ -240,19 +241,37 @@ def run(
     state_dir: Path = typer.Option(DEFAULT_STATE, help="Where data persists between runs."),
     ready_timeout: float = typer.Option(120.0, help="Seconds to wait for every /readyz."),
     port_offset: int = PORT_OFFSET,
+    keycloak: bool = typer.Option(
+        False,
+        "--keycloak/--no-keycloak",
+        help="Also run Keycloak (from Maven Central) and sign in through it (make run does).",
+    ),
 ) -> None:
-    """Start Kafka, PostgreSQL, the four services and the web pages; Ctrl-C stops everything it started."""
+    """Start Kafka, PostgreSQL, the four services and the web pages (and Keycloak with --keycloak); Ctrl-C stops
+    everything it started."""
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     stack = _stack(state_dir, port_offset)
     addresses = stack.running()
     owns_infra = addresses is None
     services: list[ManagedProcess] = []
+    provider = (
+        KeycloakServer(state_dir / "logs", port=8180 + port_offset, management_port=9180 + port_offset)
+        if keycloak
+        else None
+    )
+    auth_env: dict[str, str] = {}
+    web_env: dict[str, str] = {}
     try:
         if addresses is None:
             with console.status("Starting Kafka and PostgreSQL…"):
                 addresses = stack.up()
         _print_addresses(addresses, "started" if owns_infra else "already running, reused")
+        if provider is not None:
+            with console.status("Starting Keycloak (the development identity provider)…"):
+                provider.start()
+            auth_env, web_env = provider.env_for_services(), provider.env_for_web()
+            console.print(f"Keycloak [bold]{provider.issuer}[/] started.")
         with console.status("Starting the four services and the web pages…"):
             for spec in SERVICES:
                 services.append(
@@ -265,6 +284,7 @@ def run(
                         extra_env={
                             "DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir),
                             "DIPFLOW_AUTH_PUBLIC_API_DOCS": "true",
+                            **auth_env,
                         },
                     )
                 )
@@ -275,11 +295,12 @@ def run(
                     extra_env={
                         "DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir),
                         "DIPFLOW_AUTH_PUBLIC_API_DOCS": "true",
+                        **web_env,
                     },
                 )
             )
             _wait_ready(services, ready_timeout, port_offset)
-        _print_ready(state_dir, port_offset)
+        _print_ready(state_dir, port_offset, provider)
         while all(p.alive() for p in services):
             time.sleep(0.5)
         dead = [p.name for p in services if not p.alive()]
@@ -290,6 +311,8 @@ def run(
     finally:
         for process in services:
             process.stop(signal.SIGTERM, timeout_s=15)
+        if provider is not None:
+            provider.stop()
         if owns_infra:
             stack.down()
         console.print("Everything this command started has stopped.")
@@ -316,7 +339,7 @@ def _wait_ready(services: list[ManagedProcess], timeout_s: float, offset: int) -
             time.sleep(0.1)
 
 
-def _print_ready(state_dir: Path, offset: int) -> None:
+def _print_ready(state_dir: Path, offset: int, provider: KeycloakServer | None = None) -> None:
     table = Table(title="dipflow is running — Ctrl-C stops it")
     table.add_column("service")
     table.add_column("API docs")
@@ -324,7 +347,13 @@ def _print_ready(state_dir: Path, offset: int) -> None:
     for spec in SERVICES:
         table.add_row(spec.name, f"{spec.url(offset)}/docs", f"{spec.url(offset)}/readyz")
     console.print(table)
-    console.print(f"Web pages (sign in with a `dipflow token`): [bold]{WEB.url(offset)}/[/]")
+    if provider is not None:
+        console.print(
+            f"Web pages: [bold]{WEB.url(offset)}/[/] (sign in as one of the realm's users, custody-officer, "
+            f"inspector, referral-worker, … password {DEV_PASSWORD}; or with a `dipflow token`)"
+        )
+    else:
+        console.print(f"Web pages (sign in with a `dipflow token`): [bold]{WEB.url(offset)}/[/]")
     console.print(f"Logs: {state_dir / 'logs'}   Data: {state_dir}")
 
 

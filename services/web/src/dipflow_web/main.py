@@ -7,41 +7,61 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dipflow.auth.tokens import AuthSettings, TokenVerifier
 from dipflow.http.correlation import CorrelationMiddleware
 from dipflow.http.metrics import MetricsMiddleware
 from dipflow.http.middleware import HttpMiddleware
 from dipflow.logging import configure_logging
-from dipflow_web import pages, proxy
+from dipflow_web import oidc, pages, proxy
 from dipflow_web.settings import WebSettings
 
 STATIC = Path(__file__).parent / "static"
 CHART_JS = Path("chart.js") / "dist" / "chart.umd.min.js"
-SECURITY_HEADERS = {
-    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",  # "no-referrer" would make form posts send Origin: null
-    "x-frame-options": "DENY",
-}
+
+
+def security_headers(provider: str | None = None) -> dict[str, str]:
+    """The headers on every answer. Forms post only to this site, and to the identity provider's origin when
+    there is one (signing in and out end in a redirect there, which ``form-action`` also governs)."""
+    form_action = " ".join(["'self'", *([_origin(provider)] if provider else [])])
+    return {
+        "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action {form_action}; "
+        "frame-ancestors 'none'",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",  # "no-referrer" would make form posts send Origin: null
+        "x-frame-options": "DENY",
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+SECURITY_HEADERS = security_headers()
 
 
 class SecurityHeaders(HttpMiddleware):
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        super().__init__(app)
+        self.headers = headers
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [
-                    (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present
+                    (k.encode(), v.encode()) for k, v in self.headers.items() if k.encode() not in present
                 ]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
@@ -69,6 +89,7 @@ def create_app(
     app.state.settings = settings
     app.state.verifier = TokenVerifier(auth_settings or AuthSettings())
     app.include_router(pages.router)
+    app.include_router(oidc.router)
     app.include_router(proxy.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -114,5 +135,5 @@ def create_app(
 
     app.add_middleware(MetricsMiddleware, service="web")
     app.add_middleware(CorrelationMiddleware)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, headers=security_headers(settings.oidc_issuer))
     return app

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from dipflow.auth.principal import NATIONAL, Principal, Role
 from dipflow.auth.tokens import InvalidToken, TokenVerifier
 from dipflow.logging import get_logger
+from dipflow_web import oidc
 from dipflow_web import session as sessions
 from dipflow_web.session import Session
 
@@ -172,13 +173,27 @@ def _same_site(request: Request) -> bool:
     return origin is None or origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
-@router.get("/sign-in")
-async def sign_in_form(request: Request, next: str | None = None, expired: bool = False) -> Response:
+def _sign_in_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+    settings = request.app.state.settings
     return render(
         request,
         "sign_in.html",
+        status_code,
+        provider=settings.oidc_issuer is not None,
+        pastes_tokens=settings.pastes_tokens,
+        **context,
+    )
+
+
+@router.get("/sign-in")
+async def sign_in_form(
+    request: Request, next: str | None = None, expired: bool = False, failed: str | None = None
+) -> Response:
+    return _sign_in_page(
+        request,
         next=sessions.safe_next(next) or "",
         notice="Your session has ended. Sign in again." if expired else None,
+        error=oidc.FAILURES.get(failed or ""),
     )
 
 
@@ -188,15 +203,15 @@ async def sign_in(request: Request) -> Response:
     form = parse_qs(body[:MAX_FORM].decode("utf-8", "replace"), max_num_fields=5)
     target = sessions.safe_next((form.get("next") or [""])[0])
     if not _same_site(request):
-        return render(
-            request, "sign_in.html", 403, next=target or "", error="Sign in from this site's own form."
+        return _sign_in_page(request, 403, next=target or "", error="Sign in from this site's own form.")
+    if not request.app.state.settings.pastes_tokens:
+        return _sign_in_page(
+            request, 403, next=target or "", error="Sign in with your organisation's account, not a token."
         )
     try:
         found = sessions.sign_in(_verifier(request), (form.get("token") or [""])[0])
     except InvalidToken as exc:
-        return render(
-            request, "sign_in.html", 401, next=target or "", error=f"That token was not accepted: {exc}."
-        )
+        return _sign_in_page(request, 401, next=target or "", error=f"That token was not accepted: {exc}.")
     response = RedirectResponse(target or sessions.HOME_OF[found.principal.role], status_code=303)
     response.set_cookie(**sessions.cookie_attributes(found, secure=_secure(request)))  # type: ignore[arg-type]
     return response
@@ -204,9 +219,12 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
-    response = RedirectResponse("/sign-in", status_code=303)
-    if _same_site(request):
-        response.delete_cookie(**sessions.clearing_attributes(secure=_secure(request)))  # type: ignore[arg-type]
+    """Ends the session here and, with an identity provider, there too (so the next sign-in asks again)."""
+    if not _same_site(request):
+        return RedirectResponse("/sign-in", status_code=303)
+    response = RedirectResponse(await oidc.end_session_url(request) or "/sign-in", status_code=303)
+    response.delete_cookie(**sessions.clearing_attributes(secure=_secure(request)))  # type: ignore[arg-type]
+    response.delete_cookie(oidc.ID_COOKIE, path="/")
     return response
 
 

@@ -1,8 +1,10 @@
 """Bearer tokens (JWT): verified signature, expiry, issuer and audience.
 
-Production identity providers publish keys at a JWKS URL (RS256/ES256); for development a local shared
-secret (HS256) is used and ``dipflow token`` mints tokens with it. Exactly one of the two is configured;
-the accepted algorithms follow from it, so a token cannot choose its own algorithm.
+Production identity providers publish keys at a JWKS URL (RS256/ES256/PS256) and only that is configured. For
+development a local shared secret (HS256) signs the tokens ``dipflow token`` mints; beside a development identity
+provider (Keycloak, ``make run``) both are configured. Each algorithm has its one key source (HS256 only the secret,
+with the development issuer; the others only the JWKS, with the provider's issuer), so a token cannot choose
+its own key; without a secret, HS256 is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dipflow.auth.principal import Principal, Role
 
 DEV_ALGORITHM = "HS256"
+DEV_ISSUER = "dipflow-dev"
 JWKS_ALGORITHMS = ["RS256", "ES256", "PS256"]
 
 
@@ -30,7 +33,10 @@ class AuthSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DIPFLOW_AUTH_", extra="ignore", frozen=True)
 
-    issuer: str = "dipflow-dev"
+    issuer: str = Field(
+        default=DEV_ISSUER,
+        description="The identity provider's issuer (with a JWKS URL); development tokens are always dipflow-dev",
+    )
     audience: str = "dipflow"
     jwks_url: str | None = Field(default=None, description="Production: the identity provider's JWKS")
     dev_secret: SecretStr | None = Field(
@@ -56,12 +62,18 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
-                algorithms = JWKS_ALGORITHMS
-            elif self.settings.dev_secret is not None:
-                key = self.settings.dev_secret.get_secret_value()
+            secret = self.settings.dev_secret
+            development = secret is not None and jwt.get_unverified_header(token).get("alg") == DEV_ALGORITHM
+            if development and secret is not None:
+                key: Any = secret.get_secret_value()
                 algorithms = [DEV_ALGORITHM]
+                issuer = self.settings.issuer if self._jwks is None else DEV_ISSUER
+            elif self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = JWKS_ALGORITHMS
+                issuer = self.settings.issuer
+            elif secret is not None:
+                raise InvalidToken(f"the token is not signed with {DEV_ALGORITHM}, the development algorithm")
             else:
                 raise InvalidToken("no signing key is configured (DIPFLOW_AUTH_JWKS_URL or _DEV_SECRET)")
             claims = jwt.decode(
@@ -69,7 +81,7 @@ class TokenVerifier:
                 key,
                 algorithms=algorithms,
                 audience=self.settings.audience,
-                issuer=self.settings.issuer,
+                issuer=issuer,
                 leeway=self.settings.leeway_s,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )

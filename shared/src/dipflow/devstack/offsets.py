@@ -18,10 +18,11 @@ from dipflow.devstack.web import WEB
 
 
 def free_port_offset() -> int:
-    """An offset at which Kafka, PostgreSQL, the four services and the web pages all find their ports free."""
+    """An offset at which Kafka, PostgreSQL, the four services, the web pages and Keycloak all find their ports
+    free."""
     for _ in range(50):
         offset = random.randrange(1_000, 9_000, 10)  # noqa: S311 - a port range, not a secret
-        ports = [9092, 9093, 55432, WEB.port, *(s.port for s in SERVICES)]
+        ports = [9092, 9093, 55432, 8180, 9180, WEB.port, *(s.port for s in SERVICES)]
         if not any(port_open(p + offset) for p in ports):
             return offset
     raise RuntimeError("no free port range")
@@ -36,7 +37,7 @@ def answers_ready(client: httpx.Client, url: str) -> bool:
 
 
 def launch_run(
-    state: Path, *, cwd: Path, attempts: int = 3, ready_within_s: float = 180
+    state: Path, *, cwd: Path, attempts: int = 3, ready_within_s: float = 180, keycloak: bool = False
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``dipflow run`` on a free port range, its output appended to ``state/dipflow-run.out``, and
     return once every service's ``/readyz`` answers 200. A port can be taken between the check and the bind
@@ -58,6 +59,7 @@ def launch_run(
                     str(state),
                     "--port-offset",
                     str(offset),
+                    "--keycloak" if keycloak else "--no-keycloak",
                 ],
                 cwd=cwd,
                 stdout=out,
