@@ -20,7 +20,7 @@ from rich.table import Table
 from dipflow.auth.principal import NATIONAL, NATIONAL_ROLES, Role
 from dipflow.auth.tokens import AuthSettings, mint_token
 from dipflow.devstack.kafka import fetch_kafka
-from dipflow.devstack.keycloak import DEV_PASSWORD, KeycloakServer
+from dipflow.devstack.keycloak import DEV_PASSWORD, KeycloakServer, fetch_keycloak
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES, start_service
@@ -75,9 +75,10 @@ def infra_up(
 
 @infra.command("fetch")
 def infra_fetch() -> None:
-    """Assemble the Kafka broker from Maven Central into .local/kafka (once; cached)."""
+    """Assemble the Kafka broker and unpack Keycloak from Maven Central into .local (once; cached)."""
     libs = fetch_kafka()
     console.print(f"Kafka jars ready in {libs}")
+    console.print(f"Keycloak ready in {fetch_keycloak()}")
 
 
 @infra.command("down")

@@ -60,7 +60,7 @@ def fetch_keycloak(root: Path | None = None) -> Path:
             str(pom),
             "dependency:unpack",
             f"-DoutputDirectory={target}",
-            f"-DmarkersDirectory={target / '.markers'}",
+            "-Dmdep.overWriteReleases=true",  # unpack again even where an old marker says it was done
         ],
         check=True,
     )
