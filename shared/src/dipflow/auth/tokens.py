@@ -73,7 +73,9 @@ class TokenVerifier:
                 algorithms = JWKS_ALGORITHMS
                 issuer = self.settings.issuer
             elif secret is not None:
-                raise InvalidToken(f"the token is not signed with {DEV_ALGORITHM}, the development algorithm")
+                raise InvalidToken(
+                    f"the token is not valid: it is not signed with {DEV_ALGORITHM}, the development algorithm"
+                )
             else:
                 raise InvalidToken("no signing key is configured (DIPFLOW_AUTH_JWKS_URL or _DEV_SECRET)")
             claims = jwt.decode(
