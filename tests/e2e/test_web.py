@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ from tests.e2e.system import System, start_system, until
 
 pytestmark = pytest.mark.timeout(300)
 SHOTS = project_root() / "test-artifacts" / "screenshots"
+LONDON = ZoneInfo("Europe/London")
 AXE = project_root() / "tests" / "compose" / "node_modules" / "axe-core" / "axe.min.js"
 CHARTS = (
     "k1-month",
@@ -640,3 +642,86 @@ async def test_the_sign_in_page_offers_the_provider_and_tokens_only_in_developme
     await tab.page.goto("/auth/callback?code=forged&state=forged")  # not a sign-in this browser started
     await expect(tab.page.locator(".problem")).to_contain_text("did not come back as it was sent")
     await context.close()
+
+
+async def test_a_referral_manager_runs_the_team_leave_queues_an_appointment_and_a_new_worker_takes_it(
+    world: World, browser: Browser, web: str
+) -> None:
+    admin = world.system.token(Role.admin, "*")
+    suite = f"MET-S{world.tag}"  # a lambeth suite of this test's own, so only its workers cover it
+    place = {"code": suite, "name": "Streatham custody", "force": "metropolitan", "borough": "lambeth"}
+    await world.post(world.custody, "/v1/suites", place, admin, 201)
+    notice = {"place": suite, "kind": "testing_on_arrest", "valid_from": "2000-01-01"}
+    await world.post(world.custody, "/v1/notifications", notice, admin, 201)
+    first = f"W-{world.tag}-A"
+    body = {"worker_id": first, "name": "Ada", "area": "lambeth", "suites": [suite], "daily_capacity": 4}
+
+    async def first_worker_added() -> bool:  # 422 until referral's copy of the reference data knows the suite
+        answer = await world.referral.post(
+            "/v1/workers", json={**body, "working_weekdays": list(range(7))}, headers=world.manager
+        )
+        return answer.status_code == 201
+
+    await until(first_worker_added, "referral to know the new suite")
+    pid = world.person("TEAM")
+    now = datetime.now(UTC)
+    booking = {
+        "person_id": pid,
+        "name": "Team Person",
+        "date_of_birth": "1975-05-05",
+        "home_area": "lambeth",
+        "suite": suite,
+        "arrested_at": (now - timedelta(minutes=30)).isoformat(),
+        "offences": [{"code": "TA1968-s1", "offence_date": now.date().isoformat()}],
+    }
+    did = (await world.post(world.custody, "/v1/detentions", booking, world.officer, 201))["detention_id"]
+    await world.test_positive(did)
+    assessment = await world.assessment(did, lambda a: a["initial"] and a["initial"]["worker_id"] == first)
+    day = datetime.fromisoformat(assessment["initial"]["at"]).astimezone(LONDON).date().isoformat()
+
+    tab = await sign_in_with_keycloak(browser, web, "referral-manager", "/team?area=lambeth")
+    page = tab.page
+    await expect(page.locator("body[data-team-loaded]")).to_be_attached()
+    row = page.locator("#workers tbody tr", has_text=first)
+    await row.get_by_label("Away from").fill(day)
+    await row.get_by_label("until").fill(day)
+    await row.get_by_role("button", name="Record leave").click()
+    await expect(page.locator("#announcer")).to_contain_text(
+        "0 appointment(s) moved to colleagues, 1 waiting"
+    )
+    queued = page.locator("#queue tbody tr", has_text=suite)
+    await expect(queued).to_be_visible()
+    await queued.get_by_label("Worker").select_option(first)
+    await queued.get_by_role("button", name="Assign").click()  # Ada is away that day
+    await expect(page.locator("#problem")).to_contain_text("rule A9")
+    waiting = (
+        await world.referral.get("/v1/unassigned", params={"area": "lambeth"}, headers=world.manager)
+    ).json()
+    assert [q["assessment_id"] for q in waiting if q["suite"] == suite] == [assessment["assessment_id"]]
+
+    await page.get_by_label("Address (URL)").fill("http://127.0.0.1:9/team-hook")
+    await page.get_by_label("Shared secret (16 characters or more)").fill("team-secret-0123456789")
+    await page.get_by_role("button", name="Save the webhook").click()
+    await expect(page.locator("#announcer")).to_contain_text("The team's webhook in lambeth is saved")
+
+    second = f"W-{world.tag}-B"
+    await page.get_by_label("Worker id").fill(second)
+    await page.get_by_label("Name", exact=True).fill("Bea")
+    await page.get_by_label("Custody suites covered").fill(suite)
+    for day_box in ("Saturday", "Sunday"):
+        await page.get_by_label(day_box).check()
+    await page.get_by_role("button", name="Save the worker").click()
+    await expect(page.locator("#announcer")).to_contain_text("Bea is saved as a worker in lambeth")
+    await expect(page.locator("#queue")).to_contain_text("No appointment in lambeth waits for a worker")
+    await world.assessment(did, lambda a: a["initial"]["worker_id"] == second)  # the queue was given out (A9)
+    deliveries = (
+        await world.referral.get("/v1/teams/lambeth/webhook-deliveries", headers=world.manager)
+    ).json()
+    assert any(d["body"]["worker_id"] == second for d in deliveries), deliveries  # the team was told
+    await expect(page.locator("#workers")).to_contain_text(second)
+    await tab.no_serious_accessibility_violations("the referral team page")
+    await tab.all_inputs_labelled()
+    await tab.shots_at_both_sizes("team")
+    assert [e for e in tab.errors if not e.startswith("console:")] == [
+        f"409 {web}/api/referral/v1/assessments/{assessment['assessment_id']}/assign"
+    ]

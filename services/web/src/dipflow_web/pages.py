@@ -54,6 +54,7 @@ PAGES = (
     Page("/custody", "Custody suite board", (Role.custody_officer,)),
     Page("/inspector", "Inspector's decisions", (Role.inspector,)),
     Page("/inbox", "My inbox", (Role.referral_worker,)),
+    Page("/team", "Referral team", (Role.referral_manager,)),
     Page(
         "/liaison/probation",
         "Breach cases and arrest requests",
@@ -258,6 +259,16 @@ async def inspector(request: Request, suite: str | None = None) -> Response:
     if found is None:
         return _to_sign_in(request)
     return render(request, "inspector.html", session=found, title="Inspector's decisions", suite=suite)
+
+
+@router.get("/team")
+async def team(request: Request, area: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(
+        request, "team.html", session=found, title="Referral team", **await area_choice(request, found, area)
+    )
 
 
 @router.get("/liaison/probation")

@@ -97,7 +97,7 @@ HOME_OF: dict[Role, str] = {
     Role.analyst: "/dashboard",
     Role.admin: "/dashboard",
     Role.ppo_coordinator: "/dashboard",
-    Role.referral_manager: "/dashboard",
+    Role.referral_manager: "/team",
     Role.inspector: "/inspector",
     Role.custody_officer: "/custody",
 }
