@@ -486,12 +486,23 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     await expect(row).to_contain_text("Applies")
     await expect(row).to_contain_text("B1")
     # readable at 1280 px: the reasons get room, the page does not grow thousands of pixels tall
-    reasons = await row.locator("td.wide").bounding_box()
+    reasons = await row.locator("td.wide").first.bounding_box()
     assert reasons is not None and reasons["width"] >= 250, reasons
     height = await court.page.evaluate("() => document.documentElement.scrollHeight")
     assert height < 2500, f"the court liaison page is {height} px tall at 1280 px"
     await court.shot("liaison-court")
     await court.no_serious_accessibility_violations("the court liaison page")
+    # the court's decision recorded from the page (B2), checked through the referral API
+    await row.get_by_label("Decision", exact=True).select_option("bail_refused")
+    await row.get_by_label("Court", exact=True).fill("Camberwell Green Magistrates")
+    await row.get_by_role("button", name="Record the decision").click()
+    await expect(court.page.locator("#announcer")).to_contain_text("decision for")
+    cases = (await data.referral.get("/v1/bail-cases", params={"area": "lambeth"}, headers=data.court)).json()
+    decided = next(c for c in cases if c["person_id"] == data.facts["bail"])
+    assert (decided["outcome"], decided["court"]) == ("bail_refused", "Camberwell Green Magistrates")
+    await expect(court.page.locator("#bail table tr", has_text=data.facts["bail"])).to_contain_text(
+        "bail refused"
+    )
     assert tab.errors == [] and court.errors == []
 
 
@@ -612,6 +623,9 @@ async def test_every_role_signs_in_through_the_identity_providers_form_and_sign_
         home = HOME_OF[role]
         tab = await sign_in_with_keycloak(browser, web, username, home)
         await expect(tab.page.locator(".who")).to_contain_text(str(role).replace("_", " "))
+        await expect(tab.page.locator(".who strong")).to_have_text(
+            f"{username.split('-')[0].capitalize()} Dev"
+        )
         # the session carries the provider's token, which the services verify through its JWKS
         areas = await tab.page.request.get(f"{web}/api/custody/v1/areas")
         assert areas.status == 200, (role, await areas.text())
@@ -725,3 +739,69 @@ async def test_a_referral_manager_runs_the_team_leave_queues_an_appointment_and_
     assert [e for e in tab.errors if not e.startswith("console:")] == [
         f"409 {web}/api/referral/v1/assessments/{assessment['assessment_id']}/assign"
     ]
+
+
+async def test_police_enforcement_sees_arrest_requests_premium_first_and_acknowledges_one(
+    world: World, browser: Browser, web: str
+) -> None:
+    premium_person, order = world.person("POL-P"), f"DRR-P{world.tag}"
+    made = {
+        "person_id": premium_person,
+        "order_id": order,
+        "area": "lambeth",
+        "court": "Camberwell Green",
+        "start_date": "2008-01-14",
+        "treatment_months": 24,
+        "responsible_officer": "PO Jones",
+    }
+    await world.post(world.breach, "/v1/orders", made, world.liaison, 201)
+    high_risk = await world.breach.post(
+        f"/v1/orders/{order}/high-risk", json={"high_risk": True}, headers=world.liaison
+    )
+    assert high_risk.status_code == 204, high_risk.text
+    for on in ("2008-03-03", "2008-09-01"):  # a warning, then the breach: a premium request (D5)
+        absence = {"kind": "unacceptable_absence", "on": on}
+        await world.post(world.breach, f"/v1/orders/{order}/compliance", absence, world.liaison)
+    standard_person = world.person("POL-S")
+    case = await world.assessment(await world.positive(standard_person))
+    url = f"/v1/assessments/{case['assessment_id']}"
+    await world.post(world.referral, f"{url}/impose", {}, world.officer)
+    await world.post(world.referral, f"{url}/attendance", {"outcome": "failed_to_attend"}, world.manager)
+
+    async def both_requested() -> Any:
+        rows = (
+            await world.breach.get("/v1/arrest-requests", params={"area": "lambeth"}, headers=world.police)
+        ).json()
+        mine = {r["person_id"]: r for r in rows if r["person_id"] in (premium_person, standard_person)}
+        return mine if len(mine) == 2 else None
+
+    requests = await until(both_requested, "both arrest requests")
+    assert requests[premium_person]["premium"] and not requests[standard_person]["premium"]
+
+    tab = await sign_in_with_keycloak(browser, web, "police-enforcement", "/police?area=lambeth")
+    page = tab.page
+    await expect(page.locator("body[data-police-loaded]")).to_be_attached()
+    order_shown = await page.locator("#open tbody tr th").all_inner_texts()
+    assert order_shown.index(premium_person) < order_shown.index(standard_person)  # premium first
+    premium_flags = ["Premium" in t for t in await page.locator("#open tbody tr").all_inner_texts()]
+    assert premium_flags == sorted(premium_flags, reverse=True)  # every premium request above every other
+    premium_row = page.locator("#open tbody tr", has_text=premium_person)
+    await expect(premium_row).to_contain_text("Premium")
+    await expect(premium_row).to_contain_text("D5")
+    await premium_row.get_by_role(
+        "button", name=f"Acknowledge the request to arrest {premium_person}"
+    ).click()
+    await expect(page.locator("#announcer")).to_contain_text(
+        f"You acknowledged the request to arrest {premium_person}"
+    )
+    await expect(premium_row).to_contain_text("Acknowledged by")
+    feed = (
+        await world.breach.get(
+            "/v1/alerts", params={"area": "lambeth", "state": "acknowledged"}, headers=world.police
+        )
+    ).json()["items"]
+    acknowledged = [a for a in feed if a["case_id"] == requests[premium_person]["request_id"]]
+    assert len(acknowledged) == 1 and acknowledged[0]["acknowledged_by"], feed
+    await tab.no_serious_accessibility_violations("the police enforcement page")
+    await tab.shots_at_both_sizes("police")
+    assert [e for e in tab.errors if "403" not in e] == []

@@ -82,6 +82,7 @@ async def test_pages_send_a_stranger_to_sign_in_and_remember_where_they_were_goi
         "/inspector",
         "/inbox",
         "/team",
+        "/police",
         "/dashboard",
         "/liaison/probation",
         "/liaison/court",

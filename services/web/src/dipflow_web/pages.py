@@ -55,6 +55,7 @@ PAGES = (
     Page("/inspector", "Inspector's decisions", (Role.inspector,)),
     Page("/inbox", "My inbox", (Role.referral_worker,)),
     Page("/team", "Referral team", (Role.referral_manager,)),
+    Page("/police", "Arrest requests", (Role.police_enforcement,)),
     Page(
         "/liaison/probation",
         "Breach cases and arrest requests",
@@ -268,6 +269,20 @@ async def team(request: Request, area: str | None = None) -> Response:
         return _to_sign_in(request)
     return render(
         request, "team.html", session=found, title="Referral team", **await area_choice(request, found, area)
+    )
+
+
+@router.get("/police")
+async def police(request: Request, area: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(
+        request,
+        "police.html",
+        session=found,
+        title="Arrest requests",
+        **await area_choice(request, found, area),
     )
 
 

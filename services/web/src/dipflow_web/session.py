@@ -24,12 +24,15 @@ class Session:
     token: str
     principal: Principal
     expires_at: int
+    display_name: str = ""
+    """How the masthead names the person: the provider's name or username for them, else the token's subject."""
 
 
-def token_expiry(token: str) -> int:
-    """The ``exp`` claim of a token that has already been verified."""
+def _session(token: str, principal: Principal) -> Session:
+    """A session for a token that has already been verified."""
     claims = jwt.decode(token, options={"verify_signature": False})
-    return int(claims["exp"])
+    name = claims.get("name") or claims.get("preferred_username") or principal.subject
+    return Session(token, principal, int(claims["exp"]), str(name))
 
 
 def sign_in(verifier: TokenVerifier, given: str) -> Session:
@@ -41,8 +44,7 @@ def sign_in(verifier: TokenVerifier, given: str) -> Session:
         raise InvalidToken("paste a token")
     if len(token) > MAX_TOKEN_CHARS:
         raise InvalidToken("that is too long to be a token")
-    principal = verifier.verify(token)
-    return Session(token, principal, token_expiry(token))
+    return _session(token, verifier.verify(token))
 
 
 def current(verifier: TokenVerifier, cookies: Mapping[str, str]) -> Session | None:
@@ -51,7 +53,7 @@ def current(verifier: TokenVerifier, cookies: Mapping[str, str]) -> Session | No
     if not token or len(token) > MAX_TOKEN_CHARS:
         return None
     try:
-        return Session(token, verifier.verify(token), token_expiry(token))
+        return _session(token, verifier.verify(token))
     except InvalidToken:
         return None
 
@@ -92,7 +94,7 @@ def safe_next(target: str | None) -> str | None:
 HOME_OF: dict[Role, str] = {
     Role.referral_worker: "/inbox",
     Role.probation_liaison: "/liaison/probation",
-    Role.police_enforcement: "/liaison/probation",
+    Role.police_enforcement: "/police",
     Role.court_liaison: "/liaison/court",
     Role.analyst: "/dashboard",
     Role.admin: "/dashboard",

@@ -77,12 +77,47 @@ const VIEWS = {
       { label: "Rules", render: (b) => (b.rule_ids || []).join(", ") || "–" },
       { label: "Agreed to assessment", render: (b) => (b.agreed === null ? "Not recorded" : b.agreed ? "Yes" : "No") },
       { label: "Notified", render: (b) => dateTime(b.notified_at) },
-      { label: "Court decision", render: (b) => (b.outcome ? `${words(b.outcome)}${b.court ? `, ${b.court}` : ""}${b.decided_on ? `, ${date(b.decided_on)}` : ""}` : "–") },
+      { label: "Court decision", className: "wide", render: (b) => (b.outcome ? `${words(b.outcome)}${b.court ? `, ${b.court}` : ""}${b.decided_on ? `, ${date(b.decided_on)}` : ""}` : outcomeForm(b)) },
+      { label: "Condition (B3)", render: condition },
       { label: "Breach", render: (b) => (b.breached_at ? `${dateTime(b.breached_at)}: ${b.breach_what || ""}` : "–") },
       { label: "Before a justice by", render: (b) => (b.before_justice_by ? dateTime(b.before_justice_by) : "–") },
     ], rows),
   },
 };
+
+const OUTCOMES = ["bail_with_assessment_condition", "bail_without_condition", "bail_refused"];
+
+/** B2/B3: court liaison records the court's decision once; bail with the condition sets its appointment. */
+function outcomeForm(b) {
+  const id = `oc-${b.detention_id}`;
+  const outcome = h("select", { id: `${id}-outcome` }, OUTCOMES.map((o) => h("option", { value: o }, words(o))));
+  const court = h("input", { id: `${id}-court`, required: true, autocomplete: "off" });
+  const on = h("input", { id: `${id}-on`, type: "date", required: true, value: today });
+  const form = h("form", { "aria-label": `The court's decision for ${b.person_id}` },
+    h("div", { class: "field" }, h("label", { for: outcome.id }, "Decision"), outcome),
+    h("div", { class: "field" }, h("label", { for: court.id }, "Court"), court),
+    h("div", { class: "field" }, h("label", { for: on.id }, "Decided on"), on),
+    h("button", { type: "submit", class: "button small" }, "Record the decision"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("referral", `v1/bail-cases/${encodeURIComponent(b.detention_id)}/outcome`, {
+        method: "POST", body: { outcome: outcome.value, court: court.value.trim(), decided_on: on.value },
+      });
+      say(`The court's decision for ${b.person_id} is recorded: ${words(outcome.value)}.`);
+    } catch (error) {
+      say(describe(error, `the court's decision for ${b.person_id}`));
+    }
+    await showAll();
+  });
+  return form;
+}
+
+function condition(b) {
+  if (!b.condition_appointment_at) return "–";
+  const kept = b.condition_complied === true ? "attended" : b.condition_complied === false ? "failed: a breach" : b.condition_attendance ? `${words(b.condition_attendance)} (good cause)` : "not yet recorded";
+  return `Assessment ${dateTime(b.condition_appointment_at)}${b.condition_place ? `, ${b.condition_place}` : ""}: ${kept}`;
+}
 
 async function show(section) {
   const view = VIEWS[section.dataset.view];
@@ -104,6 +139,11 @@ async function show(section) {
 }
 
 const sections = [...document.querySelectorAll("[data-view]")];
-Promise.all(sections.map(show)).then((counts) => {
+
+function showAll() {
+  return Promise.all(sections.map(show));
+}
+
+showAll().then((counts) => {
   say(sections.map((s, i) => `${VIEWS[s.dataset.view].title}: ${counts[i] === null ? "could not be loaded" : counts[i]}.`).join(" "));
 });
