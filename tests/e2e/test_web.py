@@ -805,3 +805,54 @@ async def test_police_enforcement_sees_arrest_requests_premium_first_and_acknowl
     await tab.no_serious_accessibility_violations("the police enforcement page")
     await tab.shots_at_both_sizes("police")
     assert [e for e in tab.errors if "403" not in e] == []
+
+
+async def test_a_ppo_coordinator_keeps_the_register_and_imports_a_list_seeing_each_bad_rows_line(
+    world: World, browser: Browser, web: str
+) -> None:
+    added, listed, bad = world.person("REG-A"), world.person("REG-L"), world.person("REG-B")
+    tab = await sign_in_with_keycloak(browser, web, "ppo-coordinator", "/register?area=lambeth")
+    page = tab.page
+    await expect(page.locator("body[data-register-loaded]")).to_be_attached()
+    await page.get_by_label("Person id (PNC)", exact=True).fill(added)
+    await page.get_by_label("Strand", exact=True).select_option("prevent_and_deter")
+    await page.get_by_label("From", exact=True).fill("2026-11-02")
+    await page.get_by_label("Reason", exact=True).fill("November panel")
+    await page.get_by_role("button", name="Put on the register").click()
+    await expect(page.locator("#announcer")).to_contain_text(f"{added} is on the register in lambeth")
+    row = page.locator("#register tbody tr", has_text=added)
+    await expect(row).to_contain_text("prevent and deter")
+
+    csv = (
+        "person_id,borough,strand,start_date,end_date,reason\n"
+        f"{listed},lambeth,Catch & Convict,2026-10-05,,October panel\n"
+        f"{bad},lambeth,not a strand,2026-10-05,,October panel\n"
+    )
+    await page.get_by_label("The list", exact=True).fill(csv)
+    await page.get_by_role("button", name="Import", exact=True).click()
+    errors = page.locator("#import-errors table")
+    await expect(errors).to_contain_text("strand")
+    lines = await errors.locator("tbody th").all_inner_texts()
+    assert lines == ["3"], lines  # the bad row's own line in the file (the header is line 1)
+    on_register = (
+        await world.ppo.get("/v1/register", params={"borough": "lambeth"}, headers=world.coordinator)
+    ).json()
+    assert listed not in {p["person_id"] for p in on_register}  # nothing imported from a file with a bad row
+    await page.get_by_role("button", name="Import the good rows").click()
+    await expect(page.locator("#announcer")).to_contain_text("1 added")
+    await expect(page.locator("#register tbody tr", has_text=listed)).to_contain_text("catch and convict")
+    on_register = (
+        await world.ppo.get("/v1/register", params={"borough": "lambeth"}, headers=world.coordinator)
+    ).json()
+    assert {added, listed} <= {p["person_id"] for p in on_register} and bad not in str(on_register)
+
+    await row.get_by_label("Off the register from").fill("2026-11-20")
+    await row.get_by_label("Why").fill("deselected at the panel")
+    await row.get_by_role("button", name="Take off").click()
+    await expect(page.locator("#announcer")).to_contain_text(f"{added} is off the register")
+    history = (await world.ppo.get(f"/v1/register/{added}/history", headers=world.coordinator)).json()
+    assert [(p["end_date"], p["end_reason"]) for p in history] == [("2026-11-20", "deselected at the panel")]
+    await tab.no_serious_accessibility_violations("the PPO register page")
+    await tab.all_inputs_labelled()
+    await tab.shots_at_both_sizes("register")
+    assert [e for e in tab.errors if "422" not in e and "403" not in e] == []

@@ -83,6 +83,7 @@ async def test_pages_send_a_stranger_to_sign_in_and_remember_where_they_were_goi
         "/inbox",
         "/team",
         "/police",
+        "/register",
         "/dashboard",
         "/liaison/probation",
         "/liaison/court",

@@ -56,6 +56,7 @@ PAGES = (
     Page("/inbox", "My inbox", (Role.referral_worker,)),
     Page("/team", "Referral team", (Role.referral_manager,)),
     Page("/police", "Arrest requests", (Role.police_enforcement,)),
+    Page("/register", "PPO register", (Role.ppo_coordinator,)),
     Page(
         "/liaison/probation",
         "Breach cases and arrest requests",
@@ -282,6 +283,20 @@ async def police(request: Request, area: str | None = None) -> Response:
         "police.html",
         session=found,
         title="Arrest requests",
+        **await area_choice(request, found, area),
+    )
+
+
+@router.get("/register")
+async def ppo_register(request: Request, area: str | None = None) -> Response:
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(
+        request,
+        "register.html",
+        session=found,
+        title="PPO register",
         **await area_choice(request, found, area),
     )
 

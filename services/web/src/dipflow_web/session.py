@@ -98,7 +98,7 @@ HOME_OF: dict[Role, str] = {
     Role.court_liaison: "/liaison/court",
     Role.analyst: "/dashboard",
     Role.admin: "/dashboard",
-    Role.ppo_coordinator: "/dashboard",
+    Role.ppo_coordinator: "/register",
     Role.referral_manager: "/team",
     Role.inspector: "/inspector",
     Role.custody_officer: "/custody",

@@ -9,7 +9,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(service, path, { method = "GET", body, params } = {}) {
+export async function api(service, path, { method = "GET", body, params, raw, contentType } = {}) {
   const url = new URL(`/api/${service}/${path}`, window.location.origin);
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
@@ -17,11 +17,11 @@ export async function api(service, path, { method = "GET", body, params } = {}) 
   const headers = { Accept: "application/json" };
   if (method !== "GET") {
     headers["X-Dipflow-Web"] = "1";
-    headers["Content-Type"] = "application/json";
+    headers["Content-Type"] = raw === undefined ? "application/json" : contentType || "text/plain";
   }
   const response = await fetch(url, {
     method, headers, credentials: "same-origin", cache: "no-store",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
   let data = null;
