@@ -17,12 +17,11 @@ from dipflow.topics import all_topics
 from dipflow_custody.main import create_app
 from dipflow_custody.settings import CustodySettings
 from tests.infra import Infra
-from tests.integration.custody.test_custody_api import AUTH, bearer, custody, person
+from tests.integration.custody.test_custody_api import AUTH, bearer, person
 from tests.integration.custody.test_custody_law import MINUTE, at, booked_in, officer, post
 from tests.support.alerts import alert_feed, alert_hook
 from tests.support.sample_app import serve
 
-__all__ = ["custody"]
 ADMIN = bearer(Role.admin, "*")
 
 
@@ -91,34 +90,51 @@ async def test_t3_an_oral_authorisation_not_confirmed_in_writing_alerts_the_insp
 
 
 async def test_t12_an_overdue_confirmatory_result_alerts_the_suites_custody_officers_until_it_comes(
-    custody: httpx.AsyncClient, unique: str
+    infra: Infra, unique: str
 ) -> None:
     booked = datetime(2008, 9, 4, 10, 20, tzinfo=UTC)
-    did = await booked_in(custody, person(unique), booked)
-    await post(custody, did, "warning", at(booked + MINUTE))
-    await post(custody, did, "sample", at(booked + 2 * MINUTE))
-    result = {"drug": "crack", "result": "positive", "disputed": True, **at(booked + 5 * MINUTE)}
-    await post(custody, did, "results", result)
-    dispatched = await post(custody, did, "confirmation-dispatch", at(datetime(2008, 9, 5, 15, tzinfo=UTC)))
-    assert dispatched.status_code == 200, dispatched.text
+    lambeth = officer("pc-lee")
+    secret = f"t12-secret-{unique}-0123456789abcdef"
 
     def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [i for i in items if i["case_id"] == did]
 
-    lambeth = officer("pc-lee")
-    raised = mine(await alert_feed(custody, lambeth, lambda items: bool(mine(items))))
-    assert [(a["kind"], a["area"], a["rule_ids"]) for a in raised] == [
-        ("confirmation-overdue", "lambeth", ["T12"])
-    ]
-    assert datetime.fromisoformat(raised[0]["due_at"]) == datetime(2008, 9, 12, 23, tzinfo=UTC)
-    ack = await custody.post(f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=lambeth)
-    assert ack.status_code == 200 and ack.json()["state"] == "acknowledged", ack.text
-    inspector = await custody.post(
-        f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=officer("i", Role.inspector)
-    )
-    assert inspector.status_code == 403  # not the role that must act
+    async with alert_hook(secret) as (hook, url):  # the receiver outlives both runs of the service
+        async with custody_service(infra, unique) as custody:
+            receiver = {"role": "custody_officer", "area": "lambeth", "url": url, "secret": secret}
+            assert (await custody.put("/v1/alert-receivers", json=receiver, headers=ADMIN)).status_code == 204
+            did = await booked_in(custody, person(unique), booked)
+            await post(custody, did, "warning", at(booked + MINUTE))
+            await post(custody, did, "sample", at(booked + 2 * MINUTE))
+            result = {"drug": "crack", "result": "positive", "disputed": True, **at(booked + 5 * MINUTE)}
+            await post(custody, did, "results", result)
+            dispatched = await post(
+                custody, did, "confirmation-dispatch", at(datetime(2008, 9, 5, 15, tzinfo=UTC))
+            )
+            assert dispatched.status_code == 200, dispatched.text
+            raised = mine(await alert_feed(custody, lambeth, lambda items: bool(mine(items))))
+            assert [(a["kind"], a["area"], a["rule_ids"]) for a in raised] == [
+                ("confirmation-overdue", "lambeth", ["T12"])
+            ]
+            # the end of the fifth working day after the dispatch (London), long past: raised at once
+            assert datetime.fromisoformat(raised[0]["due_at"]) == datetime(2008, 9, 12, 23, tzinfo=UTC)
+            ack = await custody.post(f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=lambeth)
+            assert ack.status_code == 200 and ack.json()["state"] == "acknowledged", ack.text
+            inspector = await custody.post(
+                f"/v1/alerts/{raised[0]['alert_id']}/acknowledge", headers=officer("i", Role.inspector)
+            )
+            assert inspector.status_code == 403  # not the role that must act
+            assert await hook.wait_for(did, 1) == [("raised", "confirmation-overdue", "custody_officer")]
 
-    confirmed = await post(custody, did, "confirmatory-result", {"drug": "cocaine", "result": "positive"})
-    assert confirmed.status_code == 200
-    resolved = mine(await alert_feed(custody, lambeth, lambda items: bool(mine(items)), state="resolved"))
-    assert resolved[0]["resolution"] == "confirmatory result"
+        async with custody_service(infra, unique) as custody:  # restarted between the raise and the answer
+            confirmed = await post(
+                custody, did, "confirmatory-result", {"drug": "cocaine", "result": "positive"}
+            )
+            assert confirmed.status_code == 200
+            resolved = mine(
+                await alert_feed(custody, lambeth, lambda items: bool(mine(items)), state="resolved")
+            )
+            assert [(a["alert_id"], a["resolution"]) for a in resolved] == [
+                (raised[0]["alert_id"], "confirmatory result")
+            ]
+    assert len(hook.about(did)) == 1 and hook.unsigned == 0  # raised once, across the restart

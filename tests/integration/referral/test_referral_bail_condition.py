@@ -148,46 +148,64 @@ async def test_b3_good_cause_is_recorded_and_is_no_breach(stack: Stack, infra: I
 async def test_b3_the_conditions_appointment_passed_alerts_the_worker_once_until_attendance_is_recorded(
     infra: Infra, unique: str
 ) -> None:
-    async with running_stack(infra, unique, **FAST) as stack:
-        await stack.add_worker("W1")
-        did, case = await bailed(stack, 1)
-        appointment_at = datetime.fromisoformat(case["condition_appointment_at"])
-        me = worker_token(stack.wid("W1"))
+    secret = f"b3-secret-{unique}-0123456789abcdef"
+    fast = {**FAST, "webhook_retry_base_s": 0.5}
 
-        def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [i for i in items if i["case_id"] == did and i["kind"] == "condition-attendance-overdue"]
+    def mine(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i["case_id"] == did and i["kind"] == "condition-attendance-overdue"]
 
-        raised = mine(await alert_feed(stack.referral, me, lambda items: bool(mine(items))))
-        assert len(raised) == 1
-        alert = raised[0]
-        assert (alert["role"], alert["assignee"], alert["area"], alert["rule_ids"]) == (
-            "referral_worker",
-            stack.wid("W1"),
-            "lambeth",
-            ["B3"],
-        )
-        assert datetime.fromisoformat(alert["due_at"]) == appointment_at  # the fact's own time, grace 0
-        escalated = mine(
-            await alert_feed(
-                stack.referral, MANAGER, lambda items: any(i["state"] == "escalated" for i in mine(items))
+    async with alert_hook(secret) as (hook, url):  # the receiver outlives both runs of the service
+        async with running_stack(infra, unique, **fast) as stack:
+            for role in ("referral_worker", "referral_manager"):
+                receiver = {"role": role, "area": "lambeth", "url": url, "secret": secret}
+                assert (
+                    await stack.referral.put("/v1/alert-receivers", json=receiver, headers=MANAGER)
+                ).status_code == 204
+            await stack.add_worker("W1")
+            did, case = await bailed(stack, 1)
+            appointment_at = datetime.fromisoformat(case["condition_appointment_at"])
+            me = worker_token(stack.wid("W1"))
+            raised = mine(await alert_feed(stack.referral, me, lambda items: bool(mine(items))))
+            assert len(raised) == 1
+            alert = raised[0]
+            assert (alert["role"], alert["assignee"], alert["area"], alert["rule_ids"]) == (
+                "referral_worker",
+                stack.wid("W1"),
+                "lambeth",
+                ["B3"],
             )
-        )
-        assert [(e["alert_id"], e["role"]) for e in escalated] == [(alert["alert_id"], "referral_manager")]
+            assert datetime.fromisoformat(alert["due_at"]) == appointment_at  # the fact's own time, grace 0
+            escalated = mine(
+                await alert_feed(
+                    stack.referral, MANAGER, lambda items: any(i["state"] == "escalated" for i in mine(items))
+                )
+            )
+            assert [(e["alert_id"], e["role"]) for e in escalated] == [
+                (alert["alert_id"], "referral_manager")
+            ]
 
-        recorded = await stack.referral.post(
-            f"/v1/bail-cases/{did}/condition-attendance",
-            json={"outcome": "attended", "at": (appointment_at + timedelta(minutes=5)).isoformat()},
-            headers=me,
-        )
-        assert recorded.status_code == 200, recorded.text
-        assert recorded.json()["condition_complied"] is True and recorded.json()["breached_at"] is None
-        resolved = mine(
-            await alert_feed(stack.referral, MANAGER, lambda items: bool(mine(items)), state="resolved")
-        )
-        assert [(r["alert_id"], r["resolution"]) for r in resolved] == [
-            (alert["alert_id"], "attendance recorded: attended")
-        ]
-        assert mine((await stack.referral.get("/v1/alerts", headers=MANAGER)).json()["items"]) == []
+        async with running_stack(
+            infra, unique, **fast
+        ) as stack:  # restarted between the alert and its answer
+            recorded = await stack.referral.post(
+                f"/v1/bail-cases/{did}/condition-attendance",
+                json={"outcome": "attended", "at": (appointment_at + timedelta(minutes=5)).isoformat()},
+                headers=worker_token(stack.wid("W1")),
+            )
+            assert recorded.status_code == 200, recorded.text
+            assert recorded.json()["condition_complied"] is True and recorded.json()["breached_at"] is None
+            resolved = mine(
+                await alert_feed(stack.referral, MANAGER, lambda items: bool(mine(items)), state="resolved")
+            )
+            assert [(r["alert_id"], r["resolution"]) for r in resolved] == [
+                (alert["alert_id"], "attendance recorded: attended")
+            ]
+            assert mine((await stack.referral.get("/v1/alerts", headers=MANAGER)).json()["items"]) == []
+            assert await hook.wait_for(did, 2) == [
+                ("escalated", "condition-attendance-overdue", "referral_manager"),
+                ("raised", "condition-attendance-overdue", "referral_worker"),
+            ]
+    assert len(hook.about(did)) == 2 and hook.unsigned == 0  # each once, across the restart
 
 
 async def test_b4_arrested_for_the_breach_court_liaison_are_told_before_a_justice_by_and_when_it_passes(
