@@ -477,6 +477,19 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     await tab.all_inputs_labelled()
     await tab.shot("liaison-probation")
     await tab.no_serious_accessibility_violations("the probation liaison page")
+    # D4 recorded from the page, checked through the breach API
+    case_row = cases.locator("tr", has_text=data.facts["order"])
+    await case_row.get_by_label("Enforcement action").select_option("summons")
+    await case_row.get_by_role("button", name="Record enforcement").click()
+    await expect(page.locator("#announcer")).to_contain_text("Enforcement (summons) recorded")
+    await case_row.get_by_label("First hearing held on").fill("2008-09-20")
+    await case_row.get_by_role("button", name="Record the hearing").click()
+    await expect(page.locator("#announcer")).to_contain_text("The first hearing on")
+    recorded = (
+        await data.breach.get("/v1/breach-cases", params={"area": "lambeth"}, headers=data.liaison)
+    ).json()
+    case = next(c for c in recorded if c["order_id"] == data.facts["order"])
+    assert (case["enforcement"], case["hearing_on"]) == ("summons", "2008-09-20")
 
     court = await sign_in(
         browser, web, bearer(data.system.token(Role.court_liaison, "lambeth")), "/liaison/court"

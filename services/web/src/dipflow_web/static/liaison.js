@@ -47,6 +47,7 @@ const VIEWS = {
       { label: "Flags", render: flags },
       { label: "Reason and rules", render: (c) => `${c.reason} (${(c.rule_ids || []).join(", ")})` },
       { label: "State", render: (c) => (c.closed_at ? `Closed ${dateTime(c.closed_at)}` : "Open") },
+      { label: "Record (D4)", className: "wide", render: stepForms },
     ], rows, (c) => (caseOverdue(c) ? "overdue" : null)),
   },
   "arrest-requests": {
@@ -84,6 +85,48 @@ const VIEWS = {
     ], rows),
   },
 };
+
+/** D4: probation liaison records the enforcement action and the first hearing from the page. */
+function stepForms(c) {
+  if (c.closed_at || (c.enforcement && c.hearing_on)) return "–";
+  const id = `st-${c.case_id}`;
+  const forms = [];
+  if (!c.enforcement) {
+    const action = h("select", { id: `${id}-action` }, ["summons", "warrant", "other"].map((a) => h("option", { value: a }, a)));
+    const form = h("form", { "aria-label": `Enforcement for ${c.person_id}` },
+      h("div", { class: "field" }, h("label", { for: action.id }, "Enforcement action"), action),
+      h("button", { type: "submit", class: "button small" }, "Record enforcement"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      record(`v1/breach-cases/${encodeURIComponent(c.case_id)}/enforcement`, { action: action.value },
+        `Enforcement (${action.value}) recorded for ${c.person_id}.`, `the enforcement for ${c.person_id}`);
+    });
+    forms.push(form);
+  }
+  if (!c.hearing_on) {
+    const on = h("input", { type: "date", id: `${id}-on`, required: true, value: today });
+    const form = h("form", { "aria-label": `First hearing for ${c.person_id}` },
+      h("div", { class: "field" }, h("label", { for: on.id }, "First hearing held on"), on),
+      h("button", { type: "submit", class: "button small" }, "Record the hearing"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      record(`v1/breach-cases/${encodeURIComponent(c.case_id)}/hearing`, { on: on.value },
+        `The first hearing on ${date(on.value)} is recorded for ${c.person_id}.`, `the hearing for ${c.person_id}`);
+    });
+    forms.push(form);
+  }
+  return h("div", {}, forms);
+}
+
+async function record(path, body, done, what) {
+  try {
+    await api("breach", path, { method: "POST", body });
+    say(done);
+  } catch (error) {
+    say(describe(error, what));
+  }
+  await showAll();
+}
 
 const OUTCOMES = ["bail_with_assessment_condition", "bail_without_condition", "bail_refused"];
 
