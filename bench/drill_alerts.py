@@ -11,8 +11,6 @@ of the area counts each alert's ``raised`` delivery by its stable delivery id: o
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,7 +27,7 @@ from fastapi import FastAPI, Request, Response
 from dipflow.alerts.model import alert_id
 from dipflow.auth import Role, mint_token
 from dipflow.devstack import free_port
-from dipflow.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from dipflow.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from dipflow_referral.domain.assessment import assessment_id
 
 UNASSIGNED = "appointment-unassigned"
@@ -61,9 +59,8 @@ class AlertReceiver:
         @app.post("/alerts")
         async def hook(request: Request) -> Response:
             body = await request.body()
-            message = request.headers[TIMESTAMP_HEADER].encode() + b"." + body
-            expected = "sha256=" + hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(request.headers.get(SIGNATURE_HEADER, ""), expected):
+            signature = request.headers.get(SIGNATURE_HEADER, "")
+            if not verify(self.secret, request.headers[TIMESTAMP_HEADER], body, signature):
                 self.unsigned += 1
                 return Response(status_code=401)
             self.received.append((orjson.loads(body), request.headers[DELIVERY_HEADER]))

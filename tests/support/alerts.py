@@ -4,8 +4,6 @@ signed alert webhooks."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 
 from dipflow.devstack import free_port
+from dipflow.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 Items = list[dict[str, Any]]
 
@@ -82,9 +81,7 @@ class AlertHook:
 
 
 def signed(secret: str, body: bytes, headers: dict[str, str]) -> bool:
-    message = headers["x-dipflow-timestamp"].encode() + b"." + body
-    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(headers.get("x-dipflow-signature", ""), expected)
+    return verify(secret, headers[TIMESTAMP_HEADER], body, headers.get(SIGNATURE_HEADER, ""))
 
 
 @asynccontextmanager

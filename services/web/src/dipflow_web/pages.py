@@ -247,6 +247,14 @@ async def inbox(request: Request) -> Response:
     return render(request, "inbox.html", session=found, title="My inbox")
 
 
+async def _area_page(request: Request, template: str, title: str, area: str | None) -> Response:
+    """A page about one area the person covers (chosen by ``?area=``); sign-in first when there is no session."""
+    found = _signed_in(request)
+    if found is None:
+        return _to_sign_in(request)
+    return render(request, template, session=found, title=title, **await area_choice(request, found, area))
+
+
 @router.get("/custody")
 async def custody_board(request: Request, suite: str | None = None) -> Response:
     found = _signed_in(request)
@@ -265,68 +273,27 @@ async def inspector(request: Request, suite: str | None = None) -> Response:
 
 @router.get("/team")
 async def team(request: Request, area: str | None = None) -> Response:
-    found = _signed_in(request)
-    if found is None:
-        return _to_sign_in(request)
-    return render(
-        request, "team.html", session=found, title="Referral team", **await area_choice(request, found, area)
-    )
+    return await _area_page(request, "team.html", "Referral team", area)
 
 
 @router.get("/police")
 async def police(request: Request, area: str | None = None) -> Response:
-    found = _signed_in(request)
-    if found is None:
-        return _to_sign_in(request)
-    return render(
-        request,
-        "police.html",
-        session=found,
-        title="Arrest requests",
-        **await area_choice(request, found, area),
-    )
+    return await _area_page(request, "police.html", "Arrest requests", area)
 
 
 @router.get("/register")
 async def ppo_register(request: Request, area: str | None = None) -> Response:
-    found = _signed_in(request)
-    if found is None:
-        return _to_sign_in(request)
-    return render(
-        request,
-        "register.html",
-        session=found,
-        title="PPO register",
-        **await area_choice(request, found, area),
-    )
+    return await _area_page(request, "register.html", "PPO register", area)
 
 
 @router.get("/liaison/probation")
 async def probation(request: Request, area: str | None = None) -> Response:
-    found = _signed_in(request)
-    if found is None:
-        return _to_sign_in(request)
-    return render(
-        request,
-        "probation.html",
-        session=found,
-        title="Breach cases and arrest requests",
-        **await area_choice(request, found, area),
-    )
+    return await _area_page(request, "probation.html", "Breach cases and arrest requests", area)
 
 
 @router.get("/liaison/court")
 async def court(request: Request, area: str | None = None) -> Response:
-    found = _signed_in(request)
-    if found is None:
-        return _to_sign_in(request)
-    return render(
-        request,
-        "court.html",
-        session=found,
-        title="Restriction on bail",
-        **await area_choice(request, found, area),
-    )
+    return await _area_page(request, "court.html", "Restriction on bail", area)
 
 
 @router.get("/dashboard")

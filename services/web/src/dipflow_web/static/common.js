@@ -101,6 +101,14 @@ export function table(caption, columns, rows, rowClass) {
   return h("table", {}, h("caption", {}, caption), head, body);
 }
 
+/** Show ``message`` in the page's #problem alert, or hide it when there is none. */
+export function problem(message) {
+  const box = document.getElementById("problem");
+  if (!box) return;
+  box.hidden = !message;
+  box.textContent = message || "";
+}
+
 export function say(message) {
   const announcer = document.getElementById("announcer");
   if (!announcer) return;

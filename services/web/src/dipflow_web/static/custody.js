@@ -1,7 +1,7 @@
 // The custody officer's suite board: everyone in custody at the suite, what each needs next (with its rules and
 // reasons), the time left to take a sample, and every step as a button or a short form. Polls every 5 seconds so
 // another officer's action shows without a reload.
-import { api, dateTime, describe, h, say, table, words } from "./common.js";
+import { api, dateTime, describe, h, problem, say, table, words } from "./common.js";
 import { chooseSuite } from "./suites.js";
 
 const POLL_MS = 5000;
@@ -10,12 +10,6 @@ const RELEASES = ["no_further_action", "police_bail", "charged_and_bailed", "rem
 let suite = null;
 let rows = [];
 let busy = false;
-
-function problem(message) {
-  const box = document.getElementById("problem");
-  box.hidden = !message;
-  box.textContent = message || "";
-}
 
 function left(until) {
   const ms = Date.parse(until) - Date.now();

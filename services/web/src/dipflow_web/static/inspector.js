@@ -1,16 +1,10 @@
 // The inspector's page: decisions awaited at a suite (T3, T4) with the facts, decided with grounds, oral or
 // written; oral decisions confirmed in writing with one click.
-import { api, dateTime, describe, h, say } from "./common.js";
+import { api, dateTime, describe, h, problem, say } from "./common.js";
 import { chooseSuite } from "./suites.js";
 
 const RANKS = ["inspector", "chief_inspector", "superintendent", "chief_superintendent"];
 let suite = null;
-
-function problem(message) {
-  const box = document.getElementById("problem");
-  box.hidden = !message;
-  box.textContent = message || "";
-}
 
 async function post(item, action, body, done) {
   try {

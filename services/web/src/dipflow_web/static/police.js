@@ -1,15 +1,9 @@
 // Police enforcement: the area's arrest requests by urgency (premium first, then the deadline), with the legal
 // basis; acknowledging one acknowledges its alert (recorded and audited by breach).
-import { api, dateTime, describe, h, say, table, words } from "./common.js";
+import { api, dateTime, describe, h, problem, say, table, words } from "./common.js";
 
 const area = document.getElementById("open-section").dataset.area;
 const OPEN_STATES = ["open", "acknowledged", "escalated"];
-
-function problem(message) {
-  const box = document.getElementById("problem");
-  box.hidden = !message;
-  box.textContent = message || "";
-}
 
 const isOpen = (r) => !r.arrested_at && !r.cancelled_at;
 const urgency = (a, b) => Number(b.premium) - Number(a.premium) || Date.parse(a.deadline_at) - Date.parse(b.deadline_at);

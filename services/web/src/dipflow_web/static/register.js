@@ -1,15 +1,9 @@
 // The PPO coordinator's register page: the borough's register today (history, taking someone off), adding or
 // moving someone, a partnership's CSV list with every bad row's line, field and reason, the tested-positive list
 // and the panel's flags with their evidence and the panel's decision.
-import { ApiError, api, date, describe, h, say, table, words } from "./common.js";
+import { api, ApiError, date, describe, h, problem, say, table, words } from "./common.js";
 
 const borough = document.getElementById("register-section").dataset.area;
-
-function problem(message) {
-  const box = document.getElementById("problem");
-  box.hidden = !message;
-  box.textContent = message || "";
-}
 
 async function attempt(call, done, what) {
   try {

@@ -1,16 +1,10 @@
 // The referral manager's team page: the unassigned queue with assignment by hand (A9), the area's workers with
 // their coverage, capacity, working days and leave, and the team's webhook with its recent deliveries.
-import { api, date, dateTime, describe, h, say, table, words } from "./common.js";
+import { api, date, dateTime, describe, h, problem, say, table, words } from "./common.js";
 
 const area = document.getElementById("queue-section").dataset.area;
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 let workers = [];
-
-function problem(message) {
-  const box = document.getElementById("problem");
-  box.hidden = !message;
-  box.textContent = message || "";
-}
 
 async function attempt(call, done, what) {
   try {
