@@ -284,6 +284,9 @@ class Tab:
 
     async def shots_at_both_sizes(self, name: str) -> None:
         """Screenshots at 1280 x 800 and at a phone's 390 x 844; nothing wider than the phone's screen."""
+        await self.page.evaluate(
+            "() => document.querySelectorAll('.table-wrap').forEach((t) => { t.scrollLeft = 0; })"
+        )
         await self.page.set_viewport_size({"width": 1280, "height": 800})
         await self.shot(f"{name}-1280")
         await self.page.set_viewport_size({"width": 390, "height": 844})
@@ -304,6 +307,19 @@ class Tab:
                  .filter((e) => !e.labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML)"""
         )
         assert unlabelled == []
+
+
+async def keyed_date(page: Page, iso: str) -> str:
+    """The keys that type ``iso`` into this browser's date fields, whose order of day, month and year follows
+    the browser's own locale (found by typing a date into a scratch field of a blank page)."""
+    scratch = await page.context.new_page()
+    await scratch.set_content('<input type="date" aria-label="scratch">')
+    await scratch.get_by_label("scratch").focus()
+    await scratch.keyboard.type("01142008")
+    month_first = await scratch.get_by_label("scratch").input_value() == "2008-01-14"
+    await scratch.close()
+    year, month, day = iso.split("-")
+    return f"{month}{day}{year}" if month_first else f"{day}{month}{year}"
 
 
 def bearer(headers: dict[str, str]) -> str:
@@ -365,6 +381,7 @@ async def test_a_worker_sees_a_new_assignment_arrive_live_and_records_attendance
     await expect(card.locator(".badge")).to_have_text("New")
     await expect(page.locator("#announcer")).to_contain_text("New assignment: initial assessment")
     await tab.shot("inbox-2-new-assignment")
+    await tab.shots_at_both_sizes("inbox")
 
     key = await card.get_attribute("data-key")
     assert key is not None
@@ -422,7 +439,7 @@ async def test_the_dashboard_draws_k1_to_k5_and_exports_the_tested_positive_list
     # Admins read no individual's test results (T13): the page says the list is not theirs to see.
     await expect(page.locator("#tested-positive .panel-state")).to_contain_text("may not see")
     await tab.all_inputs_labelled()
-    await tab.shot("dashboard")
+    await tab.shots_at_both_sizes("dashboard")
     await tab.no_serious_accessibility_violations("the dashboard")
 
     # The PPO coordinator of the borough reads the tested-positive list (for supervision) and exports it.
@@ -475,7 +492,7 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     await expect(arrests.locator("tr", has_text=data.facts["failed"])).to_contain_text("Arrested")
     await expect(arrests.locator("tr", has_text=data.facts["drr"])).to_contain_text("Premium")
     await tab.all_inputs_labelled()
-    await tab.shot("liaison-probation")
+    await tab.shots_at_both_sizes("liaison-probation")
     await tab.no_serious_accessibility_violations("the probation liaison page")
     # D4 recorded from the page, checked through the breach API
     case_row = cases.locator("tr", has_text=data.facts["order"])
@@ -503,7 +520,6 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     assert reasons is not None and reasons["width"] >= 250, reasons
     height = await court.page.evaluate("() => document.documentElement.scrollHeight")
     assert height < 2500, f"the court liaison page is {height} px tall at 1280 px"
-    await court.shot("liaison-court")
     await court.no_serious_accessibility_violations("the court liaison page")
     # the court's decision recorded from the page (B2), checked through the referral API
     await row.get_by_label("Decision", exact=True).select_option("bail_refused")
@@ -516,6 +532,34 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     await expect(court.page.locator("#bail table tr", has_text=data.facts["bail"])).to_contain_text(
         "bail refused"
     )
+
+    # Someone who agreed is bailed with the assessment condition (B3), then breaks it (B4), both from the page.
+    agreed = data.person("AGREED")
+    did = await data.positive(agreed, charge=True)
+
+    async def bail_case() -> Any:
+        rows = (
+            await data.referral.get("/v1/bail-cases", params={"area": "lambeth"}, headers=data.court)
+        ).json()
+        return any(c["detention_id"] == did for c in rows)
+
+    await until(bail_case, "the second restriction-on-bail case")
+    await data.post(data.referral, f"/v1/bail-cases/{did}/agreement", {"agreed": True}, data.officer)
+    await court.page.reload()
+    row = court.page.locator("#bail table tr", has_text=agreed)
+    await row.get_by_label("Decision", exact=True).select_option("bail_with_assessment_condition")
+    await row.get_by_label("Court", exact=True).fill("Camberwell Green Magistrates")
+    await row.get_by_role("button", name="Record the decision").click()
+    await expect(row).to_contain_text("not yet recorded")  # the condition's appointment, attendance to come
+    await row.get_by_label("What was broken, and how").fill("did not attend the assessment on the date set")
+    await row.get_by_role("button", name="Record the breach").click()
+    await expect(court.page.locator("#announcer")).to_contain_text(f"The breach of {agreed}'s condition")
+    cases = (await data.referral.get("/v1/bail-cases", params={"area": "lambeth"}, headers=data.court)).json()
+    broken = next(c for c in cases if c["detention_id"] == did)
+    assert broken["outcome"] == "bail_with_assessment_condition" and broken["condition_appointment_at"]
+    assert broken["breached_at"] and broken["breach_what"].startswith("did not attend")
+    await court.no_serious_accessibility_violations("the court liaison page after a breach")
+    await court.shots_at_both_sizes("liaison-court")
     assert tab.errors == [] and court.errors == []
 
 
@@ -555,6 +599,30 @@ async def test_a_custody_officer_books_in_tests_and_releases_from_the_board_told
     await expect(row).to_contain_text("RA1 to serve", timeout=20_000)  # custody learnt referral's proposal
     await tab.no_serious_accessibility_violations("the board with RA1 to serve")
     await tab.shots_at_both_sizes("custody-board")
+
+    # The record of the test for the person, printable (DT1-style), opened from the board in a second tab.
+    href = await row.get_by_role("link", name="Test record for Board Person").get_attribute("href")
+    record = Tab(await page.context.new_page())
+    await record.page.goto(href or "")
+    document = record.page.locator("article")
+    await expect(document.get_by_role("heading", level=1)).to_have_text(
+        "Record of a drug test in police custody"
+    )
+    why = document.locator("h2:has-text('Why a sample was asked for') + p")
+    await expect(why).to_contain_text(
+        "T1"
+    )  # the decision it was taken under, not today's "no further sample"
+    await expect(why).not_to_contain_text("T8")
+    for fact in ("Board Person", "Sun 03 Feb 1980", pid, "cocaine", "positive", "T11", "initial assessment"):
+        await expect(document).to_contain_text(fact)
+    await expect(record.page.get_by_role("button", name="Print the record")).to_be_visible()
+    await expect(record.page.locator("#alerts")).to_have_count(
+        0
+    )  # a document for the person: no alerts on it
+    await record.no_serious_accessibility_violations("the test record")
+    await record.shots_at_both_sizes("custody-test-record")
+    assert record.errors == []
+    await record.page.close()
 
     await row.get_by_role("button", name="Release").click()
     await expect(page.locator("#problem")).to_contain_text("rule A1")
@@ -869,3 +937,70 @@ async def test_a_ppo_coordinator_keeps_the_register_and_imports_a_list_seeing_ea
     await tab.all_inputs_labelled()
     await tab.shots_at_both_sizes("register")
     assert [e for e in tab.errors if "422" not in e and "403" not in e] == []
+
+
+async def test_probation_liaison_records_an_order_by_keyboard_and_compliance_reading_the_warning_as_given(
+    world: World, browser: Browser, web: str
+) -> None:
+    pid, order = world.person("PROB"), f"DRR-K{world.tag}"
+    tab = await sign_in_with_keycloak(browser, web, "probation-liaison", "/liaison/probation?area=lambeth")
+    page = tab.page
+    await expect(page.locator("body[data-probation-loaded]")).to_be_attached()
+
+    # The order recorded by keyboard alone: type into each field, Tab to the next, Enter to send. The date is
+    # typed in the order the browser's date field lays out (then a second Tab passes its calendar button); the
+    # treatment months keep their 12.
+    await page.get_by_label("Order id").focus()
+    for value in (order, pid, "Camberwell Green"):
+        await page.keyboard.type(value)
+        await page.keyboard.press("Tab")
+    await page.keyboard.type(await keyed_date(page, "2008-01-14"))
+    for _ in range(3):
+        await page.keyboard.press("Tab")
+    await page.keyboard.type("PO Patel")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#announcer")).to_contain_text(f"Order {order} for {pid} is recorded")
+    made = (await world.breach.get(f"/v1/orders/{order}", headers=world.liaison)).json()["order"]
+    assert (made["person_id"], made["start_date"], made["treatment_months"], made["high_risk"]) == (
+        pid,
+        "2008-01-14",
+        12,
+        False,
+    )
+    assert made["responsible_officer"] == "PO Patel"
+
+    row = page.locator("#orders tbody tr", has_text=order)
+    await row.get_by_label("What happened").select_option("unacceptable_absence")
+    await row.get_by_label("On", exact=True).fill("2008-03-03")
+    await row.get_by_label("Reason given").fill("overslept")
+    await row.get_by_role("button", name="Record compliance").click()
+    await expect(page.locator("#announcer")).to_contain_text(
+        f"A formal warning is given (D2). Recorded for {pid}"
+    )
+    warning = page.locator("#outcome-warning")
+    await expect(warning).to_be_visible()
+    given = (await world.breach.get(f"/v1/orders/{order}", headers=world.liaison)).json()["warnings"]
+    assert len(given) == 1 and given[0]["text"], given
+    await expect(warning).to_have_text(given[0]["text"])  # the warning exactly as the service gave it
+
+    await row.get_by_role("button", name=f"Flag high-risk: {pid}").click()
+    await expect(page.locator("#announcer")).to_contain_text(f"{pid} is flagged high-risk")
+    await row.get_by_label("What happened").select_option("sample_refused")
+    await row.get_by_label("On", exact=True).fill("2008-06-02")
+    await row.get_by_role("button", name="Record compliance").click()
+    await expect(page.locator("#outcome-text")).to_contain_text("Breach: the case goes to enforcement (D3)")
+    await expect(page.locator("#outcome-text")).to_contain_text("Enforcement is due by")
+    recorded = (await world.breach.get(f"/v1/orders/{order}", headers=world.liaison)).json()
+    assert recorded["order"]["high_risk"] is True
+    assert [c["decision"] for c in recorded["compliance"]] == ["warning", "breach"]
+    assert len(recorded["breach_cases"]) == 1
+    # the breach opened a case and, high-risk, a premium arrest request (D5); the tables and the feed show them
+    await expect(page.locator("#cases tbody tr", has_text=order)).to_be_visible()
+    await expect(page.locator("#arrests tbody tr", has_text=pid)).to_contain_text("Premium")
+    feed = page.locator("#feed tbody tr", has_text=pid)
+    await expect(feed.filter(has_text="warning")).to_have_count(1)
+    await expect(feed.filter(has_text="breach")).to_have_count(1)
+    await tab.all_inputs_labelled()
+    await tab.no_serious_accessibility_violations("the probation page after a breach")
+    await tab.shots_at_both_sizes("liaison-probation-orders")
+    assert tab.errors == []

@@ -72,3 +72,30 @@ async def test_d5_high_risk_as_a_boolean_is_kept_on_the_order(breach: httpx.Asyn
 
     read = await breach.get(f"/v1/orders/DRR-{unique}", headers=LIAISON)
     assert read.json()["order"]["high_risk"] is True
+
+
+async def test_an_areas_orders_are_listed_running_ones_first_and_another_areas_liaison_is_refused(
+    breach: httpx.AsyncClient, unique: str
+) -> None:
+    for name, start in (("OLD", "2007-06-01"), ("NEW", "2008-02-01"), ("ENDED", "2008-05-01")):
+        made = await breach.post(
+            "/v1/orders", json=order(f"DRR-{name}-{unique}", start_date=start), headers=LIAISON
+        )
+        assert made.status_code == 201, made.text
+    ended = await breach.post(
+        f"/v1/orders/DRR-ENDED-{unique}/end",
+        json={"ended_on": "2008-06-01", "reason": "completed"},
+        headers=LIAISON,
+    )
+    assert ended.status_code == 204, ended.text
+
+    listed = await breach.get("/v1/orders", params={"area": "lambeth"}, headers=LIAISON)
+    mine = [o["order_id"] for o in listed.json() if o["order_id"].endswith(unique)]
+    assert mine == [f"DRR-NEW-{unique}", f"DRR-OLD-{unique}", f"DRR-ENDED-{unique}"]
+
+    elsewhere = {
+        "Authorization": "Bearer "
+        + mint_token(SECRET, subject="liaison-2", role=Role.probation_liaison, area="southwark")
+    }
+    refused = await breach.get("/v1/orders", params={"area": "lambeth"}, headers=elsewhere)
+    assert refused.status_code == 403, refused.text

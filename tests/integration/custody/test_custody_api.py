@@ -259,3 +259,37 @@ async def test_same_idempotency_key_books_in_once(
     await asyncio.sleep(1.0)
     assert [e["type"] for e in await events_for(infra, pid, 3)].count("custody.booked_in") == 1
     assert events
+
+
+async def test_the_test_record_for_the_person_has_their_name_the_test_and_its_result_for_the_officer_only(
+    custody: httpx.AsyncClient, unique: str
+) -> None:
+    pid = person(unique)
+    did = (await custody.post("/v1/detentions", json=book_in_body(pid), headers=bearer())).json()[
+        "detention_id"
+    ]
+    for action, body in (
+        ("warning", {"at": "2008-06-01T10:40:00Z"}),
+        ("sample", {"at": "2008-06-01T10:45:00Z"}),
+        ("results", {"drug": "cocaine", "result": "positive"}),
+    ):
+        done = await custody.post(f"/v1/detentions/{did}/{action}", json=body, headers=bearer())
+        assert done.status_code == 200, done.text
+
+    record = await custody.get(f"/v1/detentions/{did}/test-record", headers=bearer())
+    assert record.status_code == 200, record.text
+    found = record.json()
+    assert (found["name"], found["date_of_birth"]) == ("Test Person", "1963-01-15")
+    detention = found["detention"]
+    assert detention["results"] == {"cocaine": "positive"} and detention["results_withheld"] is None
+    assert (detention["warned_at"], detention["sample_taken_at"]) == (
+        "2008-06-01T10:40:00Z",
+        "2008-06-01T10:45:00Z",
+    )
+    for refused in (
+        bearer(Role.inspector),
+        bearer(area="west-midlands"),
+        bearer(Role.court_liaison, "lambeth"),
+    ):
+        answer = await custody.get(f"/v1/detentions/{did}/test-record", headers=refused)
+        assert answer.status_code == 403, answer.text

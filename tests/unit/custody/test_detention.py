@@ -406,3 +406,16 @@ def test_A1_RA1_served_or_the_requirement_ended_leaves_nothing_to_serve_before_r
     assert d.requirement_settled("a-1") and not d.requirement_settled("a-1")
     released = d.release(ReleaseKind.no_further_action, T0 + timedelta(hours=3))
     assert released.requirements_lapsed == ()
+
+
+def test_the_test_record_says_why_the_sample_was_asked_for_as_it_stood_then_not_the_later_t8() -> None:
+    d = detention()
+    assert d.decision_when_asked(STATIONS) is None  # nothing asked yet
+    d = sampled()
+    now = d.decide(STATIONS)
+    asked = d.decision_when_asked(STATIONS)
+    assert now.rule_ids == ("T8",)  # today: no further sample in this detention
+    assert asked is not None and asked.may_test and "T1" in asked.rule_ids  # then: a trigger offence, tested
+    # an offence added after the sample does not change why it was asked for
+    d.add_offence(Offence("TA1968-s9", T0.date()), T0 + timedelta(hours=2), further_arrest=True)
+    assert d.decision_when_asked(STATIONS) == asked

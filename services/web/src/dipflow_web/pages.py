@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -25,7 +25,7 @@ from dipflow_web.session import Session
 
 log = get_logger("dipflow.web.pages")
 router = APIRouter(include_in_schema=False)
-ASSESSMENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+RECORD_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 MAX_FORM = 16_384
 LONDON = ZoneInfo("Europe/London")
 
@@ -47,7 +47,7 @@ ALERTED_BY = {
     Role.probation_liaison: "breach",
 }
 """The service whose alerts each role's pages show (docs/decisions/0012)."""
-DOCUMENTS = frozenset({"notices.html"})
+DOCUMENTS = frozenset({"notices.html", "test_record.html"})
 """Pages that are printable documents for the person: no alerts panel on them."""
 
 PAGES = (
@@ -86,6 +86,13 @@ def london_time(value: str | None) -> str:
     return datetime.fromisoformat(value).astimezone(LONDON).strftime("%a %d %b %Y, %H:%M")
 
 
+def calendar_day(value: str | None) -> str:
+    """A calendar date (``YYYY-MM-DD``) as people in England read it: ``Mon 14 Jan 2008``."""
+    if not value:
+        return "\u2013"
+    return date.fromisoformat(value[:10]).strftime("%a %d %b %Y")
+
+
 @cache
 def _environment() -> Environment:
     environment = Environment(
@@ -95,6 +102,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["london"] = london_time
+    environment.filters["day"] = calendar_day
     return environment
 
 
@@ -312,54 +320,52 @@ async def dashboard(request: Request) -> Response:
     )
 
 
-@router.get("/assessments/{assessment_id}/notices")
-async def notices(assessment_id: str, request: Request) -> Response:
+async def _document(
+    request: Request, template: str, title: str, service: str, reads: dict[str, str], record_id: str
+) -> Response:
+    """A printable document for the person, from the service's answers to ``reads`` (name -> path): each read
+    must answer 200, else the page shows the service's refusal in words, with its status."""
     found = _signed_in(request)
     if found is None:
         return _to_sign_in(request)
-    if not ASSESSMENT_ID.match(assessment_id):
-        return render(
-            request, "notices.html", 404, session=found, title="Notices", problem="No such assessment."
-        )
+    if not RECORD_ID.match(record_id):
+        return render(request, template, 404, session=found, title=title, problem="There is no such record.")
     client: httpx.AsyncClient = request.app.state.upstream
-    base = request.app.state.settings.service_urls()["referral"]
+    base = request.app.state.settings.service_urls()[service]
     headers = sessions.bearer(found.token)
+    answers = {}
     try:
-        case = await client.get(f"{base}/v1/assessments/{assessment_id}", headers=headers)
-        served = await client.get(f"{base}/v1/assessments/{assessment_id}/notices", headers=headers)
+        for name, path in reads.items():
+            answers[name] = await client.get(f"{base}{path}", headers=headers)
     except httpx.HTTPError:
-        return render(
-            request,
-            "notices.html",
-            502,
-            session=found,
-            title="Notices",
-            problem="The referral service did not answer; try again shortly.",
-        )
-    for answer in (case, served):
+        problem = f"The {service} service did not answer; try again shortly."
+        return render(request, template, 502, session=found, title=title, problem=problem)
+    for answer in answers.values():
         if answer.status_code != 200:
-            return render(
-                request,
-                "notices.html",
-                answer.status_code,
-                session=found,
-                title="Notices",
-                problem=_problem_text(answer),
-            )
-    return render(
-        request,
-        "notices.html",
-        session=found,
-        title="Notices RA1\u2013RA5",
-        case=case.json(),
-        notices=served.json(),
+            problem = _problem_text(answer, service)
+            return render(request, template, answer.status_code, session=found, title=title, problem=problem)
+    return render(request, template, session=found, title=title, **{k: v.json() for k, v in answers.items()})
+
+
+@router.get("/assessments/{assessment_id}/notices")
+async def notices(assessment_id: str, request: Request) -> Response:
+    case = f"/v1/assessments/{quote(assessment_id, safe='')}"
+    reads = {"case": case, "notices": f"{case}/notices"}
+    return await _document(request, "notices.html", "Notices RA1\u2013RA5", "referral", reads, assessment_id)
+
+
+@router.get("/custody/detentions/{detention_id}/test-record")
+async def test_record(detention_id: str, request: Request) -> Response:
+    reads = {"record": f"/v1/detentions/{quote(detention_id, safe='')}/test-record"}
+    return await _document(
+        request, "test_record.html", "Record of a drug test", "custody", reads, detention_id
     )
 
 
-def _problem_text(answer: httpx.Response) -> str:
+def _problem_text(answer: httpx.Response, service: str) -> str:
     try:
         body = answer.json()
         detail = body.get("detail") or body.get("title")
     except ValueError:
         detail = None
-    return f"{detail or 'The referral service refused this.'} ({answer.status_code})"
+    return f"{detail or f'The {service} service refused this.'} ({answer.status_code})"

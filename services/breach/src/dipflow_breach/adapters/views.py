@@ -8,14 +8,16 @@ from datetime import date
 from dipflow.uow import UnitOfWork
 from dipflow_breach.adapters.repository import (
     CASE_COLUMNS,
+    ORDER_COLUMNS,
     REQUEST_COLUMNS,
     case_of,
     compliance_of,
+    order_of,
     request_of,
 )
 from dipflow_breach.domain.arrests import ArrestOutcome, ArrestRequest
 from dipflow_breach.domain.cases import BreachCase
-from dipflow_breach.domain.drr import ComplianceEntry, FormalWarning
+from dipflow_breach.domain.drr import ComplianceEntry, FormalWarning, Order
 
 LIST_LIMIT = 500
 
@@ -41,6 +43,16 @@ async def cases_on(uow: UnitOfWork, order_id: str) -> list[BreachCase]:
         f"SELECT {CASE_COLUMNS} FROM breach_cases WHERE order_id = $1 ORDER BY failure_on", order_id
     )
     return [case_of(r) for r in rows]
+
+
+async def orders_in(uow: UnitOfWork, area: str) -> list[Order]:
+    """The area's orders, those still running first, then the newest (at most ``LIST_LIMIT``)."""
+    rows = await uow.conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE area = $1 "
+        f"ORDER BY ended_on IS NOT NULL, start_date DESC, order_id LIMIT {LIST_LIMIT}",
+        area,
+    )
+    return [order_of(r) for r in rows]
 
 
 async def cases_in(uow: UnitOfWork, area: str) -> list[BreachCase]:

@@ -203,6 +203,13 @@ async def read(uow: UnitOfWork, order_id: str, check_area: AreaCheck) -> OrderFi
     return found
 
 
+async def in_area(uow: UnitOfWork, area: str) -> list[Order]:
+    """The area's orders (the caller may act for the area); the read is audited."""
+    found = await views.orders_in(uow, area)
+    await uow.audit("orders.list", detail={"area": area, "returned": len(found)})
+    return found
+
+
 async def area_of(uow: UnitOfWork, order_id: str) -> str:
     """The order's area (who may act on it)."""
     area = await repository.area_of_order(uow, order_id)

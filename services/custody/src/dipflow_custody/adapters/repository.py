@@ -263,6 +263,14 @@ async def save(uow: UnitOfWork, d: Detention, version: int) -> None:
         raise ConcurrentChange(d.detention_id)
 
 
+async def name_of(uow: UnitOfWork, detention_id: str) -> str | None:
+    """The name the person was booked in under."""
+    name: str | None = await uow.conn.fetchval(
+        "SELECT name FROM detentions WHERE detention_id = $1", detention_id
+    )
+    return name
+
+
 async def in_custody_at(uow: UnitOfWork, suite: str) -> list[tuple[Detention, str]]:
     """Everyone in custody at ``suite`` now (booked in, not released), earliest booked first, with their name."""
     rows = await uow.conn.fetch(

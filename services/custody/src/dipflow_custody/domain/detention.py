@@ -160,6 +160,14 @@ class Detention:
     def decide(self, stations: Stations, as_of: datetime | None = None) -> TestDecision:
         return decide_test(self.facts(stations, as_of))
 
+    def decision_when_asked(self, stations: Stations) -> TestDecision | None:
+        """The decision under which the sample was taken or refused, judged at that time as if none had been
+        taken yet (the record given to the person says why they were asked); None when neither happened."""
+        asked_at = self.sample_taken_at or self.refused_at
+        if asked_at is None:
+            return None
+        return decide_test(replace(self.facts(stations, as_of=asked_at), sample_taken=False))
+
     def time_limit(self, decision: TestDecision) -> TimeLimit | None:
         return time_limit(
             decision, arrested_at=self.arrested_at, booked_in_at=self.booked_in_at, charged_at=self.charged_at

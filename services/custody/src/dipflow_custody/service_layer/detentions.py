@@ -215,6 +215,25 @@ async def read(uow: UnitOfWork, detention_id: str, check_area: AreaCheck, *, pur
     return Outcome(d, decision, area)
 
 
+@dataclass(frozen=True)
+class DrugTestRecord:
+    """What the person is given about their test (the DT1-style record): who, the test and its outcome."""
+
+    outcome: Outcome
+    name: str
+    asked_under: TestDecision | None
+    """The decision under which the sample was taken or refused."""
+
+
+async def test_record(uow: UnitOfWork, detention_id: str, check_area: AreaCheck) -> DrugTestRecord:
+    """The detention with the name it was booked under, for the record given to the person; audited as a read of
+    the test results for the required assessment (T13), which the record tells the person about."""
+    outcome = await read(uow, detention_id, check_area, purpose="required_assessment")
+    name = await detentions.name_of(uow, detention_id)
+    asked_under = outcome.detention.decision_when_asked(await stations(uow, outcome.detention))
+    return DrugTestRecord(outcome, name or "", asked_under)
+
+
 async def area_of(uow: UnitOfWork, detention_id: str) -> str:
     """The area of the detention's suite (who may act on it)."""
     area = await detentions.area_of(uow, detention_id)

@@ -102,7 +102,8 @@ function testState(row) {
 function render() {
   const board = document.getElementById("board");
   board.replaceChildren(table(`In custody at ${suite}: ${rows.length}`, [
-    { label: "Person", header: true, render: (r) => h("span", {}, r.name, h("br"), h("span", { class: "small" }, r.detention.person_id)) },
+    { label: "Person", header: true, render: (r) => h("span", {}, r.name, h("br"), h("span", { class: "small" }, r.detention.person_id), h("br"),
+      h("a", { class: "small", href: `/custody/detentions/${encodeURIComponent(r.detention.detention_id)}/test-record`, "aria-label": `Test record for ${r.name}` }, "Test record")) },
     { label: "Booked in", render: (r) => dateTime(r.detention.booked_in_at) },
     { label: "Offences", render: (r) => h("ul", {}, r.detention.offences.map((o) => h("li", {}, `${o.title} (${o.code})`))) },
     { label: "Test", className: "wide", render: testState },

@@ -80,7 +80,7 @@ const VIEWS = {
       { label: "Notified", render: (b) => dateTime(b.notified_at) },
       { label: "Court decision", className: "wide", render: (b) => (b.outcome ? `${words(b.outcome)}${b.court ? `, ${b.court}` : ""}${b.decided_on ? `, ${date(b.decided_on)}` : ""}` : outcomeForm(b)) },
       { label: "Condition (B3)", render: condition },
-      { label: "Breach", render: (b) => (b.breached_at ? `${dateTime(b.breached_at)}: ${b.breach_what || ""}` : "–") },
+      { label: "Breach (B4)", className: "wide", render: (b) => (b.breached_at ? `${dateTime(b.breached_at)}: ${b.breach_what || ""}` : b.outcome === "bail_with_assessment_condition" ? breachForm(b) : "–") },
       { label: "Before a justice by", render: (b) => (b.before_justice_by ? dateTime(b.before_justice_by) : "–") },
     ], rows),
   },
@@ -126,6 +126,7 @@ async function record(path, body, done, what) {
     say(describe(error, what));
   }
   await showAll();
+  document.dispatchEvent(new Event("dipflow:cases-changed"));
 }
 
 const OUTCOMES = ["bail_with_assessment_condition", "bail_without_condition", "bail_refused"];
@@ -150,6 +151,25 @@ function outcomeForm(b) {
       say(`The court's decision for ${b.person_id} is recorded: ${words(outcome.value)}.`);
     } catch (error) {
       say(describe(error, `the court's decision for ${b.person_id}`));
+    }
+    await showAll();
+  });
+  return form;
+}
+
+/** B4: court liaison records that the assessment condition was broken; the person may be arrested (BA76 s.7(3)). */
+function breachForm(b) {
+  const what = h("input", { id: `br-${b.detention_id}`, required: true, autocomplete: "off", minlength: 3, maxlength: 500 });
+  const form = h("form", { "aria-label": `A breach of ${b.person_id}'s condition` },
+    h("div", { class: "field" }, h("label", { for: what.id }, "What was broken, and how"), what),
+    h("button", { type: "submit", class: "button small secondary" }, "Record the breach"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("referral", `v1/bail-cases/${encodeURIComponent(b.detention_id)}/breach`, { method: "POST", body: { what: what.value.trim() } });
+      say(`The breach of ${b.person_id}'s condition is recorded (B4): they may be arrested without warrant, and once arrested must be before a justice within 24 hours.`);
+    } catch (error) {
+      say(describe(error, `the breach for ${b.person_id}`));
     }
     await showAll();
   });
@@ -186,6 +206,8 @@ const sections = [...document.querySelectorAll("[data-view]")];
 function showAll() {
   return Promise.all(sections.map(show));
 }
+
+document.addEventListener("dipflow:orders-changed", () => showAll());
 
 showAll().then((counts) => {
   say(sections.map((s, i) => `${VIEWS[s.dataset.view].title}: ${counts[i] === null ? "could not be loaded" : counts[i]}.`).join(" "));

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictBool
 
 from dipflow.http.params import Day, PersonId
 from dipflow_breach.contracts.inbound import OrderMade
 from dipflow_breach.domain.drr import ComplianceKind, Order, Outcome
-from dipflow_breach.entrypoints.http.deps import Liaison, OrderLiaison, Policy
+from dipflow_breach.entrypoints.http.deps import AreaLiaison, Liaison, OrderLiaison, Policy
 from dipflow_breach.entrypoints.http.schemas import BreachCaseView, case_view
 from dipflow_breach.service_layer import orders
 
@@ -134,6 +134,13 @@ async def make_order(body: OrderIn, ctx: Liaison) -> OrderCreated:
     async with ctx.unit_of_work() as uow:
         created = await orders.make_order(uow, orders.order_from(body.person_id, body))
     return OrderCreated(order_id=body.order_id, created=created)
+
+
+@router.get("", response_model=list[OrderView], summary="The DRR orders of an area, running ones first")
+async def list_orders(ctx: AreaLiaison, area: str = Query(..., max_length=60)) -> list[OrderView]:
+    async with ctx.unit_of_work() as uow:
+        found = await orders.in_area(uow, area)
+    return [_order_view(o) for o in found]
 
 
 @router.get(

@@ -60,6 +60,7 @@ def on_ppo_person(*roles: Role) -> Requirement:
 Writer = Annotated[AuthContext, Depends(on_detention(*WRITERS))]
 Reader = Annotated[AuthContext, Depends(on_detention(*READERS))]
 Inspector = Annotated[AuthContext, Depends(on_detention(Role.inspector))]
+Officer = Annotated[AuthContext, Depends(on_detention(Role.custody_officer))]
 PpoStatusReader = Annotated[AuthContext, Depends(on_ppo_person(Role.custody_officer, Role.inspector))]
 Booker = Annotated[AuthContext, Depends(requires(*WRITERS))]
 SuiteReader = Annotated[AuthContext, Depends(requires(Role.inspector, Role.custody_officer))]

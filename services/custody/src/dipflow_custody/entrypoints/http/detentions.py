@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dipflow.auth.purposes import PERMITTED, Purpose, purpose_of
 from dipflow.http.access import AuthContext
@@ -18,12 +18,18 @@ from dipflow_custody.entrypoints.http.deps import (
     Booker,
     DetentionId,
     Inspector,
+    Officer,
     Reader,
     Settings,
     Writer,
     reporter,
 )
-from dipflow_custody.entrypoints.http.schemas import DetentionView, detention_view
+from dipflow_custody.entrypoints.http.schemas import (
+    DecisionView,
+    DetentionView,
+    decision_view,
+    detention_view,
+)
 from dipflow_custody.service_layer import detentions
 from dipflow_custody.service_layer.actions import COMMANDS
 from dipflow_custody.settings import CustodySettings
@@ -70,6 +76,33 @@ async def read(
     async with ctx.unit_of_work() as uow:
         view = detention_view(await detentions.read(uow, detention_id, ctx.require_area, purpose=reading))
     return view if reading is not None else _withheld(view, ctx)
+
+
+class DrugTestRecordView(BaseModel):
+    """The DT1-style record of the test given to the person."""
+
+    name: str
+    date_of_birth: date
+    detention: DetentionView
+    asked_under: DecisionView | None = Field(
+        description="The decision under which the sample was taken or refused, as it stood then"
+    )
+
+
+@router.get(
+    "/{detention_id}/test-record",
+    response_model=DrugTestRecordView,
+    summary="The record of the test for the person (DT1-style): the test, its result and what follows",
+)
+async def test_record(detention_id: DetentionId, ctx: Officer) -> DrugTestRecordView:
+    async with ctx.unit_of_work() as uow:
+        found = await detentions.test_record(uow, detention_id, ctx.require_area)
+    return DrugTestRecordView(
+        name=found.name,
+        date_of_birth=found.outcome.detention.date_of_birth,
+        detention=detention_view(found.outcome),
+        asked_under=decision_view(found.asked_under) if found.asked_under else None,
+    )
 
 
 def _withheld(view: DetentionView, ctx: AuthContext) -> DetentionView:

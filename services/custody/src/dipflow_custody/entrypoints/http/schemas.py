@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from dipflow_custody.contracts.bodies import NotificationIn
 from dipflow_custody.domain.detention import Authorisation, Detention
+from dipflow_custody.domain.eligibility import TestDecision
 from dipflow_custody.service_layer.detentions import Outcome
 
 
@@ -172,14 +173,18 @@ def detention_view(outcome: Outcome) -> DetentionView:
         time_limit=TimeLimitView(until=limit.until, rule_ids=list(limit.rule_ids), reason=limit.reason)
         if limit
         else None,
-        decision=DecisionView(
-            stage=str(decision.stage),
-            outcome=str(decision.outcome),
-            rule_ids=list(decision.rule_ids),
-            reason=decision.reason,
-            appropriate_adult_required=decision.appropriate_adult_required,
-            inspector_decision_requested=decision.inspector_decision_requested,
-        ),
+        decision=decision_view(decision),
+    )
+
+
+def decision_view(decision: TestDecision) -> DecisionView:
+    return DecisionView(
+        stage=str(decision.stage),
+        outcome=str(decision.outcome),
+        rule_ids=list(decision.rule_ids),
+        reason=decision.reason,
+        appropriate_adult_required=decision.appropriate_adult_required,
+        inspector_decision_requested=decision.inspector_decision_requested,
     )
 
 
