@@ -15,7 +15,7 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from dipflow.auth import Role
 from dipflow.devstack.keycloak import DEV_PASSWORD
@@ -322,6 +322,22 @@ async def keyed_date(page: Page, iso: str) -> str:
     return f"{month}{day}{year}" if month_first else f"{day}{month}{year}"
 
 
+async def by_keyboard(page: Page, first: Locator, values: list[str | date]) -> None:
+    """Complete a form by keyboard alone from its ``first`` field: type each value (a date in the browser's own
+    order of its parts, then a second Tab past the field's calendar button; "" keeps what a field holds), Tab to
+    the next field, and Enter on the last to send the form."""
+    await first.focus()
+    for n, value in enumerate(values):
+        last = n == len(values) - 1
+        if isinstance(value, date):
+            await page.keyboard.type(await keyed_date(page, value.isoformat()))
+            if not last:
+                await page.keyboard.press("Tab")
+        else:
+            await page.keyboard.type(value)
+        await page.keyboard.press("Enter" if last else "Tab")
+
+
 def bearer(headers: dict[str, str]) -> str:
     return headers["Authorization"].removeprefix("Bearer ")
 
@@ -577,12 +593,8 @@ async def test_a_custody_officer_books_in_tests_and_releases_from_the_board_told
     await tab.no_serious_accessibility_violations("the board")
     await tab.all_inputs_labelled()
 
-    await page.get_by_label("Person id (PNC)").fill(pid)
-    await page.get_by_label("Name", exact=True).fill("Board Person")
-    await page.get_by_label("Date of birth").fill("1980-02-03")
-    await page.get_by_label("Home area").fill("lambeth")
-    await page.get_by_label("Offence code").fill("TA1968-s1")
-    await page.get_by_role("button", name="Book in").click()
+    booking: list[str | date] = [pid, "Board Person", date(1980, 2, 3), "lambeth", "TA1968-s1"]
+    await by_keyboard(page, page.get_by_label("Person id (PNC)"), booking)  # booked in by keyboard alone
     await expect(page.locator("#announcer")).to_contain_text("Board Person booked in: required")
     row = page.locator("tbody tr", has_text=pid)
     await row.get_by_role("button", name="Warning given").click()
@@ -672,14 +684,23 @@ async def test_an_inspector_decides_a_ppo_test_orally_then_confirms_it_in_writin
     page = tab.page
     card = page.locator(".card", has_text=pid)
     await expect(card).to_be_visible()
+    # the facts to decide on: the offence in full, the times, whether an appropriate adult is needed
+    await expect(card.locator("dl.facts")).to_contain_text("criminal damage: Criminal Damage Act 1971 s.1")
+    await expect(card.locator("dl.facts")).to_contain_text("Appropriate adult")
     await tab.no_serious_accessibility_violations("the inspector's page")
     await tab.all_inputs_labelled()
     await tab.shots_at_both_sizes("inspector")
-    await card.get_by_label("Authorise the test").check()
-    await card.get_by_label("Your rank").select_option("chief_inspector")
-    await card.get_by_label("Grounds").fill("Class A misuse suspected from what was found")
-    await card.get_by_label("Given orally (to be confirmed in writing)").check()
-    await card.get_by_role("button", name="Record the decision").click()
+    # Decided by keyboard alone: the chosen radio, ArrowDown for the rank, the grounds, Space for "oral", Enter.
+    await card.get_by_label("Authorise the test").focus()
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("ArrowDown")  # inspector -> chief inspector
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Class A misuse suspected from what was found")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Tab")
+    await expect(card.get_by_role("button", name="Record the decision")).to_be_focused()
+    await page.keyboard.press("Enter")
     await expect(page.locator("#announcer")).to_contain_text(f"Test authorised for {pid}")
     oral = page.locator("#oral .card", has_text=pid)
     await oral.get_by_role("button", name="Confirm in writing").click()
@@ -825,6 +846,7 @@ async def test_a_referral_manager_runs_the_team_leave_queues_an_appointment_and_
 async def test_police_enforcement_sees_arrest_requests_premium_first_and_acknowledges_one(
     world: World, browser: Browser, web: str
 ) -> None:
+    await world.worker("police")  # someone to assess the people whose failure to attend is requested
     premium_person, order = world.person("POL-P"), f"DRR-P{world.tag}"
     made = {
         "person_id": premium_person,
@@ -869,13 +891,38 @@ async def test_police_enforcement_sees_arrest_requests_premium_first_and_acknowl
     premium_row = page.locator("#open tbody tr", has_text=premium_person)
     await expect(premium_row).to_contain_text("Premium")
     await expect(premium_row).to_contain_text("D5")
+    header = page.locator("[data-header-count] span")
+    await expect(page.locator("#alerts")).to_have_attribute("data-loaded", "true")
+    waiting = int(await header.inner_text())
+    assert waiting >= 2 and await page.locator("#alerts [data-count]").inner_text() == str(waiting)
+    # acknowledged by keyboard alone: the button focused, then Enter
     await premium_row.get_by_role(
         "button", name=f"Acknowledge the request to arrest {premium_person}"
-    ).click()
+    ).focus()
+    await page.keyboard.press("Enter")
     await expect(page.locator("#announcer")).to_contain_text(
         f"You acknowledged the request to arrest {premium_person}"
     )
     await expect(premium_row).to_contain_text("Acknowledged by")
+    await expect(header).to_have_text(str(waiting - 1))  # the header's count follows, without a reload
+    await expect(page.locator("#alerts [data-acknowledged]")).to_contain_text(
+        "acknowledged, not yet resolved"
+    )
+    await page.evaluate("window.sameDocument = true")
+
+    # A new arrest request raised while the page is open reaches the header and is announced, live.
+    late_person = world.person("POL-L")
+    late = await world.assessment(await world.positive(late_person))
+    late_url = f"/v1/assessments/{late['assessment_id']}"
+    await world.post(world.referral, f"{late_url}/impose", {}, world.officer)
+    await world.post(world.referral, f"{late_url}/attendance", {"outcome": "failed_to_attend"}, world.manager)
+    await expect(header).to_have_text(str(waiting), timeout=45_000)
+    await expect(page.locator("#alerts .alerts-list")).to_contain_text(late_person)
+    await expect(page.locator("#alerts [data-alerts-news]")).to_have_text("New alert: Arrest request.")
+    await expect(page.locator("#announcer")).to_contain_text(  # what the officer's own action said stays
+        f"You acknowledged the request to arrest {premium_person}"
+    )
+    assert await page.evaluate("window.sameDocument === true"), "the page was reloaded"
     feed = (
         await world.breach.get(
             "/v1/alerts", params={"area": "lambeth", "state": "acknowledged"}, headers=world.police
@@ -885,6 +932,13 @@ async def test_police_enforcement_sees_arrest_requests_premium_first_and_acknowl
     assert len(acknowledged) == 1 and acknowledged[0]["acknowledged_by"], feed
     await tab.no_serious_accessibility_violations("the police enforcement page")
     await tab.shots_at_both_sizes("police")
+
+    # A borough this officer does not cover: the service's refusal, in words, never another borough's list.
+    await page.goto("/police?area=camden")
+    await expect(page.locator("#open-state")).to_contain_text("Your role may not see the arrest requests")
+    await expect(page.locator("#open-state")).to_contain_text("(403)")
+    await expect(page.locator("#open tbody tr")).to_have_count(0)
+    assert await page.locator("#area").input_value() == "camden"
     assert [e for e in tab.errors if "403" not in e] == []
 
 
@@ -895,11 +949,9 @@ async def test_a_ppo_coordinator_keeps_the_register_and_imports_a_list_seeing_ea
     tab = await sign_in_with_keycloak(browser, web, "ppo-coordinator", "/register?area=lambeth")
     page = tab.page
     await expect(page.locator("body[data-register-loaded]")).to_be_attached()
-    await page.get_by_label("Person id (PNC)", exact=True).fill(added)
-    await page.get_by_label("Strand", exact=True).select_option("prevent_and_deter")
-    await page.get_by_label("From", exact=True).fill("2026-11-02")
-    await page.get_by_label("Reason", exact=True).fill("November panel")
-    await page.get_by_role("button", name="Put on the register").click()
+    # put on the register by keyboard alone (the strand chosen by typing its first letters)
+    person: list[str | date] = [added, "prevent", date(2026, 11, 2), "November panel"]
+    await by_keyboard(page, page.get_by_label("Person id (PNC)", exact=True), person)
     await expect(page.locator("#announcer")).to_contain_text(f"{added} is on the register in lambeth")
     row = page.locator("#register tbody tr", has_text=added)
     await expect(row).to_contain_text("prevent and deter")
@@ -947,18 +999,9 @@ async def test_probation_liaison_records_an_order_by_keyboard_and_compliance_rea
     page = tab.page
     await expect(page.locator("body[data-probation-loaded]")).to_be_attached()
 
-    # The order recorded by keyboard alone: type into each field, Tab to the next, Enter to send. The date is
-    # typed in the order the browser's date field lays out (then a second Tab passes its calendar button); the
-    # treatment months keep their 12.
-    await page.get_by_label("Order id").focus()
-    for value in (order, pid, "Camberwell Green"):
-        await page.keyboard.type(value)
-        await page.keyboard.press("Tab")
-    await page.keyboard.type(await keyed_date(page, "2008-01-14"))
-    for _ in range(3):
-        await page.keyboard.press("Tab")
-    await page.keyboard.type("PO Patel")
-    await page.keyboard.press("Enter")
+    # The order recorded by keyboard alone; the treatment months keep their 12.
+    fields: list[str | date] = [order, pid, "Camberwell Green", date(2008, 1, 14), "", "PO Patel"]
+    await by_keyboard(page, page.get_by_label("Order id"), fields)
     await expect(page.locator("#announcer")).to_contain_text(f"Order {order} for {pid} is recorded")
     made = (await world.breach.get(f"/v1/orders/{order}", headers=world.liaison)).json()["order"]
     assert (made["person_id"], made["start_date"], made["treatment_months"], made["high_risk"]) == (

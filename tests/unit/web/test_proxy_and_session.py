@@ -204,6 +204,9 @@ def test_areas_to_pick_follow_the_token_and_the_areas_custody_manages() -> None:
     assert chosen_area(liaison, met, "birmingham") == "camden"
     own = Principal("s", Role.probation_liaison, "lambeth")
     assert chosen_area(own, ["lambeth"], "camden") == "lambeth"
+    # a known borough they do not cover stays chosen: the services' 403 is shown, not another area's data
+    assert chosen_area(own, ["lambeth"], "camden", force_of) == "camden"
+    assert chosen_area(own, ["lambeth"], "nowhere", force_of) == "lambeth"
     assert covered_boroughs(own, {}) == ["lambeth"]  # custody not answering: the person's own area
 
 

@@ -4,6 +4,7 @@ liaison views, the measures dashboard and the printable notices. Pages are serve
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -114,8 +115,13 @@ def covered_boroughs(principal: Principal, force_of: dict[str, str]) -> list[str
     return sorted(b for b, force in force_of.items() if force == principal.area) or [principal.area]
 
 
-def chosen_area(principal: Principal, boroughs: list[str], asked: str | None) -> str:
-    if asked in boroughs:
+def chosen_area(
+    principal: Principal, boroughs: list[str], asked: str | None, known: Collection[str] = ()
+) -> str:
+    """The area asked for when the person covers it, or when it is a borough custody knows that they do not
+    cover (the services then refuse it with 403, which the page shows in words, rather than quietly showing
+    another area); else the person's own area or the first they cover."""
+    if asked is not None and (asked in boroughs or asked in known):
         return asked
     return principal.area if principal.area in boroughs or not boroughs else boroughs[0]
 
@@ -135,8 +141,10 @@ async def borough_forces(request: Request, session: Session) -> dict[str, str]:
 
 
 async def area_choice(request: Request, session: Session, asked: str | None) -> dict[str, Any]:
-    boroughs = covered_boroughs(session.principal, await borough_forces(request, session))
-    return {"areas": boroughs, "area": chosen_area(session.principal, boroughs, asked)}
+    force_of = await borough_forces(request, session)
+    boroughs = covered_boroughs(session.principal, force_of)
+    area = chosen_area(session.principal, boroughs, asked, force_of)
+    return {"areas": boroughs if area in boroughs else [*boroughs, area], "area": area}
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -33,6 +33,8 @@ export async function api(service, path, { method = "GET", body, params, raw, co
     window.location.assign(`/sign-in?expired=1&next=${next}`);
   }
   if (!response.ok) throw new ApiError(response.status, data);
+  // A change anywhere may raise, acknowledge or resolve an alert: the alerts panel reloads (alerts.js).
+  if (method !== "GET") document.dispatchEvent(new Event("dipflow:alerts-changed"));
   return data;
 }
 

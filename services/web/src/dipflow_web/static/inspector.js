@@ -1,6 +1,6 @@
 // The inspector's page: decisions awaited at a suite (T3, T4) with the facts, decided with grounds, oral or
 // written; oral decisions confirmed in writing with one click.
-import { api, dateTime, describe, h, problem, say } from "./common.js";
+import { api, date, dateTime, describe, h, problem, say } from "./common.js";
 import { chooseSuite } from "./suites.js";
 
 const RANKS = ["inspector", "chief_inspector", "superintendent", "chief_superintendent"];
@@ -40,16 +40,31 @@ function decisionForm(item) {
   return form;
 }
 
-function card(item, control) {
+/** The facts an inspector decides on (T3, T4): every offence in full, the times, the appropriate adult. */
+function facts(d) {
+  if (!d) return h("p", { class: "small" }, "The detention's facts could not be loaded; open it on the suite board.");
+  const fact = (term, value) => h("div", {}, h("dt", {}, term), h("dd", {}, value));
+  return h("dl", { class: "facts" },
+    fact("Offences", h("ul", {}, d.offences.map((o) => h("li", {},
+      `${o.title}${o.attempt ? " (attempt)" : ""}: ${o.statute} ${o.section}${o.drug ? `, ${o.drug}${o.drug_class ? ` (class ${o.drug_class})` : ""}` : ""}, on ${date(o.offence_date)}`)))),
+    fact("Arrested", dateTime(d.arrested_at)),
+    fact("Booked in", dateTime(d.booked_in_at)),
+    fact("Charged", d.charged_at ? dateTime(d.charged_at) : "Not charged"),
+    fact("Appropriate adult", d.decision.appropriate_adult_required ? (d.appropriate_adult_arrived_at ? `Arrived ${dateTime(d.appropriate_adult_arrived_at)}` : "Needed, not yet arrived") : "Not needed"),
+    d.time_limit ? fact("Time to take a sample", `Until ${dateTime(d.time_limit.until)} (${d.time_limit.rule_ids.join(", ")})`) : null);
+}
+
+function card(item, control, detention) {
   return h("li", { class: "card" },
     h("h3", {}, item.person_id),
     h("p", {}, `${item.detail} (${item.rule_ids.join(", ")})`),
     h("p", { class: "small" }, `Since ${dateTime(item.since)}`),
+    detention === undefined ? null : facts(detention),
     control);
 }
 
-function fill(listId, stateId, items, control, empty) {
-  document.getElementById(listId).replaceChildren(...items.map((item) => card(item, control(item))));
+function fill(listId, stateId, items, control, empty, details = []) {
+  document.getElementById(listId).replaceChildren(...items.map((item, i) => card(item, control(item), details[i])));
   document.getElementById(stateId).textContent = items.length ? `${items.length} at ${suite}` : empty;
 }
 
@@ -57,8 +72,9 @@ async function load() {
   if (!suite) return;
   try {
     const items = await api("custody", "v1/open-items", { params: { suite } });
-    fill("waiting", "waiting-state", items.filter((i) => i.kind === "inspector_decision_requested"), decisionForm,
-      `Nobody at ${suite} is waiting for a decision.`);
+    const waiting = items.filter((i) => i.kind === "inspector_decision_requested");
+    const details = await Promise.all(waiting.map((i) => api("custody", `v1/detentions/${encodeURIComponent(i.detention_id)}`).catch(() => null)));
+    fill("waiting", "waiting-state", waiting, decisionForm, `Nobody at ${suite} is waiting for a decision.`, details);
     fill("oral", "oral-state", items.filter((i) => i.kind === "written_confirmation_pending"),
       (item) => h("button", { type: "button", class: "button small", onclick: () => post(item, "written-confirmation", {}, `Confirmed in writing for ${item.person_id}.`) }, "Confirm in writing"),
       `No oral decision at ${suite} awaits its written confirmation.`);
