@@ -985,6 +985,49 @@ async def test_a_ppo_coordinator_keeps_the_register_and_imports_a_list_seeing_ea
     await expect(page.locator("#announcer")).to_contain_text(f"{added} is off the register")
     history = (await world.ppo.get(f"/v1/register/{added}/history", headers=world.coordinator)).json()
     assert [(p["end_date"], p["end_reason"]) for p in history] == [("2026-11-20", "deselected at the panel")]
+    # P3: three positive tests and a failed assessment flag a non-PPO for the panel; the page shows the evidence
+    # in words and records the panel's decision, checked through the API.
+    await world.worker("register")
+    flagged = world.person("REG-P3")
+    detentions = []
+    for n in range(3):
+        did = await world.book_in(flagged, arrested_ago=timedelta(minutes=30) if n == 0 else timedelta(0))
+        await world.test_positive(did)
+        detentions.append(did)
+        if n == 0:
+            case = f"/v1/assessments/{(await world.assessment(did))['assessment_id']}"
+            await world.post(world.referral, f"{case}/impose", {}, world.officer)
+            await world.post(
+                world.referral, f"{case}/attendance", {"outcome": "failed_to_attend"}, world.manager
+            )
+            await world.act(did, "release", {"release": "police_bail"})
+        else:
+            await world.act(did, "release", {"release": "no_further_action", "lapse_confirmed": True})
+
+    async def flag_raised() -> Any:
+        rows = (
+            await world.ppo.get("/v1/panel-flags", params={"borough": "lambeth"}, headers=world.coordinator)
+        ).json()
+        return next((f for f in rows if f["person_id"] == flagged), None)
+
+    flag = await until(flag_raised, "the panel flag (P3)")
+    await page.reload()
+    flag_row = page.locator("#flags tbody tr", has_text=flagged)
+    await expect(flag_row).to_contain_text("3 positive tests:")
+    await expect(flag_row).to_contain_text(f"detention {detentions[0]}")
+    await expect(flag_row).to_contain_text("1 assessment not complied with:")
+    await expect(flag_row).to_contain_text("failed to attend")
+    await expect(flag_row).not_to_contain_text("[object Object]")
+    await tab.no_serious_accessibility_violations("the PPO register page with a panel flag")
+    await tab.shot("register-panel-flag")
+    await flag_row.get_by_label("Decision", exact=True).select_option("not_selected")
+    await flag_row.get_by_label("Note", exact=True).fill("engaging with treatment now")
+    await flag_row.get_by_role("button", name="Record").click()
+    await expect(page.locator("#announcer")).to_contain_text(f"The panel's decision on {flagged} is recorded")
+    waiting = (
+        await world.ppo.get("/v1/panel-flags", params={"borough": "lambeth"}, headers=world.coordinator)
+    ).json()
+    assert flag["id"] not in [f["id"] for f in waiting]  # reviewed: no longer waiting for the panel
     await tab.no_serious_accessibility_violations("the PPO register page")
     await tab.all_inputs_labelled()
     await tab.shots_at_both_sizes("register")

@@ -85,12 +85,23 @@ async function loadAll() {
         { key: "person_id", label: "Person", header: true },
         { label: "Raised", render: (f) => date(f.raised_on) },
         { label: "Why", className: "wide", render: (f) => `${f.reason} (${f.rule_ids.join(", ")})` },
-        { label: "Evidence", render: (f) => h("ul", {}, Object.entries(f.evidence).map(([k, v]) => h("li", {}, `${words(k)}: ${Array.isArray(v) ? v.join(", ") : v}`))) },
+        { label: "Evidence", className: "wide", render: evidence },
         { label: "Panel's decision", render: reviewForm },
       ], rows)
       : h("p", { class: "empty" }, "Nobody is waiting for the panel."))),
   ]);
   document.body.dataset.registerLoaded = "true";
+}
+
+/** P3's evidence in words: each positive test (when, which drugs, which detention) and each failed assessment. */
+function evidence(flag) {
+  const tests = flag.evidence.positive_tests || [];
+  const failures = flag.evidence.failed_assessments || [];
+  return h("div", {},
+    h("p", {}, `${tests.length} positive test${tests.length === 1 ? "" : "s"}:`),
+    h("ul", {}, tests.map((t) => h("li", {}, `${date(t.sampled_on)}: ${t.drugs.join(", ")} (detention ${t.detention_id})`))),
+    h("p", {}, `${failures.length} assessment${failures.length === 1 ? "" : "s"} not complied with:`),
+    h("ul", {}, failures.map((f) => h("li", {}, `${date(f.occurred_on)}: ${words(f.outcome || "failed")}${f.assessment_id ? ` (assessment ${f.assessment_id})` : ""}`))));
 }
 
 function reviewForm(flag) {
