@@ -1090,3 +1090,49 @@ async def test_probation_liaison_records_an_order_by_keyboard_and_compliance_rea
     await tab.no_serious_accessibility_violations("the probation page after a breach")
     await tab.shots_at_both_sizes("liaison-probation-orders")
     assert tab.errors == []
+
+
+async def test_a_referral_manager_records_the_attendance_of_an_appointment_that_passed_unrecorded(
+    world: World, browser: Browser, web: str
+) -> None:
+    await world.worker("passed")
+    pid = world.person("PASSED")
+    # tested four days ago: the appointment has passed since
+    tested_at = datetime.now(UTC) - timedelta(days=4)
+    booking = {
+        "person_id": pid,
+        "name": "Passed Person",
+        "date_of_birth": "1975-05-05",
+        "home_area": "lambeth",
+        "suite": SUITE,
+        "arrested_at": (tested_at - timedelta(hours=1)).isoformat(),
+        "booked_in_at": (tested_at - timedelta(minutes=30)).isoformat(),
+        "offences": [{"code": "TA1968-s1", "offence_date": tested_at.date().isoformat()}],
+    }
+    did = (await world.post(world.custody, "/v1/detentions", booking, world.officer, 201))["detention_id"]
+    await world.act(did, "warning", {"at": tested_at.isoformat()})
+    await world.act(did, "sample", {"at": (tested_at + timedelta(minutes=5)).isoformat()})
+    result = {"drug": "cocaine", "result": "positive", "at": (tested_at + timedelta(minutes=30)).isoformat()}
+    await world.act(did, "results", result)
+    case = await world.assessment(did)
+    url = f"/v1/assessments/{case['assessment_id']}"
+    served = {"place": "Brixton DIP office", "at": (tested_at + timedelta(hours=1)).isoformat()}
+    imposed = await world.post(world.referral, f"{url}/impose", served, world.officer)
+    assert datetime.fromisoformat(imposed["initial"]["at"]) < datetime.now(UTC), imposed["initial"]
+
+    tab = await sign_in_with_keycloak(browser, web, "referral-manager", "/team?area=lambeth")
+    page = tab.page
+    await expect(page.locator("body[data-team-loaded]")).to_be_attached()
+    row = page.locator("#overdue tbody tr", has_text=pid)
+    await expect(row).to_contain_text("initial")
+    await tab.no_serious_accessibility_violations("the team page with a passed appointment")
+    await row.get_by_label("What happened").select_option("failed_to_attend")
+    await row.get_by_label("With good cause").check()  # A4: with good cause it is not a failure
+    await row.get_by_role("button", name="Record attendance").click()
+    await expect(page.locator("#announcer")).to_contain_text(
+        f"Attendance recorded for {pid}: failed to attend, with good cause"
+    )
+    await expect(row).to_contain_text("a new appointment needs a new notice (A4)")
+    after = (await world.referral.get(url, headers=world.manager)).json()
+    assert (after["status"], after["needs_new_notice"]) == ("imposed", True)  # not failed: no police notified
+    assert tab.errors == []

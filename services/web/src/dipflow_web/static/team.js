@@ -1,4 +1,5 @@
-// The referral manager's team page: the unassigned queue with assignment by hand (A9), the area's workers with
+// The referral manager's team page: appointments passed with no attendance recorded (A4, A5), the unassigned
+// queue with assignment by hand (A9), the area's workers with
 // their coverage, capacity, working days and leave, and the team's webhook with its recent deliveries.
 import { api, date, dateTime, describe, h, problem, say, table, words } from "./common.js";
 
@@ -112,8 +113,55 @@ async function loadDeliveries() {
   }
 }
 
+/** A4/A5: appointments (initial, or follow-up) whose time has passed with no attendance recorded. */
+function passedAppointments(imposed, followUps, now) {
+  const passed = [
+    ...imposed.filter((a) => a.initial && Date.parse(a.initial.at) < now).map((a) => ({ a, kind: "initial", appointment: a.initial })),
+    ...followUps.filter((a) => a.follow_up && Date.parse(a.follow_up.at) < now).map((a) => ({ a, kind: "follow_up", appointment: a.follow_up })),
+  ];
+  return passed.sort((x, y) => Date.parse(x.appointment.at) - Date.parse(y.appointment.at));
+}
+
+function attendanceForm({ a, kind }) {
+  if (a.needs_new_notice) return "Failed with good cause: not a failure to comply, but a new appointment needs a new notice (A4).";
+  const id = `at-${a.assessment_id}-${kind}`;
+  const outcome = h("select", { id: `${id}-outcome` }, ["attended", "failed_to_attend", "failed_to_remain"].map((o) => h("option", { value: o }, words(o))));
+  const cause = h("input", { type: "checkbox", id: `${id}-cause` });
+  const form = h("form", { "aria-label": `Attendance of ${a.person_id}` },
+    h("div", { class: "field" }, h("label", { for: outcome.id }, "What happened"), outcome),
+    h("div", { class: "check" }, cause, h("label", { for: cause.id }, "With good cause")),
+    h("button", { type: "submit", class: "button small" }, "Record attendance"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    attempt(() => api("referral", `v1/assessments/${encodeURIComponent(a.assessment_id)}/attendance`, { method: "POST", body: { kind, outcome: outcome.value, good_cause: cause.checked } }),
+      `Attendance recorded for ${a.person_id}: ${words(outcome.value)}${cause.checked ? ", with good cause" : ""}.`, `the attendance of ${a.person_id}`);
+  });
+  return form;
+}
+
+async function loadOverdue() {
+  const target = document.getElementById("overdue");
+  const state = document.getElementById("overdue-state");
+  try {
+    const [imposed, followUps] = await Promise.all(["imposed", "follow_up_set"].map((status) => api("referral", "v1/assessments", { params: { area, status } })));
+    const rows = passedAppointments(imposed, followUps, Date.now());
+    const named = new Map(workers.map((w) => [w.worker_id, w.name]));
+    target.replaceChildren(rows.length ? table(`Appointments passed with no attendance recorded in ${area}: ${rows.length}`, [
+      { label: "Person", header: true, render: (r) => r.a.person_id },
+      { label: "Appointment", render: (r) => `${words(r.kind)}, ${dateTime(r.appointment.at)}, ${r.appointment.place}` },
+      { label: "Worker", render: (r) => (r.appointment.worker_id ? `${named.get(r.appointment.worker_id) || ""} (${r.appointment.worker_id})` : "Nobody") },
+      { label: "Record", className: "wide", render: attendanceForm },
+    ], rows) : h("p", { class: "empty" }, `No appointment in ${area} has passed without its attendance recorded.`));
+    state.textContent = "";
+  } catch (error) {
+    target.replaceChildren();
+    state.textContent = describe(error, "the passed appointments");
+  }
+}
+
 async function loadAll() {
   await loadWorkers(); // the queue's "give to" lists the workers covering each suite
+  await loadOverdue();
   const queued = await loadQueue();
   await loadDeliveries();
   document.body.dataset.teamLoaded = "true";
