@@ -477,7 +477,7 @@ async def test_t1_k1_a_ppo_arrest_for_an_offence_outside_the_catalogue_counts_in
                 headers=analyst,
             )
         ).json()
-        return next((r for r in rows if r["month"] == "2025-02" and r["ppo_non_trigger_arrests"]), None)
+        return next((r for r in rows if r["period"] == "2025-02" and r["ppo_non_trigger_arrests"]), None)
 
     row = await until(counted, "K1 to count the arrest")
     assert (row["ppo_non_trigger_arrests"], row["inspector_decisions"]) == (1, 0)

@@ -538,9 +538,10 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     assert height < 2500, f"the court liaison page is {height} px tall at 1280 px"
     await court.no_serious_accessibility_violations("the court liaison page")
     # the court's decision recorded from the page (B2), checked through the referral API
-    await row.get_by_label("Decision", exact=True).select_option("bail_refused")
-    await row.get_by_label("Court", exact=True).fill("Camberwell Green Magistrates")
-    await row.get_by_role("button", name="Record the decision").click()
+    # recorded by keyboard alone: the decision chosen by typing, the court, the date kept as today, Enter
+    await by_keyboard(
+        court.page, row.get_by_label("Decision", exact=True), ["bail r", "Camberwell Green Magistrates", ""]
+    )
     await expect(court.page.locator("#announcer")).to_contain_text("decision for")
     cases = (await data.referral.get("/v1/bail-cases", params={"area": "lambeth"}, headers=data.court)).json()
     decided = next(c for c in cases if c["person_id"] == data.facts["bail"])
@@ -799,9 +800,8 @@ async def test_a_referral_manager_runs_the_team_leave_queues_an_appointment_and_
     page = tab.page
     await expect(page.locator("body[data-team-loaded]")).to_be_attached()
     row = page.locator("#workers tbody tr", has_text=first)
-    await row.get_by_label("Away from").fill(day)
-    await row.get_by_label("until").fill(day)
-    await row.get_by_role("button", name="Record leave").click()
+    leave = date.fromisoformat(day)
+    await by_keyboard(page, row.get_by_label("Away from"), [leave, leave])  # leave recorded by keyboard alone
     await expect(page.locator("#announcer")).to_contain_text(
         "0 appointment(s) moved to colleagues, 1 waiting"
     )
@@ -1000,6 +1000,12 @@ async def test_a_ppo_coordinator_keeps_the_register_and_imports_a_list_seeing_ea
             await world.post(
                 world.referral, f"{case}/attendance", {"outcome": "failed_to_attend"}, world.manager
             )
+
+            async def custody_knows_ra1_served(did: str = did) -> bool:  # custody's copy of referral's (A1)
+                view = await world.custody.get(f"/v1/detentions/{did}", headers=world.officer)
+                return view.json()["ra1_to_serve"] == []
+
+            await until(custody_knows_ra1_served, "custody to learn that RA1 was served")
             await world.act(did, "release", {"release": "police_bail"})
         else:
             await world.act(did, "release", {"release": "no_further_action", "lapse_confirmed": True})

@@ -65,6 +65,8 @@ LIAISON = {Role.probation_liaison: AREA, Role.admin: NATIONAL}
 POLICY: dict[tuple[str, str, str], dict[Role, str]] = {
     # custody: detentions at suites in the officer's area; the inspector decides authorisations there
     ("custody", "GET", "/v1/detentions/{detention_id}"): {**CUSTODY, Role.admin: NATIONAL},
+    # the record given to the person tested: the custody officers of the suite's area alone
+    ("custody", "GET", "/v1/detentions/{detention_id}/test-record"): {Role.custody_officer: AREA},
     **{
         ("custody", "POST", f"/v1/detentions/{{detention_id}}/{action}"): CUSTODY
         for action in (
@@ -185,6 +187,8 @@ POLICY: dict[tuple[str, str, str], dict[Role, str]] = {
         Role.admin: NATIONAL,
     },
     ("ppo-register", "GET", "/v1/privacy/erasures/{request_id}"): {Role.admin: NATIONAL},
+    # a borough's K1 baseline and target: analysts (and admins) set them
+    ("ppo-register", "PUT", "/v1/targets/k1/{borough}"): {Role.analyst: NATIONAL, Role.admin: NATIONAL},
     # breach: probation liaison of the area
     ("breach", "POST", "/v1/breach-cases/{case_id}/enforcement"): LIAISON,
     ("breach", "POST", "/v1/breach-cases/{case_id}/hearing"): LIAISON,
@@ -405,6 +409,7 @@ async def build_world(w: World) -> None:
         "order_id": order_id,
         "case_id": case_id,
         "area": OWN,
+        "borough": OWN,
         "request_id": str(uuid.uuid4()),
         "notification_id": "1",
         "code": OWN,

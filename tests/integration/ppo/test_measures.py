@@ -3,14 +3,19 @@ independently here from the same generated facts."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import openpyxl
+import pytest
 
 from dipflow.auth import Role
+from dipflow.periods import Granularity, period_of
 from tests.infra import Infra
 from tests.integration.ppo.custody_stream import Stream
 from tests.integration.ppo.test_register_api import bearer, ppo
@@ -64,60 +69,94 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
     def ppo_borough(pid: str, day: date) -> str | None:
         return next((b for b, s, e in register[pid] if s <= day and (e is None or day <= e)), None)
 
-    k1: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    k2: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    # The independent count: per (day, borough) each fact, then summed into months, quarters and years.
+    facts: list[tuple[date, str, str, str]] = []  # (day, borough, person, what)
     stream = Stream()
     for _ in range(80):
         pid = rng.choice(list(register))
         day = date(2008, 1, 1) + timedelta(days=rng.randrange(0, 150))
         kind = rng.choice(["non_trigger", "non_trigger", "trigger", "bail_condition", "failed_assessment"])
         where = ppo_borough(pid, day)
-        month = day.strftime("%Y-%m")
         if kind == "bail_condition":
             stream.detention(pid, day, "BA1976-s7", arrest_power=True)
             if where:
-                k2[(month, where)][1] += 1
+                facts.append((day, where, pid, "bail_arrest"))
         elif kind == "failed_assessment":
             d = stream.detention(pid, day, "DA2005-s12")
             stream.charge(pid, d, day, ["DA2005-s12"])
             if where:
-                k2[(month, where)][0] += 1
-                k1[(month, where)][0] += 1  # a non-trigger offence too, with no inspector decision
+                facts.append((day, where, pid, "prosecution"))
+                facts.append((day, where, pid, "non_trigger"))  # a non-trigger offence too, no inspector
         else:
             d = stream.detention(
                 pid, day, "TA1968-s1" if kind == "trigger" else "CDA1971-s1", trigger=kind == "trigger"
             )
-            was_decided = kind == "non_trigger" and rng.random() < 0.5
-            if was_decided:
-                stream.inspector(pid, d, day, rng.choice(["authorised", "declined"]))
+            decision = rng.choice(["authorised", "declined"]) if rng.random() < 0.5 else None
+            if kind == "non_trigger" and decision:
+                stream.inspector(pid, d, day, decision)
             if where and kind == "non_trigger":
-                k1[(month, where)][0] += 1
-                k1[(month, where)][1] += was_decided
+                facts.append((day, where, pid, "non_trigger"))
+                if decision:
+                    facts.append((day, where, pid, decision))
     await stream.publish(infra.kafka_bootstrap)
 
-    expected_k1: dict[tuple[str, str], tuple[int, int]] = {key: (v[0], v[1]) for key, v in k1.items()}
-    for (month, _), (arrests, decided) in list(k1.items()):
-        total = expected_k1.get((month, "*"), (0, 0))
-        expected_k1[(month, "*")] = (total[0] + arrests, total[1] + decided)
-    expected_k2 = {key: (v[0], v[1]) for key, v in k2.items() if any(v)}
+    def k1_expected(
+        per: Granularity, first: date, last: date
+    ) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+        """(period, borough) -> (PPO non-trigger arrests, decisions, authorised, different PPOs considered)."""
+        counts: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, 0, set()])
+        for day, where, pid, what in facts:
+            if not first <= day <= last or what not in ("non_trigger", "authorised", "declined"):
+                continue
+            for borough in (where, "*"):
+                c = counts[(period_of(day, per), borough)]
+                c[0] += what == "non_trigger"
+                if what != "non_trigger":
+                    c[1] += 1
+                    c[2] += what == "authorised"
+                    c[3].add(pid)
+        return {k: (a, d, au, len(people)) for k, (a, d, au, people) in counts.items()}
+
     analyst = bearer(Role.analyst, "*")
     window = {"from": "2008-01-01", "to": "2008-05-31"}
 
-    def k1_seen(body: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
+    def k1_seen(body: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int, int, int]]:
         return {
-            (r["month"], r["borough"]): (r["ppo_non_trigger_arrests"], r["inspector_decisions"]) for r in body
+            (r["period"], r["borough"]): (
+                r["ppo_non_trigger_arrests"],
+                r["inspector_decisions"],
+                r["authorised"],
+                r["ppos_considered"],
+            )
+            for r in body
         }
 
+    expected_k1 = k1_expected(Granularity.month, date(2008, 1, 1), date(2008, 5, 31))
     got_k1 = await until_json(
         ppo, "/v1/measures/k1", window, analyst, lambda body: k1_seen(body) == expected_k1
     )
     for row in got_k1:
-        arrests, decided = expected_k1[(row["month"], row["borough"])]
-        assert row["share"] == decided / arrests
+        arrests, decided, authorised, _ = expected_k1[(row["period"], row["borough"])]
+        assert row["share"] == decided / arrests and row["declined"] == decided - authorised
+
+    # Quarters and financial years: the 31 March / 1 April edge splits 2007/08 Q4 from 2008/09 Q1, and a
+    # return counts whole periods (May's window reports the whole of Q1, to 30 June).
+    for per, first, last in (
+        (Granularity.quarter, date(2008, 1, 1), date(2008, 6, 30)),
+        (Granularity.financial_year, date(2007, 4, 1), date(2009, 3, 31)),
+    ):
+        body = (await ppo.get("/v1/measures/k1", params={**window, "per": per}, headers=analyst)).json()
+        assert k1_seen(body) == k1_expected(per, first, last), per
+
+    k2_counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for day, where, _, what in facts:
+        if what in ("prosecution", "bail_arrest") and day <= date(2008, 5, 31):
+            k2_counts[(period_of(day, Granularity.month), where)][what == "bail_arrest"] += 1
+    expected_k2 = {key: (v[0], v[1]) for key, v in k2_counts.items()}
 
     def k2_seen(body: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
         return {
-            (r["month"], r["borough"]): (
+            (r["period"], r["borough"]): (
                 r["prosecuted_for_failing_to_attend"],
                 r["arrested_for_breaking_bail_condition"],
             )
@@ -127,15 +166,54 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
 
     await until_json(ppo, "/v1/measures/k2", window, analyst, lambda body: k2_seen(body) == expected_k2)
 
+    # K1's target is on the number of PPOs considered (5.1.1: "50% increase in all PPOs considered"), against a
+    # baseline period taken pro rata; camden's is set by an analyst (audited), the others use ?baseline=.
+    target = {"baseline_period": "2007/08 Q4", "increase": 0.5}
+    set_target = await ppo.put("/v1/targets/k1/camden", json=target, headers=analyst)
+    assert set_target.status_code == 200, set_target.text
+    refused = await ppo.put(
+        "/v1/targets/k1/camden", json=target, headers=bearer(Role.ppo_coordinator, "camden")
+    )
+    assert refused.status_code == 403
+    q4 = k1_expected(Granularity.quarter, date(2008, 1, 1), date(2008, 3, 31))
+    february = k1_expected(Granularity.month, date(2008, 2, 1), date(2008, 2, 29))
     with_baseline = (
         await ppo.get("/v1/measures/k1", params={**window, "baseline": "2008-02"}, headers=analyst)
     ).json()
-    base = {r["borough"]: r["share"] for r in with_baseline if r["month"] == "2008-02"}
     for row in with_baseline:
-        assert row["baseline_month"] == "2008-02" and row["baseline_share"] == base.get(row["borough"])
-        if row["baseline_share"]:
-            assert row["change_relative"] == row["share"] / row["baseline_share"] - 1
-            assert row["target_met"] == (row["change_relative"] >= 0.5)
+        camden = row["borough"] == "camden"
+        period, considered = ("2007/08 Q4", q4) if camden else ("2008-02", february)
+        assert row["baseline_period"] == period
+        base = considered.get(("2007/08 Q4" if camden else "2008-02", row["borough"]))
+        if base is None or not base[0]:
+            assert row["baseline_ppos_considered"] is None and row["target_met"] is None
+            continue
+        pro_rata = base[3] / 3 if camden else base[3]
+        assert row["baseline_ppos_considered"] == pytest.approx(pro_rata)
+        assert row["target_ppos_considered"] == pytest.approx(pro_rata * 1.5)
+        assert row["target_met"] == (row["ppos_considered"] >= pro_rata * 1.5)
+    listed = (await ppo.get("/v1/targets/k1", headers=analyst)).json()
+    assert {"measure": "k1", "borough": "camden", **target} in listed
+
+    # The files hold exactly the API's numbers (read back with the library that wrote them).
+    for per in (Granularity.month, Granularity.quarter):
+        params = {**window, "per": per, "baseline": "2008-02"}
+        body = (await ppo.get("/v1/measures/k1", params=params, headers=analyst)).json()
+        as_csv = await ppo.get("/v1/measures/k1", params={**params, "format": "csv"}, headers=analyst)
+        assert as_csv.headers["content-type"].startswith("text/csv")
+        from_csv = list(csv.DictReader(io.StringIO(as_csv.text)))
+        assert [(r["period"], r["borough"], int(r["ppos_considered"])) for r in from_csv] == [
+            (r["period"], r["borough"], r["ppos_considered"]) for r in body
+        ]
+        as_xlsx = await ppo.get("/v1/measures/k1", params={**params, "format": "xlsx"}, headers=analyst)
+        assert as_xlsx.headers["content-disposition"].endswith('.xlsx"')
+        sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
+        assert sheet is not None
+        cells = [[c.value for c in line] for line in sheet.iter_rows(min_row=3, max_row=2 + len(body))]
+        assert [(c[0], c[1], c[2], c[3]) for c in cells] == [
+            (r["period"], r["borough"], r["ppos_considered"], r["inspector_decisions"]) for r in body
+        ]
+        assert any("5.1.1" in str(line[0].value) for line in sheet.iter_rows())  # the definitions are on it
 
     camden_only = (
         await ppo.get("/v1/measures/k1", params=window, headers=bearer(Role.analyst, "camden"))

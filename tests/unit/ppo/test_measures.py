@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dipflow_ppo_register.domain.measures import ALL_BOROUGHS, Arrest, Charge, k1, k2
+from dipflow.periods import Granularity
+from dipflow_ppo_register.domain.measures import ALL_BOROUGHS, Arrest, Charge, K1Row, Target, k1, k2
 from dipflow_ppo_register.domain.register import Period, Strand
 
 
@@ -20,6 +21,10 @@ REGISTER = {
     "A": [period("A", "camden", date(2008, 1, 1), date(2008, 3, 31)), period("A", "brent", date(2008, 4, 1))],
     "B": [period("B", "camden", date(2008, 2, 15))],
 }
+
+
+def no_target(borough: str) -> Target | None:
+    return None
 
 
 def arrest(n: int, person: str, day: date, **kw: object) -> Arrest:
@@ -36,7 +41,7 @@ def test_k1_counts_ppo_non_trigger_arrests_by_the_borough_of_the_period_in_force
         arrest(6, "B", date(2008, 2, 21), only_arrest_powers=True),  # BA76 s.7(3) only: not an offence
         arrest(7, "C", date(2008, 1, 5), inspector_decision="authorised"),  # never a PPO
     ]
-    rows = {(r.month, r.borough): r for r in k1(arrests, REGISTER, baseline_month=None)}
+    rows = {(r.period, r.borough): r for r in k1(arrests, REGISTER, Granularity.month, no_target)}
     assert set(rows) == {
         ("2008-01", "camden"),
         ("2008-01", ALL_BOROUGHS),
@@ -48,21 +53,36 @@ def test_k1_counts_ppo_non_trigger_arrests_by_the_borough_of_the_period_in_force
     assert rows[("2008-04", "brent")].share == 1.0
 
 
-def test_k1_change_against_the_baseline_month_and_the_fifty_percent_target() -> None:
-    arrests = [
-        arrest(i, "A", date(2008, 1, 2 + i), inspector_decision="authorised" if i < 1 else None)
-        for i in range(4)
-    ]
+def test_k1_target_is_on_the_number_of_ppos_considered_against_a_pro_rata_baseline_not_on_the_share() -> None:
+    """5.1.1 counts PPOs considered through an inspector; the earlier share-based target was the wrong measure
+    (a 50% rise in a share above 67% cannot happen). The share stays as the second line."""
+    arrests = [arrest(1, "A", date(2008, 1, 3), inspector_decision="authorised")]
+    arrests += [arrest(2 + i, "A", date(2008, 1, 4 + i)) for i in range(3)]  # January: 1 of 4 put, 1 PPO
     arrests += [
-        arrest(10 + i, "A", date(2008, 2, 2 + i), inspector_decision="authorised" if i < 2 else None)
-        for i in range(5)
-    ]
-    rows = {(r.month, r.borough): r for r in k1(arrests, REGISTER, baseline_month="2008-01")}
-    feb = rows[("2008-02", "camden")]
-    assert feb.baseline_share == 0.25 and feb.share == pytest.approx(0.4)
-    assert feb.change_points == pytest.approx(0.15) and feb.change_relative == pytest.approx(0.6)
-    assert feb.target_met is True
-    assert rows[("2008-01", "camden")].target_met is False
+        arrest(10, "A", date(2008, 2, 2), inspector_decision="authorised"),
+        arrest(11, "A", date(2008, 2, 3), inspector_decision="declined"),
+        arrest(12, "B", date(2008, 2, 20), inspector_decision="authorised"),  # B on the register from 15 Feb
+        arrest(13, "A", date(2008, 2, 21)),
+        arrest(14, "A", date(2008, 2, 22)),
+    ]  # February: 3 of 5 put, 2 PPOs
+
+    def by_month(baseline: str) -> dict[tuple[str, str], K1Row]:
+        rows = k1(arrests, REGISTER, Granularity.month, lambda b: Target(baseline, 0.5))
+        return {(r.period, r.borough): r for r in rows}
+
+    feb = by_month("2008-01")[("2008-02", "camden")]
+    assert (feb.ppos_considered, feb.inspector_decisions, feb.authorised, feb.declined) == (2, 3, 2, 1)
+    assert feb.baseline_ppos_considered == 1 and feb.target_ppos_considered == 1.5
+    assert feb.target_met is True and feb.change_relative == pytest.approx(1.0)
+    assert feb.share == pytest.approx(0.6) and feb.share_change_points == pytest.approx(0.35)
+    # a quarter's baseline is taken pro rata for a month: Jan-Mar 2008 considered A and B, 2/3 a month
+    quarter_based = by_month("2007/08 Q4")[("2008-02", "camden")]
+    assert quarter_based.baseline_ppos_considered == pytest.approx(2 / 3)
+    assert quarter_based.target_met is True
+    jan = by_month("2008-02")[("2008-01", "camden")]
+    assert jan.target_met is False  # 1 < 2 x 1.5
+    by_quarter = k1(arrests, REGISTER, Granularity.quarter, no_target)
+    assert {(r.period, r.borough): r.ppos_considered for r in by_quarter}[("2007/08 Q4", "camden")] == 2
 
 
 def test_k2_counts_ppos_charged_with_failing_to_attend_and_arrested_for_breaking_a_bail_condition() -> None:
@@ -76,7 +96,7 @@ def test_k2_counts_ppos_charged_with_failing_to_attend_and_arrested_for_breaking
         arrest(5, "B", date(2008, 3, 3), codes=frozenset({"BA1976-s7"}), only_arrest_powers=True),
         arrest(6, "C", date(2008, 3, 3), codes=frozenset({"BA1976-s7"}), only_arrest_powers=True),
     ]
-    rows = {(r.month, r.borough): r for r in k2(arrests, charges, REGISTER)}
+    rows = {(r.period, r.borough): r for r in k2(arrests, charges, REGISTER)}
     feb = rows[("2008-02", "camden")]
     assert (feb.prosecuted_for_failing_to_attend, feb.people_prosecuted) == (2, 1)
     mar = rows[("2008-03", "camden")]
@@ -115,7 +135,7 @@ def test_k1_matches_a_direct_count(generated: list[tuple[str, date, bool, bool, 
             tally[0] += 1
             tally[1] += dec is not None
     got = {
-        (r.month, r.borough): [r.ppo_non_trigger_arrests, r.inspector_decisions]
-        for r in k1(arrests, REGISTER, baseline_month=None)
+        (r.period, r.borough): [r.ppo_non_trigger_arrests, r.inspector_decisions]
+        for r in k1(arrests, REGISTER, Granularity.month, no_target)
     }
     assert got == expected

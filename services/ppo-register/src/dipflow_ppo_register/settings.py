@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from dipflow.periods import PERIOD_PATTERN
 from dipflow.settings import ServiceSettings
 
 
@@ -17,6 +18,9 @@ class PpoRegisterSettings(ServiceSettings):
     positives_for_panel_flag: int = Field(
         3, ge=1, description="P3: positive tests in 12 months for a panel flag"
     )
-    k1_baseline_month: str | None = Field(
-        None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="K1: the month the change is measured against"
+    k1_baseline_period: str | None = Field(
+        None,
+        pattern=PERIOD_PATTERN,
+        description="K1: the period (2008-03, 2007/08 Q4 or 2007/08) a borough without a target of its own is "
+        "measured against",
     )

@@ -4,8 +4,10 @@ Whether someone was a PPO is decided by the register as it stood on the day of t
 borough of that period, so a measure for a past month does not change when someone joins or leaves the
 register later. Days and months are Europe/London calendar days.
 
-- **K1**: of PPO arrests for non-trigger offences, the share that went to an inspector for a test decision
-  (T3/T4), by month and borough, with the change against a baseline month (target: a 50% increase).
+- **K1**: the number of PPOs considered for a test through an inspector's authorisation decision (T3/T4) on an
+  arrest for a non-trigger offence, with the decisions (authorised, declined), by period (month, financial-year
+  quarter or financial year) and borough, against a baseline period taken pro rata to the period's length, with
+  a target increase (the strategy's: 50%). The share of such arrests put to an inspector is the second line.
   An arrest where a trigger offence is recorded, or where the only ground is a power of arrest that is not
   an offence (BA76 s.7(3)), is not a non-trigger-offence arrest.
 - **K2**: PPOs charged with failing without good cause to attend or remain for a required assessment
@@ -15,12 +17,12 @@ register later. Days and months are Europe/London calendar days.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
+from dipflow.periods import Granularity, bounds, months_in, period_of
 from dipflow_ppo_register.domain.register import Period
-from dipflow_ppo_register.domain.window import month_of
 
 ALL_BOROUGHS = "*"
 K1_TARGET_INCREASE = 0.5
@@ -48,21 +50,36 @@ class Charge:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a borough's K1 is measured against: a baseline period and the increase wanted on it."""
+
+    baseline_period: str
+    increase: float = K1_TARGET_INCREASE
+
+
+@dataclass(frozen=True)
 class K1Row:
-    month: str
+    period: str
     borough: str
     ppo_non_trigger_arrests: int
     inspector_decisions: int
+    authorised: int
+    declined: int
+    ppos_considered: int
     share: float | None
+    baseline_period: str | None = None
+    baseline_ppos_considered: float | None = None
     baseline_share: float | None = None
-    change_points: float | None = None
     change_relative: float | None = None
+    share_change_points: float | None = None
+    target_increase: float | None = None
+    target_ppos_considered: float | None = None
     target_met: bool | None = None
 
 
 @dataclass(frozen=True)
 class K2Row:
-    month: str
+    period: str
     borough: str
     prosecuted_for_failing_to_attend: int
     people_prosecuted: int
@@ -74,6 +91,15 @@ class K2Row:
 class _Tally:
     arrests: int = 0
     decided: int = 0
+    authorised: int = 0
+    considered: set[str] = field(default_factory=set)
+
+    def count(self, arrest: Arrest) -> None:
+        self.arrests += 1
+        if arrest.inspector_decision is not None:
+            self.decided += 1
+            self.authorised += arrest.inspector_decision == "authorised"
+            self.considered.add(arrest.person_id)
 
 
 def ppo_period_on(periods: Sequence[Period], day: date) -> Period | None:
@@ -84,39 +110,76 @@ def _share(t: _Tally | None) -> float | None:
     return t.decided / t.arrests if t is not None and t.arrests else None
 
 
-def k1(
-    arrests: Iterable[Arrest], periods_by_person: dict[str, list[Period]], *, baseline_month: str | None
-) -> list[K1Row]:
-    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+def _counted(
+    arrests: Iterable[Arrest], periods_by_person: dict[str, list[Period]]
+) -> Iterable[tuple[Arrest, str]]:
+    """Each PPO arrest for a non-trigger offence with the borough of the register on its day (and ``*``)."""
     for a in arrests:
         period = ppo_period_on(periods_by_person.get(a.person_id, []), a.arrested_on)
         if period is None or a.trigger_offence or a.only_arrest_powers:
             continue
-        for borough in (period.borough, ALL_BOROUGHS):
-            t = tallies[(month_of(a.arrested_on), borough)]
-            t.arrests += 1
-            t.decided += a.inspector_decision is not None
+        yield a, period.borough
+        yield a, ALL_BOROUGHS
+
+
+def k1(
+    arrests: Iterable[Arrest],
+    periods_by_person: dict[str, list[Period]],
+    granularity: Granularity,
+    target_of: Callable[[str], Target | None],
+) -> list[K1Row]:
+    """K1 per period of ``granularity`` and borough; each borough's row is compared with its target's baseline
+    period (``target_of(borough)``), whose count of PPOs considered is taken pro rata to the period's months."""
+    arrests = list(arrests)
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    baselines: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    wanted: dict[str, Target | None] = {}
+    for a, borough in _counted(arrests, periods_by_person):
+        tallies[(period_of(a.arrested_on, granularity), borough)].count(a)
+        if borough not in wanted:
+            wanted[borough] = target_of(borough)
+        target = wanted[borough]
+        if target is not None:
+            first, last = bounds(target.baseline_period)
+            if first <= a.arrested_on <= last:
+                baselines[(target.baseline_period, borough)].count(a)
     rows = []
-    for (month, borough), t in sorted(tallies.items()):
+    for (period, borough), t in sorted(tallies.items()):
+        target = wanted.get(borough)
         share = _share(t)
-        base = _share(tallies.get((baseline_month, borough))) if baseline_month else None
-        change = relative = None
-        if share is not None and base is not None:
-            change = share - base
-            relative = share / base - 1 if base else None
-        rows.append(
-            K1Row(
-                month,
-                borough,
-                t.arrests,
-                t.decided,
-                share,
-                base,
-                change,
-                relative,
-                None if relative is None else relative >= K1_TARGET_INCREASE,
-            )
+        row = K1Row(
+            period,
+            borough,
+            t.arrests,
+            t.decided,
+            t.authorised,
+            t.decided - t.authorised,
+            len(t.considered),
+            share,
         )
+        if target is not None:
+            base = baselines.get((target.baseline_period, borough))
+            base_share = _share(base)
+            considered = (
+                len(base.considered) * months_in(period) / months_in(target.baseline_period)
+                if base is not None and base.arrests
+                else None
+            )
+            wanted_count = None if considered is None else considered * (1 + target.increase)
+            row = replace(
+                row,
+                baseline_period=target.baseline_period,
+                baseline_ppos_considered=considered,
+                baseline_share=base_share,
+                change_relative=len(t.considered) / considered - 1 if considered else None,
+                share_change_points=share - base_share
+                if share is not None and base_share is not None
+                else None,
+                target_increase=target.increase,
+                target_ppos_considered=wanted_count,
+                target_met=None if wanted_count is None else len(t.considered) >= wanted_count,
+            )
+        rows.append(row)
     return rows
 
 
@@ -129,7 +192,10 @@ class _K2Tally:
 
 
 def k2(
-    arrests: Iterable[Arrest], charges: Iterable[Charge], periods_by_person: dict[str, list[Period]]
+    arrests: Iterable[Arrest],
+    charges: Iterable[Charge],
+    periods_by_person: dict[str, list[Period]],
+    granularity: Granularity = Granularity.month,
 ) -> list[K2Row]:
     tallies: dict[tuple[str, str], _K2Tally] = defaultdict(_K2Tally)
     for c in charges:
@@ -137,7 +203,7 @@ def k2(
         if period is None or not c.codes & FAILING_TO_ATTEND_ASSESSMENT:
             continue
         for borough in (period.borough, ALL_BOROUGHS):
-            t = tallies[(month_of(c.charged_on), borough)]
+            t = tallies[(period_of(c.charged_on, granularity), borough)]
             t.prosecutions += 1
             t.prosecuted.add(c.person_id)
     for a in arrests:
@@ -145,7 +211,7 @@ def k2(
         if period is None or BREAKING_BAIL_CONDITION not in a.codes:
             continue
         for borough in (period.borough, ALL_BOROUGHS):
-            t = tallies[(month_of(a.arrested_on), borough)]
+            t = tallies[(period_of(a.arrested_on, granularity), borough)]
             t.arrests += 1
             t.arrested.add(a.person_id)
     return [

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import calendar
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from dipflow.periods import Granularity, bounds, period_of
 from dipflow.uow import UnitOfWork
 from dipflow_ppo_register.adapters import register, results
-from dipflow_ppo_register.domain.measures import K1Row, K2Row, k1, k2
+from dipflow_ppo_register.domain.measures import K1Row, K2Row, Target, k1, k2
 from dipflow_ppo_register.domain.positives import PositiveListEntry, positive_list_entry
 from dipflow_ppo_register.domain.register import Period
-from dipflow_ppo_register.domain.window import month_of
 
 
 @dataclass(frozen=True)
@@ -39,27 +39,35 @@ async def tested_positive_list(
     return sorted(lines, key=lambda x: (x.entry.last_positive_on, x.period.person_id), reverse=True)
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    year, number = (int(x) for x in month.split("-"))
-    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+def whole_periods(first: date, last: date, granularity: Granularity) -> tuple[date, date]:
+    """The range from the first day of ``first``'s period to the last day of ``last``'s: a return counts whole
+    periods."""
+    return bounds(period_of(first, granularity))[0], bounds(period_of(last, granularity))[1]
 
 
-async def k1_rows(uow: UnitOfWork, first: date, last: date, baseline_month: str | None) -> list[K1Row]:
-    """K1 rows for the months from ``first`` to ``last``, each compared with ``baseline_month`` (which may lie
-    outside the range; its own rows are included)."""
+async def k1_rows(
+    uow: UnitOfWork,
+    first: date,
+    last: date,
+    granularity: Granularity,
+    target_of: Callable[[str], Target | None],
+    baseline_periods: Iterable[str],
+) -> list[K1Row]:
+    """K1 rows for the whole periods from ``first`` to ``last``, each borough's compared with its target's
+    baseline period (which may lie outside the range; ``baseline_periods`` are every target's)."""
+    first, last = whole_periods(first, last, granularity)
     arrests = {a.detention_id: a for a in await results.arrests_between(uow, first, last)}
-    if baseline_month:
-        baseline = await results.arrests_between(uow, *month_bounds(baseline_month))
-        arrests.update({a.detention_id: a for a in baseline})
+    for baseline in set(baseline_periods):
+        arrests.update({a.detention_id: a for a in await results.arrests_between(uow, *bounds(baseline))})
     chosen = list(arrests.values())
     periods = await register.periods_of(uow, {a.person_id for a in chosen})
-    rows = k1(chosen, periods, baseline_month=baseline_month)
-    wanted = (month_of(first), month_of(last))
-    return [r for r in rows if wanted[0] <= r.month <= wanted[1] or r.month == baseline_month]
+    wanted = (period_of(first, granularity), period_of(last, granularity))
+    return [r for r in k1(chosen, periods, granularity, target_of) if wanted[0] <= r.period <= wanted[1]]
 
 
-async def k2_rows(uow: UnitOfWork, first: date, last: date) -> list[K2Row]:
+async def k2_rows(uow: UnitOfWork, first: date, last: date, granularity: Granularity) -> list[K2Row]:
+    first, last = whole_periods(first, last, granularity)
     arrests = await results.arrests_between(uow, first, last)
     charges = await results.charges_between(uow, first, last)
     people = {a.person_id for a in arrests} | {c.person_id for c in charges}
-    return k2(arrests, charges, await register.periods_of(uow, people))
+    return k2(arrests, charges, await register.periods_of(uow, people), granularity)

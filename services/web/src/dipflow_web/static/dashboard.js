@@ -63,7 +63,8 @@ function figure(section, { id, caption, type = "bar", labels, series, stacked = 
       labels,
       datasets: series.map((s, i) => ({
         label: s.label, data: s.data, backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length],
-        borderWidth: type === "line" ? 3 : 0, pointRadius: type === "line" ? 4 : undefined, spanGaps: true,
+        type: s.type, borderDash: s.dashed ? [8, 4] : undefined,
+        borderWidth: (s.type || type) === "line" ? 3 : 0, pointRadius: (s.type || type) === "line" ? 4 : undefined, spanGaps: true,
       })),
     },
     options: {
@@ -95,21 +96,29 @@ const MEASURES = {
     draw(section, all) {
       const rows = all.filter((r) => r.borough !== "*");
       if (!rows.length) return empty(section, "PPO arrests for non-trigger offences");
-      const fields = ["ppo_non_trigger_arrests", "inspector_decisions"];
+      const fields = ["ppo_non_trigger_arrests", "inspector_decisions", "ppos_considered", "target_ppos_considered", "baseline_ppos_considered"];
       const share = (c) => (c.ppo_non_trigger_arrests ? (100 * c.inspector_decisions) / c.ppo_non_trigger_arrests : null);
-      const byMonth = groupSum(rows, (r) => r.month, fields);
-      figure(section, { id: "k1-month", type: byMonth.size > 2 ? "line" : "bar", caption: "Share put to an inspector, by month", labelHeader: "Month", percent: true,
-        labels: [...byMonth.keys()], series: [{ label: "Share put to an inspector", data: [...byMonth.values()].map(share) }] });
+      const targeted = rows.some((r) => r.target_ppos_considered !== null);
+      const byPeriod = groupSum(rows, (r) => r.period, fields);
+      figure(section, { id: "k1-month", caption: "PPOs considered through an inspector, by month, against the baseline and target", labelHeader: "Month",
+        labels: [...byPeriod.keys()], series: [
+          { label: "PPOs considered", data: [...byPeriod.values()].map((c) => c.ppos_considered) },
+          ...(targeted ? [
+            { label: "Baseline (pro rata)", type: "line", dashed: true, data: [...byPeriod.values()].map((c) => c.baseline_ppos_considered) },
+            { label: "Target", type: "line", data: [...byPeriod.values()].map((c) => c.target_ppos_considered) },
+          ] : []),
+        ] });
       const byBorough = groupSum(rows, (r) => r.borough, fields);
-      figure(section, { id: "k1-borough", caption: "Share put to an inspector, by borough", labelHeader: "Borough", percent: true,
+      figure(section, { id: "k1-borough", caption: "Share of PPO non-trigger arrests put to an inspector, by borough", labelHeader: "Borough", percent: true,
         labels: [...byBorough.keys()], series: [{ label: "Share put to an inspector", data: [...byBorough.values()].map(share) }] });
       dataTable(section, "K1 by month and borough", [
-        { key: "month", label: "Month", header: true }, { key: "borough", label: "Borough" },
+        { key: "period", label: "Month", header: true }, { key: "borough", label: "Borough" },
+        { key: "ppos_considered", label: "PPOs considered", num: true },
+        { key: "inspector_decisions", label: "Inspector decisions", num: true },
         { key: "ppo_non_trigger_arrests", label: "PPO non-trigger arrests", num: true },
-        { key: "inspector_decisions", label: "Put to an inspector", num: true },
         { label: "Share", num: true, render: (r) => pct(r.share) },
-        { label: "Baseline share", num: true, render: (r) => pct(r.baseline_share) },
-        { label: "Target (+50%) met", render: (r) => (r.target_met === null ? "–" : r.target_met ? "Yes" : "No") },
+        { label: "Baseline", render: (r) => (r.baseline_period ? `${r.baseline_period}: ${Number(r.baseline_ppos_considered ?? 0).toFixed(1)}` : "–") },
+        { label: "Target met", render: (r) => (r.target_met === null ? "–" : `${r.target_met ? "Yes" : "No"} (${Number(r.target_ppos_considered).toFixed(1)})`) },
       ], all);
     },
   },
@@ -121,7 +130,7 @@ const MEASURES = {
       if (!rows.length) return empty(section, "K2 events");
       const fields = ["prosecuted_for_failing_to_attend", "arrested_for_breaking_bail_condition"];
       const labels = ["Prosecuted for failing to attend", "Arrested for breaking a bail condition"];
-      for (const [id, key, header] of [["k2-month", (r) => r.month, "Month"], ["k2-borough", (r) => r.borough, "Borough"]]) {
+      for (const [id, key, header] of [["k2-month", (r) => r.period, "Month"], ["k2-borough", (r) => r.borough, "Borough"]]) {
         const groups = groupSum(rows, key, fields);
         figure(section, { id, stacked: true, caption: `K2 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],
           series: fields.map((f, i) => ({ label: labels[i], data: [...groups.values()].map((c) => c[f]) })) });

@@ -60,6 +60,7 @@ ListReader = Annotated[AuthContext, Depends(requires(*LIST_READERS, area="boroug
 PanelReader = Annotated[AuthContext, Depends(requires(Role.ppo_coordinator, area="borough"))]
 FlagReviewer = Annotated[AuthContext, Depends(on_flag(Role.ppo_coordinator))]
 MeasureReader = Annotated[AuthContext, Depends(requires(*MEASURE_READERS, area="borough"))]
+TargetSetter = Annotated[AuthContext, Depends(requires(Role.analyst, Role.admin, area="borough"))]
 
 
 def settings(request: Request) -> PpoRegisterSettings:

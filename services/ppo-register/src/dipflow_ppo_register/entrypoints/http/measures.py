@@ -1,45 +1,116 @@
-"""/v1/measures: K1 and K2 (docs/rules.md K) for managers and analysts: counts only, no person ids."""
+"""/v1/measures: K1 and K2 (docs/rules.md K) for managers and analysts, by month, financial-year quarter or
+financial year, as JSON or as CSV and XLSX files; /v1/targets: each borough's K1 baseline and target, set by
+analysts. Counts only, no person ids."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
+from dipflow.exports import CSV_TYPE, XLSX_TYPE, FileFormat, Table, as_csv, as_xlsx
 from dipflow.http.access import AuthContext
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
-from dipflow_ppo_register.domain.measures import ALL_BOROUGHS, K1_TARGET_INCREASE
-from dipflow_ppo_register.entrypoints.http.deps import MeasureReader, Settings
-from dipflow_ppo_register.service_layer import lists
+from dipflow.periods import PERIOD_PATTERN, Granularity, NotAPeriod, bounds
+from dipflow_ppo_register.domain.measures import ALL_BOROUGHS, K1_TARGET_INCREASE, Target
+from dipflow_ppo_register.entrypoints.http.deps import MeasureReader, Settings, TargetSetter
+from dipflow_ppo_register.service_layer import lists, targets
 
-router = APIRouter(prefix="/v1/measures", tags=["measures"])
-MONTH = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])$"  # year 0 is no year
+router = APIRouter(prefix="/v1", tags=["measures"])
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {}, XLSX_TYPE: {}},
+        "description": "JSON, or the file asked for with ?format=",
+    }
+}
+K1_DEFINITIONS = (
+    "K1 (MPS Drugs Strategy 2007-10, 5.1.1): PPOs considered for DIP intervention through an inspector's "
+    "drug test authorisation.",
+    "PPOs considered: different people on the PPO register (in the borough of their register period on the day "
+    "of arrest) arrested for an offence that is not a trigger offence whose test was put to an inspector (T3/T4).",
+    "Inspector decisions: such arrests with a decision, authorised or declined. Share: decisions per PPO "
+    "non-trigger arrest (the second line).",
+    "Baseline: the borough's baseline period, pro rata to the period's months; target: the baseline increased by "
+    "the target increase (the strategy's: 50%).",
+    "Periods: calendar months, financial-year quarters (Q1 April-June) and financial years (April-March), "
+    "Europe/London days.",
+)
+K1_COLUMNS = (
+    ("period", "Period"),
+    ("borough", "Borough (* all)"),
+    ("ppos_considered", "PPOs considered"),
+    ("inspector_decisions", "Inspector decisions"),
+    ("authorised", "Authorised"),
+    ("declined", "Declined"),
+    ("ppo_non_trigger_arrests", "PPO non-trigger arrests"),
+    ("share", "Share put to an inspector"),
+    ("baseline_period", "Baseline period"),
+    ("baseline_ppos_considered", "Baseline PPOs considered (pro rata)"),
+    ("target_increase", "Target increase"),
+    ("target_ppos_considered", "Target PPOs considered"),
+    ("target_met", "Target met"),
+    ("change_relative", "Change against baseline"),
+    ("baseline_share", "Baseline share"),
+    ("share_change_points", "Share change (points)"),
+)
+K2_DEFINITIONS = (
+    "K2 (MPS Drugs Strategy 2007-10, 5.1.2): PPOs prosecuted for failing to attend or remain for a required "
+    "assessment (DA05 s.12(3), s.14(3)), and PPOs arrested for breaking a restriction-on-bail condition "
+    "(BA76 s.7(3)), in the borough of their register period on the day.",
+)
+K2_COLUMNS = (
+    ("period", "Period"),
+    ("borough", "Borough (* all)"),
+    ("prosecuted_for_failing_to_attend", "Prosecutions for failing to attend or remain"),
+    ("people_prosecuted", "PPOs prosecuted"),
+    ("arrested_for_breaking_bail_condition", "Arrests for breaking a bail condition"),
+    ("people_arrested", "PPOs arrested"),
+)
 
 
 class K1Row(BaseModel):
-    month: str
+    period: str
     borough: str
-    ppo_non_trigger_arrests: int
+    ppos_considered: int = Field(description="Different PPOs whose non-trigger arrest went to an inspector")
     inspector_decisions: int
-    share: float | None
-    baseline_month: str | None
+    authorised: int
+    declined: int
+    ppo_non_trigger_arrests: int
+    share: float | None = Field(
+        description="Inspector decisions per PPO non-trigger arrest (the second line)"
+    )
+    baseline_period: str | None
+    baseline_ppos_considered: float | None = Field(description="Pro rata to this period's months")
     baseline_share: float | None
-    change_points: float | None
-    change_relative: float | None
-    target_increase: float
+    change_relative: float | None = Field(description="PPOs considered against the baseline")
+    share_change_points: float | None
+    target_increase: float | None
+    target_ppos_considered: float | None
     target_met: bool | None
 
 
 class K2Row(BaseModel):
-    month: str
+    period: str
     borough: str
     prosecuted_for_failing_to_attend: int
     people_prosecuted: int
     arrested_for_breaking_bail_condition: int
     people_arrested: int
+
+
+class TargetIn(BaseModel):
+    baseline_period: str = Field(pattern=PERIOD_PATTERN, examples=["2007/08 Q1"])
+    increase: float = Field(K1_TARGET_INCREASE, ge=-1, le=100, description="0.5 is the strategy's +50%")
+
+
+class TargetView(TargetIn):
+    measure: str
+    borough: str
 
 
 def _visible(ctx: AuthContext, borough: str, wanted: str | None) -> bool:
@@ -57,44 +128,112 @@ def _range(since: date, until: date) -> None:
         )
 
 
+def _period(name: str, field: str) -> str:
+    try:
+        bounds(name)
+    except NotAPeriod as exc:
+        raise Problem(422, str(exc), errors=[{"field": field, "reason": str(exc)}]) from None
+    return name
+
+
+def _file(table: Table, rows: list[BaseModel], wanted: FileFormat, name: str) -> Response | None:
+    if wanted is FileFormat.json:
+        return None
+    filled = Table(table.title, table.columns, [r.model_dump() for r in rows], table.definitions)
+    body, media = (as_csv(filled), CSV_TYPE) if wanted is FileFormat.csv else (as_xlsx(filled), XLSX_TYPE)
+    disposition = f'attachment; filename="{name}.{wanted}"'
+    return Response(body, media_type=media, headers={"content-disposition": disposition})
+
+
+Since = Annotated[Day, Query(alias="from")]
+Until = Annotated[Day, Query(alias="to")]
+Per = Annotated[Granularity, Query(description="month, quarter (financial year) or financial_year")]
+Format = Annotated[FileFormat, Query(alias="format", description="json, or a csv or xlsx file")]
+
+
 @router.get(
-    "/k1",
+    "/measures/k1",
     response_model=list[K1Row],
-    summary="K1: share of PPO arrests for non-trigger offences that went to an inspector, by month and borough",
+    responses=FILE_RESPONSES,
+    summary="K1: PPOs considered through an inspector's authorisation, by period and borough, against targets",
 )
 async def k1(
     ctx: MeasureReader,
     settings: Settings,
-    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
-    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
+    since: Since = date(2001, 1, 1),
+    until: Until = date(2100, 1, 1),
     borough: str | None = Query(None, max_length=60),
-    baseline: str | None = Query(None, pattern=MONTH, description="Baseline month; the setting if omitted"),
-) -> list[K1Row]:
-    """The change against the baseline month is in points (``change_points``) and relative
-    (``change_relative``); the strategy's target is a 50% increase."""
+    per: Per = Granularity.month,
+    baseline: str | None = Query(
+        None, max_length=12, description="A baseline period for boroughs without a target of their own"
+    ),
+    file_format: Format = FileFormat.json,
+) -> Any:
+    """Each borough is measured against its target (PUT /v1/targets/k1/{borough}); one without is measured
+    against ``baseline`` (or the setting) with the strategy's +50%."""
     _range(since, until)
-    baseline = baseline or settings.k1_baseline_month
+    default_baseline = _period(baseline, "query.baseline") if baseline else settings.k1_baseline_period
     async with ctx.unit_of_work() as uow:
-        rows = await lists.k1_rows(uow, since, until, baseline)
-    return [
-        K1Row(**r.__dict__, baseline_month=baseline, target_increase=K1_TARGET_INCREASE)
-        for r in rows
-        if _visible(ctx, r.borough, borough)
-    ]
+        set_targets = await targets.targets_of(uow, "k1")
+        fallback = Target(default_baseline) if default_baseline else None
+        rows = await lists.k1_rows(
+            uow,
+            since,
+            until,
+            per,
+            lambda b: set_targets.get(b, fallback),
+            [t.baseline_period for t in set_targets.values()]
+            + ([default_baseline] if default_baseline else []),
+        )
+    found = [K1Row(**asdict(r)) for r in rows if _visible(ctx, r.borough, borough)]
+    table = Table("K1 PPOs considered through an inspector", K1_COLUMNS, [], K1_DEFINITIONS)
+    return _file(table, list(found), file_format, f"k1-{per}-{since}-{until}") or found
 
 
 @router.get(
-    "/k2",
+    "/measures/k2",
     response_model=list[K2Row],
+    responses=FILE_RESPONSES,
     summary="K2: PPOs prosecuted for failing to attend assessments, and arrested for breaking a bail condition",
 )
 async def k2(
     ctx: MeasureReader,
-    since: Annotated[Day, Query(alias="from")] = date(2001, 1, 1),
-    until: Annotated[Day, Query(alias="to")] = date(2100, 1, 1),
+    since: Since = date(2001, 1, 1),
+    until: Until = date(2100, 1, 1),
     borough: str | None = Query(None, max_length=60),
-) -> list[K2Row]:
+    per: Per = Granularity.month,
+    file_format: Format = FileFormat.json,
+) -> Any:
     _range(since, until)
     async with ctx.unit_of_work() as uow:
-        rows = await lists.k2_rows(uow, since, until)
-    return [K2Row(**r.__dict__) for r in rows if _visible(ctx, r.borough, borough)]
+        rows = await lists.k2_rows(uow, since, until, per)
+    found = [K2Row(**asdict(r)) for r in rows if _visible(ctx, r.borough, borough)]
+    table = Table("K2 PPOs prosecuted or arrested", K2_COLUMNS, [], K2_DEFINITIONS)
+    return _file(table, list(found), file_format, f"k2-{per}-{since}-{until}") or found
+
+
+@router.put(
+    "/targets/k1/{borough}",
+    response_model=TargetView,
+    summary="Set a borough's K1 baseline period and target increase (analysts; audited)",
+)
+async def set_k1_target(borough: str, body: TargetIn, ctx: TargetSetter) -> TargetView:
+    _period(body.baseline_period, "body.baseline_period")
+    async with ctx.unit_of_work() as uow:
+        await targets.set_target(
+            uow, "k1", borough, Target(body.baseline_period, body.increase), ctx.principal.subject
+        )
+    return TargetView(measure="k1", borough=borough, **body.model_dump())
+
+
+@router.get("/targets/k1", response_model=list[TargetView], summary="The boroughs' K1 baselines and targets")
+async def k1_targets(
+    ctx: MeasureReader, borough: str | None = Query(None, max_length=60)
+) -> list[TargetView]:
+    async with ctx.unit_of_work() as uow:
+        found = await targets.targets_of(uow, "k1")
+    return [
+        TargetView(measure="k1", borough=b, baseline_period=t.baseline_period, increase=t.increase)
+        for b, t in sorted(found.items())
+        if _visible(ctx, b, borough)
+    ]
