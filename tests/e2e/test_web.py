@@ -1003,7 +1003,7 @@ async def test_a_ppo_coordinator_keeps_the_register_and_imports_a_list_seeing_ea
 
             async def custody_knows_ra1_served(did: str = did) -> bool:  # custody's copy of referral's (A1)
                 view = await world.custody.get(f"/v1/detentions/{did}", headers=world.officer)
-                return view.json()["ra1_to_serve"] == []
+                return bool(view.json()["ra1_to_serve"] == [])
 
             await until(custody_knows_ra1_served, "custody to learn that RA1 was served")
             await world.act(did, "release", {"release": "police_bail"})

@@ -87,12 +87,37 @@ async def test_k5_counts_tests_and_kit_cost_by_suite_and_month_for_analysts(
         headers=bearer(Role.analyst, "*"),
     )
     assert k5.status_code == 200, k5.text
-    rows = {(r["suite"], r["month"]): (r["tests"], r["kit_cost_gbp"]) for r in k5.json()}
+    rows = {(r["suite"], r["period"]): (r["tests"], r["kit_cost_gbp"]) for r in k5.json()}
     assert rows == {
         ("MET-BRIXTON", "2008-03"): (2, "18.34"),
         ("MET-CAMDEN", "2008-03"): (1, "9.17"),
         ("MET-BRIXTON", "2008-04"): (1, "9.17"),
     }
+    # a financial-year quarter is the sum of its months (2007/08 Q4 is January to March 2008)
+    analyst = bearer(Role.analyst, "*")
+    months = (
+        await custody.get(
+            "/v1/measures/k5", params={"from": "2008-01-01", "to": "2008-03-31"}, headers=analyst
+        )
+    ).json()
+    quarter = (
+        await custody.get(
+            "/v1/measures/k5",
+            params={"from": "2008-03-01", "to": "2008-03-01", "per": "quarter"},
+            headers=analyst,
+        )
+    ).json()
+    for suite in ("MET-BRIXTON", "MET-CAMDEN"):
+        in_q4 = [r for r in quarter if r["suite"] == suite]
+        assert [r["period"] for r in in_q4] == ["2007/08 Q4"]
+        assert in_q4[0]["tests"] == sum(r["tests"] for r in months if r["suite"] == suite) >= 1
+    # the CSV holds the API's rows
+    as_csv = await custody.get(
+        "/v1/measures/k5", params={"from": "2008-03-01", "to": "2008-04-30", "format": "csv"}, headers=analyst
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    lines = as_csv.text.splitlines()
+    assert lines[0] == "period,suite,tests,kit_cost_gbp" and "2008-03,MET-BRIXTON,2,18.34" in lines
     some_detention = (await custody.get("/v1/measures/k5", headers=bearer(Role.custody_officer))).status_code
     assert some_detention == 403
 

@@ -19,11 +19,13 @@ async def booked_in(
     home_area: str,
     age: int,
     arrested_at: datetime,
+    is_ppo: bool | None = None,
 ) -> None:
     await uow.conn.execute(
-        "INSERT INTO detentions (detention_id, person_id, suite, suite_area, home_area, age, arrested_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (detention_id) DO UPDATE SET suite = $3, "
-        "suite_area = coalesce($4, detentions.suite_area), home_area = $5, age = $6, arrested_at = $7",
+        "INSERT INTO detentions (detention_id, person_id, suite, suite_area, home_area, age, arrested_at, is_ppo) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (detention_id) DO UPDATE SET suite = $3, "
+        "suite_area = coalesce($4, detentions.suite_area), home_area = $5, age = $6, arrested_at = $7, "
+        "is_ppo = coalesce($8, detentions.is_ppo)",
         detention_id,
         person_id,
         suite,
@@ -31,6 +33,7 @@ async def booked_in(
         home_area,
         age,
         arrested_at,
+        is_ppo,
     )
 
 

@@ -80,33 +80,38 @@ async def inbox(uow: UnitOfWork, worker_id: str, day: date | None, state: Status
 
 K4_SQL = """
 WITH facts AS (
-    SELECT 'tests' AS measure, suite, coalesce(suite_area, home_area) AS borough, sample_taken_at AS at
-      FROM detentions WHERE sample_taken_at IS NOT NULL
+    SELECT 'tests' AS measure, detention_id, sample_taken_at AS at FROM detentions
+     WHERE sample_taken_at IS NOT NULL
     UNION ALL
-    SELECT 'positives', suite, coalesce(suite_area, home_area), coalesce(sample_taken_at, arrested_at)
-      FROM detentions WHERE cardinality(positive_drugs) > 0
+    SELECT 'positives', detention_id, coalesce(sample_taken_at, arrested_at) FROM detentions
+     WHERE cardinality(positive_drugs) > 0
     UNION ALL
-    SELECT 'requirements_imposed', suite, area, (state->>'imposed_at')::timestamptz FROM assessments
+    SELECT 'requirements_imposed', detention_id, (state->>'imposed_at')::timestamptz FROM assessments
      WHERE state->>'imposed_at' IS NOT NULL
     UNION ALL
-    SELECT 'requirements_lapsed', suite, area, (state->>'released_at')::timestamptz FROM assessments
+    SELECT 'requirements_lapsed', detention_id, (state->>'released_at')::timestamptz FROM assessments
      WHERE status = 'lapsed'
     UNION ALL
-    SELECT CASE WHEN t.outcome = 'attended' THEN t.kind || '_attended' ELSE 'failures' END, a.suite, a.area,
+    SELECT CASE WHEN t.outcome = 'attended' THEN t.kind || '_attended' ELSE 'failures' END, a.detention_id,
            t.recorded_at
       FROM attendances t JOIN assessments a USING (assessment_id) WHERE t.outcome = 'attended' OR NOT t.good_cause
     UNION ALL
-    SELECT 'entered_treatment', suite, area, (state->>'entered_treatment_at')::timestamptz FROM assessments
+    SELECT 'entered_treatment', detention_id, (state->>'entered_treatment_at')::timestamptz FROM assessments
      WHERE state->>'entered_treatment_at' IS NOT NULL
 )
-SELECT measure, to_char(at AT TIME ZONE 'Europe/London', 'YYYY-MM') AS month, suite,
-       coalesce(borough, 'unknown') AS borough, count(*) AS n
-  FROM facts WHERE (at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2 AND suite IS NOT NULL
- GROUP BY 1, 2, 3, 4
+SELECT f.measure, to_char(f.at AT TIME ZONE 'Europe/London', 'YYYY-MM') AS month, coalesce(a.suite, d.suite) AS suite,
+       coalesce(a.area, d.suite_area, d.home_area, 'unknown') AS borough, d.is_ppo,
+       coalesce(d.positive_drugs, '{}') AS drugs, count(*) AS n
+  FROM facts f JOIN detentions d USING (detention_id) LEFT JOIN assessments a USING (detention_id)
+ WHERE (f.at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2 AND coalesce(a.suite, d.suite) IS NOT NULL
+ GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
 async def k4_counts(uow: UnitOfWork, since: date, until: date) -> list[K4Count]:
     """K4: each measure per month (London), suite and the borough the suite serves, in [since, until]."""
     rows = await uow.conn.fetch(K4_SQL, since, until)
-    return [K4Count(r["measure"], r["month"], r["borough"], r["suite"], r["n"]) for r in rows]
+    return [
+        K4Count(r["measure"], r["month"], r["borough"], r["suite"], r["n"], r["is_ppo"], tuple(r["drugs"]))
+        for r in rows
+    ]

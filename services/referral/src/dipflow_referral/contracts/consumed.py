@@ -23,6 +23,7 @@ class BookedInView(_View):
     arrested_at: datetime
     home_area: str
     age: int
+    is_ppo: bool | None = None
     suite_area: str | None = None
     """The borough the suite serves; absent from bookings published before custody carried it."""
 

@@ -57,7 +57,7 @@ def custody_handler(policy: AppointmentPolicy) -> Handler:
 
 def _booking(person: str, v: BookedInView) -> custody_facts.Booking:
     return custody_facts.Booking(
-        v.detention_id, person, v.suite, v.suite_area, v.home_area, v.age, v.arrested_at
+        v.detention_id, person, v.suite, v.suite_area, v.home_area, v.age, v.arrested_at, v.is_ppo
     )
 
 

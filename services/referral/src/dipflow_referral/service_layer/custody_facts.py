@@ -24,6 +24,7 @@ class Booking:
     home_area: str
     age: int
     arrested_at: datetime
+    is_ppo: bool | None = None
 
 
 async def booked_in(uow: UnitOfWork, booking: Booking) -> None:
@@ -36,6 +37,7 @@ async def booked_in(uow: UnitOfWork, booking: Booking) -> None:
         home_area=booking.home_area,
         age=booking.age,
         arrested_at=booking.arrested_at,
+        is_ppo=booking.is_ppo,
     )
 
 

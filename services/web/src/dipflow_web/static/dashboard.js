@@ -168,13 +168,13 @@ const MEASURES = {
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests or assessments");
       const fields = ["tests", "positives", "requirements_imposed", "requirements_lapsed", "initial_attended", "follow_up_attended", "failures", "entered_treatment"];
-      for (const [id, key, header] of [["k4-month", (r) => r.month, "Month"], ["k4-borough", (r) => r.borough, "Borough"]]) {
+      for (const [id, key, header] of [["k4-month", (r) => r.period, "Month"], ["k4-borough", (r) => r.borough, "Borough"]]) {
         const groups = groupSum(rows, key, fields);
         figure(section, { id, caption: `K4 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],
           series: fields.map((f) => ({ label: words(f), data: [...groups.values()].map((c) => c[f]) })) });
       }
       dataTable(section, "K4 by month, borough and custody suite", [
-        { key: "month", label: "Month", header: true }, { key: "borough", label: "Borough" }, { key: "suite", label: "Suite" },
+        { key: "period", label: "Month", header: true }, { key: "borough", label: "Borough" }, { key: "suite", label: "Suite" },
         ...fields.map((f) => ({ key: f, label: words(f), num: true })),
       ], rows);
     },
@@ -184,14 +184,14 @@ const MEASURES = {
     load: () => api("custody", "v1/measures/k5", { params: { from: chosen.from, to: chosen.to } }),
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests");
-      const byMonth = groupSum(rows, (r) => r.month, ["tests", "kit_cost_gbp"]);
+      const byMonth = groupSum(rows, (r) => r.period, ["tests", "kit_cost_gbp"]);
       figure(section, { id: "k5-month", caption: "Tests performed by month", labelHeader: "Month", labels: [...byMonth.keys()],
         series: [{ label: "Tests", data: [...byMonth.values()].map((c) => c.tests) }] });
       const bySuite = groupSum(rows, (r) => r.suite, ["tests", "kit_cost_gbp"]);
       figure(section, { id: "k5-suite", caption: "Tests performed by custody suite", labelHeader: "Custody suite", labels: [...bySuite.keys()],
         series: [{ label: "Tests", data: [...bySuite.values()].map((c) => c.tests) }] });
       dataTable(section, "K5 by month and custody suite (kit cost in £)", [
-        { key: "month", label: "Month", header: true }, { key: "suite", label: "Custody suite" },
+        { key: "period", label: "Month", header: true }, { key: "suite", label: "Custody suite" },
         { key: "tests", label: "Tests", num: true }, { label: "Kit cost", num: true, render: (r) => `£${Number(r.kit_cost_gbp).toFixed(2)}` },
       ], rows);
       const note = h("p", { class: "hint" }, `Total: ${sum(rows.map((r) => r.tests))} tests, kit cost £${sum(rows.map((r) => r.kit_cost_gbp)).toFixed(2)}. K5 is counted by custody suite, whatever borough is chosen.`);

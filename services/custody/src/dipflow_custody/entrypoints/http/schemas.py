@@ -229,6 +229,6 @@ class NotificationView(NotificationIn):
 
 class K5Row(BaseModel):
     suite: str
-    month: str
+    period: str
     tests: int
     kit_cost_gbp: Decimal

@@ -9,11 +9,11 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from dipflow.exports import CSV_TYPE, XLSX_TYPE, FileFormat, Table, as_csv, as_xlsx
+from dipflow.exports import FileFormat, Table
 from dipflow.http.access import AuthContext
+from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
 from dipflow.periods import PERIOD_PATTERN, Granularity, NotAPeriod, bounds
@@ -22,12 +22,6 @@ from dipflow_ppo_register.entrypoints.http.deps import MeasureReader, Settings, 
 from dipflow_ppo_register.service_layer import lists, targets
 
 router = APIRouter(prefix="/v1", tags=["measures"])
-FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {"text/csv": {}, XLSX_TYPE: {}},
-        "description": "JSON, or the file asked for with ?format=",
-    }
-}
 K1_DEFINITIONS = (
     "K1 (MPS Drugs Strategy 2007-10, 5.1.1): PPOs considered for DIP intervention through an inspector's "
     "drug test authorisation.",
@@ -136,19 +130,9 @@ def _period(name: str, field: str) -> str:
     return name
 
 
-def _file(table: Table, rows: list[BaseModel], wanted: FileFormat, name: str) -> Response | None:
-    if wanted is FileFormat.json:
-        return None
-    filled = Table(table.title, table.columns, [r.model_dump() for r in rows], table.definitions)
-    body, media = (as_csv(filled), CSV_TYPE) if wanted is FileFormat.csv else (as_xlsx(filled), XLSX_TYPE)
-    disposition = f'attachment; filename="{name}.{wanted}"'
-    return Response(body, media_type=media, headers={"content-disposition": disposition})
-
-
 Since = Annotated[Day, Query(alias="from")]
 Until = Annotated[Day, Query(alias="to")]
 Per = Annotated[Granularity, Query(description="month, quarter (financial year) or financial_year")]
-Format = Annotated[FileFormat, Query(alias="format", description="json, or a csv or xlsx file")]
 
 
 @router.get(
@@ -187,7 +171,7 @@ async def k1(
         )
     found = [K1Row(**asdict(r)) for r in rows if _visible(ctx, r.borough, borough)]
     table = Table("K1 PPOs considered through an inspector", K1_COLUMNS, [], K1_DEFINITIONS)
-    return _file(table, list(found), file_format, f"k1-{per}-{since}-{until}") or found
+    return file_or_rows(table, found, file_format, f"k1-{per}-{since}-{until}")
 
 
 @router.get(
@@ -209,7 +193,7 @@ async def k2(
         rows = await lists.k2_rows(uow, since, until, per)
     found = [K2Row(**asdict(r)) for r in rows if _visible(ctx, r.borough, borough)]
     table = Table("K2 PPOs prosecuted or arrested", K2_COLUMNS, [], K2_DEFINITIONS)
-    return _file(table, list(found), file_format, f"k2-{per}-{since}-{until}") or found
+    return file_or_rows(table, found, file_format, f"k2-{per}-{since}-{until}")
 
 
 @router.put(
