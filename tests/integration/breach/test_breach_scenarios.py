@@ -4,8 +4,10 @@ the real topics; notifications to a webhook receiver that fails; arrest requests
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import hmac
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -353,6 +355,29 @@ async def test_s28_a_ppo_breach_is_fast_tracked_notified_once_by_webhook_and_tim
             g for g in k3 if (g["source"], g["borough"], g["ppo"]) == ("drr_breach", "lambeth", True)
         )
         assert group["count"] >= 1 and group["within_target"] >= 1 and group["buckets"]["<6h"] >= 1
+        # by month against a baseline month (5.2.1), and the same numbers in the CSV
+        today = datetime.now(UTC).date()
+        month = today.strftime("%Y-%m")
+        params = {"from": today.isoformat(), "to": today.isoformat(), "per": "month", "baseline": "2008-03"}
+        by_month = (
+            await s.breach.get("/v1/measures/k3", params=params, headers=bearer(Role.analyst, "*"))
+        ).json()
+        mine = next(
+            g for g in by_month if (g["source"], g["borough"], g["ppo"]) == ("drr_breach", "lambeth", True)
+        )
+        assert mine["period"] == month and mine["baseline_period"] == "2008-03" and mine["count"] >= 1
+        as_csv = await s.breach.get(
+            "/v1/measures/k3", params={**params, "format": "csv"}, headers=bearer(Role.analyst, "*")
+        )
+        lines = list(csv.DictReader(io.StringIO(as_csv.text)))
+        line = next(
+            x for x in lines if (x["source"], x["borough"], x["ppo"]) == ("drr_breach", "lambeth", "True")
+        )
+        assert (line["period"], int(line["count"]), int(line["bucket <6h"])) == (
+            month,
+            mine["count"],
+            mine["buckets"]["<6h"],
+        )
 
 
 async def test_a_receiver_that_never_answers_leaves_the_notification_dead_lettered_in_the_feed(

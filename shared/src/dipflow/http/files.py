@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -20,11 +20,18 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 Format = Annotated[FileFormat, Query(alias="format", description="json, or a csv or xlsx file")]
 
 
-def file_or_rows(table: Table, rows: Sequence[BaseModel], wanted: FileFormat, name: str) -> Any:
-    """``rows`` as they are for JSON; else the file of ``table``'s columns holding them, named ``name``."""
+def file_or_rows(
+    table: Table,
+    rows: Sequence[BaseModel],
+    wanted: FileFormat,
+    name: str,
+    dump: Callable[[BaseModel], Mapping[str, Any]] = lambda row: row.model_dump(),
+) -> Any:
+    """``rows`` as they are for JSON; else the file of ``table``'s columns holding them (each row as ``dump``
+    gives it, flat), named ``name``."""
     if wanted is FileFormat.json:
         return rows
-    filled = Table(table.title, table.columns, [r.model_dump() for r in rows], table.definitions)
+    filled = Table(table.title, table.columns, [dump(r) for r in rows], table.definitions)
     body, media = (as_csv(filled), CSV_TYPE) if wanted is FileFormat.csv else (as_xlsx(filled), XLSX_TYPE)
     return Response(
         body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}.{wanted}"'}

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from dipflow.periods import Granularity, period_of
 from dipflow.working_days import LONDON, add_working_days, london_day
 
 ARREST_TARGET = "breach.arrest_target"
@@ -293,18 +294,46 @@ class K3Row:
     ppo: bool
     distribution: Distribution
     still_open: int
+    period: str | None = None
+    baseline_period: str | None = None
+    baseline: Distribution | None = None
+
+    @property
+    def median_change(self) -> float | None:
+        """The median time to arrest against the baseline's (negative: a reduction, which 5.2.1 asks for)."""
+        now, then = self.distribution.p50_hours, self.baseline.p50_hours if self.baseline else None
+        return None if now is None or not then else now / then - 1
 
 
-def k3(outcomes: Sequence[ArrestOutcome]) -> list[K3Row]:
-    """K3 (D6): time to arrest by source, borough and PPO status, with the requests still open."""
-    groups: dict[tuple[str, str, bool], list[ArrestOutcome]] = {}
+K3Key = tuple[str, str, bool]
+
+
+def k3(
+    outcomes: Sequence[ArrestOutcome],
+    per: Granularity | None = None,
+    baseline: tuple[str, Mapping[K3Key, Distribution]] | None = None,
+) -> list[K3Row]:
+    """K3 (D6): time to arrest by source, borough and PPO status (and by the period of the request, London
+    days, when ``per`` is given), with the requests still open; each group beside its distribution in the
+    ``baseline`` period when one is given."""
+    groups: dict[tuple[str, str, bool, str], list[ArrestOutcome]] = {}
     for o in outcomes:
-        groups.setdefault((o.source, o.borough, o.ppo), []).append(o)
+        period = "" if per is None else period_of(london_day(o.requested_at), per)
+        groups.setdefault((o.source, o.borough, o.ppo, period), []).append(o)
     rows = []
-    for (source, borough, ppo), members in sorted(groups.items()):
+    for (source, borough, ppo, period), members in sorted(groups.items(), key=lambda g: (g[0][3], g[0][:3])):
         done = [(m, m.arrested_at) for m in members if m.arrested_at is not None]
         d = distribution(
             [hours_between(m.requested_at, at) for m, at in done], [at <= m.deadline_at for m, at in done]
         )
-        rows.append(K3Row(source, borough, ppo, d, len(members) - len(done)))
+        row = K3Row(source, borough, ppo, d, len(members) - len(done), period or None)
+        if baseline is not None:
+            name, by_group = baseline
+            row = replace(row, baseline_period=name, baseline=by_group.get((source, borough, ppo)))
+        rows.append(row)
     return rows
+
+
+def k3_baseline(outcomes: Sequence[ArrestOutcome]) -> dict[K3Key, Distribution]:
+    """Each group's distribution over a baseline period's requests."""
+    return {(r.source, r.borough, r.ppo): r.distribution for r in k3(outcomes)}

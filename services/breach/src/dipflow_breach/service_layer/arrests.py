@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from dipflow.events import EventPayload
 from dipflow.events.timers import Deadline
+from dipflow.periods import Granularity, bounds, period_of
 from dipflow.uow import UnitOfWork
 from dipflow_breach.adapters import repository, views
 from dipflow_breach.contracts.events import (
@@ -29,6 +30,7 @@ from dipflow_breach.domain.arrests import (
     K3Row,
     RequestArrest,
     k3,
+    k3_baseline,
 )
 from dipflow_breach.service_layer import alerting, notifications
 
@@ -152,7 +154,21 @@ async def in_area(uow: UnitOfWork, area: str, *, open_only: bool) -> list[Arrest
     return found
 
 
-async def time_to_arrest(uow: UnitOfWork, since: date, until: date, covers: Covers) -> list[K3Row]:
-    """K3 over the requests made in the period in the areas the caller covers."""
-    outcomes = await views.arrest_outcomes(uow, since, until)
-    return k3([o for o in outcomes if covers(o.borough)])
+async def time_to_arrest(
+    uow: UnitOfWork,
+    since: date,
+    until: date,
+    covers: Covers,
+    per: Granularity | None = None,
+    baseline: str | None = None,
+) -> list[K3Row]:
+    """K3 over the requests made in the period (whole periods when ``per`` is given) in the areas the caller
+    covers, beside the ``baseline`` period's distribution when one is named."""
+    if per is not None:
+        since, until = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
+    outcomes = [o for o in await views.arrest_outcomes(uow, since, until) if covers(o.borough)]
+    compared = None
+    if baseline is not None:
+        before = [o for o in await views.arrest_outcomes(uow, *bounds(baseline)) if covers(o.borough)]
+        compared = (baseline, k3_baseline(before))
+    return k3(outcomes, per, compared)
