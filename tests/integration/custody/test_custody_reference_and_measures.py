@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import httpx
+import openpyxl
 
 from dipflow.auth import Role
 from tests.infra import Infra
@@ -171,3 +174,62 @@ async def test_the_openapi_examples_are_real_requests_that_pass(custody: httpx.A
         "/v1/notifications", json=examples["NotificationIn"], headers=bearer(Role.admin, "*")
     )
     assert added.status_code == 201, added.text
+
+
+async def test_the_testing_return_counts_trigger_arrests_tests_required_taken_refused_and_missed_by_suite(
+    custody: httpx.AsyncClient, unique: str
+) -> None:
+    analyst = bearer(Role.analyst, "*")
+    await _sampled(custody, person(unique, 1), "2016-03-31")  # taken, 2015/16 Q4
+    await _sampled(custody, person(unique, 2), "2016-04-01")  # taken, 2016/17 Q1
+    for n, (code, refuse) in enumerate((("TA1968-s1", False), ("TA1968-s1", True), ("CDA1971-s1", False)), 3):
+        body = {
+            **book_in_body(person(unique, n), 30, code),
+            "arrested_at": "2016-04-05T10:00:00Z",
+            "booked_in_at": "2016-04-05T10:10:00Z",
+            "offences": [{"code": code, "offence_date": "2016-04-05"}],
+        }
+        did = (await custody.post("/v1/detentions", json=body, headers=bearer())).json()["detention_id"]
+        if refuse:
+            await custody.post(
+                f"/v1/detentions/{did}/warning", json={"at": "2016-04-05T10:20:00Z"}, headers=bearer()
+            )
+            refused = await custody.post(
+                f"/v1/detentions/{did}/refusal",
+                json={"at": "2016-04-05T10:30:00Z", "good_cause": False},
+                headers=bearer(),
+            )
+            assert refused.status_code == 200, refused.text
+        else:  # released untested: a missed test for the theft, nothing for the criminal damage (T1)
+            released = await custody.post(
+                f"/v1/detentions/{did}/release",
+                json={"release": "no_further_action", "at": "2016-04-05T12:00:00Z"},
+                headers=bearer(),
+            )
+            assert released.status_code == 200, released.text
+    answer = await custody.get(
+        "/v1/measures/testing",
+        params={"from": "2016-03-01", "to": "2016-04-30", "per": "quarter"},
+        headers=analyst,
+    )
+    assert answer.status_code == 200, answer.text
+    rows = {(r["period"], r["suite"]): r for r in answer.json()}
+    q1 = rows[("2016/17 Q1", "MET-BRIXTON")]
+    assert (q1["arrests"], q1["trigger_arrests"], q1["tests_required"]) == (4, 3, 3)
+    assert (q1["tests_taken"], q1["tests_refused"], q1["tests_missed"]) == (1, 1, 1)
+    q4 = rows[("2015/16 Q4", "MET-BRIXTON")]
+    assert (q4["arrests"], q4["tests_taken"], q4["tests_missed"]) == (1, 1, 0)
+    as_xlsx = await custody.get(
+        "/v1/measures/testing",
+        params={"from": "2016-03-01", "to": "2016-04-30", "per": "quarter", "format": "xlsx"},
+        headers=analyst,
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[2]]
+    line = next(r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "2016/17 Q1")
+    assert dict(zip(header, line, strict=False))["Tests missed"] == 1
+    too_long = await custody.get(
+        "/v1/measures/testing", params={"from": "2001-01-01", "to": "2016-01-01"}, headers=analyst
+    )
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "query.to"

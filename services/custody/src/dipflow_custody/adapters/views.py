@@ -7,6 +7,8 @@ from datetime import date
 
 from dipflow.uow import UnitOfWork
 from dipflow.working_days import london_day
+from dipflow_custody.adapters.repository import from_doc
+from dipflow_custody.domain.detention import Detention
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,14 @@ async def uncatalogued_offences(uow: UnitOfWork) -> list[RecordedAsGiven]:
         )
         for r in rows
     ]
+
+
+async def booked_in_between(uow: UnitOfWork, since: date, until: date) -> list[tuple[Detention, date]]:
+    """Every detention booked in on a London day in [since, until], with that day (the testing return)."""
+    rows = await uow.conn.fetch(
+        "SELECT state, (booked_in_at AT TIME ZONE 'Europe/London')::date AS day FROM detentions "
+        "WHERE (booked_in_at AT TIME ZONE 'Europe/London')::date BETWEEN $1 AND $2 ORDER BY booked_in_at",
+        since,
+        until,
+    )
+    return [(from_doc(r["state"]), r["day"]) for r in rows]

@@ -5,7 +5,8 @@ for every service's copy. A new borough goes live by data alone."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from dipflow import ppo_copy, reference_copy
 from dipflow.auth.principal import shipped_areas
 from dipflow.errors import InvalidInput, NotFound
+from dipflow.periods import Granularity, bounds, period_of
 from dipflow.topics import REFERENCE
 from dipflow.uow import UnitOfWork
 from dipflow.working_days import london_today
@@ -20,7 +22,9 @@ from dipflow_custody.adapters import reference, views
 from dipflow_custody.adapters.views import TestsInMonth
 from dipflow_custody.contracts.events import NotificationPeriodOut, RecordVersionOut, ReferenceRecord
 from dipflow_custody.domain.catalogue import shipped_catalogue, shipped_drugs
-from dipflow_custody.domain.notifications import NotificationPeriod
+from dipflow_custody.domain.compliance import COMPLIANCE_MEASURES, compliance_record
+from dipflow_custody.domain.detention import Stations
+from dipflow_custody.domain.notifications import NotificationPeriod, Notified
 from dipflow_custody.domain.reference import (
     Area,
     AreaKind,
@@ -52,6 +56,37 @@ async def ppo_borough(uow: UnitOfWork, person_id: str) -> str | None:
 async def tests_by_suite_and_month(uow: UnitOfWork, since: date, until: date) -> list[TestsInMonth]:
     """K5: samples taken per suite and month."""
     return await views.tests_by_suite_and_month(uow, since, until)
+
+
+@dataclass(frozen=True)
+class TestingLine:
+    period: str
+    suite: str
+    counts: dict[str, int]
+
+
+async def testing_compliance(
+    uow: UnitOfWork, since: date, until: date, per: Granularity
+) -> list[TestingLine]:
+    """The testing return for the whole periods from ``since`` to ``until``: each detention by the suite and
+    the London day it was booked in, judged with the station notifications in force on its own days."""
+    first, last = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
+    notified: dict[tuple[str, date], Notified] = {}
+
+    async def on(suite: str, day: date) -> Notified:
+        if (suite, day) not in notified:
+            notified[(suite, day)] = await reference.notified(uow, suite, day)
+        return notified[(suite, day)]
+
+    table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for d, day in await views.booked_in_between(uow, first, last):
+        at_charge = await on(d.suite, d.charged_at.date()) if d.charged_at else None
+        record = compliance_record(d, Stations(await on(d.suite, d.arrested_at.date()), at_charge))
+        table[(period_of(day, per), d.suite)].update(record.counts())
+    return [
+        TestingLine(period, suite, {m: counts[m] for m in COMPLIANCE_MEASURES})
+        for (period, suite), counts in sorted(table.items())
+    ]
 
 
 # -- areas and suites ----------------------------------------------------------------------------------------

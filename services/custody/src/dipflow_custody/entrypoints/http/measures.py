@@ -7,10 +7,12 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from dipflow.exports import FileFormat, Table
 from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
 from dipflow.http.params import Day
+from dipflow.http.problems import Problem
 from dipflow.periods import Granularity, bounds, period_of
 from dipflow_custody.entrypoints.http.deps import MeasureReader, Settings
 from dipflow_custody.entrypoints.http.schemas import K5Row
@@ -59,3 +61,62 @@ async def k5(
     )
     table = Table("K5 tests and kit cost", K5_COLUMNS, [], definitions)
     return file_or_rows(table, found, file_format, f"k5-{per}-{since}-{until}")
+
+
+TESTING_COLUMNS = (
+    ("period", "Period"),
+    ("suite", "Custody suite"),
+    ("arrests", "Arrests"),
+    ("trigger_arrests", "Trigger-offence arrests"),
+    ("tests_required", "Tests required"),
+    ("tests_taken", "Tests taken"),
+    ("tests_refused", "Tests refused"),
+    ("tests_missed", "Tests missed"),
+)
+TESTING_DEFINITIONS = (
+    "Testing compliance by custody suite, by the London day the person was booked in.",
+    "Trigger-offence arrests: an offence recorded was a trigger offence on its date (T1). Tests required: the "
+    "decision was that a sample must be taken (T1-T5) when it was taken or refused, else when the person was "
+    "released. Missed: required, neither taken nor refused, and the person released or the time limit to hold "
+    "them for a sample passed (T10).",
+)
+
+
+class TestingRow(BaseModel):
+    period: str
+    suite: str
+    arrests: int
+    trigger_arrests: int
+    tests_required: int
+    tests_taken: int
+    tests_refused: int
+    tests_missed: int
+
+
+@router.get(
+    "/testing",
+    response_model=list[TestingRow],
+    responses=FILE_RESPONSES,
+    summary="Testing compliance by suite and period: trigger arrests, tests required, taken, refused, missed",
+)
+async def testing(
+    ctx: MeasureReader,
+    since: Annotated[Day, Query(alias="from")],
+    until: Annotated[Day, Query(alias="to")],
+    per: Annotated[Granularity, Query(description="month, quarter (financial year) or financial_year")] = (
+        Granularity.month
+    ),
+    file_format: Format = FileFormat.json,
+) -> Any:
+    """A return counts whole periods; each detention is judged on its own facts' times."""
+    if until < since or (until - since).days > 3 * 366:
+        raise Problem(
+            422,
+            "the period must end after it starts and span at most three years",
+            errors=[{"field": "query.to", "reason": "before from, or more than three years after it"}],
+        )
+    async with ctx.unit_of_work() as uow:
+        lines = await reference.testing_compliance(uow, since, until, per)
+    rows = [TestingRow(period=x.period, suite=x.suite, **x.counts) for x in lines]
+    table = Table("Testing compliance by suite", TESTING_COLUMNS, [], TESTING_DEFINITIONS)
+    return file_or_rows(table, rows, file_format, f"testing-{per}-{since}-{until}")
