@@ -10,6 +10,7 @@ Screenshots go to test-artifacts/screenshots/ (ignored by git)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
+import openpyxl
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
@@ -29,6 +31,7 @@ from dipflow.auth import Role
 from dipflow.devstack.keycloak import DEV_PASSWORD
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.web import WEB
+from dipflow.periods import Granularity, bounds, period_of
 from dipflow_web.session import HOME_OF
 from tests.e2e.actors import SUITE, Actors, service_clients
 from tests.e2e.system import System, start_system, until
@@ -1142,3 +1145,58 @@ async def test_a_referral_manager_records_the_attendance_of_an_appointment_that_
     after = (await world.referral.get(url, headers=world.manager)).json()
     assert (after["status"], after["needs_new_notice"]) == ("imposed", True)  # not failed: no police notified
     assert tab.errors == []
+
+
+async def test_an_analyst_downloads_the_quarterly_return_of_a_borough_with_its_indicators_and_targets(
+    data: World, browser: Browser, web: str
+) -> None:
+    quarter = period_of(datetime.now(LONDON).date(), Granularity.quarter)
+    analyst = data.system.token(Role.analyst, "*")
+    target = {"baseline_period": quarter, "increase": 0.5}  # this quarter's own count as the baseline
+    await data.ppo.put("/v1/targets/k1/lambeth", json=target, headers=analyst)
+    k1 = (
+        await data.ppo.get(
+            "/v1/measures/k1",
+            params={**dict(zip(("from", "to"), map(str, bounds(quarter)), strict=True)), "per": "quarter"},
+            headers=analyst,
+        )
+    ).json()
+    expected = next(r for r in k1 if r["borough"] == "lambeth")
+    assert expected["ppos_considered"] >= 1 and expected["target_ppos_considered"] is not None
+
+    tab = await sign_in_with_keycloak(
+        browser, web, "analyst", f"/returns?borough=lambeth&period={quote(quarter)}"
+    )
+    page = tab.page
+    await expect(page.get_by_role("heading", level=2)).to_contain_text(f"lambeth, {quarter}")
+    k1_section = page.locator("[data-indicator=K1]")
+    await expect(k1_section.locator("tr", has_text="PPOs considered").first).to_contain_text(
+        str(expected["ppos_considered"])
+    )
+    await expect(k1_section.locator("tbody tr", has_text="Target")).to_contain_text(
+        f"{round(expected['target_ppos_considered'], 1)}"
+    )
+    for code in ("K1", "K2", "K3", "K4", "K4T", "T", "K5"):
+        await expect(
+            page.locator(f"[data-indicator={code}] .hint")
+        ).not_to_be_empty()  # each with its definition
+    await expect(page.locator("[data-indicator=K5]")).to_contain_text("A year at this rate")
+    await tab.no_serious_accessibility_violations("the quarterly return")
+    await tab.all_inputs_labelled()
+    await tab.shots_at_both_sizes("quarterly-return")
+
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Download the return (XLSX)").click()
+    downloaded = await download.value
+    assert downloaded.suggested_filename.startswith(
+        "return-lambeth-"
+    ) and downloaded.suggested_filename.endswith(".xlsx")
+    content = await asyncio.to_thread(Path(await downloaded.path()).read_bytes)
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    lines = [[c for c in row] for row in book.active.iter_rows(values_only=True)]  # type: ignore[union-attr]
+    considered = next(line for line in lines if line[0] == "K1" and line[1] == "PPOs considered")
+    assert considered[2] == expected["ppos_considered"]
+    target_line = next(line for line in lines if line[0] == "K1" and line[1] == "Target")
+    assert target_line[2] == round(expected["target_ppos_considered"], 1) and "+50%" in str(target_line[3])
+    assert any("5.1.1" in str(line[0]) for line in lines)  # the definitions travel with the numbers
+    assert [e for e in tab.errors if "403" not in e] == []

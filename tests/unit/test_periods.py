@@ -49,3 +49,14 @@ def test_periods_have_their_bounds_and_lengths() -> None:
 def test_a_name_that_is_no_period_is_refused_with_the_forms_that_are(name: str) -> None:
     with pytest.raises(NotAPeriod, match="2007/08 Q4"):
         bounds(name)
+
+
+def test_the_same_period_a_year_before() -> None:
+    from dipflow.periods import year_before
+
+    assert [year_before(n) for n in ("2008/09 Q1", "2008/09", "2008-02", "2000/01 Q4")] == [
+        "2007/08 Q1",
+        "2007/08",
+        "2007-02",
+        "1999/00 Q4",
+    ]

@@ -86,3 +86,10 @@ def months_in(name: str) -> int:
     return {Granularity.month: 1, Granularity.quarter: 3, Granularity.financial_year: 12}[
         granularity_of(name)
     ]
+
+
+def year_before(name: str) -> str:
+    """The same period a year earlier (the usual baseline of a return): 2008/09 Q1 -> 2007/08 Q1."""
+    kind = granularity_of(name)
+    first = bounds(name)[0]
+    return period_of(first.replace(year=first.year - 1), kind)

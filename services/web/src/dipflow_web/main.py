@@ -21,7 +21,7 @@ from dipflow.http.correlation import CorrelationMiddleware
 from dipflow.http.metrics import MetricsMiddleware
 from dipflow.http.middleware import HttpMiddleware
 from dipflow.logging import configure_logging
-from dipflow_web import oidc, pages, proxy
+from dipflow_web import oidc, pages, proxy, return_page
 from dipflow_web.settings import WebSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -89,6 +89,7 @@ def create_app(
     app.state.settings = settings
     app.state.verifier = TokenVerifier(auth_settings or AuthSettings())
     app.include_router(pages.router)
+    app.include_router(return_page.router)
     app.include_router(oidc.router)
     app.include_router(proxy.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -48,7 +48,7 @@ ALERTED_BY = {
     Role.probation_liaison: "breach",
 }
 """The service whose alerts each role's pages show (docs/decisions/0012)."""
-DOCUMENTS = frozenset({"notices.html", "test_record.html"})
+DOCUMENTS = frozenset({"notices.html", "test_record.html", "return.html"})
 """Pages that are printable documents for the person: no alerts panel on them."""
 
 PAGES = (
@@ -76,6 +76,11 @@ PAGES = (
             Role.probation_liaison,
             Role.police_enforcement,
         ),
+    ),
+    Page(
+        "/returns",
+        "Quarterly return",
+        (Role.analyst, Role.admin, Role.ppo_coordinator, Role.referral_manager),
     ),
 )
 
@@ -174,11 +179,11 @@ def _secure(request: Request) -> bool:
     return bool(request.app.state.settings.cookie_secure)
 
 
-def _signed_in(request: Request) -> Session | None:
+def signed_in(request: Request) -> Session | None:
     return sessions.current(_verifier(request), request.cookies)
 
 
-def _to_sign_in(request: Request) -> Response:
+def to_sign_in(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     expired = "&expired=1" if sessions.COOKIE in request.cookies else ""
     response = RedirectResponse(f"/sign-in?next={quote(target, safe='')}{expired}", status_code=303)
@@ -249,41 +254,41 @@ async def sign_out(request: Request) -> Response:
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     return render(request, "home.html", session=found, pages=PAGES, title="dipflow")
 
 
 @router.get("/inbox")
 async def inbox(request: Request) -> Response:
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     return render(request, "inbox.html", session=found, title="My inbox")
 
 
 async def _area_page(request: Request, template: str, title: str, area: str | None) -> Response:
     """A page about one area the person covers (chosen by ``?area=``); sign-in first when there is no session."""
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     return render(request, template, session=found, title=title, **await area_choice(request, found, area))
 
 
 @router.get("/custody")
 async def custody_board(request: Request, suite: str | None = None) -> Response:
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     return render(request, "custody.html", session=found, title="Custody suite board", suite=suite)
 
 
 @router.get("/inspector")
 async def inspector(request: Request, suite: str | None = None) -> Response:
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     return render(request, "inspector.html", session=found, title="Inspector's decisions", suite=suite)
 
 
@@ -314,9 +319,9 @@ async def court(request: Request, area: str | None = None) -> Response:
 
 @router.get("/dashboard")
 async def dashboard(request: Request) -> Response:
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     national = found.principal.area == NATIONAL
     return render(
         request,
@@ -333,9 +338,9 @@ async def _document(
 ) -> Response:
     """A printable document for the person, from the service's answers to ``reads`` (name -> path): each read
     must answer 200, else the page shows the service's refusal in words, with its status."""
-    found = _signed_in(request)
+    found = signed_in(request)
     if found is None:
-        return _to_sign_in(request)
+        return to_sign_in(request)
     if not RECORD_ID.match(record_id):
         return render(request, template, 404, session=found, title=title, problem="There is no such record.")
     client: httpx.AsyncClient = request.app.state.upstream
@@ -350,7 +355,7 @@ async def _document(
         return render(request, template, 502, session=found, title=title, problem=problem)
     for answer in answers.values():
         if answer.status_code != 200:
-            problem = _problem_text(answer, service)
+            problem = problem_text(answer, service)
             return render(request, template, answer.status_code, session=found, title=title, problem=problem)
     return render(request, template, session=found, title=title, **{k: v.json() for k, v in answers.items()})
 
@@ -370,7 +375,7 @@ async def test_record(detention_id: str, request: Request) -> Response:
     )
 
 
-def _problem_text(answer: httpx.Response, service: str) -> str:
+def problem_text(answer: httpx.Response, service: str) -> str:
     try:
         body = answer.json()
         detail = body.get("detail") or body.get("title")
