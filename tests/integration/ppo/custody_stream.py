@@ -17,6 +17,7 @@ from dipflow_custody.contracts.events import (
     DetentionBookedIn,
     InspectorDecisionRecorded,
     OffenceAdded,
+    Released,
     ResultRecorded,
 )
 from dipflow_referral.contracts.events import AttendanceRecorded
@@ -111,6 +112,10 @@ class Stream:
 
     def charge(self, person: str, detention_id: str, day: date, codes: list[str]) -> None:
         self.custody(person, Charged(detention_id=detention_id, suite=SUITE, codes=codes), at(day, 13))
+
+    def release(self, person: str, detention_id: str, day: date, release: str = "no_further_action") -> None:
+        payload = Released(detention_id=detention_id, suite=SUITE, release=release, home_area="camden")
+        self.custody(person, payload, at(day, 14))
 
     def positive(
         self, person: str, detention_id: str, day: date, drug: str = "cocaine", home_area: str = "camden"

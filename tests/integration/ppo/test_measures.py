@@ -17,7 +17,7 @@ import pytest
 from dipflow.auth import Role
 from dipflow.periods import Granularity, period_of
 from tests.infra import Infra
-from tests.integration.ppo.custody_stream import Stream
+from tests.integration.ppo.custody_stream import Stream, at
 from tests.integration.ppo.test_register_api import bearer, ppo
 from tests.integration.ppo.test_tested_positive_and_panel import until_json
 
@@ -72,6 +72,7 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
     # The independent count: per (day, borough) each fact, then summed into months, quarters and years.
     facts: list[tuple[date, str, str, str]] = []  # (day, borough, person, what)
     stream = Stream()
+    charged_for_failing: list[tuple[str, date]] = []
     for _ in range(80):
         pid = rng.choice(list(register))
         day = date(2008, 1, 1) + timedelta(days=rng.randrange(0, 150))
@@ -84,6 +85,7 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
         elif kind == "failed_assessment":
             d = stream.detention(pid, day, "DA2005-s12")
             stream.charge(pid, d, day, ["DA2005-s12"])
+            charged_for_failing.append((pid, day))
             if where:
                 facts.append((day, where, pid, "prosecution"))
                 facts.append((day, where, pid, "non_trigger"))  # a non-trigger offence too, no inspector
@@ -98,7 +100,38 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
                 facts.append((day, where, pid, "non_trigger"))
                 if decision:
                     facts.append((day, where, pid, decision))
+    # 5.1.2: failures to attend notified, then charged, released with no further action, or still pending
+    released_nfa: list[tuple[str, date]] = []
+    failures: list[tuple[str, date]] = []
+    for n in range(24):
+        pid = rng.choice(list(register))
+        day = date(2008, 1, 1) + timedelta(days=rng.randrange(0, 150))
+        stream.attendance(pid, f"A-{unique}-{n}", "failed_to_attend", False, at(day, 9))
+        failures.append((pid, day))
+        then = day + timedelta(days=rng.randrange(0, 20))
+        follow = rng.choice(["charged", "nfa", "pending"])
+        if follow == "charged":
+            d = stream.detention(pid, then, "DA2005-s12")
+            stream.charge(pid, d, then, ["DA2005-s12"])
+            charged_for_failing.append((pid, then))
+            if (where := ppo_borough(pid, then)) is not None:
+                facts.append((then, where, pid, "prosecution"))
+                facts.append((then, where, pid, "non_trigger"))
+        elif follow == "nfa":
+            d = stream.detention(pid, then, "DA2005-s12")
+            stream.release(pid, d, then)
+            released_nfa.append((pid, then))
+            if (where := ppo_borough(pid, then)) is not None:
+                facts.append((then, where, pid, "non_trigger"))
     await stream.publish(infra.kafka_bootstrap)
+
+    def followed(pid: str, day: date) -> str:
+        """The rule, written again: a charge for failing from that day, else a no-further-action release."""
+        if any(p == pid and d >= day for p, d in charged_for_failing):
+            return "charged"
+        if any(p == pid and d >= day for p, d in released_nfa):
+            return "no_further_action"
+        return "pending"
 
     def k1_expected(
         per: Granularity, first: date, last: date
@@ -162,9 +195,28 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
             )
             for r in body
             if r["borough"] != "*"
+            and (r["prosecuted_for_failing_to_attend"] or r["arrested_for_breaking_bail_condition"])
         }
 
     await until_json(ppo, "/v1/measures/k2", window, analyst, lambda body: k2_seen(body) == expected_k2)
+
+    after: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for pid, day in failures:
+        if (where := ppo_borough(pid, day)) is None or day > date(2008, 5, 31):
+            continue
+        for borough in (where, "*"):
+            cell = after[(period_of(day, Granularity.month), borough)]
+            cell[0] += 1
+            cell[["charged", "no_further_action", "pending"].index(followed(pid, day)) + 1] += 1
+    expected_after = {k: tuple(v) for k, v in after.items()}
+
+    def after_seen(body: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, ...]]:
+        keys = ("failures_notified", "failures_charged", "failures_no_further_action", "failures_pending")
+        return {
+            (r["period"], r["borough"]): tuple(r[k] for k in keys) for r in body if r["failures_notified"]
+        }
+
+    await until_json(ppo, "/v1/measures/k2", window, analyst, lambda body: after_seen(body) == expected_after)
 
     # K1's target is on the number of PPOs considered (5.1.1: "50% increase in all PPOs considered"), against a
     # baseline period taken pro rata; camden's is set by an analyst (audited), the others use ?baseline=.

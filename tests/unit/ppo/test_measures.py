@@ -139,3 +139,26 @@ def test_k1_matches_a_direct_count(generated: list[tuple[str, date, bool, bool, 
         for r in k1(arrests, REGISTER, Granularity.month, no_target)
     }
     assert got == expected
+
+
+def test_k2_follows_each_ppos_failure_to_attend_to_a_charge_no_further_action_or_pending() -> None:
+    from dipflow_ppo_register.domain.measures import FollowedBy, followed_by
+    from dipflow_ppo_register.domain.panel import AssessmentFailure
+
+    failure = AssessmentFailure("A", "AS-1", date(2008, 2, 10), "failed_to_attend")
+    failing = frozenset({"DA2005-s12"})
+    before = Charge("D0", "A", date(2008, 2, 9), failing)  # a charge before the failure is for another one
+    assert followed_by(failure, [], [before]) is FollowedBy.pending
+    charged = Charge("D1", "A", date(2008, 2, 20), failing)
+    assert followed_by(failure, [], [charged]) is FollowedBy.charged
+    released = arrest(
+        2, "A", date(2008, 2, 12), codes=failing, released_on=date(2008, 2, 12), release="no_further_action"
+    )
+    assert followed_by(failure, [released], []) is FollowedBy.no_further_action
+    bailed = arrest(3, "A", date(2008, 2, 12), codes=failing, release="police_bail")
+    assert followed_by(failure, [bailed], []) is FollowedBy.pending  # not decided yet
+    other = arrest(4, "B", date(2008, 2, 12), codes=failing, release="no_further_action")
+    assert followed_by(failure, [other], []) is FollowedBy.pending  # someone else's arrest
+    rows = k2([], [charged], REGISTER, Granularity.month, [failure], ([], [charged]))
+    feb = {(r.period, r.borough): r for r in rows}[("2008-02", "camden")]
+    assert (feb.failures_notified, feb.failures_charged, feb.failures_pending) == (1, 1, 0)

@@ -103,6 +103,10 @@ def k2_section(rows: Rows, borough: str) -> Section:
                 "Arrests for breaking a bail condition", _sum(mine, "arrested_for_breaking_bail_condition")
             ),
             Indicator("PPOs arrested", _sum(mine, "people_arrested")),
+            Indicator("PPOs' failures to attend notified to the police", _sum(mine, "failures_notified")),
+            Indicator("… then charged for failing", _sum(mine, "failures_charged")),
+            Indicator("… then released with no further action", _sum(mine, "failures_no_further_action")),
+            Indicator("… not yet decided", _sum(mine, "failures_pending")),
         ],
     )
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
 
+from asyncpg import Record
+
 from dipflow.uow import UnitOfWork
 from dipflow_ppo_register.domain.measures import Arrest, Charge
 from dipflow_ppo_register.domain.panel import AssessmentFailure
@@ -24,6 +26,17 @@ async def booked_in(
         person_id,
         arrested_on,
         suite,
+    )
+
+
+async def released(uow: UnitOfWork, detention_id: str, person_id: str, on: date, release: str) -> None:
+    await uow.execute(
+        "INSERT INTO arrests (detention_id, person_id, released_on, release) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (detention_id) DO UPDATE SET released_on = $3, release = $4",
+        detention_id,
+        person_id,
+        on,
+        release,
     )
 
 
@@ -129,24 +142,58 @@ async def failures_of(uow: UnitOfWork, person_id: str, until: date) -> list[Asse
     ]
 
 
+ARREST_COLUMNS = "detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision, released_on, release"
+
+
+def _arrest(r: Record) -> Arrest:
+    return Arrest(
+        r["detention_id"],
+        r["person_id"],
+        r["arrested_on"],
+        frozenset(r["codes"]),
+        r["trigger_offence"],
+        r["offences"] == 0,
+        r["inspector_decision"],
+        r["released_on"],
+        r["release"],
+    )
+
+
 async def arrests_between(uow: UnitOfWork, first: date, last: date) -> list[Arrest]:
     rows = await uow.conn.fetch(
-        "SELECT detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision "
-        "FROM arrests WHERE arrested_on BETWEEN $1 AND $2",
+        f"SELECT {ARREST_COLUMNS} FROM arrests WHERE arrested_on BETWEEN $1 AND $2", first, last
+    )
+    return [_arrest(r) for r in rows]
+
+
+async def failures_between(uow: UnitOfWork, first: date, last: date) -> list[AssessmentFailure]:
+    """Failures without good cause to attend or remain (A4, A5) notified on London days in [first, last]."""
+    rows = await uow.conn.fetch(
+        "SELECT person_id, assessment_id, occurred_on, outcome FROM assessment_failures "
+        "WHERE occurred_on BETWEEN $1 AND $2 ORDER BY occurred_on",
         first,
         last,
     )
     return [
-        Arrest(
-            r["detention_id"],
-            r["person_id"],
-            r["arrested_on"],
-            frozenset(r["codes"]),
-            r["trigger_offence"],
-            r["offences"] == 0,
-            r["inspector_decision"],
-        )
-        for r in rows
+        AssessmentFailure(r["person_id"], r["assessment_id"], r["occurred_on"], r["outcome"]) for r in rows
+    ]
+
+
+async def since_of(uow: UnitOfWork, people: set[str], first: date) -> tuple[list[Arrest], list[Charge]]:
+    """Everything that happened to ``people`` from ``first`` on: their arrests and their charges."""
+    arrests = await uow.conn.fetch(
+        f"SELECT {ARREST_COLUMNS} FROM arrests WHERE person_id = ANY($1::text[]) AND arrested_on >= $2",
+        list(people),
+        first,
+    )
+    charges = await uow.conn.fetch(
+        "SELECT detention_id, person_id, charged_on, codes FROM charges WHERE person_id = ANY($1::text[]) "
+        "AND charged_on >= $2",
+        list(people),
+        first,
+    )
+    return [_arrest(r) for r in arrests], [
+        Charge(r["detention_id"], r["person_id"], r["charged_on"], frozenset(r["codes"])) for r in charges
     ]
 
 

@@ -57,6 +57,11 @@ class ChargedView(_CustodyView):
     codes: list[str]
 
 
+class ReleasedView(_CustodyView):
+    event_type = "custody.released"
+    release: str  # no_further_action | police_bail | charged_and_bailed | remanded
+
+
 class AttendanceRecordedView(_View):
     """``referral.attendance_recorded`` v1: the assessor's record of attendance (RA3, A4, A5)."""
 
@@ -74,6 +79,7 @@ CONSUMED = EventRegistry(
     ResultRecordedView,
     ConfirmatoryResultView,
     ChargedView,
+    ReleasedView,
     AttendanceRecordedView,
     skip_other=("custody.", "referral."),
 )

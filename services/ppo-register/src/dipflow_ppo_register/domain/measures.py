@@ -16,12 +16,14 @@ register later. Days and months are Europe/London calendar days.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from enum import StrEnum
 
 from dipflow.periods import Granularity, bounds, months_in, period_of
+from dipflow_ppo_register.domain.panel import AssessmentFailure
 from dipflow_ppo_register.domain.register import Period
 
 ALL_BOROUGHS = "*"
@@ -39,6 +41,8 @@ class Arrest:
     trigger_offence: bool = False
     only_arrest_powers: bool = False
     inspector_decision: str | None = None
+    released_on: date | None = None
+    release: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class K2Row:
     people_prosecuted: int
     arrested_for_breaking_bail_condition: int
     people_arrested: int
+    failures_notified: int = 0
+    failures_charged: int = 0
+    failures_no_further_action: int = 0
+    failures_pending: int = 0
 
 
 @dataclass
@@ -183,12 +191,44 @@ def k1(
     return rows
 
 
+class FollowedBy(StrEnum):
+    """What happened after a PPO's failure to attend or remain was notified to the police (5.1.2)."""
+
+    charged = "charged"
+    no_further_action = "no_further_action"
+    pending = "pending"
+
+
+def followed_by(
+    failure: AssessmentFailure, arrests: Iterable[Arrest], charges: Iterable[Charge]
+) -> FollowedBy:
+    """Charged: a charge for failing to attend or remain (DA05 s.12(3), s.14(3)) on or after the failure's day;
+    no further action: an arrest for it from that day released with no further action and never charged;
+    else pending (not yet arrested, or arrested and not yet decided)."""
+    mine = [c for c in charges if c.person_id == failure.person_id and c.charged_on >= failure.occurred_on]
+    if any(c.codes & FAILING_TO_ATTEND_ASSESSMENT for c in mine):
+        return FollowedBy.charged
+    charged_detentions = {c.detention_id for c in mine}
+    for a in arrests:
+        if (
+            a.person_id == failure.person_id
+            and a.arrested_on is not None
+            and a.arrested_on >= failure.occurred_on
+            and a.codes & FAILING_TO_ATTEND_ASSESSMENT
+            and a.release == "no_further_action"
+            and a.detention_id not in charged_detentions
+        ):
+            return FollowedBy.no_further_action
+    return FollowedBy.pending
+
+
 @dataclass
 class _K2Tally:
     prosecutions: int = 0
     prosecuted: set[str] = field(default_factory=set)
     arrests: int = 0
     arrested: set[str] = field(default_factory=set)
+    followed: Counter[FollowedBy] = field(default_factory=Counter)
 
 
 def k2(
@@ -196,7 +236,11 @@ def k2(
     charges: Iterable[Charge],
     periods_by_person: dict[str, list[Period]],
     granularity: Granularity = Granularity.month,
+    failures: Iterable[AssessmentFailure] = (),
+    afterwards: tuple[Sequence[Arrest], Sequence[Charge]] = ((), ()),
 ) -> list[K2Row]:
+    """K2 by period and borough; with ``failures`` (PPOs' failures notified in the period, each in the period and
+    borough of its day) and ``afterwards`` (the arrests and charges since), what followed each failure."""
     tallies: dict[tuple[str, str], _K2Tally] = defaultdict(_K2Tally)
     for c in charges:
         period = ppo_period_on(periods_by_person.get(c.person_id, []), c.charged_on)
@@ -214,7 +258,25 @@ def k2(
             t = tallies[(period_of(a.arrested_on, granularity), borough)]
             t.arrests += 1
             t.arrested.add(a.person_id)
+    for f in failures:
+        period = ppo_period_on(periods_by_person.get(f.person_id, []), f.occurred_on)
+        if period is None:
+            continue
+        outcome = followed_by(f, afterwards[0], afterwards[1])
+        for borough in (period.borough, ALL_BOROUGHS):
+            tallies[(period_of(f.occurred_on, granularity), borough)].followed[outcome] += 1
     return [
-        K2Row(month, borough, t.prosecutions, len(t.prosecuted), t.arrests, len(t.arrested))
+        K2Row(
+            month,
+            borough,
+            t.prosecutions,
+            len(t.prosecuted),
+            t.arrests,
+            len(t.arrested),
+            sum(t.followed.values()),
+            t.followed[FollowedBy.charged],
+            t.followed[FollowedBy.no_further_action],
+            t.followed[FollowedBy.pending],
+        )
         for (month, borough), t in sorted(tallies.items())
     ]

@@ -69,5 +69,8 @@ async def k2_rows(uow: UnitOfWork, first: date, last: date, granularity: Granula
     first, last = whole_periods(first, last, granularity)
     arrests = await results.arrests_between(uow, first, last)
     charges = await results.charges_between(uow, first, last)
-    people = {a.person_id for a in arrests} | {c.person_id for c in charges}
-    return k2(arrests, charges, await register.periods_of(uow, people), granularity)
+    failures = await results.failures_between(uow, first, last)
+    afterwards = await results.since_of(uow, {f.person_id for f in failures}, first)
+    people = {a.person_id for a in arrests} | {c.person_id for c in charges} | {f.person_id for f in failures}
+    periods = await register.periods_of(uow, people)
+    return k2(arrests, charges, periods, granularity, failures, afterwards)

@@ -16,6 +16,7 @@ from dipflow_ppo_register.contracts.consumed import (
     ConfirmatoryResultView,
     InspectorDecisionView,
     OffenceAddedView,
+    ReleasedView,
     ResultRecordedView,
 )
 from dipflow_ppo_register.domain.panel import AssessmentFailure
@@ -49,6 +50,8 @@ def event_handler(*, panel_threshold: int) -> Handler:
                 await results.inspector_decided(uow, payload.detention_id, person, payload.decision)
             case ChargedView():
                 await results.charged(uow, payload.detention_id, person, day, payload.codes)
+            case ReleasedView():
+                await results.released(uow, payload.detention_id, person, day, payload.release)
             case ResultRecordedView() if payload.result == "positive":
                 result = PositiveResult(person, payload.detention_id, day, payload.drug, payload.home_area)
                 await results.positive(uow, result)

@@ -56,6 +56,8 @@ K2_DEFINITIONS = (
     "K2 (MPS Drugs Strategy 2007-10, 5.1.2): PPOs prosecuted for failing to attend or remain for a required "
     "assessment (DA05 s.12(3), s.14(3)), and PPOs arrested for breaking a restriction-on-bail condition "
     "(BA76 s.7(3)), in the borough of their register period on the day.",
+    "What followed each PPO's failure to attend or remain notified to the police (counted in the period of the "
+    "failure): charged for failing since, arrested for it and released with no further action, or neither yet.",
 )
 K2_COLUMNS = (
     ("period", "Period"),
@@ -64,6 +66,10 @@ K2_COLUMNS = (
     ("people_prosecuted", "PPOs prosecuted"),
     ("arrested_for_breaking_bail_condition", "Arrests for breaking a bail condition"),
     ("people_arrested", "PPOs arrested"),
+    ("failures_notified", "Failures to attend notified"),
+    ("failures_charged", "Then charged"),
+    ("failures_no_further_action", "Then no further action"),
+    ("failures_pending", "Not yet decided"),
 )
 
 
@@ -95,6 +101,14 @@ class K2Row(BaseModel):
     people_prosecuted: int
     arrested_for_breaking_bail_condition: int
     people_arrested: int
+    failures_notified: int = Field(
+        description="PPOs' failures to attend or remain notified to the police (A4, A5)"
+    )
+    failures_charged: int = Field(description="Of those: charged for failing (DA05 s.12(3), s.14(3)) since")
+    failures_no_further_action: int = Field(
+        description="Of those: arrested for it and released, no further action"
+    )
+    failures_pending: int = Field(description="Of those: neither yet")
 
 
 class TargetIn(BaseModel):
