@@ -455,6 +455,21 @@ async def test_the_dashboard_draws_k1_to_k5_and_exports_the_tested_positive_list
         box = await page.locator(f"#{chart}").bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 100, chart
     await expect(page.locator("#k2 table").first).to_contain_text("1")  # each chart's numbers as a table
+    for measure, header in (
+        ("K1", "period,borough,ppos_considered"),
+        ("K3", "period,source,borough"),
+        ("K5", "period,suite"),
+    ):
+        files = await page.get_by_role("link", name=f"{measure} as CSV").get_attribute("href")
+        answer = await page.request.get(files or "")
+        assert answer.status == 200 and (await answer.text()).startswith(header), (
+            measure,
+            await answer.text(),
+        )
+        xlsx = await page.get_by_role("link", name=f"{measure} as XLSX").get_attribute("href")
+        assert (
+            (await page.request.get(xlsx or "")).headers["content-type"].startswith("application/vnd.openxml")
+        )
     # Admins read no individual's test results (T13): the page says the list is not theirs to see.
     await expect(page.locator("#tested-positive .panel-state")).to_contain_text("may not see")
     await tab.all_inputs_labelled()

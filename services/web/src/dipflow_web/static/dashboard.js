@@ -92,6 +92,7 @@ function empty(section, what) {
 const MEASURES = {
   k1: {
     what: "K1",
+    source: ["ppo-register", "v1/measures/k1", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough })],
     load: () => api("ppo-register", "v1/measures/k1", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
     draw(section, all) {
       const rows = all.filter((r) => r.borough !== "*");
@@ -124,6 +125,7 @@ const MEASURES = {
   },
   k2: {
     what: "K2",
+    source: ["ppo-register", "v1/measures/k2", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough })],
     load: () => api("ppo-register", "v1/measures/k2", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
     draw(section, all) {
       const rows = all.filter((r) => r.borough !== "*");
@@ -139,6 +141,7 @@ const MEASURES = {
   },
   k3: {
     what: "K3",
+    source: ["breach", "v1/measures/k3", () => ({ from: chosen.from, to: chosen.to })],
     load: () => api("breach", "v1/measures/k3", { params: { from: chosen.from, to: chosen.to } }),
     draw(section, all) {
       const rows = all.filter((r) => !chosen.borough || r.borough === chosen.borough);
@@ -164,6 +167,7 @@ const MEASURES = {
   },
   k4: {
     what: "K4",
+    source: ["referral", "v1/measures/k4", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough })],
     load: () => api("referral", "v1/measures/k4", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests or assessments");
@@ -181,6 +185,7 @@ const MEASURES = {
   },
   k5: {
     what: "K5",
+    source: ["custody", "v1/measures/k5", () => ({ from: chosen.from, to: chosen.to })],
     load: () => api("custody", "v1/measures/k5", { params: { from: chosen.from, to: chosen.to } }),
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests");
@@ -224,6 +229,21 @@ const MEASURES = {
   },
 };
 
+/** Every measure's numbers as files (the service's own CSV and XLSX of the same rows), once it has loaded. */
+function offerFiles(section, measure) {
+  if (!measure.source) return;
+  const [service, path, params] = measure.source;
+  const href = (format) => {
+    const url = new URL(`/api/${service}/${path}`, window.location.origin);
+    for (const [k, v] of Object.entries({ ...params(), format })) if (v) url.searchParams.set(k, v);
+    return url.pathname + url.search;
+  };
+  section.querySelector(".files")?.remove();
+  section.append(h("p", { class: "files" }, `Download ${measure.what}: `,
+    h("a", { href: href("csv"), download: "" }, `${measure.what} as CSV`), " · ",
+    h("a", { href: href("xlsx"), download: "" }, `${measure.what} as XLSX`)));
+}
+
 async function show(id) {
   const section = document.getElementById(id);
   const measure = MEASURES[id];
@@ -231,6 +251,7 @@ async function show(id) {
   try {
     const rows = await measure.load();
     measure.draw(section, rows);
+    offerFiles(section, measure);
     state.textContent = "";
     return true;
   } catch (error) {
