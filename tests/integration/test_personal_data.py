@@ -153,7 +153,7 @@ async def settled_measures(four: Four, year: int, tests: int) -> dict[str, Any]:
 
 
 async def measures(four: Four, year: int) -> dict[str, Any]:
-    """K1, K2, K4 and K5 for ``year``: each test uses a year of its own (the topics carry other tests' events,
+    """K1, K2, K4 (also by drug and by PPO status), K5 and the testing return for ``year``: each test uses a year of its own (the topics carry other tests' events,
     which every new consumer group reads)."""
     window = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
     return {
@@ -161,6 +161,13 @@ async def measures(four: Four, year: int) -> dict[str, Any]:
         "k4": await ok(four.referral.get("/v1/measures/k4", params=window, headers=ANALYST)),
         "k1": await ok(four.ppo.get("/v1/measures/k1", params=window, headers=ANALYST)),
         "k2": await ok(four.ppo.get("/v1/measures/k2", params=window, headers=ANALYST)),
+        "testing": await ok(four.custody.get("/v1/measures/testing", params=window, headers=ANALYST)),
+        "k4_by_drug": await ok(
+            four.referral.get("/v1/measures/k4", params={**window, "by": "drug"}, headers=ANALYST)
+        ),
+        "k4_by_ppo": await ok(
+            four.referral.get("/v1/measures/k4", params={**window, "by": "ppo"}, headers=ANALYST)
+        ),
     }
 
 
