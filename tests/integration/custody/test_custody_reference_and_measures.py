@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import httpx
 import openpyxl
@@ -96,6 +97,15 @@ async def test_k5_counts_tests_and_kit_cost_by_suite_and_month_for_analysts(
         ("MET-CAMDEN", "2008-03"): (1, "9.17"),
         ("MET-BRIXTON", "2008-04"): (1, "9.17"),
     }
+    for r in k5.json():  # the set-up cost falls once, in the period of a suite's first test
+        assert Decimal(r["total_cost_gbp"]) == Decimal(r["kit_cost_gbp"]) + Decimal(r["set_up_cost_gbp"])
+        assert Decimal(r["set_up_cost_gbp"]) in (Decimal(0), Decimal(1975))  # the machine and one session
+    assert [
+        r["period"] for r in k5.json() if r["suite"] == "MET-BRIXTON" and Decimal(r["set_up_cost_gbp"])
+    ] in (
+        [],
+        ["2008-03"],
+    )
     # a financial-year quarter is the sum of its months (2007/08 Q4 is January to March 2008)
     analyst = bearer(Role.analyst, "*")
     months = (
@@ -120,7 +130,8 @@ async def test_k5_counts_tests_and_kit_cost_by_suite_and_month_for_analysts(
     )
     assert as_csv.headers["content-type"].startswith("text/csv")
     lines = as_csv.text.splitlines()
-    assert lines[0] == "period,suite,tests,kit_cost_gbp" and "2008-03,MET-BRIXTON,2,18.34" in lines
+    assert lines[0] == "period,suite,tests,kit_cost_gbp,set_up_cost_gbp,total_cost_gbp"
+    assert any(line.startswith("2008-03,MET-BRIXTON,2,18.34,") for line in lines)
     some_detention = (await custody.get("/v1/measures/k5", headers=bearer(Role.custody_officer))).status_code
     assert some_detention == 403
 

@@ -31,7 +31,7 @@ def test_cocaine_positives_and_the_share_assessed_with_cocaine_or_crack_problems
 
 def test_kit_cost_per_positive_and_per_treatment_entry_and_a_year_at_the_quarters_rate() -> None:
     k5 = [
-        {"suite": "MET-BRIXTON", "tests": 10, "kit_cost_gbp": "91.70"},
+        {"suite": "MET-BRIXTON", "tests": 10, "kit_cost_gbp": "91.70", "set_up_cost_gbp": "1975"},
         {"suite": "MET-CAMDEN", "tests": 99, "kit_cost_gbp": "907.83"},  # another borough's suite
     ]
     found = values(k5_section(k5, {"MET-BRIXTON"}, BY_DRUG, BY_PPO, months=3))
@@ -39,6 +39,7 @@ def test_kit_cost_per_positive_and_per_treatment_entry_and_a_year_at_the_quarter
     assert found["Kit cost per positive test"] == "£13.10"  # 91.70 / 7
     assert found["Kit cost per treatment entry"] == "£22.93"  # 91.70 / 4
     assert found["A year at this rate"] == "£366.80"
+    assert found["Set-up cost"] == "£1,975.00" and found["Total cost per positive test"] == "£295.24"
 
 
 def test_testing_compliance_adds_up_the_boroughs_suites_only() -> None:

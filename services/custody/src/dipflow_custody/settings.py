@@ -18,6 +18,20 @@ class CustodySettings(ServiceSettings):
     service_name: str = "custody"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/custody"
     kit_cost_gbp: Decimal = Field(default=Decimal("9.17"), ge=0, description="K5: cost of one test kit [cfg]")
+    testing_machine_cost_gbp: Decimal = Field(
+        default=Decimal("1375"),
+        ge=0,
+        description="K5: a suite's testing machine, counted when it first tests",
+    )
+    training_session_cost_gbp: Decimal = Field(
+        default=Decimal("600"), ge=0, description="K5: one training session for custody officers"
+    )
+    officers_per_training_session: int = Field(
+        default=8, ge=1, description="K5: officers trained in a session"
+    )
+    officers_trained_per_suite: int = Field(
+        default=8, ge=0, description="K5: officers a suite trains before it tests (set your suites' number)"
+    )
     confirmation_working_days: int = Field(
         default=5, ge=1, le=30, description="T12: working days from dispatch for a confirmatory result [cfg]"
     )

@@ -204,13 +204,15 @@ def compliance_section(rows: Rows, suites: set[str]) -> Section:
 def k5_section(rows: Rows, suites: set[str], by_drug: Rows, by_ppo: Rows, months: int) -> Section:
     mine = [r for r in rows if r["suite"] in suites]
     kit = sum(float(r["kit_cost_gbp"]) for r in mine)
+    set_up = sum(float(r.get("set_up_cost_gbp") or 0) for r in mine)
     positives = _sum(by_drug, "positives")
     treated = _sum(by_ppo, "entered_treatment")
     return Section(
         "K5",
         "Tests performed and their cost",
         "Samples taken at the borough's custody suites and their kit cost; cost per positive test and per person "
-        "entering treatment; the cost of a year at the period's rate.",
+        "entering treatment; the cost of a year at the period's rate; the set-up cost (a testing machine and the "
+        "officers' training) of a suite in the period of its first test.",
         [
             Indicator("Tests performed", _sum(mine, "tests")),
             Indicator("Kit cost", _money(kit)),
@@ -218,6 +220,14 @@ def k5_section(rows: Rows, suites: set[str], by_drug: Rows, by_ppo: Rows, months
             Indicator(
                 "Kit cost per treatment entry", _money(_ratio(kit, treated)), f"{treated} entered treatment"
             ),
-            Indicator("A year at this rate", _money(kit * 12 / months)),
+            Indicator("A year at this rate", _money(kit * 12 / months), "kits"),
+            Indicator(
+                "Set-up cost",
+                _money(set_up),
+                "testing machines and officers' training of suites first testing",
+            ),
+            Indicator(
+                "Total cost per positive test", _money(_ratio(kit + set_up, positives)), "kits and set-up"
+            ),
         ],
     )

@@ -75,6 +75,15 @@ async def uncatalogued_offences(uow: UnitOfWork) -> list[RecordedAsGiven]:
     ]
 
 
+async def first_tests(uow: UnitOfWork) -> dict[str, date]:
+    """The London day each suite took its first sample (when its set-up costs fall, K5)."""
+    rows = await uow.conn.fetch(
+        "SELECT suite, min(((state->>'sample_taken_at')::timestamptz AT TIME ZONE 'Europe/London')::date) AS first "
+        "FROM detentions WHERE state->>'sample_taken_at' IS NOT NULL GROUP BY suite"
+    )
+    return {r["suite"]: r["first"] for r in rows}
+
+
 async def booked_in_between(uow: UnitOfWork, since: date, until: date) -> list[tuple[Detention, date]]:
     """Every detention booked in on a London day in [since, until], with that day (the testing return)."""
     rows = await uow.conn.fetch(

@@ -58,6 +58,11 @@ async def tests_by_suite_and_month(uow: UnitOfWork, since: date, until: date) ->
     return await views.tests_by_suite_and_month(uow, since, until)
 
 
+async def first_tests(uow: UnitOfWork) -> dict[str, date]:
+    """K5: the day each suite first tested (its machine and training are counted then)."""
+    return await views.first_tests(uow)
+
+
 @dataclass(frozen=True)
 class TestingLine:
     period: str

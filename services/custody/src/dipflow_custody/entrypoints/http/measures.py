@@ -14,6 +14,8 @@ from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
 from dipflow.periods import Granularity, bounds, period_of
+from dipflow_custody.domain.costs import Costs
+from dipflow_custody.domain.costs import k5 as k5_costs
 from dipflow_custody.entrypoints.http.deps import MeasureReader, Settings
 from dipflow_custody.entrypoints.http.schemas import K5Row
 from dipflow_custody.service_layer import reference
@@ -24,6 +26,8 @@ K5_COLUMNS = (
     ("suite", "Custody suite"),
     ("tests", "Tests"),
     ("kit_cost_gbp", "Kit cost (GBP)"),
+    ("set_up_cost_gbp", "Set-up cost (GBP)"),
+    ("total_cost_gbp", "Total cost (GBP)"),
 )
 
 
@@ -47,17 +51,34 @@ async def k5(
     first, last = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
     async with ctx.unit_of_work() as uow:
         rows = await reference.tests_by_suite_and_month(uow, first, last)
+        first_tested = await reference.first_tests(uow)
     tests: Counter[tuple[str, str]] = Counter()
     for r in rows:
         tests[(period_of(date(int(r.month[:4]), int(r.month[5:7]), 1), per), r.suite)] += r.tests
-    kit = settings.kit_cost_gbp
+    costs = Costs(
+        settings.kit_cost_gbp,
+        settings.testing_machine_cost_gbp,
+        settings.training_session_cost_gbp,
+        settings.officers_per_training_session,
+        settings.officers_trained_per_suite,
+    )
     found = [
-        K5Row(suite=suite, period=period, tests=n, kit_cost_gbp=kit * n)
-        for (period, suite), n in sorted(tests.items())
+        K5Row(
+            suite=x.suite,
+            period=x.period,
+            tests=x.tests,
+            kit_cost_gbp=x.kit_cost,
+            set_up_cost_gbp=x.set_up_cost,
+            total_cost_gbp=x.total_cost,
+        )
+        for x in k5_costs(tests, first_tested, per, costs)
     ]
     definitions = (
         f"K5: samples taken at each custody suite (the day the sample was taken, Europe/London) and their kit cost "
-        f"at GBP {kit} a kit.",
+        f"at GBP {costs.kit} a kit.",
+        f"Set-up cost, in the period of a suite's first test: its testing machine (GBP {costs.machine}) and the "
+        f"training of {costs.officers_per_suite} officers in sessions of up to {costs.officers_per_session} (GBP "
+        f"{costs.training_session} a session): GBP {costs.set_up} a suite.",
     )
     table = Table("K5 tests and kit cost", K5_COLUMNS, [], definitions)
     return file_or_rows(table, found, file_format, f"k5-{per}-{since}-{until}")

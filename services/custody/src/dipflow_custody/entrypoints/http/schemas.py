@@ -232,3 +232,8 @@ class K5Row(BaseModel):
     period: str
     tests: int
     kit_cost_gbp: Decimal
+    set_up_cost_gbp: Decimal = Field(
+        Decimal(0),
+        description="The machine and the officers' training, in the period of the suite's first test",
+    )
+    total_cost_gbp: Decimal = Decimal(0)
