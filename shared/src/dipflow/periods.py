@@ -93,3 +93,13 @@ def year_before(name: str) -> str:
     kind = granularity_of(name)
     first = bounds(name)[0]
     return period_of(first.replace(year=first.year - 1), kind)
+
+
+def whole_periods(first: date, last: date, granularity: Granularity) -> tuple[date, date]:
+    """From the first day of ``first``'s period to the last day of ``last``'s: a return counts whole periods."""
+    return bounds(period_of(first, granularity))[0], bounds(period_of(last, granularity))[1]
+
+
+def period_of_month(month: str, granularity: Granularity) -> str:
+    """The period holding the month ``YYYY-MM`` (months nest in quarters and financial years exactly)."""
+    return period_of(date(int(month[:4]), int(month[5:7]), 1), granularity)

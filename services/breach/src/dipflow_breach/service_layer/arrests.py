@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 from dipflow.events import EventPayload
 from dipflow.events.timers import Deadline
-from dipflow.periods import Granularity, bounds, period_of
+from dipflow.periods import Granularity, bounds, whole_periods
 from dipflow.uow import UnitOfWork
 from dipflow_breach.adapters import repository, views
 from dipflow_breach.contracts.events import (
@@ -165,7 +165,7 @@ async def time_to_arrest(
     """K3 over the requests made in the period (whole periods when ``per`` is given) in the areas the caller
     covers, beside the ``baseline`` period's distribution when one is named."""
     if per is not None:
-        since, until = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
+        since, until = whole_periods(since, until, per)
     outcomes = [o for o in await views.arrest_outcomes(uow, since, until) if covers(o.borough)]
     compared = None
     if baseline is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from dipflow import ppo_copy, reference_copy
 from dipflow.auth.principal import shipped_areas
 from dipflow.errors import InvalidInput, NotFound
-from dipflow.periods import Granularity, bounds, period_of
+from dipflow.periods import Granularity, period_of, whole_periods
 from dipflow.topics import REFERENCE
 from dipflow.uow import UnitOfWork
 from dipflow.working_days import london_today
@@ -75,7 +75,7 @@ async def testing_compliance(
 ) -> list[TestingLine]:
     """The testing return for the whole periods from ``since`` to ``until``: each detention by the suite and
     the London day it was booked in, judged with the station notifications in force on its own days."""
-    first, last = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
+    first, last = whole_periods(since, until, per)
     notified: dict[tuple[str, date], Notified] = {}
 
     async def on(suite: str, day: date) -> Notified:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from dipflow.periods import Granularity, bounds, period_of
+from dipflow.periods import Granularity, bounds, period_of, whole_periods
 from dipflow.uow import UnitOfWork
 from dipflow_ppo_register.adapters import register, results
 from dipflow_ppo_register.domain.measures import K1Row, K2Row, Target, k1, k2
@@ -37,12 +37,6 @@ async def tested_positive_list(
         detail={"borough": borough, "as_of": str(on), "returned": len(lines), "purpose": purpose},
     )
     return sorted(lines, key=lambda x: (x.entry.last_positive_on, x.period.person_id), reverse=True)
-
-
-def whole_periods(first: date, last: date, granularity: Granularity) -> tuple[date, date]:
-    """The range from the first day of ``first``'s period to the last day of ``last``'s: a return counts whole
-    periods."""
-    return bounds(period_of(first, granularity))[0], bounds(period_of(last, granularity))[1]
 
 
 async def k1_rows(

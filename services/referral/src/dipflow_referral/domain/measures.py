@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 
-from dipflow.periods import Granularity, period_of
+from dipflow.periods import Granularity, period_of_month
 
 K4_MEASURES = (
     "tests",
@@ -81,7 +80,7 @@ def k4_table(
     Months add up to quarters and financial years exactly."""
     table: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(dict)
     for c in counts:
-        period = period_of(date(int(c.month[:4]), int(c.month[5:7]), 1), per)
+        period = period_of_month(c.month, per)
         group = "" if by is None else drug_group(c.drugs) if by is Breakdown.drug else ppo_group(c.ppo)
         cell = table[(period, c.borough, c.suite, group)]
         cell[c.measure] = cell.get(c.measure, 0) + c.n

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from dipflow.periods import Granularity, bounds, period_of
+from dipflow.periods import Granularity, whole_periods
 from dipflow.uow import UnitOfWork
 from dipflow_referral.adapters import views
 from dipflow_referral.domain.measures import Breakdown, K4Line, k4_table
@@ -22,6 +22,6 @@ async def k4(
 ) -> list[K4Line]:
     """K4 lines for the whole periods from ``since`` to ``until`` (London days), of ``borough`` when given, of
     boroughs the caller covers."""
-    since, until = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
+    since, until = whole_periods(since, until, per)
     lines = k4_table(await views.k4_counts(uow, since, until), per, by)
     return [x for x in lines if (borough is None or x.borough == borough) and covers(x.borough)]

@@ -13,7 +13,7 @@ from dipflow.exports import FileFormat, Table
 from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
-from dipflow.periods import Granularity, bounds, period_of
+from dipflow.periods import Granularity, period_of_month, whole_periods
 from dipflow_custody.domain.costs import Costs
 from dipflow_custody.domain.costs import k5 as k5_costs
 from dipflow_custody.entrypoints.http.deps import MeasureReader, Settings
@@ -48,13 +48,13 @@ async def k5(
     file_format: Format = FileFormat.json,
 ) -> Any:
     """A return counts whole periods: months add up to quarters and financial years."""
-    first, last = bounds(period_of(since, per))[0], bounds(period_of(until, per))[1]
+    first, last = whole_periods(since, until, per)
     async with ctx.unit_of_work() as uow:
         rows = await reference.tests_by_suite_and_month(uow, first, last)
         first_tested = await reference.first_tests(uow)
     tests: Counter[tuple[str, str]] = Counter()
     for r in rows:
-        tests[(period_of(date(int(r.month[:4]), int(r.month[5:7]), 1), per), r.suite)] += r.tests
+        tests[(period_of_month(r.month, per), r.suite)] += r.tests
     costs = Costs(
         settings.kit_cost_gbp,
         settings.testing_machine_cost_gbp,
