@@ -470,6 +470,17 @@ async def test_the_dashboard_draws_k1_to_k5_and_exports_the_tested_positive_list
         assert (
             (await page.request.get(xlsx or "")).headers["content-type"].startswith("application/vnd.openxml")
         )
+    # By quarter of the financial year: the same charts, labelled by quarter
+    await page.goto("/dashboard?borough=lambeth&per=quarter")
+    await expect(page.locator("body")).to_have_attribute("data-dashboard-loaded", "true", timeout=30_000)
+    quarter = period_of(datetime.now(LONDON).date(), Granularity.quarter)
+    labels = await page.evaluate(
+        "() => window.Chart.getChart(document.getElementById('k1-month')).data.labels"
+    )
+    assert quarter in labels and all(" Q" in label for label in labels), labels
+    await expect(page.get_by_label("By", exact=True)).to_have_value("quarter")
+    await page.goto("/dashboard?borough=lambeth")
+    await expect(page.locator("body")).to_have_attribute("data-dashboard-loaded", "true", timeout=30_000)
     # Admins read no individual's test results (T13): the page says the list is not theirs to see.
     await expect(page.locator("#tested-positive .panel-state")).to_contain_text("may not see")
     await tab.all_inputs_labelled()

@@ -145,7 +145,7 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
         for day, where, pid, what in facts:
             if not first <= day <= last or what not in ("non_trigger", "authorised", "declined"):
                 continue
-            for borough in (where, "*"):
+            for borough in (where, "metropolitan", "*"):  # the borough, its force, all
                 c = counts[(period_of(day, per), borough)]
                 c[0] += what == "non_trigger"
                 if what != "non_trigger":
@@ -198,7 +198,7 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
                 r["arrested_for_breaking_bail_condition"],
             )
             for r in body
-            if r["borough"] != "*"
+            if r["borough"] not in ("*", "metropolitan")
             and (r["prosecuted_for_failing_to_attend"] or r["arrested_for_breaking_bail_condition"])
         }
 
@@ -208,7 +208,7 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
     for pid, day in failures:
         if (where := ppo_borough(pid, day)) is None or day > date(2008, 5, 31):
             continue
-        for borough in (where, "*"):
+        for borough in (where, "metropolitan", "*"):
             cell = after[(period_of(day, Granularity.month), borough)]
             cell[0] += 1
             cell[["charged", "no_further_action", "pending"].index(followed(pid, day)) + 1] += 1
@@ -296,4 +296,8 @@ async def test_k1_and_k2_match_an_independent_count_of_a_generated_history(
         await ppo.get("/v1/measures/k1", params=window, headers=bearer(Role.analyst, "camden"))
     ).json()
     assert {r["borough"] for r in camden_only} <= {"camden"}
+    force = (
+        await ppo.get("/v1/measures/k1", params=window, headers=bearer(Role.analyst, "metropolitan"))
+    ).json()
+    assert {r["borough"] for r in force} == {"camden", "brent", "metropolitan"}  # the force's row, not "*"
     assert "person_id" not in str(camden_only)

@@ -118,16 +118,30 @@ def _share(t: _Tally | None) -> float | None:
     return t.decided / t.arrests if t is not None and t.arrests else None
 
 
+ForceOf = Callable[[str], str | None]
+
+
+def no_forces(borough: str) -> str | None:
+    return None
+
+
+def areas_of(borough: str, force_of: ForceOf) -> tuple[str, ...]:
+    """Where a fact in ``borough`` is counted: the borough, its force (when the areas know it) and ``*``."""
+    force = force_of(borough)
+    return (borough, force, ALL_BOROUGHS) if force and force != borough else (borough, ALL_BOROUGHS)
+
+
 def _counted(
-    arrests: Iterable[Arrest], periods_by_person: dict[str, list[Period]]
+    arrests: Iterable[Arrest], periods_by_person: dict[str, list[Period]], force_of: ForceOf
 ) -> Iterable[tuple[Arrest, str]]:
-    """Each PPO arrest for a non-trigger offence with the borough of the register on its day (and ``*``)."""
+    """Each PPO arrest for a non-trigger offence with the borough of the register on its day, its force and
+    ``*``."""
     for a in arrests:
         period = ppo_period_on(periods_by_person.get(a.person_id, []), a.arrested_on)
         if period is None or a.trigger_offence or a.only_arrest_powers:
             continue
-        yield a, period.borough
-        yield a, ALL_BOROUGHS
+        for area in areas_of(period.borough, force_of):
+            yield a, area
 
 
 def k1(
@@ -135,6 +149,7 @@ def k1(
     periods_by_person: dict[str, list[Period]],
     granularity: Granularity,
     target_of: Callable[[str], Target | None],
+    force_of: ForceOf = no_forces,
 ) -> list[K1Row]:
     """K1 per period of ``granularity`` and borough; each borough's row is compared with its target's baseline
     period (``target_of(borough)``), whose count of PPOs considered is taken pro rata to the period's months."""
@@ -142,7 +157,7 @@ def k1(
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     baselines: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     wanted: dict[str, Target | None] = {}
-    for a, borough in _counted(arrests, periods_by_person):
+    for a, borough in _counted(arrests, periods_by_person, force_of):
         tallies[(period_of(a.arrested_on, granularity), borough)].count(a)
         if borough not in wanted:
             wanted[borough] = target_of(borough)
@@ -238,6 +253,7 @@ def k2(
     granularity: Granularity = Granularity.month,
     failures: Iterable[AssessmentFailure] = (),
     afterwards: tuple[Sequence[Arrest], Sequence[Charge]] = ((), ()),
+    force_of: ForceOf = no_forces,
 ) -> list[K2Row]:
     """K2 by period and borough; with ``failures`` (PPOs' failures notified in the period, each in the period and
     borough of its day) and ``afterwards`` (the arrests and charges since), what followed each failure."""
@@ -246,7 +262,7 @@ def k2(
         period = ppo_period_on(periods_by_person.get(c.person_id, []), c.charged_on)
         if period is None or not c.codes & FAILING_TO_ATTEND_ASSESSMENT:
             continue
-        for borough in (period.borough, ALL_BOROUGHS):
+        for borough in areas_of(period.borough, force_of):
             t = tallies[(period_of(c.charged_on, granularity), borough)]
             t.prosecutions += 1
             t.prosecuted.add(c.person_id)
@@ -254,7 +270,7 @@ def k2(
         period = ppo_period_on(periods_by_person.get(a.person_id, []), a.arrested_on)
         if period is None or BREAKING_BAIL_CONDITION not in a.codes:
             continue
-        for borough in (period.borough, ALL_BOROUGHS):
+        for borough in areas_of(period.borough, force_of):
             t = tallies[(period_of(a.arrested_on, granularity), borough)]
             t.arrests += 1
             t.arrested.add(a.person_id)
@@ -263,7 +279,7 @@ def k2(
         if period is None:
             continue
         outcome = followed_by(f, afterwards[0], afterwards[1])
-        for borough in (period.borough, ALL_BOROUGHS):
+        for borough in areas_of(period.borough, force_of):
             tallies[(period_of(f.occurred_on, granularity), borough)].followed[outcome] += 1
     return [
         K2Row(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from dipflow.auth.principal import force_of
 from dipflow.periods import Granularity, bounds, period_of, whole_periods
 from dipflow.uow import UnitOfWork
 from dipflow_ppo_register.adapters import register, results
@@ -56,7 +57,8 @@ async def k1_rows(
     chosen = list(arrests.values())
     periods = await register.periods_of(uow, {a.person_id for a in chosen})
     wanted = (period_of(first, granularity), period_of(last, granularity))
-    return [r for r in k1(chosen, periods, granularity, target_of) if wanted[0] <= r.period <= wanted[1]]
+    rows = k1(chosen, periods, granularity, target_of, force_of)
+    return [r for r in rows if wanted[0] <= r.period <= wanted[1]]
 
 
 async def k2_rows(uow: UnitOfWork, first: date, last: date, granularity: Granularity) -> list[K2Row]:
@@ -67,4 +69,4 @@ async def k2_rows(uow: UnitOfWork, first: date, last: date, granularity: Granula
     afterwards = await results.since_of(uow, {f.person_id for f in failures}, first)
     people = {a.person_id for a in arrests} | {c.person_id for c in charges} | {f.person_id for f in failures}
     periods = await register.periods_of(uow, people)
-    return k2(arrests, charges, periods, granularity, failures, afterwards)
+    return k2(arrests, charges, periods, granularity, failures, afterwards, force_of)

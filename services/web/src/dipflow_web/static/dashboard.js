@@ -10,18 +10,24 @@ function defaults() {
   const today = londonDay(Date.now());
   const [y, m] = today.split("-").map(Number);
   const start = new Date(Date.UTC(y, m - 1 - 11, 1));
-  return { from: start.toISOString().slice(0, 10), to: today };
+  return { from: start.toISOString().slice(0, 10), to: today, per: "month" };
 }
 
 const chosen = { ...defaults() };
-for (const key of ["from", "to", "borough"]) if (params.get(key)) chosen[key] = params.get(key);
+for (const key of ["from", "to", "borough", "per"]) if (params.get(key)) chosen[key] = params.get(key);
 const boroughs = form.elements.borough.options;
 if (!params.has("borough") && form.dataset.national !== "true" && boroughs.length === 2) chosen.borough = boroughs[1].value;
 form.elements.from.value = chosen.from;
 form.elements.to.value = chosen.to;
 form.elements.borough.value = chosen.borough || "";
+form.elements.per.value = chosen.per;
+chosen.per = form.elements.per.value || "month"; // an unknown period kind falls back to months
+const PER_LABEL = { month: "Month", quarter: "Quarter", financial_year: "Financial year" }[chosen.per];
 chosen.borough = form.elements.borough.value; // an unknown borough falls back to "all"
 
+/** The boroughs this person may choose: K1 and K2 also answer a row for a force and one for everyone. */
+const BOROUGHS = new Set([...form.elements.borough.options].map((o) => o.value).filter(Boolean));
+const isBorough = (r) => BOROUGHS.has(r.borough);
 const sum = (values) => values.reduce((a, b) => a + (Number(b) || 0), 0);
 const pct = (share) => (share === null || share === undefined ? "–" : `${(share * 100).toFixed(1)}%`);
 const hours = (value) => (value === null || value === undefined ? "–" : Number(value).toFixed(1));
@@ -92,16 +98,16 @@ function empty(section, what) {
 const MEASURES = {
   k1: {
     what: "K1",
-    source: ["ppo-register", "v1/measures/k1", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough })],
-    load: () => api("ppo-register", "v1/measures/k1", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
+    source: ["ppo-register", "v1/measures/k1", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough, per: chosen.per })],
+    load: () => api("ppo-register", "v1/measures/k1", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough, per: chosen.per } }),
     draw(section, all) {
-      const rows = all.filter((r) => r.borough !== "*");
+      const rows = all.filter(isBorough); // not the force's or everyone's rows, which would count twice
       if (!rows.length) return empty(section, "PPO arrests for non-trigger offences");
       const fields = ["ppo_non_trigger_arrests", "inspector_decisions", "ppos_considered", "target_ppos_considered", "baseline_ppos_considered"];
       const share = (c) => (c.ppo_non_trigger_arrests ? (100 * c.inspector_decisions) / c.ppo_non_trigger_arrests : null);
       const targeted = rows.some((r) => r.target_ppos_considered !== null);
       const byPeriod = groupSum(rows, (r) => r.period, fields);
-      figure(section, { id: "k1-month", caption: "PPOs considered through an inspector, by month, against the baseline and target", labelHeader: "Month",
+      figure(section, { id: "k1-month", caption: `PPOs considered through an inspector, by ${PER_LABEL.toLowerCase()}, against the baseline and target`, labelHeader: PER_LABEL,
         labels: [...byPeriod.keys()], series: [
           { label: "PPOs considered", data: [...byPeriod.values()].map((c) => c.ppos_considered) },
           ...(targeted ? [
@@ -112,8 +118,8 @@ const MEASURES = {
       const byBorough = groupSum(rows, (r) => r.borough, fields);
       figure(section, { id: "k1-borough", caption: "Share of PPO non-trigger arrests put to an inspector, by borough", labelHeader: "Borough", percent: true,
         labels: [...byBorough.keys()], series: [{ label: "Share put to an inspector", data: [...byBorough.values()].map(share) }] });
-      dataTable(section, "K1 by month and borough", [
-        { key: "period", label: "Month", header: true }, { key: "borough", label: "Borough" },
+      dataTable(section, `K1 by ${PER_LABEL.toLowerCase()} and borough`, [
+        { key: "period", label: PER_LABEL, header: true }, { key: "borough", label: "Borough" },
         { key: "ppos_considered", label: "PPOs considered", num: true },
         { key: "inspector_decisions", label: "Inspector decisions", num: true },
         { key: "ppo_non_trigger_arrests", label: "PPO non-trigger arrests", num: true },
@@ -125,14 +131,14 @@ const MEASURES = {
   },
   k2: {
     what: "K2",
-    source: ["ppo-register", "v1/measures/k2", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough })],
-    load: () => api("ppo-register", "v1/measures/k2", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
+    source: ["ppo-register", "v1/measures/k2", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough, per: chosen.per })],
+    load: () => api("ppo-register", "v1/measures/k2", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough, per: chosen.per } }),
     draw(section, all) {
-      const rows = all.filter((r) => r.borough !== "*");
+      const rows = all.filter(isBorough);
       if (!rows.length) return empty(section, "K2 events");
       const fields = ["prosecuted_for_failing_to_attend", "arrested_for_breaking_bail_condition"];
       const labels = ["Prosecuted for failing to attend", "Arrested for breaking a bail condition"];
-      for (const [id, key, header] of [["k2-month", (r) => r.period, "Month"], ["k2-borough", (r) => r.borough, "Borough"]]) {
+      for (const [id, key, header] of [["k2-month", (r) => r.period, PER_LABEL], ["k2-borough", (r) => r.borough, "Borough"]]) {
         const groups = groupSum(rows, key, fields);
         figure(section, { id, stacked: true, caption: `K2 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],
           series: fields.map((f, i) => ({ label: labels[i], data: [...groups.values()].map((c) => c[f]) })) });
@@ -141,7 +147,7 @@ const MEASURES = {
   },
   k3: {
     what: "K3",
-    source: ["breach", "v1/measures/k3", () => ({ from: chosen.from, to: chosen.to })],
+    source: ["breach", "v1/measures/k3", () => ({ from: chosen.from, to: chosen.to, per: chosen.per })],
     load: () => api("breach", "v1/measures/k3", { params: { from: chosen.from, to: chosen.to } }),
     draw(section, all) {
       const rows = all.filter((r) => !chosen.borough || r.borough === chosen.borough);
@@ -167,36 +173,36 @@ const MEASURES = {
   },
   k4: {
     what: "K4",
-    source: ["referral", "v1/measures/k4", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough })],
-    load: () => api("referral", "v1/measures/k4", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough } }),
+    source: ["referral", "v1/measures/k4", () => ({ from: chosen.from, to: chosen.to, borough: chosen.borough, per: chosen.per })],
+    load: () => api("referral", "v1/measures/k4", { params: { from: chosen.from, to: chosen.to, borough: chosen.borough, per: chosen.per } }),
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests or assessments");
       const fields = ["tests", "positives", "requirements_imposed", "requirements_lapsed", "initial_attended", "follow_up_attended", "failures", "entered_treatment"];
-      for (const [id, key, header] of [["k4-month", (r) => r.period, "Month"], ["k4-borough", (r) => r.borough, "Borough"]]) {
+      for (const [id, key, header] of [["k4-month", (r) => r.period, PER_LABEL], ["k4-borough", (r) => r.borough, "Borough"]]) {
         const groups = groupSum(rows, key, fields);
         figure(section, { id, caption: `K4 by ${header.toLowerCase()}`, labelHeader: header, labels: [...groups.keys()],
           series: fields.map((f) => ({ label: words(f), data: [...groups.values()].map((c) => c[f]) })) });
       }
-      dataTable(section, "K4 by month, borough and custody suite", [
-        { key: "period", label: "Month", header: true }, { key: "borough", label: "Borough" }, { key: "suite", label: "Suite" },
+      dataTable(section, `K4 by ${PER_LABEL.toLowerCase()}, borough and custody suite`, [
+        { key: "period", label: PER_LABEL, header: true }, { key: "borough", label: "Borough" }, { key: "suite", label: "Suite" },
         ...fields.map((f) => ({ key: f, label: words(f), num: true })),
       ], rows);
     },
   },
   k5: {
     what: "K5",
-    source: ["custody", "v1/measures/k5", () => ({ from: chosen.from, to: chosen.to })],
-    load: () => api("custody", "v1/measures/k5", { params: { from: chosen.from, to: chosen.to } }),
+    source: ["custody", "v1/measures/k5", () => ({ from: chosen.from, to: chosen.to, per: chosen.per })],
+    load: () => api("custody", "v1/measures/k5", { params: { from: chosen.from, to: chosen.to, per: chosen.per } }),
     draw(section, rows) {
       if (!rows.length) return empty(section, "tests");
       const byMonth = groupSum(rows, (r) => r.period, ["tests", "kit_cost_gbp"]);
-      figure(section, { id: "k5-month", caption: "Tests performed by month", labelHeader: "Month", labels: [...byMonth.keys()],
+      figure(section, { id: "k5-month", caption: `Tests performed by ${PER_LABEL.toLowerCase()}`, labelHeader: PER_LABEL, labels: [...byMonth.keys()],
         series: [{ label: "Tests", data: [...byMonth.values()].map((c) => c.tests) }] });
       const bySuite = groupSum(rows, (r) => r.suite, ["tests", "kit_cost_gbp"]);
       figure(section, { id: "k5-suite", caption: "Tests performed by custody suite", labelHeader: "Custody suite", labels: [...bySuite.keys()],
         series: [{ label: "Tests", data: [...bySuite.values()].map((c) => c.tests) }] });
-      dataTable(section, "K5 by month and custody suite (kit cost in £)", [
-        { key: "period", label: "Month", header: true }, { key: "suite", label: "Custody suite" },
+      dataTable(section, `K5 by ${PER_LABEL.toLowerCase()} and custody suite (kit cost in £)`, [
+        { key: "period", label: PER_LABEL, header: true }, { key: "suite", label: "Custody suite" },
         { key: "tests", label: "Tests", num: true }, { label: "Kit cost", num: true, render: (r) => `£${Number(r.kit_cost_gbp).toFixed(2)}` },
       ], rows);
       const note = h("p", { class: "hint" }, `Total: ${sum(rows.map((r) => r.tests))} tests, kit cost £${sum(rows.map((r) => r.kit_cost_gbp)).toFixed(2)}. K5 is counted by custody suite, whatever borough is chosen.`);
