@@ -60,3 +60,11 @@ def test_the_same_period_a_year_before() -> None:
         "2007-02",
         "1999/00 Q4",
     ]
+
+
+def test_whole_periods_reach_the_calendars_ends_without_failing() -> None:
+    from dipflow.periods import whole_periods
+
+    first, last = date(1, 1, 1), date(9999, 12, 31)
+    assert whole_periods(first, last, Q) == (first, last)  # year 0 and year 10000 hold no financial year
+    assert whole_periods(date(2008, 2, 14), date(2008, 4, 2), Q) == (date(2008, 1, 1), date(2008, 6, 30))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,7 +55,7 @@ def as_xlsx(table: Table) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = table.title[:31]
+    sheet.title = re.sub(r"[\\/*?:\[\]]", "-", table.title)[:31]  # characters a sheet's name may not hold
     sheet.append([table.title])
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.append([heading for _, heading in table.columns])

@@ -96,8 +96,17 @@ def year_before(name: str) -> str:
 
 
 def whole_periods(first: date, last: date, granularity: Granularity) -> tuple[date, date]:
-    """From the first day of ``first``'s period to the last day of ``last``'s: a return counts whole periods."""
-    return bounds(period_of(first, granularity))[0], bounds(period_of(last, granularity))[1]
+    """From the first day of ``first``'s period to the last day of ``last``'s: a return counts whole periods
+    (at the calendar's ends, where a financial year would begin in year 0 or end in year 10000, the day itself)."""
+    try:
+        start = bounds(period_of(first, granularity))[0]
+    except NotAPeriod:
+        start = first
+    try:
+        end = bounds(period_of(last, granularity))[1]
+    except NotAPeriod:
+        end = last
+    return start, end
 
 
 def period_of_month(month: str, granularity: Granularity) -> str:

@@ -53,6 +53,14 @@ async def test_notifications_are_maintained_by_admins_and_change_decisions_from_
     assert ended.status_code == 204
     later = await custody.post("/v1/detentions", json=arrest_on("2009-07-01", 3), headers=bearer())
     assert later.json()["decision"]["outcome"] == "not_allowed"
+    # 23:30 UTC on 30 June is 00:30 on 1 July in London: the notification had ended by that London day
+    edge = {
+        **arrest_on("2009-07-01", 4),
+        "arrested_at": "2009-06-30T23:30:00Z",
+        "booked_in_at": "2009-06-30T23:40:00Z",
+    }
+    at_midnight = await custody.post("/v1/detentions", json=edge, headers=bearer())
+    assert at_midnight.json()["decision"]["outcome"] == "not_allowed", at_midnight.text
     listed = await custody.get("/v1/notifications", params={"place": "MET-STOKE-NEWINGTON"}, headers=bearer())
     assert {(n["kind"], n["valid_to"]) for n in listed.json()} == {
         ("testing_on_charge", None),
@@ -106,6 +114,14 @@ async def test_k5_counts_tests_and_kit_cost_by_suite_and_month_for_analysts(
         [],
         ["2008-03"],
     )
+    camden = await custody.get(
+        "/v1/measures/k5",
+        params={"from": "2008-03-01", "to": "2008-04-30"},
+        headers=bearer(Role.analyst, "camden"),
+    )
+    assert {r["suite"] for r in camden.json()} == {
+        "MET-CAMDEN"
+    }  # a borough's analyst sees its own suites only
     # a financial-year quarter is the sum of its months (2007/08 Q4 is January to March 2008)
     analyst = bearer(Role.analyst, "*")
     months = (
@@ -240,6 +256,12 @@ async def test_the_testing_return_counts_trigger_arrests_tests_required_taken_re
     header = [c.value for c in sheet[2]]
     line = next(r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "2016/17 Q1")
     assert dict(zip(header, line, strict=False))["Tests missed"] == 1
+    elsewhere = await custody.get(
+        "/v1/measures/testing",
+        params={"from": "2016-03-01", "to": "2016-04-30"},
+        headers=bearer(Role.analyst, "camden"),
+    )
+    assert all(r["suite"] != "MET-BRIXTON" for r in elsewhere.json())  # lambeth's suite: not camden's to see
     too_long = await custody.get(
         "/v1/measures/testing", params={"from": "2001-01-01", "to": "2016-01-01"}, headers=analyst
     )

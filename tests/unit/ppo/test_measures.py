@@ -162,3 +162,16 @@ def test_k2_follows_each_ppos_failure_to_attend_to_a_charge_no_further_action_or
     rows = k2([], [charged], REGISTER, Granularity.month, [failure], ([], [charged]))
     feb = {(r.period, r.borough): r for r in rows}[("2008-02", "camden")]
     assert (feb.failures_notified, feb.failures_charged, feb.failures_pending) == (1, 1, 0)
+
+
+def test_k1_gives_no_target_on_a_baseline_with_nobody_considered() -> None:
+    arrests = [
+        arrest(1, "A", date(2008, 1, 3)),
+        arrest(2, "A", date(2008, 2, 3), inspector_decision="authorised"),
+    ]
+    rows = {
+        (r.period, r.borough): r
+        for r in k1(arrests, REGISTER, Granularity.month, lambda b: Target("2008-01"))
+    }
+    feb = rows[("2008-02", "camden")]
+    assert feb.baseline_ppos_considered == 0 and feb.target_ppos_considered is None and feb.target_met is None

@@ -71,3 +71,16 @@ def test_the_default_period_is_the_last_quarter_that_has_ended() -> None:
     assert last_whole_quarter(date(2026, 11, 30)) == "2026/27 Q2"
     assert last_whole_quarter(date(2026, 4, 1)) == "2025/26 Q4"
     assert last_whole_quarter(date(2026, 3, 31)) == "2025/26 Q3"
+
+
+def test_a_workbook_takes_a_title_with_characters_a_sheet_name_may_not_hold() -> None:
+    import io
+
+    import openpyxl
+
+    from dipflow.exports import Table, as_xlsx
+
+    book = openpyxl.load_workbook(
+        io.BytesIO(as_xlsx(Table("Return * 2008/09 Q1", (("a", "A"),), [{"a": 1}])))
+    )
+    assert book.active is not None and book.active.title == "Return - 2008-09 Q1"

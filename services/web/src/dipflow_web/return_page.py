@@ -69,6 +69,9 @@ async def _sections(request: Request, token: str, borough: str, period: str) -> 
     answers = await asyncio.gather(*(_fetch(request, token, *call) for call in calls.values()))
     got = dict(zip(calls, answers, strict=True))
     suites = {s["code"] for s in (got["suites"][0] or []) if s.get("borough") == borough}
+    if got["suites"][0] is None:  # without the suites, no suite's numbers can be said to be the borough's
+        for name in ("testing", "k5"):
+            got[name] = (None, got["suites"][1])
     sections: list[returns.Section] = []
     rows = {name: answer[0] for name, answer in got.items()}
     problems = {name: answer[1] for name, answer in got.items()}
@@ -140,8 +143,16 @@ async def quarterly_return(
     context = {"session": found, "title": "Quarterly return", "period": chosen, **choice}
     try:
         bounds(chosen)
-    except NotAPeriod as exc:
-        return render(request, "return.html", 422, problem=str(exc), sections=[], **context)
+        year_before(chosen)  # the baseline must exist too
+    except (NotAPeriod, ValueError) as exc:
+        return render(
+            request,
+            "return.html",
+            422,
+            problem=f"Not a period a return can cover: {exc}",
+            sections=[],
+            **context,
+        )
     sections = await _sections(request, found.token, choice["area"], chosen)
     if format == "xlsx":
         body = as_xlsx(as_table(choice["area"], chosen, sections))

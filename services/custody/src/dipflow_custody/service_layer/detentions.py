@@ -126,8 +126,8 @@ class Outcome:
 
 
 async def stations(uow: UnitOfWork, d: Detention) -> Stations:
-    at_arrest = await reference.notified(uow, d.suite, d.arrested_at.date())
-    at_charge = await reference.notified(uow, d.suite, d.charged_at.date()) if d.charged_at else None
+    at_arrest = await reference.notified(uow, d.suite, london_day(d.arrested_at))
+    at_charge = await reference.notified(uow, d.suite, london_day(d.charged_at)) if d.charged_at else None
     return Stations(at_arrest, at_charge)
 
 

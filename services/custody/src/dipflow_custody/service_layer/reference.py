@@ -17,7 +17,7 @@ from dipflow.errors import InvalidInput, NotFound
 from dipflow.periods import Granularity, period_of, whole_periods
 from dipflow.topics import REFERENCE
 from dipflow.uow import UnitOfWork
-from dipflow.working_days import london_today
+from dipflow.working_days import london_day, london_today
 from dipflow_custody.adapters import reference, views
 from dipflow_custody.adapters.views import TestsInMonth
 from dipflow_custody.contracts.events import NotificationPeriodOut, RecordVersionOut, ReferenceRecord
@@ -85,8 +85,8 @@ async def testing_compliance(
 
     table: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for d, day in await views.booked_in_between(uow, first, last):
-        at_charge = await on(d.suite, d.charged_at.date()) if d.charged_at else None
-        record = compliance_record(d, Stations(await on(d.suite, d.arrested_at.date()), at_charge))
+        at_charge = await on(d.suite, london_day(d.charged_at)) if d.charged_at else None
+        record = compliance_record(d, Stations(await on(d.suite, london_day(d.arrested_at)), at_charge))
         table[(period_of(day, per), d.suite)].update(record.counts())
     return [
         TestingLine(period, suite, {m: counts[m] for m in COMPLIANCE_MEASURES})

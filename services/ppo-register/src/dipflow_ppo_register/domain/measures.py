@@ -188,7 +188,8 @@ def k1(
                 if base is not None and base.arrests
                 else None
             )
-            wanted_count = None if considered is None else considered * (1 + target.increase)
+            # a baseline with nobody considered gives no target: a rise on nothing cannot be measured
+            wanted_count = considered * (1 + target.increase) if considered else None
             row = replace(
                 row,
                 baseline_period=target.baseline_period,

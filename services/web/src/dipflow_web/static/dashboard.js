@@ -147,7 +147,7 @@ const MEASURES = {
   },
   k3: {
     what: "K3",
-    source: ["breach", "v1/measures/k3", () => ({ from: chosen.from, to: chosen.to, per: chosen.per })],
+    source: ["breach", "v1/measures/k3", () => ({ from: chosen.from, to: chosen.to })],
     load: () => api("breach", "v1/measures/k3", { params: { from: chosen.from, to: chosen.to } }),
     draw(section, all) {
       const rows = all.filter((r) => !chosen.borough || r.borough === chosen.borough);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -10,10 +11,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from dipflow.exports import FileFormat, Table
+from dipflow.http.access import AuthContext
 from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
 from dipflow.periods import Granularity, period_of_month, whole_periods
+from dipflow.uow import UnitOfWork
 from dipflow_custody.domain.costs import Costs
 from dipflow_custody.domain.costs import k5 as k5_costs
 from dipflow_custody.entrypoints.http.deps import MeasureReader, Settings
@@ -29,6 +32,14 @@ K5_COLUMNS = (
     ("set_up_cost_gbp", "Set-up cost (GBP)"),
     ("total_cost_gbp", "Total cost (GBP)"),
 )
+
+
+async def _covered_suites(uow: UnitOfWork, ctx: AuthContext) -> Callable[[str], bool]:
+    """Whether the caller covers a suite's borough (a suite the reference data does not know: national only)."""
+    boroughs = {code: suite.borough for code, suite in (await reference.current_suites(uow)).items()}
+    return lambda suite: (
+        ctx.principal.covers(boroughs[suite]) if suite in boroughs else ctx.principal.national
+    )
 
 
 @router.get(
@@ -52,9 +63,11 @@ async def k5(
     async with ctx.unit_of_work() as uow:
         rows = await reference.tests_by_suite_and_month(uow, first, last)
         first_tested = await reference.first_tests(uow)
+        covered = await _covered_suites(uow, ctx)
     tests: Counter[tuple[str, str]] = Counter()
     for r in rows:
-        tests[(period_of_month(r.month, per), r.suite)] += r.tests
+        if covered(r.suite):
+            tests[(period_of_month(r.month, per), r.suite)] += r.tests
     costs = Costs(
         settings.kit_cost_gbp,
         settings.testing_machine_cost_gbp,
@@ -138,6 +151,7 @@ async def testing(
         )
     async with ctx.unit_of_work() as uow:
         lines = await reference.testing_compliance(uow, since, until, per)
-    rows = [TestingRow(period=x.period, suite=x.suite, **x.counts) for x in lines]
+        covered = await _covered_suites(uow, ctx)
+    rows = [TestingRow(period=x.period, suite=x.suite, **x.counts) for x in lines if covered(x.suite)]
     table = Table("Testing compliance by suite", TESTING_COLUMNS, [], TESTING_DEFINITIONS)
     return file_or_rows(table, rows, file_format, f"testing-{per}-{since}-{until}")
