@@ -10,6 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from dipflow.exports import CSV_TYPE, XLSX_TYPE, FileFormat, Table, as_csv, as_xlsx
+from dipflow.http.problems import Problem
+from dipflow.periods import NotAPeriod, bounds
 
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -36,3 +38,13 @@ def file_or_rows(
     return Response(
         body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}.{wanted}"'}
     )
+
+
+def checked_period(name: str, field: str) -> str:
+    """``name`` when it is a period a return can count (a month, quarter or financial year in the calendar);
+    else a 422 naming ``field`` and the forms that are accepted."""
+    try:
+        bounds(name)
+    except NotAPeriod as exc:
+        raise Problem(422, str(exc), errors=[{"field": field, "reason": str(exc)}]) from None
+    return name

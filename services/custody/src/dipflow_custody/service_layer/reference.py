@@ -6,6 +6,7 @@ for every service's copy. A new borough goes live by data alone."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -14,15 +15,15 @@ from typing import Any
 from dipflow import ppo_copy, reference_copy
 from dipflow.auth.principal import shipped_areas
 from dipflow.errors import InvalidInput, NotFound
-from dipflow.periods import Granularity, period_of, whole_periods
+from dipflow.periods import Granularity, period_of, period_of_month, whole_periods
 from dipflow.topics import REFERENCE
 from dipflow.uow import UnitOfWork
 from dipflow.working_days import london_day, london_today
 from dipflow_custody.adapters import reference, views
-from dipflow_custody.adapters.views import TestsInMonth
 from dipflow_custody.contracts.events import NotificationPeriodOut, RecordVersionOut, ReferenceRecord
 from dipflow_custody.domain.catalogue import shipped_catalogue, shipped_drugs
 from dipflow_custody.domain.compliance import COMPLIANCE_MEASURES, compliance_record
+from dipflow_custody.domain.costs import Costs, K5Line, k5
 from dipflow_custody.domain.detention import Stations
 from dipflow_custody.domain.notifications import NotificationPeriod, Notified
 from dipflow_custody.domain.reference import (
@@ -53,14 +54,17 @@ async def ppo_borough(uow: UnitOfWork, person_id: str) -> str | None:
     return borough
 
 
-async def tests_by_suite_and_month(uow: UnitOfWork, since: date, until: date) -> list[TestsInMonth]:
-    """K5: samples taken per suite and month."""
-    return await views.tests_by_suite_and_month(uow, since, until)
-
-
-async def first_tests(uow: UnitOfWork) -> dict[str, date]:
-    """K5: the day each suite first tested (its machine and training are counted then)."""
-    return await views.first_tests(uow)
+async def k5_lines(
+    uow: UnitOfWork, since: date, until: date, per: Granularity, costs: Costs, covered: Callable[[str], bool]
+) -> list[K5Line]:
+    """K5 for the whole periods from ``since`` to ``until``, of the suites ``covered``: tests and their costs,
+    a suite's set-up cost in the period of its first test."""
+    first, last = whole_periods(since, until, per)
+    tests: Counter[tuple[str, str]] = Counter()
+    for r in await views.tests_by_suite_and_month(uow, first, last):
+        if covered(r.suite):
+            tests[(period_of_month(r.month, per), r.suite)] += r.tests
+    return k5(tests, await views.first_tests(uow), per, costs)
 
 
 @dataclass(frozen=True)

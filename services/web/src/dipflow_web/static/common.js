@@ -103,6 +103,20 @@ export function table(caption, columns, rows, rowClass) {
   return h("table", {}, h("caption", {}, caption), head, body);
 }
 
+/** Fill #<id> with draw(await load()) and clear #<id>-state; a list that could not load is never shown as
+ * empty: the target is emptied and the state says why in words. */
+export async function showList(id, what, load, draw) {
+  const target = document.getElementById(id);
+  const state = document.getElementById(`${id}-state`);
+  try {
+    target.replaceChildren(draw(await load()));
+    state.textContent = "";
+  } catch (error) {
+    target.replaceChildren();
+    state.textContent = describe(error, what);
+  }
+}
+
 /** Show ``message`` in the page's #problem alert, or hide it when there is none. */
 export function problem(message) {
   const box = document.getElementById("problem");

@@ -1,7 +1,7 @@
 // Probation liaison's orders: record an order the court made, flag or unflag a high-risk offender (D5), record
 // compliance and read the outcome the rules give with the warning as given (D1-D3), and the feed of notices.
 // The breach-case and arrest-request tables (liaison.js) reload after each record, as a record can open a case.
-import { api, date, dateTime, describe, h, problem, say, sentence, table, words } from "./common.js";
+import { api, date, dateTime, describe, h, problem, say, sentence, showList, table, words } from "./common.js";
 
 const area = document.getElementById("orders-section").dataset.area;
 const KINDS = ["appointment_kept", "acceptable_absence", "unacceptable_absence", "sample_refused", "test_result"];
@@ -71,18 +71,6 @@ function riskButton(order) {
   }, flag ? "Flag high-risk" : "Remove the flag");
 }
 
-async function section(id, what, load, draw) {
-  const target = document.getElementById(id);
-  const state = document.getElementById(`${id}-state`);
-  try {
-    target.replaceChildren(draw(await load()));
-    state.textContent = "";
-  } catch (error) {
-    target.replaceChildren(); // a list that could not load is never shown as empty
-    state.textContent = describe(error, what);
-  }
-}
-
 const ordersTable = (rows) => (rows.length
   ? table(`DRR orders in ${area}: ${rows.filter((o) => !o.ended_on).length} running`, [
     { key: "person_id", label: "Person", header: true },
@@ -126,8 +114,8 @@ const feedTable = (rows) => (rows.length
 
 function loadAll() {
   return Promise.all([
-    section("orders", "the orders", () => api("breach", "v1/orders", { params: { area } }), ordersTable),
-    section("feed", "the notices", wholeFeed, feedTable),
+    showList("orders", "the orders", () => api("breach", "v1/orders", { params: { area } }), ordersTable),
+    showList("feed", "the notices", wholeFeed, feedTable),
   ]);
 }
 

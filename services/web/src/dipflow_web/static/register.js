@@ -1,7 +1,7 @@
 // The PPO coordinator's register page: the borough's register today (history, taking someone off), adding or
 // moving someone, a partnership's CSV list with every bad row's line, field and reason, the tested-positive list
 // and the panel's flags with their evidence and the panel's decision.
-import { api, ApiError, date, describe, h, problem, say, table, words } from "./common.js";
+import { api, ApiError, date, describe, h, problem, say, showList, table, words } from "./common.js";
 
 const borough = document.getElementById("register-section").dataset.area;
 
@@ -47,22 +47,9 @@ function historyControl(period) {
   return details;
 }
 
-async function section(id, what, load, draw) {
-  const target = document.getElementById(id);
-  const state = document.getElementById(`${id}-state`);
-  try {
-    const rows = await load();
-    target.replaceChildren(draw(rows));
-    state.textContent = "";
-  } catch (error) {
-    target.replaceChildren();
-    state.textContent = describe(error, what);
-  }
-}
-
 async function loadAll() {
   await Promise.all([
-    section("register", "the register", () => api("ppo-register", "v1/register", { params: { borough } }), (rows) => (rows.length
+    showList("register", "the register", () => api("ppo-register", "v1/register", { params: { borough } }), (rows) => (rows.length
       ? table(`On the register in ${borough}: ${rows.length}`, [
         { key: "person_id", label: "Person", header: true },
         { label: "Strand", render: (p) => words(p.strand) },
@@ -72,7 +59,7 @@ async function loadAll() {
         { label: "Take off", className: "wide", render: endForm },
       ], rows)
       : h("p", { class: "empty" }, `Nobody is on the register in ${borough}.`))),
-    section("positive", "the tested-positive list", () => api("ppo-register", "v1/tested-positive", { params: { borough } }), (rows) => (rows.length
+    showList("positive", "the tested-positive list", () => api("ppo-register", "v1/tested-positive", { params: { borough } }), (rows) => (rows.length
       ? table(`PPOs who have tested positive in ${borough}: ${rows.length}`, [
         { key: "person_id", label: "Person", header: true },
         { label: "Last positive", render: (r) => date(r.last_positive_on) },
@@ -80,7 +67,7 @@ async function loadAll() {
         { key: "positives_in_12_months", label: "Positives in 12 months", num: true },
       ], rows)
       : h("p", { class: "empty" }, "No PPO on the register has tested positive."))),
-    section("flags", "the panel's flags", () => api("ppo-register", "v1/panel-flags", { params: { borough } }), (rows) => (rows.length
+    showList("flags", "the panel's flags", () => api("ppo-register", "v1/panel-flags", { params: { borough } }), (rows) => (rows.length
       ? table(`Flagged for the panel in ${borough}: ${rows.length}`, [
         { key: "person_id", label: "Person", header: true },
         { label: "Raised", render: (f) => date(f.raised_on) },

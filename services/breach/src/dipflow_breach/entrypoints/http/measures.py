@@ -10,10 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from dipflow.exports import FileFormat, Table
-from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
+from dipflow.http.files import FILE_RESPONSES, Format, checked_period, file_or_rows
 from dipflow.http.params import Day
-from dipflow.http.problems import Problem
-from dipflow.periods import PERIOD_PATTERN, Granularity, NotAPeriod, bounds
+from dipflow.periods import PERIOD_PATTERN, Granularity
 from dipflow_breach.domain.arrests import BUCKETS
 from dipflow_breach.entrypoints.http.deps import MeasureReader
 from dipflow_breach.service_layer import arrests
@@ -88,10 +87,7 @@ async def k3(
 ) -> Any:
     """By source, borough and PPO status, for requests made in the period."""
     if baseline is not None:
-        try:
-            bounds(baseline)
-        except NotAPeriod as exc:
-            raise Problem(422, str(exc), errors=[{"field": "query.baseline", "reason": str(exc)}]) from None
+        checked_period(baseline, "query.baseline")
     async with ctx.unit_of_work() as uow:
         rows = await arrests.time_to_arrest(uow, since, until, ctx.principal.covers, per, baseline)
     found = [

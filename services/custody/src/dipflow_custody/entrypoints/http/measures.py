@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -15,10 +14,9 @@ from dipflow.http.access import AuthContext
 from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
-from dipflow.periods import Granularity, period_of_month, whole_periods
+from dipflow.periods import Granularity
 from dipflow.uow import UnitOfWork
 from dipflow_custody.domain.costs import Costs
-from dipflow_custody.domain.costs import k5 as k5_costs
 from dipflow_custody.entrypoints.http.deps import MeasureReader, Settings
 from dipflow_custody.entrypoints.http.schemas import K5Row
 from dipflow_custody.service_layer import reference
@@ -59,15 +57,6 @@ async def k5(
     file_format: Format = FileFormat.json,
 ) -> Any:
     """A return counts whole periods: months add up to quarters and financial years."""
-    first, last = whole_periods(since, until, per)
-    async with ctx.unit_of_work() as uow:
-        rows = await reference.tests_by_suite_and_month(uow, first, last)
-        first_tested = await reference.first_tests(uow)
-        covered = await _covered_suites(uow, ctx)
-    tests: Counter[tuple[str, str]] = Counter()
-    for r in rows:
-        if covered(r.suite):
-            tests[(period_of_month(r.month, per), r.suite)] += r.tests
     costs = Costs(
         settings.kit_cost_gbp,
         settings.testing_machine_cost_gbp,
@@ -75,6 +64,8 @@ async def k5(
         settings.officers_per_training_session,
         settings.officers_trained_per_suite,
     )
+    async with ctx.unit_of_work() as uow:
+        lines = await reference.k5_lines(uow, since, until, per, costs, await _covered_suites(uow, ctx))
     found = [
         K5Row(
             suite=x.suite,
@@ -84,7 +75,7 @@ async def k5(
             set_up_cost_gbp=x.set_up_cost,
             total_cost_gbp=x.total_cost,
         )
-        for x in k5_costs(tests, first_tested, per, costs)
+        for x in lines
     ]
     definitions = (
         f"K5: samples taken at each custody suite (the day the sample was taken, Europe/London) and their kit cost "

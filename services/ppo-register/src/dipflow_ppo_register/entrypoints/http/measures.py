@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from dipflow.exports import FileFormat, Table
 from dipflow.http.access import AuthContext
-from dipflow.http.files import FILE_RESPONSES, Format, file_or_rows
+from dipflow.http.files import FILE_RESPONSES, Format, checked_period, file_or_rows
 from dipflow.http.params import Day
 from dipflow.http.problems import Problem
-from dipflow.periods import PERIOD_PATTERN, Granularity, NotAPeriod, bounds
+from dipflow.periods import PERIOD_PATTERN, Granularity
 from dipflow_ppo_register.domain.measures import ALL_BOROUGHS, K1_TARGET_INCREASE, Target
 from dipflow_ppo_register.entrypoints.http.deps import MeasureReader, Settings, TargetSetter
 from dipflow_ppo_register.service_layer import lists, targets
@@ -136,14 +136,6 @@ def _range(since: date, until: date) -> None:
         )
 
 
-def _period(name: str, field: str) -> str:
-    try:
-        bounds(name)
-    except NotAPeriod as exc:
-        raise Problem(422, str(exc), errors=[{"field": field, "reason": str(exc)}]) from None
-    return name
-
-
 Since = Annotated[Day, Query(alias="from")]
 Until = Annotated[Day, Query(alias="to")]
 Per = Annotated[Granularity, Query(description="month, quarter (financial year) or financial_year")]
@@ -170,7 +162,7 @@ async def k1(
     """Each borough is measured against its target (PUT /v1/targets/k1/{borough}); one without is measured
     against ``baseline`` (or the setting) with the strategy's +50%."""
     _range(since, until)
-    default_baseline = _period(baseline, "query.baseline") if baseline else settings.k1_baseline_period
+    default_baseline = checked_period(baseline, "query.baseline") if baseline else settings.k1_baseline_period
     async with ctx.unit_of_work() as uow:
         set_targets = await targets.targets_of(uow, "k1")
         fallback = Target(default_baseline) if default_baseline else None
@@ -216,7 +208,7 @@ async def k2(
     summary="Set a borough's K1 baseline period and target increase (analysts; audited)",
 )
 async def set_k1_target(borough: str, body: TargetIn, ctx: TargetSetter) -> TargetView:
-    _period(body.baseline_period, "body.baseline_period")
+    checked_period(body.baseline_period, "body.baseline_period")
     async with ctx.unit_of_work() as uow:
         await targets.set_target(
             uow, "k1", borough, Target(body.baseline_period, body.increase), ctx.principal.subject
