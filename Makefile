@@ -69,12 +69,14 @@ load: install
 demo: install
 	$(DIPFLOW) demo
 
-## lint: ruff check, ruff format --check, mypy (strict on shared/ and services/), import-linter's layer contracts
+## lint: ruff check, ruff format --check, mypy (strict on shared/ and services/), import-linter's layer contracts,
+## the Kubernetes overlays rendered and checked against the API schemas (offline, under 2 s)
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy shared/src services/*/src tests/
 	.venv/bin/lint-imports
+	$(PY) -m tests.support.k8s_manifests
 
 format: install
 	.venv/bin/ruff check --fix .
