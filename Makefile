@@ -51,9 +51,10 @@ profile: install
 bench-backbone: install
 	$(PY) -m bench.backbone
 
-## drill: 2,000 generated journeys through SIGKILLs and restarts, then a reconciliation (prints the counts)
+## drill: 2,000 generated journeys through SIGKILLs of 2 instances of each service and restarts, then a
+## reconciliation (prints the counts); REPLICAS=N instances; CLUSTER=3 runs three Kafka nodes and kills leaders
 drill: install
-	$(PY) -m bench.drill --journeys 2000 --kills 10
+	$(PY) -m bench.drill --journeys 2000 --kills 10 --replicas $${REPLICAS:-2} --cluster $${CLUSTER:-1}
 
 ## fuzz: schemathesis against every service's OpenAPI, 1,000 generated cases per operation (counts in .local/fuzz/);
 ## a new seed each run, printed first: DIPFLOW_FUZZ_SEED=<seed> make fuzz replays it

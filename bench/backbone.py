@@ -37,6 +37,7 @@ from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import TopicSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -95,7 +96,7 @@ class Stopwatch:
 def raw_producer(bootstrap: str) -> AIOKafkaProducer:
     """The relay's producer settings (acks=all, idempotent, same linger and batch size), built by hand."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -128,7 +129,7 @@ async def consume_raw(bootstrap: str, topic: str, expected: int, cfg: Config) ->
     watch = Stopwatch()
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -154,7 +155,7 @@ async def consume_raw(bootstrap: str, topic: str, expected: int, cfg: Config) ->
 
 
 async def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]

@@ -36,17 +36,23 @@ import httpx
 import orjson
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.table import Table
 
 from bench import drill_alerts
 from dipflow.auth import Role, mint_token
 from dipflow.devstack import free_port
+from dipflow.devstack.kafka import KafkaCluster
 from dipflow.devstack.paths import project_root
+from dipflow.devstack.principals import CUSTODY_SYSTEM, PROBATION_SYSTEM, SYSTEMS
 from dipflow.devstack.process import ManagedProcess
-from dipflow.devstack.services import SERVICES, ServiceSpec, start_service
+from dipflow.devstack.services import SERVICES, start_service
 from dipflow.devstack.stack import LocalStack, StackAddresses
 from dipflow.events import EventPayload, new_envelope
+from dipflow.events.senders import signed_headers
+from dipflow.kafka.connection import kafka_options
+from dipflow.topics import CUSTODY_COMMANDS, CUSTODY_EVENTS
 from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_custody.contracts.bodies import BookIn
@@ -95,7 +101,8 @@ def generate(n: int, seed: int, mix: dict[str, int] = MIX) -> list[Journey]:
         j.booked_at = at
 
         def wrap(payload: EventPayload, when: datetime, j: Journey = j) -> None:
-            envelope = new_envelope(payload, person_id=j.person_id, producer="drill", occurred_at=when)
+            sender = CUSTODY_SYSTEM if payload.topic == CUSTODY_COMMANDS.name else PROBATION_SYSTEM
+            envelope = new_envelope(payload, person_id=j.person_id, producer=sender, occurred_at=when)
             j.messages.append((payload.topic, envelope.to_bytes()))
             if isinstance(payload, BookInCommand):
                 j.detention_id = detention_id_for(envelope.event_id)
@@ -166,12 +173,28 @@ class Chaos:
     kills: Counter[str] = field(default_factory=Counter)
     broker_restarts: int = 0
     postgres_restarts: int = 0
+    leader_kills: list[int] = field(default_factory=list)
+    """The cluster's nodes SIGKILLed while leading custody.events.v1 partition 0, in order."""
+
+
+async def partition_leader(bootstrap: str, topic: str, partition: int) -> int:
+    """The node id leading ``topic``'s ``partition`` now."""
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return int(next(p["leader"] for p in described["partitions"] if p["partition"] == partition))
 
 
 class System:
-    """The servers and the four services as processes the drill can kill and restart."""
+    """The servers and the four services as processes the drill can kill and restart, ``replicas`` instances
+    of each (named ``custody``, ``custody-2``…), all with the same settings."""
 
-    def __init__(self, state: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, state: Path, env: dict[str, str] | None = None, replicas: int = 1, kafka_nodes: int = 1
+    ) -> None:
         self.state = state
         self.env = env or {}
         self.stack = LocalStack(
@@ -180,24 +203,31 @@ class System:
             controller_port=free_port(),
             postgres_port=free_port(),
             durable=True,
+            kafka_nodes=kafka_nodes,
         )
         self.addresses: StackAddresses | None = None
-        self.ports = {spec.name: free_port() for spec in SERVICES}
+        self.instances = {
+            spec.replica_name(replica): (spec, replica)
+            for spec in SERVICES
+            for replica in range(1, replicas + 1)
+        }
+        self.ports = {name: free_port() for name in self.instances}
         self.processes: dict[str, ManagedProcess] = {}
 
     def start(self) -> None:
         self.addresses = self.stack.up()
-        for spec in SERVICES:
-            self.start_service(spec)
+        for name in self.instances:
+            self.start_instance(name)
 
-    def start_service(self, spec: ServiceSpec) -> None:
+    def start_instance(self, name: str) -> None:
         assert self.addresses is not None
-        self.processes[spec.name] = start_service(
+        spec, replica = self.instances[name]
+        self.processes[name] = start_service(
             spec,
-            kafka_bootstrap=self.addresses.kafka_bootstrap,
-            postgres_dsn=self.addresses.postgres_dsn,
+            self.addresses,
             log_dir=self.state / "logs",
-            port=self.ports[spec.name],
+            port=self.ports[name],
+            replica=replica,
             extra_env={
                 "DIPFLOW_AUTH_DEV_SECRET": SECRET,
                 "DIPFLOW_BREACH_WEBHOOK_RETRY_BASE_S": "1",
@@ -211,7 +241,12 @@ class System:
         self.processes[name].popen.wait(10)
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
+        """An instance's URL; for a service's name, its first instance that is alive (any, if none is)."""
+        if name in self.processes and self.processes[name].alive():
+            return f"http://127.0.0.1:{self.ports[name]}"
+        mine = [n for n, (spec, _) in self.instances.items() if spec.name == name or n == name]
+        alive = [n for n in mine if n in self.processes and self.processes[n].alive()]
+        return f"http://127.0.0.1:{self.ports[(alive or mine)[0]]}"
 
     async def wait_ready(self, timeout_s: float = 120) -> None:
         async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
@@ -235,12 +270,48 @@ class System:
         return self.addresses.service_dsn(service)
 
 
-async def _send_all(bootstrap: str, journeys: list[Journey], rate: float, done: asyncio.Event) -> int:
+class OutsideSystems:
+    """The custody suites' and probation's systems as the drill and the bench play them: each topic through
+    its own system's principal, custody's commands signed with the suites' key (dipflow.events.senders)."""
+
+    def __init__(self, addresses: StackAddresses, **options: Any) -> None:
+        self.key = addresses.sender_keys[CUSTODY_SYSTEM]
+        self.producers = {
+            topic: AIOKafkaProducer(**kafka_options(addresses.systems_kafka[system]), **options)
+            for system, topic in SYSTEMS.items()
+        }
+
+    async def start(self) -> None:
+        for producer in self.producers.values():
+            await producer.start()
+
+    async def stop(self) -> None:
+        for producer in self.producers.values():
+            await producer.stop()
+
+    def _headers(self, topic: str, value: bytes) -> list[tuple[str, bytes]]:
+        return signed_headers(CUSTODY_SYSTEM, self.key, value) if topic == CUSTODY_COMMANDS.name else []
+
+    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+        sent: asyncio.Future[Any] = await self.producers[topic].send(
+            topic, value, key=key, headers=self._headers(topic, value)
+        )
+        return sent
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes) -> None:
+        await self.producers[topic].send_and_wait(topic, value, key=key, headers=self._headers(topic, value))
+
+    async def flush(self) -> None:
+        for producer in self.producers.values():
+            await producer.flush()
+
+
+async def _send_all(
+    addresses: StackAddresses, journeys: list[Journey], rate: float, done: asyncio.Event
+) -> int:
     """Send each journey's messages in order (keyed by person), ``rate`` journeys a second; a send that fails
     while the broker is away is retried with the same bytes (same event id: applied once)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5, request_timeout_ms=60_000
-    )
+    producer = OutsideSystems(addresses, enable_idempotence=True, linger_ms=5, request_timeout_ms=60_000)
     await producer.start()
     sent = 0
     started = time.monotonic()
@@ -281,19 +352,30 @@ async def _chaos(
     rng: random.Random,
 ) -> None:
     """Spread ``kills`` SIGKILLs over the sending period, each service restarted after a moment; restart the
-    broker once (a third of the way) and PostgreSQL once (two thirds)."""
+    broker once (a third of the way) and PostgreSQL once (two thirds). On a cluster, SIGKILL the leader of
+    custody's first event partition a quarter of the way and whichever node leads it then at three quarters,
+    each restarted a few seconds later."""
     events: list[tuple[float, str]] = [(duration_s * (k + 0.5) / max(kills, 1), "kill") for k in range(kills)]
-    if restart_infra:
+    if restart_infra and isinstance(system.stack.kafka, KafkaCluster):
+        events += [(duration_s / 4, "leader"), (duration_s / 2, "postgres"), (duration_s * 3 / 4, "leader")]
+    elif restart_infra:
         events += [(duration_s / 3, "broker"), (duration_s * 2 / 3, "postgres")]
     started = time.monotonic()
     for at, what in sorted(events):
         await asyncio.sleep(max(0.0, at - (time.monotonic() - started)))
         if what == "kill":
-            spec = rng.choice(SERVICES)
-            system.kill(spec.name)
-            chaos.kills[spec.name] += 1
+            name = rng.choice(sorted(system.instances))
+            system.kill(name)
+            chaos.kills[name] += 1
             await asyncio.sleep(rng.uniform(0.2, 2.0))
-            system.start_service(spec)
+            system.start_instance(name)
+        elif what == "leader":
+            assert isinstance(system.stack.kafka, KafkaCluster)
+            leader = await partition_leader(system.stack.kafka.bootstrap, CUSTODY_EVENTS.name, 0)
+            await asyncio.to_thread(system.stack.kafka.node(leader).kill)
+            chaos.leader_kills.append(leader)
+            await asyncio.sleep(5)
+            await asyncio.to_thread(system.stack.kafka.restart, leader)
         elif what == "broker":
             await asyncio.to_thread(system.stack.kafka.stop)
             await asyncio.sleep(3)
@@ -333,7 +415,7 @@ async def dead_letters(bootstrap: str) -> Counter[str]:
     for spec in MAIN_TOPICS:
         consumer = AIOKafkaConsumer(
             spec.dead_letter().name,
-            bootstrap_servers=bootstrap,
+            **kafka_options(bootstrap),
             auto_offset_reset="earliest",
             group_id=None,
             enable_auto_commit=False,
@@ -355,7 +437,7 @@ async def dead_letters(bootstrap: str) -> Counter[str]:
 async def _topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
         enable_auto_commit=False,
@@ -550,6 +632,7 @@ class Report:
     checks: list[Check]
     seconds: float
     dead: Counter[str] = field(default_factory=Counter)
+    replicas: int = 1
 
     @property
     def lost(self) -> int:
@@ -561,7 +644,8 @@ class Report:
 
     def print(self) -> None:
         table = Table(
-            title=f"Drill: {self.journeys} journeys, {self.messages} messages, {self.seconds:.0f} s"
+            title=f"Drill: {self.journeys} journeys, {self.messages} messages, {self.replicas} instance(s) of "
+            f"each service, {self.seconds:.0f} s"
         )
         for column in ("check", "expected", "found", "lost", "duplicated"):
             table.add_column(column, justify="left" if column == "check" else "right")
@@ -573,6 +657,9 @@ class Report:
             f"SIGKILLs: {sum(self.chaos.kills.values())} ({kills}); broker restarts: "
             f"{self.chaos.broker_restarts}; PostgreSQL restarts: {self.chaos.postgres_restarts}"
         )
+        if self.chaos.leader_kills:
+            leaders = ", then ".join(f"node {n}" for n in self.chaos.leader_kills)
+            console.print(f"Partition leaders SIGKILLed (three-node cluster, RF 3, min.insync 2): {leaders}")
         console.print(f"lost effects: {self.lost}; duplicated effects: {self.duplicated}")
         for what, n in self.dead.items():
             console.print(f"dead letters x{n}: {what}")
@@ -587,9 +674,11 @@ async def run_drill(
     restart_infra: bool = True,
     settle_s: float = 300,
     state: Path | None = None,
+    replicas: int = 1,
+    cluster: int = 1,
 ) -> Report:
     state = state or project_root() / ".local" / "drills" / f"drill-{uuid.uuid4().hex[:8]}"
-    system = System(state)
+    system = System(state, replicas=replicas, kafka_nodes=cluster)
     started = time.monotonic()
     hook_secret = f"drill-alerts-{uuid.uuid4().hex}"
     try:
@@ -603,7 +692,7 @@ async def run_drill(
             chaos = Chaos()
             done = asyncio.Event()
             duration = journeys / rate
-            sender = asyncio.create_task(_send_all(system.addresses.kafka_bootstrap, plan, rate, done))
+            sender = asyncio.create_task(_send_all(system.addresses, plan, rate, done))
             attending = asyncio.create_task(_serve_ra1_and_attend(system, plan, duration + settle_s))
             await _chaos(system, kills, restart_infra, duration, done, chaos, random.Random(seed))  # noqa: S311
             sent = await sender
@@ -613,7 +702,7 @@ async def run_drill(
             dead = await dead_letters(system.addresses.kafka_bootstrap)
             if receiver.unsigned:
                 dead[f"alert webhook deliveries with a bad signature: {receiver.unsigned}"] += 1
-        return Report(journeys, sent, chaos, checks, time.monotonic() - started, dead)
+        return Report(journeys, sent, chaos, checks, time.monotonic() - started, dead, replicas)
     finally:
         await asyncio.to_thread(system.stop)
         shutil.rmtree(state, ignore_errors=True)
@@ -636,8 +725,22 @@ def main(
     rate: Annotated[float, typer.Option(help="Journeys sent a second")] = 25.0,
     seed: Annotated[int, typer.Option()] = 2008,
     settle: Annotated[float, typer.Option(help="Seconds to wait for everything to be applied")] = 300.0,
+    replicas: Annotated[
+        int, typer.Option(min=1, max=4, help="Instances of each service, killed at random")
+    ] = 2,
+    cluster: Annotated[int, typer.Option(min=1, max=5, help="Kafka nodes: 3 kills partition leaders")] = 1,
 ) -> None:
-    report = asyncio.run(run_drill(journeys=journeys, kills=kills, rate=rate, seed=seed, settle_s=settle))
+    report = asyncio.run(
+        run_drill(
+            journeys=journeys,
+            kills=kills,
+            rate=rate,
+            seed=seed,
+            settle_s=settle,
+            replicas=replicas,
+            cluster=cluster,
+        )
+    )
     report.print()
     sys.exit(0 if report.lost == 0 and report.duplicated == 0 else 1)
 

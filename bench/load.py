@@ -43,6 +43,7 @@ from dipflow.devstack.offsets import launch_run, run_output, stop_run
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.devstack.stack import StackAddresses
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import MAIN_TOPICS
 
 ROOT = project_root()
@@ -334,7 +335,7 @@ async def reconcile(addresses: StackAddresses, created: dict[str, Any]) -> list[
 
 async def dead_lettered(bootstrap: str) -> dict[str, int]:
     """Records on each dead-letter topic (end offsets: exact, and cheap)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None, enable_auto_commit=False)
     await consumer.start()
     found: dict[str, int] = {}
     try:

@@ -46,7 +46,7 @@ from fastapi import FastAPI, Request
 from rich.console import Console
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
-from bench.drill import KAFKA_ONLY_MIX, SECRET, Journey, System, generate
+from bench.drill import KAFKA_ONLY_MIX, SECRET, Journey, OutsideSystems, System, generate
 from bench.infra import BenchInfra
 from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
@@ -55,7 +55,9 @@ from dipflow.db.database import ensure_database, server_dsn
 from dipflow.devstack import free_port
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
+from dipflow.devstack.stack import StackAddresses
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import TopicSpec
 from dipflow.working_days import LONDON, is_working_day
 
@@ -92,7 +94,7 @@ async def raw_kafka(bootstrap: str, records: int, size: int) -> dict[str, Any]:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, [TopicSpec(topic, partitions=6)])
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -102,7 +104,7 @@ async def raw_kafka(bootstrap: str, records: int, size: int) -> dict[str, Any]:
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(6)])
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -195,8 +197,8 @@ async def applied_events(pools: dict[str, asyncpg.Pool]) -> dict[str, int]:
     return {name: await pool.fetchval("SELECT count(*) FROM inbox") for name, pool in pools.items()}
 
 
-async def send_journeys(bootstrap: str, journeys: list[Journey], rate: float) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+async def send_journeys(addresses: StackAddresses, journeys: list[Journey], rate: float) -> int:
+    producer = OutsideSystems(addresses, enable_idempotence=True, linger_ms=5)
     await producer.start()
     sent = 0
     started = time.monotonic()
@@ -279,7 +281,7 @@ async def run_stage(
     watcher = asyncio.create_task(watch())
     started = time.monotonic()
     try:
-        commands = await send_journeys(system.addresses.kafka_bootstrap, journeys, rate)
+        commands = await send_journeys(system.addresses, journeys, rate)
         seconds = time.monotonic() - started
         after, drain = await settle(pools)
     finally:
@@ -408,7 +410,7 @@ async def latency_run(
         listeners = [asyncio.create_task(listen(w)) for w in workers]
         await asyncio.wait_for(ready.wait(), 30)
         rate = events_per_s / events_per_journey
-        load = asyncio.create_task(send_journeys(system.addresses.kafka_bootstrap, background, rate))
+        load = asyncio.create_task(send_journeys(system.addresses, background, rate))
         sent: list[Probe] = []
         try:
             await asyncio.sleep(3)  # the background load is flowing

@@ -27,6 +27,7 @@ from dipflow.db import apply_migrations, load_migrations
 from dipflow.db.database import ensure_database, server_dsn
 from dipflow.events.replay import replay
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import all_topics
 from dipflow_ppo_register.replay import SPEC
 
@@ -55,7 +56,7 @@ class ReplayFigures:
 async def publish_history(bootstrap: str, detentions: int, prefix: str) -> tuple[int, float]:
     started = time.monotonic()
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         acks="all",
         linger_ms=20,
         max_batch_size=512 * 1024,

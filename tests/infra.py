@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dipflow.devstack import KafkaServer, PostgresServer, free_port
+from dipflow.devstack.credentials import SUPERUSER, Credentials
 from dipflow.devstack.paths import project_root
 from dipflow.kafka.admin import wait_for_broker
 
@@ -28,10 +29,15 @@ ROOT = project_root()
 
 @dataclass(frozen=True)
 class Infra:
-    kafka_bootstrap: str
-    postgres_dsn: str  # maintenance database of the server; tests create their own databases
+    kafka_bootstrap: str  # the super user's address: tests create topics and read anything
+    postgres_dsn: str  # the superuser on the maintenance database; tests create their own databases
     kafka: KafkaServer | None = None  # set when the tests own the broker (drills restart it)
     postgres: PostgresServer | None = None
+
+    def kafka_as(self, principal: str) -> str:
+        """The address of one of the ACL'd principals (a service's, a custody or probation system's)."""
+        assert self.kafka is not None, "principals exist on the tests' own broker only"
+        return self.kafka.address_for(principal)
 
 
 def docker_answers() -> bool:
@@ -87,7 +93,12 @@ def provide_infra() -> Iterator[Infra]:
             pg = stack.enter_context(PostgresContainer("postgres:18", driver=None))
             dsn = pg.get_connection_url()
         else:
-            pg_server = PostgresServer(workdir / "postgres", port=free_port(), durable=False)
+            pg_server = PostgresServer(
+                workdir / "postgres",
+                port=free_port(),
+                durable=False,
+                superuser_password=Credentials.ensure(workdir / "credentials.json").postgres[SUPERUSER],
+            )
             pg_server.start()
             stack.callback(pg_server.stop)
             dsn = pg_server.dsn()

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from dipflow.auth import Role
 from dipflow.devstack.web import WEB
+from dipflow.kafka.connection import kafka_options
 from tests.e2e.actors import SUITE, Actors, service_clients
 from tests.e2e.system import ROOT, System, start_system, until
 from tests.integration.referral.stack import uvicorn_app
@@ -306,7 +307,7 @@ async def test_refusal_to_give_a_sample_is_an_offence_and_gives_no_required_asse
     assert did not in [a["detention_id"] for a in rows]
     consumer = AIOKafkaConsumer(
         "custody.events.v1",
-        bootstrap_servers=actors.system.kafka_bootstrap,
+        **kafka_options(actors.system.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )
@@ -534,7 +535,7 @@ async def test_no_name_birth_date_or_pnc_number_in_any_log_line_or_metric_of_the
     assert (await actors.custody.get(f"/v1/ppo-status/{pnc}", headers=actors.officer)).status_code == 200
     custody_log = actors.system.state / "logs" / "custody.log"
     dead_letters_logged = custody_log.read_text().count('"dead_lettered"')
-    producer = AIOKafkaProducer(bootstrap_servers=actors.system.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(actors.system.kafka_bootstrap))
     await producer.start()
     try:  # a custody system sends a command that is not JSON, with the person in it
         await producer.send_and_wait(

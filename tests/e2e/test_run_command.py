@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import psutil
 
@@ -27,6 +29,23 @@ def _processes_mentioning(marker: str) -> list[psutil.Process]:
         if marker in cmdline:
             found.append(proc)
     return found
+
+
+async def _service_connections(admin_dsn: str) -> set[tuple[str, str, bool]]:
+    """(database, role, is the role a superuser) for every connection to a service's database."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT a.datname, a.usename, r.rolsuper
+            FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+            WHERE a.datname = ANY($1::text[]) AND a.pid <> pg_backend_pid()
+            """,
+            [spec.database for spec in SERVICES],
+        )
+    finally:
+        await conn.close()
+    return {(row["datname"], row["usename"], row["rolsuper"]) for row in rows}
 
 
 def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -66,6 +85,7 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
             assert {"db", "broker"} <= set(body["checks"]) and set(body["checks"].values()) == {"ok"}
         assert docs.status_code == 200
         started = json.loads((state / "stack.json").read_text())
+        connected = asyncio.run(_service_connections(started["postgres_dsn"]))
         marker = str(state)
         assert _processes_mentioning(marker), "Kafka and PostgreSQL run from the state folder"
     finally:
@@ -73,6 +93,9 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         output = run_output(state).read_text(errors="replace")
 
     assert returncode == 0, output
+    assert {database for database, _, _ in connected} == {spec.database for spec in SERVICES}
+    for database, role, superuser in connected:
+        assert role == database and not superuser, f"{role} on {database} (superuser: {superuser})"
     for spec in SERVICES:
         assert f"{spec.url(offset)}/docs" in output
     assert "Everything this command started has stopped." in output

@@ -25,6 +25,7 @@ from dipflow.devstack import KafkaServer, PostgresServer, free_port
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import TopicSpec
 from tests.infra import ROOT, Infra
 from tests.integration.test_event_backbone import eventually, make_consumer, running
@@ -93,7 +94,7 @@ async def test_consumer_killed_mid_batch_applies_every_effect_exactly_once(
     own: OwnServers, drill_db: str, drill_topic: str, unique: str
 ) -> None:
     events = [sample_event(i) for i in range(3000)]
-    producer = AIOKafkaProducer(bootstrap_servers=own.kafka.bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(own.kafka.bootstrap), linger_ms=5)
     await producer.start()
     try:
         for e in events:

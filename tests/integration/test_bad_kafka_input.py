@@ -26,6 +26,7 @@ from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.privacy import ErasureRequested
 from dipflow.topics import (
     CUSTODY_COMMANDS,
@@ -56,6 +57,7 @@ from tests.infra import Infra
 from tests.integration.referral.stack import AUTH, MANAGER, SUITE, bearer
 from tests.support.bad_input import PRODUCER_LIMIT, BadRecord, bad_records, sentinel
 from tests.support.sample_app import serve
+from tests.support.senders import COMMAND_SENDERS, signed_value
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.timeout(240)
@@ -93,7 +95,7 @@ async def stack(infra: Infra) -> AsyncIterator[Stack]:
 
     async with AsyncExitStack() as apps:
         custody = await apps.enter_async_context(
-            serve(custody_app(CustodySettings(**common("custody")), AUTH))
+            serve(custody_app(CustodySettings(**common("custody"), command_senders=COMMAND_SENDERS), AUTH))
         )
         referral = await apps.enter_async_context(
             serve(referral_app(ReferralSettings(**common("referral")), AUTH))
@@ -112,9 +114,9 @@ async def send(infra: Infra, topic: str, key: str, records: list[BadRecord | byt
     """In order, on one key (so one partition). Consecutive records go out together, so that the consumer sees
     them in one batch; compressed ones through a producer that compresses and allows records larger than the
     default limit."""
-    plain = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True, linger_ms=20)
+    plain = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), enable_idempotence=True, linger_ms=20)
     packing = AIOKafkaProducer(
-        bootstrap_servers=infra.kafka_bootstrap,
+        **kafka_options(infra.kafka_bootstrap),
         enable_idempotence=True,
         compression_type="gzip",
         max_request_size=8 * PRODUCER_LIMIT,
@@ -126,9 +128,12 @@ async def send(infra: Infra, topic: str, key: str, records: list[BadRecord | byt
             records, lambda r: isinstance(r, BadRecord) and r.compressed
         ):
             producer = packing if compressed else plain
+            values = [r.value if isinstance(r, BadRecord) else r for r in run]
             sent = [
-                await producer.send(topic, r.value if isinstance(r, BadRecord) else r, key=key.encode())
-                for r in run
+                await producer.send(
+                    topic, value, key=key.encode(), headers=signed_value(value) if value is not None else []
+                )
+                for value in values
             ]
             await asyncio.gather(*sent)
     finally:
@@ -162,7 +167,7 @@ class DeadLetters:
         self.group, self.key = group, key.encode()
         self.consumer = AIOKafkaConsumer(
             topic + ".dlq",
-            bootstrap_servers=infra.kafka_bootstrap,
+            **kafka_options(infra.kafka_bootstrap),
             auto_offset_reset="earliest",
             group_id=None,
         )
@@ -599,7 +604,7 @@ async def test_every_bad_record_is_dead_lettered_with_its_reason_and_the_good_on
 
 async def test_a_record_over_the_brokers_limit_is_refused_and_never_reaches_a_consumer(infra: Infra) -> None:
     """Larger than message.max.bytes (uncompressed): the broker refuses it, whatever the producer allows."""
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, max_request_size=4 * PRODUCER_LIMIT)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), max_request_size=4 * PRODUCER_LIMIT)
     await producer.start()
     try:
         with pytest.raises(MessageSizeTooLargeError):

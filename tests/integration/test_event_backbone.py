@@ -18,6 +18,7 @@ from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
+from dipflow.kafka.connection import kafka_options
 from dipflow.uow import UnitOfWork
 from tests.infra import Infra
 from tests.support.events import PRODUCER, REGISTRY, record_effect, sample_event, write_events
@@ -84,7 +85,7 @@ async def test_redelivered_events_are_applied_once(
     infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
 ) -> None:
     events = [sample_event(i) for i in range(50)]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:
         for _ in range(3):  # the same events three times, as a relay retrying after a crash would
@@ -118,7 +119,7 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
             saw_other[me] = False
         await record_effect(uow, envelope, payload)
 
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:
         for partition in (0, 1):
@@ -149,7 +150,7 @@ async def test_a_batch_rolled_back_and_retried_is_counted_once(
             raise ConnectionResetError("database went away mid-batch")
         removed.append(key)
 
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:
         for n in range(2):
@@ -188,7 +189,7 @@ async def test_bad_messages_land_in_the_dlq_with_their_reason_and_the_next_is_pr
         (b"P-3", invalid.to_bytes(), "schema-invalid"),
         (b"P-4", orjson.dumps({"event_id": "nope"}), "schema-invalid"),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:
         for key, value, _ in bad:
@@ -228,7 +229,7 @@ async def test_a_handler_that_keeps_failing_dead_letters_only_that_event(
         await record_effect(uow, envelope, payload)
 
     events = [sample_event(1, "P-x"), poison, sample_event(2, "P-x")]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:
         for e in events:
@@ -259,7 +260,7 @@ async def test_a_handler_that_keeps_failing_dead_letters_only_that_event(
 
 async def _read_all(infra: Infra, topic: str, n: int) -> list[Any]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+        topic, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     found: list[Any] = []
@@ -444,7 +445,7 @@ async def test_a_consumer_stuck_with_work_fails_readyz_and_names_itself(
     app = build_sample_app(database_dsn, infra.kafka_bootstrap, on_start=[add_consumer])
     async with serve(app) as client:
         await eventually(lambda: _ready(client, 200), timeout_s=30)
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+        producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
         await producer.start()
         event = sample_event(1)
         await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key)
@@ -471,7 +472,7 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
     from tests.infra import ROOT
     from tests.support.events import replay_spec
 
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), linger_ms=5)
     await producer.start()
     events = [sample_event(i) for i in range(800)]
     for e in events:

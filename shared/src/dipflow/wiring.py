@@ -15,6 +15,7 @@ import asyncpg
 from dipflow.events import EventRegistry
 from dipflow.events.consumer import EventConsumer, Handler, TombstoneHandler
 from dipflow.events.relay import OutboxRelay
+from dipflow.events.senders import RecordCheck
 from dipflow.events.timers import DeadlineHandler, TimerLoop
 from dipflow.settings import ServiceSettings
 from dipflow.uow import Producer
@@ -60,6 +61,8 @@ class Subscription:
     registry: EventRegistry
     handler: Handler
     on_tombstone: TombstoneHandler | None = None
+    check: RecordCheck | None = None
+    """Refuses a record before it is applied (outside systems' signatures: :mod:`dipflow.events.senders`)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ def loops(
                 handler=subscription.handler,
                 producer=producer,
                 on_tombstone=subscription.on_tombstone,
+                check=subscription.check,
             )
         )
     if wiring.timers:

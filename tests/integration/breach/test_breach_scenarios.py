@@ -25,6 +25,7 @@ from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.events import EventPayload, new_envelope
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import PROBATION_EVENTS, REFERRAL_EVENTS, all_topics
 from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
@@ -97,7 +98,7 @@ class Services:
     async def publish(
         self, topic: str, person: str, payload: EventPayload, producer: str, at: datetime | None = None
     ) -> None:
-        kafka = AIOKafkaProducer(bootstrap_servers=self.infra.kafka_bootstrap, enable_idempotence=True)
+        kafka = AIOKafkaProducer(**kafka_options(self.infra.kafka_bootstrap), enable_idempotence=True)
         await kafka.start()
         try:
             envelope = new_envelope(
@@ -138,7 +139,7 @@ async def services(infra: Infra, unique: str, **breach_settings: Any) -> AsyncIt
 async def breach_events(infra: Infra, person: str, types: set[str], want: int) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         "breach.events.v1",
-        bootstrap_servers=infra.kafka_bootstrap,
+        **kafka_options(infra.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )

@@ -16,11 +16,13 @@ from aiokafka import AIOKafkaConsumer
 from dipflow.auth import AuthSettings, Role, mint_token
 from dipflow.db.database import server_dsn
 from dipflow.kafka.admin import ensure_topics
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import all_topics
 from dipflow_custody.main import create_app
 from dipflow_custody.settings import CustodySettings
 from tests.infra import Infra
 from tests.support.sample_app import serve
+from tests.support.senders import COMMAND_SENDERS
 
 SECRET = "custody-test-secret-" + "x" * 30
 AUTH = AuthSettings(dev_secret=SECRET)
@@ -38,6 +40,7 @@ async def custody(infra: Infra, unique: str) -> AsyncIterator[httpx.AsyncClient]
         service_name=f"custody-{unique}",  # its own consumer groups: tests do not share offsets
         database_url=server_dsn(infra.postgres_dsn, f"custody_{unique}"),
         kafka_bootstrap=infra.kafka_bootstrap,
+        command_senders=COMMAND_SENDERS,
     )
     async with serve(create_app(settings, auth_settings=AUTH)) as client:
         yield client
@@ -46,7 +49,7 @@ async def custody(infra: Infra, unique: str) -> AsyncIterator[httpx.AsyncClient]
 async def events_for(infra: Infra, person_id: str, want: int, timeout_s: float = 30) -> list[dict[str, Any]]:
     """Envelopes on custody.events.v1 keyed by ``person_id`` (person ids are unique per test)."""
     consumer = AIOKafkaConsumer(
-        TOPIC, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+        TOPIC, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     found: list[dict[str, Any]] = []

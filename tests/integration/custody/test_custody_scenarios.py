@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.events import new_envelope
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import PPO_REGISTER
 from dipflow_ppo_register.contracts.events import PpoStatus, Strand
 from tests.infra import Infra
@@ -121,7 +122,7 @@ async def test_s07_ppo_arrested_for_criminal_damage_needs_an_inspector_decision(
         producer="ppo-register",
         occurred_at=datetime.now(UTC),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     await producer.send_and_wait(PPO_REGISTER.name, status.to_bytes(), key=status.key)
     await producer.stop()
@@ -150,7 +151,7 @@ async def test_s07_ppo_arrested_for_criminal_damage_needs_an_inspector_decision(
     )
     assert did not in [w["detention_id"] for w in waiting.json()]
 
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     await producer.send_and_wait(PPO_REGISTER.name, None, key=status.key)  # removed from the register
     await producer.stop()

@@ -11,6 +11,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from dipflow.auth import Role
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import REFERENCE
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
@@ -34,7 +35,7 @@ def booking(pid: str, suite: str, day: str, offence: dict[str, Any], home: str =
 async def reference_record(infra: Infra, key: str, want: Any, timeout_s: float = 30) -> dict[str, Any]:
     """The latest record on reference.v1 for ``key`` that ``want`` accepts."""
     consumer = AIOKafkaConsumer(
-        REFERENCE.name, bootstrap_servers=infra.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+        REFERENCE.name, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     try:
@@ -319,7 +320,7 @@ async def test_t4_a_ppo_arrested_for_an_offence_outside_the_catalogue_goes_to_an
         producer="ppo-register",
         occurred_at=datetime.now(UTC),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     await producer.send_and_wait(PPO_REGISTER.name, status.to_bytes(), key=status.key)
     await producer.stop()

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time
 from aiokafka import AIOKafkaProducer
 
 from dipflow.events import EventPayload, new_envelope
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import CUSTODY_EVENTS, REFERRAL_EVENTS
 from dipflow_custody.contracts.events import (
     Charged,
@@ -144,7 +145,7 @@ class Stream:
         )
 
     async def publish(self, bootstrap: str) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+        producer = AIOKafkaProducer(**kafka_options(bootstrap), enable_idempotence=True, linger_ms=5)
         await producer.start()
         try:
             for topic, person, value in self.records:

@@ -37,7 +37,7 @@ def wiring(settings: CustodySettings) -> Wiring:
     """Custody's copies of the PPO register (T4), of the areas and of referral's proposals whose RA1 is to serve
     (A1), the command topic of custody systems, the hold-for-sample and confirmation timers; on start, the shipped
     reference data for what has no record."""
-    commands = subscription(settings.confirmation_working_days)
+    commands = subscription(settings.confirmation_working_days, settings.command_senders)
     copies = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION, REFERRAL_PROPOSALS]
     started = [seed_reference, reference_copy.start_area_directory]
     timers = {**TIMERS, **clocks.timers(settings.clock_policy())}

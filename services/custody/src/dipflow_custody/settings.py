@@ -3,11 +3,21 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from dipflow.settings import ServiceSettings
 from dipflow_custody.service_layer.clocks import ClockPolicy
+
+
+class CommandSender(BaseModel):
+    """A custody suite system that may send commands: the key it signs them with and the areas (boroughs,
+    forces, or ``*``) whose suites it acts for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: SecretStr = Field(min_length=16)
+    areas: list[str] = Field(min_length=1)
 
 
 class CustodySettings(ServiceSettings):
@@ -44,6 +54,11 @@ class CustodySettings(ServiceSettings):
     )
     webhook_retry_base_s: float = Field(
         5.0, gt=0, description="First alert-webhook retry after this; doubles"
+    )
+    command_senders: dict[str, CommandSender] = Field(
+        default_factory=dict,
+        description="The custody systems whose signed commands are applied (JSON: name → key and areas); "
+        "a command from any other sender, unsigned, or for a suite outside its areas is dead-lettered",
     )
 
     def clock_policy(self) -> ClockPolicy:

@@ -31,6 +31,11 @@ async def ensure_database(dsn: str) -> bool:
     name = database_name(dsn)
     if not _IDENTIFIER.match(name):
         raise ValueError(f"database name {name!r} is not a plain lower-case identifier")
+    try:  # a service's own role may connect only to its own database, which provisioning made
+        await (await asyncpg.connect(dsn)).close()
+        return False
+    except asyncpg.InvalidCatalogNameError:
+        pass
     conn = await asyncpg.connect(server_dsn(dsn))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)

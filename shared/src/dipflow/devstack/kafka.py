@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dipflow.devstack.credentials import Credentials
 from dipflow.devstack.net import free_port, port_open
 from dipflow.devstack.paths import kafka_libs, kafka_log4j, kafka_pom, project_root
-from dipflow.devstack.process import ManagedProcess
+from dipflow.devstack.principals import ADMIN, CONTROLLER, SUPER_USERS, all_acls
+from dipflow.devstack.process import ManagedProcess, kill_group
+from dipflow.devstack.tls import ServerTls, ensure_server_tls
+from dipflow.kafka.acls import create_acls
 from dipflow.kafka.admin import wait_for_broker
+from dipflow.kafka.connection import MECHANISM, KafkaAddress
 
 KAFKA_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -65,6 +72,16 @@ class KafkaServer:
     port: int = 9092
     controller_port: int = 9093
     heap: str = "512m"
+    credentials: Credentials | None = None
+    """With credentials, clients must use TLS and SCRAM-SHA-512 and are held to the ACLs; without, PLAINTEXT."""
+    tls: ServerTls | None = None
+    node_id: int = 1
+    voters: str | None = None
+    """The controller quorum (``id@host:port,…``); this node alone when None."""
+    replication: int = 1
+    """Copies of each partition the cluster keeps (internal topics and the default); writes need
+    ``min(2, replication)`` of them in sync."""
+    cluster_id: str | None = None
     process: ManagedProcess | None = None
 
     @classmethod
@@ -76,8 +93,10 @@ class KafkaServer:
         controller_port: int | None = None,
         root: Path | None = None,
         fetch: bool = True,
+        secure: bool = True,
     ) -> KafkaServer:
-        """This checkout's broker in ``data_dir``, on free ports unless given; ``fetch`` assembles the jars now."""
+        """This checkout's broker in ``data_dir``, on free ports unless given; ``fetch`` assembles the jars now.
+        ``secure`` (the default) keeps its credentials and TLS material beside ``data_dir``."""
         root = root or project_root()
         if fetch:
             fetch_kafka(root)
@@ -87,11 +106,25 @@ class KafkaServer:
             log4j_config=kafka_log4j(root),
             port=port or free_port(),
             controller_port=controller_port or free_port(),
+            credentials=Credentials.ensure(data_dir.parent / "credentials.json") if secure else None,
+            tls=ensure_server_tls(data_dir.parent / "tls") if secure else None,
         )
 
     @property
-    def bootstrap(self) -> str:
+    def servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def bootstrap(self) -> str:
+        """The address of the super user ``admin`` (topics, ACLs, tests); PLAINTEXT when not secure."""
+        return self.address_for(ADMIN)
+
+    def address_for(self, principal: str) -> str:
+        """The address a client authenticating as ``principal`` uses (see :mod:`dipflow.kafka.connection`)."""
+        if self.credentials is None or self.tls is None:
+            return self.servers
+        password = self.credentials.kafka[principal]
+        return str(KafkaAddress(self.servers, principal, password, str(self.tls.ca)))
 
     @property
     def properties_path(self) -> Path:
@@ -109,12 +142,16 @@ class KafkaServer:
             *args,
         ]
 
+    @property
+    def min_in_sync(self) -> int:
+        return min(2, self.replication)
+
     def write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -123,31 +160,54 @@ class KafkaServer:
             "log.dirs": str(self.data_dir / "logs"),
             "num.partitions": "6",
             "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
+            "offsets.topic.replication.factor": str(self.replication),
             "offsets.topic.num.partitions": "12",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "min.insync.replicas": "1",
+            "default.replication.factor": str(self.replication),
+            "transaction.state.log.replication.factor": str(self.replication),
+            "transaction.state.log.min.isr": str(self.min_in_sync),
+            "min.insync.replicas": str(self.min_in_sync),
             "group.initial.rebalance.delay.ms": "0",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": str(self.replication),
+            "share.coordinator.state.topic.min.isr": str(self.min_in_sync),
         }
+        if self.credentials is not None and self.tls is not None:
+            props.update(secure_listeners(self.port, self.controller_port, self.credentials, self.tls))
         self.properties_path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        os.chmod(self.properties_path, 0o600)
 
     def format_storage(self) -> None:
         """Format KRaft storage once; an already formatted directory keeps its data."""
+        stamp = self.data_dir / "principals.stamp"
+        principals = ",".join(sorted(self.credentials.kafka)) if self.credentials else "-"
         if (self.data_dir / "logs" / "meta.properties").exists():
-            return
-        cluster_id = subprocess.run(
-            self._java(STORAGE_TOOL, "random-uuid"), check=True, capture_output=True, text=True
-        ).stdout.strip()
+            if stamp.exists() and stamp.read_text() == principals:
+                return
+            # formatted before authentication (or before a principal was added): SCRAM users are made at format
+            shutil.rmtree(self.data_dir / "logs")
+        cluster_id = self.cluster_id or new_cluster_id()
+        users: list[str] = []
+        for principal, password in sorted((self.credentials.kafka if self.credentials else {}).items()):
+            if principal != CONTROLLER:
+                users += ["--add-scram", f"{MECHANISM}=[name={principal},password={password}]"]
         subprocess.run(
-            self._java(STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.properties_path)),
+            self._java(STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.properties_path), *users),
             check=True,
             capture_output=True,
         )
+        stamp.write_text(principals)
 
     def start(self, timeout_s: float = 90.0) -> None:
+        self.launch()
+        try:
+            self.wait_alive(timeout_s)
+            if self.credentials is not None:
+                asyncio.run(create_acls(self.bootstrap, all_acls()))
+        except BaseException:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
+        """Start the process without waiting (the nodes of a cluster start together: a quorum needs two)."""
         for port in (self.port, self.controller_port):
             if port_open(port):
                 raise RuntimeError(f"port {port} is already in use; is another Kafka running?")
@@ -155,16 +215,21 @@ class KafkaServer:
         self.format_storage()
         env = {**os.environ, "KAFKA_HEAP_OPTS": f"-Xmx{self.heap}"}
         self.process = ManagedProcess.start(
-            "kafka",
+            "kafka" if self.voters is None else f"kafka-{self.node_id}",
             self._java(KAFKA_MAIN, str(self.properties_path)),
             log_path=self.data_dir / "kafka.log",
             env=env,
         )
-        try:
-            asyncio.run(_wait_alive(self, timeout_s))
-        except BaseException:
-            self.stop()
-            raise
+
+    def wait_alive(self, timeout_s: float = 90.0) -> None:
+        asyncio.run(_wait_alive(self, timeout_s))
+
+    def kill(self) -> None:
+        """SIGKILL: no controlled shutdown, no leadership handed over first."""
+        if self.process is not None:
+            kill_group(self.process.pid)
+            self.process.popen.wait(30)
+            self.process = None
 
     def stop(self) -> None:
         if self.process is not None:
@@ -173,7 +238,7 @@ class KafkaServer:
 
 
 async def _wait_alive(server: KafkaServer, timeout_s: float) -> None:
-    waiter = asyncio.ensure_future(wait_for_broker(server.bootstrap, timeout_s))
+    waiter = asyncio.ensure_future(wait_for_broker(server.address_for(ADMIN), timeout_s))
     while not waiter.done():
         assert server.process is not None
         if not server.process.alive():
@@ -181,3 +246,127 @@ async def _wait_alive(server: KafkaServer, timeout_s: float) -> None:
             raise RuntimeError("Kafka exited during start:\n" + server.process.tail())
         await asyncio.wait({waiter}, timeout=0.2)
     waiter.result()
+
+
+def secure_listeners(
+    port: int, controller_port: int, credentials: Credentials, tls: ServerTls
+) -> dict[str, str]:
+    """Clients and brokers on SASL_SSL with SCRAM-SHA-512 (brokers as ``admin``), the controller quorum on
+    SASL PLAIN as ``controller`` (KRaft cannot use SCRAM there), ACLs by the StandardAuthorizer."""
+    admin, controller = credentials.kafka[ADMIN], credentials.kafka[CONTROLLER]
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    return {
+        "listeners": f"CLIENT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"CLIENT://127.0.0.1:{port}",
+        "inter.broker.listener.name": "CLIENT",
+        "listener.security.protocol.map": "CLIENT:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": MECHANISM,
+        "listener.name.client.sasl.enabled.mechanisms": MECHANISM,
+        "listener.name.client.scram-sha-512.sasl.jaas.config": (
+            f'{scram} required username="{ADMIN}" password="{admin}";'
+        ),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": (
+            f'{plain} required username="{CONTROLLER}" password="{controller}" user_{CONTROLLER}="{controller}";'
+        ),
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(tls.keystore),
+        "ssl.keystore.password": tls.keystore_password,
+        "ssl.key.password": tls.keystore_password,
+        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(tls.ca),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": ";".join(f"User:{name}" for name in SUPER_USERS),
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what ``random-uuid`` prints)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@dataclass
+class KafkaCluster:
+    """``size`` brokers, each also a controller of one quorum, on loopback: every partition on every node
+    (replication ``size``), writes acknowledged by two in sync, so one node may die without losing a write."""
+
+    nodes: list[KafkaServer]
+
+    @classmethod
+    def local(
+        cls, data_dir: Path, *, size: int = 3, root: Path | None = None, fetch: bool = True
+    ) -> KafkaCluster:
+        root = root or project_root()
+        if fetch:
+            fetch_kafka(root)
+        credentials = Credentials.ensure(data_dir.parent / "credentials.json")
+        tls = ensure_server_tls(data_dir.parent / "tls")
+        ports = [(free_port(), free_port()) for _ in range(size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{controller}" for i, (_, controller) in enumerate(ports))
+        cluster_id = new_cluster_id()
+        nodes = [
+            KafkaServer(
+                data_dir=data_dir / f"node-{i + 1}",
+                libs=kafka_libs(root),
+                log4j_config=kafka_log4j(root),
+                port=port,
+                controller_port=controller,
+                credentials=credentials,
+                tls=tls,
+                node_id=i + 1,
+                voters=voters,
+                replication=size,
+                cluster_id=cluster_id,
+            )
+            for i, (port, controller) in enumerate(ports)
+        ]
+        return cls(nodes)
+
+    @property
+    def replication(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def servers(self) -> str:
+        return ",".join(node.servers for node in self.nodes)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.address_for(ADMIN)
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The first node's process (what stack.json records)."""
+        return self.nodes[0].process
+
+    def address_for(self, principal: str) -> str:
+        first = KafkaAddress.parse(self.nodes[0].address_for(principal))
+        return str(replace(first, servers=self.servers))
+
+    def node(self, node_id: int) -> KafkaServer:
+        return next(node for node in self.nodes if node.node_id == node_id)
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait_alive(timeout_s)
+            asyncio.run(create_acls(self.bootstrap, all_acls()))
+        except BaseException:
+            self.stop()
+            raise
+
+    def restart(self, node_id: int, timeout_s: float = 120.0) -> None:
+        node = self.node(node_id)
+        node.launch()
+        node.wait_alive(timeout_s)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

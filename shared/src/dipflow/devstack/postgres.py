@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 
@@ -62,6 +63,8 @@ class PostgresServer:
     data_dir: Path
     port: int = 55432
     durable: bool = True
+    superuser_password: str | None = None
+    """With a password, every connection authenticates (SCRAM-SHA-256); without, loopback is trusted."""
     process: ManagedProcess | None = None
 
     @property
@@ -69,7 +72,21 @@ class PostgresServer:
         return self.data_dir / "pgdata"
 
     def dsn(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        """The superuser's DSN: for provisioning and tests, never for a service."""
+        secret = f":{quote(self.superuser_password, safe='')}" if self.superuser_password else ""
+        return f"postgresql://postgres{secret}@127.0.0.1:{self.port}/{database}"
+
+    def role_dsn(self, role: str, password: str, database: str) -> str:
+        return (
+            f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}/{database}"
+        )
+
+    @property
+    def _auth_stamp(self) -> Path:
+        return self.data_dir / "auth.stamp"
+
+    def _auth(self) -> str:
+        return "scram-sha-256" if self.superuser_password else "trust"
 
     def _prepare(self, user: str | None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,10 +97,17 @@ class PostgresServer:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             _ensure_traversable(self.data_dir)
             _ensure_traversable(postgres_bin())
-        if (self.pgdata / "PG_VERSION").exists():
+        stamp = self._auth_stamp.read_text() if self._auth_stamp.exists() else "trust"
+        if (self.pgdata / "PG_VERSION").exists() and stamp == self._auth():
             return
-        if self.pgdata.exists():
+        if self.pgdata.exists():  # half made, or made with another authentication: a devstack's data only
             shutil.rmtree(self.pgdata)
+        password_file = self.data_dir / "initdb.pw"
+        password_file.write_text(self.superuser_password or "")
+        password_file.chmod(0o600)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(password_file, entry.pw_uid, entry.pw_gid)
         result = subprocess.run(
             [
                 str(postgres_bin() / "initdb"),
@@ -91,7 +115,8 @@ class PostgresServer:
                 str(self.pgdata),
                 "-U",
                 "postgres",
-                "--auth=trust",
+                f"--auth={self._auth()}",
+                *([f"--pwfile={password_file}"] if self.superuser_password else []),
                 "--encoding=UTF8",
                 "--no-instructions",
                 *([] if self.durable else ["--no-sync"]),
@@ -101,8 +126,10 @@ class PostgresServer:
             cwd=self.data_dir,
             **_as_user(user),
         )
+        password_file.unlink()
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed ({result.returncode}): {result.stderr.strip()}")
+        self._auth_stamp.write_text(self._auth())
 
     def start(self, timeout_s: float = 60.0) -> None:
         if port_open(self.port):

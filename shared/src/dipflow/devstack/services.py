@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dipflow.devstack.process import ManagedProcess
+
+if TYPE_CHECKING:
+    from dipflow.devstack.stack import StackAddresses
+
+CUSTODY_SYSTEM = "custody-system"
+REPLICA_PORT_STEP = 10
 
 
 @dataclass(frozen=True)
@@ -18,15 +26,27 @@ class ServiceSpec:
     env_prefix: str
     database: str
 
-    def url(self, port_offset: int = 0) -> str:
-        return f"http://127.0.0.1:{self.port + port_offset}"
+    def url(self, port_offset: int = 0, replica: int = 1) -> str:
+        return f"http://127.0.0.1:{self.replica_port(port_offset, replica)}"
 
-    def environment(self, kafka_bootstrap: str, postgres_dsn: str) -> dict[str, str]:
-        server = postgres_dsn.rsplit("/", 1)[0]
-        return {
-            f"{self.env_prefix}DATABASE_URL": f"{server}/{self.database}",
-            f"{self.env_prefix}KAFKA_BOOTSTRAP": kafka_bootstrap,
+    def replica_port(self, port_offset: int = 0, replica: int = 1) -> int:
+        """Replica 1 on the service's own port, replica k ten ports on per step (custody 8001, 8011, 8021…)."""
+        return self.port + port_offset + REPLICA_PORT_STEP * (replica - 1)
+
+    def replica_name(self, replica: int) -> str:
+        return self.name if replica == 1 else f"{self.name}-{replica}"
+
+    def environment(self, addresses: StackAddresses) -> dict[str, str]:
+        """The service's own Kafka principal and database role (never the administrators'); custody also
+        registers the custody suites' system, acting for every area, as the one sender of its commands."""
+        env = {
+            f"{self.env_prefix}DATABASE_URL": addresses.service_dsn(self.name),
+            f"{self.env_prefix}KAFKA_BOOTSTRAP": addresses.service_kafka_address(self.name),
         }
+        if self.name == "custody" and CUSTODY_SYSTEM in addresses.sender_keys:
+            senders = {CUSTODY_SYSTEM: {"key": addresses.sender_keys[CUSTODY_SYSTEM], "areas": ["*"]}}
+            env[f"{self.env_prefix}COMMAND_SENDERS"] = json.dumps(senders)
+        return env
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -39,17 +59,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 def start_service(
     spec: ServiceSpec,
+    addresses: StackAddresses,
     *,
-    kafka_bootstrap: str,
-    postgres_dsn: str,
     log_dir: Path,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    replica: int = 1,
 ) -> ManagedProcess:
-    """Run one service under uvicorn as a child process in its own session."""
+    """Run one service under uvicorn as a child process in its own session. Replicas of a service run with the
+    same settings, so they share its database, consumer groups, relay (one active at a time) and timers."""
     env = {
         **os.environ,
-        **spec.environment(kafka_bootstrap, postgres_dsn),
+        **spec.environment(addresses),
         **(extra_env or {}),
     }
     argv = [
@@ -61,11 +82,12 @@ def start_service(
         "--host",
         "127.0.0.1",
         "--port",
-        str(port or spec.port),
+        str(port or spec.replica_port(0, replica)),
         "--no-access-log",
         "--timeout-keep-alive",  # longer than clients keep idle connections: a late timer must not close a request
         "75",
         "--timeout-graceful-shutdown",
         "10",
     ]
-    return ManagedProcess.start(spec.name, argv, log_path=log_dir / f"{spec.name}.log", env=env)
+    name = spec.replica_name(replica)
+    return ManagedProcess.start(name, argv, log_path=log_dir / f"{name}.log", env=env)

@@ -30,7 +30,9 @@ from dipflow.events.envelope import Envelope, EventPayload, EventRegistry, Skipp
 from dipflow.events.errors import Backoff, Rejected, as_refusal, is_transient, run_with_restarts
 from dipflow.events.metrics import CONSUMED, LAG, PHASE_SECONDS, POLL_RECORDS
 from dipflow.events.relay import idempotent_producer
+from dipflow.events.senders import RecordCheck
 from dipflow.kafka.clients import stop_within
+from dipflow.kafka.connection import kafka_options
 from dipflow.logging import get_logger
 from dipflow.topics import DLQ_SUFFIX
 from dipflow.uow import Producer, UnitOfWork
@@ -82,6 +84,7 @@ class EventConsumer:
         producer: Producer,
         on_tombstone: TombstoneHandler | None = None,
         limits: ConsumerLimits = ConsumerLimits(),
+        check: RecordCheck | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.pool = pool
@@ -91,6 +94,7 @@ class EventConsumer:
         self.handler = handler
         self.producer = producer
         self.on_tombstone = on_tombstone
+        self.check = check
         self.max_batch = limits.max_batch
         self.parallel_partitions = limits.parallel_partitions
         self.max_attempts = limits.max_attempts
@@ -143,7 +147,7 @@ class EventConsumer:
     async def _session(self) -> None:
         consumer = AIOKafkaConsumer(
             *self.topics,
-            bootstrap_servers=self.bootstrap,
+            **kafka_options(self.bootstrap),
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -240,7 +244,7 @@ class EventConsumer:
             if record.value is None:
                 tombstones.append(record)
                 continue
-            outcome = parse_record(self.registry, record)
+            outcome = parse_record(self.registry, record, self.check)
             if outcome is None:
                 self.skipped += 1
                 CONSUMED.labels(self.group_id, "skipped").inc()
@@ -456,10 +460,17 @@ def same_people(partitions: Iterable[TopicPartition]) -> list[list[TopicPartitio
     return list(groups.values())
 
 
-def parse_record(registry: EventRegistry, record: ConsumerRecord[Any, Any]) -> Parsed | DeadLetter | None:
-    """The parsed event; a dead letter with its reason; or None for an event type this consumer skips."""
+def parse_record(
+    registry: EventRegistry, record: ConsumerRecord[Any, Any], check: RecordCheck | None = None
+) -> Parsed | DeadLetter | None:
+    """The parsed event; a dead letter with its reason (``check`` refusing it included); or None for an event
+    type this consumer skips."""
     try:
         envelope, payload = registry.parse(record.value)
+        if check is not None:
+            check(record, envelope)
+    except Rejected as exc:
+        return DeadLetter(record, exc.reason, exc)
     except SkippedEventType:
         return None
     except UnknownEventType as exc:

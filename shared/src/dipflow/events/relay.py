@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from dipflow.events.errors import run_with_restarts
 from dipflow.events.outbox import NOTIFY_CHANNEL
 from dipflow.kafka.clients import stop_within
+from dipflow.kafka.connection import kafka_options
 from dipflow.logging import get_logger
 
 log = get_logger("dipflow.relay")
@@ -32,7 +33,7 @@ def lock_key(service: str) -> int:
 
 def idempotent_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
     config: dict[str, object] = {
-        "bootstrap_servers": bootstrap,
+        **kafka_options(bootstrap),
         "enable_idempotence": True,
         "acks": "all",
         "linger_ms": 5,

@@ -24,6 +24,7 @@ from dipflow.db import connect_pool
 from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
 from dipflow.events.errors import Backoff, is_transient
+from dipflow.kafka.connection import kafka_options
 from dipflow.uow import Producer
 
 PARALLEL = 4
@@ -84,7 +85,7 @@ async def replay(
         dsn, min_size=1, max_size=PARALLEL, server_settings={"search_path": f"{schema},public"}
     )
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 2**20,
@@ -186,7 +187,7 @@ async def _apply_records(
 
 
 async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))

@@ -10,13 +10,14 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from dipflow.kafka.connection import kafka_options
 from dipflow.topics import TopicSpec
 
 
 async def broker_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
     """True when a broker answers a metadata request within ``timeout_s``."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=max(1000, int(timeout_s * 1000))
+        **kafka_options(bootstrap), request_timeout_ms=max(1000, int(timeout_s * 1000))
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -46,7 +47,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the topics that do not exist yet (with their partition counts); return those created."""
     wanted = {spec.name: spec for spec in specs}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap), request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -9,26 +9,44 @@ cause.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from dipflow.auth.principal import NATIONAL, force_of
 from dipflow.events import Envelope, EventPayload
 from dipflow.events.consumer import Handler
 from dipflow.events.errors import Rejected
+from dipflow.events.senders import Sender, sender_check
 from dipflow.topics import CUSTODY_COMMANDS
 from dipflow.uow import UnitOfWork, system_actor
 from dipflow.wiring import Subscription
 from dipflow_custody.contracts.inbound import INBOUND, BookInCommand, DetentionCommand, detention_id_for
 from dipflow_custody.service_layer import detentions
 from dipflow_custody.service_layer.actions import COMMANDS, Reporter
+from dipflow_custody.service_layer.detentions import AreaCheck
+from dipflow_custody.settings import CommandSender
 
 
-def _trusted(_: str) -> None:
-    """Custody systems on the command topic act for their own suites (enforced by topic ACLs)."""
+def acting_for(sender: str, areas: Sequence[str]) -> AreaCheck:
+    """A sending system acts for the suites of its areas: a borough, every borough of a force, or all (``*``)."""
+
+    def check(area: str) -> None:
+        if not any(mine in (NATIONAL, area) or force_of(area) == mine for mine in areas):
+            raise Rejected(
+                "outside-sender-areas",
+                f"{sender} acts for {', '.join(areas)}; this command is for a suite in {area}",
+            )
+
+    return check
 
 
-def command_handler(confirmation_working_days: int) -> Handler:
+def command_handler(confirmation_working_days: int, senders: Mapping[str, CommandSender]) -> Handler:
+    """Applies a command whose sender the subscription's check proved (:func:`subscription`)."""
+
     async def handle(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
         work = uow.acting_as(system_actor(envelope.producer))
+        check_area = acting_for(envelope.producer, senders[envelope.producer].areas)
         try:
-            await _apply(work, envelope, payload, confirmation_working_days)
+            await _apply(work, envelope, payload, confirmation_working_days, check_area)
         except detentions.NotThisPersons as exc:
             raise Rejected(
                 "key-mismatch",
@@ -39,14 +57,16 @@ def command_handler(confirmation_working_days: int) -> Handler:
     return handle
 
 
-async def _apply(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, working_days: int) -> None:
+async def _apply(
+    uow: UnitOfWork, envelope: Envelope, payload: EventPayload, working_days: int, check_area: AreaCheck
+) -> None:
     if isinstance(payload, BookInCommand):
         if payload.body.person_id != envelope.person_id:
             raise Rejected("key-mismatch", "the command's key (person id) and body.person_id differ")
         command = detentions.book_in_command(
             payload.body, booked_in_at=envelope.occurred_at, detention_id=detention_id_for(envelope.event_id)
         )
-        await detentions.book_in(uow, command, _trusted)
+        await detentions.book_in(uow, command, check_area)
     elif isinstance(payload, DetentionCommand):
         name = payload.canonical_action
         spec = COMMANDS[name]
@@ -58,11 +78,18 @@ async def _apply(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, wor
         )
         action = spec.build(payload.typed_body, reporter)
         act = detentions.Act(payload.detention_id, name, action, keyed_by=envelope.person_id)
-        await detentions.act(uow, act, _trusted)
+        await detentions.act(uow, act, check_area)
     else:  # pragma: no cover - the registry admits only the two
         raise TypeError(type(payload).__name__)
 
 
-def subscription(working_days: int) -> Subscription:
-    """Custody systems' commands (consumer group ``<service>.commands``)."""
-    return Subscription("commands", [CUSTODY_COMMANDS.name], INBOUND, command_handler(working_days))
+def subscription(working_days: int, senders: Mapping[str, CommandSender]) -> Subscription:
+    """Custody systems' commands (consumer group ``<service>.commands``), each signed by a registered sender."""
+    keys = {name: Sender(name, sender.key.get_secret_value()) for name, sender in senders.items()}
+    return Subscription(
+        "commands",
+        [CUSTODY_COMMANDS.name],
+        INBOUND,
+        command_handler(working_days, senders),
+        check=sender_check(keys),
+    )
