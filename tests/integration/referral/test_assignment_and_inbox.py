@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from dipflow.auth import Role
 from dipflow.db.database import server_dsn
+from dipflow.events.consumer import EventConsumer
 from dipflow_referral.main import create_app as referral_app
 from dipflow_referral.settings import ReferralSettings
 from tests.infra import Infra
@@ -235,3 +237,70 @@ async def test_a9_the_team_webhook_gets_each_assignment_signed_and_retried(infra
         assert (
             delivered["attempts"] == 2 and delivered["delivered_at"] and delivered["last_error"] == "HTTP 503"
         )
+
+
+def _partitions(app: FastAPI, group_suffix: str) -> set[int]:
+    """The custody.events.v1 partitions this instance's consumer of ``<service>.<group_suffix>`` applied."""
+    return {
+        tp.partition
+        for loop in app.state.resources.loops
+        if isinstance(loop, EventConsumer) and loop.group_id.endswith(f".{group_suffix}")
+        for tp in loop.partitions_applied
+        if tp.topic == "custody.events.v1"
+    }
+
+
+async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whichever_replica_made_it(
+    stack: Stack, infra: Infra, unique: str
+) -> None:
+    """Two instances with the same settings share the consumer group and the database; the stream is opened on
+    the first, and the assignments the second makes reach it too (PostgreSQL NOTIFY, not process memory)."""
+    settings = ReferralSettings(
+        service_name=f"referral-replicas-{unique}",
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=server_dsn(infra.postgres_dsn, f"referral_replicas_{unique}"),
+    )
+    first, second = referral_app(settings, AUTH), referral_app(settings, AUTH)
+    people = [stack.person(200 + n) for n in range(12)]
+    partitioner = DefaultPartitioner()
+    partitions_of_people = {partitioner(p.encode(), list(range(6)), list(range(6))) for p in people}
+    async with (
+        uvicorn_app(first) as base,
+        uvicorn_app(second),
+        httpx.AsyncClient(base_url=base, timeout=30) as live,
+    ):
+        body = {
+            "worker_id": f"REPL-{unique}",
+            "name": "Replicated",
+            "area": "lambeth",
+            "suites": ["MET-BRIXTON"],
+            "daily_capacity": 50,
+        }
+        assert (await live.post("/v1/workers", json=body, headers=MANAGER)).status_code == 201
+        async with live.stream("GET", "/v1/inbox/stream", headers=worker_token(f"REPL-{unique}")) as stream:
+            lines = stream.aiter_lines()
+            assert (await anext(lines)) == ": connected"
+            # 2017 is no other test's year: no other positive competes for the worker's days
+            wanted = {
+                await stack.positive(person, datetime(2017, 10, 2 + n % 5, 11, tzinfo=UTC))
+                for n, person in enumerate(people)
+            }
+            announced: set[str] = set()
+            async with asyncio.timeout(120):
+                async for line in lines:
+                    if not line.startswith("data: "):
+                        continue
+                    message = orjson.loads(line[6:])
+                    if message["kind"] == "initial":
+                        announced.add(message["assessment_id"])
+                    listed = await live.get("/v1/assessments", params={"area": "lambeth"}, headers=MANAGER)
+                    ours = {a["assessment_id"] for a in listed.json() if a["detention_id"] in wanted}
+                    if len(ours) == len(wanted) and ours <= announced:
+                        break
+        applied_by = {
+            "first": _partitions(first, "custody-events"),
+            "second": _partitions(second, "custody-events"),
+        }
+    assert all(applied_by[name] & partitions_of_people for name in applied_by), (
+        f"the people's partitions {partitions_of_people}, applied by each instance: {applied_by}"
+    )

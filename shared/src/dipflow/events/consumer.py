@@ -126,6 +126,11 @@ class EventConsumer:
     def readiness(self) -> dict[str, bool]:
         return {f"consumer:{self.group_id}": not self.stalled()}
 
+    @property
+    def partitions_applied(self) -> set[TopicPartition]:
+        """The partitions this instance has applied records of (in a group, others apply the rest)."""
+        return set(self._positions)
+
     # -- the loop -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
