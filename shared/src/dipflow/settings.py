@@ -38,6 +38,15 @@ class ServiceSettings(BaseSettings):
         default=["custody", "referral", "ppo-register", "breach"],
         description="Services whose confirmation completes an erasure request (where requests are taken).",
     )
+    http_max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description="Requests handled at once; more wait up to http_queue_wait_s, then get 503",
+    )
+    http_queue_wait_s: float = Field(
+        default=0.05, ge=0, description="How long a request waits for a free slot before it is shed"
+    )
+    http_retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After of a shed request")
     retention_interval_s: float = Field(
         default=6 * 3600, gt=0, description="How often the retention job runs."
     )

@@ -26,6 +26,7 @@ from dipflow.http.metrics import MetricsMiddleware
 from dipflow.http.nul import RejectNulMiddleware
 from dipflow.http.openapi import install_problem_docs
 from dipflow.http.problems import install_problem_handlers
+from dipflow.http.shedding import ShedMiddleware
 from dipflow.kafka.admin import broker_ready
 from dipflow.logging import configure_logging, get_logger
 from dipflow.privacy import RetentionLoop, RetentionPolicy, erasure_consumer
@@ -155,9 +156,16 @@ def create_service_app(
         app.include_router(api_descriptions(title))
     install_problem_handlers(app)
     install_problem_docs(app)
-    # Last added runs first: correlation id → metrics → idempotency → NUL guard → routes.
+    # Last added runs first: correlation id → metrics → shedding → idempotency → NUL guard → routes.
     app.add_middleware(RejectNulMiddleware)
     install_idempotency(app)
+    app.add_middleware(
+        ShedMiddleware,
+        service=settings.service_name,
+        max_in_flight=settings.http_max_in_flight,
+        queue_wait_s=settings.http_queue_wait_s,
+        retry_after_s=settings.http_retry_after_s,
+    )
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationMiddleware)
 

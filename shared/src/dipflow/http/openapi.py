@@ -51,6 +51,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 _PROTECTED = (401, 403, 404, 422)
+OVERLOADED = (
+    "The service is at capacity (dipflow.http.shedding): nothing of the request was done; send it again after "
+    "the `Retry-After` seconds."
+)
 _WITH_BODY = (400, 409)
 _BODY_METHODS = {"post", "put", "patch", "delete"}
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
@@ -129,6 +133,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 declared = responses.get(str(status), {})
                 description = None if status == 422 else declared.get("description")
                 responses[str(status)] = _problem(status, description)
+            if operation.get("security"):
+                responses["503"] = _problem(503, OVERLOADED)
             operation["responses"] = dict(sorted(responses.items()))
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components[SCHEMA_NAME] = PROBLEM_SCHEMA
