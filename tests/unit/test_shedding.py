@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from dipflow.http.shedding import ShedMiddleware
 
 
-def _app(started: asyncio.Event, release: asyncio.Event) -> FastAPI:
+def _app(started: asyncio.Event, release: asyncio.Event, queue_wait_s: float = 0.01) -> FastAPI:
     app = FastAPI()
 
     @app.get("/v1/slow")
@@ -28,7 +28,9 @@ def _app(started: asyncio.Event, release: asyncio.Event) -> FastAPI:
     async def stream() -> dict[str, str]:
         return {"stream": "open"}
 
-    app.add_middleware(ShedMiddleware, service="t", max_in_flight=1, queue_wait_s=0.01, retry_after_s=2)
+    app.add_middleware(
+        ShedMiddleware, service="t", max_in_flight=1, queue_wait_s=queue_wait_s, retry_after_s=2
+    )
     return app
 
 
@@ -54,15 +56,7 @@ async def test_a_request_past_capacity_is_answered_503_with_retry_after_and_the_
 
 async def test_a_request_that_finds_a_slot_freed_while_it_waits_is_served() -> None:
     started, release = asyncio.Event(), asyncio.Event()
-    app = FastAPI()
-
-    @app.get("/v1/slow")
-    async def slow() -> dict[str, str]:
-        started.set()
-        await release.wait()
-        return {"done": "yes"}
-
-    app.add_middleware(ShedMiddleware, service="t", max_in_flight=1, queue_wait_s=5, retry_after_s=1)
+    app = _app(started, release, queue_wait_s=5)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         first = asyncio.create_task(client.get("/v1/slow"))
         await started.wait()
