@@ -37,7 +37,7 @@ from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import TopicSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -129,7 +129,7 @@ async def consume_raw(bootstrap: str, topic: str, expected: int, cfg: Config) ->
     watch = Stopwatch()
     consumer = AIOKafkaConsumer(
         topic,
-        **kafka_options(bootstrap),
+        **kafka_consumer_options(bootstrap),
         group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -155,7 +155,7 @@ async def consume_raw(bootstrap: str, topic: str, expected: int, cfg: Config) ->
 
 
 async def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
-    consumer = AIOKafkaConsumer(**kafka_options(bootstrap))
+    consumer = AIOKafkaConsumer(**kafka_consumer_options(bootstrap))
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]

@@ -51,7 +51,7 @@ from dipflow.devstack.services import SERVICES, start_service
 from dipflow.devstack.stack import LocalStack, StackAddresses
 from dipflow.events import EventPayload, new_envelope
 from dipflow.events.senders import signed_headers
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import CUSTODY_COMMANDS, CUSTODY_EVENTS
 from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
@@ -415,7 +415,7 @@ async def dead_letters(bootstrap: str) -> Counter[str]:
     for spec in MAIN_TOPICS:
         consumer = AIOKafkaConsumer(
             spec.dead_letter().name,
-            **kafka_options(bootstrap),
+            **kafka_consumer_options(bootstrap),
             auto_offset_reset="earliest",
             group_id=None,
             enable_auto_commit=False,
@@ -437,7 +437,7 @@ async def dead_letters(bootstrap: str) -> Counter[str]:
 async def _topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         topic,
-        **kafka_options(bootstrap),
+        **kafka_consumer_options(bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
         enable_auto_commit=False,

@@ -43,7 +43,7 @@ from dipflow.devstack.offsets import launch_run, run_output, stop_run
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.devstack.stack import StackAddresses
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options
 from dipflow.topics import MAIN_TOPICS
 
 ROOT = project_root()
@@ -335,7 +335,7 @@ async def reconcile(addresses: StackAddresses, created: dict[str, Any]) -> list[
 
 async def dead_lettered(bootstrap: str) -> dict[str, int]:
     """Records on each dead-letter topic (end offsets: exact, and cheap)."""
-    consumer = AIOKafkaConsumer(**kafka_options(bootstrap), group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_consumer_options(bootstrap), group_id=None, enable_auto_commit=False)
     await consumer.start()
     found: dict[str, int] = {}
     try:
@@ -510,7 +510,10 @@ def run(
     drain_timeout: float,
     keep: bool,
     results_dir: Path,
+    connections: int = 32,
+    write: bool = True,
 ) -> tuple[dict[str, Any], bool]:
+    """One load run on a system of its own; ``write`` False leaves the result files to the caller."""
     tag = f"LD{uuid.uuid4().hex[:6].upper()}"
     state = ROOT / ".local" / "load" / tag.lower()
     wall = time.monotonic()
@@ -537,6 +540,7 @@ def run(
             "duration_s": duration,
             "warmup_s": warmup,
             "seed": seed,
+            "connections": connections,
         }
         config_path, result_path = state / "loadgen-config.json", state / "loadgen-result.json"
         config_path.write_text(json.dumps(config))
@@ -611,8 +615,9 @@ def run(
         result["log_examples"] = log_lines
         ok = result["verdict"]["passed"]
         print_result(result)
-        json_path, md_path = write_results(result, results_dir)
-        console.print(f"wrote {json_path} and {md_path} (whole run {time.monotonic() - wall:.0f}s)")
+        if write:
+            json_path, md_path = write_results(result, results_dir)
+            console.print(f"wrote {json_path} and {md_path} (whole run {time.monotonic() - wall:.0f}s)")
         return result, ok
     finally:
         rc = stop_run(command)
@@ -768,7 +773,12 @@ def build_result(m: Measured) -> dict[str, Any]:
             "answered_min": min(w["answered_per_s"] for w in windows[1:-1] or windows),
             "answered_max": max(w["answered_per_s"] for w in windows[1:-1] or windows),
         },
-        "latency_ms": {"overall": gen["overall_ms"], "groups": gen["groups_ms"]},
+        "latency_ms": {
+            "overall": gen["overall_ms"],
+            "accepted": gen["accepted_ms"],
+            "groups": gen["groups_ms"],
+        },
+        "shed": {"count": gen["shed"], "exchange_ms": gen["shed_exchange_ms"]},
         "endpoints": gen["ops"],
         "windows": gen["windows"],
         "time_series": time_series(gen["blocks"], memory.samples),

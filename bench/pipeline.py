@@ -57,7 +57,7 @@ from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 from dipflow.devstack.stack import StackAddresses
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import TopicSpec
 from dipflow.working_days import LONDON, is_working_day
 
@@ -94,12 +94,11 @@ async def raw_kafka(bootstrap: str, records: int, size: int) -> dict[str, Any]:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, [TopicSpec(topic, partitions=6)])
     consumer = AIOKafkaConsumer(
-        **kafka_options(bootstrap),
+        **{**kafka_consumer_options(bootstrap), "fetch_max_wait_ms": 5},
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 2**20,
-        fetch_max_wait_ms=5,
     )
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(6)])

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from dipflow.auth import Role
 from dipflow.devstack.web import WEB
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from tests.e2e.actors import SUITE, Actors, service_clients
 from tests.e2e.system import ROOT, System, start_system, until
 from tests.integration.referral.stack import uvicorn_app
@@ -307,7 +307,7 @@ async def test_refusal_to_give_a_sample_is_an_offence_and_gives_no_required_asse
     assert did not in [a["detention_id"] for a in rows]
     consumer = AIOKafkaConsumer(
         "custody.events.v1",
-        **kafka_options(actors.system.kafka_bootstrap),
+        **kafka_consumer_options(actors.system.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )

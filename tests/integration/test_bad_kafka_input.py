@@ -26,7 +26,7 @@ from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.privacy import ErasureRequested
 from dipflow.topics import (
     CUSTODY_COMMANDS,
@@ -167,7 +167,7 @@ class DeadLetters:
         self.group, self.key = group, key.encode()
         self.consumer = AIOKafkaConsumer(
             topic + ".dlq",
-            **kafka_options(infra.kafka_bootstrap),
+            **kafka_consumer_options(infra.kafka_bootstrap),
             auto_offset_reset="earliest",
             group_id=None,
         )

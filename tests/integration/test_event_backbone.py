@@ -18,7 +18,7 @@ from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import UnitOfWork
 from tests.infra import Infra
 from tests.support.events import PRODUCER, REGISTRY, record_effect, sample_event, write_events
@@ -260,7 +260,7 @@ async def test_a_handler_that_keeps_failing_dead_letters_only_that_event(
 
 async def _read_all(infra: Infra, topic: str, n: int) -> list[Any]:
     consumer = AIOKafkaConsumer(
-        topic, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
+        topic, **kafka_consumer_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     found: list[Any] = []

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from dipflow.kafka.admin import broker_ready, ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import TopicSpec, all_topics
 from tests.infra import Infra
 
@@ -30,7 +30,7 @@ async def test_produce_and_consume_keyed_records_through_the_real_broker(
 
     consumer = AIOKafkaConsumer(
         topic,
-        **kafka_options(infra.kafka_bootstrap),
+        **kafka_consumer_options(infra.kafka_bootstrap),
         group_id=f"group-{unique}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

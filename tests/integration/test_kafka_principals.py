@@ -24,7 +24,7 @@ from dipflow.devstack.principals import CUSTODY_SYSTEM, PROBATION_SYSTEM, produc
 from dipflow.devstack.services import SERVICES
 from dipflow.kafka.admin import broker_ready, ensure_topics
 from dipflow.kafka.clients import stop_within
-from dipflow.kafka.connection import KafkaAddress, kafka_options
+from dipflow.kafka.connection import KafkaAddress, kafka_consumer_options, kafka_options
 from dipflow.topics import BREACH_EVENTS, CUSTODY_COMMANDS, PPO_REGISTER, PROBATION_EVENTS, all_topics
 
 SERVICE_NAMES = [spec.name for spec in SERVICES]
@@ -70,7 +70,7 @@ async def _read(address: str, topic: str, group: str | None = None) -> None:
         await admin.close()
     if described["error_code"] == TopicAuthorizationFailedError.errno:
         raise TopicAuthorizationFailedError(topic)
-    consumer = AIOKafkaConsumer(**kafka_options(address), group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_consumer_options(address), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)

@@ -25,7 +25,7 @@ from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.events import EventPayload, new_envelope
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import PROBATION_EVENTS, REFERRAL_EVENTS, all_topics
 from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.drr import ComplianceKind
@@ -139,7 +139,7 @@ async def services(infra: Infra, unique: str, **breach_settings: Any) -> AsyncIt
 async def breach_events(infra: Infra, person: str, types: set[str], want: int) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         "breach.events.v1",
-        **kafka_options(infra.kafka_bootstrap),
+        **kafka_consumer_options(infra.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from dipflow.auth import AuthSettings, Role, mint_token
 from dipflow.db.database import server_dsn
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options
 from dipflow.topics import all_topics
 from dipflow_custody.main import create_app
 from dipflow_custody.settings import CustodySettings
@@ -49,7 +49,7 @@ async def custody(infra: Infra, unique: str) -> AsyncIterator[httpx.AsyncClient]
 async def events_for(infra: Infra, person_id: str, want: int, timeout_s: float = 30) -> list[dict[str, Any]]:
     """Envelopes on custody.events.v1 keyed by ``person_id`` (person ids are unique per test)."""
     consumer = AIOKafkaConsumer(
-        TOPIC, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
+        TOPIC, **kafka_consumer_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     found: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from dipflow.devstack.principals import CUSTODY_SYSTEM
 from dipflow.events import Envelope, EventPayload, new_envelope
 from dipflow.events.senders import signed_headers
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import CUSTODY_COMMANDS
 from dipflow_custody.contracts.bodies import BookIn
 from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
@@ -45,7 +45,7 @@ async def send(infra: Infra, *envelopes: Envelope, key: str = KEY) -> None:
 async def dead_letters_for(infra: Infra, pid: str, want: int) -> list[dict[str, str]]:
     consumer = AIOKafkaConsumer(
         CUSTODY_COMMANDS.name + ".dlq",
-        **kafka_options(infra.kafka_bootstrap),
+        **kafka_consumer_options(infra.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )

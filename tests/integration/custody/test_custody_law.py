@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from dipflow.auth import Role, mint_token
 from dipflow.db.database import server_dsn
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options
 from dipflow_custody.contracts.bodies import BookIn
 from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
 from tests.infra import Infra
@@ -317,7 +317,7 @@ async def test_t12_a_confirmatory_result_not_received_within_5_working_days_of_d
 async def first_of(infra: Infra, pid: str, event_type: str, timeout_s: float = 30) -> dict[str, Any]:
     """The person's first event of ``event_type`` on custody.events.v1, waiting for it to be published."""
     consumer = AIOKafkaConsumer(
-        TOPIC, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
+        TOPIC, **kafka_consumer_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     try:

@@ -11,7 +11,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from dipflow.auth import Role
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import REFERENCE
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
@@ -35,7 +35,10 @@ def booking(pid: str, suite: str, day: str, offence: dict[str, Any], home: str =
 async def reference_record(infra: Infra, key: str, want: Any, timeout_s: float = 30) -> dict[str, Any]:
     """The latest record on reference.v1 for ``key`` that ``want`` accepts."""
     consumer = AIOKafkaConsumer(
-        REFERENCE.name, **kafka_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
+        REFERENCE.name,
+        **kafka_consumer_options(infra.kafka_bootstrap),
+        auto_offset_reset="earliest",
+        group_id=None,
     )
     await consumer.start()
     try:

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from dipflow.auth import AuthSettings, Role, mint_token
 from dipflow.db.database import server_dsn
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options
 from dipflow.topics import PPO_REGISTER, all_topics
 from dipflow_ppo_register.main import create_app
 from dipflow_ppo_register.settings import PpoRegisterSettings
@@ -45,7 +45,7 @@ async def topic_records(infra: Infra, keys: set[str], want: int) -> list[tuple[s
     """(key, envelope or None for a tombstone) for ``keys``, in topic order per partition, from the start."""
     consumer = AIOKafkaConsumer(
         PPO_REGISTER.name,
-        **kafka_options(infra.kafka_bootstrap),
+        **kafka_consumer_options(infra.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )

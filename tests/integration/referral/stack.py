@@ -18,7 +18,7 @@ from dipflow.auth import AuthSettings, Role, mint_token
 from dipflow.db.database import server_dsn
 from dipflow.devstack import free_port
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options
 from dipflow.topics import all_topics
 from dipflow_custody.main import create_app as custody_app
 from dipflow_custody.settings import CustodySettings
@@ -219,7 +219,7 @@ async def referral_events(
 
     consumer = AIOKafkaConsumer(
         "referral.events.v1",
-        **kafka_options(infra.kafka_bootstrap),
+        **kafka_consumer_options(infra.kafka_bootstrap),
         auto_offset_reset="earliest",
         group_id=None,
     )

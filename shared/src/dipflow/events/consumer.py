@@ -32,7 +32,7 @@ from dipflow.events.metrics import CONSUMED, LAG, PHASE_SECONDS, POLL_RECORDS
 from dipflow.events.relay import idempotent_producer
 from dipflow.events.senders import RecordCheck
 from dipflow.kafka.clients import stop_within
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options
 from dipflow.logging import get_logger
 from dipflow.topics import DLQ_SUFFIX
 from dipflow.uow import Producer, UnitOfWork
@@ -152,7 +152,7 @@ class EventConsumer:
     async def _session(self) -> None:
         consumer = AIOKafkaConsumer(
             *self.topics,
-            **kafka_options(self.bootstrap),
+            **kafka_consumer_options(self.bootstrap),
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -24,7 +24,7 @@ from dipflow.db import connect_pool
 from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
 from dipflow.events.errors import Backoff, is_transient
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import Producer
 
 PARALLEL = 4
@@ -85,7 +85,7 @@ async def replay(
         dsn, min_size=1, max_size=PARALLEL, server_settings={"search_path": f"{schema},public"}
     )
     consumer = AIOKafkaConsumer(
-        **kafka_options(bootstrap),
+        **kafka_consumer_options(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 2**20,

@@ -106,6 +106,17 @@ def kafka_options(address: str) -> dict[str, Any]:
     return KafkaAddress.parse(address).client_options()
 
 
+CONSUMER_FETCH_WAIT_MS = 100
+"""A fetch waits at most this long for records. Stopping a consumer over TLS waits for its fetch in flight
+(aiokafka closes the TLS connection only after the answer), so the broker's default 500 ms would be added to
+every stop, every rebalance and every restart."""
+
+
+def kafka_consumer_options(address: str) -> dict[str, Any]:
+    """:func:`kafka_options` for a consumer: the same connection, fetches held at most 100 ms."""
+    return {**kafka_options(address), "fetch_max_wait_ms": CONSUMER_FETCH_WAIT_MS}
+
+
 def redacted(address: str) -> str:
     """The address without its password, for logs and messages."""
     return KafkaAddress.parse(address).redacted()
