@@ -6,7 +6,7 @@ PY := .venv/bin/python
 DIPFLOW := .venv/bin/dipflow
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test test-unit bench bench-backbone profile drill fuzz load demo lint format infra-up infra-down clean
+.PHONY: install run test test-unit bench bench-backbone profile drill fuzz load load-capacity demo lint format infra-up infra-down clean
 
 $(UV):
 	python3 -m venv .local/uv
@@ -65,6 +65,11 @@ fuzz: install
 ## load: 200 requests/s of mixed reads and writes on the whole system for 5 min; errors, latency, memory bound
 load: install
 	$(PY) -m bench.load --rate 200 --duration 300
+
+## load-capacity: rising request rates on fresh systems until one does not hold (the capacity), then twice the
+## capacity: shed requests answered 503 within 100 ms, accepted p99 ≤ 1 s, memory flat, accepted writes exact
+load-capacity: install
+	$(PY) -m bench.capacity
 
 ## demo: with `make run` going (another terminal), replay a generated day at a London custody suite
 demo: install

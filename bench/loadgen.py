@@ -50,6 +50,7 @@ DRUGS = ("cocaine", "opiates")
 WINDOW_S = 5.0
 BLOCK_S = 30.0  # the time series of the report
 KEEP_ERROR_BODIES = 20
+REGISTER_SETTLES_S = 5.0
 CONNECTIONS = 32  # per service
 END_GRACE_S = 60.0  # after the last request, how long the answers may take beyond the timeout
 
@@ -87,6 +88,7 @@ FALLBACK = {
     "warning": "book_in",
     "compliance": "order",
     "detention": "ppo_status",
+    "ppo_status": "book_in",
     "order_read": "breach_cases",
 }
 
@@ -103,6 +105,7 @@ class Config:
     seed: int = 2008
     persons_per_area: int = 100
     timeout_s: float = 30.0
+    connections: int = 32  # per service; more than a service's slots (64) lets it shed instead of us queueing
 
 
 @dataclass
@@ -145,6 +148,10 @@ class Journeys:
             for _, area, _ in SUITES
         }
         self.booked: deque[str] = deque()
+        self.registered_at: dict[str, float] = {}  # person → when the register took them
+        self.detained_people: list[
+            str
+        ] = []  # custody may tell the PPO status of people detained at its suites
         self.warned: deque[str] = deque()
         self.sampled: deque[tuple[str, str, bool]] = deque()  # detention_id, suite, notified
         self.suite_of: dict[str, tuple[str, bool]] = {}
@@ -206,6 +213,7 @@ class Journeys:
 
         def ok(answer: httpx.Response) -> None:
             did = answer.json()["detention_id"]
+            self.detained_people.append(person)
             self.suite_of[did] = (suite, notified)
             self.booked.append(did)
             self.detentions.append(did)
@@ -314,7 +322,7 @@ class Journeys:
             self.auth(Role.ppo_coordinator, borough),
             body,
             expect=201,
-            on_ok=lambda _: self.created.ppo_people.append(person),
+            on_ok=lambda _: self._registered(person),
         )
 
     def _order(self) -> Call:
@@ -395,12 +403,22 @@ class Journeys:
             "detention", "custody", f"/v1/detentions/{did}", self.auth(Role.custody_officer, "metropolitan")
         )
 
-    def _ppo_status(self) -> Call:
-        people = self.created.ppo_people
+    def _registered(self, person: str) -> None:
+        self.created.ppo_people.append(person)
+        self.registered_at[person] = time.perf_counter()
+
+    def _ppo_status(self) -> Call | None:
+        """A person custody may ask about (since #20): on the force's register, or detained at its suites; asking
+        about anyone else is a 403 by design. Custody learns of the register over Kafka, so a person is asked
+        about only a few seconds after the register took them."""
+        settled = time.perf_counter() - REGISTER_SETTLES_S
+        people = [p for p in self.created.ppo_people if self.registered_at.get(p, settled) <= settled]
         if people and self.rng.random() < 0.3:
             person = self.rng.choice(people)
+        elif self.detained_people:
+            person = self.rng.choice(self.detained_people)
         else:
-            person = self.rng.choice(self.persons[self.rng.choice(SUITES)[1]])
+            return None
         return self._get(
             "ppo_status",
             "custody",
@@ -507,6 +525,8 @@ class Sample:
     status: int  # HTTP status; 0 = transport error, -1 = timeout
     latency_ms: float  # from when it was due to the end of the answer
     ok: bool
+    shed: bool = False  # answered 503 with Retry-After: the service was at capacity and did nothing of it
+    exchange_ms: float = 0.0  # from sending (a connection free) to the end of the answer
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -547,13 +567,14 @@ class Generator:
         # so a backlog there grows the generator's CPU quadratically (and the latency it reports with it).
         # An idle connection is dropped after 3 s, before uvicorn's keep-alive timeout (5 s) closes it: a
         # request sent on a connection the server is closing fails with a ReadError.
+        connections = self.cfg.connections
         limits = httpx.Limits(
-            max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS, keepalive_expiry=3.0
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=3.0
         )
         clients = {
             name: httpx.AsyncClient(limits=limits, timeout=self.cfg.timeout_s) for name in self.cfg.urls
         }
-        self.gates = {name: asyncio.Semaphore(CONNECTIONS) for name in self.cfg.urls}
+        self.gates = {name: asyncio.Semaphore(connections) for name in self.cfg.urls}
         tasks: dict[asyncio.Task[None], tuple[Call, float]] = {}
         warmup = self.cfg.warmup_s
         # warm-up at half the rate (due before 0), then the measured run at the full rate (due from 0)
@@ -592,12 +613,14 @@ class Generator:
     async def _send(self, clients: dict[str, httpx.AsyncClient], call: Call, due: float) -> None:
         self.inflight += 1
         service = OPS[call.op][0]
+        sending = time.perf_counter()
         try:
             # The timeout is for the exchange, from when a connection is free: the wait for one is latency (the
             # request was due earlier), not a failure. Were the wait under the timeout too, a backlog longer
             # than the timeout would only send requests that have already run out of time: nothing would
             # succeed again, however fast the service became.
             async with self.gates[service], asyncio.timeout(self.cfg.timeout_s):
+                sending = time.perf_counter()
                 answer = await clients[service].request(
                     call.method, call.url, headers=call.headers, json=call.json, params=call.params
                 )
@@ -609,6 +632,9 @@ class Generator:
         finally:
             self.inflight -= 1
         ended = time.perf_counter()
+        if status == 503 and isinstance(body, httpx.Response) and "retry-after" in body.headers:
+            self._record(call, due, status, None, ended, shed=True, exchange_ms=(ended - sending) * 1000)
+            return
         if status == call.expect and isinstance(body, httpx.Response):
             try:
                 if call.on_ok:
@@ -623,9 +649,21 @@ class Generator:
         text = body.text[:500] if isinstance(body, httpx.Response) else body
         self._record(call, due, status, text, ended)
 
-    def _record(self, call: Call, due: float, status: int, error: str | None, ended: float) -> None:
+    def _record(
+        self,
+        call: Call,
+        due: float,
+        status: int,
+        error: str | None,
+        ended: float,
+        *,
+        shed: bool = False,
+        exchange_ms: float = 0.0,
+    ) -> None:
         latency_ms = (ended - self.t0 - due) * 1000
-        self.samples.append(Sample(call.op, due, status, latency_ms, error is None))
+        self.samples.append(
+            Sample(call.op, due, status, latency_ms, error is None and not shed, shed, exchange_ms)
+        )
         if error is not None:
             self.error_count += 1
             if len(self.errors) < KEEP_ERROR_BODIES:
@@ -677,7 +715,8 @@ class Generator:
                     "answered": answered[w],
                     "sent_per_s": len(inside) / span,
                     "answered_per_s": answered[w] / span,
-                    "errors": sum(1 for s in inside if not s.ok),
+                    "errors": sum(1 for s in inside if not s.ok and not s.shed),
+                    "shed": sum(1 for s in inside if s.shed),
                     "p50_ms": spread.get("p50"),
                     "p95_ms": spread.get("p95"),
                     "p99_ms": spread.get("p99"),
@@ -702,7 +741,8 @@ class Generator:
                 "group": group,
                 "write": write,
                 "count": len(samples),
-                "errors": sum(1 for s in samples if not s.ok),
+                "errors": sum(1 for s in samples if not s.ok and not s.shed),
+                "shed": sum(1 for s in samples if s.shed),
                 "statuses": dict(Counter(str(s.status) for s in samples)),
                 "latency_ms": percentiles([s.latency_ms for s in samples]),
             }
@@ -716,7 +756,7 @@ class Generator:
                 "seconds": self.cfg.warmup_s,
                 "rate": self.cfg.rate / 2,
                 "sent": len(warmup),
-                "errors": sum(1 for s in warmup if not s.ok),
+                "errors": sum(1 for s in warmup if not s.ok and not s.shed),
                 "latency_ms": percentiles([s.latency_ms for s in warmup]),
             },
             "sending_s": round(sent_s, 3),
@@ -732,6 +772,9 @@ class Generator:
             "error_samples": self.errors,
             "statuses": dict(Counter(str(s.status) for s in measured)),
             "overall_ms": percentiles([s.latency_ms for s in measured]),
+            "accepted_ms": percentiles([s.latency_ms for s in measured if s.ok]),
+            "shed": sum(1 for s in measured if s.shed),
+            "shed_exchange_ms": percentiles([s.exchange_ms for s in measured if s.shed]),
             "groups_ms": {g: percentiles(v) for g, v in sorted(groups.items())},
             "ops": ops,
             "windows": self._windows(measured, WINDOW_S),
