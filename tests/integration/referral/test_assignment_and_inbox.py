@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import shutil
 import statistics
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +24,8 @@ from fastapi.responses import Response
 
 from dipflow.auth import Role
 from dipflow.db.database import server_dsn
+from dipflow.devstack import KafkaServer
+from dipflow.devstack.paths import project_root
 from dipflow.events.consumer import EventConsumer
 from dipflow_referral.main import create_app as referral_app
 from dipflow_referral.settings import ReferralSettings
@@ -250,21 +254,35 @@ def _partitions(app: FastAPI, group_suffix: str) -> set[int]:
     }
 
 
+@pytest.fixture(scope="module")
+def own_broker() -> Iterator[KafkaServer]:
+    """A broker of this test's own: new consumer groups on the session's broker would first read every other
+    test's custody events."""
+    workdir = project_root() / ".local" / "test-infra" / f"replicas-{uuid.uuid4().hex[:10]}"
+    server = KafkaServer.local(workdir / "kafka")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whichever_replica_made_it(
-    stack: Stack, infra: Infra, unique: str
+    own_broker: KafkaServer, infra: Infra, unique: str
 ) -> None:
     """Two instances with the same settings share the consumer group and the database; the stream is opened on
     the first, and the assignments the second makes reach it too (PostgreSQL NOTIFY, not process memory)."""
+    own = Infra(own_broker.bootstrap, infra.postgres_dsn)
     settings = ReferralSettings(
         service_name=f"referral-replicas-{unique}",
-        kafka_bootstrap=infra.kafka_bootstrap,
+        kafka_bootstrap=own.kafka_bootstrap,
         database_url=server_dsn(infra.postgres_dsn, f"referral_replicas_{unique}"),
     )
     first, second = referral_app(settings, AUTH), referral_app(settings, AUTH)
-    people = [stack.person(200 + n) for n in range(12)]
     partitioner = DefaultPartitioner()
-    partitions_of_people = {partitioner(p.encode(), list(range(6)), list(range(6))) for p in people}
     async with (
+        running_stack(own, unique) as stack,
         uvicorn_app(first) as base,
         uvicorn_app(second),
         httpx.AsyncClient(base_url=base, timeout=30) as live,
@@ -277,10 +295,11 @@ async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whicheve
             "daily_capacity": 50,
         }
         assert (await live.post("/v1/workers", json=body, headers=MANAGER)).status_code == 201
+        people = [stack.person(200 + n) for n in range(12)]
+        partitions_of_people = {partitioner(p.encode(), list(range(6)), list(range(6))) for p in people}
         async with live.stream("GET", "/v1/inbox/stream", headers=worker_token(f"REPL-{unique}")) as stream:
             lines = stream.aiter_lines()
             assert (await anext(lines)) == ": connected"
-            # 2017 is no other test's year: no other positive competes for the worker's days
             wanted = {
                 await stack.positive(person, datetime(2017, 10, 2 + n % 5, 11, tzinfo=UTC))
                 for n, person in enumerate(people)
