@@ -243,6 +243,16 @@ async def test_a9_the_team_webhook_gets_each_assignment_signed_and_retried(infra
         )
 
 
+def _assigned(app: FastAPI, group_suffix: str) -> set[int]:
+    return {
+        tp.partition
+        for loop in app.state.resources.loops
+        if isinstance(loop, EventConsumer) and loop.group_id.endswith(f".{group_suffix}")
+        for tp in loop.partitions_assigned
+        if tp.topic == "custody.events.v1"
+    }
+
+
 def _partitions(app: FastAPI, group_suffix: str) -> set[int]:
     """The custody.events.v1 partitions this instance's consumer of ``<service>.<group_suffix>`` applied."""
     return {
@@ -295,6 +305,9 @@ async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whicheve
             "daily_capacity": 50,
         }
         assert (await live.post("/v1/workers", json=body, headers=MANAGER)).status_code == 201
+        async with asyncio.timeout(60):  # both instances in the group, sharing the partitions
+            while not (_assigned(first, "custody-events") and _assigned(second, "custody-events")):
+                await asyncio.sleep(0.1)
         people = [stack.person(200 + n) for n in range(12)]
         partitions_of_people = {partitioner(p.encode(), list(range(6)), list(range(6))) for p in people}
         async with live.stream("GET", "/v1/inbox/stream", headers=worker_token(f"REPL-{unique}")) as stream:

@@ -108,6 +108,7 @@ class EventConsumer:
         self.last_progress_at = time.monotonic()
         self.running = False
         self._positions: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
         self._busy_since: float | None = None
         self._down_since: float | None = time.monotonic()
 
@@ -125,6 +126,11 @@ class EventConsumer:
 
     def readiness(self) -> dict[str, bool]:
         return {f"consumer:{self.group_id}": not self.stalled()}
+
+    @property
+    def partitions_assigned(self) -> set[TopicPartition]:
+        """The partitions the group gives this instance now (none before it joined)."""
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
 
     @property
     def partitions_applied(self) -> set[TopicPartition]:
@@ -160,6 +166,7 @@ class EventConsumer:
             session_timeout_ms=10000,
             heartbeat_interval_ms=1000,
         )
+        self._consumer = consumer
         try:
             await consumer.start()
             producer = idempotent_producer(self.bootstrap, linger_ms=0)
