@@ -3,8 +3,6 @@ so that the records written here reach no other test's consumers."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -19,13 +17,13 @@ from aiokafka.errors import (
 
 from dipflow.devstack import KafkaServer
 from dipflow.devstack.catalog import consumers
-from dipflow.devstack.paths import project_root
 from dipflow.devstack.principals import CUSTODY_SYSTEM, PROBATION_SYSTEM, produced_topics
 from dipflow.devstack.services import SERVICES
 from dipflow.kafka.admin import broker_ready, ensure_topics
 from dipflow.kafka.clients import stop_within
 from dipflow.kafka.connection import KafkaAddress, kafka_consumer_options, kafka_options
 from dipflow.topics import BREACH_EVENTS, CUSTODY_COMMANDS, PPO_REGISTER, PROBATION_EVENTS, all_topics
+from tests.support.own_broker import own_broker
 
 SERVICE_NAMES = [spec.name for spec in SERVICES]
 ALL_TOPICS = [spec.name for spec in all_topics()]
@@ -33,14 +31,8 @@ ALL_TOPICS = [spec.name for spec in all_topics()]
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[KafkaServer]:
-    workdir = project_root() / ".local" / "test-infra" / f"acl-{uuid.uuid4().hex[:10]}"
-    server = KafkaServer.local(workdir / "kafka")
-    server.start()
-    try:
+    with own_broker("acl") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

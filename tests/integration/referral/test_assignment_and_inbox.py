@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import shutil
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -25,7 +23,6 @@ from fastapi.responses import Response
 from dipflow.auth import Role
 from dipflow.db.database import server_dsn
 from dipflow.devstack import KafkaServer
-from dipflow.devstack.paths import project_root
 from dipflow.events.consumer import EventConsumer
 from dipflow_referral.main import create_app as referral_app
 from dipflow_referral.settings import ReferralSettings
@@ -40,6 +37,7 @@ from tests.integration.referral.stack import (
     uvicorn_app,
     worker_token,
 )
+from tests.support.own_broker import own_broker
 
 LONDON = ZoneInfo("Europe/London")
 pytestmark = pytest.mark.timeout(180)
@@ -243,47 +241,32 @@ async def test_a9_the_team_webhook_gets_each_assignment_signed_and_retried(infra
         )
 
 
-def _assigned(app: FastAPI, group_suffix: str) -> set[int]:
+def _partitions(app: FastAPI, group_suffix: str, *, applied: bool) -> set[int]:
+    """The custody.events.v1 partitions this instance's consumer of ``<service>.<group_suffix>`` holds now, or
+    has applied records of."""
     return {
         tp.partition
         for loop in app.state.resources.loops
         if isinstance(loop, EventConsumer) and loop.group_id.endswith(f".{group_suffix}")
-        for tp in loop.partitions_assigned
-        if tp.topic == "custody.events.v1"
-    }
-
-
-def _partitions(app: FastAPI, group_suffix: str) -> set[int]:
-    """The custody.events.v1 partitions this instance's consumer of ``<service>.<group_suffix>`` applied."""
-    return {
-        tp.partition
-        for loop in app.state.resources.loops
-        if isinstance(loop, EventConsumer) and loop.group_id.endswith(f".{group_suffix}")
-        for tp in loop.partitions_applied
+        for tp in (loop.partitions_applied if applied else loop.partitions_assigned)
         if tp.topic == "custody.events.v1"
     }
 
 
 @pytest.fixture(scope="module")
-def own_broker() -> Iterator[KafkaServer]:
+def replicas_broker() -> Iterator[KafkaServer]:
     """A broker of this test's own: new consumer groups on the session's broker would first read every other
     test's custody events."""
-    workdir = project_root() / ".local" / "test-infra" / f"replicas-{uuid.uuid4().hex[:10]}"
-    server = KafkaServer.local(workdir / "kafka")
-    server.start()
-    try:
+    with own_broker("replicas") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whichever_replica_made_it(
-    own_broker: KafkaServer, infra: Infra, unique: str
+    replicas_broker: KafkaServer, infra: Infra, unique: str
 ) -> None:
     """Two instances with the same settings share the consumer group and the database; the stream is opened on
     the first, and the assignments the second makes reach it too (PostgreSQL NOTIFY, not process memory)."""
-    own = Infra(own_broker.bootstrap, infra.postgres_dsn)
+    own = Infra(replicas_broker.bootstrap, infra.postgres_dsn)
     settings = ReferralSettings(
         service_name=f"referral-replicas-{unique}",
         kafka_bootstrap=own.kafka_bootstrap,
@@ -306,7 +289,7 @@ async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whicheve
         }
         assert (await live.post("/v1/workers", json=body, headers=MANAGER)).status_code == 201
         async with asyncio.timeout(60):  # both instances in the group, sharing the partitions
-            while not (_assigned(first, "custody-events") and _assigned(second, "custody-events")):
+            while not all(_partitions(app, "custody-events", applied=False) for app in (first, second)):
                 await asyncio.sleep(0.1)
         people = [stack.person(200 + n) for n in range(12)]
         partitions_of_people = {partitioner(p.encode(), list(range(6)), list(range(6))) for p in people}
@@ -330,8 +313,8 @@ async def test_a9_with_two_replicas_every_assignment_reaches_the_stream_whicheve
                     if len(ours) == len(wanted) and ours <= announced:
                         break
         applied_by = {
-            "first": _partitions(first, "custody-events"),
-            "second": _partitions(second, "custody-events"),
+            "first": _partitions(first, "custody-events", applied=True),
+            "second": _partitions(second, "custody-events", applied=True),
         }
     assert all(applied_by[name] & partitions_of_people for name in applied_by), (
         f"the people's partitions {partitions_of_people}, applied by each instance: {applied_by}"

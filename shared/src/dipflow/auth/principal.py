@@ -59,6 +59,12 @@ def areas_of_force(force: str) -> list[str]:
     return sorted({force, *(a for a, f in known.items() if f == force)})
 
 
+def area_covers(mine: str, area: str) -> bool:
+    """Whoever acts for ``mine`` (a borough, a force, or ``*``) may act in ``area``: the same area, a borough of
+    that force, or anywhere."""
+    return mine in (NATIONAL, area) or force_of(area) == mine
+
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
@@ -69,7 +75,7 @@ class Principal:
 
     def covers(self, area: str) -> bool:
         """True when this person may act in ``area``: their own area, a borough of their force, or national."""
-        return self.area in (NATIONAL, area) or force_of(area) == self.area
+        return area_covers(self.area, area)
 
     @property
     def national(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from dipflow.auth.principal import NATIONAL, force_of
+from dipflow.auth.principal import area_covers
 from dipflow.events import Envelope, EventPayload
 from dipflow.events.consumer import Handler
 from dipflow.events.errors import Rejected
@@ -30,7 +30,7 @@ def acting_for(sender: str, areas: Sequence[str]) -> AreaCheck:
     """A sending system acts for the suites of its areas: a borough, every borough of a force, or all (``*``)."""
 
     def check(area: str) -> None:
-        if not any(mine in (NATIONAL, area) or force_of(area) == mine for mine in areas):
+        if not any(area_covers(mine, area) for mine in areas):
             raise Rejected(
                 "outside-sender-areas",
                 f"{sender} acts for {', '.join(areas)}; this command is for a suite in {area}",
