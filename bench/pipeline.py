@@ -48,6 +48,7 @@ from rich.console import Console
 from bench.cpu import busy_seconds, cpu_by_process, used_since
 from bench.drill import KAFKA_ONLY_MIX, SECRET, Journey, OutsideSystems, System, generate
 from bench.infra import BenchInfra
+from bench.peer import run_peer
 from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
 from dipflow.db import apply_migrations, load_migrations
@@ -722,8 +723,56 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
     return result
 
 
+def ratios(r: dict[str, Any]) -> dict[str, float]:
+    """The run's figures over its own baselines: what the targets are set on (absolute rates move between
+    machines; these did not)."""
+    kafka = r["raw_kafka"]["events_per_s"]
+    return {
+        "sustained_over_raw_postgres_commits": round(
+            r["sustained_events_per_s"] / r["raw_postgres"]["commits_per_s"], 3
+        ),
+        "sustained_over_raw_kafka": round(r["sustained_events_per_s"] / kafka, 3),
+        "replay_over_raw_kafka": round(r["replay"]["events_per_s"] / kafka, 3),
+    }
+
+
+def compare(r: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+    """dipflow's best held stage beside the peer's: journeys/s, CPU per journey, journeys per busy core-second
+    (``ratio_per_core``: dipflow's ÷ the peer's), p99 and memory."""
+    if not peer.get("built"):
+        return peer
+    held = [s for s in r["stages"] if s["held"]]
+    ours = max(held, key=lambda s: s["applied_per_s"])
+    theirs_held = [s for s in peer["stages"] if s["held"]]
+    if not theirs_held:
+        return {**peer, "ratio_per_core": None}
+    theirs = max(theirs_held, key=lambda s: s["completed_per_s"])
+    ours_per_core = ours["journeys"] / ours["machine_cpu_s"]
+    theirs_per_core = theirs["completed"] / theirs["machine_cpu_s"]
+    return {
+        **peer,
+        "dipflow": {
+            "journeys_per_s": round(ours["journeys"] / (ours["seconds"] + ours["drain_s"]), 1),
+            "cpu_ms_per_journey": round(1000 * ours["machine_cpu_s"] / ours["journeys"], 1),
+            "journeys_per_core_s": round(ours_per_core, 1),
+            "p99_ms": r["latency"]["positive_to_inbox"]["p99_ms"],
+            "peak_rss_mb": round(sum(m["peak_under_load"] for m in r["memory_mb"].values()), 1),
+        },
+        "temporal": {
+            "journeys_per_s": theirs["completed_per_s"],
+            "cpu_ms_per_journey": round(1000 * theirs["machine_cpu_s"] / theirs["completed"], 1),
+            "journeys_per_core_s": round(theirs_per_core, 1),
+            "p99_ms": theirs["result_to_assessment"]["p99_ms"],
+            "journey_p99_ms": theirs["journey_latency"]["p99_ms"],
+            "peak_rss_mb": round(sum(peer["peak_rss_mb"].values()), 1),
+        },
+        "ratio_per_core": round(ours_per_core / theirs_per_core, 2),
+    }
+
+
 def main(
     quick: Annotated[bool, typer.Option(help="Smaller stages, for a try-out")] = False,
+    peer: Annotated[bool, typer.Option(help="Run the Temporal peer after dipflow (built once)")] = True,
     before: Annotated[
         Path | None, typer.Option(help="An earlier result (.json) to compare with in the summary")
     ] = None,
@@ -740,6 +789,11 @@ def main(
     finally:
         system.stop()
         shutil.rmtree(state, ignore_errors=True)
+    if peer:
+        console.print("[bold]peer[/]: the same journeys through Temporal, on the same machine")
+        peer_journeys = generate(1000 if quick else 14_000, seed=23, mix=KAFKA_ONLY_MIX)
+        result["peer"] = compare(result, run_peer(peer_journeys, quick))
+    result["ratios"] = ratios(result)
     result["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
