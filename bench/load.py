@@ -1132,6 +1132,7 @@ def main(
     drain_timeout: Annotated[float, typer.Option(help="Seconds to wait for the pipeline to drain.")] = 180.0,
     keep: Annotated[bool, typer.Option(help="Keep the state folder with the servers' data.")] = False,
     results_dir: Annotated[Path, typer.Option(help="Where the JSON and Markdown results go.")] = RESULTS_DIR,
+    connections: Annotated[int, typer.Option(help="Generator connections per service.")] = 32,
 ) -> None:
     bounds = Bounds(rate_tolerance, growth_mb, max_rss_mb, settle_s=60.0)
     try:
@@ -1144,6 +1145,7 @@ def main(
             drain_timeout=drain_timeout,
             keep=keep,
             results_dir=results_dir,
+            connections=connections,
         )
     except RuntimeError as exc:
         console.print(f"[bold red]LOAD FAILED[/]: {exc}")

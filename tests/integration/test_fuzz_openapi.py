@@ -63,7 +63,8 @@ AnyCase = Case[Any]
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 
 LONG_RUN = bool(os.environ.get("DIPFLOW_FUZZ_EXAMPLES"))
-EXAMPLES = int(os.environ.get("DIPFLOW_FUZZ_EXAMPLES") or 20)  # the short run: 20 per operation (make fuzz: 1,000)
+# the short run in make test: 20 cases per operation (make fuzz: 1,000)
+EXAMPLES = int(os.environ.get("DIPFLOW_FUZZ_EXAMPLES") or 20)
 STATEFUL_EXAMPLES = max(EXAMPLES // 5, 8)  # scenarios of up to 10 linked calls
 FIXED_SEED = 20240610  # the short run's
 

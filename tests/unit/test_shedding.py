@@ -4,11 +4,12 @@ the probes and streams are never shed."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 from fastapi import FastAPI
 
-from dipflow.http.shedding import ShedMiddleware
+from dipflow.http.shedding import AdaptiveLimit, ShedMiddleware
 
 
 def _app(started: asyncio.Event, release: asyncio.Event, queue_wait_s: float = 0.01) -> FastAPI:
@@ -65,3 +66,72 @@ async def test_a_request_that_finds_a_slot_freed_while_it_waits_is_served() -> N
         assert not second.done()
         release.set()
         assert [(await first).status_code, (await second).status_code] == [200, 200]
+
+
+def test_slow_answers_cut_the_limit_by_a_tenth_at_most_once_per_target_and_quick_ones_raise_it() -> None:
+    limit = AdaptiveLimit(ceiling=64, target_s=0.25)
+    limit.answered(0.3, now=10.0)
+    assert limit.allowed == 57  # 64 * 0.9
+    limit.answered(0.9, now=10.1)  # the same slow burst: no second cut within the target
+    assert limit.allowed == 57
+    limit.answered(0.3, now=10.3)
+    assert limit.allowed == 51
+    for _ in range(200):
+        limit.answered(0.01, now=11.0)
+    assert limit.allowed == 55  # 51.8 + about one slot per limit's worth (~53) of 200 quick answers
+    for n in range(500):
+        limit.answered(2.0, now=20.0 + n)
+    assert limit.allowed == 2  # the floor
+    for _ in range(10_000):
+        limit.answered(0.01, now=1000.0)
+    assert limit.allowed == 64  # never above the ceiling
+
+
+async def test_slow_answers_lower_the_requests_taken_at_once() -> None:
+    app = FastAPI()
+
+    @app.get("/v1/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(0.06)
+        return {"done": "yes"}
+
+    shed = ShedMiddleware(
+        app, service="t-adapt", max_in_flight=8, queue_wait_s=0, retry_after_s=1, latency_target_s=0.05
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shed), base_url="http://t") as client:
+        for _ in range(5):
+            assert (await client.get("/v1/slow")).status_code == 200
+            await asyncio.sleep(0.06)
+        allowed = shed.limit.allowed
+        assert allowed == 4  # five slow answers, each more than the target apart: 8 * 0.9**5 = 4.7
+        answers = await asyncio.gather(*(client.get("/v1/slow") for _ in range(8)))
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) == allowed and statuses.count(503) == 8 - allowed
+
+
+async def test_while_the_event_loop_runs_late_requests_are_shed_at_once_and_served_again_after() -> None:
+    app = FastAPI()
+
+    @app.get("/v1/block")
+    async def block() -> dict[str, str]:
+        time.sleep(0.3)  # noqa: ASYNC251 - holds the event loop, as CPU-bound work past capacity does
+        return {"done": "yes"}
+
+    @app.get("/v1/quick")
+    async def quick() -> dict[str, str]:
+        return {"done": "yes"}
+
+    shed = ShedMiddleware(
+        app, service="t-lag", max_in_flight=64, queue_wait_s=1, retry_after_s=1, max_loop_lag_s=0.1
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shed), base_url="http://t") as client:
+        assert (await client.get("/v1/quick")).status_code == 200
+        await asyncio.sleep(0.05)  # the lag sampler is running
+        assert (await client.get("/v1/block")).status_code == 200
+        await asyncio.sleep(0.01)  # the sampler, due during the block, wakes about 0.3 s late
+        started = time.perf_counter()
+        late = await client.get("/v1/quick")
+        assert late.status_code == 503 and late.headers["retry-after"] == "1"
+        assert time.perf_counter() - started < 0.05  # not after the 1 s queue wait
+        await asyncio.sleep(0.35)  # past the lag's hold, the samples find the loop on time
+        assert (await client.get("/v1/quick")).status_code == 200

@@ -41,7 +41,18 @@ class ServiceSettings(BaseSettings):
     http_max_in_flight: int = Field(
         default=64,
         ge=1,
-        description="Requests handled at once; more wait up to http_queue_wait_s, then get 503",
+        description="Most requests handled at once (the limit adapts below it); more wait up to "
+        "http_queue_wait_s, then get 503",
+    )
+    http_latency_target_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="Answers slower than this cut the requests taken at once by a tenth; quicker ones raise it",
+    )
+    http_max_loop_lag_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="While the event loop runs later than this, new requests get 503 at once",
     )
     http_queue_wait_s: float = Field(
         default=0.05, ge=0, description="How long a request waits for a free slot before it is shed"

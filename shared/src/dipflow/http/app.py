@@ -165,6 +165,8 @@ def create_service_app(
         max_in_flight=settings.http_max_in_flight,
         queue_wait_s=settings.http_queue_wait_s,
         retry_after_s=settings.http_retry_after_s,
+        latency_target_s=settings.http_latency_target_s,
+        max_loop_lag_s=settings.http_max_loop_lag_s,
     )
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationMiddleware)
