@@ -760,6 +760,7 @@ def build_result(m: Measured) -> dict[str, Any]:
                 "answered_per_s",
                 "sending_s",
                 "max_start_lag_ms",
+                "generator_loop_lag_ms",
                 "writes",
                 "reads",
                 "errors",
@@ -969,7 +970,13 @@ def _summary_lines(result: dict[str, Any]) -> list[str]:
         f"within the run {q['answered_per_s']:.2f}/s (bound {b['rate']}: {_ok(v['rate_ok'])}). "
         f"5-s windows: sent {w['sent_min']:.1f}-{w['sent_max']:.1f}/s, answered {w['answered_min']:.1f}-"
         f"{w['answered_max']:.1f}/s; the generator started a request at most {q['max_start_lag_ms']:.1f} ms "
-        "late.",
+        "late"
+        + (
+            f"; its own event loop woke late by p50 {lag['p50']:.0f} ms, p99 {lag['p99']:.0f} ms, max "
+            f"{lag['max']:.0f} ms (that much of any latency here is the generator's)."
+            if (lag := q.get("generator_loop_lag_ms"))
+            else "."
+        ),
         f"Warm-up before: {result['warmup']['seconds']:.0f}s at {result['warmup']['rate']:.0f}/s, "
         f"{result['warmup']['sent']:,} requests, {result['warmup']['errors']} errors (counted below).",
         f"Mix: {q['writes']:,} writes ({q['writes'] / max(q['sent'], 1):.0%}), {q['reads']:,} reads.",

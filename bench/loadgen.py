@@ -588,6 +588,7 @@ class Generator:
         self.ops = list(OPS)
         self.weights = [OPS[o][1] for o in self.ops]
         self.max_start_lag_s = 0.0
+        self.loop_lags_ms: list[float] = []
 
     async def run(self) -> dict[str, Any]:
         # Keep-alive connections, at most CONNECTIONS a service. Requests beyond that wait on a semaphore, not
@@ -622,6 +623,7 @@ class Generator:
         started_wall = datetime.now(UTC) + timedelta(seconds=warmup)
         self.t0 = time.perf_counter() + warmup
         reporter = asyncio.create_task(self._report())
+        lag_sampler = asyncio.create_task(self._sample_loop_lag())
         try:
             for due in dues:
                 wait = due - (time.perf_counter() - self.t0)
@@ -645,6 +647,7 @@ class Generator:
             await asyncio.gather(*(task for task, _ in late), return_exceptions=True)
         finally:
             reporter.cancel()
+            lag_sampler.cancel()
             for pools in clients.values():
                 await pools.aclose()
         return self._result(started_wall, sent_s)
@@ -717,6 +720,13 @@ class Generator:
                         "body": error,
                     }
                 )
+
+    async def _sample_loop_lag(self) -> None:
+        """How late the generator's own loop wakes (its share of any latency it reports)."""
+        while True:
+            due = time.perf_counter() + 0.01
+            await asyncio.sleep(0.01)
+            self.loop_lags_ms.append(max(0.0, time.perf_counter() - due) * 1000)
 
     async def _report(self) -> None:
         last = 0
@@ -806,6 +816,7 @@ class Generator:
             "sent_per_s": len(measured) / sent_s if sent_s else 0.0,
             "answered_per_s": in_run / sent_s if sent_s else 0.0,
             "max_start_lag_ms": round(self.max_start_lag_s * 1000, 2),
+            "generator_loop_lag_ms": percentiles(self.loop_lags_ms),
             "writes": writes,
             "reads": len(measured) - writes,
             "errors": self.error_count,  # the warm-up's too

@@ -55,7 +55,7 @@ class ServiceSettings(BaseSettings):
         description="While the event loop runs later than this, new requests get 503 at once",
     )
     http_queue_wait_s: float = Field(
-        default=0.05, ge=0, description="How long a request waits for a free slot before it is shed"
+        default=0.01, ge=0, description="How long a request waits for a free slot before it is shed"
     )
     http_retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After of a shed request")
     retention_interval_s: float = Field(
