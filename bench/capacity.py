@@ -39,7 +39,9 @@ def summarise(rate: float, result: dict[str, Any]) -> dict[str, Any]:
         "accepted_p50_ms": accepted.get("p50"),
         "accepted_p99_ms": accepted.get("p99"),
         "shed": result["shed"]["count"],
+        "shed_p50_ms": result["shed"]["exchange_ms"].get("p50"),
         "shed_p99_ms": result["shed"]["exchange_ms"].get("p99"),
+        "generator_lag_p99_ms": (result["requests"].get("generator_loop_lag_ms") or {}).get("p99"),
         "errors": result["requests"]["errors"],
         "memory_ok": all(verdict["memory_ok"].values()),
         "reconciled": verdict["drained_ok"],
@@ -65,7 +67,10 @@ def overload_targets(row: dict[str, Any]) -> dict[str, bool]:
 
 
 def to_markdown(found: dict[str, Any]) -> str:
-    head = "| rate | sent/s | answered/s | accepted p50 ms | accepted p99 ms | shed | shed p99 ms | errors | held |"
+    head = (
+        "| rate | sent/s | answered/s | accepted p50 ms | accepted p99 ms | shed | shed p50 / p99 ms | errors "
+        "| generator's own lag p99 ms | held |"
+    )
     lines = [
         f"# Capacity and overload, {found['date']}",
         "",
@@ -74,12 +79,13 @@ def to_markdown(found: dict[str, Any]) -> str:
         " writes reconciled).",
         "",
         head,
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in [*found["stages"], found["overload"]]:
         lines.append(
             f"| {row['rate']:.0f} | {row['sent_per_s']} | {row['answered_per_s']} | {row['accepted_p50_ms']:.0f} "
-            f"| {row['accepted_p99_ms']:.0f} | {row['shed']} | {row['shed_p99_ms'] or 0:.0f} | {row['errors']} "
+            f"| {row['accepted_p99_ms']:.0f} | {row['shed']} | {row.get('shed_p50_ms') or 0:.0f} / "
+            f"{row['shed_p99_ms'] or 0:.0f} | {row['errors']} | {row.get('generator_lag_p99_ms') or 0:.0f} "
             f"| {'yes' if row['held'] else 'no'} |"
         )
     lines += [

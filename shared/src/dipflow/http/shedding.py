@@ -5,7 +5,7 @@ How many it takes adapts (``AdaptiveLimit``): each request that takes longer tha
 limit by a tenth (at most once per target), each quick one grows it by one per limit's worth, between a floor
 and ``max_in_flight``; by Little's law that holds accepted latency near the target whatever the machine's
 speed. A request that finds every slot taken waits at most ``queue_wait_s`` for one, and one that arrives while
-the event loop itself runs late (``LoopLag``, more than ``max_loop_lag_s``) does not wait at all: it is
+the event loop itself runs late (``LoopLag``, on average more than ``max_loop_lag_s``) does not wait at all: it is
 answered 503 problem+json with ``Retry-After`` (nothing of it was started, so a client may send it again as it
 is). The probes, the metrics and long-lived streams take no slot: a busy service still answers its
 orchestrator, and an open stream does not hold capacity for ever.
@@ -75,22 +75,16 @@ class AdaptiveLimit:
 
 
 class LoopLag:
-    """How late the running event loop wakes a timer: sampled every ``interval_s`` by a task of its own,
-    started with the first request. ``late_s`` is the largest lag sampled within the last ``hold_s`` (0 before
-    the first sample), so one late wake-up counts for a while, not only until the next sample."""
+    """How late the running event loop wakes a timer, smoothed: sampled every ``interval_s`` by a task of its
+    own (started with the first request), ``late_s`` is the exponentially weighted mean of the samples
+    (weight ``alpha`` for the newest). A loop that runs late sample after sample drives it up; one stall (a
+    collector pass, a large batch) moves it by only ``alpha`` of its length."""
 
-    def __init__(self, interval_s: float = 0.025, hold_s: float = 0.25) -> None:
+    def __init__(self, interval_s: float = 0.025, alpha: float = 0.1) -> None:
         self.interval_s = interval_s
-        self.hold_s = hold_s
-        self._samples: collections.deque[tuple[float, float]] = collections.deque()
+        self.alpha = alpha
+        self.late_s = 0.0
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def late_s(self) -> float:
-        horizon = time.perf_counter() - self.hold_s
-        while self._samples and self._samples[0][0] < horizon:
-            self._samples.popleft()
-        return max((late for _, late in self._samples), default=0.0)
 
     def watch(self, gauge: Gauge) -> None:
         if self._task is None or self._task.done():
@@ -100,8 +94,8 @@ class LoopLag:
         while True:
             due = time.perf_counter() + self.interval_s
             await asyncio.sleep(self.interval_s)
-            now = time.perf_counter()
-            self._samples.append((now, max(0.0, now - due)))
+            late = max(0.0, time.perf_counter() - due)
+            self.late_s += self.alpha * (late - self.late_s)
             gauge.set(self.late_s)
 
 
