@@ -361,6 +361,24 @@ async def test_a_deadline_scheduled_due_now_wakes_the_loop_without_waiting_for_i
     assert subjects == ["W1", "W2"]
 
 
+async def test_a_deadline_due_later_fires_at_its_own_time_not_at_the_next_pass_by_the_clock(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """The loop polls only every 30 s; a deadline due 2 s after it was scheduled fires at its due time (the
+    loop sleeps until the next deadline falls due), measured on the database's own clock."""
+    loop = TimerLoop(service_pool, {"hold_for_sample": _fire_effect}, producer=PRODUCER, poll_interval_s=30)
+    async with running(loop):
+        await asyncio.sleep(0.5)  # the first pass has run and found nothing
+        async with service_pool.acquire() as conn, conn.transaction():
+            due = await conn.fetchval("SELECT clock_timestamp() + interval '2 seconds'")
+            await schedule_deadline(Writes(conn), "hold_for_sample", "L1", due)
+        await eventually(lambda: _true(loop.fired >= 1), timeout_s=10)
+    late = await service_pool.fetchval(
+        "SELECT extract(epoch FROM fired_at - due_at) FROM deadlines WHERE subject = 'L1'"
+    )
+    assert 0 <= late < 1.0
+
+
 async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asyncpg.Pool) -> None:
     due = datetime.now(UTC) - timedelta(seconds=1)
     async with service_pool.acquire() as conn:

@@ -5,7 +5,8 @@ handler for the row's kind inside a savepoint, and marks the row fired in the sa
 that fell due while the service was down fires on the next pass after it starts. A handler that keeps
 failing is retried on later passes and marked failed after ``max_attempts``.
 
-Passes run every ``poll_interval_s``; a deadline scheduled to fall due about now (within ``WAKE_WITHIN``: a
+After a pass the loop sleeps until the next pending deadline falls due, at most ``poll_interval_s`` (so a
+deadline fires at its own time, within milliseconds); a deadline scheduled to fall due about now (within ``WAKE_WITHIN``: a
 notification to send) wakes the loop at once through ``NOTIFY dipflow_deadlines`` on the scheduling
 transaction's commit. One long overdue when it is scheduled (a back-dated detention) waits for the next pass.
 """
@@ -123,7 +124,27 @@ class TimerLoop:
                 continue
             if claimed < self.batch_size:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.poll_interval_s)
+                    await asyncio.wait_for(wake.wait(), await self._until_next_due())
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the next pending deadline of this loop's kinds falls due (by the database's clock),
+        at most ``poll_interval_s``: a deadline fires at its own time, not at the next pass by the clock."""
+        try:
+            seconds = await self.pool.fetchval(
+                """
+                SELECT extract(epoch FROM min(due_at) - clock_timestamp()) FROM deadlines
+                WHERE fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL AND kind = ANY($1::text[])
+                """,
+                list(self.handlers),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next pass will meet the same trouble and back off
+            log.info("timer_next_due_unknown", error=type(exc).__name__)
+            return self.poll_interval_s
+        if seconds is None:
+            return self.poll_interval_s
+        return min(self.poll_interval_s, max(0.0, float(seconds)))
 
     async def _listen(self, wake: asyncio.Event) -> None:
         """Hold a connection listening for deadlines that fall due soon; the passes go on by the clock
