@@ -8,8 +8,10 @@ next, so a delivery survives restarts and a failing receiver never blocks other 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import asyncpg
+import certifi
 import httpx
 import orjson
 
@@ -44,6 +47,13 @@ def retry_delay(base_s: float, attempt: int) -> timedelta:
     return min(timedelta(seconds=base_s * 2 ** (attempt - 1)), MAX_DELAY)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every delivery: making one loads the trusted certificates, about 20-35 ms
+    of CPU that a client made per attempt spent on the event loop each time."""
+    return ssl.create_default_context(cafile=certifi.where())  # the certificates httpx trusts by default
+
+
 async def post_signed(
     url: str, secret: str, body: bytes, *, delivery_id: str, attempt: int, timeout_s: float = 5.0
 ) -> str | None:
@@ -57,7 +67,7 @@ async def post_signed(
         ATTEMPT_HEADER: str(attempt),
     }
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
+        async with httpx.AsyncClient(timeout=timeout_s, verify=_tls_context()) as client:
             answer = await client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         return type(exc).__name__
