@@ -35,14 +35,29 @@ def _postmasters() -> list[psutil.Process]:
     return found
 
 
+def tree_cpu(parent: psutil.Process) -> float:
+    """CPU seconds of a process, its live descendants and the children it has reaped."""
+    return _own(parent, with_reaped_children=True) + sum(_own(c) for c in parent.children(recursive=True))
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL server on the machine: postmasters, live backends and exited ones."""
+    return sum(
+        _own(master, with_reaped_children=True) + sum(_own(child) for child in master.children())
+        for master in _postmasters()
+    )
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (the bench, or the generator it runs)."""
+    return _own(psutil.Process())
+
+
 def cpu_by_process(system: System) -> dict[str, float]:
     """CPU seconds used so far, by group; each total only grows, so two readings can be subtracted."""
-    totals: dict[str, float] = {}
-    for name, managed in system.processes.items():
-        parent = psutil.Process(managed.popen.pid)
-        totals[name] = _own(parent, with_reaped_children=True) + sum(
-            _own(child) for child in parent.children(recursive=True)
-        )
+    totals: dict[str, float] = {
+        name: tree_cpu(psutil.Process(managed.popen.pid)) for name, managed in system.processes.items()
+    }
     totals["kafka"] = sum(
         _own(proc)
         for proc in psutil.process_iter(["name", "cmdline"])
@@ -50,11 +65,8 @@ def cpu_by_process(system: System) -> dict[str, float]:
         and str(system.state) in " ".join(proc.info["cmdline"] or [])
         and "kafka" in " ".join(proc.info["cmdline"] or [])
     )
-    totals["postgres"] = sum(
-        _own(master, with_reaped_children=True) + sum(_own(child) for child in master.children())
-        for master in _postmasters()
-    )
-    totals["generator"] = _own(psutil.Process())
+    totals["postgres"] = postgres_cpu()
+    totals["generator"] = own_cpu()
     return totals
 
 

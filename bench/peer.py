@@ -31,7 +31,7 @@ import psutil
 from rich.console import Console
 from temporalio.client import Client, WorkflowHandle
 
-from bench.cpu import busy_seconds
+from bench.cpu import busy_seconds, own_cpu, postgres_cpu, tree_cpu
 from bench.drill import Journey
 from bench.temporal_journeys import TASK_QUEUE, CustodyJourney, JourneyInput, JourneyTimes
 from dipflow.devstack import PostgresServer, free_port
@@ -186,17 +186,9 @@ class Peer:
         return {"temporal": psutil.Process(self.server.pid), "worker": psutil.Process(self.worker.pid)}
 
     def cpu(self) -> dict[str, float]:
-        from bench.cpu import _own, _postmasters
-
-        totals = {
-            name: _own(proc, with_reaped_children=True) + sum(_own(c) for c in proc.children(recursive=True))
-            for name, proc in self.processes().items()
-        }
-        totals["postgres"] = sum(
-            _own(m, with_reaped_children=True) + sum(_own(c) for c in m.children()) for m in _postmasters()
-        )
-        totals["generator"] = _own(psutil.Process())
-        return totals
+        """CPU seconds used so far by the server, the worker, PostgreSQL and this process."""
+        totals = {name: tree_cpu(proc) for name, proc in self.processes().items()}
+        return {**totals, "postgres": postgres_cpu(), "generator": own_cpu()}
 
     async def watch_memory(self) -> None:
         while True:

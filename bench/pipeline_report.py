@@ -169,12 +169,7 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
             for s in r["stages"]
         ],
         "",
-        "Reconciliation after the stages: "
-        + ("every journey's effects exactly once." if r["reconciliation"]["exact"] else "**mismatch**")
-        + " "
-        + "; ".join(
-            f"{k} {v['found']:,}/{v['expected']:,}" for k, v in r["reconciliation"]["checks"].items()
-        ),
+        "Reconciliation after the stages: " + _reconciliation(r["reconciliation"]),
         "",
         "## Latency",
         "",
@@ -254,6 +249,12 @@ def _alert_latency(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _reconciliation(found: dict[str, Any]) -> str:
+    verdict = "every journey's effects exactly once." if found["exact"] else "**mismatch**"
+    counts = "; ".join(f"{k} {v['found']:,}/{v['expected']:,}" for k, v in found["checks"].items())
+    return f"{verdict} {counts}"
+
+
 def _peer(r: dict[str, Any]) -> list[str]:
     peer = r.get("peer")
     if peer is None:
@@ -280,11 +281,7 @@ def _peer(r: dict[str, Any]) -> list[str]:
             for s in peer["stages"]
         ],
         "",
-        "Reconciliation: "
-        + ("every journey's effects exactly once. " if peer["reconciliation"]["exact"] else "**mismatch** ")
-        + "; ".join(
-            f"{k} {v['found']:,}/{v['expected']:,}" for k, v in peer["reconciliation"]["checks"].items()
-        ),
+        "Reconciliation: " + _reconciliation(peer["reconciliation"]),
         "",
     ]
     if "dipflow" in peer:
