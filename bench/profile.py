@@ -7,7 +7,9 @@ second for ``--seconds``, and meanwhile
 - records each service with py-spy (``bench/results/profile/<service>.txt``: the collapsed stacks, and a top
   list of the functions that use the most time, by themselves and with what they call);
 - measures the CPU seconds each process used: the four services, the Kafka broker, PostgreSQL (all its
-  backends) and this generator.
+  backends) and this generator;
+- counts what each service's database ran per applied event (``bench/results/profile/statements.txt``, from
+  ``pg_stat_statements``): statements per event and those taking the most server time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -40,7 +43,8 @@ OUT = ROOT / "bench" / "results" / "profile"
 
 
 def consumer_figures(system: System) -> list[str]:
-    """Per consumer group: polls, mean records per poll, mean apply and commit time per poll."""
+    """Per consumer group: polls, mean records per poll, mean apply and commit time per poll, and what became
+    of the records (applied, skipped as a type the group does not need, duplicate, dead-lettered)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     lines = []
@@ -50,9 +54,14 @@ def consumer_figures(system: System) -> list[str]:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name.startswith(
-                    ("dipflow_consumer_poll_records", "dipflow_consumer_phase_seconds")
+                    (
+                        "dipflow_consumer_poll_records",
+                        "dipflow_consumer_phase_seconds",
+                        "dipflow_consumer_records_total",
+                    )
                 ):
-                    key = (sample.labels["group"], sample.name + ":" + sample.labels.get("phase", ""))
+                    label = sample.labels.get("phase", sample.labels.get("outcome", ""))
+                    key = (sample.labels["group"], sample.name + ":" + label)
                     sums[key] = sums.get(key, 0.0) + sample.value
         for group in sorted({g for g, _ in sums}):
             polls = sums.get((group, "dipflow_consumer_poll_records_count:"), 0.0)
@@ -61,9 +70,14 @@ def consumer_figures(system: System) -> list[str]:
             records = sums[(group, "dipflow_consumer_poll_records_sum:")] / polls
             apply = sums.get((group, "dipflow_consumer_phase_seconds_sum:apply"), 0.0) / polls * 1000
             commit = sums.get((group, "dipflow_consumer_phase_seconds_sum:commit"), 0.0) / polls * 1000
+            outcomes = ", ".join(
+                f"{outcome} {sums[(group, 'dipflow_consumer_records_total:' + outcome)]:.0f}"
+                for outcome in ("applied", "skipped", "duplicate", "dead_lettered")
+                if sums.get((group, "dipflow_consumer_records_total:" + outcome))
+            )
             lines.append(
                 f"{group}: {polls:.0f} polls, {records:.0f} records/poll, apply {apply:.1f} ms, "
-                f"commit {commit:.1f} ms"
+                f"commit {commit:.1f} ms; {outcomes}"
             )
     return lines
 
@@ -90,9 +104,47 @@ def summarise(raw: Path, top: int = 40) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def offer(system: System, rate: float, seconds: float) -> None:
-    """Offer the journeys; print each service's applied events per second and when it caught up."""
+STATEMENTS = """
+SELECT d.datname AS database, s.query, sum(s.calls)::bigint AS calls, sum(s.total_exec_time)::float8 AS ms,
+       sum(s.rows)::bigint AS rows
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+GROUP BY d.datname, s.query
+"""
+
+
+def statements_report(rows: list[asyncpg.Record], applied: dict[str, int], top: int = 15) -> str:
+    """Per service database: statements per applied event, and the statements taking the most server time
+    with their calls per applied event and mean time."""
+    lines: list[str] = []
+    for service in sorted(applied):
+        mine = sorted((r for r in rows if r["database"] == service), key=lambda r: -r["ms"])
+        events = max(applied[service], 1)
+        calls = sum(r["calls"] for r in mine)
+        total_ms = sum(r["ms"] for r in mine) or 1.0
+        lines += [
+            f"## {service}: {applied[service]} applied events, {calls / events:.1f} statements and "
+            f"{1000 * total_ms / events:.0f} µs of statement time per applied event",
+            "calls/event   mean ms   share  statement",
+        ]
+        for r in mine[:top]:
+            query = " ".join(r["query"].split())[:150]
+            lines.append(
+                f"{r['calls'] / events:11.2f} {r['ms'] / max(r['calls'], 1):9.3f} {100 * r['ms'] / total_ms:6.1f}%  {query}"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+async def offer(system: System, rate: float, seconds: float, statements: bool = False) -> tuple[int, str]:
+    """Offer the journeys; print each service's applied events per second and when it caught up; with
+    ``statements``, also what each service's database ran per applied event (pg_stat_statements). Returns the
+    events applied and that report."""
     pools = {s.name: await asyncpg.create_pool(system.dsn(s.name), min_size=1, max_size=2) for s in SERVICES}
+    superuser = await asyncpg.connect(system.stack.postgres.dsn())
+    report = ""
+    if statements:
+        await superuser.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await superuser.execute("SELECT pg_stat_statements_reset()")
     finished: dict[str, float] = {}
     started = time.monotonic()
 
@@ -141,9 +193,15 @@ async def offer(system: System, rate: float, seconds: float) -> None:
             console.print(
                 f"{name}: {stage.by_service.get(name, 0) / at:,.0f} applied/s, caught up at {at:.1f} s"
             )
+        if statements:
+            databases = {name: urlsplit(system.dsn(name)).path.lstrip("/") for name in pools}
+            applied = {databases[name]: n for name, n in stage.by_service.items()}
+            report = statements_report(await superuser.fetch(STATEMENTS), applied)
     finally:
+        await superuser.close()
         for pool in pools.values():
             await pool.close()
+    return sum(stage.by_service.values()), report
 
 
 async def _nothing() -> None:
@@ -158,6 +216,7 @@ def main(
     state = ROOT / ".local" / "bench-profile" / uuid.uuid4().hex[:8]
     OUT.mkdir(parents=True, exist_ok=True)
     system = System(state)
+    system.stack.postgres.extra_settings = ("shared_preload_libraries=pg_stat_statements",)
     system.start()
     try:
         asyncio.run(system.wait_ready())
@@ -182,7 +241,8 @@ def main(
         before = cpu_by_process(system)
         machine_before = psutil.cpu_times()
         started = time.monotonic()
-        asyncio.run(offer(system, rate, seconds))
+        applied, statements = asyncio.run(offer(system, rate, seconds, statements=True))
+        (OUT / "statements.txt").write_text(statements)
         wall = time.monotonic() - started
         after = cpu_by_process(system)
         machine_after = psutil.cpu_times()
@@ -190,12 +250,13 @@ def main(
             spy.send_signal(2)
         for spy in spies.values():
             spy.wait(30)
-        table = Table("process", "CPU s", "cores busy")
+        table = Table("process", "CPU s", "cores busy", "µs per applied event")
+        per_event = 1e6 / max(applied, 1)
         for name in after:
             used = used_since(before, after)[name]
-            table.add_row(name, f"{used:.1f}", f"{used / wall:.2f}")
+            table.add_row(name, f"{used:.1f}", f"{used / wall:.2f}", f"{used * per_event:.0f}")
         busy = busy_seconds(machine_before, machine_after)
-        table.add_row("whole machine", f"{busy:.1f}", f"{busy / wall:.2f}")
+        table.add_row("whole machine", f"{busy:.1f}", f"{busy / wall:.2f}", f"{busy * per_event:.0f}")
         table.add_row("wall", f"{wall:.1f}", "")
         console.print(table)
         for line in consumer_figures(system):

@@ -65,6 +65,8 @@ class PostgresServer:
     durable: bool = True
     superuser_password: str | None = None
     """With a password, every connection authenticates (SCRAM-SHA-256); without, loopback is trusted."""
+    extra_settings: tuple[str, ...] = ()
+    """More ``name=value`` server settings (``make profile`` loads ``pg_stat_statements`` this way)."""
     process: ManagedProcess | None = None
 
     @property
@@ -151,6 +153,8 @@ class PostgresServer:
             "-c",
             "shared_buffers=128MB",
         ]
+        for setting in self.extra_settings:
+            settings += ["-c", setting]
         if not self.durable:
             settings += [
                 "-c",
