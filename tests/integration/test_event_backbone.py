@@ -379,6 +379,33 @@ async def test_a_deadline_due_later_fires_at_its_own_time_not_at_the_next_pass_b
     assert 0 <= late < 1.0
 
 
+async def test_a_deadline_that_schedules_the_next_step_due_at_once_has_it_fired_without_the_gap(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """A chain (an appointment passed, then its attendance overdue at once with no grace): the second step
+    fires in the pass right after the first, not ``min_gap_s`` (5 s here) later, on the database's clock."""
+
+    async def first_step(uow: UnitOfWork, deadline: Deadline) -> None:
+        await _fire_effect(uow, deadline)
+        await uow.schedule("second_step", deadline.subject, datetime.now(UTC))
+
+    loop = TimerLoop(
+        service_pool,
+        {"first_step": first_step, "second_step": _fire_effect},
+        producer=PRODUCER,
+        poll_interval_s=30,
+        min_gap_s=5,
+    )
+    async with service_pool.acquire() as conn:
+        await schedule_deadline(Writes(conn), "first_step", "C1", datetime.now(UTC) - timedelta(seconds=1))
+    async with running(loop):
+        await eventually(lambda: _true(loop.fired >= 2), timeout_s=10)
+    gap = await service_pool.fetchval(
+        "SELECT extract(epoch FROM max(fired_at) - min(fired_at)) FROM deadlines WHERE subject = 'C1'"
+    )
+    assert gap < 1.0
+
+
 async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asyncpg.Pool) -> None:
     due = datetime.now(UTC) - timedelta(seconds=1)
     async with service_pool.acquire() as conn:

@@ -8,10 +8,12 @@ next, so a delivery survives restarts and a failing receiver never blocks other 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
 import ssl
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +56,21 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())  # the certificates httpx trusts by default
 
 
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> httpx.AsyncClient:
+    """One client per event loop for every delivery: attempts to a receiver reuse its open connections
+    instead of a new TCP connection and TLS handshake each."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = _clients[loop] = httpx.AsyncClient(verify=_tls_context())
+    return client
+
+
 async def post_signed(
     url: str, secret: str, body: bytes, *, delivery_id: str, attempt: int, timeout_s: float = 5.0
 ) -> str | None:
@@ -67,8 +84,7 @@ async def post_signed(
         ATTEMPT_HEADER: str(attempt),
     }
     try:
-        async with httpx.AsyncClient(timeout=timeout_s, verify=_tls_context()) as client:
-            answer = await client.post(url, content=body, headers=headers)
+        answer = await _client().post(url, content=body, headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:
         return type(exc).__name__
     return None if answer.status_code // 100 == 2 else f"HTTP {answer.status_code}"

@@ -103,21 +103,27 @@ class TimerLoop:
 
     async def _passes(self, wake: asyncio.Event) -> None:
         """Pass after pass: by the clock, or when woken, but never closer together than ``min_gap_s`` (under
-        load the wake-ups come with nearly every commit; one pass then takes what fell due meanwhile)."""
+        load the wake-ups come with nearly every commit; one pass then takes what fell due meanwhile), except
+        right after a pass that fired a deadline: what it scheduled to fall due at once (the next step of a
+        chain: an appointment passed, then its attendance overdue) fires without waiting."""
         backoff = Backoff()
         last_pass = 0.0
+        chained = False
         while True:
             since = time.monotonic() - last_pass
-            if since < self.min_gap_s:
+            if since < self.min_gap_s and not chained:
                 await asyncio.sleep(self.min_gap_s - since)
             wake.clear()
             last_pass = time.monotonic()
+            fired_before = self.fired
             try:
                 claimed = await self.fire_due()
+                chained = self.fired > fired_before
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                chained = False
                 level = log.warning if is_transient(exc) else log.error
                 level("timer_pass_failed", error=type(exc).__name__)
                 await asyncio.sleep(backoff.next())
