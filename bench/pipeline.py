@@ -422,6 +422,8 @@ async def latency_run(
                 await asyncio.sleep(0.2)
             applied_rate = await _applied_rate(pools, 5.0)
             failures = await _failure_latencies(client, system, manager, officer, sent[: len(sent) // 2])
+            load.cancel()
+            await _drained(pools)  # #25 asks for the alert latency on a quiet machine
             alerts = await _alert_latencies(client, system, manager, officer, sent[len(sent) // 2 :])
         finally:
             load.cancel()
@@ -592,6 +594,18 @@ async def _alert_latencies(
     finally:
         server.should_exit = True
         await serving
+
+
+async def _drained(pools: dict[str, asyncpg.Pool], timeout_s: float = 60) -> None:
+    """Until no service applied an event for a second: the background load has been taken in."""
+    last = await applied_events(pools)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        now = await applied_events(pools)
+        if now == last:
+            return
+        last = now
 
 
 async def _applied_rate(pools: dict[str, asyncpg.Pool], seconds: float) -> float:
