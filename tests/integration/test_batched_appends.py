@@ -5,12 +5,14 @@ outside a batch is deferred."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from dipflow.auth import Principal, Role
 from dipflow.db.appends import Writes, batched_writes
+from dipflow.events.deadlines import cancel_deadline, schedule_deadline
 from dipflow.events.outbox import add_to_outbox
 from dipflow.uow import Producer, UnitOfWork
 from tests.support.events import sample_event
@@ -109,3 +111,44 @@ async def test_a_batch_belongs_to_its_connection_and_its_memo_to_the_batch(
             assert len(await _outbox(other)) == 1
         async with batched_writes(conn) as next_batch:
             assert next_batch.memo == {}
+
+
+async def test_deadlines_scheduled_and_cancelled_in_a_batch_end_as_if_written_one_after_another(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """The same deadline scheduled twice in a run (the later values win), cancelled twice, a fired deadline
+    left alone, a deadline scheduled again after a run of cancels."""
+    fired_due = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    await service_pool.execute(
+        "INSERT INTO deadlines (kind, subject, due_at, fired_at) VALUES ('k', 'fired', $1, now())", fired_due
+    )
+    due = datetime(2026, 12, 24, 9, tzinfo=UTC)
+    async with service_pool.acquire() as conn, conn.transaction(), batched_writes(conn) as writes:
+        for subject, hours in [("a", 0), ("b", 0), ("a", 1), ("fired", 5), ("c", 0)]:
+            await schedule_deadline(writes, "k", subject, due + timedelta(hours=hours), {"h": hours})
+        for subject in ["b", "b", "fired"]:
+            await cancel_deadline(writes, "k", subject)
+        await schedule_deadline(writes, "k", "c", due + timedelta(hours=2), {"h": 2})
+    rows = {
+        r["subject"]: (r["due_at"], r["payload"], r["cancelled_at"] is not None)
+        for r in await service_pool.fetch("SELECT subject, due_at, payload, cancelled_at FROM deadlines")
+    }
+    assert rows == {
+        "a": (due + timedelta(hours=1), {"h": 1}, False),
+        "b": (due, {"h": 0}, True),
+        "c": (due + timedelta(hours=2), {"h": 2}, False),
+        "fired": (fired_due, {}, False),
+    }
+
+
+async def test_a_failed_nested_block_forgets_what_was_read_with_what_it_wrote(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """An aggregate read ahead and saved inside a savepoint that rolls back must be read again afterwards."""
+    async with service_pool.acquire() as conn, conn.transaction(), batched_writes(conn) as writes:
+        uow = _work(writes)
+        uow.memo["read ahead"] = "as saved inside the block"
+        with pytest.raises(RuntimeError):
+            async with uow.savepoint():
+                raise RuntimeError("the block failed")
+        assert uow.memo == {}

@@ -53,7 +53,8 @@ class UnitOfWork:
 
     @property
     def memo(self) -> dict[Hashable, Any]:
-        """Reference data read once per transaction (per batch in a consumer)."""
+        """Reference data read once per transaction (per batch in a consumer), and aggregates a batch read
+        ahead (:data:`dipflow.events.consumer.Prefetch`)."""
         return self.writes.memo
 
     async def emit(

@@ -13,7 +13,7 @@ from typing import Protocol
 import asyncpg
 
 from dipflow.events import EventRegistry
-from dipflow.events.consumer import EventConsumer, Handler, TombstoneHandler
+from dipflow.events.consumer import EventConsumer, Handler, Prefetch, TombstoneHandler
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.senders import RecordCheck
 from dipflow.events.timers import DeadlineHandler, TimerLoop
@@ -63,6 +63,8 @@ class Subscription:
     on_tombstone: TombstoneHandler | None = None
     check: RecordCheck | None = None
     """Refuses a record before it is applied (outside systems' signatures: :mod:`dipflow.events.senders`)."""
+    prefetch: Prefetch | None = None
+    """Reads what a batch's events name at once, before its handlers run."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def loops(
                 producer=producer,
                 on_tombstone=subscription.on_tombstone,
                 check=subscription.check,
+                prefetch=subscription.prefetch,
             )
         )
     if wiring.timers:

@@ -7,18 +7,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from dipflow.db import connect_pool
+from dipflow.db.database import server_dsn
 from dipflow.devstack.principals import CUSTODY_SYSTEM
 from dipflow.events import Envelope, EventPayload, new_envelope
+from dipflow.events.consumer import Parsed, apply_events
 from dipflow.events.senders import signed_headers
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import CUSTODY_COMMANDS
+from dipflow.uow import Producer
 from dipflow_custody.contracts.bodies import BookIn
 from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
+from dipflow_custody.entrypoints.commands import command_handler, read_ahead
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
-from tests.support.senders import ELSEWHERE, KEY, signed
+from tests.support.senders import COMMAND_SENDERS, ELSEWHERE, KEY, signed
 
 __all__ = ["custody"]
 
@@ -169,3 +174,35 @@ async def test_a_command_is_applied_only_from_a_registered_sender_for_its_own_su
     assert events[0]["type"] == "custody.booked_in"
     view = await custody.get(f"/v1/detentions/{detention_id_for(accepted.event_id)}", headers=bearer())
     assert view.status_code == 200
+
+
+async def test_a_batch_of_commands_reads_its_detentions_ahead_and_each_command_sees_the_one_before(
+    custody: httpx.AsyncClient, infra: Infra, unique: str
+) -> None:
+    """Two commands on one detention in one batch: the detention is read (and locked) once before the batch,
+    and the second command acts on what the first saved (a stale read would fail its save as a concurrent
+    change)."""
+    pid = person(unique)
+    booked = await custody.post("/v1/detentions", json=book_in_body(pid), headers=bearer())
+    did = booked.json()["detention_id"]
+    payloads = [
+        DetentionCommand(detention_id=did, action=action, body={"at": f"2008-06-01T10:{minute}:00Z"})
+        for action, minute in (("warning", 40), ("sample", 45))
+    ]
+    batch = [
+        Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), command(p, pid), p)
+        for n, p in enumerate(payloads)
+    ]
+    handler = command_handler(2, COMMAND_SENDERS)
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            applied, _ = await apply_events(
+                conn, "t", TopicPartition("t", 0), batch, handler, Producer("custody", "x"), read_ahead
+            )
+        row = await pool.fetchrow("SELECT version, state FROM detentions WHERE detention_id = $1", did)
+    finally:
+        await pool.close()
+    assert applied == 2
+    assert row["version"] == 3
+    assert row["state"]["warned_at"] is not None and row["state"]["sample_taken_at"] is not None

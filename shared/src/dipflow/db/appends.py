@@ -9,7 +9,9 @@ table (the outbox through ``unnest … WITH ORDINALITY``), runs of the same stat
 such a transaction (erasure pseudonymising the audit log, the PPO panel check) calls :meth:`Writes.flush` first.
 
 ``memo`` holds reference data that every event of a batch reads and none changes (a custody suite's area, a
-station's notified arrangements): read once per batch.
+station's notified arrangements): read once per batch; and the aggregates a batch's events name, read and
+locked at once before its handlers run and kept up to date as they are saved. A nested block that fails
+forgets the memo with its writes.
 """
 
 from __future__ import annotations
@@ -79,8 +81,9 @@ class Writes:
             await self.conn.execute(f"NOTIFY {channel}")
 
     def discard(self) -> None:
-        """Forget what is queued and not yet written (a nested block that failed)."""
+        """Forget what is queued and not yet written, and what was read (a nested block that failed)."""
         self._outbox, self._audit, self._statements = [], [], []
+        self.memo.clear()
 
     async def flush(self) -> None:
         """Write what is queued so far (nothing outside a batch)."""

@@ -42,6 +42,9 @@ log = get_logger("dipflow.consumer")
 Handler = Callable[[UnitOfWork, Envelope, EventPayload], Awaitable[None]]
 """Applies one event in the batch's transaction; its unit of work names the event as the cause of what it emits."""
 TombstoneHandler = Callable[[UnitOfWork, bytes], Awaitable[None]]
+Prefetch = Callable[[UnitOfWork, Sequence[tuple[Envelope, EventPayload]]], Awaitable[None]]
+"""Reads (and locks) at once, before a batch's handlers run, what its events name: one statement for the
+aggregates of the whole batch instead of one per event (kept in the unit of work's ``memo``)."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,10 @@ class EventConsumer:
         on_tombstone: TombstoneHandler | None = None,
         limits: ConsumerLimits = ConsumerLimits(),
         check: RecordCheck | None = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.prefetch = prefetch
         self.pool = pool
         self.group_id = group_id
         self.topics = list(topics)
@@ -306,10 +311,12 @@ class EventConsumer:
             if isinstance(item, Parsed):
                 run.append(item)
                 continue
-            a, d = await apply_events(conn, self.group_id, tp, run, self.handler, self.producer)
+            a, d = await apply_events(
+                conn, self.group_id, tp, run, self.handler, self.producer, self.prefetch
+            )
             applied, duplicates, run = applied + a, duplicates + d, []
             await self._apply_tombstones(conn, [item])
-        a, d = await apply_events(conn, self.group_id, tp, run, self.handler, self.producer)
+        a, d = await apply_events(conn, self.group_id, tp, run, self.handler, self.producer, self.prefetch)
         return applied + a, duplicates + d
 
     def _count(self, applied: int, duplicates: int) -> None:
@@ -430,10 +437,12 @@ async def apply_events(
     parsed: Sequence[Parsed],
     handler: Handler,
     producer: Producer,
+    prefetch: Prefetch | None = None,
 ) -> tuple[int, int]:
     """Record the events in the inbox and apply those not seen before, in the caller's transaction, each in a
     unit of work caused by its event; their outbox and audit rows and queued writes go to the server together
-    at the end (one batched :class:`~dipflow.db.appends.Writes`). Returns (applied, duplicates)."""
+    at the end (one batched :class:`~dipflow.db.appends.Writes`), and ``prefetch`` reads what they all name
+    first. Returns (applied, duplicates)."""
     if not parsed:
         return 0, 0
     fresh = {
@@ -455,6 +464,8 @@ async def apply_events(
     applied = 0
     async with batched_writes(conn) as writes:
         work = UnitOfWork(writes, producer)
+        if prefetch is not None and fresh:
+            await prefetch(work, [(p.envelope, p.payload) for p in parsed if p.envelope.event_id in fresh])
         for item in parsed:
             if item.envelope.event_id in fresh:
                 fresh.discard(item.envelope.event_id)

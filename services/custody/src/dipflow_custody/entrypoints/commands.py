@@ -83,6 +83,13 @@ async def _apply(
         raise TypeError(type(payload).__name__)
 
 
+async def read_ahead(uow: UnitOfWork, commands: Sequence[tuple[Envelope, EventPayload]]) -> None:
+    """The detentions the batch's commands act on, read and locked in one statement."""
+    await detentions.read_ahead(
+        uow, [payload.detention_id for _, payload in commands if isinstance(payload, DetentionCommand)]
+    )
+
+
 def subscription(working_days: int, senders: Mapping[str, CommandSender]) -> Subscription:
     """Custody systems' commands (consumer group ``<service>.commands``), each signed by a registered sender."""
     keys = {name: Sender(name, sender.key.get_secret_value()) for name, sender in senders.items()}
@@ -92,4 +99,5 @@ def subscription(working_days: int, senders: Mapping[str, CommandSender]) -> Sub
         INBOUND,
         command_handler(working_days, senders),
         check=sender_check(keys),
+        prefetch=read_ahead,
     )

@@ -4,7 +4,7 @@ still owed at a suite. Each command is one unit of work: load, decide, save, tim
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
@@ -167,6 +167,12 @@ async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcom
     await uow.emit(d.person_id, payloads)
     await uow.audit("detention.book_in", d.person_id, {"detention_id": d.detention_id})
     return Outcome(d, decision, area)
+
+
+async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
+    """The detentions a batch of commands names, read and locked at once before the commands run."""
+    if detention_ids:
+        await detentions.read_ahead(uow, detention_ids)
 
 
 async def act(uow: UnitOfWork, cmd: Act, check_area: AreaCheck) -> Outcome:
