@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from itertools import product
 from typing import Any
 
@@ -67,23 +67,25 @@ def _forged(**overrides: object) -> str:
 @pytest.mark.parametrize(
     ("case", "token", "reason"),
     [
-        ("expired", _forged(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), "expired"),
-        ("wrongly signed", _forged(_secret="another-secret-" + "y" * 40), "signature"),
-        ("wrong audience", _forged(aud="someone-else"), "audience"),
-        ("wrong issuer", _forged(iss="https://evil.example"), "issuer"),
-        ("no expiry", _forged(exp=None), "not valid"),
-        ("unknown role", _forged(role="superuser"), "role"),
-        ("no area", _forged(area=None), "area"),
-        ("worker without worker id", _forged(role="referral_worker"), "worker_id"),
-        ("unsigned", jwt.encode({"sub": "x"}, "", algorithm="none"), "not valid"),
-        ("garbage", "not-a-jwt", "not valid"),
+        ("expired", lambda: _forged(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), "expired"),
+        ("wrongly signed", lambda: _forged(_secret="another-secret-" + "y" * 40), "signature"),
+        ("wrong audience", lambda: _forged(aud="someone-else"), "audience"),
+        ("wrong issuer", lambda: _forged(iss="https://evil.example"), "issuer"),
+        ("no expiry", lambda: _forged(exp=None), "not valid"),
+        ("unknown role", lambda: _forged(role="superuser"), "role"),
+        ("no area", lambda: _forged(area=None), "area"),
+        ("worker without worker id", lambda: _forged(role="referral_worker"), "worker_id"),
+        ("unsigned", lambda: jwt.encode({"sub": "x"}, "", algorithm="none"), "not valid"),
+        ("garbage", lambda: "not-a-jwt", "not valid"),
     ],
 )
 async def test_bad_tokens_are_refused_with_401(
-    client: httpx.AsyncClient, case: str, token: str, reason: str
+    client: httpx.AsyncClient, case: str, token: Callable[[], str], reason: str
 ) -> None:
+    """Each token is made when its test runs: made at collection, a valid-but-for-one-claim token expired
+    before a slow run reached it and was refused for that instead."""
     await _seed(client)
-    answer = await client.get("/v1/boroughs/camden/people/P1", headers={"Authorization": f"Bearer {token}"})
+    answer = await client.get("/v1/boroughs/camden/people/P1", headers={"Authorization": f"Bearer {token()}"})
     body = _assert_problem(answer, 401)
     assert reason in str(body["detail"]), case
     assert answer.headers["www-authenticate"].startswith("Bearer")
