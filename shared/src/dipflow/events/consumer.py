@@ -15,7 +15,7 @@ import asyncio
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,11 @@ TombstoneHandler = Callable[[UnitOfWork, bytes], Awaitable[None]]
 Prefetch = Callable[[UnitOfWork, Sequence[tuple[Envelope, EventPayload]]], Awaitable[None]]
 """Reads (and locks) at once, before a batch's handlers run, what its events name: one statement for the
 aggregates of the whole batch instead of one per event (kept in the unit of work's ``memo``)."""
+
+
+PARSE_SLICE = 50
+"""Records parsed before the consumer lets the event loop run other work (requests, timers): a batch of 500
+would otherwise hold the loop for tens of milliseconds, and every request waiting on it with it."""
 
 
 @dataclass(frozen=True)
@@ -254,25 +259,11 @@ class EventConsumer:
     async def _process_partition(
         self, producer: AIOKafkaProducer, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
     ) -> None:
-        parsed: list[Parsed] = []
-        dead: list[DeadLetter] = []
-        tombstones: list[ConsumerRecord[Any, Any]] = []
-        for record in records:
-            if record.value is None:
-                tombstones.append(record)
-                continue
-            outcome = parse_record(self.registry, record, self.check)
-            if outcome is None:
-                self.skipped += 1
-                CONSUMED.labels(self.group_id, "skipped").inc()
-            elif isinstance(outcome, DeadLetter):
-                dead.append(outcome)
-            else:
-                parsed.append(outcome)
-
-        failed = await self._apply_batch(tp, parsed, tombstones)
-        dead.extend(failed)
-        for letter in dead:
+        batch = await parse_batch(self.registry, records, self.check)
+        self.skipped += batch.skipped
+        CONSUMED.labels(self.group_id, "skipped").inc(batch.skipped)
+        failed = await self._apply_batch(tp, batch.parsed, batch.tombstones)
+        for letter in [*batch.dead, *failed]:
             await self._dead_letter(producer, letter)
 
     async def _apply_batch(
@@ -481,6 +472,36 @@ def same_people(partitions: Iterable[TopicPartition]) -> list[list[TopicPartitio
     for tp in sorted(partitions, key=lambda tp: (tp.partition, tp.topic)):
         groups.setdefault(tp.partition, []).append(tp)
     return list(groups.values())
+
+
+@dataclass
+class ParsedBatch:
+    parsed: list[Parsed] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    tombstones: list[ConsumerRecord[Any, Any]] = field(default_factory=list)
+    skipped: int = 0
+
+
+async def parse_batch(
+    registry: EventRegistry, records: Sequence[ConsumerRecord[Any, Any]], check: RecordCheck | None = None
+) -> ParsedBatch:
+    """Each record parsed (:func:`parse_record`), in order; every ``PARSE_SLICE`` records the event loop runs
+    whatever else is waiting (requests, timers) before the next slice."""
+    batch = ParsedBatch()
+    for n, record in enumerate(records):
+        if n and n % PARSE_SLICE == 0:
+            await asyncio.sleep(0)
+        if record.value is None:
+            batch.tombstones.append(record)
+            continue
+        outcome = parse_record(registry, record, check)
+        if outcome is None:
+            batch.skipped += 1
+        elif isinstance(outcome, DeadLetter):
+            batch.dead.append(outcome)
+        else:
+            batch.parsed.append(outcome)
+    return batch
 
 
 def parse_record(
