@@ -153,5 +153,11 @@ async def resolve(
     return True
 
 
+async def resolve_all(
+    uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
+) -> int:
+    return sum([await resolve(uow, kind, subject, resolution=resolution, by=by) for kind, subject in alerts])
+
+
 def fake_uow(actor: Principal | None = None, producer: Producer | None = None) -> FakeUnitOfWork:
     return FakeUnitOfWork(actor=actor, producer=producer or TEST_PRODUCER)

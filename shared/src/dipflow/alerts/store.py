@@ -122,19 +122,29 @@ async def resolve(
 ) -> bool:
     """Resolve the alert ``kind``/``subject`` (the event that answers it, or a person); False when there was
     none open. Resolving before the alert is raised is fine: it will then find the case answered."""
-    changed = await uow.conn.fetchval(
-        "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
-        "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING person_id",
-        kind,
-        subject,
+    return bool(await resolve_all(uow, [(kind, subject)], resolution=resolution, by=by))
+
+
+async def resolve_all(
+    uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
+) -> int:
+    """:func:`resolve` for each (kind, subject) in one statement; how many were open."""
+    rows = await uow.conn.fetch(
+        "UPDATE alerts a SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
+        "FROM unnest($1::text[], $2::text[]) AS r(kind, subject) "
+        "WHERE a.kind = r.kind AND a.subject = r.subject AND a.state <> 'resolved' "
+        "RETURNING a.kind, a.subject, a.person_id",
+        [kind for kind, _ in alerts],
+        [subject for _, subject in alerts],
         by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}"),
         resolution,
     )
-    if changed is None:
-        return False
-    await uow.audit("alert.resolve", changed, {"alert_id": alert_id(kind, subject), "resolution": resolution})
-    await uow.notify(CHANNEL)
-    return True
+    for r in rows:
+        detail = {"alert_id": alert_id(r["kind"], r["subject"]), "resolution": resolution}
+        await uow.audit("alert.resolve", r["person_id"], detail)
+    if rows:
+        await uow.notify(CHANNEL)
+    return len(rows)
 
 
 async def get(uow: UnitOfWork, alert: str) -> Alert:

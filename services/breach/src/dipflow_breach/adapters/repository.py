@@ -262,8 +262,9 @@ async def save_request(uow: UnitOfWork, request: ArrestRequest) -> None:
 
 
 async def add_booking(uow: UnitOfWork, booking: Booking) -> None:
-    """A custody booking seen (once), so that a request that arrives after it is closed at once (D6)."""
-    await uow.conn.execute(
+    """A custody booking seen (once), so that a request that arrives after it is closed at once (D6); in a
+    consumer's batch written with the batch's other queued writes (:func:`bookings_of` writes them first)."""
+    await uow.execute(
         "INSERT INTO bookings (detention_id, person_id, arrested_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         booking.detention_id,
         booking.person_id,
@@ -272,6 +273,7 @@ async def add_booking(uow: UnitOfWork, booking: Booking) -> None:
 
 
 async def bookings_of(uow: UnitOfWork, person_id: str) -> list[Booking]:
+    await uow.flush()
     rows = await uow.conn.fetch(
         "SELECT detention_id, person_id, arrested_at FROM bookings WHERE person_id = $1 ORDER BY arrested_at",
         person_id,

@@ -35,15 +35,25 @@ async def booked_in(
         arrested_at,
         is_ppo,
     )
+    uow.memo[_known(detention_id)] = True
 
 
 async def ensure(uow: UnitOfWork, detention_id: str, person_id: str, suite: str) -> None:
+    """The detention's row exists (written at most once per transaction: a batch's later facts of the same
+    detention find it known)."""
+    if _known(detention_id) in uow.memo:
+        return
     await uow.conn.execute(
         "INSERT INTO detentions (detention_id, person_id, suite) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         detention_id,
         person_id,
         suite,
     )
+    uow.memo[_known(detention_id)] = True
+
+
+def _known(detention_id: str) -> tuple[str, str]:
+    return ("detention row", detention_id)
 
 
 async def offence_added(uow: UnitOfWork, detention_id: str, code: str, *, class_a: bool) -> None:

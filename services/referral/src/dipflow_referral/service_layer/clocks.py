@@ -75,6 +75,7 @@ async def keep_time(
     waiting = a.waiting_appointments()
     answered = any(isinstance(e, ANSWERS) for e in changes)
     timed = any(isinstance(e, TIMED) for e in changes)
+    resolved: list[tuple[str, str]] = []
     for kind in Kind:
         subject = _subject(a, kind)
         appointment = waiting.get(kind)
@@ -84,8 +85,9 @@ async def keep_time(
                     APPOINTMENT_PASSED, subject, appointment.at, {"at": appointment.at.isoformat()}
                 )
         elif answered:
-            for kind_of_alert in (ATTENDANCE_OVERDUE, UNASSIGNED):
-                await alerts.resolve(uow, kind_of_alert, subject, resolution=f"the requirement is {a.status}")
+            resolved += [(kind_of_alert, subject) for kind_of_alert in (ATTENDANCE_OVERDUE, UNASSIGNED)]
+    if resolved:
+        await alerts.resolve_all(uow, resolved, resolution=f"the requirement is {a.status}")
 
 
 async def _waiting(
