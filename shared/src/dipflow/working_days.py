@@ -11,6 +11,12 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
+import holidays.countries  # see below
+
+# The holidays package loads every country's calendar (some 250 modules) the first time any calendar is
+# asked for: about a second of CPU, several on a busy machine. Loaded here, when a service starts, rather
+# than on the event loop of the first request that counts working days (it stalled that service's requests
+# for 1-2 s, and made it shed load at 30 requests/s on a fresh system).
 
 LONDON = ZoneInfo("Europe/London")
 
