@@ -129,8 +129,9 @@ class TimerLoop:
                 await asyncio.sleep(backoff.next())
                 continue
             if claimed < self.batch_size:
+                timeout = await self._until_next_due()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), await self._until_next_due())
+                    await asyncio.wait_for(wake.wait(), timeout)
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending deadline of this loop's kinds falls due (by the database's clock),
