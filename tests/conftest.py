@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -10,6 +11,17 @@ from dipflow.db.database import server_dsn
 from dipflow.kafka.admin import ensure_topics
 from dipflow.topics import TopicSpec
 from tests.infra import Infra, provide_infra
+
+# The tests run every service in one process on a shared machine: a slow moment there is not overload. Only the
+# shedding tests (which set their own limits) shed; the others never answer 503 for the event loop's lag.
+for _prefix in (
+    "DIPFLOW_",
+    "DIPFLOW_CUSTODY_",
+    "DIPFLOW_REFERRAL_",
+    "DIPFLOW_PPO_REGISTER_",
+    "DIPFLOW_BREACH_",
+):
+    os.environ.setdefault(f"{_prefix}HTTP_MAX_LOOP_LAG_S", "30")
 
 
 @pytest.fixture(scope="session")
