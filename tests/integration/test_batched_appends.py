@@ -90,6 +90,22 @@ async def test_queued_writes_keep_their_order_across_statements_and_flush_before
     assert await service_pool.fetchval("SELECT note FROM notes WHERE k = $1", second) == "b+3+4"
 
 
+async def test_a_statement_queued_again_under_its_key_replaces_the_earlier_one(
+    service_pool: asyncpg.Pool,
+) -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await service_pool.executemany("INSERT INTO notes (k, note) VALUES ($1, '')", [(first,), (second,)])
+    update = "UPDATE notes SET note = note || $2 WHERE k = $1"
+    async with service_pool.acquire() as conn, conn.transaction(), batched_writes(conn) as writes:
+        await writes.execute_last(first, update, first, "v1")
+        await writes.execute_last(second, update, second, "w1")
+        await writes.execute_last(first, update, first, "v2")
+        await writes.execute(update, second, "+after")
+        assert await conn.fetchval("SELECT string_agg(note, '') FROM notes") == ""
+    notes = {r["k"]: r["note"] for r in await service_pool.fetch("SELECT k, note FROM notes")}
+    assert notes == {first: "v2", second: "w1+after"}
+
+
 async def test_outside_a_batch_nothing_is_deferred(service_pool: asyncpg.Pool) -> None:
     async with service_pool.acquire() as conn, conn.transaction():
         uow = _work(Writes(conn))

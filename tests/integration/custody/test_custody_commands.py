@@ -180,8 +180,8 @@ async def test_a_batch_of_commands_reads_its_detentions_ahead_and_each_command_s
     custody: httpx.AsyncClient, infra: Infra, unique: str
 ) -> None:
     """Two commands on one detention in one batch: the detention is read (and locked) once before the batch,
-    and the second command acts on what the first saved (a stale read would fail its save as a concurrent
-    change)."""
+    the second command acts on what the first saved (a stale read would fail its save as a concurrent
+    change), and its row is written once, at the batch's end."""
     pid = person(unique)
     booked = await custody.post("/v1/detentions", json=book_in_body(pid), headers=bearer())
     did = booked.json()["detention_id"]
@@ -200,9 +200,13 @@ async def test_a_batch_of_commands_reads_its_detentions_ahead_and_each_command_s
             applied, _ = await apply_events(
                 conn, "t", TopicPartition("t", 0), batch, handler, Producer("custody", "x"), read_ahead
             )
+            updates = await conn.fetchval(
+                "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
+            )
         row = await pool.fetchrow("SELECT version, state FROM detentions WHERE detention_id = $1", did)
     finally:
         await pool.close()
     assert applied == 2
+    assert updates == 1
     assert row["version"] == 3
     assert row["state"]["warned_at"] is not None and row["state"]["sample_taken_at"] is not None

@@ -10,8 +10,9 @@ such a transaction (erasure pseudonymising the audit log, the PPO panel check) c
 
 ``memo`` holds reference data that every event of a batch reads and none changes (a custody suite's area, a
 station's notified arrangements): read once per batch; and the aggregates a batch's events name, read and
-locked at once before its handlers run and kept up to date as they are saved. A nested block that fails
-forgets the memo with its writes.
+locked at once before its handlers run and kept up to date as they are saved; such an aggregate's row is
+written once, at the batch's end, however many of its events saved it (:meth:`Writes.execute_last`). A nested
+block that fails forgets the memo with its writes.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Writes:
         self._outbox: list[OutboxRow] = []
         self._audit: list[AuditRow] = []
         self._statements: list[tuple[str, tuple[Any, ...]]] = []
+        self._latest: dict[Hashable, tuple[str, tuple[Any, ...]]] = {}
         self._notify: set[str] = set()
 
     async def outbox(self, rows: list[OutboxRow]) -> None:
@@ -73,6 +75,16 @@ class Writes:
         else:
             await self.conn.execute(sql, *args)
 
+    async def execute_last(self, key: Hashable, sql: str, *args: Any) -> None:
+        """A statement that supersedes any queued earlier under the same ``key`` (an aggregate saved again):
+        in a batch only the last is written, before the other queued statements, so it is for a table none of
+        them touches; outside a batch it is written now."""
+        if self.batched:
+            self._latest.pop(key, None)
+            self._latest[key] = (sql, args)
+        else:
+            await self.conn.execute(sql, *args)
+
     async def notify(self, channel: str) -> None:
         """``NOTIFY channel`` in this transaction (listeners hear it on commit); once per batch."""
         if self.batched:
@@ -82,13 +94,14 @@ class Writes:
 
     def discard(self) -> None:
         """Forget what is queued and not yet written, and what was read (a nested block that failed)."""
-        self._outbox, self._audit, self._statements = [], [], []
+        self._outbox, self._audit, self._statements, self._latest = [], [], [], {}
         self.memo.clear()
 
     async def flush(self) -> None:
         """Write what is queued so far (nothing outside a batch)."""
-        outbox, audit, statements, notify = self._outbox, self._audit, self._statements, self._notify
-        self._outbox, self._audit, self._statements, self._notify = [], [], [], set()
+        outbox, audit, notify = self._outbox, self._audit, self._notify
+        statements = [*self._latest.values(), *self._statements]
+        self._outbox, self._audit, self._statements, self._latest, self._notify = [], [], [], {}, set()
         await _write_statements(self.conn, statements)
         await write_outbox(self.conn, outbox)
         if audit:

@@ -269,6 +269,7 @@ async def area_of(uow: UnitOfWork, detention_id: str) -> str | None:
 
 async def open_areas_of_person(uow: UnitOfWork, person_id: str) -> list[str]:
     """The areas of the suites where the person is detained now."""
+    await uow.flush()  # detentions this batch saved
     rows = await uow.conn.fetch(
         "SELECT DISTINCT area FROM detentions WHERE person_id = $1 AND released_at IS NULL", person_id
     )
@@ -276,7 +277,24 @@ async def open_areas_of_person(uow: UnitOfWork, person_id: str) -> list[str]:
 
 
 async def save(uow: UnitOfWork, d: Detention, version: int) -> None:
+    """Version ``version`` saved as the next. One read ahead in a consumer's batch (locked by this
+    transaction, so nobody else can change it) is kept in the memo and written once, at the batch's end."""
     doc = to_doc(d)
+    key = _read_ahead(d.detention_id)
+    ahead = uow.memo.get(key)
+    if ahead is not None and uow.writes.batched:
+        if ahead[1] != version:
+            raise ConcurrentChange(d.detention_id)
+        uow.memo[key] = (doc, version + 1, ahead[2])
+        await uow.writes.execute_last(
+            key,
+            "UPDATE detentions SET state = $2, version = $3, released_at = $4 WHERE detention_id = $1",
+            d.detention_id,
+            doc,
+            version + 1,
+            d.released_at,
+        )
+        return
     status = await uow.conn.execute(
         "UPDATE detentions SET state = $2, version = version + 1, released_at = $3 "
         "WHERE detention_id = $1 AND version = $4",
@@ -287,9 +305,8 @@ async def save(uow: UnitOfWork, d: Detention, version: int) -> None:
     )
     if not status.endswith(" 1"):
         raise ConcurrentChange(d.detention_id)
-    ahead = uow.memo.get(_read_ahead(d.detention_id))
     if ahead is not None:
-        uow.memo[_read_ahead(d.detention_id)] = (doc, version + 1, ahead[2])
+        uow.memo[key] = (doc, version + 1, ahead[2])
 
 
 async def name_of(uow: UnitOfWork, detention_id: str) -> str | None:
@@ -302,6 +319,7 @@ async def name_of(uow: UnitOfWork, detention_id: str) -> str | None:
 
 async def in_custody_at(uow: UnitOfWork, suite: str) -> list[tuple[Detention, str]]:
     """Everyone in custody at ``suite`` now (booked in, not released), earliest booked first, with their name."""
+    await uow.flush()  # detentions this batch saved
     rows = await uow.conn.fetch(
         "SELECT state, name FROM detentions WHERE suite = $1 AND released_at IS NULL ORDER BY booked_in_at",
         suite,
@@ -312,6 +330,7 @@ async def in_custody_at(uow: UnitOfWork, suite: str) -> list[tuple[Detention, st
 async def with_open_items(uow: UnitOfWork, suite: str) -> list[tuple[Detention, str]]:
     """Detentions at ``suite`` that may owe something: still in custody, an oral authorisation awaiting
     written confirmation, or a confirmatory result overdue; with their suite's area."""
+    await uow.flush()  # detentions this batch saved
     rows = await uow.conn.fetch(
         """
         SELECT state, area FROM detentions
