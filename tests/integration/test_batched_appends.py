@@ -106,6 +106,33 @@ async def test_a_statement_queued_again_under_its_key_replaces_the_earlier_one(
     assert notes == {first: "v2", second: "w1+after"}
 
 
+async def test_work_several_events_ask_for_runs_once_at_the_batch_end_with_all_they_asked_for(
+    service_pool: asyncpg.Pool,
+) -> None:
+    asked: list[list[str]] = []
+
+    async def note_all(items: list[str]) -> None:
+        asked.append(items)
+        await writes.execute("INSERT INTO notes (k, note) VALUES ($1, $2)", uuid.uuid4(), ",".join(items))
+
+    async with service_pool.acquire() as conn, conn.transaction():
+        async with batched_writes(conn) as writes:
+            uow = _work(writes)
+            await uow.at_end("k", "a", note_all)
+            await uow.at_end("other", "c", note_all)
+            with pytest.raises(RuntimeError):
+                async with uow.savepoint():
+                    await uow.at_end("k", "rolled back", note_all)
+                    await uow.at_end("new", "rolled back", note_all)
+                    raise RuntimeError("one event failed")
+            await uow.at_end("k", "b", note_all)
+            assert asked == []
+        assert asked == [["a", "b"], ["c"]]
+        assert sorted(r["note"] for r in await conn.fetch("SELECT note FROM notes")) == ["a,b", "c"]
+        await _work(Writes(conn)).at_end("k", "now", note_all)
+        assert asked[-1] == ["now"]
+
+
 async def test_outside_a_batch_nothing_is_deferred(service_pool: asyncpg.Pool) -> None:
     async with service_pool.acquire() as conn, conn.transaction():
         uow = _work(Writes(conn))

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from dipflow.auth.principal import Principal, Role
-from dipflow.db.appends import Writes
+from dipflow.db.appends import AtEnd, Writes
 from dipflow.events.deadlines import cancel_deadline, schedule_deadline
 from dipflow.events.envelope import Envelope, EventPayload, new_envelope
 
@@ -118,6 +118,11 @@ class UnitOfWork:
     async def notify(self, channel: str) -> None:
         await self.writes.notify(channel)
 
+    async def at_end(self, key: Hashable, item: Any, action: AtEnd) -> None:
+        """``action`` once for the batch, given every ``item`` asked for under ``key`` (see
+        :meth:`Writes.at_end`); outside a batch at once."""
+        await self.writes.at_end(key, item, action)
+
     async def flush(self) -> None:
         """Write what is queued now, before reading a table it writes."""
         await self.writes.flush()
@@ -127,12 +132,13 @@ class UnitOfWork:
         """A nested transaction: what its block writes (events, audit and statements included, also in a batch)
         is rolled back alone if the block raises."""
         await self.writes.flush()
+        mark = self.writes.mark()
         try:
             async with self.conn.transaction():
                 yield
                 await self.writes.flush()
         except BaseException:
-            self.writes.discard()
+            self.writes.discard(mark)
             raise
 
     def caused_by(self, envelope: Envelope) -> UnitOfWork:

@@ -11,8 +11,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from aiokafka import ConsumerRecord, TopicPartition
 
 from dipflow.auth import Role
+from dipflow.db import connect_pool
+from dipflow.db.database import server_dsn
+from dipflow.events.consumer import Parsed, apply_events
+from dipflow.uow import Producer
+from dipflow_ppo_register.contracts.consumed import CONSUMED
+from dipflow_ppo_register.service_layer.projections import event_handler
+from dipflow_ppo_register.settings import PpoRegisterSettings
 from tests.infra import Infra
 from tests.integration.ppo.custody_stream import Stream
 from tests.integration.ppo.test_register_api import add_body, bearer, ppo
@@ -179,3 +187,42 @@ async def test_p3_repeated_positives_and_a_failed_assessment_flag_a_non_ppo_for_
     ).status_code == 403
     open_now = (await ppo.get("/v1/panel-flags", params={"borough": "camden"}, headers=coordinator)).json()
     assert e not in [f["person_id"] for f in open_now]
+
+
+async def test_p3_a_batch_re_checks_a_persons_panel_flag_once_at_its_end(
+    ppo: httpx.AsyncClient, infra: Infra, unique: str
+) -> None:
+    """Three positives and two failures of one person in one batch: one flag, raised on the day P3 first held,
+    and the person's history read once for the batch (after each of the five events before)."""
+    (f,) = people(unique, "F")
+    s = Stream()
+    detentions = []
+    for day in (date(2008, 1, 10), date(2008, 2, 14), date(2008, 3, 20)):
+        detentions.append(s.detention(f, day, "TA1968-s1", trigger=True))
+        s.positive(f, detentions[-1], day, "opiates")
+    for assessment, day_of_march in (("A-1", 28), ("A-2", 30)):
+        when = datetime(2008, 3, day_of_march, 10, tzinfo=UTC)
+        s.attendance(f, assessment, "failed_to_attend", False, when)
+    batch = [
+        Parsed(ConsumerRecord(topic, 0, n, 0, 0, None, raw, None, 0, 0, ()), *CONSUMED.parse(raw))
+        for n, (topic, _, raw) in enumerate(s.records)
+    ]
+    handler = event_handler(panel_threshold=PpoRegisterSettings().positives_for_panel_flag)
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"ppo_{unique}"), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            applied, _ = await apply_events(
+                conn, f"t-{unique}", TopicPartition("t", 0), batch, handler, Producer("ppo", "x")
+            )
+            reads = await conn.fetchval(
+                "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'panel_flags'"
+            )
+        flags = await pool.fetch("SELECT raised_on, evidence FROM panel_flags WHERE person_id = $1", f)
+    finally:
+        await pool.close()
+    assert applied == len(batch)
+    assert reads == 1
+    assert [r["raised_on"] for r in flags] == [date(2008, 3, 28)]
+    assert [t["detention_id"] for t in flags[0]["evidence"]["positive_tests"]] == detentions
+    assert [x["assessment_id"] for x in flags[0]["evidence"]["failed_assessments"]] == ["A-1"]

@@ -13,12 +13,15 @@ station's notified arrangements): read once per batch; and the aggregates a batc
 locked at once before its handlers run and kept up to date as they are saved; such an aggregate's row is
 written once, at the batch's end, however many of its events saved it (:meth:`Writes.execute_last`). A nested
 block that fails forgets the memo with its writes.
+
+Work several events of a batch ask for (the PPO register re-checking a person's panel flag after each positive)
+is done once at the batch's end for all of them (:meth:`Writes.at_end`); outside a batch, at once.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +30,8 @@ import asyncpg
 NOTIFY_CHANNEL = "dipflow_outbox"
 
 OutboxRow = tuple[str, bytes | None, bytes | None, uuid.UUID]
+AtEnd = Callable[[list[Any]], Awaitable[None]]
+"""Work asked for by several events of a batch and done once for all of them, with what each asked for."""
 AuditRow = tuple[str, str, str, str, str | None, str, dict[str, Any]]
 
 _INSERT_OUTBOX = """
@@ -52,6 +57,7 @@ class Writes:
         self._audit: list[AuditRow] = []
         self._statements: list[tuple[str, tuple[Any, ...]]] = []
         self._latest: dict[Hashable, tuple[str, tuple[Any, ...]]] = {}
+        self._at_end: dict[Hashable, tuple[AtEnd, list[Any]]] = {}
         self._notify: set[str] = set()
 
     async def outbox(self, rows: list[OutboxRow]) -> None:
@@ -85,6 +91,19 @@ class Writes:
         else:
             await self.conn.execute(sql, *args)
 
+    async def at_end(self, key: Hashable, item: Any, action: AtEnd) -> None:
+        """In a batch, ``action`` runs once when its events have all been handled (before the batch's writes
+        go out), given every ``item`` asked for under ``key`` in order (the first action given is the one
+        run); outside a batch it runs now, given this item alone."""
+        if not self.batched:
+            await action([item])
+            return
+        self._at_end.setdefault(key, (action, []))[1].append(item)
+
+    def mark(self) -> dict[Hashable, int]:
+        """Where the end-of-batch work stands, for :meth:`discard` to go back to."""
+        return {key: len(items) for key, (_, items) in self._at_end.items()}
+
     async def notify(self, channel: str) -> None:
         """``NOTIFY channel`` in this transaction (listeners hear it on commit); once per batch."""
         if self.batched:
@@ -92,10 +111,24 @@ class Writes:
         else:
             await self.conn.execute(f"NOTIFY {channel}")
 
-    def discard(self) -> None:
-        """Forget what is queued and not yet written, and what was read (a nested block that failed)."""
+    def discard(self, mark: Mapping[Hashable, int] | None = None) -> None:
+        """Forget what is queued and not yet written, and what was read (a nested block that failed): the
+        end-of-batch work asked for since ``mark`` too (all of it without one)."""
         self._outbox, self._audit, self._statements, self._latest = [], [], [], {}
+        self._at_end = {
+            key: (action, items[: mark[key]])
+            for key, (action, items) in self._at_end.items()
+            if mark is not None and mark.get(key)
+        }
         self.memo.clear()
+
+    async def finish(self) -> None:
+        """The end-of-batch work (which may queue writes, and more such work), then every queued write."""
+        while self._at_end:
+            work, self._at_end = self._at_end, {}
+            for action, items in work.values():
+                await action(items)
+        await self.flush()
 
     async def flush(self) -> None:
         """Write what is queued so far (nothing outside a batch)."""
@@ -133,8 +166,9 @@ async def _write_statements(conn: asyncpg.Connection, statements: list[tuple[str
 
 @asynccontextmanager
 async def batched_writes(conn: asyncpg.Connection) -> AsyncIterator[Writes]:
-    """A batched ``Writes`` on ``conn`` (inside the caller's transaction), flushed when the block ends. A block
-    that raises writes nothing (its transaction is rolled back anyway)."""
+    """A batched ``Writes`` on ``conn`` (inside the caller's transaction), finished when the block ends: its
+    end-of-batch work done and its writes flushed. A block that raises writes nothing (its transaction is
+    rolled back anyway)."""
     writes = Writes(conn, batched=True)
     yield writes
-    await writes.flush()
+    await writes.finish()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -20,16 +21,22 @@ def _flag(row: asyncpg.Record) -> FlagRecord:
     return FlagRecord(**dict(row))
 
 
-async def lock_person(uow: UnitOfWork, person_id: str) -> None:
-    await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('panel:' || $1))", person_id)
-
-
-async def last_review_of(uow: UnitOfWork, person_id: str) -> tuple[bool, datetime | None]:
-    """(whether the person has a flag, when their latest one was reviewed: None while it waits)."""
-    row = await uow.conn.fetchrow(
-        "SELECT reviewed_at FROM panel_flags WHERE person_id = $1 ORDER BY id DESC LIMIT 1", person_id
+async def lock_people(uow: UnitOfWork, person_ids: Sequence[str]) -> None:
+    """Each person's panel lock, to the end of the transaction, in id order (so two never wait on each other)."""
+    await uow.conn.executemany(
+        "SELECT pg_advisory_xact_lock(hashtext('panel:' || $1))", [(p,) for p in sorted(person_ids)]
     )
-    return (row is not None, row["reviewed_at"] if row is not None else None)
+
+
+async def last_reviews_of(uow: UnitOfWork, person_ids: Sequence[str]) -> dict[str, datetime | None]:
+    """For each person who has a flag, when their latest one was reviewed (None while it waits); people with
+    no flag are absent."""
+    rows = await uow.conn.fetch(
+        "SELECT DISTINCT ON (person_id) person_id, reviewed_at FROM panel_flags "
+        "WHERE person_id = ANY($1::text[]) ORDER BY person_id, id DESC",
+        list(person_ids),
+    )
+    return {r["person_id"]: r["reviewed_at"] for r in rows}
 
 
 async def raise_flag(

@@ -129,17 +129,22 @@ async def positive_tests_of(
     return by_person
 
 
-async def failures_of(uow: UnitOfWork, person_id: str, until: date) -> list[AssessmentFailure]:
+async def failures_of(
+    uow: UnitOfWork, person_ids: Sequence[str], until: date
+) -> dict[str, list[AssessmentFailure]]:
+    """Each person's failed assessments up to ``until``, earliest first (people with none are absent)."""
     await uow.flush()
     rows = await uow.conn.fetch(
         "SELECT person_id, assessment_id, occurred_on, outcome FROM assessment_failures "
-        "WHERE person_id = $1 AND occurred_on <= $2 ORDER BY occurred_on",
-        person_id,
+        "WHERE person_id = ANY($1::text[]) AND occurred_on <= $2 ORDER BY occurred_on",
+        list(person_ids),
         until,
     )
-    return [
-        AssessmentFailure(r["person_id"], r["assessment_id"], r["occurred_on"], r["outcome"]) for r in rows
-    ]
+    by_person: dict[str, list[AssessmentFailure]] = {}
+    for r in rows:
+        failure = AssessmentFailure(r["person_id"], r["assessment_id"], r["occurred_on"], r["outcome"])
+        by_person.setdefault(failure.person_id, []).append(failure)
+    return by_person
 
 
 ARREST_COLUMNS = "detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision, released_on, release"

@@ -3,7 +3,7 @@ coordinator of the borough."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -26,25 +26,46 @@ def _evidence(flag: PanelFlag) -> dict[str, Any]:
     }
 
 
-async def reconsider(uow: UnitOfWork, person_id: str, *, threshold: int) -> bool:
-    """Raise a flag if P3 held on some day and none is waiting for review; after a review, only evidence newer
-    than the review raises a new one. Returns whether a flag was raised."""
+async def reconsider_later(uow: UnitOfWork, person_id: str, *, threshold: int) -> None:
+    """P3 re-checked for the person: in a consumer's batch once at its end for everyone its events named
+    (the whole history is considered each time, so one check after the batch's last event decides the same),
+    otherwise now."""
+
+    async def check(people: list[str]) -> None:
+        await reconsider(uow, people, threshold=threshold)
+
+    await uow.at_end(("panel", threshold), person_id, check)
+
+
+async def reconsider(uow: UnitOfWork, person_ids: Sequence[str], *, threshold: int) -> list[str]:
+    """For each person, raise a flag if P3 held on some day and none is waiting for review; after a review,
+    only evidence newer than the review raises a new one. Returns who was flagged."""
+    people = sorted(set(person_ids))
     await uow.flush()
-    await flags.lock_person(uow, person_id)
-    flagged, reviewed_at = await flags.last_review_of(uow, person_id)
-    if flagged and reviewed_at is None:
-        return False
-    tests = (await results.positive_tests_of(uow, [person_id], date.max)).get(person_id, [])
-    failures = await results.failures_of(uow, person_id, date.max)
-    reviewed_on = reviewed_at.date() if reviewed_at is not None else None
-    flag = first_panel_flag(tests, failures, threshold=threshold, evidence_after=reviewed_on)
-    if flag is None:
-        return False
-    borough = await register.current_borough(uow, person_id) or flag.positives[-1].home_area
-    await flags.raise_flag(
-        uow, person_id, borough, flag.raised_on, flag.reason, list(flag.rule_ids), _evidence(flag)
-    )
-    return True
+    await flags.lock_people(uow, people)
+    reviews = await flags.last_reviews_of(uow, people)
+    tests = await results.positive_tests_of(uow, people, date.max)
+    failures = await results.failures_of(uow, people, date.max)
+    flagged: list[str] = []
+    for person_id in people:
+        if person_id in reviews and reviews[person_id] is None:
+            continue  # a flag is waiting for the panel
+        reviewed_at = reviews.get(person_id)
+        reviewed_on = reviewed_at.date() if reviewed_at is not None else None
+        flag = first_panel_flag(
+            tests.get(person_id, []),
+            failures.get(person_id, []),
+            threshold=threshold,
+            evidence_after=reviewed_on,
+        )
+        if flag is None:
+            continue
+        borough = await register.current_borough(uow, person_id) or flag.positives[-1].home_area
+        await flags.raise_flag(
+            uow, person_id, borough, flag.raised_on, flag.reason, list(flag.rule_ids), _evidence(flag)
+        )
+        flagged.append(person_id)
+    return flagged
 
 
 async def flags_in(

@@ -1,5 +1,6 @@
 """The read models kept from custody and referral events, in the consumer's transaction: positive results and
-failed assessments (P2, P3), arrests and charges (K1, K2). A positive or a failure re-checks the panel flag.
+failed assessments (P2, P3), arrests and charges (K1, K2). A positive or a failure re-checks the panel flag
+(once per batch, at its end, for everyone its events named).
 Days are London days of when each thing happened."""
 
 from __future__ import annotations
@@ -55,13 +56,13 @@ def event_handler(*, panel_threshold: int) -> Handler:
             case ResultRecordedView() if payload.result == "positive":
                 result = PositiveResult(person, payload.detention_id, day, payload.drug, payload.home_area)
                 await results.positive(uow, result)
-                await flags.reconsider(uow, person, threshold=panel_threshold)
+                await flags.reconsider_later(uow, person, threshold=panel_threshold)
             case ConfirmatoryResultView() if payload.result == "negative":
                 await results.void_positive(uow, payload.detention_id, payload.drug)
             case AttendanceRecordedView() if payload.outcome in FAILURES and not payload.good_cause:
                 failure = AssessmentFailure(person, payload.assessment_id, day, payload.outcome)
                 await results.assessment_failed(uow, envelope.event_id, failure)
-                await flags.reconsider(uow, person, threshold=panel_threshold)
+                await flags.reconsider_later(uow, person, threshold=panel_threshold)
             case _:
                 pass
 
