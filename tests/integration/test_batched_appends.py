@@ -106,6 +106,25 @@ async def test_a_statement_queued_again_under_its_key_replaces_the_earlier_one(
     assert notes == {first: "v2", second: "w1+after"}
 
 
+async def test_unordered_statements_of_one_text_are_written_together_before_the_ordered_ones(
+    service_pool: asyncpg.Pool,
+) -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    upsert = (
+        "INSERT INTO notes (k, note) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET note = notes.note || $2"
+    )
+    other = "INSERT INTO notes (k, note) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    async with service_pool.acquire() as conn, conn.transaction(), batched_writes(conn) as writes:
+        await writes.execute("UPDATE notes SET note = note || '!' WHERE k = $1", first)
+        await writes.execute_unordered(upsert, first, "a")
+        await writes.execute_unordered(other, second, "x")
+        await writes.execute_unordered(upsert, first, "b")
+        await writes.execute_unordered(other, second, "ignored")
+        assert await conn.fetchval("SELECT count(*) FROM notes") == 0
+    notes = {r["k"]: r["note"] for r in await service_pool.fetch("SELECT k, note FROM notes")}
+    assert notes == {first: "ab!", second: "x"}
+
+
 async def test_work_several_events_ask_for_runs_once_at_the_batch_end_with_all_they_asked_for(
     service_pool: asyncpg.Pool,
 ) -> None:

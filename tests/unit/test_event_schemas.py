@@ -273,3 +273,31 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
     assert isinstance(payload, ResultRecordedView) and payload.drug == "cocaine"
     with pytest.raises(UnknownEventType):
         EventRegistry().parse(raw(WarningGiven(detention_id="D1", suite="S")))
+
+
+def test_a_consumer_passes_over_a_type_it_does_not_read_on_the_records_first_bytes() -> None:
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from dipflow.events import new_envelope
+    from dipflow.events.envelope import SkippedEventType
+    from dipflow_custody.contracts.events import WarningGiven
+    from dipflow_ppo_register.contracts.consumed import CONSUMED
+
+    envelope = new_envelope(
+        WarningGiven(detention_id="D1", suite="S"),
+        person_id="08/1X",
+        producer="custody",
+        occurred_at=datetime.now(UTC),
+    )
+    canonical = envelope.to_bytes()
+    cut = canonical[: canonical.index(b'"version"')] + b"not json"
+    with pytest.raises(SkippedEventType):  # never decoded: nothing after the type is read
+        CONSUMED.parse(cut)
+    reordered = orjson.dumps(dict(reversed(list(orjson.loads(canonical).items()))))
+    with pytest.raises(SkippedEventType):  # another writer's key order: decoded, then passed over
+        CONSUMED.parse(reordered)
+    read = canonical.replace(b'"custody.warning_given"', b'"custody.result_recorded"', 1)
+    with pytest.raises(ValueError):  # a type this consumer reads is decoded and validated in full
+        CONSUMED.parse(read[: read.index(b'"version"')] + b"not json")

@@ -115,6 +115,11 @@ class UnitOfWork:
         """A write nobody reads back in this transaction (queued to the end of a consumer's batch)."""
         await self.writes.execute(sql, *args)
 
+    async def execute_unordered(self, sql: str, *args: Any) -> None:
+        """A write nobody reads back whose effect does not depend on its order among the batch's writes
+        (see :meth:`Writes.execute_unordered`): a batch writes those of one text together."""
+        await self.writes.execute_unordered(sql, *args)
+
     async def notify(self, channel: str) -> None:
         await self.writes.notify(channel)
 

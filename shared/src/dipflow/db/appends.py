@@ -57,6 +57,7 @@ class Writes:
         self._audit: list[AuditRow] = []
         self._statements: list[tuple[str, tuple[Any, ...]]] = []
         self._latest: dict[Hashable, tuple[str, tuple[Any, ...]]] = {}
+        self._unordered: dict[str, list[tuple[Any, ...]]] = {}
         self._at_end: dict[Hashable, tuple[AtEnd, list[Any]]] = {}
         self._notify: set[str] = set()
 
@@ -78,6 +79,16 @@ class Writes:
         """A statement whose result nobody reads: now, or at the end of the batch in the order queued."""
         if self.batched:
             self._statements.append((sql, args))
+        else:
+            await self.conn.execute(sql, *args)
+
+    async def execute_unordered(self, sql: str, *args: Any) -> None:
+        """A statement whose effect does not depend on when it runs among the batch's other writes (an upsert
+        of columns no other queued statement writes, an insert that ignores a duplicate): in a batch those of
+        one text are written together in one pipelined ``executemany``, in the order queued, before the
+        ordered statements; outside a batch it is written now."""
+        if self.batched:
+            self._unordered.setdefault(sql, []).append(args)
         else:
             await self.conn.execute(sql, *args)
 
@@ -114,7 +125,7 @@ class Writes:
     def discard(self, mark: Mapping[Hashable, int] | None = None) -> None:
         """Forget what is queued and not yet written, and what was read (a nested block that failed): the
         end-of-batch work asked for since ``mark`` too (all of it without one)."""
-        self._outbox, self._audit, self._statements, self._latest = [], [], [], {}
+        self._outbox, self._audit, self._statements, self._latest, self._unordered = [], [], [], {}, {}
         self._at_end = {
             key: (action, items[: mark[key]])
             for key, (action, items) in self._at_end.items()
@@ -133,8 +144,10 @@ class Writes:
     async def flush(self) -> None:
         """Write what is queued so far (nothing outside a batch)."""
         outbox, audit, notify = self._outbox, self._audit, self._notify
-        statements = [*self._latest.values(), *self._statements]
-        self._outbox, self._audit, self._statements, self._latest, self._notify = [], [], [], {}, set()
+        unordered = [(sql, args) for sql, runs in self._unordered.items() for args in runs]
+        statements = [*self._latest.values(), *unordered, *self._statements]
+        self._outbox, self._audit, self._statements, self._notify = [], [], [], set()
+        self._latest, self._unordered = {}, {}
         await _write_statements(self.conn, statements)
         await write_outbox(self.conn, outbox)
         if audit:

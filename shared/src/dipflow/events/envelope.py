@@ -8,6 +8,7 @@ its payload models in one module and registers them in an :class:`EventRegistry`
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -74,6 +75,10 @@ def new_envelope(
     )
 
 
+_CANONICAL_START = re.compile(rb'\{"event_id":"[0-9a-f-]{36}","type":"([a-z][a-z0-9_.]{0,99})"')
+"""How :meth:`Envelope.to_bytes` starts (fields in declaration order): the type can be read without decoding."""
+
+
 class UnknownEventType(LookupError):
     pass
 
@@ -120,7 +125,13 @@ class EventRegistry:
 
     def parse(self, raw: bytes) -> tuple[Envelope, EventPayload]:
         """Decode and validate one record value. Raises ValueError/ValidationError/UnknownEventType, and
-        SkippedEventType for a type ``skip_other`` passes over."""
+        SkippedEventType for a type ``skip_other`` passes over: one written as :meth:`Envelope.to_bytes` writes
+        is passed over on its first bytes, without decoding the rest (a record this consumer does not read is
+        not its to judge)."""
+        if self.skip_other:
+            start = _CANONICAL_START.match(raw)
+            if start is not None and self.is_skipped(type_ := start.group(1).decode()):
+                raise SkippedEventType(type_)
         envelope = Envelope.model_validate_json(raw)
         if self.is_skipped(envelope.type):
             raise SkippedEventType(envelope.type)

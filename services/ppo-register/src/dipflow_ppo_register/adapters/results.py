@@ -1,6 +1,8 @@
 """The read models kept from custody and referral events: positive results and failed assessments (P2, P3),
-arrests and charges (K1, K2). Writes go through :meth:`UnitOfWork.execute`, so a consumer's batch sends them
-as one pipelined statement each; a read flushes them first."""
+arrests and charges (K1, K2). Writes are queued in a consumer's batch and a read flushes them first. Each
+statement of arrests, charges and failures sets only its own columns (or ignores a duplicate), so its effect
+does not depend on its order among the others: a batch writes each such statement's rows in one pipelined
+``executemany``. A positive result and its voiding keep their order."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dipflow_ppo_register.domain.positives import PositiveResult, PositiveTest, 
 async def booked_in(
     uow: UnitOfWork, detention_id: str, person_id: str, arrested_on: date, suite: str
 ) -> None:
-    await uow.execute(
+    await uow.execute_unordered(
         "INSERT INTO arrests (detention_id, person_id, arrested_on, suite) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (detention_id) DO UPDATE SET arrested_on = $3, suite = $4",
         detention_id,
@@ -30,7 +32,7 @@ async def booked_in(
 
 
 async def released(uow: UnitOfWork, detention_id: str, person_id: str, on: date, release: str) -> None:
-    await uow.execute(
+    await uow.execute_unordered(
         "INSERT INTO arrests (detention_id, person_id, released_on, release) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (detention_id) DO UPDATE SET released_on = $3, release = $4",
         detention_id,
@@ -44,7 +46,7 @@ async def offence_added(
     uow: UnitOfWork, detention_id: str, person_id: str, code: str, *, trigger: bool, offence: bool
 ) -> None:
     """``offence`` is False for a power of arrest that is not an offence (a bail breach)."""
-    await uow.execute(
+    await uow.execute_unordered(
         "INSERT INTO arrests AS a (detention_id, person_id, codes, trigger_offence, offences) "
         "VALUES ($1, $2, ARRAY[$3], $4, $5) ON CONFLICT (detention_id) DO UPDATE SET "
         "codes = array_append(a.codes, $3), trigger_offence = a.trigger_offence OR $4, "
@@ -58,7 +60,7 @@ async def offence_added(
 
 
 async def inspector_decided(uow: UnitOfWork, detention_id: str, person_id: str, decision: str) -> None:
-    await uow.execute(
+    await uow.execute_unordered(
         "INSERT INTO arrests AS a (detention_id, person_id, inspector_decision) VALUES ($1, $2, $3) "
         "ON CONFLICT (detention_id) DO UPDATE SET inspector_decision = $3",
         detention_id,
@@ -68,7 +70,7 @@ async def inspector_decided(uow: UnitOfWork, detention_id: str, person_id: str, 
 
 
 async def charged(uow: UnitOfWork, detention_id: str, person_id: str, on: date, codes: list[str]) -> None:
-    await uow.execute(
+    await uow.execute_unordered(
         "INSERT INTO charges (detention_id, person_id, charged_on, codes) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (detention_id) DO UPDATE SET charged_on = $3, codes = $4",
         detention_id,
@@ -98,7 +100,7 @@ async def void_positive(uow: UnitOfWork, detention_id: str, drug: str) -> None:
 
 
 async def assessment_failed(uow: UnitOfWork, event_id: UUID, failure: AssessmentFailure) -> None:
-    await uow.execute(
+    await uow.execute_unordered(
         "INSERT INTO assessment_failures (event_id, person_id, assessment_id, occurred_on, outcome) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         event_id,
