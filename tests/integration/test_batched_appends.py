@@ -179,18 +179,28 @@ async def test_deadlines_scheduled_and_cancelled_in_a_batch_end_as_if_written_on
     service_pool: asyncpg.Pool,
 ) -> None:
     """The same deadline scheduled twice in a run (the later values win), cancelled twice, a fired deadline
-    left alone, a deadline scheduled again after a run of cancels."""
+    left alone, a deadline scheduled again after a run of cancels; one already kept cancelled and scheduled
+    again; scheduled, cancelled and scheduled again; and that, cancelled once more. (Only each deadline's
+    last scheduling and last cancel are written.)"""
     fired_due = datetime(2026, 12, 1, 9, tzinfo=UTC)
     await service_pool.execute(
         "INSERT INTO deadlines (kind, subject, due_at, fired_at) VALUES ('k', 'fired', $1, now())", fired_due
     )
     due = datetime(2026, 12, 24, 9, tzinfo=UTC)
+    await service_pool.execute("INSERT INTO deadlines (kind, subject, due_at) VALUES ('k', 'kept', $1)", due)
     async with service_pool.acquire() as conn, conn.transaction(), batched_writes(conn) as writes:
         for subject, hours in [("a", 0), ("b", 0), ("a", 1), ("fired", 5), ("c", 0)]:
             await schedule_deadline(writes, "k", subject, due + timedelta(hours=hours), {"h": hours})
         for subject in ["b", "b", "fired"]:
             await cancel_deadline(writes, "k", subject)
         await schedule_deadline(writes, "k", "c", due + timedelta(hours=2), {"h": 2})
+        await cancel_deadline(writes, "k", "kept")
+        await schedule_deadline(writes, "k", "kept", due + timedelta(hours=3), {"h": 3})
+        for subject in ("again", "again and cancelled"):
+            await schedule_deadline(writes, "k", subject, due, {"h": 0})
+            await cancel_deadline(writes, "k", subject)
+            await schedule_deadline(writes, "k", subject, due + timedelta(hours=4), {"h": 4})
+        await cancel_deadline(writes, "k", "again and cancelled")
     rows = {
         r["subject"]: (r["due_at"], r["payload"], r["cancelled_at"] is not None)
         for r in await service_pool.fetch("SELECT subject, due_at, payload, cancelled_at FROM deadlines")
@@ -200,6 +210,9 @@ async def test_deadlines_scheduled_and_cancelled_in_a_batch_end_as_if_written_on
         "b": (due, {"h": 0}, True),
         "c": (due + timedelta(hours=2), {"h": 2}, False),
         "fired": (fired_due, {}, False),
+        "kept": (due + timedelta(hours=3), {"h": 3}, False),
+        "again": (due + timedelta(hours=4), {"h": 4}, False),
+        "again and cancelled": (due + timedelta(hours=4), {"h": 4}, True),
     }
 
 

@@ -56,7 +56,7 @@ class Writes:
         self._outbox: list[OutboxRow] = []
         self._audit: list[AuditRow] = []
         self._statements: list[tuple[str, tuple[Any, ...]]] = []
-        self._latest: dict[Hashable, tuple[str, tuple[Any, ...]]] = {}
+        self._latest: dict[Hashable, dict[Hashable, tuple[str, tuple[Any, ...]]]] = {}
         self._unordered: dict[str, list[tuple[Any, ...]]] = {}
         self._at_end: dict[Hashable, tuple[AtEnd, list[Any]]] = {}
         self._notify: set[str] = set()
@@ -92,13 +92,16 @@ class Writes:
         else:
             await self.conn.execute(sql, *args)
 
-    async def execute_last(self, key: Hashable, sql: str, *args: Any) -> None:
-        """A statement that supersedes any queued earlier under the same ``key`` (an aggregate saved again):
-        in a batch only the last is written, before the other queued statements, so it is for a table none of
-        them touches; outside a batch it is written now."""
+    async def execute_last(self, row: Hashable, sql: str, *args: Any, kind: Hashable = None) -> None:
+        """A statement on one ``row`` that supersedes any queued earlier of the same ``kind`` on it (an
+        aggregate saved again; a deadline scheduled again, or cancelled again). In a batch only each row's
+        last statement of each kind is written, in the order those were queued, before the other queued
+        statements (so it is for a table none of them touches); rows go side by side, one ``executemany`` per
+        statement text. Outside a batch it is written now."""
         if self.batched:
-            self._latest.pop(key, None)
-            self._latest[key] = (sql, args)
+            statements = self._latest.setdefault(row, {})
+            statements.pop(kind, None)
+            statements[kind] = (sql, args)
         else:
             await self.conn.execute(sql, *args)
 
@@ -145,7 +148,7 @@ class Writes:
         """Write what is queued so far (nothing outside a batch)."""
         outbox, audit, notify = self._outbox, self._audit, self._notify
         unordered = [(sql, args) for sql, runs in self._unordered.items() for args in runs]
-        statements = [*self._latest.values(), *unordered, *self._statements]
+        statements = [*_by_position(self._latest), *unordered, *self._statements]
         self._outbox, self._audit, self._statements, self._notify = [], [], [], set()
         self._latest, self._unordered = {}, {}
         await _write_statements(self.conn, statements)
@@ -163,6 +166,21 @@ async def write_outbox(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
     topics, keys, values, ids = zip(*rows, strict=True)
     await conn.execute(_INSERT_OUTBOX, list(topics), list(keys), list(values), list(ids))
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+def _by_position(
+    rows: dict[Hashable, dict[Hashable, tuple[str, tuple[Any, ...]]]],
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Each row's first statement, then each row's second…, and within a position by statement text: a row's
+    statements keep their order, and runs of one text are as long as they can be."""
+    ordered: list[tuple[str, tuple[Any, ...]]] = []
+    pending = [list(statements.values()) for statements in rows.values()]
+    position = 0
+    while pending:
+        ordered += sorted((statements[position] for statements in pending), key=lambda s: s[0])
+        position += 1
+        pending = [statements for statements in pending if len(statements) > position]
+    return ordered
 
 
 async def _write_statements(conn: asyncpg.Connection, statements: list[tuple[str, tuple[Any, ...]]]) -> None:

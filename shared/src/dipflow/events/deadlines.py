@@ -19,8 +19,11 @@ async def schedule_deadline(
     writes: Writes, kind: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
 ) -> None:
     """Set (or move) the deadline ``kind`` for ``subject``; a deadline that already fired is left alone.
-    In a consumer's batch the write goes with the batch's others (:class:`dipflow.db.appends.Writes`)."""
-    await writes.execute(
+    In a consumer's batch the write goes with the batch's others (:class:`dipflow.db.appends.Writes`): the
+    deadline's last scheduling and its last cancel, in their order, decide its end state, so only those are
+    written."""
+    await writes.execute_last(
+        ("deadline", kind, subject),
         """
         INSERT INTO deadlines (kind, subject, due_at, payload) VALUES ($1, $2, $3, $4)
         ON CONFLICT (kind, subject) DO UPDATE
@@ -32,6 +35,7 @@ async def schedule_deadline(
         subject,
         due_at,
         payload or {},
+        kind="schedule",
     )
     if abs(due_at - datetime.now(UTC)) <= WAKE_WITHIN:
         await writes.notify(WAKE_CHANNEL)
@@ -39,9 +43,11 @@ async def schedule_deadline(
 
 async def cancel_deadline(writes: Writes, kind: str, subject: str) -> None:
     """Cancel the deadline ``kind`` for ``subject`` unless it fired already (batched like scheduling)."""
-    await writes.execute(
+    await writes.execute_last(
+        ("deadline", kind, subject),
         "UPDATE deadlines SET cancelled_at = now() WHERE kind = $1 AND subject = $2 "
         "AND fired_at IS NULL AND cancelled_at IS NULL",
         kind,
         subject,
+        kind="cancel",
     )
