@@ -139,8 +139,13 @@ class TimerLoop:
         try:
             seconds = await self.pool.fetchval(
                 """
-                SELECT extract(epoch FROM min(due_at) - clock_timestamp()) FROM deadlines
-                WHERE fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL AND kind = ANY($1::text[])
+                SELECT extract(epoch FROM min(next.due_at) - clock_timestamp())
+                FROM unnest($1::text[]) AS k(kind)
+                CROSS JOIN LATERAL (
+                    SELECT due_at FROM deadlines
+                    WHERE kind = k.kind AND fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL
+                    ORDER BY due_at LIMIT 1
+                ) AS next
                 """,
                 list(self.handlers),
             )
@@ -194,12 +199,18 @@ class TimerLoop:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
-                SELECT id, kind, subject, due_at, payload FROM deadlines
-                WHERE fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL
-                  AND due_at <= now() AND kind = ANY($2::text[])
-                ORDER BY due_at, id
+                SELECT due.id, due.kind, due.subject, due.due_at, due.payload
+                FROM unnest($2::text[]) AS k(kind)
+                CROSS JOIN LATERAL (
+                    SELECT id, kind, subject, due_at, payload FROM deadlines
+                    WHERE kind = k.kind AND fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL
+                      AND due_at <= now()
+                    ORDER BY due_at, id
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED
+                ) AS due
+                ORDER BY due.due_at, due.id
                 LIMIT $1
-                FOR UPDATE SKIP LOCKED
                 """,
                 self.batch_size,
                 list(self.handlers),
