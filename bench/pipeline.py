@@ -7,7 +7,8 @@
 2. Limit baseline: a raw aiokafka produce→consume round trip with records of the pipeline's size on the same
    broker, and the raw PostgreSQL commit rate of the outbox/inbox statement shape on the same server.
 3. Pipeline throughput: generated custody journeys (bench/drill.py's mix, sent as custody suites send commands
-   on Kafka) offered at rising rates; an event is one record applied by one service's consumer (one inbox
+   on Kafka) offered at rising rates until a stage does not hold, then twice halfway between the highest that
+   held and the lowest that did not; an event is one record applied by one service's consumer (one inbox
    row, deduplicated by event id in the transaction of its effects). A stage holds when the services drain
    what it offered within a quarter of its length. Then a reconciliation: every journey's effects exactly once.
 4. Latency at about 200 events/s: positive result accepted by custody (HTTP 200) → the assignment arriving on
@@ -28,7 +29,7 @@ import shutil
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,7 +275,7 @@ async def run_stage(
     pools: dict[str, asyncpg.Pool],
     journeys: list[Journey],
     rate: float,
-    watch: Callable[[], Awaitable[None]],
+    watch: Callable[[], Coroutine[Any, Any, None]],
 ) -> Stage:
     assert system.addresses is not None
     before, _ = await settle(pools, quiet_s=1.0)
@@ -670,6 +671,25 @@ class Memory:
 # -- the run -------------------------------------------------------------------------------------------------
 
 
+def stage_rates(ladder: Sequence[int], stages: Sequence[Stage], *, refinements: int) -> Iterator[int]:
+    """The offered rates, each decided after the stages before it ran: up ``ladder`` until a stage does not
+    hold, then halfway between the highest that held and the lowest that did not, ``refinements`` times (the
+    ladder doubles at first, so the capacity would otherwise be known only to within a factor of two)."""
+    for rate in ladder:
+        yield rate
+        if not stages[-1].held:
+            break
+    for _ in range(refinements):
+        failing = [s.journeys_per_s for s in stages if not s.held]
+        if not failing:
+            return
+        held, failed = max((s.journeys_per_s for s in stages if s.held), default=0.0), min(failing)
+        middle = round((held + failed) / 2)
+        if middle in (held, failed):
+            return
+        yield middle
+
+
 async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str, Any]:
     assert system.addresses is not None
     bootstrap = system.addresses.kafka_bootstrap
@@ -693,7 +713,8 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
         console.print(result["raw_postgres"])
         stages: list[Stage] = []
         used = 0
-        for rate in (10, 20, 40, 80) if quick else (20, 40, 80, 160, 240, 280, 320, 360, 400, 450, 500):
+        ladder = (10, 20, 40, 80) if quick else (20, 40, 80, 160, 240, 280, 320, 360, 400, 450, 500)
+        for rate in stage_rates(ladder, stages, refinements=1 if quick else 2):
             count = int(rate * (10 if quick else 20))
             batch = journeys[used : used + count]
             used += count
@@ -704,8 +725,6 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
             stage.machine_cpu_s = round(busy_seconds(machine_before, psutil.cpu_times()), 1)
             stages.append(stage)
             console.print(stage.as_dict())
-            if not stage.held and len([s for s in stages if not s.held]) >= 2:
-                break
         result["stages"] = [s.as_dict() for s in stages]
         held = [s for s in stages if s.held]
         result["sustained_events_per_s"] = round(max((s.applied_per_s for s in held), default=0.0), 1)
