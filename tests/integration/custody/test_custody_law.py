@@ -178,7 +178,11 @@ async def test_t9_released_for_theft_charged_with_criminal_damage_alone_a_sample
         assert (decision["stage"], decision["outcome"]) == ("charge", "required") and "T9" in decision[
             "rule_ids"
         ]
-        assert charged.json()["time_limit"]["until"].startswith(limit.isoformat()[:16].replace("+00:00", ""))
+        # The view shows until when the person may be held (T10) while they may still be: the hold timer, its
+        # limit long past in real time, may already have closed the window (no limit shown). The sample below
+        # is judged on its own time either way, and pins the 24 hours.
+        shown = charged.json()["time_limit"]
+        assert shown is None or shown["until"].startswith(limit.isoformat()[:16].replace("+00:00", ""))
         await post(custody, did, "warning", at(booked + timedelta(hours=4)))
         taken = await post(custody, did, "sample", at(limit + offset))
         assert taken.status_code == status, taken.text
