@@ -33,6 +33,15 @@ def people(unique: str, *tags: str) -> list[str]:
     return [f"L-{unique.upper()}-{t}" for t in tags]
 
 
+def three_positives(s: Stream, person_id: str) -> list[str]:
+    """Three trigger-offence detentions in 2008 (January, February, March), each positive for opiates."""
+    detentions = []
+    for day in (date(2008, 1, 10), date(2008, 2, 14), date(2008, 3, 20)):
+        detentions.append(s.detention(person_id, day, "TA1968-s1", trigger=True))
+        s.positive(person_id, detentions[-1], day, "opiates")
+    return detentions
+
+
 async def until_json(
     ppo: httpx.AsyncClient,
     path: str,
@@ -148,10 +157,7 @@ async def test_p3_repeated_positives_and_a_failed_assessment_flag_a_non_ppo_for_
 ) -> None:
     (e,) = people(unique, "E")
     s = Stream()
-    detentions = []
-    for day in (date(2008, 1, 10), date(2008, 2, 14), date(2008, 3, 20)):
-        detentions.append(s.detention(e, day, "TA1968-s1", trigger=True))
-        s.positive(e, detentions[-1], day, "opiates")
+    detentions = three_positives(s, e)
     await s.publish(infra.kafka_bootstrap)
     coordinator = bearer()
     # raised on 28 March, not 25 March: a failure with good cause (A4) is not a failure to comply
@@ -196,10 +202,7 @@ async def test_p3_a_batch_re_checks_a_persons_panel_flag_once_at_its_end(
     and the person's history read once for the batch (after each of the five events before)."""
     (f,) = people(unique, "F")
     s = Stream()
-    detentions = []
-    for day in (date(2008, 1, 10), date(2008, 2, 14), date(2008, 3, 20)):
-        detentions.append(s.detention(f, day, "TA1968-s1", trigger=True))
-        s.positive(f, detentions[-1], day, "opiates")
+    detentions = three_positives(s, f)
     for assessment, day_of_march in (("A-1", 28), ("A-2", 30)):
         when = datetime(2008, 3, day_of_march, 10, tzinfo=UTC)
         s.attendance(f, assessment, "failed_to_attend", False, when)
