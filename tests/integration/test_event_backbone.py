@@ -361,6 +361,28 @@ async def test_a_deadline_scheduled_due_now_wakes_the_loop_without_waiting_for_i
     assert subjects == ["W1", "W2"]
 
 
+async def test_a_deadline_due_now_wakes_only_the_loop_of_its_kind(service_pool: asyncpg.Pool) -> None:
+    """Two loops, each polling every 30 s, the second passing at most every 3 s. A deadline of the first loop's
+    kind, due now, must not wake the second: woken for nothing, its next pass (for its own deadline, scheduled
+    just after) would wait out the 3 s; it fires within a second of its scheduling."""
+    rules = TimerLoop(service_pool, {"rule_step": _fire_effect}, producer=PRODUCER, poll_interval_s=30)
+    deliveries = TimerLoop(
+        service_pool, {"delivery_step": _fire_effect}, producer=PRODUCER, poll_interval_s=30, min_gap_s=3
+    )
+    async with running(rules), running(deliveries):
+        await asyncio.sleep(3.5)  # both loops made their first pass 3 s ago and wait
+        async with service_pool.acquire() as conn, conn.transaction():
+            await schedule_deadline(Writes(conn), "rule_step", "K1", datetime.now(UTC))
+        await eventually(lambda: _true(rules.fired >= 1), timeout_s=5)
+        async with service_pool.acquire() as conn, conn.transaction():
+            await schedule_deadline(Writes(conn), "delivery_step", "K2", datetime.now(UTC))
+        await eventually(lambda: _true(deliveries.fired >= 1), timeout_s=10)
+    late = await service_pool.fetchval(
+        "SELECT extract(epoch FROM fired_at - created_at) FROM deadlines WHERE subject = 'K2'"
+    )
+    assert late < 1.0
+
+
 async def test_a_deadline_due_later_fires_at_its_own_time_not_at_the_next_pass_by_the_clock(
     service_pool: asyncpg.Pool,
 ) -> None:

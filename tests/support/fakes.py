@@ -38,7 +38,7 @@ class NoDatabase(Writes):
     async def execute(self, sql: str, *args: Any) -> None:
         raise AssertionError(f"a service-layer unit test reached SQL: {sql[:60]}")
 
-    async def notify(self, channel: str) -> None:
+    async def notify(self, channel: str, payload: str = "") -> None:
         raise AssertionError("NOTIFY in a unit test")
 
     async def flush(self) -> None:

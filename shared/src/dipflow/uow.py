@@ -120,8 +120,8 @@ class UnitOfWork:
         (see :meth:`Writes.execute_unordered`): a batch writes those of one text together."""
         await self.writes.execute_unordered(sql, *args)
 
-    async def notify(self, channel: str) -> None:
-        await self.writes.notify(channel)
+    async def notify(self, channel: str, payload: str = "") -> None:
+        await self.writes.notify(channel, payload)
 
     async def at_end(self, key: Hashable, item: Any, action: AtEnd) -> None:
         """``action`` once for the batch, given every ``item`` asked for under ``key`` (see

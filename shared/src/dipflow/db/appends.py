@@ -28,6 +28,7 @@ from typing import Any
 import asyncpg
 
 NOTIFY_CHANNEL = "dipflow_outbox"
+_NOTIFY_ALL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
 
 OutboxRow = tuple[str, bytes | None, bytes | None, uuid.UUID]
 AtEnd = Callable[[list[Any]], Awaitable[None]]
@@ -59,7 +60,7 @@ class Writes:
         self._latest: dict[Hashable, dict[Hashable, tuple[str, tuple[Any, ...]]]] = {}
         self._unordered: dict[str, list[tuple[Any, ...]]] = {}
         self._at_end: dict[Hashable, tuple[AtEnd, list[Any]]] = {}
-        self._notify: set[str] = set()
+        self._notify: set[tuple[str, str]] = set()
 
     async def outbox(self, rows: list[OutboxRow]) -> None:
         """Outbox rows in order (ids follow the list); the relay is woken on commit. Writing the same event id
@@ -118,12 +119,12 @@ class Writes:
         """Where the end-of-batch work stands, for :meth:`discard` to go back to."""
         return {key: len(items) for key, (_, items) in self._at_end.items()}
 
-    async def notify(self, channel: str) -> None:
-        """``NOTIFY channel`` in this transaction (listeners hear it on commit); once per batch."""
+    async def notify(self, channel: str, payload: str = "") -> None:
+        """``NOTIFY channel, payload`` in this transaction (listeners hear it on commit); once per batch."""
         if self.batched:
-            self._notify.add(channel)
+            self._notify.add((channel, payload))
         else:
-            await self.conn.execute(f"NOTIFY {channel}")
+            await self.conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     def discard(self, mark: Mapping[Hashable, int] | None = None) -> None:
         """Forget what is queued and not yet written, and what was read (a nested block that failed): the
@@ -155,8 +156,9 @@ class Writes:
         await write_outbox(self.conn, outbox)
         if audit:
             await self.conn.executemany(INSERT_AUDIT, audit)
-        for channel in sorted(notify):
-            await self.conn.execute(f"NOTIFY {channel}")
+        if notify:
+            channels, payloads = zip(*sorted(notify), strict=True)
+            await self.conn.execute(_NOTIFY_ALL, list(channels), list(payloads))
 
 
 async def write_outbox(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:

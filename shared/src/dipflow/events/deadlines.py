@@ -1,7 +1,8 @@
 """Durable deadlines as rows: scheduling and cancelling them inside the caller's transaction.
 
 The timer loop (:mod:`dipflow.events.timers`) fires them. A deadline scheduled to fall due about now (within
-``WAKE_WITHIN``: a notification to send) wakes the loop at once through ``NOTIFY dipflow_deadlines`` on commit.
+``WAKE_WITHIN``: a notification to send) wakes the loop of its kind at once through ``NOTIFY dipflow_deadlines``
+(the payload is the kind) on commit.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def schedule_deadline(
         kind="schedule",
     )
     if abs(due_at - datetime.now(UTC)) <= WAKE_WITHIN:
-        await writes.notify(WAKE_CHANNEL)
+        await writes.notify(WAKE_CHANNEL, kind)
 
 
 async def cancel_deadline(writes: Writes, kind: str, subject: str) -> None:

@@ -7,8 +7,9 @@ failing is retried on later passes and marked failed after ``max_attempts``.
 
 After a pass the loop sleeps until the next pending deadline falls due, at most ``poll_interval_s`` (so a
 deadline fires at its own time, within milliseconds); a deadline scheduled to fall due about now (within ``WAKE_WITHIN``: a
-notification to send) wakes the loop at once through ``NOTIFY dipflow_deadlines`` on the scheduling
-transaction's commit. One long overdue when it is scheduled (a back-dated detention) waits for the next pass.
+notification to send) wakes the loop of its kind at once through ``NOTIFY dipflow_deadlines`` on the scheduling
+transaction's commit, and no other loop (a pass woken for nothing would hold back the next by ``min_gap_s``).
+One long overdue when it is scheduled (a back-dated detention) waits for the next pass.
 """
 
 from __future__ import annotations
@@ -159,12 +160,12 @@ class TimerLoop:
         return min(self.poll_interval_s, max(0.0, float(seconds)))
 
     async def _listen(self, wake: asyncio.Event) -> None:
-        """Hold a connection listening for deadlines that fall due soon; the passes go on by the clock
-        alone while it is away."""
+        """Hold a connection listening for deadlines of this loop's kinds that fall due soon (a notice without
+        a kind wakes every loop); the passes go on by the clock alone while it is away."""
         while True:
             try:
                 async with self.pool.acquire() as conn:
-                    await self._listen_on(conn, wake)
+                    await self._listen_on(conn, wake, {"", *self.handlers})
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -172,15 +173,16 @@ class TimerLoop:
                 await asyncio.sleep(1.0)
 
     @staticmethod
-    async def _listen_on(conn: asyncpg.Connection, wake: asyncio.Event) -> None:
+    async def _listen_on(conn: asyncpg.Connection, wake: asyncio.Event, kinds: set[str]) -> None:
         """Until the connection is lost."""
         closed = asyncio.Event()
 
         def on_close(*_: object) -> None:
             closed.set()
 
-        def on_notify(*_: object) -> None:
-            wake.set()
+        def on_notify(_conn: object, _pid: int, _channel: str, kind: str) -> None:
+            if kind in kinds:
+                wake.set()
 
         conn.add_termination_listener(on_close)
         await conn.add_listener(WAKE_CHANNEL, on_notify)
