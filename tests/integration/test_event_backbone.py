@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY as REGISTRY_METRICS
 
 from dipflow.db.appends import Writes, batched_writes
@@ -633,3 +635,77 @@ async def test_a_deadline_whose_subject_is_locked_is_put_back_not_deadlocked(
     async with service_pool.acquire() as conn:
         assert await conn.fetchval("SELECT fired FROM subjects WHERE id = 's1'") == 1
         assert await conn.fetchval("SELECT fired_at IS NOT NULL FROM deadlines WHERE subject = 's1'")
+
+
+async def test_a_delivery_pass_makes_its_attempts_side_by_side_and_records_each_once(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Four webhook deliveries fall due together. The receiver holds each request until all four are in
+    flight (or 3 s have passed): a pass making its attempts one after another never has more than one in
+    flight. Each delivery is still received once and recorded delivered after one attempt."""
+    import uvicorn
+
+    from dipflow.devstack import free_port
+    from dipflow.webhooks import (
+        DELIVERY_HEADER,
+        DeliveryTable,
+        TableDeliveries,
+        delivery_loop,
+        queue_first_attempt,
+    )
+
+    in_flight, most, received = 0, 0, []
+    all_in = asyncio.Event()
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def receive(request: Request) -> dict[str, str]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        if in_flight == 4:
+            all_in.set()
+        received.append(request.headers[DELIVERY_HEADER])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 3)
+        in_flight -= 1
+        return {}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(hook, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    async with service_pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "CREATE TABLE hook_receivers (area text PRIMARY KEY, url text NOT NULL, secret text NOT NULL, "
+            "updated_at timestamptz NOT NULL DEFAULT now())"
+        )
+        await conn.execute(
+            "CREATE TABLE hooks (id bigserial PRIMARY KEY, delivery_id uuid NOT NULL, area text NOT NULL, "
+            "body jsonb NOT NULL, attempts int NOT NULL DEFAULT 0, delivered_at timestamptz, last_error text, "
+            "given_up_at timestamptz)"
+        )
+        await conn.execute(
+            "INSERT INTO hook_receivers (area, url, secret) VALUES ('camden', $1, 's')",
+            f"http://127.0.0.1:{port}/hook",
+        )
+        uow = UnitOfWork(Writes(conn), PRODUCER)
+        for _ in range(4):
+            key = await conn.fetchval(
+                "INSERT INTO hooks (delivery_id, area, body) VALUES ($1, 'camden', '{}') RETURNING id",
+                uuid.uuid4(),
+            )
+            await queue_first_attempt(uow, "hook", str(key))
+    store = TableDeliveries(DeliveryTable("hooks", "id", "hook_receivers", "given_up_at", "delivery_id"))
+    loop = delivery_loop(service_pool, PRODUCER, "hook", store, retry_base_s=30, max_attempts=3)
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        async with running(loop):
+            await eventually(lambda: _true(loop.fired >= 4), timeout_s=30, what="four deliveries recorded")
+    finally:
+        server.should_exit = True
+        await serving
+    assert most == 4
+    rows = await service_pool.fetch("SELECT delivery_id::text, attempts, delivered_at FROM hooks")
+    assert sorted(received) == sorted(r["delivery_id"] for r in rows)
+    assert all(r["attempts"] == 1 and r["delivered_at"] is not None for r in rows)

@@ -191,26 +191,48 @@ async def queue_first_attempt(uow: UnitOfWork, kind: str, key: str) -> None:
     await uow.schedule(kind, f"{key}:1", datetime.now(UTC))
 
 
+def _attempt_of(deadline: Deadline) -> tuple[str, int]:
+    """The delivery's key and the attempt's number, from the timer's subject ``<key>:<number>``."""
+    key, _, number_text = deadline.subject.rpartition(":")
+    return key, int(number_text)
+
+
+Started = dict[int, "asyncio.Task[str | None]"]
+"""The attempts of a pass already under way, by deadline id (see :class:`DeliveryLoop`)."""
+
+
 def delivery_handler(
-    kind: str, store: DeliveryStore, *, retry_base_s: float, max_attempts: int, timeout_s: float = 5.0
+    kind: str,
+    store: DeliveryStore,
+    *,
+    retry_base_s: float,
+    max_attempts: int,
+    timeout_s: float = 5.0,
+    started: Started | None = None,
 ) -> DeadlineHandler:
-    """The timer of ``kind``: one attempt; a failure schedules the next after :func:`retry_delay`, and after
-    ``max_attempts`` the store gives up. Never raises for the receiver's faults."""
+    """The timer of ``kind``: one attempt (the one already ``started`` for it, if any); a failure schedules the
+    next after :func:`retry_delay`, and after ``max_attempts`` the store gives up. Never raises for the
+    receiver's faults."""
     log = get_logger(f"dipflow.webhooks.{kind}")
 
     async def attempt(uow: UnitOfWork, deadline: Deadline) -> None:
-        key, _, number_text = deadline.subject.rpartition(":")
-        number = int(number_text)
+        key, number = _attempt_of(deadline)
         pending = await store.pending(uow, key)
+        running = started.pop(deadline.id, None) if started is not None else None
         if pending is None:
+            if running is not None:
+                running.cancel()
             return
-        error = await post_signed(
-            pending.url,
-            pending.secret,
-            pending.body,
-            delivery_id=pending.delivery_id,
-            attempt=number,
-            timeout_s=timeout_s,
+        error = await (
+            running
+            or post_signed(
+                pending.url,
+                pending.secret,
+                pending.body,
+                delivery_id=pending.delivery_id,
+                attempt=number,
+                timeout_s=timeout_s,
+            )
         )
         if error is None:
             await store.record(uow, key, Attempt(number, Outcome.delivered))
@@ -228,11 +250,65 @@ def delivery_handler(
 
 
 class DeliveryLoop(TimerLoop):
+    """The timer loop of one kind of delivery. A pass makes its attempts side by side: it locks each delivery
+    due (in the pass's transaction) and starts its POST before recording any, so ten alerts raised at ten
+    o'clock reach their receivers together rather than one after another. Each is still recorded in its own
+    savepoint, as every timer is."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: Producer,
+        kind: str,
+        store: DeliveryStore,
+        *,
+        retry_base_s: float,
+        max_attempts: int,
+        timeout_s: float,
+    ) -> None:
+        self.store = store
+        self.timeout_s = timeout_s
+        self.started: Started = {}
+        handler = delivery_handler(
+            kind,
+            store,
+            retry_base_s=retry_base_s,
+            max_attempts=max_attempts,
+            timeout_s=timeout_s,
+            started=self.started,
+        )
+        super().__init__(pool, {kind: handler}, producer=producer, poll_interval_s=0.5)
+
     async def run(self) -> None:
         """Makes the loop's HTTP client (loading the trusted certificates: 0.2 s of CPU on a slow machine)
         before the first delivery falls due, not while it waits."""
         _client()
         await super().run()
+
+    async def prepare(self, conn: asyncpg.Connection, deadlines: list[Deadline]) -> None:
+        uow = self._unit_of_work(conn)
+        for deadline in deadlines:
+            key, number = _attempt_of(deadline)
+            pending = await self.store.pending(uow, key)
+            if pending is not None:
+                self.started[deadline.id] = asyncio.create_task(
+                    post_signed(
+                        pending.url,
+                        pending.secret,
+                        pending.body,
+                        delivery_id=pending.delivery_id,
+                        attempt=number,
+                        timeout_s=self.timeout_s,
+                    )
+                )
+
+    async def fire_due(self) -> int:
+        try:
+            return await super().fire_due()
+        finally:  # a pass that failed before recording an attempt makes it again next time
+            for task in self.started.values():
+                task.cancel()
+            self.started.clear()
 
 
 def delivery_loop(
@@ -248,7 +324,12 @@ def delivery_loop(
     """The timer loop of ``kind`` deliveries alone, beside the service's other timers: a slow receiver holds
     back only other deliveries (each attempt at most ``timeout_s``), never a rule's deadline. The POST runs
     while the delivery's row is locked in the loop's transaction, so two loops never make the same attempt."""
-    handler = delivery_handler(
-        kind, store, retry_base_s=retry_base_s, max_attempts=max_attempts, timeout_s=timeout_s
+    return DeliveryLoop(
+        pool,
+        producer,
+        kind,
+        store,
+        retry_base_s=retry_base_s,
+        max_attempts=max_attempts,
+        timeout_s=timeout_s,
     )
-    return DeliveryLoop(pool, {kind: handler}, producer=producer, poll_interval_s=0.5)

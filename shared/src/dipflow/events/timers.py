@@ -196,6 +196,10 @@ class TimerLoop:
     def _unit_of_work(self, conn: asyncpg.Connection) -> UnitOfWork:
         return UnitOfWork(Writes(conn), self.producer)
 
+    async def prepare(self, conn: asyncpg.Connection, deadlines: list[Deadline]) -> None:
+        """Before a pass fires ``deadlines`` one by one, in its transaction: work they can share or overlap
+        (nothing here)."""
+
     async def fire_due(self) -> int:
         """One pass: fire what is due now. Returns how many rows were claimed."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -217,8 +221,9 @@ class TimerLoop:
                 self.batch_size,
                 list(self.handlers),
             )
-            for row in rows:
-                deadline = Deadline(row["id"], row["kind"], row["subject"], row["due_at"], row["payload"])
+            deadlines = [Deadline(r["id"], r["kind"], r["subject"], r["due_at"], r["payload"]) for r in rows]
+            await self.prepare(conn, deadlines)
+            for deadline in deadlines:
                 try:
                     async with conn.transaction():
                         await self.handlers[deadline.kind](self._unit_of_work(conn), deadline)
