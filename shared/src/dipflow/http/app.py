@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -126,10 +127,12 @@ def create_service_app(
         if privacy is not None:
             _start_privacy_loops(resources, privacy, policy)
         resources.tasks = [asyncio.create_task(loop.run()) for loop in resources.loops]
+        gc.freeze()  # what starting made lives as long as the process: full collections no longer walk it
         log.info("service_started")
         try:
             yield
         finally:
+            gc.unfreeze()
             await _stop_loops(resources.tasks, STOP_TIMEOUT_S)
             try:
                 await asyncio.wait_for(pool.close(), STOP_TIMEOUT_S)
