@@ -99,6 +99,17 @@ class Pending:
     body: bytes
     delivery_id: str
 
+    async def send(self, attempt: int, timeout_s: float) -> str | None:
+        """Attempt number ``attempt`` (:func:`post_signed`)."""
+        return await post_signed(
+            self.url,
+            self.secret,
+            self.body,
+            delivery_id=self.delivery_id,
+            attempt=attempt,
+            timeout_s=timeout_s,
+        )
+
 
 class Outcome(StrEnum):
     delivered = "delivered"
@@ -223,17 +234,7 @@ def delivery_handler(
             if running is not None:
                 running.cancel()
             return
-        error = await (
-            running
-            or post_signed(
-                pending.url,
-                pending.secret,
-                pending.body,
-                delivery_id=pending.delivery_id,
-                attempt=number,
-                timeout_s=timeout_s,
-            )
-        )
+        error = await (running or pending.send(number, timeout_s))
         if error is None:
             await store.record(uow, key, Attempt(number, Outcome.delivered))
         elif number >= max_attempts:
@@ -291,16 +292,7 @@ class DeliveryLoop(TimerLoop):
             key, number = _attempt_of(deadline)
             pending = await self.store.pending(uow, key)
             if pending is not None:
-                self.started[deadline.id] = asyncio.create_task(
-                    post_signed(
-                        pending.url,
-                        pending.secret,
-                        pending.body,
-                        delivery_id=pending.delivery_id,
-                        attempt=number,
-                        timeout_s=self.timeout_s,
-                    )
-                )
+                self.started[deadline.id] = asyncio.create_task(pending.send(number, self.timeout_s))
 
     async def fire_due(self) -> int:
         try:
