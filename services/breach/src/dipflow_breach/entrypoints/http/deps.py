@@ -54,7 +54,7 @@ AreaEnforcement = Annotated[AuthContext, Depends(requires(*ENFORCEMENT, area="ar
 MeasureReader = Annotated[AuthContext, Depends(requires(*MEASURE_READERS))]
 
 
-def arrest_policy(request: Request) -> ArrestPolicy:
+async def arrest_policy(request: Request) -> ArrestPolicy:
     settings: BreachSettings = request.app.state.resources.settings
     return settings.arrest_policy()
 

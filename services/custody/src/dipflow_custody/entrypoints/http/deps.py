@@ -69,7 +69,7 @@ SignedIn = Annotated[AuthContext, Depends(requires())]
 MeasureReader = Annotated[AuthContext, Depends(requires(Role.analyst, Role.admin, Role.inspector))]
 
 
-def settings(request: Request) -> CustodySettings:
+async def settings(request: Request) -> CustodySettings:
     found: CustodySettings = request.app.state.resources.settings
     return found
 

@@ -63,7 +63,7 @@ MeasureReader = Annotated[AuthContext, Depends(requires(*MEASURE_READERS, area="
 TargetSetter = Annotated[AuthContext, Depends(requires(Role.analyst, Role.admin, area="borough"))]
 
 
-def settings(request: Request) -> PpoRegisterSettings:
+async def settings(request: Request) -> PpoRegisterSettings:
     found: PpoRegisterSettings = request.app.state.resources.settings
     return found
 

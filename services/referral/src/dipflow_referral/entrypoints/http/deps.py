@@ -153,7 +153,7 @@ MeasureReader = Annotated[
 ]
 
 
-def appointment_policy(request: Request) -> AppointmentPolicy:
+async def appointment_policy(request: Request) -> AppointmentPolicy:
     settings: ReferralSettings = request.app.state.resources.settings
     return settings.appointment_policy()
 
@@ -165,7 +165,7 @@ class InboxStreams(Protocol):
     def stream(self, worker_id: str) -> AsyncIterator[bytes]: ...
 
 
-def inbox_streams(request: Request) -> InboxStreams:
+async def inbox_streams(request: Request) -> InboxStreams:
     """The process's live inbox (one LISTEN connection), set up by ``main``."""
     streams: InboxStreams = request.app.state.inbox
     return streams
