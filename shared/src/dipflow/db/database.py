@@ -60,10 +60,51 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+    """A pool's connection that knows whether it holds session state: ``LISTEN`` (``add_listener``), or what
+    :func:`keeps_session_state` marked (a session-level advisory lock)."""
+
+    holds_session_state = False
+
+    def mark_session_state(self) -> None:
+        self.holds_session_state = True
+
+    async def add_listener(self, channel: str, callback: Any) -> None:
+        self.mark_session_state()
+        await super().add_listener(channel, callback)
+
+
+def keeps_session_state(conn: asyncpg.Connection) -> None:
+    """Mark ``conn`` as holding state beyond its transactions, so the pool clears it when it is released (a
+    pool hands out proxies: the mark is made by the connection behind it)."""
+    mark = getattr(conn, "mark_session_state", None)
+    if mark is not None:
+        mark()
+
+
+async def _reset_if_needed(conn: asyncpg.Connection) -> None:
+    """Run when a connection goes back to the pool, after asyncpg rolled back any transaction left open.
+    Only a connection that holds session state is reset (``UNLISTEN *``, advisory locks released, settings
+    reset): the others did all their work in transactions, and resetting them was one more round trip per
+    request, consumer batch and timer pass. So settings are changed with ``SET LOCAL``, never ``SET``."""
+    if isinstance(conn, PooledConnection) and conn.holds_session_state:
+        conn.holds_session_state = False
+        query = conn.get_reset_query()
+        if query:
+            await conn.execute(query)
+
+
 async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> asyncpg.Pool:
-    """A pool whose connections encode and decode json/jsonb with orjson."""
+    """A pool whose connections encode and decode json/jsonb with orjson, reset on release only when they hold
+    session state (:func:`_reset_if_needed`)."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        connection_class=PooledConnection,
+        reset=_reset_if_needed,
+        **kwargs,
     )
     assert pool is not None
     return pool

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
+from dipflow.db.database import keeps_session_state
+
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x6D696772  # "migr"
 _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -61,6 +63,7 @@ async def apply_migrations(
     if not _TABLE.match(table):
         raise MigrationError(f"bad migrations table name {table!r}")
     applied_now: list[str] = []
+    keeps_session_state(conn)  # the lock is the session's: released below, and on release to a pool
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
