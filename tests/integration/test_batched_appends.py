@@ -14,7 +14,7 @@ from dipflow.auth import Principal, Role
 from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.deadlines import cancel_deadline, schedule_deadline
 from dipflow.events.outbox import add_to_outbox
-from dipflow.uow import Producer, UnitOfWork
+from dipflow.uow import Producer, UnitOfWork, unit_of_work
 from tests.support.events import sample_event
 
 pytestmark = pytest.mark.infra
@@ -227,3 +227,54 @@ async def test_a_failed_nested_block_forgets_what_was_read_with_what_it_wrote(
             async with uow.savepoint():
                 raise RuntimeError("the block failed")
         assert uow.memo == {}
+
+
+async def test_a_requests_unit_of_work_writes_its_appends_in_one_statement_when_it_ends(
+    service_pool: asyncpg.Pool,
+) -> None:
+    heard: list[str] = []
+
+    def hear(_conn: object, _pid: int, channel: str, _payload: str) -> None:
+        heard.append(channel)
+
+    listener = await service_pool.acquire()
+    await listener.add_listener("dipflow_outbox", hear)
+    try:
+        statements: list[str] = []
+        async with unit_of_work(
+            service_pool, Producer("t", "t.a"), actor=Principal("t", Role.admin, "*")
+        ) as uow:
+            uow.conn.add_query_logger(lambda record: statements.append(record.query))
+            await add_to_outbox(uow.writes, "t.a", [sample_event(1)])
+            await uow.audit("first", "L-1", {"k": 1})
+            await add_to_outbox(uow.writes, "t.a", [sample_event(2)])
+            await uow.notify("dipflow_deadlines", "k")
+            assert statements == []
+            assert await _outbox(uow.conn) == []
+        writing = [q for q in statements if "INSERT" in q or "NOTIFY" in q.upper()]
+        assert len(writing) == 1  # one statement for the outbox rows, the audit row and the wake-ups
+        assert "INSERT INTO outbox" in writing[0] and "INSERT INTO audit_log" in writing[0]
+        assert statements[-1] == "COMMIT;"
+        async with service_pool.acquire() as conn:
+            rows = await _outbox(conn)
+            audits = await conn.fetch("SELECT action, detail FROM audit_log")
+        assert [t for t, _ in rows] == ["t.a", "t.a"]
+        assert [(a["action"], a["detail"]) for a in audits] == [("first", {"k": 1})]
+        await listener.execute("SELECT 1")  # a notification arrives before the answer that follows it
+        assert heard == ["dipflow_outbox"]
+    finally:
+        await listener.remove_listener("dipflow_outbox", hear)
+        await service_pool.release(listener)
+
+
+async def test_a_requests_unit_of_work_that_raises_writes_none_of_its_appends(
+    service_pool: asyncpg.Pool,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(service_pool, Producer("t", "t.a")) as uow:
+            await add_to_outbox(uow.writes, "t.a", [sample_event(1)])
+            await uow.audit("first", "L-1")
+            raise RuntimeError("the request failed")
+    async with service_pool.acquire() as conn:
+        assert await _outbox(conn) == []
+        assert await conn.fetchval("SELECT count(*) FROM audit_log") == 0

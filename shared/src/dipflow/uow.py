@@ -129,7 +129,7 @@ class UnitOfWork:
         await self.writes.at_end(key, item, action)
 
     async def flush(self) -> None:
-        """Write what is queued now, before reading a table it writes."""
+        """Write what is queued now, before reading a table it writes (the outbox or the audit log too)."""
         await self.writes.flush()
 
     @asynccontextmanager
@@ -162,11 +162,12 @@ async def unit_of_work(
     correlation_id: str | None = None,
     actor: Principal | None = None,
 ) -> AsyncIterator[UnitOfWork]:
-    """One transaction on a connection of ``pool``: committed when the block ends, rolled back if it raises."""
+    """One transaction on a connection of ``pool``: committed when the block ends, rolled back if it raises. Its
+    outbox rows, audit rows and ``NOTIFY``s are written together when the block ends (one round trip)."""
     async with pool.acquire() as conn, conn.transaction():
-        yield UnitOfWork(
-            Writes(conn), producer, correlation_id=correlation_id or str(uuid.uuid4()), actor=actor
-        )
+        writes = Writes(conn, appends_at_end=True)
+        yield UnitOfWork(writes, producer, correlation_id=correlation_id or str(uuid.uuid4()), actor=actor)
+        await writes.flush()
 
 
 @asynccontextmanager

@@ -1,11 +1,13 @@
 """What a transaction writes besides its own statements, written at once or, in a consumer's batch, together.
 
 Outbox rows, audit rows, the relay's wake-up and statements whose result nobody reads (projections, deadline
-scheduling) go through a transaction's :class:`Writes`. For an HTTP request or a timer it writes each at once.
-When the consumer applies a batch of events in one transaction it opens one batched ``Writes`` for the batch:
-the rows are queued and written when the batch ends, in the order they were queued, with one statement per
-table (the outbox through ``unnest … WITH ORDINALITY``), runs of the same statement as one pipelined
-``executemany``, and each ``NOTIFY`` once before the transaction commits. Code that reads those tables inside
+scheduling) go through a transaction's :class:`Writes`. For a timer it writes each at once. An HTTP request's unit of work
+holds back only its appends (``appends_at_end``): its outbox rows, audit rows and ``NOTIFY``s are written
+together, in one statement, when its block ends. When the consumer applies a batch of events in one
+transaction it opens one batched ``Writes`` for the batch: everything is queued and written when the batch
+ends, in the order queued, the statements nobody reads as runs of one text (one pipelined ``executemany``
+each), then the appends in one statement (:func:`write_appends`: outbox rows through ``unnest … WITH
+ORDINALITY``, audit rows likewise, each ``NOTIFY`` once), before the transaction commits. Code that reads those tables inside
 such a transaction (erasure pseudonymising the audit log, the PPO panel check) calls :meth:`Writes.flush` first.
 
 ``memo`` holds reference data that every event of a batch reads and none changes (a custody suite's area, a
@@ -28,31 +30,43 @@ from typing import Any
 import asyncpg
 
 NOTIFY_CHANNEL = "dipflow_outbox"
-_NOTIFY_ALL = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)"
 
 OutboxRow = tuple[str, bytes | None, bytes | None, uuid.UUID]
 AtEnd = Callable[[list[Any]], Awaitable[None]]
 """Work asked for by several events of a batch and done once for all of them, with what each asked for."""
 AuditRow = tuple[str, str, str, str, str | None, str, dict[str, Any]]
 
-_INSERT_OUTBOX = """
-INSERT INTO outbox (topic, key, value, event_id)
-SELECT t, k, v, e FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::uuid[]) WITH ORDINALITY AS r(t, k, v, e, n)
-ORDER BY n
-ON CONFLICT (event_id) DO NOTHING
-"""
 INSERT_AUDIT = """
 INSERT INTO audit_log (actor, role, area, action, person_id, correlation_id, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 """
+_APPENDS = """
+WITH outbox_rows AS (
+    INSERT INTO outbox (topic, key, value, event_id)
+    SELECT t, k, v, e FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::uuid[]) WITH ORDINALITY AS r(t, k, v, e, n)
+    ORDER BY n
+    ON CONFLICT (event_id) DO NOTHING
+), audit_rows AS (
+    INSERT INTO audit_log (actor, role, area, action, person_id, correlation_id, detail)
+    SELECT a, r, ar, ac, p, c, d
+    FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[])
+        WITH ORDINALITY AS r(a, r, ar, ac, p, c, d, n)
+    ORDER BY n
+)
+SELECT count(pg_notify(c, p)) FROM unnest($12::text[], $13::text[]) AS n(c, p)
+"""
 
 
 class Writes:
-    """The appended writes of one transaction on ``conn``; ``batched`` queues them until :meth:`flush`."""
+    """The appended writes of one transaction on ``conn``; ``batched`` queues them until :meth:`flush`,
+    ``appends_at_end`` only the outbox rows, audit rows and ``NOTIFY``s."""
 
-    def __init__(self, conn: asyncpg.Connection, *, batched: bool = False) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, *, batched: bool = False, appends_at_end: bool = False
+    ) -> None:
         self.conn = conn
         self.batched = batched
+        self.appends_at_end = batched or appends_at_end
         self.memo: dict[Hashable, Any] = {}
         self._outbox: list[OutboxRow] = []
         self._audit: list[AuditRow] = []
@@ -65,13 +79,13 @@ class Writes:
     async def outbox(self, rows: list[OutboxRow]) -> None:
         """Outbox rows in order (ids follow the list); the relay is woken on commit. Writing the same event id
         twice is a no-op, so a writer unsure whether its commit landed may retry."""
-        if self.batched:
+        if self.appends_at_end:
             self._outbox.extend(rows)
         else:
-            await write_outbox(self.conn, rows)
+            await write_appends(self.conn, rows, [], set())
 
     async def audit(self, row: AuditRow) -> None:
-        if self.batched:
+        if self.appends_at_end:
             self._audit.append(row)
         else:
             await self.conn.execute(INSERT_AUDIT, *row)
@@ -121,7 +135,7 @@ class Writes:
 
     async def notify(self, channel: str, payload: str = "") -> None:
         """``NOTIFY channel, payload`` in this transaction (listeners hear it on commit); once per batch."""
-        if self.batched:
+        if self.appends_at_end:
             self._notify.add((channel, payload))
         else:
             await self.conn.execute("SELECT pg_notify($1, $2)", channel, payload)
@@ -146,28 +160,29 @@ class Writes:
         await self.flush()
 
     async def flush(self) -> None:
-        """Write what is queued so far (nothing outside a batch)."""
+        """Write what is queued so far (nothing when nothing is held back)."""
         outbox, audit, notify = self._outbox, self._audit, self._notify
         unordered = [(sql, args) for sql, runs in self._unordered.items() for args in runs]
         statements = [*_by_position(self._latest), *unordered, *self._statements]
         self._outbox, self._audit, self._statements, self._notify = [], [], [], set()
         self._latest, self._unordered = {}, {}
         await _write_statements(self.conn, statements)
-        await write_outbox(self.conn, outbox)
-        if audit:
-            await self.conn.executemany(INSERT_AUDIT, audit)
-        if notify:
-            channels, payloads = zip(*sorted(notify), strict=True)
-            await self.conn.execute(_NOTIFY_ALL, list(channels), list(payloads))
+        await write_appends(self.conn, outbox, audit, notify)
 
 
-async def write_outbox(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
-    """Insert outbox rows in order (ids follow the list) and wake the relay on commit."""
-    if not rows:
+async def write_appends(
+    conn: asyncpg.Connection, outbox: list[OutboxRow], audit: list[AuditRow], notify: set[tuple[str, str]]
+) -> None:
+    """Outbox rows and audit rows, each in order (ids follow the lists), and each ``NOTIFY`` once (the relay's
+    too when there are outbox rows), in one statement: one round trip however many tables it writes."""
+    if outbox:
+        notify = notify | {(NOTIFY_CHANNEL, "")}
+    if not (outbox or audit or notify):
         return
-    topics, keys, values, ids = zip(*rows, strict=True)
-    await conn.execute(_INSERT_OUTBOX, list(topics), list(keys), list(values), list(ids))
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    columns: list[list[Any]] = [list(c) for c in zip(*outbox, strict=True)] if outbox else [[]] * 4
+    columns += [list(c) for c in zip(*audit, strict=True)] if audit else [[]] * 7
+    columns += [list(c) for c in zip(*sorted(notify), strict=True)] if notify else [[]] * 2
+    await conn.execute(_APPENDS, *columns)
 
 
 def _by_position(
