@@ -42,6 +42,6 @@ async def list_arrests(
     area: str = Query(..., max_length=60),
     open_only: bool = Query(False, alias="open"),
 ) -> list[ArrestRequestView]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reading() as uow:
         found = await arrests.in_area(uow, area, open_only=open_only)
     return [ArrestRequestView.model_validate(r, from_attributes=True) for r in found]

@@ -29,7 +29,7 @@ class HearingIn(BaseModel):
     "", response_model=list[BreachCaseView], summary="Breach cases of an area, with due dates and escalations"
 )
 async def list_cases(ctx: AreaLiaison, area: str = Query(..., max_length=60)) -> list[BreachCaseView]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reading() as uow:
         found = await cases.in_area(uow, area)
     return [case_view(c) for c in found]
 

@@ -138,7 +138,7 @@ async def make_order(body: OrderIn, ctx: Liaison) -> OrderCreated:
 
 @router.get("", response_model=list[OrderView], summary="The DRR orders of an area, running ones first")
 async def list_orders(ctx: AreaLiaison, area: str = Query(..., max_length=60)) -> list[OrderView]:
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reading() as uow:
         found = await orders.in_area(uow, area)
     return [_order_view(o) for o in found]
 

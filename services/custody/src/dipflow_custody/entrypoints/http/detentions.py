@@ -73,7 +73,7 @@ async def read(
     ] = None,
 ) -> DetentionView:
     reading = purpose_of(ctx.principal, purpose, DETENTION_PURPOSES)
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reading() as uow:
         view = detention_view(await detentions.read(uow, detention_id, ctx.require_area, purpose=reading))
     return view if reading is not None else _withheld(view, ctx)
 

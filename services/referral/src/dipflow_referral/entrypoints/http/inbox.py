@@ -32,7 +32,7 @@ class InboxItem(BaseModel):
 @router.get("", response_model=list[InboxItem], summary="Your open assignments (filter by day and state)")
 async def my_inbox(ctx: Worker, day: Day | None = None, state: Status | None = None) -> list[InboxItem]:
     worker_id = await own_worker_id(ctx)
-    async with ctx.unit_of_work() as uow:
+    async with ctx.reading() as uow:
         items = await inbox.open_items(uow, worker_id, day, state)
     return [
         InboxItem(
