@@ -47,7 +47,8 @@ class ServiceSettings(BaseSettings):
     http_latency_target_s: float = Field(
         default=0.25,
         gt=0,
-        description="Answers slower than this cut the requests taken at once by a tenth; quicker ones raise it",
+        description="Answers slower than this cut the requests taken at once in proportion (a tenth to a half); "
+        "quicker ones raise it",
     )
     http_max_loop_lag_s: float = Field(
         default=0.1,

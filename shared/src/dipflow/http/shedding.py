@@ -1,10 +1,11 @@
 """Load shedding: a service takes only as many requests at once as it can answer in time, and answers the rest
 at once.
 
-How many it takes adapts (``AdaptiveLimit``): each request that takes longer than the latency target cuts the
-limit by a tenth (at most once per target), each quick one grows it by one per limit's worth, between a floor
-and ``max_in_flight``; by Little's law that holds accepted latency near the target whatever the machine's
-speed. A request that finds every slot taken waits at most ``queue_wait_s`` for one, and one that arrives while
+How many it takes adapts (``AdaptiveLimit``): a request that takes longer than the latency target cuts the
+limit in proportion (an answer twice the target halves it; at most once per target), each quick one grows it
+by one per limit's worth, between a floor and ``max_in_flight``; by Little's law that holds accepted latency
+near the target whatever the machine's speed, and a service that meets a surge of twice what it can take
+finds its limit within a few cuts instead of a tenth at a time. A request that finds every slot taken waits at most ``queue_wait_s`` for one, and one that arrives while
 the event loop itself runs late (``LoopLag``, on average more than ``max_loop_lag_s``) does not wait at all: it is
 answered 503 problem+json with ``Retry-After`` (nothing of it was started, so a client may send it again as it
 is). The probes, the metrics and long-lived streams take no slot: a busy service still answers its
@@ -47,9 +48,10 @@ def takes_a_slot(scope: Scope) -> bool:
 class AdaptiveLimit:
     """Additive increase, multiplicative decrease of the requests taken at once, on each answer's time.
 
-    Guarantees: the limit stays within [floor, ceiling]; an answer slower than ``target_s`` cuts it by a tenth,
-    but cuts come at most once per ``target_s`` (one slow burst is one cut, not one per request in it); an
-    answer within the target raises it by ``1 / limit`` (one slot per limit's worth of quick answers)."""
+    Guarantees: the limit stays within [floor, ceiling]; an answer slower than ``target_s`` cuts it to
+    ``target_s / seconds`` of itself, by a tenth at least and by half at most, but cuts come at most once per
+    ``target_s`` (one slow burst is one cut, not one per request in it); an answer within the target raises it
+    by ``1 / limit`` (one slot per limit's worth of quick answers)."""
 
     ceiling: int
     target_s: float
@@ -68,7 +70,8 @@ class AdaptiveLimit:
     def answered(self, seconds: float, now: float) -> None:
         if seconds > self.target_s:
             if now - self._last_cut >= self.target_s:
-                self.limit = max(float(self.floor), self.limit * 0.9)
+                factor = min(0.9, max(0.5, self.target_s / seconds))
+                self.limit = max(float(self.floor), self.limit * factor)
                 self._last_cut = now
         else:
             self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
