@@ -1,14 +1,15 @@
 """What a transaction writes besides its own statements, written at once or, in a consumer's batch, together.
 
 Outbox rows, audit rows, the relay's wake-up and statements whose result nobody reads (projections, deadline
-scheduling) go through a transaction's :class:`Writes`. For a timer it writes each at once. An HTTP request's unit of work
-holds back only its appends (``appends_at_end``): its outbox rows, audit rows and ``NOTIFY``s are written
-together, in one statement, when its block ends. When the consumer applies a batch of events in one
+scheduling) go through a transaction's :class:`Writes`. For a timer it writes each at once. An HTTP request's
+unit of work holds back only its appends (``appends_at_end``): its outbox rows, audit rows and ``NOTIFY``s are
+written together, in one statement, when its block ends. When the consumer applies a batch of events in one
 transaction it opens one batched ``Writes`` for the batch: everything is queued and written when the batch
 ends, in the order queued, the statements nobody reads as runs of one text (one pipelined ``executemany``
 each), then the appends in one statement (:func:`write_appends`: outbox rows through ``unnest … WITH
-ORDINALITY``, audit rows likewise, each ``NOTIFY`` once), before the transaction commits. Code that reads those tables inside
-such a transaction (erasure pseudonymising the audit log, the PPO panel check) calls :meth:`Writes.flush` first.
+ORDINALITY``, audit rows likewise, each ``NOTIFY`` once), before the transaction commits. Code that reads those
+tables inside such a transaction (erasure pseudonymising the audit log, the PPO panel check) calls
+:meth:`Writes.flush` first.
 
 ``memo`` holds reference data that every event of a batch reads and none changes (a custody suite's area, a
 station's notified arrangements): read once per batch; and the aggregates a batch's events name, read and
