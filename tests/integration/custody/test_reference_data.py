@@ -4,21 +4,32 @@ admins through the API and CSV, with history, published on reference.v1; every o
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
 from dipflow.auth import Role
+from dipflow.db import connect_pool, server_dsn
+from dipflow.db.appends import Writes
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import REFERENCE
+from dipflow.uow import Producer, UnitOfWork
+from dipflow_custody.adapters import reference
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
 
 __all__ = ["custody"]
 
 ADMIN = bearer(Role.admin, "*")
+PRODUCER = Producer("custody", "custody.events.v1")
+WAITING_FOR_A_LOCK = """
+SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted
+"""
 
 
 def booking(pid: str, suite: str, day: str, offence: dict[str, Any], home: str = "lambeth") -> dict[str, Any]:
@@ -347,3 +358,35 @@ async def test_t4_a_ppo_arrested_for_an_offence_outside_the_catalogue_goes_to_an
         i["detention_id"] == booked.json()["detention_id"] and i["kind"] == "inspector_decision_requested"
         for i in items.json()
     )
+
+
+async def test_t1_reference_changes_take_turns_so_versions_follow_commits(
+    custody: httpx.AsyncClient, infra: Infra, unique: str
+) -> None:
+    """The catalogue in force is reloaded when the data's version (its highest record id) moves. Were two
+    changes to commit out of id order, a reader between the commits would install a catalogue at the higher
+    version without the lower change, and keep it until the next change; so a second change waits for the
+    first to commit, and takes the next number after it."""
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=3, max_size=3)
+    body: dict[str, Any] = {"synonyms": [], "classes": [], "specified": []}
+
+    async def change(conn: asyncpg.Connection, name: str) -> int:
+        version: int = await reference.record(
+            UnitOfWork(Writes(conn), PRODUCER), "drug", name, date(2020, 1, 1), body, "t"
+        )
+        return version
+
+    async def second_change() -> int:
+        async with pool.acquire() as conn, conn.transaction():
+            return await change(conn, f"second-{unique}")
+
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            first = await change(conn, f"first-{unique}")
+            second = asyncio.create_task(second_change())
+            while not await pool.fetchval(WAITING_FOR_A_LOCK):
+                assert not second.done(), "the second change did not wait for the first"
+                await asyncio.sleep(0.01)
+        assert await second > first
+    finally:
+        await pool.close()

@@ -60,9 +60,12 @@ async def histories(uow: UnitOfWork, kind: str) -> dict[str, list[Version[Any]]]
 async def record(
     uow: UnitOfWork, kind: str, key: str, effective_from: date, body: dict[str, Any], by: str
 ) -> int:
-    """A new version of ``key`` (nothing is overwritten); the data's new version number."""
+    """A new version of ``key`` (nothing is overwritten); the data's new version number. Changes take turns (a
+    lock held to the end of the transaction), so versions are numbered in the order they commit: a reader that
+    sees version n sees every change up to n, and a catalogue installed at n is never missing one of them."""
     uow.memo.pop(("reference", kind), None)
     uow.memo.pop(("reference", "version"), None)
+    await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('dipflow_custody.reference.change'))")
     new_id: int = await uow.conn.fetchval(
         "INSERT INTO reference_records (kind, key, effective_from, body, recorded_by) VALUES ($1, $2, $3, $4, $5) "
         "RETURNING id",
