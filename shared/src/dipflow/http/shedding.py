@@ -5,8 +5,8 @@ How many it takes adapts (``AdaptiveLimit``): a request that takes longer than t
 limit in proportion (an answer twice the target halves it; at most once per target), each quick one grows it
 by one per limit's worth, between a floor and ``max_in_flight``; by Little's law that holds accepted latency
 near the target whatever the machine's speed, and a service that meets a surge of twice what it can take
-finds its limit within a few cuts instead of a tenth at a time. A request that finds every slot taken waits at most ``queue_wait_s`` for one, and one that arrives while
-the event loop itself runs late (``LoopLag``, on average more than ``max_loop_lag_s``) does not wait at all: it is
+finds its limit within a few cuts instead of a tenth at a time. A request that finds every slot taken waits
+at most ``queue_wait_s`` for one, and one that arrives while the event loop itself runs late (``LoopLag``, on average more than ``max_loop_lag_s``) does not wait at all: it is
 answered 503 problem+json with ``Retry-After`` (nothing of it was started, so a client may send it again as it
 is). The probes, the metrics and long-lived streams take no slot: a busy service still answers its
 orchestrator, and an open stream does not hold capacity for ever.
