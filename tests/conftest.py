@@ -22,6 +22,9 @@ for _prefix in (
     "DIPFLOW_BREACH_",
 ):
     os.environ.setdefault(f"{_prefix}HTTP_MAX_LOOP_LAG_S", "30")
+# Stopping a consumer over TLS waits for its fetch in flight, and the tests stop hundreds: a short idle fetch
+# (500 ms outside the tests, where idle fetches cost CPU) keeps each stop short.
+os.environ.setdefault("DIPFLOW_KAFKA_FETCH_WAIT_MS", "100")
 
 
 @pytest.fixture(scope="session")

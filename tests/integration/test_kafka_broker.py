@@ -102,3 +102,46 @@ def _topic_resource(name: str) -> object:
 
 
 _ = TopicSpec
+
+
+async def test_a_record_ends_a_consumers_waiting_fetch_at_once(infra: Infra, unique: str) -> None:
+    """A long fetch wait (DIPFLOW_KAFKA_FETCH_WAIT_MS) saves idle fetches without delaying records: the broker
+    answers a waiting fetch as soon as a record arrives. Here the wait is 8 s and the record, sent while the
+    consumer waits, is read long before that."""
+    wait_s = 8.0
+    topic = f"test.{unique}.wait.v1"
+    await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, partitions=1)])
+    consumer = AIOKafkaConsumer(
+        topic,
+        **{**kafka_consumer_options(infra.kafka_bootstrap), "fetch_max_wait_ms": int(wait_s * 1000)},
+        group_id=f"group-{unique}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), acks="all")
+    await producer.start()
+    try:
+        async with asyncio.timeout(30):
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=100)
+        for tp in consumer.assignment():
+            await consumer.position(tp)  # "latest" resolved: the next fetch waits at the end of the log
+        await consumer.getmany(timeout_ms=300)  # a fetch is now waiting at the broker
+        started = asyncio.get_running_loop().time()
+        await producer.send_and_wait(topic, b"wake", key=b"k")
+        received: list[bytes] = []
+        while not received:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                received.extend(r.value for r in records)
+            assert asyncio.get_running_loop().time() - started < wait_s / 2, "the record waited out the fetch"
+        # The fetch sent after that one waits again; a record ends it, and with a record in hand the consumer
+        # sends none, so stopping has no fetch to wait out.
+        await producer.send_and_wait(topic, b"end the next wait", key=b"k")
+        async with asyncio.timeout(30):
+            while consumer.highwater(next(iter(consumer.assignment()))) != 2:
+                await asyncio.sleep(0.05)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    assert received == [b"wake"]

@@ -12,7 +12,14 @@ from dipflow.devstack.kafka import new_cluster_id
 from dipflow.devstack.principals import SYSTEMS, all_acls, produced_topics
 from dipflow.devstack.services import SERVICES
 from dipflow.kafka.acls import Operation, Pattern, Resource
-from dipflow.kafka.connection import KafkaAddress, java_client_properties, kafka_options, redacted
+from dipflow.kafka.connection import (
+    KafkaAddress,
+    java_client_properties,
+    kafka_client_settings,
+    kafka_consumer_options,
+    kafka_options,
+    redacted,
+)
 from dipflow.topics import DLQ_SUFFIX, PRIVACY_REQUESTS
 
 
@@ -84,3 +91,18 @@ def test_a_new_kraft_cluster_id_is_16_bytes_and_never_starts_with_a_dash() -> No
     ids = [new_cluster_id() for _ in range(5000)]
     assert not [i for i in ids if i.startswith("-")]
     assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
+
+
+def test_a_consumers_fetch_waits_as_long_as_the_setting_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    kafka_client_settings.cache_clear()
+    monkeypatch.delenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", raising=False)
+    assert kafka_consumer_options("127.0.0.1:1")["fetch_max_wait_ms"] == 500  # Kafka's own default
+    kafka_client_settings.cache_clear()
+    monkeypatch.setenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", "100")
+    options = kafka_consumer_options("127.0.0.1:1")
+    assert options["fetch_max_wait_ms"] == 100 and options["bootstrap_servers"] == "127.0.0.1:1"
+    kafka_client_settings.cache_clear()
+    monkeypatch.setenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", "0")
+    with pytest.raises(ValueError, match="fetch_wait_ms"):
+        kafka_consumer_options("127.0.0.1:1")
+    kafka_client_settings.cache_clear()

@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from aiokafka.helpers import create_ssl_context
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECURE_SCHEME = "sasl_ssl"
 MECHANISM = "SCRAM-SHA-512"
@@ -106,15 +108,32 @@ def kafka_options(address: str) -> dict[str, Any]:
     return KafkaAddress.parse(address).client_options()
 
 
-CONSUMER_FETCH_WAIT_MS = 100
-"""A fetch waits at most this long for records. Stopping a consumer over TLS waits for its fetch in flight
-(aiokafka closes the TLS connection only after the answer), so the broker's default 500 ms would be added to
-every stop, every rebalance and every restart."""
+class KafkaClientSettings(BaseSettings):
+    """How this process's Kafka clients behave, whichever service it runs (prefix ``DIPFLOW_KAFKA_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="DIPFLOW_KAFKA_", extra="ignore", frozen=True)
+
+    fetch_wait_ms: int = Field(
+        default=500,
+        ge=10,
+        le=10_000,
+        description="The longest a consumer's fetch waits at the broker when there is nothing to read. Records "
+        "that arrive meanwhile end the wait at once, so it costs no latency; a longer wait means fewer idle "
+        "fetches (CPU in the broker and the service) but a slower stop over TLS, which waits for the fetch in "
+        "flight.",
+    )
+
+
+@functools.cache
+def kafka_client_settings() -> KafkaClientSettings:
+    """Read once per process."""
+    return KafkaClientSettings()
 
 
 def kafka_consumer_options(address: str) -> dict[str, Any]:
-    """:func:`kafka_options` for a consumer: the same connection, fetches held at most 100 ms."""
-    return {**kafka_options(address), "fetch_max_wait_ms": CONSUMER_FETCH_WAIT_MS}
+    """:func:`kafka_options` for a consumer: the same connection, fetches held at most
+    ``DIPFLOW_KAFKA_FETCH_WAIT_MS``."""
+    return {**kafka_options(address), "fetch_max_wait_ms": kafka_client_settings().fetch_wait_ms}
 
 
 def redacted(address: str) -> str:
