@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -22,23 +21,18 @@ import random
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 import uvloop
+from multidict import CIMultiDictProxy
 
 from dipflow.auth import Role, mint_token
-
-# httpcore tries ``import sniffio`` whenever it makes a lock (several times a request). Where sniffio is not
-# installed that import fails, and a failed import is not remembered: each try searches all of sys.path again
-# (much of the generator's CPU in a profile). A None in sys.modules makes it fail at once, with the same
-# outcome: httpcore then assumes asyncio.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 # (suite, the area it serves, whether that area is notified for required assessments)
 SUITES = (
@@ -110,6 +104,22 @@ class Config:
     connections: int = 32  # per service; more than a service's slots (64) lets it shed instead of us queueing
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, read whole."""
+
+    status_code: int
+    headers: CIMultiDictProxy[str]
+    content: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+
 @dataclass
 class Call:
     op: str
@@ -119,7 +129,7 @@ class Call:
     json: Any = None
     params: dict[str, str] | None = None
     expect: int = 200
-    on_ok: Callable[[httpx.Response], None] | None = None
+    on_ok: Callable[[Answer], None] | None = None
 
 
 @dataclass
@@ -213,7 +223,7 @@ class Journeys:
             "offences": [{"code": self.rng.choice(OFFENCES), "offence_date": arrested.date().isoformat()}],
         }
 
-        def ok(answer: httpx.Response) -> None:
+        def ok(answer: Answer) -> None:
             did = answer.json()["detention_id"]
             self.detained_people.append(person)
             self.suite_of[did] = (suite, notified)
@@ -270,7 +280,7 @@ class Journeys:
             return None
         item = self.to_impose.popleft()
 
-        def ok(_: httpx.Response) -> None:
+        def ok(_: Answer) -> None:
             self.created.imposed += 1
             self.to_attend.append(item)
 
@@ -289,7 +299,7 @@ class Journeys:
         item = self.to_attend.popleft()
         outcome = "attended" if self.rng.random() < 0.85 else "failed_to_attend"
 
-        def ok(_: httpx.Response) -> None:
+        def ok(_: Answer) -> None:
             if outcome == "attended":
                 self.created.attended += 1
             else:
@@ -341,7 +351,7 @@ class Journeys:
             "responsible_officer": "PO Load",
         }
 
-        def ok(_: httpx.Response) -> None:
+        def ok(_: Answer) -> None:
             self.created.orders.append(order_id)
             self.orders.append((order_id, area))
             self.new_orders.append((order_id, area))
@@ -365,7 +375,7 @@ class Journeys:
         item = queue.popleft()
         on = date(2008, 6, 2) if second else date(2008, 3, 3)
 
-        def ok(answer: httpx.Response) -> None:
+        def ok(answer: Answer) -> None:
             decision = answer.json()["decision"]
             self.created.decisions[decision] = self.created.decisions.get(decision, 0) + 1
             if decision == "warning":
@@ -393,7 +403,7 @@ class Journeys:
         path: str,
         headers: dict[str, str],
         params: dict[str, str] | None = None,
-        on_ok: Callable[[httpx.Response], None] | None = None,
+        on_ok: Callable[[Answer], None] | None = None,
     ) -> Call:
         return Call(op, "GET", self.url(service, path), headers, params=params, on_ok=on_ok)
 
@@ -440,7 +450,7 @@ class Journeys:
     def _assessments_proposed(self) -> Call:
         area = self.rng.choice(BOROUGHS)
 
-        def found(answer: httpx.Response) -> None:
+        def found(answer: Answer) -> None:
             for row in answer.json():
                 aid = row["assessment_id"]
                 if row["status"] == "proposed" and aid not in self.seen_assessments:
@@ -531,32 +541,6 @@ class Sample:
     exchange_ms: float = 0.0  # from sending (a connection free) to the end of the answer
 
 
-POOL_CONNECTIONS = 16
-
-
-class Pools:
-    """A service's connections as several small httpx pools; each request goes to the pool with the fewest
-    requests in flight, so none waits in one pool's queue while another has a free connection (the gate
-    bounds the total to the connections)."""
-
-    def __init__(self, clients: list[httpx.AsyncClient]) -> None:
-        self.clients = clients
-        self.busy = [0] * len(clients)
-
-    @contextlib.asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        i = min(range(len(self.clients)), key=self.busy.__getitem__)
-        self.busy[i] += 1
-        try:
-            yield self.clients[i]
-        finally:
-            self.busy[i] -= 1
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -591,26 +575,19 @@ class Generator:
         self.loop_lags_ms: list[float] = []
 
     async def run(self) -> dict[str, Any]:
-        # Keep-alive connections, at most CONNECTIONS a service. Requests beyond that wait on a semaphore, not
-        # in httpcore's pool queue: placing a queued request costs the pool a pass over every queued request,
-        # so a backlog there grows the generator's CPU quadratically (and the latency it reports with it).
-        # An idle connection is dropped after 3 s, before uvicorn's keep-alive timeout (5 s) closes it: a
-        # request sent on a connection the server is closing fails with a ReadError.
-        # Each request also costs httpcore's pool a pass over all its connections (a poll of each socket):
-        # with 256 connections in one pool that made the generator the bottleneck near 170 requests/s (py-spy:
-        # the pool's scan and is_socket_readable), so a service's connections are spread over pools of
-        # POOL_CONNECTIONS each, taken in turn.
+        # Keep-alive connections, at most CONNECTIONS a service; requests beyond that wait on a semaphore (the
+        # wait is latency: the request was due). An idle connection is dropped after 3 s, before uvicorn's
+        # keep-alive timeout (5 s) closes it: a request sent on a connection the server is closing fails.
+        # aiohttp rather than httpx: on the two cores it shares with the system it measures, httpx's
+        # per-request CPU was the largest single share of the machine after the services' (py-spy, and
+        # bench_harness_cores in the report).
         connections = self.cfg.connections
-        per_pool = min(connections, POOL_CONNECTIONS)
-        limits = httpx.Limits(
-            max_connections=per_pool, max_keepalive_connections=per_pool, keepalive_expiry=3.0
-        )
         clients = {
-            name: Pools(
-                [
-                    httpx.AsyncClient(limits=limits, timeout=self.cfg.timeout_s)
-                    for _ in range(max(1, connections // per_pool))
-                ]
+            name: aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=connections, keepalive_timeout=3.0),
+                timeout=aiohttp.ClientTimeout(total=None),
+                json_serialize=lambda value: orjson.dumps(value).decode(),
+                skip_auto_headers=("User-Agent",),
             )
             for name in self.cfg.urls
         }
@@ -648,14 +625,15 @@ class Generator:
         finally:
             reporter.cancel()
             lag_sampler.cancel()
-            for pools in clients.values():
-                await pools.aclose()
+            for session in clients.values():
+                await session.close()
         return self._result(started_wall, sent_s)
 
-    async def _send(self, clients: dict[str, Pools], call: Call, due: float) -> None:
+    async def _send(self, clients: dict[str, aiohttp.ClientSession], call: Call, due: float) -> None:
         self.inflight += 1
         service = OPS[call.op][0]
         sending = time.perf_counter()
+        body: Answer | str
         try:
             # The timeout is for the exchange, from when a connection is free: the wait for one is latency (the
             # request was due earlier), not a failure. Were the wait under the timeout too, a backlog longer
@@ -663,22 +641,22 @@ class Generator:
             # succeed again, however fast the service became.
             async with self.gates[service], asyncio.timeout(self.cfg.timeout_s):
                 sending = time.perf_counter()
-                async with clients[service].client() as client:
-                    answer = await client.request(
-                        call.method, call.url, headers=call.headers, json=call.json, params=call.params
-                    )
-            status, body = answer.status_code, answer
-        except (TimeoutError, httpx.TimeoutException) as exc:
+                async with clients[service].request(
+                    call.method, call.url, headers=call.headers, json=call.json, params=call.params
+                ) as response:
+                    body = Answer(response.status, response.headers, await response.read())
+            status = body.status_code
+        except TimeoutError as exc:
             status, body = -1, f"timeout after {self.cfg.timeout_s:.0f}s: {type(exc).__name__}"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             status, body = 0, f"{type(exc).__name__}: {exc}"
         finally:
             self.inflight -= 1
         ended = time.perf_counter()
-        if status == 503 and isinstance(body, httpx.Response) and "retry-after" in body.headers:
+        if status == 503 and isinstance(body, Answer) and "Retry-After" in body.headers:
             self._record(call, due, status, None, ended, shed=True, exchange_ms=(ended - sending) * 1000)
             return
-        if status == call.expect and isinstance(body, httpx.Response):
+        if status == call.expect and isinstance(body, Answer):
             try:
                 if call.on_ok:
                     call.on_ok(body)
@@ -689,7 +667,7 @@ class Generator:
             return
         if status <= 0 and OPS[call.op][2]:  # a write whose outcome is unknown: it may have been applied
             self.world.created.unknown[call.op] = self.world.created.unknown.get(call.op, 0) + 1
-        text = body.text[:500] if isinstance(body, httpx.Response) else body
+        text = body.text[:500] if isinstance(body, Answer) else body
         self._record(call, due, status, text, ended)
 
     def _record(
