@@ -105,9 +105,9 @@ _ = TopicSpec
 
 
 async def test_a_record_ends_a_consumers_waiting_fetch_at_once(infra: Infra, unique: str) -> None:
-    """A long fetch wait (DIPFLOW_KAFKA_FETCH_WAIT_MS) saves idle fetches without delaying records: the broker
-    answers a waiting fetch as soon as a record arrives. Here the wait is 8 s and the record, sent while the
-    consumer waits, is read long before that."""
+    """A long fetch wait (DIPFLOW_KAFKA_FETCH_WAIT_MS) saves idle fetches without delaying the records it waits
+    for: the broker answers a waiting fetch as soon as a record arrives on a partition it covers. Here the wait
+    is 8 s and the record, sent while the consumer waits, is read long before that."""
     wait_s = 8.0
     topic = f"test.{unique}.wait.v1"
     await ensure_topics(infra.kafka_bootstrap, [TopicSpec(topic, partitions=1)])

@@ -117,10 +117,11 @@ class KafkaClientSettings(BaseSettings):
         default=500,
         ge=10,
         le=10_000,
-        description="The longest a consumer's fetch waits at the broker when there is nothing to read. Records "
-        "that arrive meanwhile end the wait at once, so it costs no latency; a longer wait means fewer idle "
-        "fetches (CPU in the broker and the service) but a slower stop over TLS, which waits for the fetch in "
-        "flight.",
+        description="The longest a consumer's fetch waits at the broker when there is nothing to read. A record "
+        "on a partition the waiting fetch covers ends it at once; one right behind records just handed to the "
+        "service waits for it to end (one fetch is in flight per broker), so this also bounds that delay. "
+        "Longer means fewer idle fetches (CPU in the broker and the service); a stop over TLS waits for the "
+        "fetch in flight.",
     )
 
 
