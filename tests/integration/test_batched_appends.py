@@ -5,7 +5,10 @@ outside a batch is deferred."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import asyncpg
 import pytest
@@ -14,6 +17,7 @@ from dipflow.auth import Principal, Role
 from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.deadlines import cancel_deadline, schedule_deadline
 from dipflow.events.outbox import add_to_outbox
+from dipflow.events.timers import Deadline, TimerLoop
 from dipflow.uow import Producer, UnitOfWork, unit_of_work
 from tests.support.events import sample_event
 
@@ -278,3 +282,60 @@ async def test_a_requests_unit_of_work_that_raises_writes_none_of_its_appends(
     async with service_pool.acquire() as conn:
         assert await _outbox(conn) == []
         assert await conn.fetchval("SELECT count(*) FROM audit_log") == 0
+
+
+async def test_a_timer_pass_writes_the_appends_of_the_deadlines_it_fired_in_one_statement_at_its_end(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Three deadlines due: the first and third handlers emit an event and audit; the second does the same and
+    then fails. One statement at the pass's end writes the first's and third's rows, in order; the second's
+    are gone with its savepoint, and it is counted as a failed attempt."""
+    async with service_pool.acquire() as conn:
+        for n in (1, 2, 3):
+            due = datetime.now(UTC) - timedelta(minutes=10 - n)
+            await schedule_deadline(Writes(conn), "step", f"S{n}", due)
+
+    emitted: dict[int, bytes] = {}
+
+    async def emit(uow: UnitOfWork, deadline: Deadline) -> None:
+        n = int(deadline.subject[1:])
+        event = sample_event(n)
+        emitted[n] = event.to_bytes()
+        await add_to_outbox(uow.writes, "t.a", [event])
+        await uow.audit("fired", deadline.subject, {"n": n})
+        if n == 2:
+            raise ValueError("this handler fails after writing")
+
+    statements: list[str] = []
+
+    def log(record: asyncpg.connection.LoggedQuery) -> None:
+        statements.append(record.query)
+
+    async with service_pool.acquire() as conn:
+        conn.add_query_logger(log)
+        loop = TimerLoop(
+            cast(asyncpg.Pool, _OneConnection(conn)), {"step": emit}, producer=Producer("t", "t.a")
+        )
+        assert await loop.fire_due() == 3
+        conn.remove_query_logger(log)
+    appends = [q for q in statements if "INSERT INTO outbox" in q or "INSERT INTO audit_log" in q]
+    assert len(appends) == 1 and "INSERT INTO audit_log" in appends[0]
+    async with service_pool.acquire() as conn:
+        rows = await conn.fetch("SELECT value FROM outbox ORDER BY id")
+        audits = await conn.fetch("SELECT person_id, detail FROM audit_log ORDER BY id")
+        failed = await conn.fetchrow("SELECT attempts, fired_at FROM deadlines WHERE subject = 'S2'")
+    assert [r["value"] for r in rows] == [emitted[1], emitted[3]]
+    assert [(a["person_id"], a["detail"]) for a in audits] == [("S1", {"n": 1}), ("S3", {"n": 3})]
+    assert failed["attempts"] == 1 and failed["fired_at"] is None
+    assert loop.fired == 2
+
+
+class _OneConnection:
+    """A pool of one connection (the test's, which logs its queries)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn

@@ -1,9 +1,10 @@
 """What a transaction writes besides its own statements, written at once or, in a consumer's batch, together.
 
 Outbox rows, audit rows, the relay's wake-up and statements whose result nobody reads (projections, deadline
-scheduling) go through a transaction's :class:`Writes`. For a timer it writes each at once. An HTTP request's
-unit of work holds back only its appends (``appends_at_end``): its outbox rows, audit rows and ``NOTIFY``s are
-written together, in one statement, when its block ends. When the consumer applies a batch of events in one
+scheduling) go through a transaction's :class:`Writes`. An HTTP request's unit of work holds back only its
+appends (``appends_at_end``): its outbox rows, audit rows and ``NOTIFY``s are written together, in one
+statement, when its block ends; a timer pass likewise, for all the deadlines it fired (a deadline whose handler
+failed leaves none). When the consumer applies a batch of events in one
 transaction it opens one batched ``Writes`` for the batch: everything is queued and written when the batch
 ends, in the order queued, the statements nobody reads as runs of one text (one pipelined ``executemany``
 each), then the appends in one statement (:func:`write_appends`: outbox rows through ``unnest … WITH
@@ -140,6 +141,15 @@ class Writes:
             self._notify.add((channel, payload))
         else:
             await self.conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+    def take_appends(self, other: Writes) -> None:
+        """Hold ``other``'s appends (outbox rows, audit rows, ``NOTIFY``s) after this one's, to be written with
+        them: a timer pass writes the appends of the deadlines it fired in one statement at its end."""
+        assert self.appends_at_end and other.appends_at_end
+        self._outbox += other._outbox
+        self._audit += other._audit
+        self._notify |= other._notify
+        other._outbox, other._audit, other._notify = [], [], set()
 
     def discard(self, mark: Mapping[Hashable, int] | None = None) -> None:
         """Forget what is queued and not yet written, and what was read (a nested block that failed): the

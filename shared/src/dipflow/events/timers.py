@@ -201,7 +201,9 @@ class TimerLoop:
         (nothing here)."""
 
     async def fire_due(self) -> int:
-        """One pass: fire what is due now. Returns how many rows were claimed."""
+        """One pass: fire what is due now, each deadline in its own savepoint, in one transaction whose outbox
+        rows, audit rows and ``NOTIFY``s (of the deadlines that fired; none of one whose handler failed) are
+        written together at its end. Returns how many rows were claimed."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
@@ -223,11 +225,14 @@ class TimerLoop:
             )
             deadlines = [Deadline(r["id"], r["kind"], r["subject"], r["due_at"], r["payload"]) for r in rows]
             await self.prepare(conn, deadlines)
+            fired = Writes(conn, appends_at_end=True)
             for deadline in deadlines:
+                writes = Writes(conn, appends_at_end=True)
                 try:
                     async with conn.transaction():
-                        await self.handlers[deadline.kind](self._unit_of_work(conn), deadline)
+                        await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
                         await conn.execute("UPDATE deadlines SET fired_at = now() WHERE id = $1", deadline.id)
+                    fired.take_appends(writes)
                     self.fired += 1
                 except TryLater:
                     await conn.execute(
@@ -252,4 +257,5 @@ class TimerLoop:
                         f"{type(exc).__name__}: {str(exc)[:300]}",
                         self.max_attempts,
                     )
+            await fired.flush()
             return len(rows)
