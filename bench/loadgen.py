@@ -21,7 +21,7 @@ import random
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,6 @@ from typing import Any
 import aiohttp
 import orjson
 import uvloop
-from multidict import CIMultiDictProxy
 
 from dipflow.auth import Role, mint_token
 
@@ -109,7 +108,7 @@ class Answer:
     """An HTTP answer, read whole."""
 
     status_code: int
-    headers: CIMultiDictProxy[str]
+    headers: Mapping[str, str]  # aiohttp's, case-insensitive
     content: bytes
 
     def json(self) -> Any:
@@ -578,9 +577,8 @@ class Generator:
         # Keep-alive connections, at most CONNECTIONS a service; requests beyond that wait on a semaphore (the
         # wait is latency: the request was due). An idle connection is dropped after 3 s, before uvicorn's
         # keep-alive timeout (5 s) closes it: a request sent on a connection the server is closing fails.
-        # aiohttp rather than httpx: on the two cores it shares with the system it measures, httpx's
-        # per-request CPU was the largest single share of the machine after the services' (py-spy, and
-        # bench_harness_cores in the report).
+        # aiohttp rather than httpx: on the two cores it shares with the system it measures, httpx used more
+        # CPU than any one service (bench_harness_cores in the report: 0.39 of a core at 84/s, 0.17 now).
         connections = self.cfg.connections
         clients = {
             name: aiohttp.ClientSession(
