@@ -19,9 +19,12 @@ services/web/node_modules/.package-lock.json: services/web/package-lock.json
 	npm ci --prefix services/web --silent --no-audit --no-fund
 
 ## install: Python workspace (uv, from uv.lock), the Kafka jars (Maven Central), the Compose schema and chart.js
-## for the web pages (npm), and Debian's chromium for the browser tests (apt, as root; never a browser download)
+## for the web pages (npm), and Debian's chromium for the browser tests (apt, as root; never a browser download).
+## The Python is compiled to bytecode here, once: where bytecode is not written at import (PYTHONDONTWRITEBYTECODE=1,
+## as in many containers) every process would otherwise compile all it imports at each start (3-4 s of CPU a service)
 install: $(UV) tests/compose/node_modules/.package-lock.json services/web/node_modules/.package-lock.json
-	$(UV) sync --all-packages --frozen --quiet
+	$(UV) sync --all-packages --frozen --quiet --compile-bytecode
+	$(PY) -m compileall -q shared/src services/*/src >/dev/null
 	$(DIPFLOW) infra fetch
 	@command -v chromium >/dev/null || if [ "$$(id -u)" = 0 ]; then \
 		echo "Installing Debian's chromium for the browser tests…"; \

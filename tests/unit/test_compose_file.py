@@ -104,7 +104,9 @@ def test_each_service_points_at_the_compose_hosts_and_ports_as_its_own_principal
     args = service["build"]["args"]
     assert args == {"PACKAGE": spec.package.replace("_", "-"), "MODULE": spec.package, "PORT": str(spec.port)}
     dockerfile = (ROOT / service["build"]["dockerfile"]).read_text()
-    assert "uv sync --frozen --no-dev --package ${PACKAGE}" in dockerfile
+    assert "uv sync --frozen --no-dev --compile-bytecode --package ${PACKAGE}" in dockerfile
+    # its own packages are installed editable, outside site-packages: compiled where they are
+    assert "compileall -q shared/src services/*/src" in dockerfile
     assert "uvicorn --factory ${MODULE}.main:create_app --host 0.0.0.0 --port ${PORT}" in dockerfile
 
 
