@@ -41,6 +41,7 @@ def summarise(rate: float, result: dict[str, Any]) -> dict[str, Any]:
         "shed": result["shed"]["count"],
         "shed_p50_ms": result["shed"]["exchange_ms"].get("p50"),
         "shed_p99_ms": result["shed"]["exchange_ms"].get("p99"),
+        "shed_by_reason": result["shed"].get("by_reason", {}),
         "generator_lag_p99_ms": (result["requests"].get("generator_loop_lag_ms") or {}).get("p99"),
         "errors": result["requests"]["errors"],
         "memory_ok": all(verdict["memory_ok"].values()),
@@ -95,6 +96,12 @@ def to_markdown(found: dict[str, Any]) -> str:
         f"At {found['overload']['rate']:.0f}/s:",
     ]
     lines += [f"- {name}: {'met' if met else 'MISSED'}" for name, met in found["targets"].items()]
+    if by_reason := found["overload"].get("shed_by_reason"):
+        shed = ", ".join(f"{where} {n:,}" for where, n in by_reason.items())
+        lines += [
+            "",
+            f"Shed at {found['overload']['rate']:.0f}/s, by service and why (its own counters): {shed}.",
+        ]
     return "\n".join(lines) + "\n"
 
 

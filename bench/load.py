@@ -171,6 +171,7 @@ class MemoryLog:
 
 Histograms = dict[tuple[str, str, str], dict[str, Any]]  # (service, method, route) → buckets, sum, count
 NOT_TRAFFIC = ("/metrics", "/readyz", "/healthz")
+SHED = "shed"  # in a scrape: a (service, SHED, reason) entry counts the requests shed for that reason
 
 
 async def scrape(urls: dict[str, str]) -> Histograms:
@@ -180,6 +181,12 @@ async def scrape(urls: dict[str, str]) -> Histograms:
         for name, url in urls.items():
             text = (await client.get(f"{url}/metrics")).text
             for family in text_string_to_metric_families(text):
+                if family.name == "dipflow_http_shed":  # the counter's family, without _total
+                    for sample in family.samples:
+                        if sample.name.endswith("_total"):
+                            key = (name, SHED, sample.labels["reason"])
+                            found[key] = {"buckets": {}, "sum": 0.0, "count": sample.value}
+                    continue
                 if family.name != "dipflow_http_request_seconds":
                     continue
                 for sample in family.samples:
@@ -194,13 +201,25 @@ async def scrape(urls: dict[str, str]) -> Histograms:
     return found
 
 
+def shed_reasons(before: Histograms, after: Histograms) -> dict[str, int]:
+    """Requests each service shed between two scrapes, by why (``loop-lag``: its event loop ran late;
+    ``no-slot``: every slot it takes was busy for the whole queue wait)."""
+    shed: dict[str, int] = {}
+    for (service, kind, reason), b in sorted(after.items()):
+        if kind == SHED:
+            n = b["count"] - before.get((service, kind, reason), {"count": 0.0})["count"]
+            if n > 0:
+                shed[f"{service} {reason}"] = int(n)
+    return shed
+
+
 def server_side(before: Histograms, after: Histograms) -> list[dict[str, Any]]:
     """Per route, between two scrapes: requests, mean, and the bucket bound under which 50/95/99 % fell."""
     rows = []
     for (service, method, route), b in sorted(after.items()):
         a = before.get((service, method, route), {"buckets": {}, "sum": 0.0, "count": 0.0})
         n = b["count"] - a["count"]
-        if n <= 0 or route in NOT_TRAFFIC:
+        if n <= 0 or route in NOT_TRAFFIC or method == SHED:
             continue
         cumulative = sorted((le, b["buckets"][le] - a["buckets"].get(le, 0.0)) for le in b["buckets"])
 
@@ -606,6 +625,7 @@ def run(
             logs=logs,
             cpu=cpu,
             server=server_side(histograms.get("start", {}), histograms.get("end", {})),
+            shed_reasons=shed_reasons(histograms.get("start", {}), histograms.get("end", {})),
             tag=tag,
             duration=duration,
             rate=rate,
@@ -700,6 +720,7 @@ class Measured:
     logs: dict[str, dict[str, int]]
     cpu: dict[str, Any]
     server: list[dict[str, Any]]
+    shed_reasons: dict[str, int]
     tag: str
     duration: float
     rate: float
@@ -779,7 +800,7 @@ def build_result(m: Measured) -> dict[str, Any]:
             "accepted": gen["accepted_ms"],
             "groups": gen["groups_ms"],
         },
-        "shed": {"count": gen["shed"], "exchange_ms": gen["shed_exchange_ms"]},
+        "shed": {"count": gen["shed"], "exchange_ms": gen["shed_exchange_ms"], "by_reason": m.shed_reasons},
         "endpoints": gen["ops"],
         "windows": gen["windows"],
         "time_series": time_series(gen["blocks"], memory.samples),

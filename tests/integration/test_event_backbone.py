@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY as REGISTRY_METRICS
 
 from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.consumer import ConsumerLimits, EventConsumer
+from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
@@ -401,6 +402,53 @@ async def test_a_deadline_due_later_fires_at_its_own_time_not_at_the_next_pass_b
         "SELECT extract(epoch FROM fired_at - due_at) FROM deadlines WHERE subject = 'L1'"
     )
     assert 0 <= late < 1.0
+
+
+async def test_a_deadline_due_just_after_a_pass_by_the_clock_fires_at_its_own_time_not_the_gap_later(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Passes by the clock every 0.2 s, woken passes at most every 3 s. A deadline due 1.2 s after the loop
+    started (written without a notification, as one scheduled long before) falls due just after a pass by the
+    clock: it fires at its time, not when a gap after that pass has run out (1.8 s late)."""
+    loop = TimerLoop(
+        service_pool, {"clock_step": _fire_effect}, producer=PRODUCER, poll_interval_s=0.2, min_gap_s=3
+    )
+    async with running(loop):
+        await service_pool.execute(
+            "INSERT INTO deadlines (kind, subject, due_at) VALUES ('clock_step', 'G1', now() + interval '1.2 s')"
+        )
+        await eventually(lambda: _true(loop.fired >= 1), timeout_s=10)
+    late = await service_pool.fetchval(
+        "SELECT extract(epoch FROM fired_at - due_at) FROM deadlines WHERE subject = 'G1'"
+    )
+    assert 0 <= late < 0.5
+
+
+async def test_a_stream_of_wake_ups_for_nothing_makes_at_most_one_pass_per_gap(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Notifications for the loop's kind with nothing due, forty in 2 s: the passes they bring stay one per
+    ``min_gap_s`` (0.5 s here), not one per notification."""
+
+    class Counted(TimerLoop):
+        passes = 0
+
+        async def fire_due(self) -> int:
+            Counted.passes += 1
+            return await super().fire_due()
+
+    loop = Counted(
+        service_pool, {"noisy_step": _fire_effect}, producer=PRODUCER, poll_interval_s=30, min_gap_s=0.5
+    )
+    async with running(loop):
+        await eventually(lambda: _true(Counted.passes >= 1), timeout_s=5)
+        await asyncio.sleep(0.3)  # the listener is on
+        before = Counted.passes
+        for _ in range(40):
+            await service_pool.execute("SELECT pg_notify($1, 'noisy_step')", WAKE_CHANNEL)
+            await asyncio.sleep(0.05)
+        during = Counted.passes - before
+    assert 1 <= during <= 6
 
 
 async def test_a_deadline_that_schedules_the_next_step_due_at_once_has_it_fired_without_the_gap(

@@ -8,7 +8,7 @@ failing is retried on later passes and marked failed after ``max_attempts``.
 After a pass the loop sleeps until the next pending deadline falls due, at most ``poll_interval_s`` (so a
 deadline fires at its own time, within milliseconds); a deadline scheduled to fall due about now (within ``WAKE_WITHIN``: a
 notification to send) wakes the loop of its kind at once through ``NOTIFY dipflow_deadlines`` on the scheduling
-transaction's commit, and no other loop (a pass woken for nothing would hold back the next by ``min_gap_s``).
+transaction's commit, and no other loop (a pass woken for nothing holds back the next woken one by ``min_gap_s``).
 One long overdue when it is scheduled (a back-dated detention) waits for the next pass.
 """
 
@@ -71,6 +71,14 @@ async def lock_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -
     return row
 
 
+async def _woken(wake: asyncio.Event, timeout_s: float) -> bool:
+    """Waits for ``wake`` at most ``timeout_s``: True when it was set, False when the time ran out."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout_s)
+        return True
+    return False
+
+
 class TimerLoop:
     def __init__(
         self,
@@ -103,36 +111,42 @@ class TimerLoop:
                 await listener
 
     async def _passes(self, wake: asyncio.Event) -> None:
-        """Pass after pass: by the clock, or when woken, but never closer together than ``min_gap_s`` (under
-        load the wake-ups come with nearly every commit; one pass then takes what fell due meanwhile), except
-        right after a pass that fired a deadline: what it scheduled to fall due at once (the next step of a
-        chain: an appointment passed, then its attendance overdue) fires without waiting."""
+        """Pass after pass: when the next deadline falls due (by the database's clock), when woken, and at least
+        every ``poll_interval_s``. A pass woken for nothing (a deadline notified before it is due, or a due
+        row another instance holds) holds back the next woken pass by ``min_gap_s``: under load the wake-ups
+        come with nearly every commit, and one pass then takes what fell due meanwhile. A pass brought by the
+        clock is never held back (a deadline fires at its own time, even just after a pass by the clock), nor
+        one right after a pass that fired (the next step of a chain, due at once, fires without waiting)."""
         backoff = Backoff()
-        last_pass = 0.0
-        chained = False
+        held_until = 0.0
+        woken = False
         while True:
-            since = time.monotonic() - last_pass
-            if since < self.min_gap_s and not chained:
-                await asyncio.sleep(self.min_gap_s - since)
+            if woken and (hold := held_until - time.monotonic()) > 0:
+                await asyncio.sleep(hold)
             wake.clear()
-            last_pass = time.monotonic()
+            started = time.monotonic()
             fired_before = self.fired
             try:
                 claimed = await self.fire_due()
-                chained = self.fired > fired_before
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                chained = False
+                woken = False
                 level = log.warning if is_transient(exc) else log.error
                 level("timer_pass_failed", error=type(exc).__name__)
                 await asyncio.sleep(backoff.next())
                 continue
+            fired = self.fired > fired_before
+            if woken and not fired:
+                held_until = started + self.min_gap_s
+            woken = False
             if claimed < self.batch_size:
                 timeout = await self._until_next_due()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
+                if timeout <= 0 and not fired:
+                    woken = True  # due yet not claimed: just now due, or held by another instance
+                else:
+                    woken = await _woken(wake, timeout)
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending deadline of this loop's kinds falls due (by the database's clock),
