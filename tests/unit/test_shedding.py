@@ -55,6 +55,21 @@ async def test_a_request_past_capacity_is_answered_503_with_retry_after_and_the_
         assert (await client.get("/v1/slow")).status_code == 200
 
 
+def test_with_no_queue_wait_a_request_past_capacity_is_shed_without_yielding_to_the_event_loop() -> None:
+    """No wait for a slot means none at all: the decision comes back without a turn of the event loop (which
+    is what a shed answer waits for on a saturated machine)."""
+    shed = ShedMiddleware(FastAPI(), service="t", max_in_flight=1, queue_wait_s=0, retry_after_s=1)
+    shed._take()  # the one slot is busy
+    admitting = shed._admit()
+    try:
+        admitting.send(None)
+    except StopIteration as done:
+        assert done.value == "no-slot"
+    else:
+        admitting.close()
+        raise AssertionError("the request waited for a turn of the event loop")
+
+
 async def test_a_request_that_finds_a_slot_freed_while_it_waits_is_served() -> None:
     started, release = asyncio.Event(), asyncio.Event()
     app = _app(started, release, queue_wait_s=5)

@@ -56,7 +56,10 @@ class ServiceSettings(BaseSettings):
         description="While the event loop runs later than this, new requests get 503 at once",
     )
     http_queue_wait_s: float = Field(
-        default=0.01, ge=0, description="How long a request waits for a free slot before it is shed"
+        default=0.0,
+        ge=0,
+        description="How long a request waits for a free slot before it is shed (0: not at all, so a shed "
+        "answer does not wait for a turn of a busy event loop)",
     )
     http_retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After of a shed request")
     retention_interval_s: float = Field(
