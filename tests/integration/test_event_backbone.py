@@ -314,6 +314,15 @@ async def _true(value: bool) -> bool:
 # --- durable timers ---------------------------------------------------------------------------------
 
 
+async def _fired_late_s(pool: asyncpg.Pool, subject: str) -> float:
+    """How long after its due time the deadline of ``subject`` fired, on the database's clock."""
+    return float(
+        await pool.fetchval(
+            "SELECT extract(epoch FROM fired_at - due_at) FROM deadlines WHERE subject = $1", subject
+        )
+    )
+
+
 async def _fire_effect(uow: UnitOfWork, deadline: Deadline) -> None:
     await uow.conn.execute(
         "INSERT INTO effects (event_id, person_id, sequence) VALUES ($1, $2, $3)",
@@ -398,9 +407,7 @@ async def test_a_deadline_due_later_fires_at_its_own_time_not_at_the_next_pass_b
             due = await conn.fetchval("SELECT clock_timestamp() + interval '2 seconds'")
             await schedule_deadline(Writes(conn), "hold_for_sample", "L1", due)
         await eventually(lambda: _true(loop.fired >= 1), timeout_s=10)
-    late = await service_pool.fetchval(
-        "SELECT extract(epoch FROM fired_at - due_at) FROM deadlines WHERE subject = 'L1'"
-    )
+    late = await _fired_late_s(service_pool, "L1")
     assert 0 <= late < 1.0
 
 
@@ -418,9 +425,7 @@ async def test_a_deadline_due_just_after_a_pass_by_the_clock_fires_at_its_own_ti
             "INSERT INTO deadlines (kind, subject, due_at) VALUES ('clock_step', 'G1', now() + interval '1.2 s')"
         )
         await eventually(lambda: _true(loop.fired >= 1), timeout_s=10)
-    late = await service_pool.fetchval(
-        "SELECT extract(epoch FROM fired_at - due_at) FROM deadlines WHERE subject = 'G1'"
-    )
+    late = await _fired_late_s(service_pool, "G1")
     assert 0 <= late < 0.5
 
 
