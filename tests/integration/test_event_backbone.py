@@ -591,11 +591,13 @@ async def _ready(client: Any, status: int) -> bool:
 async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
     infra: Infra, service_pool: asyncpg.Pool, database_dsn: str, event_topic: str, unique: str
 ) -> None:
+    import gc
     import os
     import subprocess
     import sys
 
     from dipflow.events.replay import replay
+    from dipflow.heap import YOUNG_COLLECTION_ALLOCATIONS
     from tests.infra import ROOT
     from tests.support.events import replay_spec
 
@@ -610,12 +612,19 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
         await eventually(lambda: _count_is(service_pool, 800))
         os.environ["REPLAY_TOPIC"] = event_topic
         seen: list[tuple[int, int]] = []
+        young_collections: set[int] = set()
+        thresholds = gc.get_threshold()
+
+        def progress(done: int, total: int) -> None:
+            seen.append((done, total))
+            young_collections.add(gc.get_threshold()[0])
+
         result = await replay(
             replay_spec(),
             dsn=database_dsn,
             bootstrap=infra.kafka_bootstrap,
             schema="replay_a",
-            progress=lambda done, total: seen.append((done, total)),
+            progress=progress,
         )
         more = [sample_event(1000 + i) for i in range(20)]  # the live consumer carries on meanwhile
         for e in more:
@@ -645,6 +654,8 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
     await producer.stop()
     assert (result.total, result.applied, result.skipped) == (801, 800, 1)
     assert seen[-1] == (801, 801)
+    assert young_collections == {YOUNG_COLLECTION_ALLOCATIONS}  # collected as a running service collects
+    assert gc.get_threshold() == thresholds
     live = {r["event_id"] for r in await service_pool.fetch("SELECT event_id FROM public.effects")}
     copy_a = [r["event_id"] for r in await service_pool.fetch("SELECT event_id FROM replay_a.effects")]
     assert len(copy_a) == 800 and set(copy_a) == {e.event_id for e in events}

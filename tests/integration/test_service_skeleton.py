@@ -128,13 +128,18 @@ async def test_a_running_service_keeps_what_starting_made_out_of_full_collection
     infra: Infra, unique: str
 ) -> None:
     """A full collection walked every object the service made while starting (150 ms on a slow machine, a
-    pause for every request and timer meanwhile); frozen after start, they are left out until it stops."""
+    pause for every request and timer meanwhile); frozen after start, they are left out until it stops. Young
+    collections are spaced as dipflow.heap says while it runs."""
     import gc
+
+    from dipflow.heap import YOUNG_COLLECTION_ALLOCATIONS
 
     dsn = server_dsn(infra.postgres_dsn, f"svc_{unique}")
     app = build_app(SERVICES[0], database_url=dsn, kafka_bootstrap=infra.kafka_bootstrap)
     async with running(app):
         frozen = gc.get_freeze_count()
+        young_collection = gc.get_threshold()[0]
     await _drop(infra, dsn)
     assert frozen > 10_000
+    assert young_collection == YOUNG_COLLECTION_ALLOCATIONS
     assert gc.get_freeze_count() == 0

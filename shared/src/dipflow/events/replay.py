@@ -24,6 +24,7 @@ from dipflow.db import connect_pool
 from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
 from dipflow.events.errors import Backoff, is_transient
+from dipflow.heap import steady_collection
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import Producer
 
@@ -65,6 +66,15 @@ Progress = Callable[[int, int], None]
 
 async def replay(
     spec: ReplaySpec, *, dsn: str, bootstrap: str, schema: str, progress: Progress | None = None
+) -> ReplayResult:
+    """Rebuild ``spec``'s tables in ``schema`` from its topics as they stand at the start; garbage is collected
+    as in a running service (:func:`dipflow.heap.steady_collection`)."""
+    with steady_collection():
+        return await _replay(spec, dsn=dsn, bootstrap=bootstrap, schema=schema, progress=progress)
+
+
+async def _replay(
+    spec: ReplaySpec, *, dsn: str, bootstrap: str, schema: str, progress: Progress | None
 ) -> ReplayResult:
     if not _SCHEMA.match(schema) or schema in ("public", "pg_catalog"):
         raise ValueError(f"bad replay schema name {schema!r}")

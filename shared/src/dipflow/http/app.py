@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 from dipflow.auth.tokens import AuthSettings
 from dipflow.db import apply_migrations, connect_pool, database_answers, ensure_database, load_migrations
 from dipflow.events.errors import Backoff, is_transient
+from dipflow.heap import steady_collection
 from dipflow.http import audit_api
 from dipflow.http.access import install_auth, requires
 from dipflow.http.correlation import CorrelationMiddleware
@@ -127,12 +127,11 @@ def create_service_app(
         if privacy is not None:
             _start_privacy_loops(resources, privacy, policy)
         resources.tasks = [asyncio.create_task(loop.run()) for loop in resources.loops]
-        gc.freeze()  # what starting made lives as long as the process: full collections no longer walk it
         log.info("service_started")
         try:
-            yield
+            with steady_collection():
+                yield
         finally:
-            gc.unfreeze()
             await _stop_loops(resources.tasks, STOP_TIMEOUT_S)
             try:
                 await asyncio.wait_for(pool.close(), STOP_TIMEOUT_S)
