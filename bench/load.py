@@ -22,6 +22,7 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -172,10 +173,12 @@ class MemoryLog:
 Histograms = dict[tuple[str, str, str], dict[str, Any]]  # (service, method, route) → buckets, sum, count
 NOT_TRAFFIC = ("/metrics", "/readyz", "/healthz")
 SHED = "shed"  # in a scrape: a (service, SHED, reason) entry counts the requests shed for that reason
+GC = "gc"  # in a scrape: a (service, GC, generation) entry is that service's garbage-collection pauses
 
 
 async def scrape(urls: dict[str, str]) -> Histograms:
-    """Each service's ``dipflow_http_request_seconds`` histogram (time in the app, by route template)."""
+    """Each service's ``dipflow_http_request_seconds`` histogram (time in the app, by route template), its
+    shed counters and its garbage-collection pauses (``dipflow_gc_pause_seconds``, by generation)."""
     found: Histograms = {}
     async with httpx.AsyncClient(timeout=10) as client:
         for name, url in urls.items():
@@ -187,10 +190,13 @@ async def scrape(urls: dict[str, str]) -> Histograms:
                             key = (name, SHED, sample.labels["reason"])
                             found[key] = {"buckets": {}, "sum": 0.0, "count": sample.value}
                     continue
-                if family.name != "dipflow_http_request_seconds":
+                if family.name not in ("dipflow_http_request_seconds", "dipflow_gc_pause_seconds"):
                     continue
                 for sample in family.samples:
-                    key = (name, sample.labels["method"], sample.labels["route"])
+                    if "generation" in sample.labels:
+                        key = (name, GC, sample.labels["generation"])
+                    else:
+                        key = (name, sample.labels["method"], sample.labels["route"])
                     entry = found.setdefault(key, {"buckets": {}, "sum": 0.0, "count": 0.0})
                     if sample.name.endswith("_bucket"):
                         entry["buckets"][float(sample.labels["le"])] = sample.value
@@ -215,11 +221,25 @@ def shed_reasons(before: Histograms, after: Histograms) -> dict[str, int]:
 
 def server_side(before: Histograms, after: Histograms) -> list[dict[str, Any]]:
     """Per route, between two scrapes: requests, mean, and the bucket bound under which 50/95/99 % fell."""
+    return _histogram_rows(
+        before, after, lambda method, route: method not in (SHED, GC) and route not in NOT_TRAFFIC
+    )
+
+
+def gc_pauses(before: Histograms, after: Histograms) -> list[dict[str, Any]]:
+    """Per service and generation collected, between two scrapes: pauses, mean, and the bucket bound under which
+    50/95/99 % fell (``route`` is the generation)."""
+    return _histogram_rows(before, after, lambda method, route: method == GC)
+
+
+def _histogram_rows(
+    before: Histograms, after: Histograms, keep: Callable[[str, str], bool]
+) -> list[dict[str, Any]]:
     rows = []
     for (service, method, route), b in sorted(after.items()):
         a = before.get((service, method, route), {"buckets": {}, "sum": 0.0, "count": 0.0})
         n = b["count"] - a["count"]
-        if n <= 0 or route in NOT_TRAFFIC or method == SHED:
+        if n <= 0 or not keep(method, route):
             continue
         cumulative = sorted((le, b["buckets"][le] - a["buckets"].get(le, 0.0)) for le in b["buckets"])
 
@@ -626,6 +646,7 @@ def run(
             cpu=cpu,
             server=server_side(histograms.get("start", {}), histograms.get("end", {})),
             shed_reasons=shed_reasons(histograms.get("start", {}), histograms.get("end", {})),
+            gc=gc_pauses(histograms.get("start", {}), histograms.get("end", {})),
             tag=tag,
             duration=duration,
             rate=rate,
@@ -721,6 +742,7 @@ class Measured:
     cpu: dict[str, Any]
     server: list[dict[str, Any]]
     shed_reasons: dict[str, int]
+    gc: list[dict[str, Any]]
     tag: str
     duration: float
     rate: float
@@ -807,6 +829,7 @@ def build_result(m: Measured) -> dict[str, Any]:
         "error_samples": gen["error_samples"],
         "memory_mb": {"table": mem_rows, "samples": memory.samples},
         "server_side_ms": m.server,
+        "gc_pauses_ms": m.gc,
         "cpu": m.cpu,
         "drain": {
             "seconds": round(m.drain_s, 1),
@@ -910,6 +933,19 @@ def _server_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
     ]
 
 
+def _gc_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{r['service']} {r['route']}",
+            f"{r['count']:,}",
+            f"{r['mean_ms']:.2f}",
+            f"{r['mean_ms'] * r['count']:,.0f}",
+            "> 250" if r["p99_le_ms"] is None else f"≤ {r['p99_le_ms']:g}",
+        )
+        for r in result.get("gc_pauses_ms", [])
+    ]
+
+
 def _series_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
     def cores(value: float | None) -> str:
         return "" if value is None else f"{value:.2f}"
@@ -963,6 +999,7 @@ SERIES_HEAD = (
     "RSS MB c/r/p/b",
 )
 SERVER_HEAD = ("route", "requests", "mean ms", "p50 ms", "p95 ms", "p99 ms")
+GC_HEAD = ("service, generation", "pauses", "mean ms", "total ms", "p99 ms")
 MEMORY_HEAD = ("process", "idle", "at 1 min", "end of load", "max", "bound (end)", "after drain", "")
 
 
@@ -1023,6 +1060,7 @@ def print_result(result: dict[str, Any]) -> None:
         ("Endpoints", ENDPOINT_HEAD, _endpoint_rows(result)),
         ("Every 30 s", SERIES_HEAD, _series_rows(result)),
         ("Time in the services (their own histograms)", SERVER_HEAD, _server_rows(result)),
+        ("Garbage-collection pauses in the services (whole process waits)", GC_HEAD, _gc_rows(result)),
         ("Resident memory (MB)", MEMORY_HEAD, _memory_rows(result)),
     ):
         table = Table(title=title)
@@ -1099,6 +1137,10 @@ def to_markdown(result: dict[str, Any]) -> str:
         SERVER_NOTE,
         "",
         *_md_table(SERVER_HEAD, _server_rows(result)),
+        "",
+        "## Garbage-collection pauses (each service's `dipflow_gc_pause_seconds`; the whole process waits)",
+        "",
+        *_md_table(GC_HEAD, _gc_rows(result)),
         "",
         f"## Resident memory (MB, sampled every {cfg['rss_sample_every_s']:.0f}s)",
         "",
