@@ -301,3 +301,43 @@ def test_a_consumer_passes_over_a_type_it_does_not_read_on_the_records_first_byt
     read = canonical.replace(b'"custody.warning_given"', b'"custody.result_recorded"', 1)
     with pytest.raises(ValueError):  # a type this consumer reads is decoded and validated in full
         CONSUMED.parse(read[: read.index(b'"version"')] + b"not json")
+
+
+def test_a_record_as_the_envelope_writes_it_is_read_in_one_pass_to_what_two_steps_read() -> None:
+    from datetime import UTC, datetime
+
+    import orjson
+    from pydantic import ValidationError
+
+    from dipflow.events import new_envelope
+    from dipflow.events.envelope import SkippedEventType
+    from dipflow_custody.contracts.events import ResultRecorded
+    from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
+
+    result = ResultRecorded(
+        detention_id="D1",
+        suite="S",
+        drug="cocaine",
+        result="positive",
+        disputed=False,
+        medication_declared=None,
+        confirmation_required=False,
+        age=30,
+        home_area="camden",
+    )
+    canonical = new_envelope(
+        result, person_id="08/1X", producer="custody", occurred_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    ).to_bytes()
+    reordered = orjson.dumps(dict(reversed(list(orjson.loads(canonical).items()))))
+    one_pass, typed = CONSUMED.parse(canonical)
+    two_steps, checked = CONSUMED.parse(reordered)
+    assert type(one_pass) is not type(two_steps)  # the typed envelope, and the plain one
+    assert one_pass.model_dump(exclude={"payload"}) == two_steps.model_dump(exclude={"payload"})
+    assert isinstance(typed, ResultRecordedView) and typed == checked and one_pass.payload is typed
+    bad = canonical.replace(b'"drug":"cocaine"', b'"drug":7')
+    assert bad != canonical
+    with pytest.raises(ValidationError):
+        CONSUMED.parse(bad)
+    overridden = canonical[:-1] + b',"type":"custody.warning_given"}'  # a later duplicate key wins in JSON
+    with pytest.raises(SkippedEventType):
+        CONSUMED.parse(overridden)

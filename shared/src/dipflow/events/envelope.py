@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 
 class EventPayload(BaseModel):
@@ -75,8 +75,15 @@ def new_envelope(
     )
 
 
-_CANONICAL_START = re.compile(rb'\{"event_id":"[0-9a-f-]{36}","type":"([a-z][a-z0-9_.]{0,99})"')
-"""How :meth:`Envelope.to_bytes` starts (fields in declaration order): the type can be read without decoding."""
+_CANONICAL_START = re.compile(
+    rb'\{"event_id":"[0-9a-f-]{36}","type":"([a-z][a-z0-9_.]{0,99})"(?:,"version":(\d{1,9}),)?'
+)
+"""How :meth:`Envelope.to_bytes` starts (fields in declaration order): type and version read without decoding."""
+
+
+def _typed_envelope(model: type[EventPayload]) -> type[Envelope]:
+    """The envelope whose payload is ``model``: one validation from bytes to the typed payload, no dict between."""
+    return create_model(f"Envelope[{model.__name__}]", __base__=Envelope, payload=(model, ...))
 
 
 class UnknownEventType(LookupError):
@@ -96,6 +103,7 @@ class EventRegistry:
 
     def __init__(self, *models: type[EventPayload], skip_other: tuple[str, ...] = ()) -> None:
         self._models: dict[tuple[str, int], type[EventPayload]] = {}
+        self._envelopes: dict[tuple[str, int], type[Envelope]] = {}
         self._types: set[str] = set()
         self.skip_other = skip_other
         for model in models:
@@ -112,6 +120,7 @@ class EventRegistry:
         if key in self._models and self._models[key] is not model:
             raise ValueError(f"two payload models claim {key}")
         self._models[key] = model
+        self._envelopes[key] = _typed_envelope(model)
         self._types.add(model.event_type)
 
     def __iter__(self) -> Any:
@@ -127,11 +136,20 @@ class EventRegistry:
         """Decode and validate one record value. Raises ValueError/ValidationError/UnknownEventType, and
         SkippedEventType for a type ``skip_other`` passes over: one written as :meth:`Envelope.to_bytes` writes
         is passed over on its first bytes, without decoding the rest (a record this consumer does not read is
-        not its to judge)."""
-        if self.skip_other:
-            start = _CANONICAL_START.match(raw)
-            if start is not None and self.is_skipped(type_ := start.group(1).decode()):
+        not its to judge). A record so written of a registered type and version is validated in one pass, into
+        its typed envelope (an :class:`Envelope` whose ``payload`` is the model returned beside it, not a dict);
+        any other goes envelope first, then payload."""
+        start = _CANONICAL_START.match(raw)
+        if start is not None:
+            type_ = start.group(1).decode()
+            if self.skip_other and self.is_skipped(type_):
                 raise SkippedEventType(type_)
+            key = (type_, int(start.group(2) or 0))
+            typed = self._envelopes.get(key)
+            if typed is not None:
+                envelope = typed.model_validate_json(raw)
+                if (envelope.type, envelope.version) == key:  # not so if a later duplicate key overrode them
+                    return envelope, envelope.payload  # type: ignore[return-value]  # the typed subclass's model
         envelope = Envelope.model_validate_json(raw)
         if self.is_skipped(envelope.type):
             raise SkippedEventType(envelope.type)
