@@ -242,22 +242,10 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
     return node
 
 
-def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_producers() -> None:
-    from datetime import UTC, datetime
+def _positive_result() -> EventPayload:
+    from dipflow_custody.contracts.events import ResultRecorded
 
-    from dipflow.events import EventRegistry, new_envelope
-    from dipflow.events.envelope import SkippedEventType, UnknownEventType
-    from dipflow_custody.contracts.events import ResultRecorded, WarningGiven
-    from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
-
-    def raw(payload: EventPayload) -> bytes:
-        return new_envelope(
-            payload, person_id="08/1X", producer="custody", occurred_at=datetime.now(UTC)
-        ).to_bytes()
-
-    with pytest.raises(SkippedEventType):
-        CONSUMED.parse(raw(WarningGiven(detention_id="D1", suite="S")))
-    result = ResultRecorded(
+    result: EventPayload = ResultRecorded(
         detention_id="D1",
         suite="S",
         drug="cocaine",
@@ -268,6 +256,25 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
         age=30,
         home_area="camden",
     )
+    return result
+
+
+def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_producers() -> None:
+    from datetime import UTC, datetime
+
+    from dipflow.events import EventRegistry, new_envelope
+    from dipflow.events.envelope import SkippedEventType, UnknownEventType
+    from dipflow_custody.contracts.events import WarningGiven
+    from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
+
+    def raw(payload: EventPayload) -> bytes:
+        return new_envelope(
+            payload, person_id="08/1X", producer="custody", occurred_at=datetime.now(UTC)
+        ).to_bytes()
+
+    with pytest.raises(SkippedEventType):
+        CONSUMED.parse(raw(WarningGiven(detention_id="D1", suite="S")))
+    result = _positive_result()
     envelope, payload = CONSUMED.parse(raw(result))
     assert envelope.type == "custody.result_recorded"
     assert isinstance(payload, ResultRecordedView) and payload.drug == "cocaine"
@@ -311,20 +318,9 @@ def test_a_record_as_the_envelope_writes_it_is_read_in_one_pass_to_what_two_step
 
     from dipflow.events import new_envelope
     from dipflow.events.envelope import SkippedEventType
-    from dipflow_custody.contracts.events import ResultRecorded
     from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
 
-    result = ResultRecorded(
-        detention_id="D1",
-        suite="S",
-        drug="cocaine",
-        result="positive",
-        disputed=False,
-        medication_declared=None,
-        confirmation_required=False,
-        age=30,
-        home_area="camden",
-    )
+    result = _positive_result()
     canonical = new_envelope(
         result, person_id="08/1X", producer="custody", occurred_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
     ).to_bytes()
