@@ -3,6 +3,8 @@ so that the records written here reach no other test's consumers."""
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -154,3 +156,28 @@ async def test_a_wrong_password_is_refused(broker: KafkaServer) -> None:
     with pytest.raises(KafkaError):
         await producer.start()
     await stop_within(producer)
+
+
+async def _cipher(broker: KafkaServer, context: ssl.SSLContext) -> str:
+    host, _, port = KafkaAddress.parse(broker.bootstrap).servers.partition(":")
+    _, writer = await asyncio.open_connection(host, int(port), ssl=context)
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        return str(ssl_object.cipher()[0])
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_the_broker_prefers_chacha20_which_its_quick_compiler_runs_five_times_faster(
+    broker: KafkaServer,
+) -> None:
+    context = kafka_options(broker.bootstrap)["ssl_context"]
+    assert await _cipher(broker, context) == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+async def test_a_client_that_offers_only_tls_1_2_is_refused(broker: KafkaServer) -> None:
+    context = ssl.create_default_context(cafile=KafkaAddress.parse(broker.bootstrap).cafile)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ssl.SSLError):
+        await _cipher(broker, context)
