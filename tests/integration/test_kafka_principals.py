@@ -169,9 +169,7 @@ async def _cipher(broker: KafkaServer, context: ssl.SSLContext) -> str:
         await writer.wait_closed()
 
 
-async def test_the_broker_prefers_chacha20_which_its_quick_compiler_runs_five_times_faster(
-    broker: KafkaServer,
-) -> None:
+async def test_the_broker_chooses_chacha20_poly1305_for_the_services_clients(broker: KafkaServer) -> None:
     context = kafka_options(broker.bootstrap)["ssl_context"]
     assert await _cipher(broker, context) == "TLS_CHACHA20_POLY1305_SHA256"
 

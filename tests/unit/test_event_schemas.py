@@ -245,7 +245,7 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
 def _positive_result() -> EventPayload:
     from dipflow_custody.contracts.events import ResultRecorded
 
-    result: EventPayload = ResultRecorded(
+    return ResultRecorded(
         detention_id="D1",
         suite="S",
         drug="cocaine",
@@ -256,7 +256,6 @@ def _positive_result() -> EventPayload:
         age=30,
         home_area="camden",
     )
-    return result
 
 
 def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_producers() -> None:
