@@ -49,8 +49,9 @@ def postgres_cpu() -> float:
 
 
 def own_cpu() -> float:
-    """CPU seconds of this process (the bench, or the generator it runs)."""
-    return _own(psutil.Process())
+    """CPU seconds of this process (the bench, or the generator it runs) and of the worker processes it has
+    reaped (a replay's)."""
+    return _own(psutil.Process(), with_reaped_children=True)
 
 
 def cpu_by_process(system: System) -> dict[str, float]:

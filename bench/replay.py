@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
 
+from bench import replay_spec
 from bench.history import year_of_history
 from bench.infra import BenchInfra, bench_infra
 from dipflow.db import apply_migrations, load_migrations
@@ -83,6 +85,7 @@ async def replay_figures(
     detentions: int,
     database: str = "bench_replay",
     cpu: Callable[[], dict[str, float]] | None = None,
+    processes: int = os.cpu_count() or 1,  # as `dipflow replay` by default
 ) -> ReplayFigures:
     """Publish the year on topics of its own (``bench.<run>.custody.events.v1``…, so they hold exactly that
     year even beside a running system), then rebuild the register's read models from them."""
@@ -97,9 +100,15 @@ async def replay_figures(
     finally:
         await conn.close()
     _, produce_s = await publish_history(infra.bootstrap, detentions, prefix)
-    spec = dataclasses.replace(SPEC, topics=[prefix + t for t in SPEC.topics])
+    os.environ[replay_spec.PREFIX] = prefix  # read by the replay's worker processes
     cpu_before = cpu() if cpu else {}
-    result = await replay(spec, dsn=dsn, bootstrap=infra.bootstrap, schema="replay_bench")
+    result = await replay(
+        "bench.replay_spec:prefixed",
+        dsn=dsn,
+        bootstrap=infra.bootstrap,
+        schema="replay_bench",
+        processes=processes,
+    )
     cpu_after = cpu() if cpu else {}
     conn = await asyncpg.connect(dsn)
     try:
@@ -118,9 +127,12 @@ async def replay_figures(
     )
 
 
-def main(detentions: Annotated[int, typer.Option(help="Detentions in the generated year")] = 40_000) -> None:
+def main(
+    detentions: Annotated[int, typer.Option(help="Detentions in the generated year")] = 40_000,
+    processes: Annotated[int, typer.Option(help="Replay processes")] = os.cpu_count() or 1,
+) -> None:
     with bench_infra(durable=True) as infra:
-        figures = uvloop.run(replay_figures(infra, detentions))
+        figures = uvloop.run(replay_figures(infra, detentions, processes=processes))
     console.print(figures.as_dict())
 
 

@@ -645,6 +645,8 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
                 infra.kafka_bootstrap,
                 "--schema",
                 "replay_b",
+                "--processes",
+                "3",  # one per partition: the copy is the sum of three processes' shares
             ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -215,18 +215,17 @@ def replay(
     ),
     bootstrap: str = typer.Option("127.0.0.1:9092", envvar="DIPFLOW_REPLAY_KAFKA_BOOTSTRAP"),
     schema: str = typer.Option("replay", help="Schema the fresh tables are built in (dropped first)"),
+    processes: int = typer.Option(
+        os.cpu_count() or 1, min=1, help="Processes sharing the partitions (default: one per CPU)"
+    ),
 ) -> None:
     """Rebuild a consumer's tables from the beginning of its topics into SCHEMA, beside the live ones."""
-    import importlib
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from dipflow.events.replay import ReplaySpec
+    from dipflow.events.replay import load_spec
     from dipflow.events.replay import replay as run_replay
 
-    module_name, _, attribute = target.partition(":")
-    found = getattr(importlib.import_module(module_name), attribute)
-    spec: ReplaySpec = found if isinstance(found, ReplaySpec) else found()
+    spec = load_spec(target)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -237,11 +236,12 @@ def replay(
         task = bar.add_task(f"replaying {', '.join(spec.topics)}", total=None)
         result = uvloop.run(  # asyncpg and aiokafka spend less time in the event loop under uvloop
             run_replay(
-                spec,
+                target,
                 dsn=database_url,
                 bootstrap=bootstrap,
                 schema=schema,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                processes=processes,
             )
         )
     console.print(

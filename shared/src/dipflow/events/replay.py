@@ -4,19 +4,25 @@ The copies live in their own schema (``replay_<name>``), created ``LIKE`` the li
 runs with ``search_path`` set to that schema first, so the same unqualified SQL writes the copies. Replay
 reads with no consumer group and commits no offsets: the running consumer is not disturbed. It stops at the
 end offsets seen when it started. Records that do not parse are counted and skipped (the live consumer has
-already dead-lettered them).
+already dead-lettered them). Decoding and validating records takes most of a replay's time, so a spec named
+by ``module:attribute`` can be replayed by several processes, one share of the partitions each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import multiprocessing
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -64,21 +70,48 @@ class ReplayResult:
 Progress = Callable[[int, int], None]
 
 
+def load_spec(target: str) -> ReplaySpec:
+    """The spec at ``module:attribute`` (a :class:`ReplaySpec`, or a function returning one)."""
+    module_name, _, attribute = target.partition(":")
+    found = getattr(importlib.import_module(module_name), attribute)
+    spec = found if isinstance(found, ReplaySpec) else found()
+    if not isinstance(spec, ReplaySpec):
+        raise TypeError(f"{target} is not a ReplaySpec")
+    return spec
+
+
 async def replay(
-    spec: ReplaySpec, *, dsn: str, bootstrap: str, schema: str, progress: Progress | None = None
+    spec: ReplaySpec | str,
+    *,
+    dsn: str,
+    bootstrap: str,
+    schema: str,
+    progress: Progress | None = None,
+    processes: int = 1,
 ) -> ReplayResult:
-    """Rebuild ``spec``'s tables in ``schema`` from its topics as they stand at the start; garbage is collected
-    as in a running service (:func:`dipflow.heap.steady_collection`)."""
+    """Rebuild ``spec``'s tables into ``schema`` up to the end offsets seen at the start. A spec given by
+    ``module:attribute`` may be replayed by several ``processes``, each taking whole partition numbers (a
+    person's events share one number on every topic, so each person's events still apply in order). Garbage is
+    collected as in a running service (:func:`dipflow.heap.steady_collection`), in every process."""
     with steady_collection():
-        return await _replay(spec, dsn=dsn, bootstrap=bootstrap, schema=schema, progress=progress)
+        return await _replay(
+            spec, dsn=dsn, bootstrap=bootstrap, schema=schema, progress=progress, processes=processes
+        )
 
 
 async def _replay(
-    spec: ReplaySpec, *, dsn: str, bootstrap: str, schema: str, progress: Progress | None
+    spec: ReplaySpec | str,
+    *,
+    dsn: str,
+    bootstrap: str,
+    schema: str,
+    progress: Progress | None,
+    processes: int,
 ) -> ReplayResult:
+    loaded = load_spec(spec) if isinstance(spec, str) else spec
     if not _SCHEMA.match(schema) or schema in ("public", "pg_catalog"):
         raise ValueError(f"bad replay schema name {schema!r}")
-    for table in spec.tables:
+    for table in loaded.tables:
         if not _SCHEMA.match(table):
             raise ValueError(f"bad table name {table!r}")
     started = time.monotonic()
@@ -86,11 +119,53 @@ async def _replay(
     try:
         await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await admin.execute(f"CREATE SCHEMA {schema}")
-        for table in (*spec.tables, "inbox"):
+        for table in (*loaded.tables, "inbox"):
             await admin.execute(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)")
     finally:
         await admin.close()
+    spans = await _spans(bootstrap, loaded.topics)
+    total = sum(end - beginning for _, beginning, end in spans)
+    if progress:
+        progress(0, total)
+    numbers = sorted({tp.partition for tp, _, _ in spans})
+    shares = [[s for s in spans if s[0].partition in numbers[i::processes]] for i in range(processes)]
+    shares = [share for share in shares if share]
+    if isinstance(spec, str) and len(shares) > 1:
+        counts = await _in_processes(spec, dsn, bootstrap, schema, shares, total, progress)
+    else:
+        counts = _Counts()
+        await _replay_spans(loaded, dsn, bootstrap, schema, spans, counts, progress, total)
+    return ReplayResult(
+        schema, total, counts.applied, counts.duplicates, counts.skipped, time.monotonic() - started
+    )
 
+
+Span = tuple[TopicPartition, int, int]
+"""A partition and the offsets to replay: from its beginning to the end seen at the start."""
+
+
+async def _spans(bootstrap: str, topics: Sequence[str]) -> list[Span]:
+    partitions = await _partitions(bootstrap, topics)
+    consumer = AIOKafkaConsumer(**kafka_consumer_options(bootstrap), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        beginnings = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return [(tp, beginnings[tp], ends[tp]) for tp in partitions]
+
+
+async def _replay_spans(
+    spec: ReplaySpec,
+    dsn: str,
+    bootstrap: str,
+    schema: str,
+    spans: list[Span],
+    counts: _Counts,
+    progress: Progress | None,
+    total: int,
+) -> None:
     pool = await connect_pool(
         dsn, min_size=1, max_size=PARALLEL, server_settings={"search_path": f"{schema},public"}
     )
@@ -101,22 +176,17 @@ async def _replay(
         max_partition_fetch_bytes=4 * 2**20,
     )
     await consumer.start()
-    counts = _Counts()
+    # Each partition's batches apply in order (a task waits for the previous one of its partition number:
+    # same number, same people, on every topic); other partitions overlap, up to PARALLEL
+    # transactions, while the next records are fetched.
+    last: dict[int, asyncio.Task[None]] = {}
+    in_flight: set[asyncio.Task[None]] = set()
     try:
-        partitions = await _partitions(bootstrap, spec.topics)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        beginnings = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        total = sum(ends[tp] - beginnings[tp] for tp in partitions)
-        remaining = {tp for tp in partitions if ends[tp] > beginnings[tp]}
-        if progress:
-            progress(0, total)
-        # Each partition's batches apply in order (a task waits for the previous one of its partition number:
-        # same number, same people, on every topic); other partitions overlap, up to PARALLEL
-        # transactions, while the next records are fetched.
-        last: dict[int, asyncio.Task[None]] = {}
-        in_flight: set[asyncio.Task[None]] = set()
+        ends = {tp: end for tp, _, end in spans}
+        consumer.assign(list(ends))
+        for tp, beginning, _ in spans:
+            consumer.seek(tp, beginning)
+        remaining = {tp for tp, beginning, end in spans if end > beginning}
 
         async def apply(
             tp: TopicPartition, records: list[ConsumerRecord[Any, Any]], after: asyncio.Task[None] | None
@@ -152,9 +222,74 @@ async def _replay(
             task.cancel()
         await consumer.stop()
         await pool.close()
-    return ReplayResult(
-        schema, total, counts.applied, counts.duplicates, counts.skipped, time.monotonic() - started
-    )
+
+
+_done: Synchronized[int] | None = None
+
+
+def _share_counter(done: Synchronized[int]) -> None:
+    global _done
+    _done = done
+
+
+def _replay_share(
+    target: str, dsn: str, bootstrap: str, schema: str, share: list[tuple[str, int, int, int]]
+) -> tuple[int, int, int]:
+    """In a worker process: replay ``share`` (topic, partition, beginning, end); (applied, duplicates,
+    skipped)."""
+    spans = [(TopicPartition(topic, p), beginning, end) for topic, p, beginning, end in share]
+    counts = _Counts()
+    told = 0
+
+    def tell(count: int, _total: int) -> None:
+        nonlocal told
+        if _done is not None:
+            with _done.get_lock():
+                _done.value += count - told
+            told = count
+
+    with steady_collection():
+        uvloop.run(_replay_spans(load_spec(target), dsn, bootstrap, schema, spans, counts, tell, 0))
+    return counts.applied, counts.duplicates, counts.skipped
+
+
+async def _in_processes(
+    target: str,
+    dsn: str,
+    bootstrap: str,
+    schema: str,
+    shares: list[list[Span]],
+    total: int,
+    progress: Progress | None,
+) -> _Counts:
+    context = multiprocessing.get_context("spawn")  # a fork would copy this process's event loop
+    done = context.Value("q", 0)
+    counts = _Counts()
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(len(shares), context, _share_counter, (done,)) as pool:
+        futures = [
+            loop.run_in_executor(
+                pool,
+                _replay_share,
+                target,
+                dsn,
+                bootstrap,
+                schema,
+                [(tp.topic, tp.partition, beginning, end) for tp, beginning, end in share],
+            )
+            for share in shares
+        ]
+        waiting = asyncio.gather(*futures)
+        while not waiting.done():
+            await asyncio.wait([waiting], timeout=0.25)
+            if progress:
+                progress(done.value, total)
+        for applied, duplicates, skipped in waiting.result():
+            counts.applied += applied
+            counts.duplicates += duplicates
+            counts.skipped += skipped
+    counts.done = total
+    return counts
 
 
 @dataclass
