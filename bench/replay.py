@@ -85,7 +85,7 @@ async def replay_figures(
     detentions: int,
     database: str = "bench_replay",
     cpu: Callable[[], dict[str, float]] | None = None,
-    processes: int = os.cpu_count() or 1,  # as `dipflow replay` by default
+    processes: int | None = None,  # as `dipflow replay` by default
 ) -> ReplayFigures:
     """Publish the year on topics of its own (``bench.<run>.custody.events.v1``…, so they hold exactly that
     year even beside a running system), then rebuild the register's read models from them."""
@@ -129,7 +129,7 @@ async def replay_figures(
 
 def main(
     detentions: Annotated[int, typer.Option(help="Detentions in the generated year")] = 40_000,
-    processes: Annotated[int, typer.Option(help="Replay processes")] = os.cpu_count() or 1,
+    processes: Annotated[int | None, typer.Option(help="Replay processes")] = None,
 ) -> None:
     with bench_infra(durable=True) as infra:
         figures = uvloop.run(replay_figures(infra, detentions, processes=processes))

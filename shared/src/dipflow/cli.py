@@ -215,8 +215,10 @@ def replay(
     ),
     bootstrap: str = typer.Option("127.0.0.1:9092", envvar="DIPFLOW_REPLAY_KAFKA_BOOTSTRAP"),
     schema: str = typer.Option("replay", help="Schema the fresh tables are built in (dropped first)"),
-    processes: int = typer.Option(
-        os.cpu_count() or 1, min=1, help="Processes sharing the partitions (default: one per CPU)"
+    processes: int | None = typer.Option(
+        None,
+        min=1,
+        help="Processes sharing the partitions (default: one per CPU, each with at least 100,000 records)",
     ),
 ) -> None:
     """Rebuild a consumer's tables from the beginning of its topics into SCHEMA, beside the live ones."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import multiprocessing
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import Producer
 
 PARALLEL = 4
+RECORDS_PER_PROCESS = 100_000
 NOTHING_PUBLISHED = Producer("replay", "replay.nothing")
 _RETRIES = 5
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -80,6 +82,12 @@ def load_spec(target: str) -> ReplaySpec:
     return spec
 
 
+def processes_for(records: int, cpus: int) -> int:
+    """One process per CPU, each with at least :data:`RECORDS_PER_PROCESS` records: starting a process costs
+    about a second of CPU (imports, a consumer, a pool), more than a small replay saves by sharing."""
+    return max(1, min(cpus, records // RECORDS_PER_PROCESS))
+
+
 async def replay(
     spec: ReplaySpec | str,
     *,
@@ -87,11 +95,12 @@ async def replay(
     bootstrap: str,
     schema: str,
     progress: Progress | None = None,
-    processes: int = 1,
+    processes: int | None = 1,
 ) -> ReplayResult:
     """Rebuild ``spec``'s tables into ``schema`` up to the end offsets seen at the start. A spec given by
-    ``module:attribute`` may be replayed by several ``processes``, each taking whole partition numbers (a
-    person's events share one number on every topic, so each person's events still apply in order). Garbage is
+    ``module:attribute`` may be replayed by several ``processes`` (None: :func:`processes_for` the records),
+    each taking whole partition numbers (a person's events share one number on every topic, so each person's
+    events still apply in order). Garbage is
     collected as in a running service (:func:`dipflow.heap.steady_collection`), in every process."""
     with steady_collection():
         return await _replay(
@@ -106,7 +115,7 @@ async def _replay(
     bootstrap: str,
     schema: str,
     progress: Progress | None,
-    processes: int,
+    processes: int | None,
 ) -> ReplayResult:
     loaded = load_spec(spec) if isinstance(spec, str) else spec
     if not _SCHEMA.match(schema) or schema in ("public", "pg_catalog"):
@@ -127,6 +136,8 @@ async def _replay(
     total = sum(end - beginning for _, beginning, end in spans)
     if progress:
         progress(0, total)
+    if processes is None:
+        processes = processes_for(total, os.cpu_count() or 1)
     numbers = sorted({tp.partition for tp, _, _ in spans})
     shares = [[s for s in spans if s[0].partition in numbers[i::processes]] for i in range(processes)]
     shares = [share for share in shares if share]
