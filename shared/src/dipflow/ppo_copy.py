@@ -8,6 +8,8 @@ topic: a status sets the person's borough, a tombstone takes them off.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from pydantic import ConfigDict
 
 from dipflow.events import Envelope, EventPayload, EventRegistry
@@ -42,8 +44,31 @@ async def on_removed(uow: UnitOfWork, key: bytes) -> None:
     await uow.execute("DELETE FROM ppo_register WHERE person_id = $1", key.decode())
 
 
+async def read_ahead(uow: UnitOfWork, person_ids: Collection[str]) -> None:
+    """The boroughs of ``person_ids`` read at once, for this transaction's :func:`borough_of` (one statement for
+    a consumer's batch instead of one per person; the copy is written by its own consumer, never in that
+    batch's transaction)."""
+    wanted = sorted(set(person_ids))
+    if not wanted:
+        return
+    rows = await uow.conn.fetch(
+        "SELECT person_id, borough FROM ppo_register WHERE person_id = ANY($1::text[])", wanted
+    )
+    found = {r["person_id"]: r["borough"] for r in rows}
+    for person_id in wanted:
+        uow.memo[_read_ahead(person_id)] = found.get(person_id)
+
+
+def _read_ahead(person_id: str) -> tuple[str, str]:
+    return ("ppo borough", person_id)
+
+
 async def borough_of(uow: UnitOfWork, person_id: str) -> str | None:
     """The borough whose register holds the person now; None if they are not a PPO."""
+    key = _read_ahead(person_id)
+    if key in uow.memo:
+        ahead: str | None = uow.memo[key]
+        return ahead
     borough: str | None = await uow.conn.fetchval(
         "SELECT borough FROM ppo_register WHERE person_id = $1", person_id
     )

@@ -210,3 +210,41 @@ async def test_a_batch_of_commands_reads_its_detentions_ahead_and_each_command_s
     assert updates == 1
     assert row["version"] == 3
     assert row["state"]["warned_at"] is not None and row["state"]["sample_taken_at"] is not None
+
+
+async def test_a_batch_of_book_ins_reads_the_ppo_copy_once_and_each_person_gets_their_own_status(
+    infra: Infra, custody: httpx.AsyncClient, unique: str
+) -> None:
+    """T4 needs to know whether each person booked in is a PPO: a batch's book-ins read the register's copy
+    in one statement before they run, and each detention records its own person's answer."""
+    ppo, other = person(unique + "-ppo"), person(unique + "-not")
+    payloads = [(pid, BookInCommand(body=BookIn.model_validate(book_in_body(pid)))) for pid in (ppo, other)]
+    batch = [
+        Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), command(p, pid), p)
+        for n, (pid, p) in enumerate(payloads)
+    ]
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=1, max_size=1)
+    try:
+        await pool.execute("INSERT INTO ppo_register (person_id, borough) VALUES ($1, 'Lambeth')", ppo)
+        async with pool.acquire() as conn, conn.transaction():
+            applied, _ = await apply_events(
+                conn,
+                "t",
+                TopicPartition("t", 0),
+                batch,
+                command_handler(2, COMMAND_SENDERS),
+                Producer("custody", "x"),
+                read_ahead,
+            )
+            reads = await conn.fetchval(
+                "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'ppo_register'"
+            )
+        rows = await pool.fetch(
+            "SELECT person_id, state FROM detentions WHERE person_id = ANY($1)", [ppo, other]
+        )
+    finally:
+        await pool.close()
+    assert applied == 2
+    assert reads == 1
+    assert {r["person_id"]: r["state"]["is_ppo"] for r in rows} == {ppo: True, other: False}

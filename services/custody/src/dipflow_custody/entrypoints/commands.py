@@ -84,9 +84,12 @@ async def _apply(
 
 
 async def read_ahead(uow: UnitOfWork, commands: Sequence[tuple[Envelope, EventPayload]]) -> None:
-    """The detentions the batch's commands act on, read and locked in one statement."""
+    """The detentions the batch's commands act on, read and locked in one statement; the PPO copy's rows of
+    the people it books in, in another."""
     await detentions.read_ahead(
-        uow, [payload.detention_id for _, payload in commands if isinstance(payload, DetentionCommand)]
+        uow,
+        [payload.detention_id for _, payload in commands if isinstance(payload, DetentionCommand)],
+        [payload.body.person_id for _, payload in commands if isinstance(payload, BookInCommand)],
     )
 
 

@@ -169,10 +169,14 @@ async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcom
     return Outcome(d, decision, area)
 
 
-async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
-    """The detentions a batch of commands names, read and locked at once before the commands run."""
+async def read_ahead(
+    uow: UnitOfWork, detention_ids: Collection[str], booked_persons: Collection[str] = ()
+) -> None:
+    """The detentions a batch of commands names, read and locked at once before the commands run, and whether
+    the people it books in are PPOs (T4), read at once too."""
     if detention_ids:
         await detentions.read_ahead(uow, detention_ids)
+    await ppo_copy.read_ahead(uow, booked_persons)
 
 
 async def act(uow: UnitOfWork, cmd: Act, check_area: AreaCheck) -> Outcome:
