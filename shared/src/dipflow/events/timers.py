@@ -40,6 +40,11 @@ __all__ = [
     "schedule_deadline",
 ]
 
+_FIRED = "UPDATE deadlines SET fired_at = now() WHERE id = {id:d}; RELEASE SAVEPOINT deadline"
+"""A deadline's handler succeeded: it is marked fired and its savepoint released, in one round trip."""
+_UNDONE = "ROLLBACK TO SAVEPOINT deadline; RELEASE SAVEPOINT deadline"
+"""A deadline's handler failed: what it wrote is undone, and the pass goes on."""
+
 log = get_logger("dipflow.timers")
 
 
@@ -243,18 +248,20 @@ class TimerLoop:
             for deadline in deadlines:
                 writes = Writes(conn, appends_at_end=True)
                 try:
-                    async with conn.transaction():
-                        await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
-                        await conn.execute("UPDATE deadlines SET fired_at = now() WHERE id = $1", deadline.id)
+                    await conn.execute("SAVEPOINT deadline")
+                    await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
+                    await conn.execute(_FIRED.format(id=int(deadline.id)))
                     fired.take_appends(writes)
                     self.fired += 1
                 except TryLater:
+                    await conn.execute(_UNDONE)
                     await conn.execute(
                         "UPDATE deadlines SET due_at = now() + interval '1 second' WHERE id = $1", deadline.id
                     )
                 except Exception as exc:
                     if is_transient(exc):
                         raise
+                    await conn.execute(_UNDONE)
                     log.error(
                         "deadline_handler_failed",
                         kind=deadline.kind,
