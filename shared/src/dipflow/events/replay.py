@@ -100,8 +100,8 @@ async def replay(
     """Rebuild ``spec``'s tables into ``schema`` up to the end offsets seen at the start. A spec given by
     ``module:attribute`` may be replayed by several ``processes`` (None: :func:`processes_for` the records),
     each taking whole partition numbers (a person's events share one number on every topic, so each person's
-    events still apply in order). Garbage is
-    collected as in a running service (:func:`dipflow.heap.steady_collection`), in every process."""
+    events still apply in order). Garbage is collected as in a running service
+    (:func:`dipflow.heap.steady_collection`), in every process."""
     with steady_collection():
         return await _replay(
             spec, dsn=dsn, bootstrap=bootstrap, schema=schema, progress=progress, processes=processes
