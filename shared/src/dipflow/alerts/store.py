@@ -128,17 +128,25 @@ async def resolve(
 async def resolve_all(
     uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
 ) -> int:
-    """:func:`resolve` for each (kind, subject) in one statement; how many were open."""
-    rows = await uow.conn.fetch(
-        "UPDATE alerts a SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
-        "FROM unnest($1::text[], $2::text[]) AS r(kind, subject) "
-        "WHERE a.kind = r.kind AND a.subject = r.subject AND a.state <> 'resolved' "
-        "RETURNING a.kind, a.subject, a.person_id",
-        [kind for kind, _ in alerts],
-        [subject for _, subject in alerts],
-        by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}"),
-        resolution,
-    )
+    """:func:`resolve` for each (kind, subject); how many were open. One statement per alert, each a probe of
+    the (kind, subject) index: a single statement joining the pairs, planned while the table was small, kept a
+    scan of the whole table as it grew (PostgreSQL keeps a prepared statement's generic plan)."""
+    by = by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}")
+    rows = [
+        row
+        for kind, subject in alerts
+        if (
+            row := await uow.conn.fetchrow(
+                "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
+                "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id",
+                kind,
+                subject,
+                by,
+                resolution,
+            )
+        )
+        is not None
+    ]
     for r in rows:
         detail = {"alert_id": alert_id(r["kind"], r["subject"]), "resolution": resolution}
         await uow.audit("alert.resolve", r["person_id"], detail)
