@@ -1,12 +1,14 @@
 """The read models kept from custody and referral events: positive results and failed assessments (P2, P3),
-arrests and charges (K1, K2). Writes are queued in a consumer's batch and a read flushes them first. Each
-statement of arrests, charges and failures sets only its own columns (or ignores a duplicate), so its effect
-does not depend on its order among the others: a batch writes each such statement's rows in one pipelined
+arrests and charges (K1, K2). Writes are queued in a consumer's batch and a read flushes them first. The
+changes a batch's events make to one arrest are folded into one upsert of its row at the batch's end. Each
+statement of charges and failures sets only its own columns (or ignores a duplicate), so its effect does not
+depend on its order among the others: a batch writes each such statement's rows in one pipelined
 ``executemany``. A positive result and its voiding keep their order."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from uuid import UUID
 
@@ -17,56 +19,96 @@ from dipflow_ppo_register.domain.measures import Arrest, Charge
 from dipflow_ppo_register.domain.panel import AssessmentFailure
 from dipflow_ppo_register.domain.positives import PositiveResult, PositiveTest, positive_tests
 
+ARREST_COLUMNS = "detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision, released_on, release"
+
+
+@dataclass
+class _ArrestChange:
+    """What a batch's events change on one ``arrests`` row; ``None`` leaves a column as it is."""
+
+    person_id: str
+    arrested_on: date | None = None
+    suite: str | None = None
+    codes: list[str] = field(default_factory=list)
+    trigger_offence: bool = False
+    offences: int = 0
+    inspector_decision: str | None = None
+    released_on: date | None = None
+    release: str | None = None
+
+
+_UPSERT_ARREST = (
+    f"INSERT INTO arrests AS a ({ARREST_COLUMNS}, suite) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "ON CONFLICT (detention_id) DO UPDATE SET arrested_on = coalesce($3, a.arrested_on), "
+    "codes = a.codes || $4, trigger_offence = a.trigger_offence OR $5, offences = a.offences + $6, "
+    "inspector_decision = coalesce($7, a.inspector_decision), released_on = coalesce($8, a.released_on), "
+    "release = coalesce($9, a.release), suite = coalesce($10, a.suite)"
+)
+
+
+async def _change_arrest(uow: UnitOfWork, detention_id: str, change: _ArrestChange) -> None:
+    """Each event's change to its arrest row, folded per row for the whole batch (booked in, offences, the
+    inspector's decision, release): one upsert per row at the batch's end, not one per event."""
+
+    async def write(changes: list[tuple[str, _ArrestChange]]) -> None:
+        for row, folded in _fold(changes).items():
+            await uow.execute_unordered(
+                _UPSERT_ARREST,
+                row,
+                folded.person_id,
+                folded.arrested_on,
+                folded.codes,
+                folded.trigger_offence,
+                folded.offences,
+                folded.inspector_decision,
+                folded.released_on,
+                folded.release,
+                folded.suite,
+            )
+
+    await uow.at_end("arrests", (detention_id, change), write)
+
+
+def _fold(changes: list[tuple[str, _ArrestChange]]) -> dict[str, _ArrestChange]:
+    """The changes to each row in order as one: a later value replaces an earlier, codes append in order, a
+    trigger offence stays, offences add up."""
+    folded: dict[str, _ArrestChange] = {}
+    for row, change in changes:
+        into = folded.get(row)
+        if into is None:
+            folded[row] = replace(change, codes=list(change.codes))
+            continue
+        into.arrested_on = change.arrested_on or into.arrested_on
+        into.suite = change.suite or into.suite
+        into.codes += change.codes
+        into.trigger_offence = into.trigger_offence or change.trigger_offence
+        into.offences += change.offences
+        into.inspector_decision = change.inspector_decision or into.inspector_decision
+        into.released_on = change.released_on or into.released_on
+        into.release = change.release or into.release
+    return folded
+
 
 async def booked_in(
     uow: UnitOfWork, detention_id: str, person_id: str, arrested_on: date, suite: str
 ) -> None:
-    await uow.execute_unordered(
-        "INSERT INTO arrests (detention_id, person_id, arrested_on, suite) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (detention_id) DO UPDATE SET arrested_on = $3, suite = $4",
-        detention_id,
-        person_id,
-        arrested_on,
-        suite,
-    )
+    await _change_arrest(uow, detention_id, _ArrestChange(person_id, arrested_on=arrested_on, suite=suite))
 
 
 async def released(uow: UnitOfWork, detention_id: str, person_id: str, on: date, release: str) -> None:
-    await uow.execute_unordered(
-        "INSERT INTO arrests (detention_id, person_id, released_on, release) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (detention_id) DO UPDATE SET released_on = $3, release = $4",
-        detention_id,
-        person_id,
-        on,
-        release,
-    )
+    await _change_arrest(uow, detention_id, _ArrestChange(person_id, released_on=on, release=release))
 
 
 async def offence_added(
     uow: UnitOfWork, detention_id: str, person_id: str, code: str, *, trigger: bool, offence: bool
 ) -> None:
     """``offence`` is False for a power of arrest that is not an offence (a bail breach)."""
-    await uow.execute_unordered(
-        "INSERT INTO arrests AS a (detention_id, person_id, codes, trigger_offence, offences) "
-        "VALUES ($1, $2, ARRAY[$3], $4, $5) ON CONFLICT (detention_id) DO UPDATE SET "
-        "codes = array_append(a.codes, $3), trigger_offence = a.trigger_offence OR $4, "
-        "offences = a.offences + $5",
-        detention_id,
-        person_id,
-        code,
-        trigger,
-        1 if offence else 0,
-    )
+    change = _ArrestChange(person_id, codes=[code], trigger_offence=trigger, offences=1 if offence else 0)
+    await _change_arrest(uow, detention_id, change)
 
 
 async def inspector_decided(uow: UnitOfWork, detention_id: str, person_id: str, decision: str) -> None:
-    await uow.execute_unordered(
-        "INSERT INTO arrests AS a (detention_id, person_id, inspector_decision) VALUES ($1, $2, $3) "
-        "ON CONFLICT (detention_id) DO UPDATE SET inspector_decision = $3",
-        detention_id,
-        person_id,
-        decision,
-    )
+    await _change_arrest(uow, detention_id, _ArrestChange(person_id, inspector_decision=decision))
 
 
 async def charged(uow: UnitOfWork, detention_id: str, person_id: str, on: date, codes: list[str]) -> None:
@@ -147,9 +189,6 @@ async def failures_of(
         failure = AssessmentFailure(r["person_id"], r["assessment_id"], r["occurred_on"], r["outcome"])
         by_person.setdefault(failure.person_id, []).append(failure)
     return by_person
-
-
-ARREST_COLUMNS = "detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision, released_on, release"
 
 
 def _arrest(r: Record) -> Arrest:
