@@ -1,12 +1,68 @@
 """The custody facts the referral service keeps per detention (``detentions``), written as custody's events are
-consumed: a fact arriving before its booking still finds a row (``ensure``)."""
+consumed: a fact arriving before its booking still finds a row (``ensure``).
+
+A transaction reads (and locks) a detention's row once, holds it in the memo and changes it there; each change
+queues the whole row (:meth:`dipflow.db.appends.Writes.execute_last`), so a consumer's batch writes each
+detention it touched once, at its end, however many of its facts the batch held."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from dipflow.uow import UnitOfWork
 from dipflow_referral.domain.detention import Detention
+
+
+@dataclass
+class _Row:
+    """A ``detentions`` row, in its columns' order."""
+
+    detention_id: str
+    person_id: str
+    suite: str | None = None
+    suite_area: str | None = None
+    home_area: str | None = None
+    age: int | None = None
+    arrested_at: datetime | None = None
+    is_ppo: bool | None = None
+    released_at: datetime | None = None
+    charged_at: datetime | None = None
+    charged_codes: list[str] = field(default_factory=list)
+    restriction_notified: bool | None = None
+    class_a_offence_codes: list[str] = field(default_factory=list)
+    positive_drugs: list[str] = field(default_factory=list)
+    sample_taken_at: datetime | None = None
+    offence_codes: list[str] = field(default_factory=list)
+
+
+_COLUMNS = [f.name for f in fields(_Row)]
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM detentions WHERE detention_id = $1"
+_UPSERT = (
+    f"INSERT INTO detentions ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))}) ON CONFLICT (detention_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[2:])
+)
+
+
+def _key(detention_id: str) -> tuple[str, str]:
+    return ("detention row", detention_id)
+
+
+async def _held(uow: UnitOfWork, detention_id: str) -> _Row | None:
+    """The row as this transaction holds it to change it: read and locked on first use, then from the memo
+    (None for a row that does not exist yet)."""
+    key = _key(detention_id)
+    if key not in uow.memo:
+        r = await uow.conn.fetchrow(_SELECT + " FOR UPDATE", detention_id)
+        uow.memo[key] = None if r is None else _Row(*r.values())
+    row: _Row | None = uow.memo[key]
+    return row
+
+
+async def _save(uow: UnitOfWork, row: _Row) -> None:
+    """The whole row queued, superseding what this transaction queued of it before."""
+    await uow.writes.execute_last(_key(row.detention_id), _UPSERT, *(getattr(row, c) for c in _COLUMNS))
 
 
 async def booked_in(
@@ -21,76 +77,48 @@ async def booked_in(
     arrested_at: datetime,
     is_ppo: bool | None = None,
 ) -> None:
-    await uow.conn.execute(
-        "INSERT INTO detentions (detention_id, person_id, suite, suite_area, home_area, age, arrested_at, is_ppo) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (detention_id) DO UPDATE SET suite = $3, "
-        "suite_area = coalesce($4, detentions.suite_area), home_area = $5, age = $6, arrested_at = $7, "
-        "is_ppo = coalesce($8, detentions.is_ppo)",
-        detention_id,
-        person_id,
-        suite,
-        suite_area,
-        home_area,
-        age,
-        arrested_at,
-        is_ppo,
-    )
-    uow.memo[_known(detention_id)] = True
+    row = await _held(uow, detention_id) or _Row(detention_id, person_id)
+    row.suite, row.home_area, row.age, row.arrested_at = suite, home_area, age, arrested_at
+    row.suite_area = suite_area if suite_area is not None else row.suite_area
+    row.is_ppo = is_ppo if is_ppo is not None else row.is_ppo
+    uow.memo[_key(detention_id)] = row
+    await _save(uow, row)
 
 
 async def ensure(uow: UnitOfWork, detention_id: str, person_id: str, suite: str) -> None:
     """The detention's row exists (written at most once per transaction: a batch's later facts of the same
-    detention find it known)."""
-    if _known(detention_id) in uow.memo:
-        return
-    await uow.conn.execute(
-        "INSERT INTO detentions (detention_id, person_id, suite) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        detention_id,
-        person_id,
-        suite,
-    )
-    uow.memo[_known(detention_id)] = True
-
-
-def _known(detention_id: str) -> tuple[str, str]:
-    return ("detention row", detention_id)
+    detention find it held)."""
+    if await _held(uow, detention_id) is None:
+        row = _Row(detention_id, person_id, suite)
+        uow.memo[_key(detention_id)] = row
+        await _save(uow, row)
 
 
 async def offence_added(uow: UnitOfWork, detention_id: str, code: str, *, class_a: bool) -> None:
-    await uow.conn.execute(
-        "UPDATE detentions SET offence_codes = array_append(offence_codes, $2), class_a_offence_codes = "
-        "CASE WHEN $3 THEN array_append(class_a_offence_codes, $2) ELSE class_a_offence_codes END "
-        "WHERE detention_id = $1",
-        detention_id,
-        code,
-        class_a,
-    )
+    if (row := await _held(uow, detention_id)) is not None:
+        row.offence_codes = [*row.offence_codes, code]
+        if class_a:
+            row.class_a_offence_codes = [*row.class_a_offence_codes, code]
+        await _save(uow, row)
 
 
 async def sample_taken(uow: UnitOfWork, detention_id: str, at: datetime) -> None:
-    await uow.conn.execute(
-        "UPDATE detentions SET sample_taken_at = coalesce(sample_taken_at, $2) WHERE detention_id = $1",
-        detention_id,
-        at,
-    )
+    if (row := await _held(uow, detention_id)) is not None:
+        row.sample_taken_at = row.sample_taken_at or at
+        await _save(uow, row)
 
 
 async def positive(uow: UnitOfWork, detention_id: str, drug: str, home_area: str) -> None:
-    await uow.conn.execute(
-        "UPDATE detentions SET positive_drugs = array_append(array_remove(positive_drugs, $2), $2), "
-        "home_area = coalesce(home_area, $3) WHERE detention_id = $1",
-        detention_id,
-        drug,
-        home_area,
-    )
+    if (row := await _held(uow, detention_id)) is not None:
+        row.positive_drugs = [*(d for d in row.positive_drugs if d != drug), drug]
+        row.home_area = row.home_area if row.home_area is not None else home_area
+        await _save(uow, row)
 
 
 async def negative(uow: UnitOfWork, detention_id: str, drug: str) -> None:
-    await uow.conn.execute(
-        "UPDATE detentions SET positive_drugs = array_remove(positive_drugs, $2) WHERE detention_id = $1",
-        detention_id,
-        drug,
-    )
+    if (row := await _held(uow, detention_id)) is not None:
+        row.positive_drugs = [d for d in row.positive_drugs if d != drug]
+        await _save(uow, row)
 
 
 async def charged(
@@ -103,43 +131,39 @@ async def charged(
     home_area: str | None,
     age: int | None,
 ) -> None:
-    await uow.conn.execute(
-        "UPDATE detentions SET charged_at = $2, charged_codes = $3, restriction_notified = $4, "
-        "home_area = coalesce($5, home_area), age = coalesce($6, age) WHERE detention_id = $1",
-        detention_id,
-        at,
-        codes,
-        restriction_notified,
-        home_area,
-        age,
-    )
+    if (row := await _held(uow, detention_id)) is not None:
+        row.charged_at, row.charged_codes, row.restriction_notified = at, list(codes), restriction_notified
+        row.home_area = home_area if home_area is not None else row.home_area
+        row.age = age if age is not None else row.age
+        await _save(uow, row)
 
 
 async def released(uow: UnitOfWork, detention_id: str, at: datetime) -> None:
-    await uow.conn.execute("UPDATE detentions SET released_at = $2 WHERE detention_id = $1", detention_id, at)
+    if (row := await _held(uow, detention_id)) is not None:
+        row.released_at = at
+        await _save(uow, row)
 
 
 async def load(uow: UnitOfWork, detention_id: str) -> Detention | None:
-    r = await uow.conn.fetchrow(
-        "SELECT detention_id, person_id, suite, suite_area, home_area, age, arrested_at, released_at, charged_at, "
-        "charged_codes, restriction_notified, class_a_offence_codes, positive_drugs FROM detentions "
-        "WHERE detention_id = $1",
-        detention_id,
-    )
-    if r is None:
-        return None
+    """As this transaction holds it, or as committed (read without a lock, and not held)."""
+    row = uow.memo.get(_key(detention_id))
+    if row is None:
+        r = await uow.conn.fetchrow(_SELECT, detention_id)
+        if r is None:
+            return None
+        row = _Row(*r.values())
     return Detention(
-        detention_id=r["detention_id"],
-        person_id=r["person_id"],
-        suite=r["suite"],
-        suite_area=r["suite_area"],
-        home_area=r["home_area"],
-        age=r["age"],
-        arrested_at=r["arrested_at"],
-        released_at=r["released_at"],
-        charged_at=r["charged_at"],
-        charged_codes=frozenset(r["charged_codes"]),
-        restriction_notified=r["restriction_notified"],
-        class_a_offence_codes=frozenset(r["class_a_offence_codes"]),
-        positive_drugs=frozenset(r["positive_drugs"]),
+        detention_id=row.detention_id,
+        person_id=row.person_id,
+        suite=row.suite,
+        suite_area=row.suite_area,
+        home_area=row.home_area,
+        age=row.age,
+        arrested_at=row.arrested_at,
+        released_at=row.released_at,
+        charged_at=row.charged_at,
+        charged_codes=frozenset(row.charged_codes),
+        restriction_notified=row.restriction_notified,
+        class_a_offence_codes=frozenset(row.class_a_offence_codes),
+        positive_drugs=frozenset(row.positive_drugs),
     )
