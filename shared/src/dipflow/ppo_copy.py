@@ -64,14 +64,12 @@ def _read_ahead(person_id: str) -> tuple[str, str]:
 
 
 async def borough_of(uow: UnitOfWork, person_id: str) -> str | None:
-    """The borough whose register holds the person now; None if they are not a PPO."""
+    """The borough whose register holds the person now; None if they are not a PPO. Read once per
+    transaction (or once per batch, by :func:`read_ahead`)."""
     key = _read_ahead(person_id)
-    if key in uow.memo:
-        ahead: str | None = uow.memo[key]
-        return ahead
-    borough: str | None = await uow.conn.fetchval(
-        "SELECT borough FROM ppo_register WHERE person_id = $1", person_id
-    )
+    if key not in uow.memo:
+        await read_ahead(uow, [person_id])
+    borough: str | None = uow.memo[key]
     return borough
 
 
