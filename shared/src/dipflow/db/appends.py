@@ -10,7 +10,8 @@ ends, in the order queued, the statements nobody reads as runs of one text (one 
 each), then the appends in one statement (:func:`write_appends`: outbox rows through ``unnest … WITH
 ORDINALITY``, audit rows likewise, each ``NOTIFY`` once), before the transaction commits. Code that reads those
 tables inside such a transaction (erasure pseudonymising the audit log, the PPO panel check) calls
-:meth:`Writes.flush` first.
+:meth:`Writes.flush` first. What :meth:`Writes.at_end` work writes is written only at the batch's end, past any
+flush: it is for tables nothing reads inside the batch.
 
 ``memo`` holds reference data that every event of a batch reads and none changes (a custody suite's area, a
 station's notified arrangements): read once per batch; and the aggregates a batch's events name, read and

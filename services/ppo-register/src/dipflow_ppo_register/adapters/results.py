@@ -1,6 +1,8 @@
 """The read models kept from custody and referral events: positive results and failed assessments (P2, P3),
-arrests and charges (K1, K2). Writes are queued in a consumer's batch and a read flushes them first. The
-changes a batch's events make to one arrest are folded into one upsert of its row at the batch's end. Each
+arrests and charges (K1, K2). Writes are queued in a consumer's batch and a read of positives or failures
+flushes them first. The changes a batch's events make to one arrest are held to the batch's end (past any
+flush) and folded there into one upsert of its row: nothing reads ``arrests`` inside a consumer's transaction
+(K1 and K2 read it over HTTP). Each
 statement of charges and failures sets only its own columns (or ignores a duplicate), so its effect does not
 depend on its order among the others: a batch writes each such statement's rows in one pipelined
 ``executemany``. A positive result and its voiding keep their order."""
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 from uuid import UUID
 
 from asyncpg import Record
@@ -18,6 +21,8 @@ from dipflow.uow import UnitOfWork
 from dipflow_ppo_register.domain.measures import Arrest, Charge
 from dipflow_ppo_register.domain.panel import AssessmentFailure
 from dipflow_ppo_register.domain.positives import PositiveResult, PositiveTest, positive_tests
+
+_T = TypeVar("_T")
 
 ARREST_COLUMNS = "detention_id, person_id, arrested_on, codes, trigger_offence, offences, inspector_decision, released_on, release"
 
@@ -38,7 +43,8 @@ class _ArrestChange:
 
 
 _UPSERT_ARREST = (
-    f"INSERT INTO arrests AS a ({ARREST_COLUMNS}, suite) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+    "INSERT INTO arrests AS a (detention_id, person_id, arrested_on, codes, trigger_offence, offences, "
+    "inspector_decision, released_on, release, suite) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
     "ON CONFLICT (detention_id) DO UPDATE SET arrested_on = coalesce($3, a.arrested_on), "
     "codes = a.codes || $4, trigger_offence = a.trigger_offence OR $5, offences = a.offences + $6, "
     "inspector_decision = coalesce($7, a.inspector_decision), released_on = coalesce($8, a.released_on), "
@@ -66,7 +72,7 @@ async def _change_arrest(uow: UnitOfWork, detention_id: str, change: _ArrestChan
                 folded.suite,
             )
 
-    await uow.at_end("arrests", (detention_id, change), write)
+    await uow.at_end(("ppo-register", "arrests"), (detention_id, change), write)
 
 
 def _fold(changes: list[tuple[str, _ArrestChange]]) -> dict[str, _ArrestChange]:
@@ -78,15 +84,19 @@ def _fold(changes: list[tuple[str, _ArrestChange]]) -> dict[str, _ArrestChange]:
         if into is None:
             folded[row] = replace(change, codes=list(change.codes))
             continue
-        into.arrested_on = change.arrested_on or into.arrested_on
-        into.suite = change.suite or into.suite
+        into.arrested_on = _later(change.arrested_on, into.arrested_on)
+        into.suite = _later(change.suite, into.suite)
         into.codes += change.codes
         into.trigger_offence = into.trigger_offence or change.trigger_offence
         into.offences += change.offences
-        into.inspector_decision = change.inspector_decision or into.inspector_decision
-        into.released_on = change.released_on or into.released_on
-        into.release = change.release or into.release
+        into.inspector_decision = _later(change.inspector_decision, into.inspector_decision)
+        into.released_on = _later(change.released_on, into.released_on)
+        into.release = _later(change.release, into.release)
     return folded
+
+
+def _later(later: _T | None, earlier: _T | None) -> _T | None:
+    return earlier if later is None else later
 
 
 async def booked_in(

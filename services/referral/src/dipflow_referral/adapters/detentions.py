@@ -3,7 +3,12 @@ consumed: a fact arriving before its booking still finds a row (``ensure``).
 
 A transaction reads (and locks) a detention's row once, holds it in the memo and changes it there; each change
 queues the whole row (:meth:`dipflow.db.appends.Writes.execute_last`), so a consumer's batch writes each
-detention it touched once, at its end, however many of its facts the batch held."""
+detention it touched once, at its end (or at a flush before it), however many of its facts the batch held.
+
+The whole row is written back, so this relies on one writer: only the custody-events consumer writes these rows,
+a detention's facts share its person's partition, and two instances overlapping on a batch (a rebalance) wait
+on each other's inbox rows, so the second applies nothing. A row that did not exist when read is not locked
+until it is inserted; the same single writer is what keeps another insert of it from landing in between."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from dipflow_referral.domain.detention import Detention
 
 @dataclass
 class _Row:
-    """A ``detentions`` row, in its columns' order."""
+    """A ``detentions`` row: the fields name its columns (the order of the upsert's parameters)."""
 
     detention_id: str
     person_id: str
@@ -50,11 +55,11 @@ def _key(detention_id: str) -> tuple[str, str]:
 
 
 async def _held(uow: UnitOfWork, detention_id: str) -> _Row | None:
-    """The row as this transaction holds it to change it: read and locked on first use, then from the memo
-    (None for a row that does not exist yet)."""
+    """The row as this transaction holds it to change it: read and locked on first use (``FOR NO KEY UPDATE``,
+    the lock an ``UPDATE`` of it takes), then from the memo (None for a row that does not exist yet)."""
     key = _key(detention_id)
     if key not in uow.memo:
-        r = await uow.conn.fetchrow(_SELECT + " FOR UPDATE", detention_id)
+        r = await uow.conn.fetchrow(_SELECT + " FOR NO KEY UPDATE", detention_id)
         uow.memo[key] = None if r is None else _Row(*r.values())
     row: _Row | None = uow.memo[key]
     return row
@@ -145,7 +150,7 @@ async def released(uow: UnitOfWork, detention_id: str, at: datetime) -> None:
 
 
 async def load(uow: UnitOfWork, detention_id: str) -> Detention | None:
-    """As this transaction holds it, or as committed (read without a lock, and not held)."""
+    """As this transaction holds it, or as this transaction sees it (read without a lock, and not held)."""
     row = uow.memo.get(_key(detention_id))
     if row is None:
         r = await uow.conn.fetchrow(_SELECT, detention_id)
