@@ -23,6 +23,7 @@ from dipflow.events import Envelope, EventPayload, EventRegistry
 from dipflow.logging import get_logger
 from dipflow.topics import REFERENCE
 from dipflow.uow import UnitOfWork
+from dipflow.waking import woken
 from dipflow.wiring import ServiceResources, Subscription
 from dipflow.working_days import london_today
 
@@ -123,8 +124,7 @@ class AreaDirectory:
                 raise
             except Exception as exc:
                 log.info("area_directory_reconnecting", error=type(exc).__name__)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(changed.wait(), 1.0)
+                await woken(changed, 1.0)
 
 
 async def start_area_directory(resources: ServiceResources) -> None:

@@ -11,7 +11,6 @@ event id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
 
@@ -23,6 +22,7 @@ from dipflow.events.outbox import NOTIFY_CHANNEL
 from dipflow.kafka.clients import stop_within
 from dipflow.kafka.connection import kafka_options
 from dipflow.logging import get_logger
+from dipflow.waking import woken
 
 log = get_logger("dipflow.relay")
 
@@ -94,8 +94,7 @@ class OutboxRelay:
                     wake.clear()
                     sent = await self.publish_batch(conn, producer)
                     if sent < self.batch_size:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(wake.wait(), self.sweep_interval_s)
+                        await woken(wake, self.sweep_interval_s)
             finally:
                 await stop_within(producer)
         finally:

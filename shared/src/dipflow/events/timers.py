@@ -24,6 +24,7 @@ from typing import Any
 
 import asyncpg
 
+from dipflow import waking
 from dipflow.db.appends import Writes
 from dipflow.events.deadlines import WAKE_CHANNEL, cancel_deadline, schedule_deadline
 from dipflow.events.errors import Backoff, is_transient
@@ -74,14 +75,6 @@ async def lock_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -
     except asyncpg.LockNotAvailableError as exc:
         raise TryLater(str(exc)) from exc
     return row
-
-
-async def _woken(wake: asyncio.Event, timeout_s: float) -> bool:
-    """Waits for ``wake`` at most ``timeout_s``: True when it was set, False when the time ran out."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wake.wait(), timeout_s)
-        return True
-    return False
 
 
 class TimerLoop:
@@ -151,7 +144,7 @@ class TimerLoop:
                 if timeout <= 0 and not fired:
                     woken = True  # due yet not claimed: just now due, or held by another instance
                 else:
-                    woken = await _woken(wake, timeout)
+                    woken = await waking.woken(wake, timeout)
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending deadline of this loop's kinds falls due (by the database's clock),

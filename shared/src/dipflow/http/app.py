@@ -72,6 +72,12 @@ async def _open_database(settings: ServiceSettings, startup_timeout_s: float) ->
             await asyncio.sleep(backoff.next())
 
 
+def _loop_name(loop: object) -> str:
+    """A loop's task name for the logs: its kind, and its consumer group where it has one."""
+    group = getattr(loop, "group_id", None)
+    return f"{type(loop).__name__}:{group}" if group else type(loop).__name__
+
+
 async def _stop_loops(tasks: Sequence[asyncio.Task[None]], timeout_s: float) -> None:
     """Cancel the background loops and wait for them, but never for ever: a Kafka client whose stop hangs
     (a group rebalance in flight, a broker away) must not keep a service from shutting down."""
@@ -126,7 +132,7 @@ def create_service_app(
             await hook(resources)
         if privacy is not None:
             _start_privacy_loops(resources, privacy, policy)
-        resources.tasks = [asyncio.create_task(loop.run()) for loop in resources.loops]
+        resources.tasks = [asyncio.create_task(loop.run(), name=_loop_name(loop)) for loop in resources.loops]
         log.info("service_started")
         try:
             with steady_collection():

@@ -16,6 +16,7 @@ import orjson
 from dipflow.events.errors import run_with_restarts
 from dipflow.logging import get_logger
 from dipflow.uow import UnitOfWork
+from dipflow.waking import next_item
 
 log = get_logger("dipflow.referral.stream")
 CHANNEL = "referral_inbox"
@@ -66,9 +67,8 @@ class InboxBroadcaster:
         try:
             yield b": connected\n\n"
             while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except TimeoutError:
+                message = await next_item(queue, HEARTBEAT_S)
+                if message is None:
                     yield b": heartbeat\n\n"
                     continue
                 yield b"event: assignment\ndata: " + orjson.dumps(message) + b"\n\n"
