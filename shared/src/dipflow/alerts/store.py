@@ -132,21 +132,18 @@ async def resolve_all(
     the (kind, subject) index: a single statement joining the pairs, planned while the table was small, kept a
     scan of the whole table as it grew (PostgreSQL keeps a prepared statement's generic plan)."""
     by = by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}")
-    rows = [
-        row
-        for kind, subject in alerts
-        if (
-            row := await uow.conn.fetchrow(
-                "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
-                "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id",
-                kind,
-                subject,
-                by,
-                resolution,
-            )
+    rows = []
+    for kind, subject in alerts:
+        row = await uow.conn.fetchrow(
+            "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
+            "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id",
+            kind,
+            subject,
+            by,
+            resolution,
         )
-        is not None
-    ]
+        if row is not None:
+            rows.append(row)
     for r in rows:
         detail = {"alert_id": alert_id(r["kind"], r["subject"]), "resolution": resolution}
         await uow.audit("alert.resolve", r["person_id"], detail)
