@@ -37,7 +37,7 @@ run: install
 
 ## test: the whole suite against real Kafka and PostgreSQL (started on free ports unless TEST_* are set)
 test: install lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $${TEST_WORKERS:-2} --dist loadfile
 
 test-unit: install
 	$(PY) -m pytest tests/unit

@@ -7,7 +7,7 @@ Whether a lock is free is asked with a ``lock_timeout``: a second transaction th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -56,24 +56,23 @@ async def dsn(database_dsn: str) -> str:
     return database_dsn
 
 
-async def assigns_now(dsn: str, suites: Collection[str]) -> bool:
-    """Whether another transaction could take the assignment locks of ``suites`` now (and then lets them go)."""
+async def could(dsn: str, take: Callable[[UnitOfWork], Awaitable[object]]) -> bool:
+    """Whether another transaction could ``take`` its locks now (and then lets them go)."""
     try:
         async with transaction(dsn) as uow:
-            await workers.lock_assignments(uow, suites)
+            await take(uow)
     except asyncpg.LockNotAvailableError:
         return False
     return True
+
+
+async def assigns_now(dsn: str, suites: Collection[str]) -> bool:
+    return await could(dsn, lambda uow: workers.lock_assignments(uow, suites))
 
 
 async def changes_now(dsn: str, suites: Collection[str]) -> bool:
     """Whether another transaction could change who covers ``suites`` now."""
-    try:
-        async with transaction(dsn) as uow:
-            await workers.lock_suites_for_change(uow, suites)
-    except asyncpg.LockNotAvailableError:
-        return False
-    return True
+    return await could(dsn, lambda uow: workers.lock_suites_for_change(uow, suites))
 
 
 async def test_a9_assignments_at_suites_no_worker_links_run_side_by_side(dsn: str) -> None:
@@ -107,12 +106,7 @@ async def test_a9_a_change_of_who_covers_a_suite_waits_for_the_assignments_there
 async def test_a9_a_worker_recording_leave_waits_for_an_assignment_to_them(dsn: str) -> None:
     async with transaction(dsn) as uow:
         await workers.lock_assignments(uow, ["S-A"])
-        try:
-            async with transaction(dsn) as other:
-                await workers.area_of(other, "W-A", lock=True)
-            leave_waited = False
-        except asyncpg.LockNotAvailableError:
-            leave_waited = True
+        leave_waited = not await could(dsn, lambda other: workers.area_of(other, "W-A", lock=True))
     assert leave_waited
 
 
