@@ -11,8 +11,6 @@ from dipflow_referral.domain.assignment import Leave, Loads, StaffMember, Worker
 
 _HELD = ("assignment-suites",)
 """The memo key of the suites this transaction holds for assignment (:func:`lock_assignments`)."""
-_LOCK_SUITES = "SELECT count({lock}(hashtext('referral-suite:' || s))) FROM unnest($1::text[]) AS s"
-"""Each suite of ``$1`` locked in the array's order (``lock``: shared for assignments, exclusive for a change)."""
 
 
 async def lock_assignments(uow: UnitOfWork, suites: Collection[str]) -> None:
@@ -26,7 +24,11 @@ async def lock_assignments(uow: UnitOfWork, suites: Collection[str]) -> None:
     wanted = sorted(set(suites) - held)
     if not wanted:
         return
-    await uow.conn.execute(_LOCK_SUITES.format(lock="pg_advisory_xact_lock_shared"), wanted)
+    await uow.conn.execute(
+        "SELECT count(pg_advisory_xact_lock_shared(hashtext('referral-suite:' || s))) "
+        "FROM unnest($1::text[]) AS s",
+        wanted,
+    )
     await uow.conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM workers WHERE suites && $1::text[] AND active "
         "ORDER BY worker_id FOR NO KEY UPDATE) AS covering",
@@ -39,7 +41,10 @@ async def lock_suites_for_change(uow: UnitOfWork, suites: Collection[str]) -> No
     """A9: who covers ``suites`` is about to change (a worker added, moved or re-activated): wait for the
     assignments at them in progress to commit, and make those that start now wait for this change, so the
     queue this change offers out includes everything that was queued before it."""
-    await uow.conn.execute(_LOCK_SUITES.format(lock="pg_advisory_xact_lock"), sorted(set(suites)))
+    await uow.conn.execute(
+        "SELECT count(pg_advisory_xact_lock(hashtext('referral-suite:' || s))) FROM unnest($1::text[]) AS s",
+        sorted(set(suites)),
+    )
 
 
 async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:

@@ -33,9 +33,9 @@ async def put_worker(
     await uow.audit("worker.put", detail={"worker_id": worker.worker_id})
 
 
-async def area_of(uow: UnitOfWork, worker_id: str, *, lock: bool = False) -> str:
-    """The worker's area (who manages them); with ``lock``, the worker is locked to the end of the transaction."""
-    area = await workers.area_of(uow, worker_id, lock=lock)
+async def area_of(uow: UnitOfWork, worker_id: str) -> str:
+    """The worker's area (who manages them)."""
+    area = await workers.area_of(uow, worker_id)
     if area is None:
         raise NotFound("worker", worker_id)
     return area
@@ -46,7 +46,10 @@ async def add_leave(
 ) -> Reslotted:
     """Leave recorded; the worker's waiting appointments in it go to colleagues, or to the queue (A9). The worker
     is locked first, so an assignment to them in progress commits before their appointments are read."""
-    check_area(await area_of(uow, worker_id, lock=True))
+    area = await workers.area_of(uow, worker_id, lock=True)
+    if area is None:
+        raise NotFound("worker", worker_id)
+    check_area(area)
     await workers.add_leave(uow, worker_id, leave)
     moved = await assignment.reassign_for_leave(uow, worker_id, leave.first_day, leave.last_day, policy)
     detail = {"worker_id": worker_id, "moved": moved.moved, "queued": moved.queued}
