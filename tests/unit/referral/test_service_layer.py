@@ -5,7 +5,7 @@ inbox and webhook, the audit) and what each refuses, without a database."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -146,10 +146,7 @@ class FakeWorkers:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    async def lock_assignments(self, uow: FakeUnitOfWork, suites: Collection[str]) -> None:
-        return None
-
-    async def lock_suites_for_change(self, uow: FakeUnitOfWork, suites: Collection[str]) -> None:
+    async def lock_assignments(self, uow: FakeUnitOfWork) -> None:
         return None
 
     async def covering(self, uow: FakeUnitOfWork, suite: str) -> list[Worker]:

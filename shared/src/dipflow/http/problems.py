@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -120,17 +119,6 @@ async def _concurrent(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, "the record changed at the same time; retry", kind="concurrent-change")
 
 
-async def _busy(_: Request, exc: Exception) -> JSONResponse:
-    """A transaction PostgreSQL chose to end because another held what it needed (a deadlock, a serialization
-    failure): nothing was written, and the same request may well succeed a moment later."""
-    return problem_response(
-        503, "other work held what this request needed at the same time; retry", kind="busy", headers=_RETRY
-    )
-
-
-_RETRY = {"Retry-After": "1"}
-
-
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Conflict)
     return problem_response(409, exc.detail, kind=exc.kind)
@@ -180,7 +168,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(ConcurrentChange, _concurrent)
     app.add_exception_handler(Conflict, _conflict)
-    app.add_exception_handler(asyncpg.exceptions.DeadlockDetectedError, _busy)
-    app.add_exception_handler(asyncpg.exceptions.SerializationError, _busy)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(InvalidInput, _invalid)

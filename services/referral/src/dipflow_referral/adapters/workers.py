@@ -3,48 +3,16 @@ and each worker's appointments per day (their load, A9)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import date
 
 from dipflow.uow import UnitOfWork
 from dipflow_referral.domain.assignment import Leave, Loads, StaffMember, Worker
 
-_HELD = ("assignment-suites",)
-"""The memo key of the suites this transaction holds for assignment (:func:`lock_assignments`)."""
 
-
-async def lock_assignments(uow: UnitOfWork, suites: Collection[str]) -> None:
-    """A9: assignments at ``suites`` made one at a time with every other that could give the same worker a slot,
-    held to the end of the transaction: each suite is held against a change of who covers it (a shared lock; a
-    worker's change takes it exclusively, :func:`lock_suites_for_change`), then the workers covering them are
-    locked (their rows, in id order). Assignments at suites no worker links run side by side. Suites this
-    transaction holds already cost nothing, so a consumer's batch that locks all its suites first takes every
-    lock in one order and cannot wait in a cycle with another."""
-    held: set[str] = uow.memo.setdefault(_HELD, set())
-    wanted = sorted(set(suites) - held)
-    if not wanted:
-        return
-    await uow.conn.execute(
-        "SELECT count(pg_advisory_xact_lock_shared(hashtext('referral-suite:' || s))) "
-        "FROM unnest($1::text[]) AS s",
-        wanted,
-    )
-    await uow.conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM workers WHERE suites && $1::text[] AND active "
-        "ORDER BY worker_id FOR NO KEY UPDATE) AS covering",
-        wanted,
-    )
-    held.update(wanted)
-
-
-async def lock_suites_for_change(uow: UnitOfWork, suites: Collection[str]) -> None:
-    """A9: who covers ``suites`` is about to change (a worker added, moved or re-activated): wait for the
-    assignments at them in progress to commit, and make those that start now wait for this change, so the
-    queue this change offers out includes everything that was queued before it."""
-    await uow.conn.execute(
-        "SELECT count(pg_advisory_xact_lock(hashtext('referral-suite:' || s))) FROM unnest($1::text[]) AS s",
-        sorted(set(suites)),
-    )
+async def lock_assignments(uow: UnitOfWork) -> None:
+    """Assignments are made one at a time (workers cover several suites), so two never take the same worker's
+    last slot; held to the end of the transaction."""
+    await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('referral-assignments'))")
 
 
 async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:

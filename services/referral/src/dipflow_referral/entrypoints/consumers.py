@@ -4,7 +4,6 @@ other custody types are skipped. The events it causes name the custody event as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from dipflow.events import Envelope, EventPayload
@@ -25,7 +24,7 @@ from dipflow_referral.contracts.consumed import (
 from dipflow_referral.contracts.events import CONSUMES
 from dipflow_referral.domain.assessment import PositiveResult
 from dipflow_referral.domain.assignment import AppointmentPolicy
-from dipflow_referral.service_layer import assignment, custody_facts
+from dipflow_referral.service_layer import custody_facts
 
 GROUP = "custody-events"
 
@@ -87,17 +86,5 @@ def _charge(person: str, v: ChargedView, at: datetime) -> custody_facts.Charge:
     )
 
 
-async def hold_assigning_suites(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
-    """A9: the suites where the batch's facts may assign an appointment (a positive result, a disputed sample
-    dispatched) locked for assignment before the first fact is applied, all in one order."""
-    suites = {
-        p.suite
-        for _, p in events
-        if (isinstance(p, ResultView) and p.result == "positive") or isinstance(p, SampleDispatchedView)
-    }
-    if suites:
-        await assignment.hold_suites(uow, suites)
-
-
 def custody_subscription(policy: AppointmentPolicy) -> Subscription:
-    return Subscription(GROUP, CONSUMES, CONSUMED, custody_handler(policy), prefetch=hold_assigning_suites)
+    return Subscription(GROUP, CONSUMES, CONSUMED, custody_handler(policy))

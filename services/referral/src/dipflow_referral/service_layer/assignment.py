@@ -1,12 +1,11 @@
-"""A9: who takes an appointment, and telling them. Assignments that could give the same worker a slot are made one
-at a time (the suite and the workers covering it are locked to the end of the transaction), from the loads
-recorded now; each is announced in the same unit of work: ``referral.worker_assigned`` (or
+"""A9: who takes an appointment, and telling them. Assignments are made one at a time (a transaction-wide lock),
+from the loads recorded now; each is announced in the same unit of work: ``referral.worker_assigned`` (or
 ``referral.assignment_unassigned`` for the managers' queue), the worker's live inbox on commit, and a signed
 delivery to the team's webhook when it has one."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -35,12 +34,6 @@ class Reslotted:
     queued: int
 
 
-async def hold_suites(uow: UnitOfWork, suites: Collection[str]) -> None:
-    """A9: the locks of every assignment the transaction may make at ``suites`` taken now, all in one order (a
-    consumer's batch, before its first event), so two batches never wait on each other in a cycle."""
-    await workers.lock_assignments(uow, suites)
-
-
 async def propose_initial(
     uow: UnitOfWork,
     a: RequiredAssessment,
@@ -49,7 +42,7 @@ async def propose_initial(
     exclude_assessment: str | None = None,
 ) -> Proposal:
     """A3/A9: the first day in the window with a worker covering the suite who has room, and their slot."""
-    await workers.lock_assignments(uow, [a.suite])
+    await workers.lock_assignments(uow)
     earliest, latest = window(a.result_at, a.disputed, policy, confirmation_from=a.confirmation_clock_from)
     covering = await workers.covering(uow, a.suite)
     loads = await workers.loads_between(uow, earliest, latest, exclude_assessment=exclude_assessment)
@@ -69,7 +62,7 @@ async def propose_from(
 ) -> Proposal:
     """A9 for an appointment no required assessment holds (a bail condition's, B3): the first working day from
     ``earliest`` (within ``initial_within_days``) with a worker covering ``suite`` who has room, and their slot."""
-    await workers.lock_assignments(uow, [suite])
+    await workers.lock_assignments(uow)
     latest = earliest + timedelta(days=policy.initial_within_days)
     covering = await workers.covering(uow, suite)
     loads = await workers.loads_between(uow, earliest, latest)
@@ -96,7 +89,7 @@ async def slot_on_day(
     exclude_assessment: str | None = None,
 ) -> Slot | None:
     """A9 on one day: who covering ``suite`` can take an appointment (``prefer`` first), and when."""
-    await workers.lock_assignments(uow, [suite])
+    await workers.lock_assignments(uow)
     covering = await workers.covering(uow, suite)
     loads = await workers.loads_between(uow, day, day, exclude_assessment=exclude_assessment)
     return slot_on(covering, loads, suite, day, policy, prefer=prefer, exclude=exclude)

@@ -23,8 +23,7 @@ async def put_worker(
     uow: UnitOfWork, worker: StaffMember, check_area: AreaCheck, policy: AppointmentPolicy
 ) -> None:
     """Add or change a worker; the managers of the worker's current area decide a move to another. The queue of
-    the worker's suites is then offered to them, once the assignments at those suites in progress committed."""
-    await workers.lock_suites_for_change(uow, worker.suites)
+    the worker's suites is then offered to them."""
     current = await workers.area_of(uow, worker.worker_id, lock=True)
     if current is not None:
         check_area(current)
@@ -44,12 +43,8 @@ async def area_of(uow: UnitOfWork, worker_id: str) -> str:
 async def add_leave(
     uow: UnitOfWork, worker_id: str, leave: Leave, check_area: AreaCheck, policy: AppointmentPolicy
 ) -> Reslotted:
-    """Leave recorded; the worker's waiting appointments in it go to colleagues, or to the queue (A9). The worker
-    is locked first, so an assignment to them in progress commits before their appointments are read."""
-    area = await workers.area_of(uow, worker_id, lock=True)
-    if area is None:
-        raise NotFound("worker", worker_id)
-    check_area(area)
+    """Leave recorded; the worker's waiting appointments in it go to colleagues, or to the queue (A9)."""
+    check_area(await area_of(uow, worker_id))
     await workers.add_leave(uow, worker_id, leave)
     moved = await assignment.reassign_for_leave(uow, worker_id, leave.first_day, leave.last_day, policy)
     detail = {"worker_id": worker_id, "moved": moved.moved, "queued": moved.queued}
