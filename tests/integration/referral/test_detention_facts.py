@@ -3,12 +3,14 @@ are written as one row however many there are, and a later batch changes only wh
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
 
-from dipflow.db import apply_migrations, load_migrations
+from dipflow.db import apply_migrations, connect_pool, load_migrations
 from dipflow.events import EventPayload, new_envelope
 from dipflow.events.consumer import Parsed, apply_events
 from dipflow.uow import Producer
@@ -17,11 +19,12 @@ from dipflow_custody.contracts.events import (
     DetentionBookedIn,
     OffenceAdded,
     Released,
+    ResultRecorded,
     SampleTaken,
 )
 from dipflow_referral.contracts.consumed import CONSUMED
 from dipflow_referral.domain.assignment import AppointmentPolicy
-from dipflow_referral.entrypoints.consumers import custody_handler
+from dipflow_referral.entrypoints.consumers import custody_subscription
 
 SUITE = "MET-BRIXTON"
 ARRESTED = datetime(2010, 6, 7, 9, tzinfo=UTC)
@@ -43,26 +46,37 @@ def offence(detention_id: str, code: str, *, trigger: bool) -> OffenceAdded:
 
 
 async def apply_batch(
-    conn: asyncpg.Connection, person: str, facts: list[tuple[EventPayload, datetime]]
+    conn: asyncpg.Connection,
+    person: str,
+    facts: list[tuple[EventPayload, datetime]],
+    statements: list[str] | None = None,
 ) -> tuple[int, int, int]:
-    """``facts`` applied as one batch of the custody-events consumer; (applied, detentions rows inserted,
-    detentions rows updated) by that transaction (pending statistics may still hold an earlier one's)."""
+    """``facts`` applied as one batch of the custody-events consumer (read ahead as it reads them); (applied,
+    detentions rows inserted, detentions rows updated) by that transaction (pending statistics may still hold
+    an earlier one's). Each statement the batch sent is added to ``statements`` when given."""
     batch = []
     for n, (payload, at) in enumerate(facts):
         raw = new_envelope(payload, person_id=person, producer="custody", occurred_at=at).to_bytes()
         record = ConsumerRecord("custody.events.v1", 0, n, 0, 0, person.encode(), raw, None, 0, 0, ())
         batch.append(Parsed(record, *CONSUMED.parse(raw)))
     written = "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
+    subscription = custody_subscription(AppointmentPolicy())
+    log = (lambda record: statements.append(record.query)) if statements is not None else None
     async with conn.transaction():
         before = await conn.fetchrow(written)
+        if log is not None:
+            conn.add_query_logger(log)
         applied, _ = await apply_events(
             conn,
             "referral.custody-events",
             TopicPartition("custody.events.v1", 0),
             batch,
-            custody_handler(AppointmentPolicy()),
+            subscription.handler,
             Producer("referral", "referral.events.v1"),
+            subscription.prefetch,
         )
+        if log is not None:
+            conn.remove_query_logger(log)
         after = await conn.fetchrow(written)
     return applied, after[0] - before[0], after[1] - before[1]
 
@@ -131,3 +145,93 @@ async def test_a_batchs_facts_about_one_detention_write_its_row_once(database_ds
         "sample_taken_at": datetime(2010, 6, 7, 10, tzinfo=UTC),
         "offence_codes": ["MDA1971-s5(2)", "CJA1988-s139"],
     }
+
+
+def positive(detention_id: str, drug: str) -> ResultRecorded:
+    return ResultRecorded(
+        detention_id=detention_id,
+        suite=SUITE,
+        drug=drug,
+        result="positive",
+        disputed=False,
+        medication_declared=None,
+        confirmation_required=False,
+        age=31,
+        home_area="lambeth",
+        initial_assessment_notified=True,
+        follow_up_assessment_notified=True,
+    )
+
+
+def released(detention_id: str) -> Released:
+    return Released(detention_id=detention_id, suite=SUITE, release="no_further_action", home_area="lambeth")
+
+
+def reads_of(table: str, statements: list[str]) -> list[str]:
+    return [q for q in statements if q.lstrip().startswith("SELECT") and f"FROM {table} WHERE" in q]
+
+
+@asynccontextmanager
+async def migrated(database_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the service's pool makes them (jsonb as documents), on referral's tables."""
+    pool = await connect_pool(database_dsn, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, load_migrations("dipflow.db.platform"), table="platform_migrations")
+            await apply_migrations(conn, load_migrations("dipflow_referral.migrations"))
+            yield conn
+    finally:
+        await pool.close()
+
+
+async def test_a1_a_batch_reads_its_detentions_and_assessments_once_and_sees_what_it_wrote_since(
+    database_dsn: str, unique: str
+) -> None:
+    """The positive opens the requirement, a second positive joins it, the release lapses it: all in one batch,
+    each fact finding the assessment as the one before left it, from one read of each table."""
+    person, detention = f"L-{unique.upper()}", f"D-{unique}"
+    statements: list[str] = []
+    async with migrated(database_dsn) as conn:
+        at = datetime(2010, 6, 7, 10, tzinfo=UTC)
+        applied = await apply_batch(
+            conn,
+            person,
+            [
+                (positive(detention, "heroin"), at),
+                (positive(detention, "cocaine"), at),
+                (released(detention), datetime(2010, 6, 7, 12, tzinfo=UTC)),
+            ],
+            statements,
+        )
+        row = await conn.fetchrow(
+            "SELECT status, version, state FROM assessments WHERE detention_id = $1", detention
+        )
+    assert applied[0] == 3
+    assert (row["status"], row["version"]) == ("lapsed", 3)
+    assert sorted(row["state"]["positive_drugs"]) == ["cocaine", "heroin"]
+    assert len(reads_of("assessments", statements)) == 1
+    assert len(reads_of("detentions", statements)) == 1
+
+
+async def test_a1_a_batch_of_releases_reads_every_assessment_they_may_lapse_in_one_statement(
+    database_dsn: str, unique: str
+) -> None:
+    person = f"L-{unique.upper()}"
+    opened, without = [f"D-{unique}-{n}" for n in range(3)], f"D-{unique}-none"
+    statements: list[str] = []
+    async with migrated(database_dsn) as conn:
+        at = datetime(2010, 6, 7, 10, tzinfo=UTC)
+        await apply_batch(conn, person, [(positive(d, "heroin"), at) for d in opened])
+        later = datetime(2010, 6, 7, 12, tzinfo=UTC)
+        applied = await apply_batch(
+            conn, person, [(released(d), later) for d in [*opened, without]], statements
+        )
+        rows = await conn.fetch(
+            "SELECT detention_id, status, version FROM assessments WHERE detention_id = ANY($1::text[])",
+            [*opened, without],
+        )
+    assert applied[0] == 4
+    assert sorted((r["detention_id"], r["status"], r["version"]) for r in rows) == [
+        (d, "lapsed", 2) for d in opened
+    ]
+    assert len(reads_of("assessments", statements)) == 1

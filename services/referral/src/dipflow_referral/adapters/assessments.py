@@ -4,6 +4,7 @@ the clinical notes (A8)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -136,7 +137,7 @@ def to_doc(a: RequiredAssessment) -> dict[str, Any]:
         "prosecution_dropped": a.prosecution_dropped,
         "earliest_day": a.earliest_day.isoformat() if a.earliest_day else None,
         "dispatched_at": _t(a.dispatched_at),
-        "attended": a.attended,
+        "attended": list(a.attended),
     }
 
 
@@ -169,7 +170,30 @@ def from_doc(d: dict[str, Any]) -> RequiredAssessment:
     )
 
 
+def _ahead(detention_id: str) -> tuple[str, str]:
+    return ("assessment of detention", detention_id)
+
+
+async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
+    """The assessments of ``detention_ids`` read and locked at once, in id order, for this transaction's
+    :func:`load` by detention (one statement for a consumer's batch instead of one per fact); a detention
+    without one is known to have none until :func:`insert` adds it (only the custody-events consumer does, and
+    a detention's facts share its person's partition). Kept as this transaction saves them."""
+    wanted = sorted({d for d in detention_ids if _ahead(d) not in uow.memo})
+    if not wanted:
+        return
+    rows = await uow.conn.fetch(
+        "SELECT detention_id, state, version, area FROM assessments WHERE detention_id = ANY($1::text[]) "
+        "ORDER BY assessment_id FOR UPDATE",
+        wanted,
+    )
+    found = {r["detention_id"]: (r["state"], r["version"], r["area"]) for r in rows}
+    for detention_id in wanted:
+        uow.memo[_ahead(detention_id)] = found.get(detention_id)
+
+
 async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
+    doc = to_doc(a)
     await uow.conn.execute(
         "INSERT INTO assessments (assessment_id, detention_id, person_id, suite, area, status, state) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -179,15 +203,20 @@ async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
         a.suite,
         area,
         str(a.status),
-        to_doc(a),
+        doc,
     )
+    uow.memo[_ahead(a.detention_id)] = (doc, 1, area)
     await _sync_appointments(uow.conn, a)
 
 
 async def load(
     uow: UnitOfWork, *, assessment_id: str | None = None, detention_id: str | None = None
 ) -> Loaded | None:
-    """The assessment (by its id or its detention's), its version and area, locked for update."""
+    """The assessment (by its id or its detention's), its version and area, locked for update: by detention,
+    as this transaction read it ahead (:func:`read_ahead`) and last saved it, when it did."""
+    if assessment_id is None and detention_id is not None and _ahead(detention_id) in uow.memo:
+        held = uow.memo[_ahead(detention_id)]
+        return None if held is None else Loaded(from_doc(held[0]), held[1], held[2])
     row = await uow.conn.fetchrow(
         "SELECT state, version, area FROM assessments WHERE assessment_id = $1 OR detention_id = $2 FOR UPDATE",
         assessment_id,
@@ -221,16 +250,20 @@ async def in_area(uow: UnitOfWork, area: str, status: Status | None) -> list[tup
 
 
 async def save(uow: UnitOfWork, a: RequiredAssessment, version: int) -> None:
+    doc = to_doc(a)
     done = await uow.conn.execute(
         "UPDATE assessments SET state = $2, status = $3, version = version + 1, updated_at = now() "
         "WHERE assessment_id = $1 AND version = $4",
         a.case_id,
-        to_doc(a),
+        doc,
         str(a.status),
         version,
     )
     if done != "UPDATE 1":
         raise ConcurrentChange(f"assessment {a.case_id} changed concurrently")
+    held = uow.memo.pop(_ahead(a.detention_id), None)
+    if held is not None:
+        uow.memo[_ahead(a.detention_id)] = (doc, version + 1, held[2])
     await _sync_appointments(uow.conn, a)
 
 

@@ -12,6 +12,7 @@ until it is inserted; the same single writer is what keeps another insert of it 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
@@ -43,6 +44,7 @@ class _Row:
 
 _COLUMNS = [f.name for f in fields(_Row)]
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM detentions WHERE detention_id = $1"
+_SELECT_ANY = f"SELECT {', '.join(_COLUMNS)} FROM detentions WHERE detention_id = ANY($1::text[])"
 _UPSERT = (
     f"INSERT INTO detentions ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))}) ON CONFLICT (detention_id) DO UPDATE SET "
@@ -63,6 +65,18 @@ async def _held(uow: UnitOfWork, detention_id: str) -> _Row | None:
         uow.memo[key] = None if r is None else _Row(*r.values())
     row: _Row | None = uow.memo[key]
     return row
+
+
+async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
+    """The rows of ``detention_ids`` read and locked at once, in id order, and held as :func:`_held` holds them
+    (one statement for a consumer's batch instead of one per detention)."""
+    wanted = sorted({d for d in detention_ids if _key(d) not in uow.memo})
+    if not wanted:
+        return
+    rows = await uow.conn.fetch(_SELECT_ANY + " ORDER BY detention_id FOR NO KEY UPDATE", wanted)
+    found = {r["detention_id"]: _Row(*r.values()) for r in rows}
+    for detention_id in wanted:
+        uow.memo[_key(detention_id)] = found.get(detention_id)
 
 
 async def _save(uow: UnitOfWork, row: _Row) -> None:
@@ -151,8 +165,11 @@ async def released(uow: UnitOfWork, detention_id: str, at: datetime) -> None:
 
 async def load(uow: UnitOfWork, detention_id: str) -> Detention | None:
     """As this transaction holds it, or as this transaction sees it (read without a lock, and not held)."""
-    row = uow.memo.get(_key(detention_id))
+    key = _key(detention_id)
+    row = uow.memo.get(key)
     if row is None:
+        if key in uow.memo:
+            return None
         r = await uow.conn.fetchrow(_SELECT, detention_id)
         if r is None:
             return None

@@ -4,6 +4,7 @@ other custody types are skipped. The events it causes name the custody event as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from dipflow.events import Envelope, EventPayload
@@ -86,5 +87,29 @@ def _charge(person: str, v: ChargedView, at: datetime) -> custody_facts.Charge:
     )
 
 
+DETENTION_FACTS = (
+    BookedInView,
+    OffenceAddedView,
+    SampleTakenView,
+    ResultView,
+    ConfirmatoryView,
+    SampleDispatchedView,
+    ChargedView,
+    ReleasedView,
+)
+MOVES_ASSESSMENTS = (ResultView, SampleDispatchedView, ConfirmatoryView, ReleasedView)
+"""The facts whose handling loads the detention's assessment."""
+
+
+async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
+    """One read per aggregate per batch: the detentions the batch's facts name, and the assessments of those
+    whose facts may move one, read and locked before the first fact is applied."""
+    await custody_facts.read_ahead(
+        uow,
+        [p.detention_id for _, p in events if isinstance(p, DETENTION_FACTS)],
+        [p.detention_id for _, p in events if isinstance(p, MOVES_ASSESSMENTS)],
+    )
+
+
 def custody_subscription(policy: AppointmentPolicy) -> Subscription:
-    return Subscription(GROUP, CONSUMES, CONSUMED, custody_handler(policy))
+    return Subscription(GROUP, CONSUMES, CONSUMED, custody_handler(policy), prefetch=read_ahead)

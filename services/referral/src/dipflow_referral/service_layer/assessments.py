@@ -4,7 +4,7 @@ check the caller may act on it, decide, save, events, notices, audit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -50,6 +50,11 @@ async def _commit(uow: UnitOfWork, loaded: Loaded, changes: Sequence[AssessmentE
 
 
 # -- custody's facts -----------------------------------------------------------------------------------------------
+
+
+async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
+    """The assessments of ``detention_ids`` read and locked at once, for the facts of a consumer's batch."""
+    await assessments.read_ahead(uow, detention_ids)
 
 
 async def on_positive(uow: UnitOfWork, result: PositiveResult, policy: AppointmentPolicy) -> None:

@@ -4,6 +4,7 @@ and restriction on bail (B1, B4). A fact that arrives before its booking still f
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,6 +62,15 @@ async def offence_added(uow: UnitOfWork, offence: OffenceRecorded) -> None:
         detention = await detentions.load(uow, offence.detention_id)
         arrested_at = (detention.arrested_at if detention else None) or offence.at
         await bail_cases.on_breach_arrest(uow, offence.person_id, offence.detention_id, arrested_at)
+
+
+async def read_ahead(
+    uow: UnitOfWork, detention_ids: Collection[str], assessments_of: Collection[str]
+) -> None:
+    """The detentions of ``detention_ids`` and the assessments of the detentions ``assessments_of``, each read
+    and locked at once (a consumer's batch, before its first fact: one statement each instead of one per fact)."""
+    await detentions.read_ahead(uow, detention_ids)
+    await assessments.read_ahead(uow, assessments_of)
 
 
 async def sample_taken(uow: UnitOfWork, detention_id: str, person_id: str, suite: str, at: datetime) -> None:
