@@ -20,7 +20,7 @@ from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.relay import OutboxRelay
-from dipflow.events.timers import Deadline, TimerLoop, cancel_deadline, schedule_deadline
+from dipflow.events.timers import Deadline, TimerLoop, TryLater, cancel_deadline, schedule_deadline
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import UnitOfWork
 from tests.infra import Infra
@@ -775,3 +775,42 @@ async def test_a_delivery_pass_makes_its_attempts_side_by_side_and_records_each_
     rows = await service_pool.fetch("SELECT delivery_id::text, attempts, delivered_at FROM hooks")
     assert sorted(received) == sorted(r["delivery_id"] for r in rows)
     assert all(r["attempts"] == 1 and r["delivered_at"] is not None for r in rows)
+
+
+async def test_in_a_pass_of_several_deadlines_only_those_whose_handler_failed_are_undone(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Each deadline of a pass in its own savepoint, whatever came before it: a failure or a TryLater between
+    two that fire undoes its own writes only."""
+
+    async def broken(uow: UnitOfWork, deadline: Deadline) -> None:
+        await _fire_effect(uow, deadline)
+        raise ValueError("bad payload")
+
+    async def busy(uow: UnitOfWork, deadline: Deadline) -> None:
+        await _fire_effect(uow, deadline)
+        raise TryLater()
+
+    now = datetime.now(UTC)
+    async with service_pool.acquire() as conn:
+        for n, (kind, subject) in enumerate(
+            [("ok", "O1"), ("broken", "B1"), ("ok", "O2"), ("busy", "T1"), ("ok", "O3")]
+        ):
+            await schedule_deadline(Writes(conn), kind, subject, now - timedelta(seconds=10 - n))
+    loop = TimerLoop(
+        service_pool, {"broken": broken, "busy": busy, "ok": _fire_effect}, producer=PRODUCER, max_attempts=3
+    )
+    assert await loop.fire_due() == 5
+    effects = await service_pool.fetch("SELECT person_id FROM effects ORDER BY id")
+    states = {
+        r["subject"]: (r["fired_at"] is not None, r["attempts"])
+        for r in await service_pool.fetch("SELECT subject, fired_at, attempts FROM deadlines")
+    }
+    assert [r["person_id"] for r in effects] == ["O1", "O2", "O3"]
+    assert states == {
+        "O1": (True, 0),
+        "B1": (False, 1),
+        "O2": (True, 0),
+        "T1": (False, 0),
+        "O3": (True, 0),
+    }

@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 _FIRED = "UPDATE deadlines SET fired_at = now() WHERE id = {id:d}; RELEASE SAVEPOINT deadline"
-"""A deadline's handler succeeded: it is marked fired and its savepoint released, in one round trip."""
+"""A deadline's handler succeeded: it is marked fired and its savepoint released, in one round trip (with the
+next deadline's savepoint when there is one)."""
 _UNDONE = "ROLLBACK TO SAVEPOINT deadline; RELEASE SAVEPOINT deadline"
 """A deadline's handler failed: what it wrote is undone, and the pass goes on."""
 
@@ -238,12 +239,19 @@ class TimerLoop:
             deadlines = [Deadline(r["id"], r["kind"], r["subject"], r["due_at"], r["payload"]) for r in rows]
             await self.prepare(conn, deadlines)
             fired = Writes(conn, appends_at_end=True)
-            for deadline in deadlines:
+            ready = False
+            for n, deadline in enumerate(deadlines, 1):
                 writes = Writes(conn, appends_at_end=True)
                 try:
-                    await conn.execute("SAVEPOINT deadline")
+                    if not ready:
+                        await conn.execute("SAVEPOINT deadline")
+                    ready = False
                     await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
-                    await conn.execute(_FIRED.format(id=int(deadline.id)))
+                    more = n < len(deadlines)
+                    await conn.execute(
+                        _FIRED.format(id=int(deadline.id)) + ("; SAVEPOINT deadline" if more else "")
+                    )
+                    ready = more
                     fired.take_appends(writes)
                     self.fired += 1
                 except TryLater:
