@@ -339,3 +339,20 @@ class _OneConnection:
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         yield self.conn
+
+
+async def test_a_batch_asks_whether_an_area_has_a_webhook_receiver_once_and_sees_one_it_set(
+    service_pool: asyncpg.Pool,
+) -> None:
+    from dipflow.alerts.store import DELIVERIES
+
+    statements: list[str] = []
+    async with service_pool.acquire() as conn, conn.transaction():
+        conn.add_query_logger(lambda record: statements.append(record.query))
+        async with batched_writes(conn) as writes:
+            uow = UnitOfWork(writes, Producer("test", "test.events.v1"))
+            asked = [await DELIVERIES.has_receiver(uow, area) for area in ("a", "a", "b", "a")]
+            await DELIVERIES.set_receiver(uow, "b", "https://b.example/hook", "s" * 32)
+            asked.append(await DELIVERIES.has_receiver(uow, "b"))
+    assert asked == [False, False, False, False, True]
+    assert len([q for q in statements if "FROM alert_receivers" in q]) == 2

@@ -164,9 +164,16 @@ class DeliveryTable:
             url,
             secret,
         )
+        uow.memo[(self.receivers, area)] = True
 
     async def has_receiver(self, uow: UnitOfWork, area: str) -> bool:
-        return bool(await uow.conn.fetchval(f"SELECT 1 FROM {self.receivers} WHERE area = $1", area))
+        """Whether ``area`` has a receiver: read once per transaction (a consumer's batch asks once per area)."""
+        key = (self.receivers, area)
+        if key not in uow.memo:
+            uow.memo[key] = bool(
+                await uow.conn.fetchval(f"SELECT 1 FROM {self.receivers} WHERE area = $1", area)
+            )
+        return bool(uow.memo[key])
 
 
 class TableDeliveries:
