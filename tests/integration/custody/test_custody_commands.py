@@ -248,3 +248,53 @@ async def test_a_batch_of_book_ins_reads_the_ppo_copy_once_and_each_person_gets_
     assert applied == 2
     assert reads == 1
     assert {r["person_id"]: r["state"]["is_ppo"] for r in rows} == {ppo: True, other: False}
+
+
+async def test_a_batch_writes_the_detentions_it_books_in_together_at_its_end_and_acts_on_them_before(
+    infra: Infra, custody: httpx.AsyncClient, unique: str
+) -> None:
+    """Two book-ins and, in the same batch, a warning and a sample on the first: its commands act on it as
+    booked (from the memo), and both rows go to the server in one statement at the batch's end, before the
+    saves that follow them."""
+    first, second = person(unique + "-1"), person(unique + "-2")
+    book_ins = [BookInCommand(body=BookIn.model_validate(book_in_body(pid))) for pid in (first, second)]
+    booked = [command(p, pid) for p, pid in zip(book_ins, (first, second), strict=True)]
+    did = detention_id_for(booked[0].event_id)
+    acts = [
+        DetentionCommand(detention_id=did, action=action, body={"at": f"2008-06-01T10:{minute}:00Z"})
+        for action, minute in (("warning", 40), ("sample", 45))
+    ]
+    commands: list[tuple[Envelope, EventPayload]] = [
+        (booked[0], book_ins[0]),
+        *((command(p, first), p) for p in acts),
+        (booked[1], book_ins[1]),
+    ]
+    batch = [
+        Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), e, p)
+        for n, (e, p) in enumerate(commands)
+    ]
+    statements: list[str] = []
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            conn.add_query_logger(lambda record: statements.append(record.query))
+            applied, _ = await apply_events(
+                conn,
+                "t",
+                TopicPartition("t", 0),
+                batch,
+                command_handler(2, COMMAND_SENDERS),
+                Producer("custody", "x"),
+                read_ahead,
+            )
+        rows = await pool.fetch(
+            "SELECT person_id, version, state FROM detentions WHERE person_id = ANY($1)", [first, second]
+        )
+    finally:
+        await pool.close()
+    assert applied == 4
+    by_person = {r["person_id"]: r for r in rows}
+    assert by_person[first]["version"] == 3 and by_person[second]["version"] == 1
+    assert by_person[first]["state"]["warned_at"] is not None
+    assert by_person[first]["state"]["sample_taken_at"] is not None
+    assert len([q for q in statements if q.startswith("INSERT INTO detentions")]) == 1

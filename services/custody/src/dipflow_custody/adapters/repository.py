@@ -197,23 +197,25 @@ def from_doc(doc: dict[str, Any]) -> Detention:
     )
 
 
+_INSERT = (
+    "INSERT INTO detentions (detention_id, person_id, name, suite, force, area, state, booked_in_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+
+
 async def insert(uow: UnitOfWork, d: Detention, name: str, force: str, area: str) -> None:
     """A new detention (version 1), known to this transaction's :func:`load` from now on: a batch that books
-    a person in and acts on the detention reads it from here, not from the database."""
+    a person in and acts on the detention reads it from here, not from the database. In a consumer's batch the
+    row is written at the batch's end, before the saves of it that follow (its id comes from the command's
+    event id, which the inbox admits once); at once otherwise."""
     doc = to_doc(d)
-    await uow.conn.execute(
-        "INSERT INTO detentions (detention_id, person_id, name, suite, force, area, state, booked_in_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        d.detention_id,
-        d.person_id,
-        name,
-        d.suite,
-        force,
-        area,
-        doc,
-        d.booked_in_at,
-    )
-    uow.memo[_read_ahead(d.detention_id)] = (doc, 1, area)
+    key = _read_ahead(d.detention_id)
+    args = (d.detention_id, d.person_id, name, d.suite, force, area, doc, d.booked_in_at)
+    if uow.writes.batched:
+        await uow.writes.execute_last(key, _INSERT, *args, kind="insert")
+    else:
+        await uow.conn.execute(_INSERT, *args)
+    uow.memo[key] = (doc, 1, area)
 
 
 def _read_ahead(detention_id: str) -> tuple[str, str]:
