@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -64,6 +65,20 @@ async def dead_letters_for(infra: Infra, pid: str, want: int) -> list[dict[str, 
     finally:
         await consumer.stop()
     return found
+
+
+async def apply_in_one_batch(conn: asyncpg.Connection, batch: list[Parsed]) -> int:
+    """``batch`` applied by the commands subscription's handler, read ahead as it reads them; how many applied."""
+    applied, _ = await apply_events(
+        conn,
+        "t",
+        TopicPartition("t", 0),
+        batch,
+        command_handler(2, COMMAND_SENDERS),
+        Producer("custody", "x"),
+        read_ahead,
+    )
+    return applied
 
 
 async def test_commands_on_the_topic_book_in_warn_and_sample_once_each(
@@ -193,13 +208,10 @@ async def test_a_batch_of_commands_reads_its_detentions_ahead_and_each_command_s
         Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), command(p, pid), p)
         for n, p in enumerate(payloads)
     ]
-    handler = command_handler(2, COMMAND_SENDERS)
     pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            applied, _ = await apply_events(
-                conn, "t", TopicPartition("t", 0), batch, handler, Producer("custody", "x"), read_ahead
-            )
+            applied = await apply_in_one_batch(conn, batch)
             updates = await conn.fetchval(
                 "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
             )
@@ -227,15 +239,7 @@ async def test_a_batch_of_book_ins_reads_the_ppo_copy_once_and_each_person_gets_
     try:
         await pool.execute("INSERT INTO ppo_register (person_id, borough) VALUES ($1, 'Lambeth')", ppo)
         async with pool.acquire() as conn, conn.transaction():
-            applied, _ = await apply_events(
-                conn,
-                "t",
-                TopicPartition("t", 0),
-                batch,
-                command_handler(2, COMMAND_SENDERS),
-                Producer("custody", "x"),
-                read_ahead,
-            )
+            applied = await apply_in_one_batch(conn, batch)
             reads = await conn.fetchval(
                 "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
                 "WHERE relname = 'ppo_register'"
@@ -278,15 +282,7 @@ async def test_a_batch_writes_the_detentions_it_books_in_together_at_its_end_and
     try:
         async with pool.acquire() as conn, conn.transaction():
             conn.add_query_logger(lambda record: statements.append(record.query))
-            applied, _ = await apply_events(
-                conn,
-                "t",
-                TopicPartition("t", 0),
-                batch,
-                command_handler(2, COMMAND_SENDERS),
-                Producer("custody", "x"),
-                read_ahead,
-            )
+            applied = await apply_in_one_batch(conn, batch)
         rows = await pool.fetch(
             "SELECT person_id, version, state FROM detentions WHERE person_id = ANY($1)", [first, second]
         )

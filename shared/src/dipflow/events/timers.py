@@ -41,9 +41,11 @@ __all__ = [
     "schedule_deadline",
 ]
 
-_FIRED = "UPDATE deadlines SET fired_at = now() WHERE id = {id:d}; RELEASE SAVEPOINT deadline"
-"""A deadline's handler succeeded: it is marked fired and its savepoint released, in one round trip (with the
-next deadline's savepoint when there is one)."""
+_FIRED = (
+    "UPDATE deadlines SET fired_at = now() WHERE id = {id:d}; RELEASE SAVEPOINT deadline; SAVEPOINT deadline"
+)
+"""A deadline's handler succeeded: it is marked fired, its savepoint released and the next deadline's opened, in
+one round trip (one left open after the last commits with the pass)."""
 _UNDONE = "ROLLBACK TO SAVEPOINT deadline; RELEASE SAVEPOINT deadline"
 """A deadline's handler failed: what it wrote is undone, and the pass goes on."""
 
@@ -239,19 +241,16 @@ class TimerLoop:
             deadlines = [Deadline(r["id"], r["kind"], r["subject"], r["due_at"], r["payload"]) for r in rows]
             await self.prepare(conn, deadlines)
             fired = Writes(conn, appends_at_end=True)
-            ready = False
-            for n, deadline in enumerate(deadlines, 1):
+            opened = False
+            for deadline in deadlines:
                 writes = Writes(conn, appends_at_end=True)
                 try:
-                    if not ready:
+                    if not opened:
                         await conn.execute("SAVEPOINT deadline")
-                    ready = False
+                    opened = False
                     await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
-                    more = n < len(deadlines)
-                    await conn.execute(
-                        _FIRED.format(id=int(deadline.id)) + ("; SAVEPOINT deadline" if more else "")
-                    )
-                    ready = more
+                    await conn.execute(_FIRED.format(id=int(deadline.id)))
+                    opened = True
                     fired.take_appends(writes)
                     self.fired += 1
                 except TryLater:

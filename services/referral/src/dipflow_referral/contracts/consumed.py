@@ -11,14 +11,16 @@ from dipflow.events import EventPayload, EventRegistry
 from dipflow.topics import CUSTODY_EVENTS
 
 
-class _View(EventPayload):
+class CustodyFactView(EventPayload):
+    """A custody fact about one detention, as referral reads it."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
     topic = CUSTODY_EVENTS.name
     detention_id: str
     suite: str
 
 
-class BookedInView(_View):
+class BookedInView(CustodyFactView):
     event_type = "custody.booked_in"
     arrested_at: datetime
     home_area: str
@@ -28,7 +30,7 @@ class BookedInView(_View):
     """The borough the suite serves; absent from bookings published before custody carried it."""
 
 
-class OffenceAddedView(_View):
+class OffenceAddedView(CustodyFactView):
     event_type = "custody.offence_added"
     code: str
     offence_date: date
@@ -37,11 +39,11 @@ class OffenceAddedView(_View):
     trigger_offence: bool = False
 
 
-class SampleTakenView(_View):
+class SampleTakenView(CustodyFactView):
     event_type = "custody.sample_taken"
 
 
-class ResultView(_View):
+class ResultView(CustodyFactView):
     event_type = "custody.result_recorded"
     drug: str
     result: str
@@ -53,18 +55,18 @@ class ResultView(_View):
     follow_up_assessment_notified: bool | None = None
 
 
-class ConfirmatoryView(_View):
+class ConfirmatoryView(CustodyFactView):
     event_type = "custody.confirmatory_result"
     drug: str
     result: str
 
 
-class SampleDispatchedView(_View):
+class SampleDispatchedView(CustodyFactView):
     event_type = "custody.sample_dispatched"
     drugs: list[str]
 
 
-class ChargedView(_View):
+class ChargedView(CustodyFactView):
     event_type = "custody.charged"
     codes: list[str]
     restriction_on_bail_notified: bool | None = None
@@ -72,7 +74,7 @@ class ChargedView(_View):
     age: int | None = None
 
 
-class ReleasedView(_View):
+class ReleasedView(CustodyFactView):
     event_type = "custody.released"
     release: str
     home_area: str

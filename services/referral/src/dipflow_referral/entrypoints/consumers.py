@@ -16,6 +16,7 @@ from dipflow_referral.contracts.consumed import (
     BookedInView,
     ChargedView,
     ConfirmatoryView,
+    CustodyFactView,
     OffenceAddedView,
     ReleasedView,
     ResultView,
@@ -87,16 +88,6 @@ def _charge(person: str, v: ChargedView, at: datetime) -> custody_facts.Charge:
     )
 
 
-DETENTION_FACTS = (
-    BookedInView,
-    OffenceAddedView,
-    SampleTakenView,
-    ResultView,
-    ConfirmatoryView,
-    SampleDispatchedView,
-    ChargedView,
-    ReleasedView,
-)
 MOVES_ASSESSMENTS = (ResultView, SampleDispatchedView, ConfirmatoryView, ReleasedView)
 """The facts whose handling loads the detention's assessment."""
 
@@ -106,7 +97,7 @@ async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayl
     whose facts may move one, read and locked before the first fact is applied."""
     await custody_facts.read_ahead(
         uow,
-        [p.detention_id for _, p in events if isinstance(p, DETENTION_FACTS)],
+        [p.detention_id for _, p in events if isinstance(p, CustodyFactView)],
         [p.detention_id for _, p in events if isinstance(p, MOVES_ASSESSMENTS)],
     )
 
