@@ -41,3 +41,34 @@ async def test_resolving_alerts_probes_the_index_however_the_table_grew(service_
     assert [(r["kind"], r["subject"]) for r in states] == [("overdue", "s7"), ("unassigned", "s9")]
     assert after["seq_scan"] == before["seq_scan"]
     assert after["idx_scan"] > before["idx_scan"]
+
+
+async def test_resolving_several_alerts_is_one_round_trip_and_resolves_only_the_open_ones(
+    service_pool: asyncpg.Pool,
+) -> None:
+    statements: list[str] = []
+    async with service_pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO alerts (alert_id, kind, subject, person_id, role, area, due_at, summary, state) "
+            "SELECT gen_random_uuid(), k, s, 'P-' || s, 'referral_manager', 'lambeth', now(), 'x', st "
+            "FROM (VALUES ('overdue', 'c1', 'open'), ('unassigned', 'c1', 'acknowledged'), "
+            "('overdue', 'c2', 'resolved')) AS v(k, s, st)"
+        )
+        actor = Principal(subject="t", role=Role.admin, area="*")
+        uow = UnitOfWork(Writes(conn), Producer("t", "t.a"), correlation_id="c-1", actor=actor)
+        pairs = [("overdue", "c1"), ("unassigned", "c1"), ("overdue", "c2"), ("unassigned", "c2")]
+        with conn.query_logger(lambda record: statements.append(record.query)):
+            resolved = await resolve_all(uow, pairs, resolution="answered")
+        assert await resolve_all(uow, [], resolution="answered") == 0
+        states = await conn.fetch(
+            "SELECT kind, subject, state, resolution FROM alerts ORDER BY subject, kind"
+        )
+        audits = await conn.fetch("SELECT action, person_id FROM audit_log ORDER BY id")
+    assert resolved == 2
+    assert [tuple(r) for r in states] == [
+        ("overdue", "c1", "resolved", "answered"),
+        ("unassigned", "c1", "resolved", "answered"),
+        ("overdue", "c2", "resolved", None),
+    ]
+    assert [tuple(r) for r in audits] == [("alert.resolve", "P-c1"), ("alert.resolve", "P-c1")]
+    assert len([q for q in statements if q.startswith("UPDATE alerts")]) == 1

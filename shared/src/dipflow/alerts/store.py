@@ -129,21 +129,15 @@ async def resolve_all(
     uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
 ) -> int:
     """:func:`resolve` for each (kind, subject); how many were open. One statement per alert, each a probe of
-    the (kind, subject) index: a single statement joining the pairs, planned while the table was small, kept a
-    scan of the whole table as it grew (PostgreSQL keeps a prepared statement's generic plan)."""
+    the (kind, subject) index (a single statement joining the pairs, planned while the table was small, kept a
+    scan of the whole table as it grew: PostgreSQL keeps a prepared statement's generic plan), all sent in one
+    round trip."""
     by = by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}")
-    rows = []
-    for kind, subject in alerts:
-        row = await uow.conn.fetchrow(
-            "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
-            "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id",
-            kind,
-            subject,
-            by,
-            resolution,
-        )
-        if row is not None:
-            rows.append(row)
+    rows = await uow.conn.fetchmany(
+        "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
+        "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id",
+        [(kind, subject, by, resolution) for kind, subject in alerts],
+    )
     for r in rows:
         detail = {"alert_id": alert_id(r["kind"], r["subject"]), "resolution": resolution}
         await uow.audit("alert.resolve", r["person_id"], detail)
