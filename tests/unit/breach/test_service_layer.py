@@ -126,6 +126,12 @@ class FakeRepository:
         self.requests[request.request_id] = copy.deepcopy(request)
         return True
 
+    async def lock_people(self, uow: FakeUnitOfWork, person_ids: Iterable[str]) -> None:
+        """One transaction at a time here: nothing to wait for."""
+
+    async def read_open_requests(self, uow: FakeUnitOfWork, person_ids: Iterable[str]) -> None:
+        """Every read here is from the dicts."""
+
     async def open_requests_of(self, uow: FakeUnitOfWork, person_id: str) -> list[ArrestRequest]:
         mine = [r for r in self.requests.values() if r.person_id == person_id and r.is_open]
         return [copy.deepcopy(r) for r in sorted(mine, key=lambda r: r.requested_at)]

@@ -3,6 +3,7 @@ database, loaded as the domain's aggregates and saved back; and the local copy o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
@@ -223,11 +224,59 @@ async def add_request(uow: UnitOfWork, request: ArrestRequest) -> bool:
         request.requested_at,
         request.deadline_at,
     )
-    return bool(done.endswith(" 1"))
+    added = bool(done.endswith(" 1"))
+    if added:
+        _keep_held(uow, request)
+    return added
+
+
+PEOPLE_LOCK_CLASS = 6
+"""The first key of the advisory locks on a person's arrest requests and bookings (D6)."""
+_LOCKED = "arrests-locked"
+_OPEN = "open-requests"
+
+
+async def lock_people(uow: UnitOfWork, person_ids: Sequence[str]) -> None:
+    """Hold, until the transaction ends, the lock on each person's arrest requests and bookings (D6), taken in
+    one statement, in the order of the lock keys: a transaction that opens a request and one that records a
+    booking for the same person follow one another, so the second sees the first's row. Locks this
+    transaction holds already are not asked for again."""
+    locked: set[str] = uow.memo.setdefault(_LOCKED, set())
+    wanted = sorted(set(person_ids) - locked)
+    if not wanted:
+        return
+    await uow.conn.execute(
+        "SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT hashtext('arrests:' || p) AS k "
+        "FROM unnest($2::text[]) AS p ORDER BY k OFFSET 0) AS keys",
+        PEOPLE_LOCK_CLASS,
+        wanted,
+    )
+    locked.update(wanted)
+
+
+async def read_open_requests(uow: UnitOfWork, person_ids: Sequence[str]) -> None:
+    """Read and lock the open arrest requests of ``person_ids`` at once, for :func:`open_requests_of` to find
+    in the transaction's memo (kept up to date as requests are added and saved)."""
+    wanted = sorted({p for p in person_ids if (_OPEN, p) not in uow.memo})
+    if not wanted:
+        return
+    rows = await uow.conn.fetch(
+        f"SELECT {REQUEST_COLUMNS} FROM arrest_requests "
+        "WHERE person_id = ANY($1::text[]) AND arrested_at IS NULL AND cancelled_at IS NULL "
+        "ORDER BY person_id, requested_at, request_id FOR UPDATE",
+        wanted,
+    )
+    for person in wanted:
+        uow.memo[(_OPEN, person)] = []
+    for row in rows:
+        uow.memo[(_OPEN, row["person_id"])].append(request_of(row))
 
 
 async def open_requests_of(uow: UnitOfWork, person_id: str) -> list[ArrestRequest]:
     """The person's open arrest requests, oldest first, locked for the rest of the transaction."""
+    held: list[ArrestRequest] | None = uow.memo.get((_OPEN, person_id))
+    if held is not None:
+        return list(held)
     rows = await uow.conn.fetch(
         f"SELECT {REQUEST_COLUMNS} FROM arrest_requests "
         "WHERE person_id = $1 AND arrested_at IS NULL AND cancelled_at IS NULL "
@@ -235,6 +284,17 @@ async def open_requests_of(uow: UnitOfWork, person_id: str) -> list[ArrestReques
         person_id,
     )
     return [request_of(r) for r in rows]
+
+
+def _keep_held(uow: UnitOfWork, request: ArrestRequest) -> None:
+    """The held open requests of the person, with ``request`` as it is now (gone once closed or cancelled)."""
+    held: list[ArrestRequest] | None = uow.memo.get((_OPEN, request.person_id))
+    if held is None:
+        return
+    kept = [r for r in held if r.request_id != request.request_id]
+    if request.is_open:
+        kept.append(request)
+    held[:] = sorted(kept, key=lambda r: (r.requested_at, r.request_id))
 
 
 async def load_request_for_timer(uow: UnitOfWork, request_id: str) -> ArrestRequest | None:
@@ -259,6 +319,7 @@ async def save_request(uow: UnitOfWork, request: ArrestRequest) -> None:
         request.cancelled_at,
         request.cancel_reason,
     )
+    _keep_held(uow, request)
 
 
 async def add_booking(uow: UnitOfWork, booking: Booking) -> None:

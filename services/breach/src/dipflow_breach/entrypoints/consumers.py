@@ -8,6 +8,8 @@ an end for an order this service has not seen is retried, then dead-lettered as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dipflow.errors import NotFound
 from dipflow.events import Envelope, EventPayload
 from dipflow.events.consumer import Handler
@@ -88,9 +90,29 @@ def events_handler(policy: ArrestPolicy) -> Handler:
     return handle
 
 
+async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
+    """A batch's bookings and dropped prosecutions read their people's open requests once; its failures and
+    broken conditions open requests: the people of both locked first, together."""
+    reading = [
+        e.person_id
+        for e, p in events
+        if isinstance(p, BookedInView) or (isinstance(p, RequirementsEndedView) and p.prosecution_dropped)
+    ]
+    opening = [
+        e.person_id for e, p in events if isinstance(p, (FailureNotifiedView, BailConditionBreachedView))
+    ]
+    await arrests.read_ahead(uow, reading, opening)
+
+
 def subscriptions(policy: ArrestPolicy) -> list[Subscription]:
     """Probation's commands, and the custody and referral events, each in its own consumer group."""
     return [
         Subscription("probation", [PROBATION_EVENTS.name], INBOUND, probation_handler(policy)),
-        Subscription("events", [CUSTODY_EVENTS.name, REFERRAL_EVENTS.name], CONSUMED, events_handler(policy)),
+        Subscription(
+            "events",
+            [CUSTODY_EVENTS.name, REFERRAL_EVENTS.name],
+            CONSUMED,
+            events_handler(policy),
+            prefetch=read_ahead,
+        ),
     ]

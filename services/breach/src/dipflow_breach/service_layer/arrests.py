@@ -5,7 +5,7 @@ and K3 over them. Each is one unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -56,6 +56,7 @@ async def request_arrest(uow: UnitOfWork, command: RequestArrest, policy: Arrest
 async def open_request(uow: UnitOfWork, command: RequestArrest, policy: ArrestPolicy) -> list[EventPayload]:
     """The request with its target timer and liaison notice; closed at once by a booking already seen that
     answers it (D6). Its events, for the caller to emit; none when the source reference had one already."""
+    await repository.lock_people(uow, [command.person_id])
     request = ArrestRequest.open(command, ppo=await repository.is_ppo(uow, command.person_id), policy=policy)
     if not await repository.add_request(uow, request):
         return []
@@ -81,9 +82,18 @@ async def open_request(uow: UnitOfWork, command: RequestArrest, policy: ArrestPo
     return events
 
 
+async def read_ahead(uow: UnitOfWork, reading: Sequence[str], opening: Sequence[str]) -> None:
+    """D6 for a batch of events, before its first: the locks of every person whose requests it reads or opens,
+    taken at once in one order (so two batches never hold one each while waiting for the other's), then the
+    open requests of ``reading`` read once."""
+    await repository.lock_people(uow, [*reading, *opening])
+    await repository.read_open_requests(uow, reading)
+
+
 async def on_booked_in(uow: UnitOfWork, booking: Booking) -> int:
     """D6: a custody booking closes the person's open requests made before it, each with its time to arrest.
     How many it closed."""
+    await repository.lock_people(uow, [booking.person_id])
     await repository.add_booking(uow, booking)
     events: list[EventPayload] = []
     for request in await repository.open_requests_of(uow, booking.person_id):
