@@ -3,11 +3,13 @@ are written as one row however many there are, and a later batch changes only wh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
 from dipflow.db import apply_migrations, connect_pool, load_migrations
@@ -22,6 +24,7 @@ from dipflow_custody.contracts.events import (
     ResultRecorded,
     SampleTaken,
 )
+from dipflow_referral.adapters import inbox
 from dipflow_referral.contracts.consumed import CONSUMED
 from dipflow_referral.domain.assignment import AppointmentPolicy
 from dipflow_referral.entrypoints.consumers import custody_subscription
@@ -235,3 +238,36 @@ async def test_a1_a_batch_of_releases_reads_every_assessment_they_may_lapse_in_o
         (d, "lapsed", 2) for d in opened
     ]
     assert len(reads_of("assessments", statements)) == 1
+
+
+async def test_a9_a_batchs_positives_share_the_assignment_lock_and_tell_each_worker_on_commit(
+    database_dsn: str, unique: str
+) -> None:
+    """Three positives in one batch, each given to the one worker covering the suite: the transaction asks for
+    the assignment lock and the worker's team once, and the worker's inbox hears of each appointment when the
+    batch commits (in the batch's one statement of appends, not one round trip each)."""
+    person, detentions = f"L-{unique.upper()}", [f"D-{unique}-{n}" for n in range(3)]
+    statements: list[str] = []
+    heard: list[str] = []
+    async with migrated(database_dsn) as conn:
+        await conn.execute(
+            "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
+            "VALUES ('W-1', 'Ann', 'lambeth', ARRAY[$1], 9, ARRAY[0, 1, 2, 3, 4, 5, 6, 7], true)",
+            SUITE,
+        )
+        listener = await asyncpg.connect(database_dsn)
+        try:
+            await listener.add_listener(inbox.CHANNEL, lambda *args: heard.append(args[3]))
+            at = datetime(2010, 6, 7, 10, tzinfo=UTC)
+            await apply_batch(conn, person, [(positive(d, "heroin"), at) for d in detentions], statements)
+            async with asyncio.timeout(10):
+                while len(heard) < len(detentions):
+                    await asyncio.sleep(0.01)
+        finally:
+            await listener.close()
+        workers = await conn.fetch("SELECT DISTINCT worker_id FROM appointments WHERE active")
+    assert [r["worker_id"] for r in workers] == ["W-1"]
+    assert sorted(orjson.loads(h)["worker_id"] for h in heard) == ["W-1"] * 3
+    assert len([q for q in statements if "pg_advisory_xact_lock" in q]) == 1
+    assert len(reads_of("workers", [q for q in statements if q.startswith("SELECT area ")])) == 1
+    assert not [q for q in statements if "pg_notify($1, $2)" in q]

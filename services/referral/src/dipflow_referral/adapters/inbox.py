@@ -28,7 +28,7 @@ async def notify(uow: UnitOfWork, worker_id: str, assessment_id: str, kind: str,
     payload = orjson.dumps(
         {"worker_id": worker_id, "assessment_id": assessment_id, "kind": kind, "at": at.isoformat()}
     )
-    await uow.conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload.decode())
+    await uow.notify(CHANNEL, payload.decode())
 
 
 class InboxBroadcaster:

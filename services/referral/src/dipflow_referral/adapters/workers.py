@@ -9,10 +9,17 @@ from dipflow.uow import UnitOfWork
 from dipflow_referral.domain.assignment import Leave, Loads, StaffMember, Worker
 
 
+_ASSIGNING = "assignments-locked"
+_AREA = "worker-area"
+
+
 async def lock_assignments(uow: UnitOfWork) -> None:
     """Assignments are made one at a time (workers cover several suites), so two never take the same worker's
-    last slot; held to the end of the transaction."""
+    last slot; held to the end of the transaction (asked for once in it: a batch's positives share it)."""
+    if uow.memo.get(_ASSIGNING):
+        return
     await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('referral-assignments'))")
+    uow.memo[_ASSIGNING] = True
 
 
 async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
@@ -64,10 +71,16 @@ async def loads_between(
 
 
 async def area_of(uow: UnitOfWork, worker_id: str, *, lock: bool = False) -> str | None:
-    """The worker's area (their team), None for no such worker."""
+    """The worker's area (their team), None for no such worker; read once per transaction unless ``lock``
+    (a change of the worker in it is seen)."""
+    key = (_AREA, worker_id)
+    if not lock and key in uow.memo:
+        known: str | None = uow.memo[key]
+        return known
     area: str | None = await uow.conn.fetchval(
         "SELECT area FROM workers WHERE worker_id = $1" + (" FOR UPDATE" if lock else ""), worker_id
     )
+    uow.memo[key] = area
     return area
 
 
@@ -85,6 +98,7 @@ async def put(uow: UnitOfWork, worker: StaffMember) -> None:
         sorted(set(worker.working_weekdays)),
         worker.active,
     )
+    uow.memo[(_AREA, worker.worker_id)] = worker.area
 
 
 async def add_leave(uow: UnitOfWork, worker_id: str, leave: Leave) -> None:
