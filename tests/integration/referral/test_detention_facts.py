@@ -10,12 +10,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 import orjson
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
 from dipflow.db import apply_migrations, connect_pool, load_migrations
+from dipflow.db.appends import Writes
+from dipflow.errors import ConcurrentChange
 from dipflow.events import EventPayload, new_envelope
 from dipflow.events.consumer import Parsed, apply_events
-from dipflow.uow import Producer
+from dipflow.uow import Producer, UnitOfWork
 from dipflow_custody.contracts.events import (
     Charged,
     DetentionBookedIn,
@@ -24,7 +27,7 @@ from dipflow_custody.contracts.events import (
     ResultRecorded,
     SampleTaken,
 )
-from dipflow_referral.adapters import inbox
+from dipflow_referral.adapters import assessments, inbox
 from dipflow_referral.contracts.consumed import CONSUMED
 from dipflow_referral.domain.assignment import AppointmentPolicy
 from dipflow_referral.entrypoints.consumers import custody_subscription
@@ -271,3 +274,33 @@ async def test_a9_a_batchs_positives_share_the_assignment_lock_and_tell_each_wor
     assert len([q for q in statements if "pg_advisory_xact_lock" in q]) == 1
     assert len(reads_of("workers", [q for q in statements if q.startswith("SELECT area ")])) == 1
     assert not [q for q in statements if "pg_notify($1, $2)" in q]
+    assert not [q for q in statements if q.startswith("INSERT INTO appointments")]  # with each assessment
+
+
+async def test_a1_an_assessment_saved_over_a_stale_version_writes_nothing_and_a_current_save_frees_its_slot(
+    database_dsn: str, unique: str
+) -> None:
+    """The document and its appointments go in one statement: both or neither."""
+    person, detention = f"L-{unique.upper()}", f"D-{unique}"
+    async with migrated(database_dsn) as conn:
+        await conn.execute(
+            "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
+            "VALUES ('W-1', 'Ann', 'lambeth', ARRAY[$1], 9, ARRAY[0, 1, 2, 3, 4, 5, 6, 7], true)",
+            SUITE,
+        )
+        await apply_batch(
+            conn, person, [(positive(detention, "heroin"), datetime(2010, 6, 7, 10, tzinfo=UTC))]
+        )
+        uow = UnitOfWork(Writes(conn), Producer("referral", "referral.events.v1"))
+        loaded = await assessments.load(uow, detention_id=detention)
+        assert loaded is not None and loaded.version == 1
+        loaded.assessment.release(datetime(2010, 6, 7, 12, tzinfo=UTC))
+        with pytest.raises(ConcurrentChange):
+            await assessments.save(uow, loaded.assessment, 0)
+        stale = await conn.fetchrow("SELECT worker_id, active FROM appointments")
+        await assessments.save(uow, loaded.assessment, 1)
+        current = await conn.fetchrow("SELECT worker_id, active FROM appointments")
+        row = await conn.fetchrow("SELECT status, version FROM assessments")
+    assert tuple(stale) == ("W-1", True)
+    assert tuple(current) == ("W-1", False)
+    assert tuple(row) == ("lapsed", 2)

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
-
 from dipflow.errors import ConcurrentChange
 from dipflow.uow import UnitOfWork
 from dipflow.working_days import london_day
@@ -192,11 +190,68 @@ async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
         uow.memo[_ahead(detention_id)] = found.get(detention_id)
 
 
+_APPOINTMENTS = """
+INSERT INTO appointments (assessment_id, kind, worker_id, at, day, place, active)
+SELECT {source}, k, w, t, d, p, {active} FROM {assessment}
+    unnest({kinds}::text[], {workers}::text[], {times}::timestamptz[], {days}::date[], {places}::text[])
+    AS u(k, w, t, d, p)
+ON CONFLICT (assessment_id, kind) DO UPDATE SET
+    worker_id = EXCLUDED.worker_id, at = EXCLUDED.at, day = EXCLUDED.day, place = EXCLUDED.place,
+    active = EXCLUDED.active
+"""
+_INSERT = (
+    "WITH assessment AS (INSERT INTO assessments (assessment_id, detention_id, person_id, suite, area, status, "
+    "state) VALUES ($1, $2, $3, $4, $5, $6, $7))"
+    + _APPOINTMENTS.format(
+        source="$1",
+        active="$8",
+        assessment="",
+        kinds="$9",
+        workers="$10",
+        times="$11",
+        days="$12",
+        places="$13",
+    )
+)
+_SAVE = (
+    "WITH saved AS (UPDATE assessments SET state = $2, status = $3, version = version + 1, updated_at = now() "
+    "WHERE assessment_id = $1 AND version = $4 RETURNING assessment_id), synced AS ("
+    + _APPOINTMENTS.format(
+        source="s.assessment_id",
+        active="$5",
+        assessment="saved AS s,",
+        kinds="$6",
+        workers="$7",
+        times="$8",
+        days="$9",
+        places="$10",
+    )
+    + ") SELECT count(*) FROM saved"
+)
+
+
+def _appointments(a: RequiredAssessment) -> tuple[Any, ...]:
+    """The appointments table's columns for the document's appointments (loads, inboxes, unassigned queue),
+    written with the document in one statement. An appointment counts towards its worker's load unless the
+    requirement lapsed or ended (A1, A6, A7), which frees it."""
+    held = [
+        (kind, x) for kind, x in ((Kind.initial, a.initial), (Kind.follow_up, a.follow_up)) if x is not None
+    ]
+    return (
+        a.status not in (Status.lapsed, Status.ended),
+        [str(kind) for kind, _ in held],
+        [x.worker_id for _, x in held],
+        [x.at for _, x in held],
+        [london_day(x.at) for _, x in held],
+        [x.place for _, x in held],
+    )
+
+
 async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
+    """The new assessment and its appointments, in one statement."""
     doc = to_doc(a)
     await uow.conn.execute(
-        "INSERT INTO assessments (assessment_id, detention_id, person_id, suite, area, status, state) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        _INSERT,
         a.case_id,
         a.detention_id,
         a.person_id,
@@ -204,9 +259,9 @@ async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
         area,
         str(a.status),
         doc,
+        *_appointments(a),
     )
     uow.memo[_ahead(a.detention_id)] = (doc, 1, area)
-    await _sync_appointments(uow.conn, a)
 
 
 async def load(
@@ -250,42 +305,15 @@ async def in_area(uow: UnitOfWork, area: str, status: Status | None) -> list[tup
 
 
 async def save(uow: UnitOfWork, a: RequiredAssessment, version: int) -> None:
+    """The assessment at ``version`` + 1 and its appointments, in one statement; ConcurrentChange (and nothing
+    written) when another transaction saved it since ``version``."""
     doc = to_doc(a)
-    done = await uow.conn.execute(
-        "UPDATE assessments SET state = $2, status = $3, version = version + 1, updated_at = now() "
-        "WHERE assessment_id = $1 AND version = $4",
-        a.case_id,
-        doc,
-        str(a.status),
-        version,
-    )
-    if done != "UPDATE 1":
+    saved = await uow.conn.fetchval(_SAVE, a.case_id, doc, str(a.status), version, *_appointments(a))
+    if saved != 1:
         raise ConcurrentChange(f"assessment {a.case_id} changed concurrently")
     held = uow.memo.pop(_ahead(a.detention_id), None)
     if held is not None:
         uow.memo[_ahead(a.detention_id)] = (doc, version + 1, held[2])
-    await _sync_appointments(uow.conn, a)
-
-
-async def _sync_appointments(conn: asyncpg.Connection, a: RequiredAssessment) -> None:
-    """Keep the appointments table (loads, inboxes, unassigned queue) in step with the document. An appointment
-    counts towards its worker's load unless the requirement lapsed or ended (A1, A6, A7), which frees it."""
-    active = a.status not in (Status.lapsed, Status.ended)
-    for kind, appointment in ((Kind.initial, a.initial), (Kind.follow_up, a.follow_up)):
-        if appointment is None:
-            continue
-        await conn.execute(
-            "INSERT INTO appointments (assessment_id, kind, worker_id, at, day, place, active) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (assessment_id, kind) DO UPDATE SET "
-            "worker_id = $3, at = $4, day = $5, place = $6, active = $7",
-            a.case_id,
-            str(kind),
-            appointment.worker_id,
-            appointment.at,
-            london_day(appointment.at),
-            appointment.place,
-            active,
-        )
 
 
 async def held_by(uow: UnitOfWork, worker_id: str, first: date, last: date) -> list[Waiting]:

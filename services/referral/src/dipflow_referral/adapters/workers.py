@@ -8,7 +8,6 @@ from datetime import date
 from dipflow.uow import UnitOfWork
 from dipflow_referral.domain.assignment import Leave, Loads, StaffMember, Worker
 
-
 _ASSIGNING = "assignments-locked"
 _AREA = "worker-area"
 
