@@ -161,9 +161,9 @@ class FakeFeed:
         self.notices: list[Notice] = []
         self.webhooks = set(webhooks)
 
-    async def add(self, uow: FakeUnitOfWork, notice: Notice) -> int:
+    async def add(self, uow: FakeUnitOfWork, notice: Notice, *, placed: bool) -> int | None:
         self.notices.append(notice)
-        return len(self.notices)
+        return len(self.notices) if placed else None
 
     async def has_webhook(self, uow: FakeUnitOfWork, area: str) -> bool:
         return area in self.webhooks

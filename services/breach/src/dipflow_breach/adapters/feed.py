@@ -12,19 +12,25 @@ from dipflow.uow import UnitOfWork
 from dipflow.webhooks import DeliveryTable
 from dipflow_breach.domain.notices import Notice, Notification
 
+_ADD = "INSERT INTO notifications (notification_id, area, person_id, kind, body) VALUES ($1, $2, $3, $4, $5)"
 
-async def add(uow: UnitOfWork, notice: Notice) -> int:
-    """The notice in its area's feed, under a new stable id; its place in the feed (seq)."""
+
+async def add(uow: UnitOfWork, notice: Notice, *, placed: bool) -> int | None:
+    """The notice in its area's feed, under a new stable id: its place in the feed (seq) when ``placed`` (for
+    a delivery that names it); otherwise queued with the transaction's other writes (a consumer's batch writes
+    them together, in the order queued, so an area's feed keeps the order of its notices) and None."""
     notification_id = uuid.uuid4()
-    seq: int = await uow.conn.fetchval(
-        "INSERT INTO notifications (notification_id, area, person_id, kind, body) VALUES ($1, $2, $3, $4, $5) "
-        "RETURNING seq",
+    values = (
         notification_id,
         notice.area,
         notice.person_id,
         notice.kind,
         notice.message(str(notification_id), datetime.now(UTC)),
     )
+    if not placed:
+        await uow.execute(_ADD, *values)
+        return None
+    seq: int = await uow.conn.fetchval(_ADD + " RETURNING seq", *values)
     return seq
 
 

@@ -18,9 +18,12 @@ LIAISON_WEBHOOK = "breach.liaison_webhook"
 
 
 async def notify(uow: UnitOfWork, notice: Notice) -> None:
-    seq = await feed.add(uow, notice)
-    if await feed.has_webhook(uow, notice.area):
-        await queue_first_attempt(uow, LIAISON_WEBHOOK, str(seq))
+    """The notice in its area's feed, and its first delivery attempt queued where the area has a webhook."""
+    if not await feed.has_webhook(uow, notice.area):
+        await feed.add(uow, notice, placed=False)
+        return
+    seq = await feed.add(uow, notice, placed=True)
+    await queue_first_attempt(uow, LIAISON_WEBHOOK, str(seq))
 
 
 async def set_webhook(uow: UnitOfWork, area: str, url: str, secret: str) -> None:
