@@ -7,7 +7,7 @@ one), or a booking applied while a request is being opened, is missed by both. S
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,6 @@ import pytest
 from aiokafka import ConsumerRecord
 from aiokafka.structs import TopicPartition
 
-from dipflow.db import apply_migrations, load_migrations
 from dipflow.db.appends import Writes
 from dipflow.events import EventPayload
 from dipflow.events.consumer import Parsed, apply_events
@@ -32,13 +31,6 @@ pytestmark = pytest.mark.infra
 POLICY = ArrestPolicy()
 REQUESTED_AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ARRESTED_AT = REQUESTED_AT + timedelta(hours=3)
-
-
-@pytest.fixture
-async def breach_pool(service_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
-    async with service_pool.acquire() as conn:
-        await apply_migrations(conn, load_migrations("dipflow_breach.migrations"))
-    yield service_pool
 
 
 def _wanted(person: str) -> RequestArrest:

@@ -4,12 +4,9 @@ once, with its place in the feed, for the delivery that names it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
-from dipflow.db import apply_migrations, load_migrations
 from dipflow.db.appends import batched_writes
 from dipflow.uow import Producer, UnitOfWork
 from dipflow_breach.domain.notices import Notice
@@ -17,13 +14,6 @@ from dipflow_breach.service_layer import notifications
 from dipflow_breach.service_layer.notifications import LIAISON_WEBHOOK
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def breach_pool(service_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
-    async with service_pool.acquire() as conn:
-        await apply_migrations(conn, load_migrations("dipflow_breach.migrations"))
-    yield service_pool
 
 
 async def test_a_batchs_notices_are_written_with_its_other_writes_unless_their_area_has_a_webhook(

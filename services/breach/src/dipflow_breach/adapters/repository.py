@@ -66,11 +66,61 @@ async def add_order(uow: UnitOfWork, order: Order) -> bool:
         order.responsible_officer,
         order.high_risk,
     )
-    return bool(done.endswith(" 1"))
+    added = bool(done.endswith(" 1"))
+    if added and (_ORDER, order.order_id) in uow.memo:
+        uow.memo[(_ORDER, order.order_id)] = order
+    return added
+
+
+_ORDER = "order"
+_OUTCOME = "compliance-outcome"
+_WARNINGS = "warning-days"
+_OPEN_CASE = "open-case"
+
+
+async def read_ahead_compliance(uow: UnitOfWork, order_ids: Sequence[str], record_ids: Sequence[str]) -> None:
+    """For a batch of compliance records, before its first: the orders, read and locked in one statement (in id
+    order), then in one more the outcomes already given to the records, and each order's warning days and
+    whether proceedings are open, for :func:`load_order`, :func:`outcome_of_record`, :func:`warning_days` and
+    :func:`has_open_case` to find in the transaction's memo (kept up to date as the batch writes them)."""
+    orders = sorted(set(order_ids))
+    rows = await uow.conn.fetch(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE",
+        orders,
+    )
+    found = {r["order_id"]: order_of(r) for r in rows}
+    for order_id in orders:
+        uow.memo[(_ORDER, order_id)] = found.get(order_id)
+    facts = await uow.conn.fetchrow(
+        "SELECT (SELECT coalesce(json_agg(json_build_object('record_id', record_id, 'decision', decision, "
+        "'rule_ids', rule_ids, 'explanation', explanation)), '[]') FROM compliance "
+        "WHERE record_id = ANY($2::text[])) AS outcomes, "
+        "(SELECT coalesce(json_agg(json_build_object('order_id', order_id, 'issued_on', issued_on)), '[]') "
+        "FROM warnings WHERE order_id = ANY($1::text[])) AS warnings, "
+        "ARRAY(SELECT DISTINCT order_id FROM breach_cases WHERE order_id = ANY($1::text[]) "
+        "AND closed_at IS NULL) AS open_cases",
+        orders,
+        sorted(set(record_ids)),
+    )
+    for record_id in record_ids:
+        uow.memo[(_OUTCOME, record_id)] = None
+    for o in facts["outcomes"]:
+        uow.memo[(_OUTCOME, o["record_id"])] = Outcome(
+            Decision(o["decision"]), tuple(o["rule_ids"]), o["explanation"]
+        )
+    for order_id in orders:
+        uow.memo[(_WARNINGS, order_id)] = []
+        uow.memo[(_OPEN_CASE, order_id)] = order_id in facts["open_cases"]
+    for w in facts["warnings"]:
+        uow.memo[(_WARNINGS, w["order_id"])].append(date.fromisoformat(w["issued_on"]))
 
 
 async def load_order(uow: UnitOfWork, order_id: str, *, lock: bool = True) -> Order | None:
-    """The order, locked for the rest of the transaction unless ``lock`` is false."""
+    """The order, locked for the rest of the transaction unless ``lock`` is false (as read ahead and since
+    written, when this transaction read it ahead)."""
+    if lock and (_ORDER, order_id) in uow.memo:
+        held: Order | None = uow.memo[(_ORDER, order_id)]
+        return held
     row = await uow.conn.fetchrow(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1" + (" FOR UPDATE" if lock else ""), order_id
     )
@@ -86,6 +136,8 @@ async def save_order(uow: UnitOfWork, order: Order) -> None:
         order.ended_on,
         order.end_reason,
     )
+    if (_ORDER, order.order_id) in uow.memo:
+        uow.memo[(_ORDER, order.order_id)] = order
 
 
 async def area_of_order(uow: UnitOfWork, order_id: str) -> str | None:
@@ -98,6 +150,9 @@ async def area_of_order(uow: UnitOfWork, order_id: str) -> str | None:
 
 async def outcome_of_record(uow: UnitOfWork, record_id: str) -> Outcome | None:
     """The outcome a compliance record (the sender's id) was given, if it was recorded already."""
+    if (_OUTCOME, record_id) in uow.memo:
+        known: Outcome | None = uow.memo[(_OUTCOME, record_id)]
+        return known
     row = await uow.conn.fetchrow(
         "SELECT decision, rule_ids, explanation FROM compliance WHERE record_id = $1", record_id
     )
@@ -120,10 +175,15 @@ async def add_compliance(uow: UnitOfWork, order_id: str, entry: ComplianceEntry)
         entry.rule_ids,
         entry.explanation,
     )
+    if (_OUTCOME, entry.record_id) in uow.memo:
+        outcome = Outcome(Decision(entry.decision), tuple(entry.rule_ids), entry.explanation)
+        uow.memo[(_OUTCOME, entry.record_id)] = outcome
 
 
 async def warning_days(uow: UnitOfWork, order_id: str) -> list[date]:
     """The days warnings were given on the order (D2, D3)."""
+    if (_WARNINGS, order_id) in uow.memo:
+        return list(uow.memo[(_WARNINGS, order_id)])
     rows = await uow.conn.fetch("SELECT issued_on FROM warnings WHERE order_id = $1", order_id)
     return [r["issued_on"] for r in rows]
 
@@ -136,6 +196,8 @@ async def add_warning(uow: UnitOfWork, order_id: str, warning: FormalWarning) ->
         warning.reason,
         warning.text,
     )
+    if (_WARNINGS, order_id) in uow.memo:
+        uow.memo[(_WARNINGS, order_id)].append(warning.issued_on)
 
 
 # -- breach cases -----------------------------------------------------------------------------------------------------
@@ -143,6 +205,8 @@ async def add_warning(uow: UnitOfWork, order_id: str, warning: FormalWarning) ->
 
 async def has_open_case(uow: UnitOfWork, order_id: str) -> bool:
     """Whether breach proceedings on the order are open (no hearing yet)."""
+    if (_OPEN_CASE, order_id) in uow.memo:
+        return bool(uow.memo[(_OPEN_CASE, order_id)])
     return bool(
         await uow.conn.fetchval(
             "SELECT 1 FROM breach_cases WHERE order_id = $1 AND closed_at IS NULL", order_id
@@ -166,6 +230,8 @@ async def add_case(uow: UnitOfWork, case: BreachCase) -> None:
         case.rule_ids,
         case.reason,
     )
+    if (_OPEN_CASE, case.order_id) in uow.memo:
+        uow.memo[(_OPEN_CASE, case.order_id)] = case.closed_at is None
 
 
 async def load_case(uow: UnitOfWork, case_id: str) -> BreachCase | None:
@@ -196,6 +262,8 @@ async def save_case(uow: UnitOfWork, case: BreachCase) -> None:
         case.closed_at,
         case.escalations,
     )
+    if (_OPEN_CASE, case.order_id) in uow.memo:
+        uow.memo[(_OPEN_CASE, case.order_id)] = case.closed_at is None
 
 
 async def area_of_case(uow: UnitOfWork, case_id: str) -> str | None:

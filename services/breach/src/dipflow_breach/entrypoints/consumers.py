@@ -90,6 +90,16 @@ def events_handler(policy: ArrestPolicy) -> Handler:
     return handle
 
 
+async def read_ahead_probation(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
+    """A batch's compliance records and ends read their orders (locked), the records' outcomes, the orders'
+    warnings and open proceedings once."""
+    await orders.read_ahead(
+        uow,
+        [p.order_id for _, p in events if isinstance(p, (ComplianceRecorded, OrderEnded))],
+        [p.record_id for _, p in events if isinstance(p, ComplianceRecorded)],
+    )
+
+
 async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
     """A batch's bookings and dropped prosecutions read their people's open requests once; its failures and
     broken conditions open requests: the people of both locked first, together."""
@@ -107,7 +117,13 @@ async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayl
 def subscriptions(policy: ArrestPolicy) -> list[Subscription]:
     """Probation's commands, and the custody and referral events, each in its own consumer group."""
     return [
-        Subscription("probation", [PROBATION_EVENTS.name], INBOUND, probation_handler(policy)),
+        Subscription(
+            "probation",
+            [PROBATION_EVENTS.name],
+            INBOUND,
+            probation_handler(policy),
+            prefetch=read_ahead_probation,
+        ),
         Subscription(
             "events",
             [CUSTODY_EVENTS.name, REFERRAL_EVENTS.name],

@@ -4,6 +4,7 @@ before anything is written. A record sent again (same record id) gets its first 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -114,6 +115,12 @@ async def flag_high_risk(uow: UnitOfWork, command: FlagHighRisk, check_area: Are
     order.high_risk = command.high_risk
     await repository.save_order(uow, order)
     await uow.audit("order.high_risk", order.person_id, {"high_risk": command.high_risk})
+
+
+async def read_ahead(uow: UnitOfWork, order_ids: Sequence[str], record_ids: Sequence[str]) -> None:
+    """A batch of probation's records reads (and locks) its orders, and what D1-D4 decide from, once."""
+    if order_ids:
+        await repository.read_ahead_compliance(uow, order_ids, record_ids)
 
 
 async def record_compliance(

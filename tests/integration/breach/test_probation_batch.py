@@ -1,0 +1,92 @@
+"""A batch of probation's records (D1-D4) on a real PostgreSQL: it reads its orders, the outcomes its records
+were given before, the orders' warnings and open proceedings once, and each record still decides on what the
+records before it in the batch did: a record sent again keeps its first outcome, a warning counts for the next
+failure, and a breach opened makes the next failure part of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+from aiokafka import ConsumerRecord
+from aiokafka.structs import TopicPartition
+
+from dipflow.events import EventPayload
+from dipflow.events.consumer import Parsed, apply_events
+from dipflow.events.envelope import new_envelope
+from dipflow.uow import Producer
+from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
+from dipflow_breach.domain.arrests import ArrestPolicy
+from dipflow_breach.domain.drr import ComplianceKind
+from dipflow_breach.entrypoints.consumers import subscriptions
+
+pytestmark = pytest.mark.infra
+
+
+def _absence(order_id: str, record_id: str, on: str) -> ComplianceRecorded:
+    return ComplianceRecorded(
+        order_id=order_id,
+        record_id=record_id,
+        kind=ComplianceKind.unacceptable_absence,
+        on=date.fromisoformat(on),
+    )
+
+
+async def _apply(conn: asyncpg.Connection, person: str, payloads: list[EventPayload]) -> None:
+    subscription = subscriptions(ArrestPolicy())[0]
+    at = datetime(2008, 7, 1, 12, tzinfo=UTC)
+    batch = []
+    for n, payload in enumerate(payloads):
+        envelope = new_envelope(payload, person_id=person, producer="probation-lambeth", occurred_at=at)
+        batch.append(Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), envelope, payload))
+    async with conn.transaction():
+        await apply_events(
+            conn,
+            "breach.probation",
+            TopicPartition("t", 0),
+            batch,
+            subscription.handler,
+            Producer("breach", "breach.events.v1"),
+            subscription.prefetch,
+        )
+
+
+async def test_d1_d4_a_batch_reads_once_and_each_record_sees_what_the_ones_before_it_did(
+    breach_pool: asyncpg.Pool, unique: str
+) -> None:
+    person, order_id = f"P-{unique}", f"DRR-{unique}"
+    made = OrderMade(
+        order_id=order_id,
+        area="lambeth",
+        court="Camberwell Green",
+        start_date=date(2008, 1, 1),
+        treatment_months=24,
+        responsible_officer="Officer Ann",
+    )
+    statements: list[str] = []
+    async with breach_pool.acquire() as conn:
+        with conn.query_logger(lambda record: statements.append(record.query)):
+            await _apply(
+                conn,
+                person,
+                [
+                    made,
+                    _absence(order_id, "r1", "2008-03-05"),  # a warning (D2)
+                    _absence(order_id, "r1", "2008-03-05"),  # the same record again: its first outcome
+                    _absence(order_id, "r2", "2008-06-01"),  # a failure after the warning: breach (D3)
+                    _absence(order_id, "r3", "2008-06-20"),  # while proceedings are open: part of them
+                ],
+            )
+    rows = await breach_pool.fetch("SELECT record_id, decision FROM compliance ORDER BY id")
+    assert [tuple(r) for r in rows] == [("r1", "warning"), ("r2", "breach"), ("r3", "added_to_breach")]
+    assert await breach_pool.fetchval("SELECT count(*) FROM breach_cases WHERE order_id = $1", order_id) == 1
+
+    def reads(text: str) -> int:
+        return len([q for q in statements if text in q])
+
+    assert reads("FROM orders WHERE order_id = ANY") == 1
+    assert reads("FROM orders WHERE order_id = $1") == 0
+    assert reads("FROM compliance WHERE record_id = $1") == 0
+    assert reads("FROM warnings WHERE order_id = $1") == 0
+    assert reads("FROM breach_cases WHERE order_id = $1") == 0
