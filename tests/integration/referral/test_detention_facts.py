@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import orjson
@@ -27,9 +27,9 @@ from dipflow_custody.contracts.events import (
     ResultRecorded,
     SampleTaken,
 )
-from dipflow_referral.adapters import assessments, inbox
+from dipflow_referral.adapters import assessments, inbox, workers
 from dipflow_referral.contracts.consumed import CONSUMED
-from dipflow_referral.domain.assignment import AppointmentPolicy
+from dipflow_referral.domain.assignment import AppointmentPolicy, Leave, StaffMember
 from dipflow_referral.entrypoints.consumers import custody_subscription
 
 SUITE = "MET-BRIXTON"
@@ -247,7 +247,7 @@ async def test_a9_a_batchs_positives_share_the_assignment_lock_and_tell_each_wor
     database_dsn: str, unique: str
 ) -> None:
     """Three positives in one batch, each given to the one worker covering the suite: the transaction asks for
-    the assignment lock and the worker's team once, and the worker's inbox hears of each appointment when the
+    the assignment lock, who covers the suite and the worker's team once, and the worker's inbox hears of each appointment when the
     batch commits (in the batch's one statement of appends, not one round trip each)."""
     person, detentions = f"L-{unique.upper()}", [f"D-{unique}-{n}" for n in range(3)]
     statements: list[str] = []
@@ -268,11 +268,12 @@ async def test_a9_a_batchs_positives_share_the_assignment_lock_and_tell_each_wor
                     await asyncio.sleep(0.01)
         finally:
             await listener.close()
-        workers = await conn.fetch("SELECT DISTINCT worker_id FROM appointments WHERE active")
-    assert [r["worker_id"] for r in workers] == ["W-1"]
+        assigned = await conn.fetch("SELECT DISTINCT worker_id FROM appointments WHERE active")
+    assert [r["worker_id"] for r in assigned] == ["W-1"]
     assert sorted(orjson.loads(h)["worker_id"] for h in heard) == ["W-1"] * 3
     assert len([q for q in statements if "pg_advisory_xact_lock" in q]) == 1
     assert len(reads_of("workers", [q for q in statements if q.startswith("SELECT area ")])) == 1
+    assert len([q for q in statements if "FROM workers w LEFT JOIN worker_leave" in q]) == 1  # who covers
     assert not [q for q in statements if "pg_notify($1, $2)" in q]
     assert not [q for q in statements if q.startswith("INSERT INTO appointments")]  # with each assessment
 
@@ -304,3 +305,22 @@ async def test_a1_an_assessment_saved_over_a_stale_version_writes_nothing_and_a_
     assert tuple(stale) == ("W-1", True)
     assert tuple(current) == ("W-1", False)
     assert tuple(row) == ("lapsed", 2)
+
+
+async def test_a9_a_change_of_workers_or_leave_is_seen_by_the_same_transactions_next_assignment(
+    database_dsn: str,
+) -> None:
+    """Who covers a suite is read once per transaction, and read again after the transaction changes a worker
+    or their leave (a manager's change offers the queue to the worker in the same transaction)."""
+    async with migrated(database_dsn) as conn, conn.transaction():
+        uow = UnitOfWork(Writes(conn), Producer("referral", "referral.events.v1"))
+        assert await workers.covering(uow, SUITE) == []
+        ann = StaffMember("W-1", "Ann", "lambeth", (SUITE,), 4, (1, 2, 3, 4, 5))
+        await workers.put(uow, ann)
+        assert [w.worker_id for w in await workers.covering(uow, SUITE)] == ["W-1"]
+        await workers.add_leave(uow, "W-1", Leave(date(2010, 6, 7), date(2010, 6, 9)))
+        (covering,) = await workers.covering(uow, SUITE)
+        assert covering.leave == (Leave(date(2010, 6, 7), date(2010, 6, 9)),)
+        assert await workers.area_of(uow, "W-1") == "lambeth"
+        await workers.put(uow, StaffMember("W-1", "Ann", "camden", (SUITE,), 4, (1, 2, 3, 4, 5)))
+        assert await workers.area_of(uow, "W-1") == "camden"

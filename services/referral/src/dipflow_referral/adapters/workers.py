@@ -21,8 +21,20 @@ async def lock_assignments(uow: UnitOfWork) -> None:
     uow.memo[_ASSIGNING] = True
 
 
+_COVERING = "covering"
+
+
+def _forget_covering(uow: UnitOfWork) -> None:
+    for key in [k for k in uow.memo if isinstance(k, tuple) and k[0] == _COVERING]:
+        del uow.memo[key]
+
+
 async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
-    """The active workers covering ``suite``, with their leave."""
+    """The active workers covering ``suite``, with their leave; read once per suite per transaction (which holds
+    the assignment lock while it assigns; a change of workers or leave in it is seen)."""
+    key = (_COVERING, suite)
+    if key in uow.memo:
+        return list(uow.memo[key])
     rows = await uow.conn.fetch(
         "SELECT w.worker_id, w.suites, w.daily_capacity, w.working_weekdays, w.active, "
         "coalesce(array_agg(l.first_day) FILTER (WHERE l.id IS NOT NULL), '{}') AS firsts, "
@@ -31,7 +43,7 @@ async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
         "GROUP BY w.worker_id",
         suite,
     )
-    return [
+    found = [
         Worker(
             r["worker_id"],
             frozenset(r["suites"]),
@@ -42,6 +54,8 @@ async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
         )
         for r in rows
     ]
+    uow.memo[key] = found
+    return list(found)
 
 
 async def loads_between(
@@ -98,6 +112,7 @@ async def put(uow: UnitOfWork, worker: StaffMember) -> None:
         worker.active,
     )
     uow.memo[(_AREA, worker.worker_id)] = worker.area
+    _forget_covering(uow)
 
 
 async def add_leave(uow: UnitOfWork, worker_id: str, leave: Leave) -> None:
@@ -108,6 +123,7 @@ async def add_leave(uow: UnitOfWork, worker_id: str, leave: Leave) -> None:
         leave.last_day,
         leave.reason,
     )
+    _forget_covering(uow)
 
 
 async def staff(uow: UnitOfWork, area: str | None) -> list[StaffMember]:
