@@ -349,7 +349,29 @@ async def test_a9_nobody_free_puts_the_appointment_in_the_queue_and_alerts_the_m
         "lambeth",
         ("A9",),
     )
-    assert alert.due_at == a.initial.at and (clocks.UNASSIGNED, subject) in uow.scheduled
+    assert alert.due_at == a.initial.at
+    (escalation,) = [key for key in uow.scheduled if key[0] == clocks.ESCALATION]
+    assert escalation == (clocks.ESCALATION, f"{clocks.UNASSIGNED}|{subject}")
+
+
+@pytest.mark.parametrize("hours_ahead, escalated_in", [(72, 48), (12, 0)])
+async def test_a9_nobody_free_escalates_the_set_time_before_the_appointment_or_at_once_when_that_passed(
+    world: World, hours_ahead: int, escalated_in: int
+) -> None:
+    """The escalation is scheduled with the alert (no timer in between): 24 hours before the appointment, or
+    now when the appointment is sooner than that."""
+    uow = fake_uow()
+    await assessments.on_positive(uow, positive(), POLICY)
+    a = world.stored("D1")
+    before = datetime.now(UTC)
+    at = before + timedelta(hours=hours_ahead)
+    uow = fake_uow()
+    appointment = Appointment(at=at, place="office", worker_id=None)
+    await clocks.nobody_free(uow, a, "lambeth", Kind.follow_up, appointment, timedelta(hours=24))
+    ((kind, subject),) = list(uow.scheduled)
+    due, _ = uow.scheduled[(kind, subject)]
+    assert (kind, subject) == (clocks.ESCALATION, f"{clocks.UNASSIGNED}|{a.case_id}:follow_up")
+    assert before + timedelta(hours=escalated_in) <= due <= datetime.now(UTC) + timedelta(hours=escalated_in)
 
 
 async def test_a9_an_assignment_queues_the_first_attempt_of_the_team_webhook(world: World) -> None:

@@ -58,4 +58,5 @@ class ReferralSettings(ServiceSettings):
             day_ends=self.working_day_ends,
             slot_minutes=self.appointment_minutes,
             default_place=self.default_place,
+            unassigned_escalation_before=timedelta(hours=self.unassigned_escalation_hours),
         )

@@ -66,6 +66,8 @@ class AppointmentPolicy:
     day_ends: time = time(17, 0)
     slot_minutes: int = 60
     default_place: str = "the DIP office named on the notice"
+    unassigned_escalation_before: timedelta = timedelta(hours=24)
+    """A9: an appointment nobody could take is escalated to the managers this long before it."""
 
     def slots_per_day(self) -> int:
         minutes = (self.day_ends.hour * 60 + self.day_ends.minute) - (

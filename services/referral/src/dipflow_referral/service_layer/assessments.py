@@ -88,7 +88,7 @@ async def on_positive(uow: UnitOfWork, result: PositiveResult, policy: Appointme
         reason=proposal.reason,
     )
     await uow.emit(a.person_id, [(required, result.at)])
-    await assignment.announce(uow, a, area, Kind.initial, a.initial, result.at)
+    await assignment.announce(uow, a, area, Kind.initial, a.initial, result.at, policy=policy)
 
 
 async def on_confirmed_negative(uow: UnitOfWork, detention_id: str, drug: str, at: datetime) -> None:
@@ -121,7 +121,7 @@ async def on_sample_dispatched(
     changed = a.move_initial(new_at, proposal.worker_id, at)
     await _commit(uow, loaded, [changed] if changed else [])
     if proposal.worker_id != previous or proposal.worker_id is None:
-        await assignment.announce(uow, a, loaded.area, Kind.initial, a.initial, at, previous)
+        await assignment.announce(uow, a, loaded.area, Kind.initial, a.initial, at, previous, policy=policy)
 
 
 async def on_released(uow: UnitOfWork, detention_id: str, at: datetime) -> None:
@@ -215,7 +215,9 @@ async def impose(uow: UnitOfWork, cmd: Impose, check: AccessCheck, policy: Appoi
         a.initial.worker_id = slot.worker_id if slot else None
         imposed = replace(imposed, worker_id=a.initial.worker_id)
         if a.initial.worker_id != proposed_worker:
-            await assignment.announce(uow, a, loaded.area, Kind.initial, a.initial, cmd.at, proposed_worker)
+            await assignment.announce(
+                uow, a, loaded.area, Kind.initial, a.initial, cmd.at, proposed_worker, policy=policy
+            )
     await _commit(uow, loaded, [imposed])
     await uow.audit("assessment.impose", a.person_id, {"assessment_id": cmd.assessment_id})
     return loaded
@@ -291,7 +293,7 @@ async def decide_follow_up(
     decided = a.decide_follow_up(now, cmd.needed, appointment)
     await _commit(uow, loaded, [decided])
     if appointment is not None:
-        await assignment.announce(uow, a, loaded.area, Kind.follow_up, appointment, now)
+        await assignment.announce(uow, a, loaded.area, Kind.follow_up, appointment, now, policy=policy)
     await uow.audit("assessment.follow_up", a.person_id, {"needed": cmd.needed})
     return loaded
 
@@ -328,7 +330,7 @@ async def assign(uow: UnitOfWork, cmd: Assign, check: AccessCheck, policy: Appoi
     await assessments.save(uow, a, loaded.version)
     now = datetime.now(UTC)
     await assignment.announce(
-        uow, a, loaded.area, cmd.kind, appointment, now, previous, from_queue=previous is None
+        uow, a, loaded.area, cmd.kind, appointment, now, previous, policy=policy, from_queue=previous is None
     )
     await uow.audit("assessment.assign", a.person_id, {"worker_id": cmd.worker_id})
     return loaded

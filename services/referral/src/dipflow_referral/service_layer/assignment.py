@@ -104,6 +104,7 @@ async def announce(
     at: datetime,
     previous: str | None = None,
     *,
+    policy: AppointmentPolicy,
     from_queue: bool = False,
 ) -> None:
     """Tell the worker (their inbox, their team's webhook) and everyone else (an event) who has the appointment,
@@ -114,7 +115,7 @@ async def announce(
         reason = "no worker covering the suite has room that day"
         unassigned = wire.AssignmentUnassigned(**ids, kind=str(kind), suite=a.suite, area=area, reason=reason)
         await uow.emit(a.person_id, [(unassigned, at)])
-        await clocks.nobody_free(uow, a, area, kind, appointment)
+        await clocks.nobody_free(uow, a, area, kind, appointment, policy.unassigned_escalation_before)
         return
     if from_queue:
         await clocks.someone_took(uow, a, kind, worker_id)
@@ -174,7 +175,9 @@ async def reslot(
             moved += 1
         changed = a.give_to(w.kind, slot, now)
         await recording.commit(uow, a, version, area, [changed] if changed else [])
-        await announce(uow, a, area, w.kind, appointment, now, holder, from_queue=holder is None)
+        await announce(
+            uow, a, area, w.kind, appointment, now, holder, policy=policy, from_queue=holder is None
+        )
     return Reslotted(moved, queued)
 
 

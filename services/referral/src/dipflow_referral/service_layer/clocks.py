@@ -158,6 +158,8 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
             await uow.schedule(ESCALATION, f"{ATTENDANCE_OVERDUE}|{deadline.subject}", due)
 
     async def unassigned(uow: UnitOfWork, deadline: Deadline) -> None:
+        """The escalation of an unassigned appointment, for the deadlines that scheduled it from a timer (before
+        :func:`nobody_free` scheduled it itself)."""
         at = datetime.fromisoformat(deadline.payload["at"])
         escalate_at = max(at - policy.unassigned_escalation_before, datetime.now(UTC))
         await uow.schedule(ESCALATION, f"{UNASSIGNED}|{deadline.subject}", escalate_at)
@@ -212,10 +214,15 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
 
 
 async def nobody_free(
-    uow: UnitOfWork, a: RequiredAssessment, area: str, kind: Kind, appointment: Appointment
+    uow: UnitOfWork,
+    a: RequiredAssessment,
+    area: str,
+    kind: Kind,
+    appointment: Appointment,
+    escalate_before: timedelta,
 ) -> None:
-    """A9: no worker could take the appointment: the area's managers are told at once, and again (escalated) a
-    set time before it if it is still unassigned."""
+    """A9: no worker could take the appointment: the area's managers are told at once, and again (escalated)
+    ``escalate_before`` it (at once when that has passed) if it is still unassigned."""
     subject = _subject(a, kind)
     raised = await alerts.raise_alert(
         uow,
@@ -233,8 +240,8 @@ async def nobody_free(
         ),
     )
     if raised is not None:
-        payload = {"at": appointment.at.isoformat()}
-        await uow.schedule(UNASSIGNED, subject, datetime.now(UTC), payload)
+        escalate_at = max(appointment.at - escalate_before, datetime.now(UTC))
+        await uow.schedule(ESCALATION, f"{UNASSIGNED}|{subject}", escalate_at)
 
 
 async def someone_took(uow: UnitOfWork, a: RequiredAssessment, kind: Kind, worker_id: str) -> None:
