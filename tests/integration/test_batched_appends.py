@@ -356,3 +356,37 @@ async def test_a_batch_asks_whether_an_area_has_a_webhook_receiver_once_and_sees
             asked.append(await DELIVERIES.has_receiver(uow, "b"))
     assert asked == [False, False, False, False, True]
     assert len([q for q in statements if "FROM alert_receivers" in q]) == 2
+
+
+async def test_a_timer_pass_shares_what_its_deadlines_read_until_one_fails(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Four deadlines each ask whether an area has a webhook receiver: the second finds the first's answer; the
+    third notes something and fails, so the fourth reads again and finds nothing the third noted."""
+    from dipflow.alerts.store import DELIVERIES
+
+    async with service_pool.acquire() as conn:
+        for n in (1, 2, 3, 4):
+            due = datetime.now(UTC) - timedelta(minutes=10 - n)
+            await schedule_deadline(Writes(conn), "ask", f"S{n}", due)
+
+    seen: dict[int, object] = {}
+
+    async def ask(uow: UnitOfWork, deadline: Deadline) -> None:
+        n = int(deadline.subject[1:])
+        await DELIVERIES.has_receiver(uow, "a")
+        seen[n] = uow.memo.get("noted")
+        if n == 3:
+            uow.memo["noted"] = "by a handler that failed"
+            raise ValueError("this handler fails after reading")
+
+    statements: list[str] = []
+    async with service_pool.acquire() as conn:
+        loop = TimerLoop(
+            cast(asyncpg.Pool, _OneConnection(conn)), {"ask": ask}, producer=Producer("t", "t.a")
+        )
+        with conn.query_logger(lambda record: statements.append(record.query)):
+            assert await loop.fire_due() == 4
+    assert len([q for q in statements if "FROM alert_receivers" in q]) == 2
+    assert seen == {1: None, 2: None, 3: None, 4: None}
+    assert loop.fired == 3

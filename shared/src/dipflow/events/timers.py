@@ -218,7 +218,9 @@ class TimerLoop:
     async def fire_due(self) -> int:
         """One pass: fire what is due now, each deadline in its own savepoint, in one transaction whose outbox
         rows, audit rows and ``NOTIFY``s (of the deadlines that fired; none of one whose handler failed) are
-        written together at its end. Returns how many rows were claimed."""
+        written together at its end. The deadlines share one memo (what they read once per transaction, such
+        as whether an area has a webhook), forgotten when a handler fails or says try later, as its savepoint
+        is undone. Returns how many rows were claimed."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
@@ -244,6 +246,7 @@ class TimerLoop:
             opened = False
             for deadline in deadlines:
                 writes = Writes(conn, appends_at_end=True)
+                writes.memo = fired.memo  # what the deadlines fired so far read, unless one failed since
                 try:
                     if not opened:
                         await conn.execute("SAVEPOINT deadline")
@@ -254,6 +257,7 @@ class TimerLoop:
                     fired.take_appends(writes)
                     self.fired += 1
                 except TryLater:
+                    fired.memo.clear()
                     await conn.execute(_UNDONE)
                     await conn.execute(
                         "UPDATE deadlines SET due_at = now() + interval '1 second' WHERE id = $1", deadline.id
@@ -261,6 +265,7 @@ class TimerLoop:
                 except Exception as exc:
                     if is_transient(exc):
                         raise
+                    fired.memo.clear()
                     await conn.execute(_UNDONE)
                     log.error(
                         "deadline_handler_failed",
