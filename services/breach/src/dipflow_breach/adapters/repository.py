@@ -162,7 +162,9 @@ async def outcome_of_record(uow: UnitOfWork, record_id: str) -> Outcome | None:
 
 
 async def add_compliance(uow: UnitOfWork, order_id: str, entry: ComplianceEntry) -> None:
-    await uow.conn.execute(
+    """The record with its outcome; in a consumer's batch written with the batch's others (its reads of
+    outcomes are read ahead)."""
+    await uow.execute_unordered(
         "INSERT INTO compliance (order_id, record_id, kind, on_date, reason, result, decision, rule_ids, "
         "explanation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         order_id,
@@ -189,7 +191,9 @@ async def warning_days(uow: UnitOfWork, order_id: str) -> list[date]:
 
 
 async def add_warning(uow: UnitOfWork, order_id: str, warning: FormalWarning) -> None:
-    await uow.conn.execute(
+    """The warning; in a consumer's batch written with the batch's others (its reads of warning days are read
+    ahead)."""
+    await uow.execute_unordered(
         "INSERT INTO warnings (order_id, issued_on, reason, text) VALUES ($1, $2, $3, $4)",
         order_id,
         warning.issued_on,
