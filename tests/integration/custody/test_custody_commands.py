@@ -20,7 +20,9 @@ from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import CUSTODY_COMMANDS
 from dipflow.uow import Producer
 from dipflow_custody.contracts.bodies import BookIn
+from dipflow_custody.contracts.consumed import RequirementImposedView, RequirementProposedView
 from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
+from dipflow_custody.entrypoints import referral_events
 from dipflow_custody.entrypoints.commands import command_handler, read_ahead
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
@@ -294,3 +296,53 @@ async def test_a_batch_writes_the_detentions_it_books_in_together_at_its_end_and
     assert by_person[first]["state"]["warned_at"] is not None
     assert by_person[first]["state"]["sample_taken_at"] is not None
     assert len([q for q in statements if q.startswith("INSERT INTO detentions")]) == 1
+
+
+async def test_a1_a_batch_of_referrals_events_reads_its_detentions_once_and_writes_each_row_once(
+    infra: Infra, custody: httpx.AsyncClient, unique: str
+) -> None:
+    """Proposals and a settlement for two detentions in one batch of ``referral.events.v1``: one read of the
+    detentions, one write of each row, and each detention ends with what RA1 is still to serve."""
+    pids = [person(f"{unique}-{n}") for n in range(2)]
+    dids = []
+    for pid in pids:
+        booked = await custody.post("/v1/detentions", json=book_in_body(pid), headers=bearer())
+        dids.append(booked.json()["detention_id"])
+    payloads: list[tuple[str, EventPayload]] = [
+        (pids[0], RequirementProposedView(assessment_id="A-1", detention_id=dids[0])),
+        (pids[1], RequirementProposedView(assessment_id="A-2", detention_id=dids[1])),
+        (pids[0], RequirementProposedView(assessment_id="A-3", detention_id=dids[0])),
+        (pids[0], RequirementImposedView(assessment_id="A-1", detention_id=dids[0])),
+    ]
+    batch = [
+        Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), command(p, pid), p)
+        for n, (pid, p) in enumerate(payloads)
+    ]
+    statements: list[str] = []
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            with conn.query_logger(lambda record: statements.append(record.query)):
+                applied, _ = await apply_events(
+                    conn,
+                    "custody.referral",
+                    TopicPartition("t", 0),
+                    batch,
+                    referral_events.SUBSCRIPTION.handler,
+                    Producer("custody", "x"),
+                    referral_events.SUBSCRIPTION.prefetch,
+                )
+            updates = await conn.fetchval(
+                "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
+            )
+        rows = await pool.fetch(
+            "SELECT detention_id, state FROM detentions WHERE detention_id = ANY($1::text[])", dids
+        )
+    finally:
+        await pool.close()
+    assert applied == 4
+    assert sorted((r["detention_id"], sorted(r["state"]["ra1_to_serve"])) for r in rows) == sorted(
+        [(dids[0], ["A-3"]), (dids[1], ["A-2"])]
+    )
+    assert len([q for q in statements if "FROM detentions WHERE" in q]) == 1
+    assert updates == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dipflow.events import Envelope, EventPayload
 from dipflow.topics import REFERRAL_EVENTS
 from dipflow.uow import UnitOfWork
@@ -18,5 +20,14 @@ async def on_referral_event(uow: UnitOfWork, envelope: Envelope, payload: EventP
         await requirements.settled(uow, payload.detention_id, payload.assessment_id)
 
 
-SUBSCRIPTION = Subscription("referral", [REFERRAL_EVENTS.name], REFERRAL, on_referral_event)
+async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
+    """One read of the detentions the batch's events name."""
+    await requirements.read_ahead(
+        uow, [p.detention_id for _, p in events if isinstance(p, (RequirementProposedView, *SETTLED))]
+    )
+
+
+SUBSCRIPTION = Subscription(
+    "referral", [REFERRAL_EVENTS.name], REFERRAL, on_referral_event, prefetch=read_ahead
+)
 """Consumer group ``<service>.referral``."""
