@@ -13,18 +13,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import ConsumerRecord
-from aiokafka.structs import TopicPartition
 
 from dipflow.db.appends import Writes
-from dipflow.events import EventPayload
-from dipflow.events.consumer import Parsed, apply_events
-from dipflow.events.envelope import new_envelope
 from dipflow.uow import Producer, UnitOfWork
 from dipflow_breach.contracts.consumed import BookedInView, FailureNotifiedView
 from dipflow_breach.domain.arrests import ArrestPolicy, RequestArrest, Source
 from dipflow_breach.entrypoints.consumers import subscriptions
 from dipflow_breach.service_layer import arrests
+from tests.support.batches import Event, apply_batch
 
 pytestmark = pytest.mark.infra
 
@@ -49,7 +45,7 @@ async def _open_request(conn: asyncpg.Connection, person: str) -> None:
     await uow.flush()
 
 
-def _booked(person: str, arrested_at: datetime = ARRESTED_AT) -> tuple[str, EventPayload, datetime]:
+def _booked(person: str, arrested_at: datetime = ARRESTED_AT) -> Event:
     return (
         person,
         BookedInView(detention_id=f"B-{person}", arrested_at=arrested_at, home_area="lambeth"),
@@ -57,24 +53,9 @@ def _booked(person: str, arrested_at: datetime = ARRESTED_AT) -> tuple[str, Even
     )
 
 
-async def _apply(conn: asyncpg.Connection, events: list[tuple[str, EventPayload, datetime]]) -> None:
-    """``events`` (person, payload, when) applied as one batch of the events subscription, read ahead as it
-    reads them, in a transaction of their own."""
-    subscription = subscriptions(POLICY)[1]
-    batch = []
-    for n, (person, payload, at) in enumerate(events):
-        envelope = new_envelope(payload, person_id=person, producer="custody", occurred_at=at)
-        batch.append(Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), envelope, payload))
-    async with conn.transaction():
-        await apply_events(
-            conn,
-            "breach.events",
-            TopicPartition("t", 0),
-            batch,
-            subscription.handler,
-            Producer("breach", "x"),
-            subscription.prefetch,
-        )
+async def _apply(conn: asyncpg.Connection, events: list[Event]) -> None:
+    """``events`` applied as one batch of the events subscription, in a transaction of their own."""
+    await apply_batch(conn, subscriptions(POLICY)[1], events, producer="custody")
 
 
 async def _waits_or_ends(pool: asyncpg.Pool, conn: asyncpg.Connection, task: asyncio.Task[None]) -> None:

@@ -9,17 +9,13 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 import pytest
-from aiokafka import ConsumerRecord
-from aiokafka.structs import TopicPartition
 
 from dipflow.events import EventPayload
-from dipflow.events.consumer import Parsed, apply_events
-from dipflow.events.envelope import new_envelope
-from dipflow.uow import Producer
 from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
 from dipflow_breach.domain.arrests import ArrestPolicy
 from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_breach.entrypoints.consumers import subscriptions
+from tests.support.batches import apply_batch
 
 pytestmark = pytest.mark.infra
 
@@ -34,22 +30,9 @@ def _absence(order_id: str, record_id: str, on: str) -> ComplianceRecorded:
 
 
 async def _apply(conn: asyncpg.Connection, person: str, payloads: list[EventPayload]) -> None:
-    subscription = subscriptions(ArrestPolicy())[0]
     at = datetime(2008, 7, 1, 12, tzinfo=UTC)
-    batch = []
-    for n, payload in enumerate(payloads):
-        envelope = new_envelope(payload, person_id=person, producer="probation-lambeth", occurred_at=at)
-        batch.append(Parsed(ConsumerRecord("t", 0, n, 0, 0, None, b"", None, 0, 0, ()), envelope, payload))
-    async with conn.transaction():
-        await apply_events(
-            conn,
-            "breach.probation",
-            TopicPartition("t", 0),
-            batch,
-            subscription.handler,
-            Producer("breach", "breach.events.v1"),
-            subscription.prefetch,
-        )
+    events = [(person, payload, at) for payload in payloads]
+    await apply_batch(conn, subscriptions(ArrestPolicy())[0], events, producer="probation-lambeth")
 
 
 async def test_d1_d4_a_batch_reads_once_and_each_record_sees_what_the_ones_before_it_did(

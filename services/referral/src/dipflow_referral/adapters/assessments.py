@@ -190,42 +190,29 @@ async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
         uow.memo[_ahead(detention_id)] = found.get(detention_id)
 
 
-_APPOINTMENTS = """
+def _upsert_appointments(source: str, joined: str, first: int) -> str:
+    """The statement writing a document's appointments (see :func:`_appointments`) from parameters ``first``
+    on, for the assessment ``source`` (of the rows ``joined``)."""
+    active, kinds, workers, times, days, places = (f"${n}" for n in range(first, first + 6))
+    return f"""
 INSERT INTO appointments (assessment_id, kind, worker_id, at, day, place, active)
-SELECT {source}, k, w, t, d, p, {active} FROM {assessment}
+SELECT {source}, k, w, t, d, p, {active} FROM {joined}
     unnest({kinds}::text[], {workers}::text[], {times}::timestamptz[], {days}::date[], {places}::text[])
     AS u(k, w, t, d, p)
 ON CONFLICT (assessment_id, kind) DO UPDATE SET
     worker_id = EXCLUDED.worker_id, at = EXCLUDED.at, day = EXCLUDED.day, place = EXCLUDED.place,
     active = EXCLUDED.active
 """
+
+
 _INSERT = (
     "WITH assessment AS (INSERT INTO assessments (assessment_id, detention_id, person_id, suite, area, status, "
-    "state) VALUES ($1, $2, $3, $4, $5, $6, $7))"
-    + _APPOINTMENTS.format(
-        source="$1",
-        active="$8",
-        assessment="",
-        kinds="$9",
-        workers="$10",
-        times="$11",
-        days="$12",
-        places="$13",
-    )
+    "state) VALUES ($1, $2, $3, $4, $5, $6, $7))" + _upsert_appointments("$1", "", 8)
 )
 _SAVE = (
     "WITH saved AS (UPDATE assessments SET state = $2, status = $3, version = version + 1, updated_at = now() "
     "WHERE assessment_id = $1 AND version = $4 RETURNING assessment_id), synced AS ("
-    + _APPOINTMENTS.format(
-        source="s.assessment_id",
-        active="$5",
-        assessment="saved AS s,",
-        kinds="$6",
-        workers="$7",
-        times="$8",
-        days="$9",
-        places="$10",
-    )
+    + _upsert_appointments("s.assessment_id", "saved AS s,", 5)
     + ") SELECT count(*) FROM saved"
 )
 
