@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import openpyxl
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, Route, async_playwright, expect
 
 from dipflow.auth import Role
 from dipflow.devstack.keycloak import DEV_PASSWORD
@@ -542,8 +542,16 @@ async def test_liaison_pages_show_breach_cases_arrest_requests_and_bail_notices(
     # D4 recorded from the page, checked through the breach API
     case_row = cases.locator("tr", has_text=data.facts["order"])
     await case_row.get_by_label("Enforcement action").select_option("summons")
+
+    async def slow_reload(route: Route) -> None:  # the page reloading its cases slowly, as on a busy day
+        await asyncio.sleep(0.5)
+        await route.continue_()
+
+    # the outcome is announced once the page shows the new forms: the hearing typed next is not replaced
+    await page.route(re.compile(r"/v1/breach-cases\?"), slow_reload)
     await case_row.get_by_role("button", name="Record enforcement").click()
     await expect(page.locator("#announcer")).to_contain_text("Enforcement (summons) recorded")
+    assert await case_row.get_by_label("Enforcement action").count() == 0  # already the page after it
     await case_row.get_by_label("First hearing held on").fill("2008-09-20")
     await case_row.get_by_role("button", name="Record the hearing").click()
     await expect(page.locator("#announcer")).to_contain_text("The first hearing on")

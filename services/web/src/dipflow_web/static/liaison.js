@@ -118,14 +118,17 @@ function stepForms(c) {
   return h("div", {}, forms);
 }
 
+/** The page is shown as it now is before the outcome is announced: whoever acts on the announcement (a person,
+ * or a test) meets the new forms, not ones about to be replaced. */
 async function record(path, body, done, what) {
+  let message = done;
   try {
     await api("breach", path, { method: "POST", body });
-    say(done);
   } catch (error) {
-    say(describe(error, what));
+    message = describe(error, what);
   }
   await showAll();
+  say(message);
   document.dispatchEvent(new Event("dipflow:cases-changed"));
 }
 
@@ -144,15 +147,16 @@ function outcomeForm(b) {
     h("button", { type: "submit", class: "button small" }, "Record the decision"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    let message = `The court's decision for ${b.person_id} is recorded: ${words(outcome.value)}.`;
     try {
       await api("referral", `v1/bail-cases/${encodeURIComponent(b.detention_id)}/outcome`, {
         method: "POST", body: { outcome: outcome.value, court: court.value.trim(), decided_on: on.value },
       });
-      say(`The court's decision for ${b.person_id} is recorded: ${words(outcome.value)}.`);
     } catch (error) {
-      say(describe(error, `the court's decision for ${b.person_id}`));
+      message = describe(error, `the court's decision for ${b.person_id}`);
     }
     await showAll();
+    say(message);
   });
   return form;
 }
@@ -165,13 +169,14 @@ function breachForm(b) {
     h("button", { type: "submit", class: "button small secondary" }, "Record the breach"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    let message = `The breach of ${b.person_id}'s condition is recorded (B4): they may be arrested without warrant, and once arrested must be before a justice within 24 hours.`;
     try {
       await api("referral", `v1/bail-cases/${encodeURIComponent(b.detention_id)}/breach`, { method: "POST", body: { what: what.value.trim() } });
-      say(`The breach of ${b.person_id}'s condition is recorded (B4): they may be arrested without warrant, and once arrested must be before a justice within 24 hours.`);
     } catch (error) {
-      say(describe(error, `the breach for ${b.person_id}`));
+      message = describe(error, `the breach for ${b.person_id}`);
     }
     await showAll();
+    say(message);
   });
   return form;
 }
