@@ -23,8 +23,8 @@ function item(alert, service) {
         event.target.disabled = true;
         try {
           await api(service, `v1/alerts/${alert.alert_id}/acknowledge`, { method: "POST" });
-          say("Alert acknowledged.");
           await load();
+          say("Alert acknowledged.");
         } catch (error) {
           event.target.disabled = false;
           say(describe(error, "the alert"));

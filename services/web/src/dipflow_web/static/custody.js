@@ -20,9 +20,10 @@ function left(until) {
 
 async function act(row, action, body, done) {
   busy = true;
+  let message = null;
   try {
     await api("custody", `v1/detentions/${encodeURIComponent(row.detention.detention_id)}/${action}`, { method: "POST", body });
-    say(`${done} for ${row.name}.`);
+    message = `${done} for ${row.name}.`;
     problem(null);
   } catch (error) {
     problem(describe(error, `${words(action)} for ${row.name}`));
@@ -30,13 +31,15 @@ async function act(row, action, body, done) {
     busy = false;
     await load();
   }
+  if (message) say(message); // once the board shows it
 }
 
 async function serveRa1(row, assessmentId) {
   busy = true;
+  let message = null;
   try {
     await api("referral", `v1/assessments/${encodeURIComponent(assessmentId)}/impose`, { method: "POST", body: {} });
-    say(`RA1 served to ${row.name}: the required assessment is imposed.`);
+    message = `RA1 served to ${row.name}: the required assessment is imposed.`;
     problem(null);
   } catch (error) {
     problem(describe(error, `RA1 for ${row.name}`));
@@ -44,6 +47,7 @@ async function serveRa1(row, assessmentId) {
     busy = false;
     await load();
   }
+  if (message) say(message);
 }
 
 function stepControl(row, step) {

@@ -9,12 +9,14 @@ let suite = null;
 async function post(item, action, body, done) {
   try {
     await api("custody", `v1/detentions/${encodeURIComponent(item.detention_id)}/${action}`, { method: "POST", body });
-    say(done);
     problem(null);
   } catch (error) {
     problem(describe(error, `the decision for ${item.person_id}`));
+    await load();
+    return;
   }
   await load();
+  say(done); // once the page shows it
 }
 
 function decisionForm(item) {

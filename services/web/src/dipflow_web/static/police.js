@@ -29,14 +29,16 @@ function alertControl(r, alert) {
     class: "button small",
     "aria-label": `Acknowledge the request to arrest ${r.person_id}`,
     onclick: async () => {
+      let message = null;
       try {
         await api("breach", `v1/alerts/${encodeURIComponent(alert.alert_id)}/acknowledge`, { method: "POST" });
-        say(`You acknowledged the request to arrest ${r.person_id}.`);
+        message = `You acknowledged the request to arrest ${r.person_id}.`;
         problem(null);
       } catch (error) {
         problem(describe(error, "the acknowledgement"));
       }
       await load();
+      if (message) say(message);
     },
   }, label);
 }

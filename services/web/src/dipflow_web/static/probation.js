@@ -13,14 +13,16 @@ const DECISIONS = {
 };
 
 async function attempt(call, done, what) {
+  let message = null;
   try {
     const answer = await call();
-    say(typeof done === "function" ? done(answer) : done);
+    message = typeof done === "function" ? done(answer) : done;
     problem(null);
   } catch (error) {
     problem(describe(error, what));
   }
   await loadAll();
+  if (message) say(message); // once the page shows it
   document.dispatchEvent(new Event("dipflow:orders-changed"));
 }
 

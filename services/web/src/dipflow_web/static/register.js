@@ -6,14 +6,16 @@ import { api, ApiError, date, describe, h, problem, say, showList, table, words 
 const borough = document.getElementById("register-section").dataset.area;
 
 async function attempt(call, done, what) {
+  let message = null;
   try {
     const answer = await call();
-    say(typeof done === "function" ? done(answer) : done);
+    message = typeof done === "function" ? done(answer) : done;
     problem(null);
   } catch (error) {
     problem(describe(error, what));
   }
   await loadAll();
+  if (message) say(message); // once the page shows it
 }
 
 function endForm(period) {

@@ -8,17 +8,17 @@ const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 let workers = [];
 
 async function attempt(call, done, what) {
+  let message = null;
   try {
     const answer = await call();
-    say(typeof done === "function" ? done(answer) : done);
+    message = typeof done === "function" ? done(answer) : done;
     problem(null);
-    return true;
   } catch (error) {
     problem(describe(error, what));
-    return false;
-  } finally {
-    await loadAll();
   }
+  await loadAll();
+  if (message) say(message); // once the page shows it
+  return message !== null;
 }
 
 function assignControl(item) {
