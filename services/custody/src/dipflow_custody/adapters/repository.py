@@ -211,10 +211,7 @@ async def insert(uow: UnitOfWork, d: Detention, name: str, force: str, area: str
     doc = to_doc(d)
     key = _read_ahead(d.detention_id)
     args = (d.detention_id, d.person_id, name, d.suite, force, area, doc, d.booked_in_at)
-    if uow.writes.batched:
-        await uow.writes.execute_last(key, _INSERT, *args, kind="insert")
-    else:
-        await uow.conn.execute(_INSERT, *args)
+    await uow.writes.execute_last(key, _INSERT, *args, kind="insert")
     uow.memo[key] = (doc, 1, area)
 
 

@@ -219,13 +219,12 @@ _SAVE = (
 
 def _appointments(a: RequiredAssessment) -> tuple[Any, ...]:
     """The appointments table's columns for the document's appointments (loads, inboxes, unassigned queue),
-    written with the document in one statement. An appointment counts towards its worker's load unless the
-    requirement lapsed or ended (A1, A6, A7), which frees it."""
+    written with the document in one statement."""
     held = [
         (kind, x) for kind, x in ((Kind.initial, a.initial), (Kind.follow_up, a.follow_up)) if x is not None
     ]
     return (
-        a.status not in (Status.lapsed, Status.ended),
+        a.holds_slots,
         [str(kind) for kind, _ in held],
         [x.worker_id for _, x in held],
         [x.at for _, x in held],

@@ -22,19 +22,15 @@ async def lock_assignments(uow: UnitOfWork) -> None:
 
 
 _COVERING = "covering"
-
-
-def _forget_covering(uow: UnitOfWork) -> None:
-    for key in [k for k in uow.memo if isinstance(k, tuple) and k[0] == _COVERING]:
-        del uow.memo[key]
+"""The memo's workers covering each suite read in this transaction, by suite."""
 
 
 async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
     """The active workers covering ``suite``, with their leave; read once per suite per transaction (which holds
     the assignment lock while it assigns; a change of workers or leave in it is seen)."""
-    key = (_COVERING, suite)
-    if key in uow.memo:
-        return list(uow.memo[key])
+    known: dict[str, list[Worker]] = uow.memo.setdefault(_COVERING, {})
+    if suite in known:
+        return list(known[suite])
     rows = await uow.conn.fetch(
         "SELECT w.worker_id, w.suites, w.daily_capacity, w.working_weekdays, w.active, "
         "coalesce(array_agg(l.first_day) FILTER (WHERE l.id IS NOT NULL), '{}') AS firsts, "
@@ -54,7 +50,7 @@ async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
         )
         for r in rows
     ]
-    uow.memo[key] = found
+    known[suite] = found
     return list(found)
 
 
@@ -112,7 +108,7 @@ async def put(uow: UnitOfWork, worker: StaffMember) -> None:
         worker.active,
     )
     uow.memo[(_AREA, worker.worker_id)] = worker.area
-    _forget_covering(uow)
+    uow.memo.pop(_COVERING, None)
 
 
 async def add_leave(uow: UnitOfWork, worker_id: str, leave: Leave) -> None:
@@ -123,7 +119,7 @@ async def add_leave(uow: UnitOfWork, worker_id: str, leave: Leave) -> None:
         leave.last_day,
         leave.reason,
     )
-    _forget_covering(uow)
+    uow.memo.pop(_COVERING, None)
 
 
 async def staff(uow: UnitOfWork, area: str | None) -> list[StaffMember]:

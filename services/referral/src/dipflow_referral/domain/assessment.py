@@ -147,6 +147,12 @@ class RequiredAssessment:
             x.worker_id for x in (self.initial, self.follow_up) if x is not None and x.worker_id is not None
         }
 
+    @property
+    def holds_slots(self) -> bool:
+        """A9: its appointments count towards their workers' loads until the requirement lapses or ends (A1, A6,
+        A7), which frees them."""
+        return self.status not in (Status.lapsed, Status.ended)
+
     def appointment(self, kind: Kind) -> Appointment | None:
         return self.initial if kind is Kind.initial else self.follow_up
 
