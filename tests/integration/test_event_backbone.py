@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY as REGISTRY_METRICS
 
 from dipflow.db.appends import Writes, batched_writes
+from dipflow.events import EventPayload, EventRegistry, new_envelope
 from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.relay import OutboxRelay
@@ -50,12 +51,12 @@ async def effect_counts(pool: asyncpg.Pool) -> tuple[int, int]:
 
 
 def make_consumer(infra: Infra, pool: asyncpg.Pool, topic: str, group: str, **kw: Any) -> EventConsumer:
+    kw.setdefault("registry", REGISTRY)
     return EventConsumer(
         bootstrap=infra.kafka_bootstrap,
         pool=pool,
         group_id=group,
         topics=[topic],
-        registry=REGISTRY,
         handler=record_effect,
         producer=PRODUCER,
         **kw,
@@ -136,6 +137,70 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
         await eventually(lambda: _consumed(consumer, 2))
     assert saw_other == {0: True, 1: True}
     assert await effect_counts(service_pool) == (2, 2)
+
+
+class _ProbeSkipped(EventPayload):
+    """Another type of the probe's producer, which the consumer below does not model."""
+
+    event_type = "probe.noted"
+    topic = "probe"
+    sequence: int
+
+
+class _CountingPool:
+    """The real pool, counting the connections taken from it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.acquired = 0
+
+    def acquire(self) -> Any:
+        self.acquired += 1
+        return self.pool.acquire()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+
+async def test_a_batch_of_only_skipped_records_takes_no_connection_and_the_next_event_is_applied(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """Records of types the consumer passes over cost the database nothing (no connection, no empty
+    transaction), their offsets are still committed, and an event after them is applied."""
+    pool = _CountingPool(service_pool)
+    registry = EventRegistry(*REGISTRY, skip_other=("probe.",))
+    skipped = [
+        new_envelope(
+            _ProbeSkipped(sequence=i), person_id=f"P-{i}", producer="probe", occurred_at=datetime.now(UTC)
+        )
+        for i in range(24)
+    ]
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
+    await producer.start()
+    try:
+        for e in skipped:
+            await producer.send(event_topic, e.to_bytes(), key=e.key)
+        await producer.flush()
+        consumer = make_consumer(infra, pool, event_topic, f"g-{unique}", registry=registry)
+        async with running(consumer):
+            await eventually(lambda: _skipped(consumer, 24))
+            assert pool.acquired == 0
+            await eventually(lambda: _committed(consumer, 24))
+            event = sample_event(1)
+            await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key)
+            await eventually(lambda: _consumed(consumer, 1))
+    finally:
+        await producer.stop()
+    assert pool.acquired >= 1
+    assert await effect_counts(service_pool) == (1, 1)
+
+
+async def _skipped(consumer: EventConsumer, n: int) -> bool:
+    return consumer.skipped >= n
+
+
+async def _committed(consumer: EventConsumer, n: int) -> bool:
+    return sum(consumer._positions.values()) >= n
 
 
 async def test_a_batch_rolled_back_and_retried_is_counted_once(

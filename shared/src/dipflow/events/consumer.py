@@ -269,7 +269,11 @@ class EventConsumer:
     async def _apply_batch(
         self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
     ) -> list[DeadLetter]:
-        """Apply the whole batch in one transaction; on a handler error fall back to one event at a time."""
+        """Apply the whole batch in one transaction; on a handler error fall back to one event at a time. A batch
+        with nothing to apply (every record skipped or dead-lettered) touches no database: no connection, no
+        transaction."""
+        if not parsed and not tombstones:
+            return []
         backoff = Backoff()
         for attempt in range(self.db_retries_in_place + 1):
             try:
