@@ -3,12 +3,15 @@ many alerts the table holds, on a connection that prepared its statement while t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 import pytest
 
-from dipflow.alerts.store import resolve_all
+from dipflow.alerts.model import RaiseAlert
+from dipflow.alerts.store import DELIVERIES, WEBHOOK, raise_alert, receiver, resolve_all
 from dipflow.auth import Principal, Role
-from dipflow.db.appends import Writes
+from dipflow.db.appends import Writes, batched_writes
 from dipflow.uow import Producer, UnitOfWork
 
 pytestmark = pytest.mark.infra
@@ -72,3 +75,35 @@ async def test_resolving_several_alerts_is_one_round_trip_and_resolves_only_the_
     ]
     assert [tuple(r) for r in audits] == [("alert.resolve", "P-c1"), ("alert.resolve", "P-c1")]
     assert len([q for q in statements if q.startswith("UPDATE alerts")]) == 1
+
+
+async def test_an_alert_for_a_role_with_a_webhook_queues_its_delivery_with_the_batchs_writes(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """In a consumer's batch, the delivery of a raised alert and its first attempt are one queued statement:
+    nothing about the delivery is read back, and both are written when the batch is."""
+    statements: list[str] = []
+    async with service_pool.acquire() as conn:
+        async with conn.transaction(), batched_writes(conn) as writes:
+            uow = UnitOfWork(writes, Producer("t", "t.a"))
+            await DELIVERIES.set_receiver(
+                uow, receiver("referral_manager", "camden"), "https://m.example/h", "s"
+            )
+            with conn.query_logger(lambda record: statements.append(record.query)):
+                for n in range(2):
+                    raised = await raise_alert(
+                        uow,
+                        RaiseAlert(
+                            "unassigned", f"c{n}", "referral_manager", "camden", datetime.now(UTC), "x"
+                        ),
+                    )
+                    assert raised is not None
+            assert await conn.fetchval("SELECT count(*) FROM alert_deliveries") == 0
+        deliveries = await conn.fetch("SELECT id, alert_id::text FROM alert_deliveries ORDER BY id")
+        attempts = await conn.fetch("SELECT subject FROM deadlines WHERE kind = $1 ORDER BY id", WEBHOOK)
+    assert [q for q in statements if "alert_deliveries" in q] == []
+    assert [r["alert_id"] for r in deliveries] == [
+        RaiseAlert("unassigned", f"c{n}", "referral_manager", "camden", datetime.now(UTC), "x").alert_id
+        for n in range(2)
+    ]
+    assert [a["subject"] for a in attempts] == [f"{r['id']}:1" for r in deliveries]

@@ -782,7 +782,7 @@ async def test_a_delivery_pass_makes_its_attempts_side_by_side_and_records_each_
         DeliveryTable,
         TableDeliveries,
         delivery_loop,
-        queue_first_attempt,
+        queue_with_first_attempt,
     )
 
     in_flight, most, received = 0, 0, []
@@ -821,11 +821,12 @@ async def test_a_delivery_pass_makes_its_attempts_side_by_side_and_records_each_
         )
         uow = UnitOfWork(Writes(conn), PRODUCER)
         for _ in range(4):
-            key = await conn.fetchval(
+            await queue_with_first_attempt(
+                uow,
+                "hook",
                 "INSERT INTO hooks (delivery_id, area, body) VALUES ($1, 'camden', '{}') RETURNING id",
                 uuid.uuid4(),
             )
-            await queue_first_attempt(uow, "hook", str(key))
     store = TableDeliveries(DeliveryTable("hooks", "id", "hook_receivers", "given_up_at", "delivery_id"))
     loop = delivery_loop(service_pool, PRODUCER, "hook", store, retry_base_s=30, max_attempts=3)
     try:

@@ -2,7 +2,7 @@
 is fresh, a stable delivery id so a receiver can drop duplicates, and exponential backoff between attempts.
 
 One engine delivers every service's webhooks. A service queues the first attempt in the transaction that decides
-to notify (:func:`queue_first_attempt`), and keeps its deliveries in its own table behind a
+to notify (:func:`queue_with_first_attempt`), and keeps its deliveries in its own table behind a
 :class:`DeliveryStore`; :func:`delivery_handler` is the durable timer that makes each attempt and schedules the
 next, so a delivery survives restarts and a failing receiver never blocks other timers."""
 
@@ -26,6 +26,7 @@ import certifi
 import httpx
 import orjson
 
+from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.timers import Deadline, DeadlineHandler, TimerLoop
 from dipflow.logging import get_logger
 from dipflow.uow import Producer, UnitOfWork
@@ -205,9 +206,18 @@ class TableDeliveries:
             await self.on_given_up(uow, key, attempt)
 
 
-async def queue_first_attempt(uow: UnitOfWork, kind: str, key: str) -> None:
-    """The first attempt of delivery ``key``, due now, committed with the work that decided to send it."""
-    await uow.schedule(kind, f"{key}:1", datetime.now(UTC))
+async def queue_with_first_attempt(uow: UnitOfWork, kind: str, insert: str, *args: object) -> None:
+    """The delivery row that ``insert`` (an ``INSERT … RETURNING`` of the row's key) writes, and its first
+    attempt (timer ``kind``, subject ``<key>:1``) due now, committed with the work that decided to send it: one
+    statement queued with the transaction's other writes, nothing read back, so in a consumer's batch it costs
+    no round trip of its own."""
+    await uow.execute(
+        f"WITH delivery AS ({insert}) INSERT INTO deadlines (kind, subject, due_at) "
+        f"SELECT ${len(args) + 1}, d.key::text || ':1', now() FROM delivery AS d(key)",
+        *args,
+        kind,
+    )
+    await uow.notify(WAKE_CHANNEL, kind)
 
 
 def _attempt_of(deadline: Deadline) -> tuple[str, int]:

@@ -16,9 +16,11 @@ from dipflow_breach.service_layer.notifications import LIAISON_WEBHOOK
 pytestmark = pytest.mark.infra
 
 
-async def test_a_batchs_notices_are_written_with_its_other_writes_unless_their_area_has_a_webhook(
+async def test_a_batchs_notices_and_their_first_deliveries_are_written_with_its_other_writes(
     breach_pool: asyncpg.Pool,
 ) -> None:
+    """Every notice is queued with the batch's other writes, in order, and one for an area with a webhook
+    carries its first delivery attempt (naming its seq) in the same statement: the batch reads nothing back."""
     statements: list[str] = []
     async with breach_pool.acquire() as conn:
         async with conn.transaction(), batched_writes(conn) as writes:
@@ -27,16 +29,19 @@ async def test_a_batchs_notices_are_written_with_its_other_writes_unless_their_a
         async with conn.transaction(), batched_writes(conn) as writes:
             uow = UnitOfWork(writes, Producer("breach", "breach.events.v1"))
             with conn.query_logger(lambda record: statements.append(record.query)):
-                for n, area in enumerate(["lambeth", "camden", "lambeth", "lambeth"]):
+                for n, area in enumerate(["lambeth", "camden", "lambeth", "camden"]):
                     await notifications.notify(uow, Notice(f"kind-{n}", area, f"P-{n}", {"n": n}))
-                assert await conn.fetchval("SELECT count(*) FROM notifications WHERE area = 'lambeth'") == 0
+            assert await conn.fetchval("SELECT count(*) FROM notifications") == 0
         rows = await conn.fetch("SELECT seq, area, kind FROM notifications ORDER BY seq")
-        deliveries = await conn.fetch("SELECT subject FROM deadlines WHERE kind = $1", LIAISON_WEBHOOK)
-    assert [(r["area"], r["kind"]) for r in rows if r["area"] == "lambeth"] == [
+        deliveries = await conn.fetch(
+            "SELECT subject FROM deadlines WHERE kind = $1 ORDER BY id", LIAISON_WEBHOOK
+        )
+    assert [(r["area"], r["kind"]) for r in rows] == [
         ("lambeth", "kind-0"),
+        ("camden", "kind-1"),
         ("lambeth", "kind-2"),
-        ("lambeth", "kind-3"),
+        ("camden", "kind-3"),
     ]
     camden = [r["seq"] for r in rows if r["area"] == "camden"]
-    assert [d["subject"] for d in deliveries] == [f"{camden[0]}:1"]
-    assert len([q for q in statements if "RETURNING seq" in q]) == 1
+    assert [d["subject"] for d in deliveries] == [f"{seq}:1" for seq in camden]
+    assert [q for q in statements if "notifications" in q] == []

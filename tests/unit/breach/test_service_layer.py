@@ -160,10 +160,13 @@ class FakeFeed:
     def __init__(self, webhooks: Iterable[str] = ()) -> None:
         self.notices: list[Notice] = []
         self.webhooks = set(webhooks)
+        self.first_attempts: list[tuple[str, str]] = []
+        """(timer kind, subject) of each delivery queued with its notice."""
 
-    async def add(self, uow: FakeUnitOfWork, notice: Notice, *, placed: bool) -> int | None:
+    async def add(self, uow: FakeUnitOfWork, notice: Notice, *, delivered_by: str | None = None) -> None:
         self.notices.append(notice)
-        return len(self.notices) if placed else None
+        if delivered_by is not None:
+            self.first_attempts.append((delivered_by, f"{len(self.notices)}:1"))
 
     async def has_webhook(self, uow: FakeUnitOfWork, area: str) -> bool:
         return area in self.webhooks
@@ -541,4 +544,4 @@ async def test_every_notice_goes_into_the_feed_and_a_webhook_attempt_is_queued_w
     await notifications.notify(uow, Notice("warning", "camden", PERSON, {}))
 
     assert [n.area for n in feed.notices] == ["lambeth", "camden"]
-    assert list(uow.scheduled) == [(LIAISON_WEBHOOK, "1:1")]
+    assert feed.first_attempts == [(LIAISON_WEBHOOK, "1:1")]

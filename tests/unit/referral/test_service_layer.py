@@ -62,6 +62,7 @@ class World:
     """worker id -> area"""
     webhooks: set[str] = field(default_factory=set)
     deliveries: list[tuple[str, TeamAssignment]] = field(default_factory=list)
+    first_attempts: list[tuple[str, str]] = field(default_factory=list)
     woken: list[tuple[str, str]] = field(default_factory=list)
     served: list[tuple[str, str]] = field(default_factory=list)
     attendances: list[tuple[str, AttendanceRecorded]] = field(default_factory=list)
@@ -184,11 +185,10 @@ class FakeWebhooks:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    async def queue(self, uow: FakeUnitOfWork, area: str, body: TeamAssignment) -> str | None:
-        if area not in self.world.webhooks:
-            return None
-        self.world.deliveries.append((area, body))
-        return str(len(self.world.deliveries))
+    async def queue(self, uow: FakeUnitOfWork, area: str, body: TeamAssignment, *, delivered_by: str) -> None:
+        if area in self.world.webhooks:
+            self.world.deliveries.append((area, body))
+            self.world.first_attempts.append((delivered_by, f"{len(self.world.deliveries)}:1"))
 
 
 class FakeInbox:
@@ -380,7 +380,7 @@ async def test_a9_an_assignment_queues_the_first_attempt_of_the_team_webhook(wor
     await assessments.on_positive(uow, positive(), POLICY)
     ((area, body),) = world.deliveries
     assert (area, body.worker_id, body.assessment_id) == ("lambeth", "W1", assessment_id("D1"))
-    assert list(uow.scheduled) == [(assignment.WEBHOOK, "1:1")]
+    assert world.first_attempts == [(assignment.WEBHOOK, "1:1")]
 
 
 # -- A9: leave, the queue, a manager's choice ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ import asyncpg
 from dipflow.alerts.model import Alert, AlertState, RaiseAlert, alert_id, check_acknowledge
 from dipflow.errors import NotFound
 from dipflow.uow import UnitOfWork
-from dipflow.webhooks import DeliveryTable, TableDeliveries, queue_first_attempt
+from dipflow.webhooks import DeliveryTable, TableDeliveries, queue_with_first_attempt
 
 WEBHOOK = "alert-webhook"
 """The timer kind of alert deliveries (one loop per service, :func:`dipflow.webhooks.delivery_loop`)."""
@@ -61,14 +61,15 @@ async def _deliver(uow: UnitOfWork, alert: Alert, event: str) -> None:
     key = receiver(alert.role, alert.area)
     if not await DELIVERIES.has_receiver(uow, key):
         return
-    delivery = await uow.conn.fetchval(
+    await queue_with_first_attempt(
+        uow,
+        WEBHOOK,
         "INSERT INTO alert_deliveries (delivery_id, alert_id, area, body) VALUES ($1, $2, $3, $4) RETURNING id",
         uuid.uuid4(),
         uuid.UUID(alert.alert_id),
         key,
         webhook_body(alert, event),
     )
-    await queue_first_attempt(uow, WEBHOOK, str(delivery))
 
 
 async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> Alert | None:

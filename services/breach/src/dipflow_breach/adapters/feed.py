@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 import asyncpg
 
 from dipflow.uow import UnitOfWork
-from dipflow.webhooks import DeliveryTable
+from dipflow.webhooks import DeliveryTable, queue_with_first_attempt
 from dipflow_breach.domain.notices import Notice, Notification
 
 _ADD = "INSERT INTO notifications (notification_id, area, person_id, kind, body) VALUES ($1, $2, $3, $4, $5)"
 
 
-async def add(uow: UnitOfWork, notice: Notice, *, placed: bool) -> int | None:
-    """The notice in its area's feed, under a new stable id: its place in the feed (seq) when ``placed`` (for
-    a delivery that names it); otherwise queued with the transaction's other writes (a consumer's batch writes
-    them together, in the order queued, so an area's feed keeps the order of its notices) and None."""
+async def add(uow: UnitOfWork, notice: Notice, *, delivered_by: str | None = None) -> None:
+    """The notice in its area's feed, under a new stable id, queued with the transaction's other writes (a
+    consumer's batch writes them together, in the order queued, so an area's feed keeps the order of its
+    notices); with ``delivered_by`` (a delivery timer's kind) also its first delivery attempt, naming its place
+    in the feed (seq), in the same statement."""
     notification_id = uuid.uuid4()
     values = (
         notification_id,
@@ -27,11 +28,10 @@ async def add(uow: UnitOfWork, notice: Notice, *, placed: bool) -> int | None:
         notice.kind,
         notice.message(str(notification_id), datetime.now(UTC)),
     )
-    if not placed:
+    if delivered_by is None:
         await uow.execute(_ADD, *values)
-        return None
-    seq: int = await uow.conn.fetchval(_ADD + " RETURNING seq", *values)
-    return seq
+    else:
+        await queue_with_first_attempt(uow, delivered_by, _ADD + " RETURNING seq", *values)
 
 
 async def has_webhook(uow: UnitOfWork, area: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dipflow.uow import UnitOfWork
-from dipflow.webhooks import Attempt, TableDeliveries, queue_first_attempt
+from dipflow.webhooks import Attempt, TableDeliveries
 from dipflow_breach.adapters import feed
 from dipflow_breach.contracts.events import NotificationDeadLettered
 from dipflow_breach.domain.notices import Notice, Notification
@@ -19,11 +19,8 @@ LIAISON_WEBHOOK = "breach.liaison_webhook"
 
 async def notify(uow: UnitOfWork, notice: Notice) -> None:
     """The notice in its area's feed, and its first delivery attempt queued where the area has a webhook."""
-    if not await feed.has_webhook(uow, notice.area):
-        await feed.add(uow, notice, placed=False)
-        return
-    seq = await feed.add(uow, notice, placed=True)
-    await queue_first_attempt(uow, LIAISON_WEBHOOK, str(seq))
+    webhook = await feed.has_webhook(uow, notice.area)
+    await feed.add(uow, notice, delivered_by=LIAISON_WEBHOOK if webhook else None)
 
 
 async def set_webhook(uow: UnitOfWork, area: str, url: str, secret: str) -> None:

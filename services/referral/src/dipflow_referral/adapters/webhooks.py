@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dipflow.uow import UnitOfWork
-from dipflow.webhooks import DeliveryTable, TableDeliveries
+from dipflow.webhooks import DeliveryTable, TableDeliveries, queue_with_first_attempt
 from dipflow_referral.contracts.webhooks import TeamAssignment
 
 
@@ -26,16 +26,20 @@ async def set_for_team(uow: UnitOfWork, area: str, url: str, secret: str) -> Non
     await TEAMS.set_receiver(uow, area, url, secret)
 
 
-async def queue(uow: UnitOfWork, area: str, body: TeamAssignment) -> str | None:
-    """A delivery to the team of ``area`` when it has a webhook: its key, else None. The body is kept as it will
-    be sent (times as ISO 8601 with their offset)."""
+async def queue(uow: UnitOfWork, area: str, body: TeamAssignment, *, delivered_by: str) -> None:
+    """A delivery to the team of ``area`` when it has a webhook, with its first attempt (a ``delivered_by``
+    timer), queued with the transaction's other writes. The body is kept as it will be sent (times as ISO 8601
+    with their offset)."""
     if not await TEAMS.has_receiver(uow, area):
-        return None
+        return
     stored = {**body.model_dump(mode="json"), "appointment_at": body.appointment_at.isoformat()}
-    delivery = await uow.conn.fetchval(
-        "INSERT INTO webhook_deliveries (area, body) VALUES ($1, $2) RETURNING id", area, stored
+    await queue_with_first_attempt(
+        uow,
+        delivered_by,
+        "INSERT INTO webhook_deliveries (area, body) VALUES ($1, $2) RETURNING id",
+        area,
+        stored,
     )
-    return str(delivery)
 
 
 async def recent(uow: UnitOfWork, area: str) -> list[Delivery]:

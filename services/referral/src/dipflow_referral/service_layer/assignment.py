@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from dipflow.errors import NotFound
 from dipflow.uow import UnitOfWork
-from dipflow.webhooks import queue_first_attempt
 from dipflow.working_days import london_day
 from dipflow_referral.adapters import assessments, inbox, webhooks, workers
 from dipflow_referral.adapters.assessments import Waiting
@@ -140,9 +139,7 @@ async def announce(
         suite=a.suite,
         reassigned=previous is not None,
     )
-    delivery = await webhooks.queue(uow, team, body)
-    if delivery is not None:
-        await queue_first_attempt(uow, WEBHOOK, delivery)
+    await webhooks.queue(uow, team, body, delivered_by=WEBHOOK)
 
 
 async def reslot(
