@@ -25,12 +25,18 @@ from dipflow_custody.domain.eligibility import InspectorDecision
 __all__ = ["ConcurrentChange", "from_doc", "insert", "load", "save", "to_doc"]
 
 
-def _t(v: datetime | None) -> str | None:
-    return v.isoformat() if v else None
-
-
-def _dt(v: str | None) -> datetime | None:
+def _dt(v: datetime | str | None) -> datetime | None:
+    """A time of a document: a datetime as :func:`to_doc` leaves it (and this transaction's memo keeps it), or
+    the ISO 8601 text with its offset that the jsonb column holds (orjson writes a datetime so)."""
+    if isinstance(v, datetime):
+        return v
     return datetime.fromisoformat(v) if v else None
+
+
+def _at(v: datetime | str) -> datetime:
+    at = _dt(v)
+    assert at is not None
+    return at
 
 
 def _authorisation_doc(a: Authorisation | None) -> dict[str, Any] | None:
@@ -41,11 +47,11 @@ def _authorisation_doc(a: Authorisation | None) -> dict[str, Any] | None:
         "by": a.by,
         "rank": a.rank,
         "grounds": a.grounds,
-        "at": a.at.isoformat(),
+        "at": a.at,
         "oral": a.oral,
-        "written_confirmed_at": _t(a.written_confirmed_at),
+        "written_confirmed_at": a.written_confirmed_at,
         "written_confirmed_by": a.written_confirmed_by,
-        "person_told_at": _t(a.person_told_at),
+        "person_told_at": a.person_told_at,
         "written_confirmation": a.written_confirmation,
     }
 
@@ -53,14 +59,12 @@ def _authorisation_doc(a: Authorisation | None) -> dict[str, Any] | None:
 def _authorisation(doc: dict[str, Any], booked_in_at: datetime) -> Authorisation | None:
     a = doc.get("authorisation")
     if a is not None:
-        at = _dt(a["at"])
-        assert at is not None
         return Authorisation(
             InspectorDecision(a["decision"]),
             a["by"],
             a["rank"],
             a["grounds"],
-            at,
+            _at(a["at"]),
             a["oral"],
             _dt(a["written_confirmed_at"]),
             a["written_confirmed_by"],
@@ -78,8 +82,8 @@ def to_doc(d: Detention) -> dict[str, Any]:
         "date_of_birth": d.date_of_birth.isoformat(),
         "home_area": d.home_area,
         "suite": d.suite,
-        "arrested_at": _t(d.arrested_at),
-        "booked_in_at": _t(d.booked_in_at),
+        "arrested_at": d.arrested_at,
+        "booked_in_at": d.booked_in_at,
         "is_ppo": d.is_ppo,
         "offences": [
             {
@@ -88,7 +92,7 @@ def to_doc(d: Detention) -> dict[str, Any]:
                 "attempt": o.attempt,
                 "drug": o.drug,
                 "drug_class": o.drug_class,
-                "added_at": _t(o.added_at),
+                "added_at": o.added_at,
                 "statute": o.statute,
                 "section": o.section,
                 "title": o.title,
@@ -99,12 +103,12 @@ def to_doc(d: Detention) -> dict[str, Any]:
             }
             for o in d.offences
         ],
-        "charged_at": _t(d.charged_at),
+        "charged_at": d.charged_at,
         "charged_codes": sorted(d.charged_codes),
         "authorisation": _authorisation_doc(d.authorisation),
-        "adult_arrived_at": _t(d.adult_arrived_at),
-        "warned_at": _t(d.warned_at),
-        "sample_taken_at": _t(d.sample_taken_at),
+        "adult_arrived_at": d.adult_arrived_at,
+        "warned_at": d.warned_at,
+        "sample_taken_at": d.sample_taken_at,
         "sample_type": d.sample_type,
         "results": {
             k: {
@@ -116,16 +120,14 @@ def to_doc(d: Detention) -> dict[str, Any]:
             }
             for k, r in d.results.items()
         },
-        "refused_at": _t(d.refused_at),
-        "released_at": _t(d.released_at),
+        "refused_at": d.refused_at,
+        "released_at": d.released_at,
         "release_kind": str(d.release_kind) if d.release_kind else None,
         "sample_window_closed": d.sample_window_closed,
         "confirmations": {k: str(v) for k, v in d.confirmations.items()},
-        "disposals": {
-            k: {"disposal": str(v.disposal), "at": v.at.isoformat()} for k, v in d.disposals.items()
-        },
-        "dispatched_at": _t(d.dispatched_at),
-        "confirmation_due_at": _t(d.confirmation_due_at),
+        "disposals": {k: {"disposal": str(v.disposal), "at": v.at} for k, v in d.disposals.items()},
+        "dispatched_at": d.dispatched_at,
+        "confirmation_due_at": d.confirmation_due_at,
         "confirmation_overdue": d.confirmation_overdue,
         "ra1_to_serve": sorted(d.ra1_to_serve),
     }
@@ -187,7 +189,7 @@ def from_doc(doc: dict[str, Any]) -> Detention:
         sample_window_closed=doc.get("sample_window_closed"),
         confirmations={k: ResultValue(v) for k, v in doc.get("confirmations", {}).items()},
         disposals={
-            k: OffenceDisposal(Disposal(v["disposal"]), datetime.fromisoformat(v["at"]))
+            k: OffenceDisposal(Disposal(v["disposal"]), _at(v["at"]))
             for k, v in doc.get("disposals", {}).items()
         },
         dispatched_at=_dt(doc.get("dispatched_at")),
