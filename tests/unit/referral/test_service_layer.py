@@ -350,28 +350,53 @@ async def test_a9_nobody_free_puts_the_appointment_in_the_queue_and_alerts_the_m
         ("A9",),
     )
     assert alert.due_at == a.initial.at
-    (escalation,) = [key for key in uow.scheduled if key[0] == clocks.ESCALATION]
-    assert escalation == (clocks.ESCALATION, f"{clocks.UNASSIGNED}|{subject}")
+    # the appointment (2008) is sooner than the escalation's 24 hours: escalated at once, no timer left
+    assert (uow.alerts[(kind, subject)].state, uow.alerts[(kind, subject)].role) == (
+        "escalated",
+        "referral_manager",
+    )
+    assert [key for key in uow.scheduled if key[0] == clocks.ESCALATION] == []
 
 
-@pytest.mark.parametrize("hours_ahead, escalated_in", [(72, 48), (12, 0)])
-async def test_a9_nobody_free_escalates_the_set_time_before_the_appointment_or_at_once_when_that_passed(
-    world: World, hours_ahead: int, escalated_in: int
+async def test_a9_nobody_free_schedules_the_escalation_the_set_time_before_the_appointment(
+    world: World,
 ) -> None:
-    """The escalation is scheduled with the alert (no timer in between): 24 hours before the appointment, or
-    now when the appointment is sooner than that."""
+    """The escalation is scheduled with the alert (no timer in between), 24 hours before the appointment."""
     uow = fake_uow()
     await assessments.on_positive(uow, positive(), POLICY)
     a = world.stored("D1")
-    before = datetime.now(UTC)
-    at = before + timedelta(hours=hours_ahead)
+    at = datetime.now(UTC) + timedelta(hours=72)
     uow = fake_uow()
-    appointment = Appointment(at=at, place="office", worker_id=None)
-    await clocks.nobody_free(uow, a, "lambeth", Kind.follow_up, appointment, timedelta(hours=24))
+    await clocks.nobody_free(
+        uow, a, "lambeth", Kind.follow_up, Appointment(at, "office", None), timedelta(hours=24)
+    )
     ((kind, subject),) = list(uow.scheduled)
     due, _ = uow.scheduled[(kind, subject)]
     assert (kind, subject) == (clocks.ESCALATION, f"{clocks.UNASSIGNED}|{a.case_id}:follow_up")
-    assert before + timedelta(hours=escalated_in) <= due <= datetime.now(UTC) + timedelta(hours=escalated_in)
+    assert due == at - timedelta(hours=24)
+    assert uow.alerts[(clocks.UNASSIGNED, f"{a.case_id}:follow_up")].state == "open"
+
+
+async def test_a9_nobody_free_escalates_in_the_same_work_when_the_set_time_before_the_appointment_passed(
+    world: World,
+) -> None:
+    """An appointment sooner than 24 hours away: the managers are told and the alert escalated at once, in the
+    same unit of work, with no timer left to fire."""
+    uow = fake_uow()
+    await assessments.on_positive(uow, positive(), POLICY)
+    a = world.stored("D1")
+    at = datetime.now(UTC) + timedelta(hours=12)
+    uow = fake_uow()
+    await clocks.nobody_free(
+        uow, a, "lambeth", Kind.follow_up, Appointment(at, "office", None), timedelta(hours=24)
+    )
+    alert = uow.alerts[(clocks.UNASSIGNED, f"{a.case_id}:follow_up")]
+    assert (alert.state, alert.role, alert.raised.role) == (
+        "escalated",
+        "referral_manager",
+        "referral_manager",
+    )
+    assert list(uow.scheduled) == []
 
 
 async def test_a9_an_assignment_queues_the_first_attempt_of_the_team_webhook(world: World) -> None:

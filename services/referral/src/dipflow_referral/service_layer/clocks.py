@@ -222,7 +222,8 @@ async def nobody_free(
     escalate_before: timedelta,
 ) -> None:
     """A9: no worker could take the appointment: the area's managers are told at once, and again (escalated)
-    ``escalate_before`` it (at once when that has passed) if it is still unassigned."""
+    ``escalate_before`` it if it is still unassigned; when that time has passed already, escalated in this
+    same unit of work (no timer to wait for)."""
     subject = _subject(a, kind)
     raised = await alerts.raise_alert(
         uow,
@@ -239,8 +240,12 @@ async def nobody_free(
             case_id=a.case_id,
         ),
     )
-    if raised is not None:
-        escalate_at = max(appointment.at - escalate_before, datetime.now(UTC))
+    if raised is None:
+        return
+    escalate_at = appointment.at - escalate_before
+    if escalate_at <= datetime.now(UTC):
+        await alerts.escalate(uow, UNASSIGNED, subject, to_role=str(ESCALATE_TO[UNASSIGNED]))
+    else:
         await uow.schedule(ESCALATION, f"{UNASSIGNED}|{subject}", escalate_at)
 
 
