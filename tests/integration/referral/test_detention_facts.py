@@ -324,3 +324,35 @@ async def test_a9_a_change_of_workers_or_leave_is_seen_by_the_same_transactions_
         assert await workers.area_of(uow, "W-1") == "lambeth"
         await workers.put(uow, StaffMember("W-1", "Ann", "camden", (SUITE,), 4, (1, 2, 3, 4, 5)))
         assert await workers.area_of(uow, "W-1") == "camden"
+
+
+async def test_a9_an_unassigned_appointment_due_for_escalation_is_escalated_at_its_batchs_end_unless_answered(
+    database_dsn: str, unique: str
+) -> None:
+    """Nobody covers the suite, and both initial appointments (2010) are sooner than the escalation's 24 hours:
+    the managers' alert of the first is escalated in the batch's own transaction, with no timer left; the
+    second's, answered later in the same batch (the person released, the requirement lapsed), stays resolved
+    and is never escalated."""
+    person, kept, lapsed = f"L-{unique.upper()}", f"D-{unique}-1", f"D-{unique}-2"
+    async with migrated(database_dsn) as conn:
+        at = datetime(2010, 6, 7, 10, tzinfo=UTC)
+        applied = await apply_batch(
+            conn,
+            person,
+            [(positive(kept, "heroin"), at), (positive(lapsed, "heroin"), at), (released(lapsed), at)],
+        )
+        rows = await conn.fetch(
+            "SELECT a.detention_id, al.state, al.escalated_at IS NOT NULL AS escalated FROM alerts al "
+            "JOIN assessments a ON a.assessment_id::text = al.case_id WHERE al.kind = 'appointment-unassigned'"
+        )
+        timers = await conn.fetchval(
+            "SELECT count(*) FROM deadlines WHERE kind = 'referral-alert-escalation'"
+        )
+        audits = await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'alert.%' ORDER BY id")
+    assert applied[0] == 3
+    assert sorted((r["detention_id"], r["state"], r["escalated"]) for r in rows) == [
+        (kept, "escalated", True),
+        (lapsed, "resolved", False),
+    ]
+    assert timers == 0
+    assert [a["action"] for a in audits].count("alert.escalate") == 1

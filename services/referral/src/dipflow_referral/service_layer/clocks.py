@@ -222,8 +222,8 @@ async def nobody_free(
     escalate_before: timedelta,
 ) -> None:
     """A9: no worker could take the appointment: the area's managers are told at once, and again (escalated)
-    ``escalate_before`` it if it is still unassigned; when that time has passed already, escalated in this
-    same unit of work (no timer to wait for)."""
+    ``escalate_before`` it if it is still unassigned; when that time has passed already, escalated in the same
+    transaction once its batch's events are all handled (no timer to wait for)."""
     subject = _subject(a, kind)
     raised = await alerts.raise_alert(
         uow,
@@ -243,10 +243,17 @@ async def nobody_free(
     if raised is None:
         return
     escalate_at = appointment.at - escalate_before
-    if escalate_at <= datetime.now(UTC):
-        await alerts.escalate(uow, UNASSIGNED, subject, to_role=str(ESCALATE_TO[UNASSIGNED]))
-    else:
+    if escalate_at > datetime.now(UTC):
         await uow.schedule(ESCALATION, f"{UNASSIGNED}|{subject}", escalate_at)
+    else:
+        await uow.at_end((ESCALATION, UNASSIGNED), (uow, subject), _escalate_unassigned)
+
+
+async def _escalate_unassigned(items: list[tuple[UnitOfWork, str]]) -> None:
+    """The escalations of unassigned appointments already due (A9), once the batch's events are all handled:
+    an alert its later events answered (assigned, attended, lapsed) is resolved and stays so."""
+    for uow, subject in items:
+        await alerts.escalate(uow, UNASSIGNED, subject, to_role=str(ESCALATE_TO[UNASSIGNED]))
 
 
 async def someone_took(uow: UnitOfWork, a: RequiredAssessment, kind: Kind, worker_id: str) -> None:
