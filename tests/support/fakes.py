@@ -142,6 +142,11 @@ async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) ->
     return found
 
 
+async def escalate_all(works: Sequence[tuple[UnitOfWork, str, str]], *, to_role: str) -> list[RaisedAlert]:
+    escalated = [await escalate(uow, kind, subject, to_role=to_role) for uow, kind, subject in works]
+    return [alert for alert in escalated if alert is not None]
+
+
 async def resolve(
     uow: UnitOfWork, kind: str, subject: str, *, resolution: str, by: str | None = None
 ) -> bool:

@@ -13,5 +13,6 @@ from tests.support import fakes
 def alerts_on_the_fake_unit_of_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "raise_alert", fakes.raise_alert)
     monkeypatch.setattr(store, "escalate", fakes.escalate)
+    monkeypatch.setattr(store, "escalate_all", fakes.escalate_all)
     monkeypatch.setattr(store, "resolve", fakes.resolve)
     monkeypatch.setattr(store, "resolve_all", fakes.resolve_all)

@@ -329,17 +329,24 @@ async def test_a9_a_change_of_workers_or_leave_is_seen_by_the_same_transactions_
 async def test_a9_an_unassigned_appointment_due_for_escalation_is_escalated_at_its_batchs_end_unless_answered(
     database_dsn: str, unique: str
 ) -> None:
-    """Nobody covers the suite, and both initial appointments (2010) are sooner than the escalation's 24 hours:
-    the managers' alert of the first is escalated in the batch's own transaction, with no timer left; the
-    second's, answered later in the same batch (the person released, the requirement lapsed), stays resolved
-    and is never escalated."""
-    person, kept, lapsed = f"L-{unique.upper()}", f"D-{unique}-1", f"D-{unique}-2"
+    """Nobody covers the suite, and the initial appointments (2010) are sooner than the escalation's 24 hours:
+    the managers' alerts are escalated in the batch's own transaction, together in one round trip, with no timer
+    left; one answered later in the same batch (the person released, the requirement lapsed) stays resolved and
+    is never escalated."""
+    person, kept, lapsed = f"L-{unique.upper()}", [f"D-{unique}-1", f"D-{unique}-3"], f"D-{unique}-2"
+    statements: list[str] = []
     async with migrated(database_dsn) as conn:
         at = datetime(2010, 6, 7, 10, tzinfo=UTC)
         applied = await apply_batch(
             conn,
             person,
-            [(positive(kept, "heroin"), at), (positive(lapsed, "heroin"), at), (released(lapsed), at)],
+            [
+                (positive(kept[0], "heroin"), at),
+                (positive(lapsed, "heroin"), at),
+                (released(lapsed), at),
+                (positive(kept[1], "heroin"), at),
+            ],
+            statements,
         )
         rows = await conn.fetch(
             "SELECT a.detention_id, al.state, al.escalated_at IS NOT NULL AS escalated FROM alerts al "
@@ -349,10 +356,12 @@ async def test_a9_an_unassigned_appointment_due_for_escalation_is_escalated_at_i
             "SELECT count(*) FROM deadlines WHERE kind = 'referral-alert-escalation'"
         )
         audits = await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'alert.%' ORDER BY id")
-    assert applied[0] == 3
+    assert applied[0] == 4
     assert sorted((r["detention_id"], r["state"], r["escalated"]) for r in rows) == [
-        (kept, "escalated", True),
+        (kept[0], "escalated", True),
         (lapsed, "resolved", False),
+        (kept[1], "escalated", True),
     ]
     assert timers == 0
-    assert [a["action"] for a in audits].count("alert.escalate") == 1
+    assert [a["action"] for a in audits].count("alert.escalate") == 2
+    assert len([q for q in statements if q.startswith("UPDATE alerts SET state = 'escalated'")]) == 1

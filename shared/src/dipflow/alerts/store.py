@@ -99,23 +99,38 @@ async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> Alert | None:
     return alert
 
 
+_ESCALATE = (
+    "UPDATE alerts SET state = 'escalated', role = $3, assignee = NULL, escalated_at = now() "
+    f"WHERE kind = $1 AND subject = $2 AND state IN ('open', 'acknowledged') RETURNING {_COLUMNS}"
+)
+
+
 async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> Alert | None:
     """Hand an alert nobody resolved to ``to_role`` of its area (a worker's goes to the team's managers); None
     when it was resolved or escalated already, or never raised."""
-    row = await uow.conn.fetchrow(
-        "UPDATE alerts SET state = 'escalated', role = $3, assignee = NULL, escalated_at = now() "
-        f"WHERE kind = $1 AND subject = $2 AND state IN ('open', 'acknowledged') RETURNING {_COLUMNS}",
-        kind,
-        subject,
-        to_role,
+    escalated = await escalate_all([(uow, kind, subject)], to_role=to_role)
+    return escalated[0] if escalated else None
+
+
+async def escalate_all(works: Sequence[tuple[UnitOfWork, str, str]], *, to_role: str) -> list[Alert]:
+    """:func:`escalate` for each (unit of work, kind, subject) of one transaction, sent in one round trip (as
+    :func:`resolve_all`); each escalation audited, delivered and announced in the unit of work that asked for
+    it. The alerts escalated."""
+    if not works:
+        return []
+    asked = {(kind, subject): uow for uow, kind, subject in works}
+    rows = await works[0][0].conn.fetchmany(
+        _ESCALATE, [(kind, subject, to_role) for _, kind, subject in works]
     )
-    if row is None:
-        return None
-    alert = _alert(row)
-    await uow.audit("alert.escalate", alert.person_id, {"alert_id": alert.alert_id, "to": to_role})
-    await _deliver(uow, alert, "escalated")
-    await uow.notify(CHANNEL)
-    return alert
+    escalated = []
+    for row in rows:
+        alert = _alert(row)
+        uow = asked[(alert.kind, alert.subject)]
+        await uow.audit("alert.escalate", alert.person_id, {"alert_id": alert.alert_id, "to": to_role})
+        await _deliver(uow, alert, "escalated")
+        await uow.notify(CHANNEL)
+        escalated.append(alert)
+    return escalated
 
 
 async def resolve(

@@ -250,10 +250,11 @@ async def nobody_free(
 
 
 async def _escalate_unassigned(items: list[tuple[UnitOfWork, str]]) -> None:
-    """The escalations of unassigned appointments already due (A9), once the batch's events are all handled:
-    an alert its later events answered (assigned, attended, lapsed) is resolved and stays so."""
-    for uow, subject in items:
-        await alerts.escalate(uow, UNASSIGNED, subject, to_role=str(ESCALATE_TO[UNASSIGNED]))
+    """The escalations of unassigned appointments already due (A9), once the batch's events are all handled
+    (an alert its later events answered, assigned, attended or lapsed, is resolved and stays so), in one round
+    trip."""
+    works = [(uow, UNASSIGNED, subject) for uow, subject in items]
+    await alerts.escalate_all(works, to_role=str(ESCALATE_TO[UNASSIGNED]))
 
 
 async def someone_took(uow: UnitOfWork, a: RequiredAssessment, kind: Kind, worker_id: str) -> None:
