@@ -358,23 +358,30 @@ async def test_a9_nobody_free_puts_the_appointment_in_the_queue_and_alerts_the_m
     assert [key for key in uow.scheduled if key[0] == clocks.ESCALATION] == []
 
 
+async def nobody_free_in(world: World, hours: int) -> tuple[FakeUnitOfWork, str]:
+    """A follow-up appointment ``hours`` from now that nobody can take: the unit of work that said so, and the
+    subject of its alert."""
+    await assessments.on_positive(fake_uow(), positive(), POLICY)
+    a = world.stored("D1")
+    uow = fake_uow()
+    at = datetime.now(UTC) + timedelta(hours=hours)
+    await clocks.nobody_free(
+        uow, a, "lambeth", Kind.follow_up, Appointment(at, "office", None), timedelta(hours=24)
+    )
+    return uow, f"{a.case_id}:follow_up"
+
+
 async def test_a9_nobody_free_schedules_the_escalation_the_set_time_before_the_appointment(
     world: World,
 ) -> None:
     """The escalation is scheduled with the alert (no timer in between), 24 hours before the appointment."""
-    uow = fake_uow()
-    await assessments.on_positive(uow, positive(), POLICY)
-    a = world.stored("D1")
-    at = datetime.now(UTC) + timedelta(hours=72)
-    uow = fake_uow()
-    await clocks.nobody_free(
-        uow, a, "lambeth", Kind.follow_up, Appointment(at, "office", None), timedelta(hours=24)
-    )
-    ((kind, subject),) = list(uow.scheduled)
-    due, _ = uow.scheduled[(kind, subject)]
-    assert (kind, subject) == (clocks.ESCALATION, f"{clocks.UNASSIGNED}|{a.case_id}:follow_up")
-    assert due == at - timedelta(hours=24)
-    assert uow.alerts[(clocks.UNASSIGNED, f"{a.case_id}:follow_up")].state == "open"
+    before = datetime.now(UTC)
+    uow, subject = await nobody_free_in(world, 72)
+    ((kind, escalation),) = list(uow.scheduled)
+    due, _ = uow.scheduled[(kind, escalation)]
+    assert (kind, escalation) == (clocks.ESCALATION, f"{clocks.UNASSIGNED}|{subject}")
+    assert before + timedelta(hours=48) <= due <= datetime.now(UTC) + timedelta(hours=48)
+    assert uow.alerts[(clocks.UNASSIGNED, subject)].state == "open"
 
 
 async def test_a9_nobody_free_escalates_in_the_same_work_when_the_set_time_before_the_appointment_passed(
@@ -382,15 +389,8 @@ async def test_a9_nobody_free_escalates_in_the_same_work_when_the_set_time_befor
 ) -> None:
     """An appointment sooner than 24 hours away: the managers are told and the alert escalated at once, in the
     same unit of work, with no timer left to fire."""
-    uow = fake_uow()
-    await assessments.on_positive(uow, positive(), POLICY)
-    a = world.stored("D1")
-    at = datetime.now(UTC) + timedelta(hours=12)
-    uow = fake_uow()
-    await clocks.nobody_free(
-        uow, a, "lambeth", Kind.follow_up, Appointment(at, "office", None), timedelta(hours=24)
-    )
-    alert = uow.alerts[(clocks.UNASSIGNED, f"{a.case_id}:follow_up")]
+    uow, subject = await nobody_free_in(world, 12)
+    alert = uow.alerts[(clocks.UNASSIGNED, subject)]
     assert (alert.state, alert.role, alert.raised.role) == (
         "escalated",
         "referral_manager",
