@@ -248,17 +248,23 @@ class System:
         alive = [n for n in mine if n in self.processes and self.processes[n].alive()]
         return f"http://127.0.0.1:{self.ports[(alive or mine)[0]]}"
 
-    async def wait_ready(self, timeout_s: float = 120) -> None:
-        async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
-            pending = set(self.ports)
-            while pending:
-                for name in list(pending):
-                    try:
-                        if (await client.get(f"{self.url(name)}/readyz")).status_code == 200:
-                            pending.discard(name)
-                    except httpx.HTTPError:
-                        pass
-                await asyncio.sleep(0.3)
+    async def wait_ready(self, timeout_s: float = 180) -> None:
+        """Every instance answering ``/readyz`` 200; a timeout names those that never did. 180 s: on a 2-core
+        machine eight instances start beside a broker and a database, and in ``make test`` perhaps beside an
+        identity provider and a browser starting in the other worker."""
+        pending = set(self.ports)
+        try:
+            async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
+                while pending:
+                    for name in list(pending):
+                        try:
+                            if (await client.get(f"{self.url(name)}/readyz")).status_code == 200:
+                                pending.discard(name)
+                        except httpx.HTTPError:
+                            pass
+                    await asyncio.sleep(0.3)
+        except TimeoutError:
+            raise TimeoutError(f"not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}") from None
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -696,7 +702,7 @@ async def run_drill(
             attending = asyncio.create_task(_serve_ra1_and_attend(system, plan, duration + settle_s))
             await _chaos(system, kills, restart_infra, duration, done, chaos, random.Random(seed))  # noqa: S311
             sent = await sender
-            await system.wait_ready(timeout_s=180)
+            await system.wait_ready()
             await attending
             checks = await _settle(system, plan, receiver, settle_s)
             dead = await dead_letters(system.addresses.kafka_bootstrap)
