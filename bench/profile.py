@@ -106,10 +106,27 @@ def summarise(raw: Path, top: int = 40) -> str:
 
 STATEMENTS = """
 SELECT d.datname AS database, s.query, sum(s.calls)::bigint AS calls, sum(s.total_exec_time)::float8 AS ms,
-       sum(s.rows)::bigint AS rows
+       sum(s.rows)::bigint AS rows, sum(s.wal_bytes)::float8 AS wal_bytes, sum(s.wal_fpi)::bigint AS wal_fpi
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 GROUP BY d.datname, s.query
 """
+
+
+SERVER = """
+SELECT w.wal_records, w.wal_fpi, w.wal_bytes::float8, c.num_timed, c.num_requested, c.buffers_written
+FROM pg_stat_wal w, pg_stat_checkpointer c
+"""
+
+
+def server_report(row: asyncpg.Record, applied: int) -> str:
+    """The whole server's WAL per applied event (full-page images are the first change to a page after a
+    checkpoint) and the checkpoints taken while the journeys ran."""
+    events = max(applied, 1)
+    return (
+        f"## server: {row['wal_bytes'] / events:,.0f} bytes of WAL, {row['wal_records'] / events:.1f} records and "
+        f"{row['wal_fpi'] / events:.2f} full-page images per applied event; checkpoints: {row['num_timed']} timed, "
+        f"{row['num_requested']} requested, {row['buffers_written']} buffers written\n"
+    )
 
 
 def statements_report(rows: list[asyncpg.Record], applied: dict[str, int], top: int = 15) -> str:
@@ -121,15 +138,19 @@ def statements_report(rows: list[asyncpg.Record], applied: dict[str, int], top: 
         events = max(applied[service], 1)
         calls = sum(r["calls"] for r in mine)
         total_ms = sum(r["ms"] for r in mine) or 1.0
+        wal = sum(r["wal_bytes"] for r in mine)
+        fpi = sum(r["wal_fpi"] for r in mine)
         lines += [
-            f"## {service}: {applied[service]} applied events, {calls / events:.1f} statements and "
-            f"{1000 * total_ms / events:.0f} µs of statement time per applied event",
-            "calls/event   mean ms   share  statement",
+            f"## {service}: {applied[service]} applied events, {calls / events:.1f} statements, "
+            f"{1000 * total_ms / events:.0f} µs of statement time and {wal / events:,.0f} bytes of WAL "
+            f"({fpi / events:.2f} full pages) per applied event",
+            "calls/event   mean ms   share  WAL B/event  statement",
         ]
         for r in mine[:top]:
             query = " ".join(r["query"].split())[:150]
             lines.append(
-                f"{r['calls'] / events:11.2f} {r['ms'] / max(r['calls'], 1):9.3f} {100 * r['ms'] / total_ms:6.1f}%  {query}"
+                f"{r['calls'] / events:11.2f} {r['ms'] / max(r['calls'], 1):9.3f} {100 * r['ms'] / total_ms:6.1f}%"
+                f" {r['wal_bytes'] / events:12,.0f}  {query}"
             )
         lines.append("")
     return "\n".join(lines)
@@ -145,6 +166,7 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
     if statements:
         await superuser.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await superuser.execute("SELECT pg_stat_statements_reset()")
+        await superuser.execute("SELECT pg_stat_reset_shared('wal'), pg_stat_reset_shared('checkpointer')")
     finished: dict[str, float] = {}
     started = time.monotonic()
 
@@ -197,6 +219,7 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
             databases = {name: urlsplit(system.dsn(name)).path.lstrip("/") for name in pools}
             applied = {databases[name]: n for name, n in stage.by_service.items()}
             report = statements_report(await superuser.fetch(STATEMENTS), applied)
+            report += server_report(await superuser.fetchrow(SERVER), sum(stage.by_service.values()))
     finally:
         await superuser.close()
         for pool in pools.values():

@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 
 from dipflow.auth.principal import Principal, Role
-from dipflow.db.appends import AtEnd, Writes
+from dipflow.db.appends import AtEnd, OutboxRow, Writes
 from dipflow.events.deadlines import cancel_deadline, schedule_deadline
-from dipflow.events.envelope import Envelope, EventPayload, new_envelope
+from dipflow.events.envelope import Envelope, EventPayload, encode_event
 
 
 @dataclass(frozen=True)
@@ -67,20 +67,23 @@ class UnitOfWork:
     ) -> None:
         """Each (payload, when it happened) as an event keyed by ``person_id``, in order, in this transaction;
         with this work's correlation id and cause."""
-        envelopes = [
-            new_envelope(
+        correlation_id = self.correlation_id or (
+            self.causation.correlation_id if self.causation else str(uuid.uuid4())
+        )
+        causation_id = str(self.causation.event_id) if self.causation else None
+        key = person_id.encode()
+        rows: list[OutboxRow] = []
+        for payload, at in payloads:
+            event_id, value = encode_event(
                 payload,
                 person_id=person_id,
                 producer=producer or self.producer.name,
                 occurred_at=at,
-                correlation_id=self.correlation_id,
-                causation=self.causation,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
             )
-            for payload, at in payloads
-        ]
-        await self.writes.outbox(
-            [(topic or self.producer.topic, e.key, e.to_bytes(), e.event_id) for e in envelopes]
-        )
+            rows.append((topic or self.producer.topic, key, value, event_id))
+        await self.writes.outbox(rows)
 
     async def tombstone(self, topic: str, key: str) -> None:
         """A null value for ``key`` on a compacted topic, in this transaction."""

@@ -75,6 +75,45 @@ def new_envelope(
     )
 
 
+def encode_event(
+    payload: EventPayload,
+    *,
+    person_id: str,
+    producer: str,
+    occurred_at: datetime,
+    correlation_id: str,
+    causation_id: str | None = None,
+) -> tuple[uuid.UUID, bytes]:
+    """A new event's id and its record value: the bytes ``new_envelope(...).to_bytes()`` writes for the same
+    fields, without building the :class:`Envelope` (the payload was validated when it was made). Refuses what
+    the envelope would: a time without an offset, an empty or over-long person, correlation, cause or producer."""
+    if occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+        raise ValueError("occurred_at needs a UTC offset")
+    for name, text, longest in (
+        ("person_id", person_id, 64),
+        ("correlation_id", correlation_id, 100),
+        ("producer", producer, 50),
+    ):
+        if not 0 < len(text) <= longest:
+            raise ValueError(f"{name} must be 1 to {longest} characters")
+    if causation_id is not None and len(causation_id) > 100:
+        raise ValueError("causation_id must be at most 100 characters")
+    event_id = uuid.uuid4()
+    fields = {
+        "event_id": event_id,
+        "type": payload.event_type,
+        "version": payload.event_version,
+        "occurred_at": occurred_at,
+        "recorded_at": datetime.now(UTC),
+        "person_id": person_id,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "producer": producer,
+        "payload": orjson.Fragment(payload.__pydantic_serializer__.to_json(payload)),
+    }
+    return event_id, orjson.dumps(fields, option=orjson.OPT_UTC_Z)
+
+
 _CANONICAL_START = re.compile(
     rb'\{"event_id":"[0-9a-f-]{36}","type":"([a-z][a-z0-9_.]{0,99})"(?:,"version":(\d{1,9}),)?'
 )
@@ -164,5 +203,6 @@ __all__ = [
     "SkippedEventType",
     "UnknownEventType",
     "ValidationError",
+    "encode_event",
     "new_envelope",
 ]
