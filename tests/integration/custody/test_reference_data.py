@@ -19,6 +19,7 @@ from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import REFERENCE
 from dipflow.uow import Producer, UnitOfWork
 from dipflow_custody.adapters import reference
+from dipflow_custody.domain.notifications import NotificationKind, NotificationPeriod
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
 
@@ -388,5 +389,58 @@ async def test_t1_reference_changes_take_turns_so_versions_follow_commits(
                 assert not second.done(), "the second change did not wait for the first"
                 await asyncio.sleep(0.01)
         assert await second > first
+    finally:
+        await pool.close()
+
+
+async def test_reference_data_is_read_again_only_when_its_stamp_moves(
+    custody: httpx.AsyncClient, infra: Infra, unique: str
+) -> None:
+    """A unit of work reads the reference data's stamp and takes what an earlier one read under the same stamp;
+    a change committed by anyone (the service, or an operator's own SQL: counted by a trigger) moves the stamp,
+    and a change rolled back leaves nothing behind, though the next change to commit takes the same count."""
+    pool = await connect_pool(server_dsn(infra.postgres_dsn, f"custody_{unique}"), min_size=1, max_size=1)
+    place, day = f"place-{unique}", date(2026, 6, 1)
+    initial, follow_up = NotificationKind.initial_assessment, NotificationKind.follow_up_assessment
+
+    async def read(statements: list[str] | None = None) -> frozenset[NotificationKind]:
+        async with pool.acquire() as conn, conn.transaction():
+            if statements is not None:
+                conn.add_query_logger(lambda q: statements.append(q.query))
+            uow = UnitOfWork(Writes(conn), PRODUCER)
+            await reference.histories(uow, "suite")
+            kinds: frozenset[NotificationKind] = (await reference.notified(uow, place, day)).kinds
+            await reference.version(uow)
+            return kinds
+
+    try:
+        await pool.execute(
+            "INSERT INTO notifications (place, kind, valid_from) VALUES ($1, $2, '2026-01-01')",
+            place,
+            str(initial),
+        )
+        assert await read() == {initial}
+        statements: list[str] = []
+        assert await read(statements) == {initial}
+        reads = [q for q in statements if q not in ("BEGIN;", "COMMIT;")]
+        assert len(reads) == 1 and "reference_changes" in reads[0], statements
+
+        await pool.execute("UPDATE notifications SET valid_to = '2026-05-31' WHERE place = $1", place)
+        assert await read() == frozenset()
+
+        async with pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            uow = UnitOfWork(Writes(conn), PRODUCER)
+            added = NotificationPeriod(place, initial, date(2026, 6, 1))
+            assert await reference.add_notification(uow, added, "t") is not None
+            assert (await reference.notified(uow, place, day)).kinds == {initial}  # its own change
+            await transaction.rollback()
+        await pool.execute(
+            "INSERT INTO notifications (place, kind, valid_from) VALUES ($1, $2, '2026-06-01')",
+            place,
+            str(follow_up),
+        )
+        assert await read() == {follow_up}
     finally:
         await pool.close()

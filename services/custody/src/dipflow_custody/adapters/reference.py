@@ -1,9 +1,11 @@
 """Reference data in the custody database: the versioned records of areas, custody suites, offences and drugs
 (``reference_records``, nothing overwritten) and the effective-dated station and area notifications (docs/rules.md
-T1, T2, A, B). Read once per unit of work (per consumer batch: the unit of work's memo)."""
+T1, T2, A, B). A unit of work (a consumer's batch) reads the data's stamp once; what it reads it keeps in its
+memo, and what was read under the same stamp by an earlier unit of work of this process it takes from there."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from typing import Any
 
@@ -29,6 +31,53 @@ def _version(kind: str, row: Record) -> Version[Any]:
     return Version(row["effective_from"], value, row["recorded_by"])
 
 
+Stamp = tuple[Any, ...]
+_STAMP = ("reference", "stamp")
+_CHANGED = "changed"
+_READ: dict[Stamp, dict[Hashable, Any]] = {}
+"""Reference data already read in this process, by the stamp it was read under (the two newest stamps)."""
+_STAMP_SQL = (
+    "SELECT pg_postmaster_start_time(), current_database(), 'reference_records'::regclass::oid, "
+    "(SELECT coalesce(max(id), 0) FROM reference_records), (SELECT notifications FROM reference_changes)"
+)
+
+
+async def _stamp(uow: UnitOfWork) -> Stamp | None:
+    """What identifies the reference data this unit of work reads: the server and its run, the database and the
+    table, the newest record and the count of notification changes (migration 0005). None once this unit of work
+    changed the data itself: its reads are its own until it commits."""
+    if _STAMP not in uow.memo:
+        uow.memo[_STAMP] = tuple(await uow.conn.fetchrow(_STAMP_SQL))
+    stamp: Stamp | str = uow.memo[_STAMP]
+    return None if stamp == _CHANGED else stamp  # type: ignore[return-value]
+
+
+async def _kept(uow: UnitOfWork, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
+    """``read()``'s result, once per unit of work, and once per stamp in the process."""
+    if key in uow.memo:
+        return uow.memo[key]
+    stamp = await _stamp(uow)
+    kept = _READ.get(stamp, {}) if stamp is not None else {}
+    if key in kept:
+        found = kept[key]
+    else:
+        found = await read()
+        if stamp is not None:
+            if stamp not in _READ:
+                _READ[stamp] = {}
+                while len(_READ) > 2:
+                    del _READ[next(iter(_READ))]
+            _READ[stamp][key] = found
+    uow.memo[key] = found
+    return found
+
+
+def _changing(uow: UnitOfWork) -> None:
+    """This unit of work changes the reference data: it reads afresh from here on, and keeps nothing shared."""
+    uow.memo.clear()
+    uow.memo[_STAMP] = _CHANGED
+
+
 async def history(uow: UnitOfWork, kind: str, key: str) -> list[Version[Any]]:
     """Every version of one record, oldest first."""
     rows = await uow.conn.fetch(
@@ -41,9 +90,9 @@ async def history(uow: UnitOfWork, kind: str, key: str) -> list[Version[Any]]:
 
 
 async def histories(uow: UnitOfWork, kind: str) -> dict[str, list[Version[Any]]]:
-    """Every record of ``kind`` with its versions, oldest first; read once per unit of work."""
-    memo_key = ("reference", kind)
-    if memo_key not in uow.memo:
+    """Every record of ``kind`` with its versions, oldest first (not to be changed by the caller)."""
+
+    async def read() -> dict[str, list[Version[Any]]]:
         rows = await uow.conn.fetch(
             "SELECT key, effective_from, body, recorded_by FROM reference_records WHERE kind = $1 "
             "ORDER BY key, effective_from, id",
@@ -52,8 +101,9 @@ async def histories(uow: UnitOfWork, kind: str) -> dict[str, list[Version[Any]]]
         found: dict[str, list[Version[Any]]] = {}
         for row in rows:
             found.setdefault(row["key"], []).append(_version(kind, row))
-        uow.memo[memo_key] = found
-    result: dict[str, list[Version[Any]]] = uow.memo[memo_key]
+        return found
+
+    result: dict[str, list[Version[Any]]] = await _kept(uow, ("reference", kind), read)
     return result
 
 
@@ -63,8 +113,7 @@ async def record(
     """A new version of ``key`` (nothing is overwritten); the data's new version number. Changes take turns (a
     lock held to the end of the transaction), so versions are numbered in the order they commit: a reader that
     sees version n sees every change up to n, and a catalogue installed at n is never missing one of them."""
-    uow.memo.pop(("reference", kind), None)
-    uow.memo.pop(("reference", "version"), None)
+    _changing(uow)
     await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtext('dipflow_custody.reference.change'))")
     new_id: int = await uow.conn.fetchval(
         "INSERT INTO reference_records (kind, key, effective_from, body, recorded_by) VALUES ($1, $2, $3, $4, $5) "
@@ -80,13 +129,10 @@ async def record(
 
 async def version(uow: UnitOfWork) -> int:
     """The managed data's version: it grows with every change (0 before the first)."""
-    memo_key = ("reference", "version")
-    if memo_key not in uow.memo:
-        uow.memo[memo_key] = int(
-            await uow.conn.fetchval("SELECT coalesce(max(id), 0) FROM reference_records")
-        )
-    found: int = uow.memo[memo_key]
-    return found
+    stamp = await _stamp(uow)
+    if stamp is not None:
+        return int(stamp[3])
+    return int(await uow.conn.fetchval("SELECT coalesce(max(id), 0) FROM reference_records"))
 
 
 async def has_records(uow: UnitOfWork, kind: str) -> set[str]:
@@ -119,16 +165,17 @@ async def known_suites(uow: UnitOfWork) -> list[str]:
 
 async def notified(uow: UnitOfWork, place: str, on: date) -> Notified:
     """What ``place`` (a suite or an area) was notified for on ``on``."""
-    key = ("notifications", place)
-    if key not in uow.memo:
+
+    async def read() -> list[NotificationPeriod]:
         rows = await uow.conn.fetch(
             "SELECT place, kind, valid_from, valid_to FROM notifications WHERE place = $1", place
         )
-        uow.memo[key] = [
+        return [
             NotificationPeriod(r["place"], NotificationKind(r["kind"]), r["valid_from"], r["valid_to"])
             for r in rows
         ]
-    return notified_on(uow.memo[key], place, on)
+
+    return notified_on(await _kept(uow, ("notifications", place), read), place, on)
 
 
 async def list_notifications(uow: UnitOfWork, place: str | None) -> list[tuple[int, NotificationPeriod]]:
@@ -155,7 +202,7 @@ async def add_notification(uow: UnitOfWork, period: NotificationPeriod, by: str)
     )
     if overlap:
         return None
-    uow.memo.clear()
+    _changing(uow)
     return int(
         await uow.conn.fetchval(
             "INSERT INTO notifications (place, kind, valid_from, valid_to, recorded_by) VALUES ($1, $2, $3, $4, $5) "
@@ -171,7 +218,7 @@ async def add_notification(uow: UnitOfWork, period: NotificationPeriod, by: str)
 
 async def end_notification(uow: UnitOfWork, notification_id: int, valid_to: date, by: str) -> str | None:
     """The place of the notification now ended on ``valid_to``; None if there is none or it starts later."""
-    uow.memo.clear()
+    _changing(uow)
     place: str | None = await uow.conn.fetchval(
         "UPDATE notifications SET valid_to = $2, ended_by = $3 WHERE id = $1 AND valid_from <= $2 RETURNING place",
         notification_id,
@@ -183,6 +230,7 @@ async def end_notification(uow: UnitOfWork, notification_id: int, valid_to: date
 
 async def seed_notification(uow: UnitOfWork, period: NotificationPeriod) -> int:
     """A shipped notification, unless the place already has one of that kind from that day: 1 if added."""
+    _changing(uow)
     status = await uow.conn.execute(
         "INSERT INTO notifications (place, kind, valid_from, valid_to, recorded_by) VALUES ($1, $2, $3, $4, "
         "'system:seed') ON CONFLICT (place, kind, valid_from) DO NOTHING",
