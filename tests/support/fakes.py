@@ -8,7 +8,7 @@ service function under test reads and writes through repositories, which the tes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,13 +124,16 @@ class RaisedAlert:
     resolution: str | None = None
 
 
-async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> RaisedAlert | None:
-    """``dipflow.alerts.store.raise_alert`` for a fake unit of work: once per kind and subject."""
+async def raise_alert(
+    uow: UnitOfWork, new: RaiseAlert, then: Callable[[Any], Awaitable[None]] | None = None
+) -> None:
+    """``dipflow.alerts.store.raise_alert`` for a fake unit of work: once per kind and subject, ``then`` at once."""
     assert isinstance(uow, FakeUnitOfWork)
-    if (new.kind, new.subject) in uow.alerts:
-        return None
-    uow.alerts[(new.kind, new.subject)] = RaisedAlert(new, role=new.role)
-    return uow.alerts[(new.kind, new.subject)]
+    raised = None
+    if (new.kind, new.subject) not in uow.alerts:
+        raised = uow.alerts[(new.kind, new.subject)] = RaisedAlert(new, role=new.role)
+    if then is not None:
+        await then(raised)
 
 
 async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> RaisedAlert | None:
@@ -149,19 +152,18 @@ async def escalate_all(works: Sequence[tuple[UnitOfWork, str, str]], *, to_role:
 
 async def resolve(
     uow: UnitOfWork, kind: str, subject: str, *, resolution: str, by: str | None = None
-) -> bool:
+) -> None:
     assert isinstance(uow, FakeUnitOfWork)
     found = uow.alerts.get((kind, subject))
-    if found is None or found.state == "resolved":
-        return False
-    found.state, found.resolution = "resolved", resolution
-    return True
+    if found is not None and found.state != "resolved":
+        found.state, found.resolution = "resolved", resolution
 
 
 async def resolve_all(
     uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
-) -> int:
-    return sum([await resolve(uow, kind, subject, resolution=resolution, by=by) for kind, subject in alerts])
+) -> None:
+    for kind, subject in alerts:
+        await resolve(uow, kind, subject, resolution=resolution, by=by)
 
 
 def fake_uow(actor: Principal | None = None, producer: Producer | None = None) -> FakeUnitOfWork:

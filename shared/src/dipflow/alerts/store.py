@@ -6,7 +6,8 @@ once, across restarts. The SQL of alerts lives here."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -72,12 +73,103 @@ async def _deliver(uow: UnitOfWork, alert: Alert, event: str) -> None:
     )
 
 
-async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> Alert | None:
-    """Raise ``new`` unless it was raised before (then nothing happens and None is returned)."""
-    row = await uow.conn.fetchrow(
-        "INSERT INTO alerts (alert_id, kind, subject, person_id, case_id, role, area, assignee, due_at, rule_ids, "
-        "summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-        f"ON CONFLICT (kind, subject) DO NOTHING RETURNING {_COLUMNS}",
+Then = Callable[[Alert | None], Awaitable[None]]
+"""What a raise leads to, given the alert raised (None when it had been raised before)."""
+
+
+@dataclass(frozen=True)
+class _Raise:
+    uow: UnitOfWork
+    new: RaiseAlert
+    then: Then | None
+
+
+@dataclass(frozen=True)
+class _Resolve:
+    uow: UnitOfWork
+    alerts: tuple[tuple[str, str], ...]
+    resolution: str
+    by: str
+
+
+_CHANGES = "alert-changes"
+_RAISE = (
+    "INSERT INTO alerts (alert_id, kind, subject, person_id, case_id, role, area, assignee, due_at, rule_ids, "
+    "summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    f"ON CONFLICT (kind, subject) DO NOTHING RETURNING {_COLUMNS}"
+)
+_RESOLVE = (
+    "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
+    "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id"
+)
+
+
+async def raise_alert(uow: UnitOfWork, new: RaiseAlert, then: Then | None = None) -> None:
+    """Raise ``new`` unless it was raised before (then nothing happens); ``then`` is given the alert raised, or
+    None. In a consumer's batch, raises and resolutions go in the order asked, once the batch's events are all
+    handled (a run of raises, or of resolutions, in one round trip), and ``then`` runs there; elsewhere at once."""
+    await uow.at_end(_CHANGES, _Raise(uow, new, then), _change)
+
+
+async def resolve(
+    uow: UnitOfWork, kind: str, subject: str, *, resolution: str, by: str | None = None
+) -> None:
+    """Resolve the alert ``kind``/``subject`` if it is open (the event that answers it, or a person); in a batch,
+    in order with its raises (:func:`raise_alert`). Resolving before the alert is raised is fine: it will then
+    find the case answered."""
+    await resolve_all(uow, [(kind, subject)], resolution=resolution, by=by)
+
+
+async def resolve_all(
+    uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
+) -> None:
+    """:func:`resolve` for each (kind, subject)."""
+    if alerts:
+        by = by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}")
+        await uow.at_end(_CHANGES, _Resolve(uow, tuple(alerts), resolution, by), _change)
+
+
+async def _change(changes: list[_Raise | _Resolve]) -> None:
+    """The raises and resolutions asked for, each alert's in the order asked, in as few round trips as that
+    allows: a change joins the latest run of its kind that comes after every run touching one of its alerts,
+    and each run is one round trip. A resolution is one statement per alert, each a probe of the (kind,
+    subject) index (a single statement joining the pairs, planned while the table was small, kept a scan of
+    the whole table as it grew: PostgreSQL keeps a prepared statement's generic plan)."""
+    runs: list[tuple[type, list[Any], set[tuple[str, str]]]] = []
+    for change in changes:
+        keys = {(change.new.kind, change.new.subject)} if isinstance(change, _Raise) else set(change.alerts)
+        after = max((i for i, (_, _, touched) in enumerate(runs) if touched & keys), default=-1)
+        joins = [i for i in range(after + 1, len(runs)) if runs[i][0] is type(change)]
+        if joins:
+            runs[joins[-1]][1].append(change)
+            runs[joins[-1]][2].update(keys)
+        else:
+            runs.append((type(change), [change], keys))
+    for kind, run, _ in runs:
+        if kind is _Raise:
+            await _raise_all(run)
+        else:
+            await _resolve_all(run)
+
+
+async def _raise_all(raises: list[_Raise]) -> None:
+    conn = raises[0].uow.conn
+    rows = await conn.fetchmany(_RAISE, [_raise_args(r.new) for r in raises])
+    raised = {(a.kind, a.subject): a for a in map(_alert, rows)}
+    for r in raises:
+        alert = raised.pop((r.new.kind, r.new.subject), None)  # a second raise of one alert finds it raised
+        if alert is not None:
+            await r.uow.audit(
+                "alert.raise", alert.person_id, {"alert_id": alert.alert_id, "kind": alert.kind}
+            )
+            await _deliver(r.uow, alert, "raised")
+            await r.uow.notify(CHANNEL)
+        if r.then is not None:
+            await r.then(alert)
+
+
+def _raise_args(new: RaiseAlert) -> tuple[Any, ...]:
+    return (
         uuid.UUID(new.alert_id),
         new.kind,
         new.subject,
@@ -90,13 +182,19 @@ async def raise_alert(uow: UnitOfWork, new: RaiseAlert) -> Alert | None:
         list(new.rule_ids),
         new.summary,
     )
-    if row is None:
-        return None
-    alert = _alert(row)
-    await uow.audit("alert.raise", alert.person_id, {"alert_id": alert.alert_id, "kind": alert.kind})
-    await _deliver(uow, alert, "raised")
-    await uow.notify(CHANNEL)
-    return alert
+
+
+async def _resolve_all(resolutions: list[_Resolve]) -> None:
+    conn = resolutions[0].uow.conn
+    asked = [(r, kind, subject) for r in resolutions for kind, subject in r.alerts]
+    rows = await conn.fetchmany(_RESOLVE, [(kind, subject, r.by, r.resolution) for r, kind, subject in asked])
+    resolved = {(row["kind"], row["subject"]): row["person_id"] for row in rows}
+    for r, kind, subject in asked:
+        if (kind, subject) in resolved:
+            person_id = resolved.pop((kind, subject))
+            detail = {"alert_id": alert_id(kind, subject), "resolution": r.resolution}
+            await r.uow.audit("alert.resolve", person_id, detail)
+            await r.uow.notify(CHANNEL)
 
 
 _ESCALATE = (
@@ -131,35 +229,6 @@ async def escalate_all(works: Sequence[tuple[UnitOfWork, str, str]], *, to_role:
         await uow.notify(CHANNEL)
         escalated.append(alert)
     return escalated
-
-
-async def resolve(
-    uow: UnitOfWork, kind: str, subject: str, *, resolution: str, by: str | None = None
-) -> bool:
-    """Resolve the alert ``kind``/``subject`` (the event that answers it, or a person); False when there was
-    none open. Resolving before the alert is raised is fine: it will then find the case answered."""
-    return bool(await resolve_all(uow, [(kind, subject)], resolution=resolution, by=by))
-
-
-async def resolve_all(
-    uow: UnitOfWork, alerts: Sequence[tuple[str, str]], *, resolution: str, by: str | None = None
-) -> int:
-    """:func:`resolve` for each (kind, subject); how many were open. One statement per alert, each a probe of
-    the (kind, subject) index (a single statement joining the pairs, planned while the table was small, kept a
-    scan of the whole table as it grew: PostgreSQL keeps a prepared statement's generic plan), all sent in one
-    round trip."""
-    by = by or (uow.actor.subject if uow.actor else f"system:{uow.producer.name}")
-    rows = await uow.conn.fetchmany(
-        "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $3, resolution = $4 "
-        "WHERE kind = $1 AND subject = $2 AND state <> 'resolved' RETURNING kind, subject, person_id",
-        [(kind, subject, by, resolution) for kind, subject in alerts],
-    )
-    for r in rows:
-        detail = {"alert_id": alert_id(r["kind"], r["subject"]), "resolution": resolution}
-        await uow.audit("alert.resolve", r["person_id"], detail)
-    if rows:
-        await uow.notify(CHANNEL)
-    return len(rows)
 
 
 async def get(uow: UnitOfWork, alert: str) -> Alert:

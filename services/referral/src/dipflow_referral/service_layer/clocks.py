@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dipflow.alerts import store as alerts
-from dipflow.alerts.model import RaiseAlert
+from dipflow.alerts.model import Alert, RaiseAlert
 from dipflow.auth.principal import Role
 from dipflow.events.timers import Deadline, DeadlineHandler
 from dipflow.uow import UnitOfWork
@@ -137,7 +137,13 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
             return
         a, area, kind, appointment = found
         worker = appointment.worker_id
-        raised = await alerts.raise_alert(
+
+        async def escalate_later(raised: Alert | None) -> None:
+            if raised is not None and worker is not None:
+                due = datetime.now(UTC) + policy.overdue_escalation_after
+                await uow.schedule(ESCALATION, f"{ATTENDANCE_OVERDUE}|{deadline.subject}", due)
+
+        await alerts.raise_alert(
             uow,
             RaiseAlert(
                 kind=ATTENDANCE_OVERDUE,
@@ -152,10 +158,8 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
                 person_id=a.person_id,
                 case_id=a.case_id,
             ),
+            then=escalate_later,
         )
-        if raised is not None and worker is not None:
-            due = datetime.now(UTC) + policy.overdue_escalation_after
-            await uow.schedule(ESCALATION, f"{ATTENDANCE_OVERDUE}|{deadline.subject}", due)
 
     async def unassigned(uow: UnitOfWork, deadline: Deadline) -> None:
         """The escalation of an unassigned appointment, for the deadlines that scheduled it from a timer (before
@@ -178,7 +182,13 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
             return
         assert case.condition_appointment_at is not None
         worker = case.condition_worker_id
-        raised = await alerts.raise_alert(
+
+        async def escalate_later(raised: Alert | None) -> None:
+            if raised is not None and worker is not None:
+                due = datetime.now(UTC) + policy.overdue_escalation_after
+                await uow.schedule(ESCALATION, f"{CONDITION_OVERDUE}|{deadline.subject}", due)
+
+        await alerts.raise_alert(
             uow,
             RaiseAlert(
                 kind=CONDITION_OVERDUE,
@@ -194,10 +204,8 @@ def timers(policy: ClockPolicy) -> dict[str, DeadlineHandler]:
                 person_id=case.person_id,
                 case_id=case.detention_id,
             ),
+            then=escalate_later,
         )
-        if raised is not None and worker is not None:
-            due = datetime.now(UTC) + policy.overdue_escalation_after
-            await uow.schedule(ESCALATION, f"{CONDITION_OVERDUE}|{deadline.subject}", due)
 
     async def escalation(uow: UnitOfWork, deadline: Deadline) -> None:
         kind, _, subject = deadline.subject.partition("|")
@@ -225,7 +233,17 @@ async def nobody_free(
     ``escalate_before`` it if it is still unassigned; when that time has passed already, escalated in the same
     transaction once its batch's events are all handled (no timer to wait for)."""
     subject = _subject(a, kind)
-    raised = await alerts.raise_alert(
+
+    async def escalate_later(raised: Alert | None) -> None:
+        if raised is None:
+            return
+        escalate_at = appointment.at - escalate_before
+        if escalate_at > datetime.now(UTC):
+            await uow.schedule(ESCALATION, f"{UNASSIGNED}|{subject}", escalate_at)
+        else:
+            await uow.at_end((ESCALATION, UNASSIGNED), (uow, subject), _escalate_unassigned)
+
+    await alerts.raise_alert(
         uow,
         RaiseAlert(
             kind=UNASSIGNED,
@@ -239,14 +257,8 @@ async def nobody_free(
             person_id=a.person_id,
             case_id=a.case_id,
         ),
+        then=escalate_later,
     )
-    if raised is None:
-        return
-    escalate_at = appointment.at - escalate_before
-    if escalate_at > datetime.now(UTC):
-        await uow.schedule(ESCALATION, f"{UNASSIGNED}|{subject}", escalate_at)
-    else:
-        await uow.at_end((ESCALATION, UNASSIGNED), (uow, subject), _escalate_unassigned)
 
 
 async def _escalate_unassigned(items: list[tuple[UnitOfWork, str]]) -> None:
@@ -303,7 +315,12 @@ async def arrested_for_breach(
     """B4: arrested for breaking the bail condition: court liaison must see the person before a justice by
     ``by`` (24 hours, not counting Sundays, Christmas Day and Good Friday); escalated if it passes unresolved."""
     subject = f"{case.detention_id}:{arrest_detention_id}"
-    raised = await alerts.raise_alert(
+
+    async def escalate_at_the_limit(raised: Alert | None) -> None:
+        if raised is not None:
+            await uow.schedule(ESCALATION, f"{BEFORE_JUSTICE}|{subject}", by)
+
+    await alerts.raise_alert(
         uow,
         RaiseAlert(
             kind=BEFORE_JUSTICE,
@@ -317,9 +334,8 @@ async def arrested_for_breach(
             person_id=case.person_id,
             case_id=case.detention_id,
         ),
+        then=escalate_at_the_limit,
     )
-    if raised is not None:
-        await uow.schedule(ESCALATION, f"{BEFORE_JUSTICE}|{subject}", by)
     await alerts.resolve(
         uow, CONDITION_FAILED, case.detention_id, resolution=f"arrested ({arrest_detention_id})"
     )
