@@ -365,3 +365,42 @@ async def test_a9_an_unassigned_appointment_due_for_escalation_is_escalated_at_i
     assert timers == 0
     assert [a["action"] for a in audits].count("alert.escalate") == 2
     assert len([q for q in statements if q.startswith("UPDATE alerts SET state = 'escalated'")]) == 1
+
+
+async def test_a9_a_batch_reads_workers_loads_once_and_counts_in_what_it_assigns_and_frees(
+    database_dsn: str, unique: str
+) -> None:
+    """One worker with room for two a day: of four positives in one batch, the third goes to the next day; a
+    release lapses the first and frees its slot, which the fourth takes. The loads are read once, and what the
+    batch assigns and frees is counted in as it goes, as a fresh read would see it."""
+    person, detentions = f"L-{unique.upper()}", [f"D-{unique}-{n}" for n in range(4)]
+    statements: list[str] = []
+    async with migrated(database_dsn) as conn:
+        await conn.execute(
+            "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
+            "VALUES ('W-1', 'Ann', 'lambeth', ARRAY[$1], 2, ARRAY[0, 1, 2, 3, 4, 5, 6, 7], true)",
+            SUITE,
+        )
+        at, later = datetime(2010, 6, 7, 10, tzinfo=UTC), datetime(2010, 6, 7, 12, tzinfo=UTC)
+        facts: list[tuple[EventPayload, datetime]] = [
+            *[(positive(d, "heroin"), at) for d in detentions[:3]],
+            (released(detentions[0]), later),
+            (positive(detentions[3], "heroin"), later),
+        ]
+        await apply_batch(conn, person, facts, statements)
+        rows = await conn.fetch(
+            "SELECT a.detention_id, p.day, p.at, p.active FROM appointments p JOIN assessments a "
+            "USING (assessment_id) WHERE p.kind = 'initial' ORDER BY a.detention_id"
+        )
+        fresh = await workers.loads_between(
+            UnitOfWork(Writes(conn), Producer("referral", "referral.events.v1")),
+            date(2010, 6, 7),
+            date(2010, 6, 20),
+        )
+    held = {r["detention_id"]: (r["day"], r["at"], r["active"]) for r in rows}
+    first_day = held[detentions[0]][0]
+    assert held[detentions[0]][2] is False  # lapsed: its slot is free
+    assert held[detentions[1]][0] == first_day and held[detentions[2]][0] > first_day
+    assert held[detentions[3]][:2] == held[detentions[0]][:2]  # the freed slot, taken again
+    assert fresh.of("W-1", first_day) == 2 and fresh.of("W-1", held[detentions[2]][0]) == 1
+    assert len([q for q in statements if "FROM appointments WHERE active" in q]) == 1

@@ -12,6 +12,7 @@ from typing import Any
 from dipflow.errors import ConcurrentChange
 from dipflow.uow import UnitOfWork
 from dipflow.working_days import london_day
+from dipflow_referral.adapters import workers
 from dipflow_referral.domain.assessment import (
     Appointment,
     Kind,
@@ -233,6 +234,19 @@ def _appointments(a: RequiredAssessment) -> tuple[Any, ...]:
     )
 
 
+def _held(doc: dict[str, Any]) -> list[workers.Held]:
+    """The appointments of a stored document that count towards their workers' loads (see
+    :func:`_appointments`)."""
+    if Status(doc["status"]) in (Status.lapsed, Status.ended):
+        return []
+    held = []
+    for x in (doc["initial"], doc["follow_up"]):
+        if x is not None and x["worker_id"] is not None:
+            at = datetime.fromisoformat(x["at"])
+            held.append((x["worker_id"], london_day(at), at))
+    return held
+
+
 async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
     """The new assessment and its appointments, in one statement."""
     doc = to_doc(a)
@@ -248,6 +262,7 @@ async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
         *_appointments(a),
     )
     uow.memo[_ahead(a.detention_id)] = (doc, 1, area)
+    workers.appointments_changed(uow, [], _held(doc))
 
 
 async def load(
@@ -298,8 +313,11 @@ async def save(uow: UnitOfWork, a: RequiredAssessment, version: int) -> None:
     if saved != 1:
         raise ConcurrentChange(f"assessment {a.case_id} changed concurrently")
     held = uow.memo.pop(_ahead(a.detention_id), None)
-    if held is not None:
+    if held is not None and held[1] == version:
         uow.memo[_ahead(a.detention_id)] = (doc, version + 1, held[2])
+        workers.appointments_changed(uow, _held(held[0]), _held(doc))
+    else:
+        workers.forget_loads(uow)
 
 
 async def held_by(uow: UnitOfWork, worker_id: str, first: date, last: date) -> list[Waiting]:

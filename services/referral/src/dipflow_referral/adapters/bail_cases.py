@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from dipflow.uow import UnitOfWork
+from dipflow_referral.adapters import workers
 from dipflow_referral.domain.bail import BailCase, CourtOutcome, Restriction
 from dipflow_referral.domain.events import Outcome
 
@@ -63,6 +64,8 @@ async def insert(uow: UnitOfWork, case: BailCase) -> None:
 
 
 async def save(uow: UnitOfWork, case: BailCase) -> None:
+    """The case as it now stands; a condition's appointment it sets, moves or answers changes a worker's load."""
+    workers.forget_loads(uow)
     await uow.conn.execute(
         "UPDATE bail_cases SET agreed = $2, substantial_grounds = $3, restriction = $4, rule_ids = $5, "
         "reasons = $6, notified_at = $7, outcome = $8, court = $9, decided_on = $10, breached_at = $11, "

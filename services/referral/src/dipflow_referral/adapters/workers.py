@@ -3,7 +3,9 @@ and each worker's appointments per day (their load, A9)."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from dipflow.uow import UnitOfWork
 from dipflow_referral.domain.assignment import Leave, Loads, StaffMember, Worker
@@ -54,14 +56,42 @@ async def covering(uow: UnitOfWork, suite: str) -> list[Worker]:
     return list(found)
 
 
+_LOADS = "worker-loads"
+"""The memo's workers' loads read in this transaction (:class:`_KnownLoads`)."""
+
+Held = tuple[str, date, datetime]
+"""An appointment counting towards a worker's load: the worker, the day, the time."""
+
+
+@dataclass
+class _KnownLoads:
+    """Each worker's appointment times by day, for the days read in this transaction, kept up to date as the
+    transaction writes appointments (:func:`appointments_changed`) or forgotten (:func:`forget_loads`)."""
+
+    days: set[date] = field(default_factory=set)
+    times: dict[tuple[str, date], Counter[datetime]] = field(default_factory=dict)
+
+    def loads(self, days: set[date]) -> Loads:
+        held = {key: times for key, times in self.times.items() if key[1] in days and times.total() > 0}
+        return Loads(
+            {key: times.total() for key, times in held.items()},
+            {key: frozenset(at for at, n in times.items() if n > 0) for key, times in held.items()},
+        )
+
+
 async def loads_between(
     uow: UnitOfWork, first: date, last: date, *, exclude_assessment: str | None = None
 ) -> Loads:
     """Each worker's appointments per day (a required assessment's, and a bail condition's waiting for its
     attendance, B3), leaving out ``exclude_assessment`` (whose own appointment is being moved, so it must not
-    count against its own worker)."""
+    count against its own worker). Days read once per transaction (which holds the assignment lock while it
+    assigns): what it writes since is counted in as it writes it."""
+    days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    known: _KnownLoads | None = uow.memo.get(_LOADS)
+    if exclude_assessment is None and known is not None and days <= known.days:
+        return known.loads(days)
     rows = await uow.conn.fetch(
-        "SELECT worker_id, day, count(*) AS n, array_agg(at) AS times FROM ("
+        "SELECT worker_id, day, array_agg(at) AS times FROM ("
         "SELECT worker_id, day, at FROM appointments WHERE active "
         "AND worker_id IS NOT NULL AND day BETWEEN $1 AND $2 AND assessment_id IS DISTINCT FROM $3 "
         "UNION ALL SELECT condition_worker_id, (condition_appointment_at AT TIME ZONE 'Europe/London')::date, "
@@ -73,10 +103,30 @@ async def loads_between(
         last,
         exclude_assessment,
     )
-    return Loads(
-        {(r["worker_id"], r["day"]): r["n"] for r in rows},
-        {(r["worker_id"], r["day"]): frozenset(r["times"]) for r in rows},
-    )
+    read = _KnownLoads(days, {(r["worker_id"], r["day"]): Counter(r["times"]) for r in rows})
+    if exclude_assessment is not None:
+        return read.loads(days)
+    known = uow.memo.setdefault(_LOADS, _KnownLoads())
+    known.times = {key: times for key, times in known.times.items() if key[1] not in days} | read.times
+    known.days |= days
+    return known.loads(days)
+
+
+def appointments_changed(uow: UnitOfWork, before: list[Held], after: list[Held]) -> None:
+    """An assessment's appointments counting towards loads went from ``before`` to ``after`` in this
+    transaction: the loads it read are kept in step."""
+    known: _KnownLoads | None = uow.memo.get(_LOADS)
+    if known is None:
+        return
+    for change, held in ((-1, before), (1, after)):
+        for worker_id, day, at in held:
+            if day in known.days:
+                known.times.setdefault((worker_id, day), Counter())[at] += change
+
+
+def forget_loads(uow: UnitOfWork) -> None:
+    """What this transaction wrote changed loads in a way not counted in: they are read again when next asked."""
+    uow.memo.pop(_LOADS, None)
 
 
 async def area_of(uow: UnitOfWork, worker_id: str, *, lock: bool = False) -> str | None:
