@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import orjson
@@ -21,10 +21,12 @@ from dipflow.events.consumer import Parsed, apply_events
 from dipflow.uow import Producer, UnitOfWork
 from dipflow_custody.contracts.events import (
     Charged,
+    ConfirmatoryResultRecorded,
     DetentionBookedIn,
     OffenceAdded,
     Released,
     ResultRecorded,
+    SampleDispatched,
     SampleTaken,
 )
 from dipflow_referral.adapters import assessments, inbox, workers
@@ -171,6 +173,12 @@ def positive(detention_id: str, drug: str) -> ResultRecorded:
 
 def released(detention_id: str) -> Released:
     return Released(detention_id=detention_id, suite=SUITE, release="no_further_action", home_area="lambeth")
+
+
+def _parsed(person: str, offset: int, payload: EventPayload, at: datetime) -> Parsed:
+    raw = new_envelope(payload, person_id=person, producer="custody", occurred_at=at).to_bytes()
+    record = ConsumerRecord("custody.events.v1", 0, offset, 0, 0, person.encode(), raw, None, 0, 0, ())
+    return Parsed(record, *CONSUMED.parse(raw))
 
 
 def reads_of(table: str, statements: list[str]) -> list[str]:
@@ -404,3 +412,54 @@ async def test_a9_a_batch_reads_workers_loads_once_and_counts_in_what_it_assigns
     assert held[detentions[3]][:2] == held[detentions[0]][:2]  # the freed slot, taken again
     assert fresh.of("W-1", first_day) == 2 and fresh.of("W-1", held[detentions[2]][0]) == 1
     assert len([q for q in statements if "FROM appointments WHERE active" in q]) == 1
+
+
+async def test_a6_a_batch_writes_a_new_assessment_once_with_its_last_save_and_then_the_notice_it_served(
+    database_dsn: str, unique: str
+) -> None:
+    """A disputed positive opens the requirement, the sample's dispatch moves its appointment (T12) and the
+    confirmation's negative ends it (A6), all in one batch: the assessment is inserted and saved once each, at
+    the batch's end, at its final version, and the written notice that ending served follows the row it refers
+    to."""
+    person, detention = f"L-{unique.upper()}", f"D-{unique}"
+    at = datetime(2010, 6, 7, 10, tzinfo=UTC)
+    disputed = positive(detention, "heroin").model_copy(
+        update={"disputed": True, "confirmation_required": True}
+    )
+    dispatched = SampleDispatched(
+        detention_id=detention, suite=SUITE, drugs=["heroin"], confirmation_due_at=at + timedelta(days=7)
+    )
+    negative = ConfirmatoryResultRecorded(
+        detention_id=detention, suite=SUITE, drug="heroin", result="negative"
+    )
+    written = "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'assessments'"
+    subscription = custody_subscription(AppointmentPolicy())
+    facts = [(disputed, at), (dispatched, at + timedelta(hours=1)), (negative, at + timedelta(days=2))]
+    async with migrated(database_dsn) as conn:
+        await conn.execute(
+            "INSERT INTO workers (worker_id, name, area, suites, daily_capacity, working_weekdays, active) "
+            "VALUES ('W-1', 'Ann', 'lambeth', ARRAY[$1], 9, ARRAY[0, 1, 2, 3, 4, 5, 6, 7], true)",
+            SUITE,
+        )
+        async with conn.transaction():
+            applied, _ = await apply_events(
+                conn,
+                "referral.custody-events",
+                TopicPartition("custody.events.v1", 0),
+                [_parsed(person, n, payload, when) for n, (payload, when) in enumerate(facts)],
+                subscription.handler,
+                Producer("referral", "referral.events.v1"),
+                subscription.prefetch,
+            )
+            counts = await conn.fetchrow(written)
+        row = await conn.fetchrow(
+            "SELECT status, version FROM assessments WHERE detention_id = $1", detention
+        )
+        notices = await conn.fetch(
+            "SELECT n.form FROM notices n JOIN assessments a USING (assessment_id) WHERE a.detention_id = $1",
+            detention,
+        )
+    assert applied == 3
+    assert (row["status"], row["version"]) == ("ended", 3)
+    assert (counts["n_tup_ins"], counts["n_tup_upd"]) == (1, 1)
+    assert [n["form"] for n in notices] == ["A6"]

@@ -216,6 +216,12 @@ _SAVE = (
     + _upsert_appointments("s.assessment_id", "saved AS s,", 5)
     + ") SELECT count(*) FROM saved"
 )
+_SAVE_HELD = (
+    "WITH saved AS (UPDATE assessments SET state = $2, status = $3, version = $4, updated_at = now() "
+    "WHERE assessment_id = $1 RETURNING assessment_id)"
+    + _upsert_appointments("s.assessment_id", "saved AS s,", 5)
+)
+"""A save of an assessment this transaction holds locked (read ahead, or inserted by it): at its next version."""
 
 
 def _appointments(a: RequiredAssessment) -> tuple[Any, ...]:
@@ -248,9 +254,12 @@ def _held(doc: dict[str, Any]) -> list[workers.Held]:
 
 
 async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
-    """The new assessment and its appointments, in one statement."""
+    """The new assessment and its appointments, in one statement; known to this transaction's :func:`load` by
+    detention from now on. In a consumer's batch it is written at the batch's end, before the saves of it that
+    follow (only the last of those is written) and the notices and attendances they record; at once otherwise."""
     doc = to_doc(a)
-    await uow.conn.execute(
+    await uow.writes.execute_last(
+        _ahead(a.detention_id),
         _INSERT,
         a.case_id,
         a.detention_id,
@@ -260,6 +269,7 @@ async def insert(uow: UnitOfWork, a: RequiredAssessment, area: str) -> None:
         str(a.status),
         doc,
         *_appointments(a),
+        kind="insert",
     )
     uow.memo[_ahead(a.detention_id)] = (doc, 1, area)
     workers.appointments_changed(uow, [], _held(doc))
@@ -273,6 +283,7 @@ async def load(
     if assessment_id is None and detention_id is not None and _ahead(detention_id) in uow.memo:
         held = uow.memo[_ahead(detention_id)]
         return None if held is None else Loaded(from_doc(held[0]), held[1], held[2])
+    await uow.flush()  # what this batch queued for these tables
     row = await uow.conn.fetchrow(
         "SELECT state, version, area FROM assessments WHERE assessment_id = $1 OR detention_id = $2 FOR UPDATE",
         assessment_id,
@@ -283,6 +294,7 @@ async def load(
 
 async def peek(uow: UnitOfWork, assessment_id: str) -> tuple[RequiredAssessment, str] | None:
     """The assessment and its area, without a lock (to decide who may act on it)."""
+    await uow.flush()  # what this batch queued for these tables
     row = await uow.conn.fetchrow(
         "SELECT state, area FROM assessments WHERE assessment_id = $1", assessment_id
     )
@@ -290,12 +302,14 @@ async def peek(uow: UnitOfWork, assessment_id: str) -> tuple[RequiredAssessment,
 
 
 async def of_detention(uow: UnitOfWork, detention_id: str) -> RequiredAssessment | None:
+    await uow.flush()  # what this batch queued for these tables
     row = await uow.conn.fetchrow("SELECT state FROM assessments WHERE detention_id = $1", detention_id)
     return None if row is None else from_doc(row["state"])
 
 
 async def in_area(uow: UnitOfWork, area: str, status: Status | None) -> list[tuple[RequiredAssessment, str]]:
     """The area's newest 500 assessments (of ``status`` when given), with their area."""
+    await uow.flush()  # what this batch queued for these tables
     rows = await uow.conn.fetch(
         "SELECT state, area FROM assessments WHERE area = $1 AND ($2::text IS NULL OR status = $2) "
         "ORDER BY created_at DESC LIMIT 500",
@@ -307,8 +321,21 @@ async def in_area(uow: UnitOfWork, area: str, status: Status | None) -> list[tup
 
 async def save(uow: UnitOfWork, a: RequiredAssessment, version: int) -> None:
     """The assessment at ``version`` + 1 and its appointments, in one statement; ConcurrentChange (and nothing
-    written) when another transaction saved it since ``version``."""
+    written) when another transaction saved it since ``version``. One this transaction holds locked (read ahead
+    or inserted) in a consumer's batch is kept in the memo and written once, at the batch's end."""
     doc = to_doc(a)
+    key = _ahead(a.detention_id)
+    ahead = uow.memo.get(key)
+    if ahead is not None and uow.writes.batched:
+        if ahead[1] != version:
+            raise ConcurrentChange(f"assessment {a.case_id} changed concurrently")
+        uow.memo[key] = (doc, version + 1, ahead[2])
+        workers.appointments_changed(uow, _held(ahead[0]), _held(doc))
+        await uow.writes.execute_last(
+            key, _SAVE_HELD, a.case_id, doc, str(a.status), version + 1, *_appointments(a), kind="save"
+        )
+        return
+    await uow.flush()
     saved = await uow.conn.fetchval(_SAVE, a.case_id, doc, str(a.status), version, *_appointments(a))
     if saved != 1:
         raise ConcurrentChange(f"assessment {a.case_id} changed concurrently")
@@ -322,6 +349,7 @@ async def save(uow: UnitOfWork, a: RequiredAssessment, version: int) -> None:
 
 async def held_by(uow: UnitOfWork, worker_id: str, first: date, last: date) -> list[Waiting]:
     """A9: the worker's appointments from ``first`` to ``last`` still to be held, by time."""
+    await uow.flush()  # what this batch queued for these tables
     rows = await uow.conn.fetch(
         "SELECT p.assessment_id, p.kind FROM appointments p JOIN assessments a USING (assessment_id) "
         "WHERE p.worker_id = $1 AND p.active AND p.day BETWEEN $2 AND $3 AND ((p.kind = 'initial' AND "
@@ -337,6 +365,7 @@ async def held_by(uow: UnitOfWork, worker_id: str, first: date, last: date) -> l
 
 async def queued_at(uow: UnitOfWork, suites: list[str]) -> list[Waiting]:
     """A9: the unassigned appointments at ``suites`` of open assessments, by time (also those whose day passed)."""
+    await uow.flush()  # what this batch queued for these tables
     rows = await uow.conn.fetch(
         "SELECT p.assessment_id, p.kind FROM appointments p JOIN assessments a USING (assessment_id) "
         "WHERE p.worker_id IS NULL AND p.active AND a.suite = ANY($1::text[]) "
@@ -348,7 +377,8 @@ async def queued_at(uow: UnitOfWork, suites: list[str]) -> list[Waiting]:
 
 
 async def serve_notice(uow: UnitOfWork, assessment_id: str, form: str, at: datetime, text: str) -> None:
-    await uow.conn.execute(
+    """A notice served: in a batch, written after the assessment it serves (see :func:`insert`)."""
+    await uow.writes.execute(
         "INSERT INTO notices (assessment_id, form, served_at, text) VALUES ($1, $2, $3, $4)",
         assessment_id,
         form,
@@ -365,8 +395,8 @@ async def notices(uow: UnitOfWork, assessment_id: str) -> list[Notice]:
 
 
 async def record_attendance(uow: UnitOfWork, assessment_id: str, event: AttendanceRecorded) -> None:
-    """RA3, kept for K4 (attendances and failures by month)."""
-    await uow.conn.execute(
+    """RA3, kept for K4 (attendances and failures by month): in a batch, written after the assessment."""
+    await uow.writes.execute(
         "INSERT INTO attendances (assessment_id, kind, outcome, good_cause, recorded_at) VALUES ($1, $2, $3, $4, $5)",
         assessment_id,
         str(event.kind),

@@ -90,6 +90,7 @@ async def loads_between(
     known: _KnownLoads | None = uow.memo.get(_LOADS)
     if exclude_assessment is None and known is not None and days <= known.days:
         return known.loads(days)
+    await uow.flush()  # the appointments this batch queued
     rows = await uow.conn.fetch(
         "SELECT worker_id, day, array_agg(at) AS times FROM ("
         "SELECT worker_id, day, at FROM appointments WHERE active "
