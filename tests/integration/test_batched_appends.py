@@ -361,8 +361,9 @@ async def test_a_batch_asks_whether_an_area_has_a_webhook_receiver_once_and_sees
 async def test_a_timer_pass_shares_what_its_deadlines_read_until_one_fails(
     service_pool: asyncpg.Pool,
 ) -> None:
-    """Four deadlines each ask whether an area has a webhook receiver: the second finds the first's answer; the
-    third notes something and fails, so the fourth reads again and finds nothing the third noted."""
+    """Four deadlines each ask whether an area has a webhook receiver. The pass made all together stops at the
+    third, which fails, and is made again one by one: the second finds the first's answer; the third notes
+    something and fails, so the fourth reads again and finds nothing the third noted."""
     from dipflow.alerts.store import DELIVERIES
 
     async with service_pool.acquire() as conn:
@@ -387,6 +388,43 @@ async def test_a_timer_pass_shares_what_its_deadlines_read_until_one_fails(
         )
         with conn.query_logger(lambda record: statements.append(record.query)):
             assert await loop.fire_due() == 4
-    assert len([q for q in statements if "FROM alert_receivers" in q]) == 2
+    assert len([q for q in statements if "FROM alert_receivers" in q]) == 1 + 2  # together, then one by one
     assert seen == {1: None, 2: None, 3: None, 4: None}
     assert loop.fired == 3
+
+
+async def test_a_timer_pass_fires_its_deadlines_together_each_seeing_what_the_one_before_wrote(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """Three deadlines each queue a note and read how many notes there are: each counts the notes of those
+    before it, no savepoint is taken, the three are marked fired in one statement and their notes written once."""
+    async with service_pool.acquire() as conn:
+        for n in (1, 2, 3):
+            await schedule_deadline(
+                Writes(conn), "note", f"S{n}", datetime.now(UTC) - timedelta(minutes=10 - n)
+            )
+    counted: list[int] = []
+
+    async def note(uow: UnitOfWork, deadline: Deadline) -> None:
+        counted.append(await uow.conn.fetchval("SELECT count(*) FROM notes"))
+        await uow.writes.execute(
+            "INSERT INTO notes (k, note) VALUES ($1, $2)", uuid.uuid4(), deadline.subject
+        )
+        await add_to_outbox(uow.writes, "t.a", [sample_event(int(deadline.subject[1:]))])
+
+    statements: list[str] = []
+    async with service_pool.acquire() as conn:
+        loop = TimerLoop(
+            cast(asyncpg.Pool, _OneConnection(conn)), {"note": note}, producer=Producer("t", "t.a")
+        )
+        with conn.query_logger(lambda record: statements.append(record.query)):
+            assert await loop.fire_due() == 3
+        notes = [r["note"] for r in await conn.fetch("SELECT note FROM notes ORDER BY note")]
+        pending = await conn.fetchval(
+            "SELECT count(*) FROM deadlines WHERE kind = 'note' AND fired_at IS NULL"
+        )
+    assert counted == [0, 1, 2]
+    assert notes == ["S1", "S2", "S3"] and pending == 0 and loop.fired == 3
+    assert not [q for q in statements if "SAVEPOINT" in q]
+    assert len([q for q in statements if q.startswith("UPDATE deadlines SET fired_at")]) == 1
+    assert len([q for q in statements if "INSERT INTO outbox" in q]) == 1

@@ -309,6 +309,8 @@ class DeliveryLoop(TimerLoop):
     async def prepare(self, conn: asyncpg.Connection, deadlines: list[Deadline]) -> None:
         uow = self._unit_of_work(conn)
         for deadline in deadlines:
+            if deadline.id in self.started:  # a pass made again one by one sends each attempt once
+                continue
             key, number = _attempt_of(deadline)
             pending = await self.store.pending(uow, key)
             if pending is not None:

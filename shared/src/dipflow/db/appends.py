@@ -173,13 +173,18 @@ class Writes:
 
     async def flush(self) -> None:
         """Write what is queued so far (nothing when nothing is held back)."""
+        await self.flush_statements()
         outbox, audit, notify = self._outbox, self._audit, self._notify
+        self._outbox, self._audit, self._notify = [], [], set()
+        await write_appends(self.conn, outbox, audit, notify)
+
+    async def flush_statements(self) -> None:
+        """Write the queued statements so far, holding the appends back (they are written with the rest): what
+        is read next sees what was written before it."""
         unordered = [(sql, args) for sql, runs in self._unordered.items() for args in runs]
         statements = [*_by_position(self._latest), *unordered, *self._statements]
-        self._outbox, self._audit, self._statements, self._notify = [], [], [], set()
-        self._latest, self._unordered = {}, {}
+        self._statements, self._latest, self._unordered = [], {}, {}
         await _write_statements(self.conn, statements)
-        await write_appends(self.conn, outbox, audit, notify)
 
 
 async def write_appends(

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from dipflow import waking
-from dipflow.db.appends import Writes
+from dipflow.db.appends import Writes, batched_writes
 from dipflow.events.deadlines import WAKE_CHANNEL, cancel_deadline, schedule_deadline
 from dipflow.events.errors import Backoff, is_transient
 from dipflow.logging import get_logger
@@ -216,32 +216,66 @@ class TimerLoop:
         (nothing here)."""
 
     async def fire_due(self) -> int:
-        """One pass: fire what is due now, each deadline in its own savepoint, in one transaction whose outbox
-        rows, audit rows and ``NOTIFY``s (of the deadlines that fired; none of one whose handler failed) are
-        written together at its end. The deadlines share one memo (what they read once per transaction, such
-        as whether an area has a webhook), forgotten when a handler fails or says try later, as its savepoint
-        is undone. Returns how many rows were claimed."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """
-                SELECT due.id, due.kind, due.subject, due.due_at, due.payload
-                FROM unnest($2::text[]) AS k(kind)
-                CROSS JOIN LATERAL (
-                    SELECT id, kind, subject, due_at, payload FROM deadlines
-                    WHERE kind = k.kind AND fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL
-                      AND due_at <= now()
-                    ORDER BY due_at, id
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED
-                ) AS due
-                ORDER BY due.due_at, due.id
+        """One pass: fire what is due now, in one transaction whose outbox rows, audit rows and ``NOTIFY``s are
+        written together at its end; the deadlines share one memo (what they read once per transaction, such as
+        whether an area has a webhook). First all together, as a consumer applies a batch: each handler's queued
+        statements written before the next runs (so it reads what the one before wrote), the end-of-batch work
+        (alerts raised) at the end, the deadlines marked fired in one statement. Should any handler fail or say
+        try later, none of that is kept and the pass is made again deadline by deadline (:meth:`_fire_each`).
+        Returns how many rows were claimed."""
+        try:
+            return await self._fire_together()
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.info("timer_pass_one_by_one", error=type(exc).__name__)
+        return await self._fire_each()
+
+    async def _claim(self, conn: asyncpg.Connection) -> list[Deadline]:
+        rows = await conn.fetch(
+            """
+            SELECT due.id, due.kind, due.subject, due.due_at, due.payload
+            FROM unnest($2::text[]) AS k(kind)
+            CROSS JOIN LATERAL (
+                SELECT id, kind, subject, due_at, payload FROM deadlines
+                WHERE kind = k.kind AND fired_at IS NULL AND cancelled_at IS NULL AND failed_at IS NULL
+                  AND due_at <= now()
+                ORDER BY due_at, id
                 LIMIT $1
-                """,
-                self.batch_size,
-                list(self.handlers),
-            )
-            deadlines = [Deadline(r["id"], r["kind"], r["subject"], r["due_at"], r["payload"]) for r in rows]
-            await self.prepare(conn, deadlines)
+                FOR UPDATE SKIP LOCKED
+            ) AS due
+            ORDER BY due.due_at, due.id
+            LIMIT $1
+            """,
+            self.batch_size,
+            list(self.handlers),
+        )
+        deadlines = [Deadline(r["id"], r["kind"], r["subject"], r["due_at"], r["payload"]) for r in rows]
+        await self.prepare(conn, deadlines)
+        return deadlines
+
+    async def _fire_together(self) -> int:
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                deadlines = await self._claim(conn)
+                async with batched_writes(conn) as writes:
+                    for deadline in deadlines:
+                        await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
+                        await writes.flush_statements()
+                    if deadlines:
+                        await writes.execute(
+                            "UPDATE deadlines SET fired_at = now() WHERE id = ANY($1::bigint[])",
+                            [d.id for d in deadlines],
+                        )
+            self.fired += len(deadlines)
+            return len(deadlines)
+
+    async def _fire_each(self) -> int:
+        """The pass deadline by deadline: each in its own savepoint, so one whose handler failed (tried again
+        on a later pass, marked failed after ``max_attempts``) or said try later (put back a moment) leaves
+        nothing, and the others fire; what one read is forgotten when it fails, as its savepoint is undone."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            deadlines = await self._claim(conn)
             fired = Writes(conn, appends_at_end=True)
             opened = False
             for deadline in deadlines:
@@ -284,4 +318,4 @@ class TimerLoop:
                         self.max_attempts,
                     )
             await fired.flush()
-            return len(rows)
+            return len(deadlines)
