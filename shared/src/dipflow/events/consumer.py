@@ -118,6 +118,7 @@ class EventConsumer:
         self.last_progress_at = time.monotonic()
         self.running = False
         self._positions: dict[TopicPartition, int] = {}
+        self._measured: set[TopicPartition] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._busy_since: float | None = None
         self._down_since: float | None = time.monotonic()
@@ -177,6 +178,7 @@ class EventConsumer:
             heartbeat_interval_ms=1000,
         )
         self._consumer = consumer
+        self._measured = set()
         try:
             await consumer.start()
             producer = idempotent_producer(self.bootstrap, linger_ms=0)
@@ -206,8 +208,16 @@ class EventConsumer:
             await stop_within(consumer)
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """The records of the partitions assigned now not yet applied. A partition newly assigned (after a
+        rebalance, or in a new session) is measured from its committed offset, not from what this instance
+        applied of it before: another instance may have applied more of it meanwhile, and a quiet partition
+        would otherwise show lag for ever (and the consumer stalled, not ready)."""
         lag = 0
-        for tp in consumer.assignment():
+        assigned = set(consumer.assignment())
+        for tp in assigned - self._measured:
+            self._positions.pop(tp, None)
+        self._measured = assigned
+        for tp in assigned:
             high = consumer.highwater(tp)
             if high is None:
                 continue

@@ -1,0 +1,74 @@
+"""A consumer's lag (its readiness) counts what is left of the partitions assigned to it now: one it gets back
+after another instance applied more of it is measured from its committed offset."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dipflow.events import EventRegistry
+from dipflow.events.consumer import EventConsumer
+from dipflow.uow import Producer
+
+TP = TopicPartition("ppo.register.v1", 0)
+
+
+class _Broker:
+    """What ``_measure_lag`` asks of an aiokafka consumer: the assignment, each partition's end, the group's
+    committed offset."""
+
+    def __init__(self) -> None:
+        self.assigned: set[TopicPartition] = set()
+        self.ends: dict[TopicPartition, int] = {}
+        self.commits: dict[TopicPartition, int] = {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.ends.get(tp)
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self.commits.get(tp)
+
+
+def _consumer() -> EventConsumer:
+    async def handler(*_: Any) -> None:
+        return None
+
+    return EventConsumer(
+        bootstrap="unused:9092",
+        pool=cast(Any, None),
+        group_id="custody.ppo-register",
+        topics=[TP.topic],
+        registry=EventRegistry(),
+        handler=handler,
+        producer=Producer("custody", "custody.events.v1"),
+    )
+
+
+async def test_a_partition_got_back_after_others_applied_more_of_it_is_measured_from_its_commit() -> None:
+    consumer, broker = _consumer(), _Broker()
+    broker.assigned, broker.ends, broker.commits = {TP}, {TP: 5}, {TP: 5}
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    consumer._positions[TP] = 5  # this instance applied up to 5
+    broker.assigned = set()  # a rebalance gives the partition to another instance, which applies up to 9
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    broker.assigned, broker.ends, broker.commits = {TP}, {TP: 9}, {TP: 9}
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    assert consumer.lag == 0
+    consumer.last_progress_at = time.monotonic() - 3600
+    assert not consumer.stalled()
+
+
+async def test_records_not_yet_applied_of_a_partition_kept_are_lag() -> None:
+    consumer, broker = _consumer(), _Broker()
+    broker.assigned, broker.ends, broker.commits = {TP}, {TP: 5}, {TP: 5}
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    broker.ends = {TP: 8}
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    assert consumer.lag == 3
+    consumer.last_progress_at = time.monotonic() - 3600
+    assert consumer.stalled()
