@@ -237,8 +237,14 @@ class System:
         )
 
     def kill(self, name: str) -> None:
-        os.killpg(self.processes[name].popen.pid, signal.SIGKILL)
-        self.processes[name].popen.wait(10)
+        process = self.processes[name]
+        if not process.alive():
+            raise RuntimeError(
+                f"{name} exited by itself (code {process.popen.returncode}) before the drill killed it; "
+                f"the end of {process.log_path}:\n{process.tail(30)}"
+            )
+        os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait(10)
 
     def url(self, name: str) -> str:
         """An instance's URL; for a service's name, its first instance that is alive (any, if none is)."""
