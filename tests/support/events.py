@@ -9,6 +9,7 @@ from dipflow.devstack.probe import EFFECTS_TABLE, PROBE_PRODUCER, PROBE_REGISTRY
 from dipflow.events import Envelope
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.replay import ReplaySpec
+from dipflow_custody.contracts.events import ResultRecorded
 
 REGISTRY = PROBE_REGISTRY
 PRODUCER = PROBE_PRODUCER
@@ -16,6 +17,7 @@ __all__ = [
     "EFFECTS_TABLE",
     "PRODUCER",
     "REGISTRY",
+    "positive_result",
     "record_effect",
     "replay_spec",
     "sample_event",
@@ -42,4 +44,19 @@ def replay_spec() -> ReplaySpec:
         registry=REGISTRY,
         handler=record_effect,
         tables=["effects"],
+    )
+
+
+def positive_result() -> ResultRecorded:
+    """A positive result as custody writes it on ``custody.events.v1`` (cocaine, undisputed, aged 30, camden)."""
+    return ResultRecorded(
+        detention_id="D1",
+        suite="S",
+        drug="cocaine",
+        result="positive",
+        disputed=False,
+        medication_declared=None,
+        confirmation_required=False,
+        age=30,
+        home_area="camden",
     )

@@ -13,22 +13,13 @@ import pytest
 from dipflow.events import Envelope, EventPayload
 from dipflow.events.envelope import encode_event
 from dipflow_breach.contracts.events import ArrestMade, ProceedingsStarted
-from dipflow_custody.contracts.events import EligibilityDecided, ResultRecorded
+from dipflow_custody.contracts.events import EligibilityDecided
 from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
+from tests.support.events import positive_result
 
 SUMMER = timezone(timedelta(hours=1))
 
-RESULT = ResultRecorded(
-    detention_id="D1",
-    suite="S",
-    drug="cocaine",
-    result="positive",
-    disputed=False,
-    medication_declared=None,
-    confirmation_required=False,
-    age=30,
-    home_area="camden",
-)
+RESULT = positive_result()
 PAYLOADS: list[EventPayload] = [
     RESULT,
     EligibilityDecided(

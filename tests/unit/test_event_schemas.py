@@ -19,6 +19,7 @@ from dipflow.events import EventPayload
 from dipflow.events.consumer import DeadLetter, EventConsumer
 from dipflow.events.schemas import JSON_SCHEMA_DIALECT, asyncapi_document, breaking_changes, event_json_schema
 from dipflow.topics import DLQ_SUFFIX, all_topics
+from tests.support.events import positive_result
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI_SCHEMA = ROOT / "tests/compose/node_modules/@asyncapi/specs/schemas/3.0.0-without-$id.json"
@@ -242,22 +243,6 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
     return node
 
 
-def _positive_result() -> EventPayload:
-    from dipflow_custody.contracts.events import ResultRecorded
-
-    return ResultRecorded(
-        detention_id="D1",
-        suite="S",
-        drug="cocaine",
-        result="positive",
-        disputed=False,
-        medication_declared=None,
-        confirmation_required=False,
-        age=30,
-        home_area="camden",
-    )
-
-
 def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_producers() -> None:
     from datetime import UTC, datetime
 
@@ -273,7 +258,7 @@ def test_a_consumer_skips_other_types_of_a_known_producer_but_not_unknown_produc
 
     with pytest.raises(SkippedEventType):
         CONSUMED.parse(raw(WarningGiven(detention_id="D1", suite="S")))
-    result = _positive_result()
+    result = positive_result()
     envelope, payload = CONSUMED.parse(raw(result))
     assert envelope.type == "custody.result_recorded"
     assert isinstance(payload, ResultRecordedView) and payload.drug == "cocaine"
@@ -319,7 +304,7 @@ def test_a_record_as_the_envelope_writes_it_is_read_in_one_pass_to_what_two_step
     from dipflow.events.envelope import SkippedEventType
     from dipflow_ppo_register.contracts.consumed import CONSUMED, ResultRecordedView
 
-    result = _positive_result()
+    result = positive_result()
     canonical = new_envelope(
         result, person_id="08/1X", producer="custody", occurred_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
     ).to_bytes()

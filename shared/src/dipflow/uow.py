@@ -67,9 +67,6 @@ class UnitOfWork:
     ) -> None:
         """Each (payload, when it happened) as an event keyed by ``person_id``, in order, in this transaction;
         with this work's correlation id and cause."""
-        correlation_id = self.correlation_id or (
-            self.causation.correlation_id if self.causation else str(uuid.uuid4())
-        )
         causation_id = str(self.causation.event_id) if self.causation else None
         key = person_id.encode()
         rows: list[OutboxRow] = []
@@ -79,7 +76,7 @@ class UnitOfWork:
                 person_id=person_id,
                 producer=producer or self.producer.name,
                 occurred_at=at,
-                correlation_id=correlation_id,
+                correlation_id=self.correlation_id,
                 causation_id=causation_id,
             )
             rows.append((topic or self.producer.topic, key, value, event_id))

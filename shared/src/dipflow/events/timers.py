@@ -1,7 +1,8 @@
 """Durable timers: deadlines are rows that fire exactly once, in the same transaction as their effects.
 
 A loop claims due rows with ``FOR UPDATE SKIP LOCKED`` (so two instances never fire the same row), runs the
-handler for the row's kind inside a savepoint, and marks the row fired in the same transaction. A deadline
+handler for each row's kind, and marks the rows fired in the same transaction: all together first, one by one
+in savepoints when a handler fails (:meth:`TimerLoop.fire_due`). A deadline
 that fell due while the service was down fires on the next pass after it starts. A handler that keeps
 failing is retried on later passes and marked failed after ``max_attempts``.
 

@@ -33,7 +33,6 @@ def _version(kind: str, row: Record) -> Version[Any]:
 
 Stamp = tuple[Any, ...]
 _STAMP = ("reference", "stamp")
-_CHANGED = "changed"
 _READ: dict[Stamp, dict[Hashable, Any]] = {}
 """Reference data already read in this process, by the stamp it was read under (the two newest stamps)."""
 _STAMP_SQL = (
@@ -48,8 +47,8 @@ async def _stamp(uow: UnitOfWork) -> Stamp | None:
     changed the data itself: its reads are its own until it commits."""
     if _STAMP not in uow.memo:
         uow.memo[_STAMP] = tuple(await uow.conn.fetchrow(_STAMP_SQL))
-    stamp: Stamp | str = uow.memo[_STAMP]
-    return None if stamp == _CHANGED else stamp  # type: ignore[return-value]
+    stamp: Stamp | None = uow.memo[_STAMP]
+    return stamp
 
 
 async def _kept(uow: UnitOfWork, key: Hashable, read: Callable[[], Awaitable[Any]]) -> Any:
@@ -75,7 +74,7 @@ async def _kept(uow: UnitOfWork, key: Hashable, read: Callable[[], Awaitable[Any
 def _changing(uow: UnitOfWork) -> None:
     """This unit of work changes the reference data: it reads afresh from here on, and keeps nothing shared."""
     uow.memo.clear()
-    uow.memo[_STAMP] = _CHANGED
+    uow.memo[_STAMP] = None
 
 
 async def history(uow: UnitOfWork, kind: str, key: str) -> list[Version[Any]]:

@@ -21,6 +21,7 @@ from dipflow_referral.domain.assessment import (
     Status,
     failure_rule,
     failure_wording,
+    holds_slots,
 )
 from dipflow_referral.domain.events import AttendanceRecorded, FailureNotified
 
@@ -243,7 +244,7 @@ def _appointments(a: RequiredAssessment) -> tuple[Any, ...]:
 def _held(doc: dict[str, Any]) -> list[workers.Held]:
     """The appointments of a stored document that count towards their workers' loads (see
     :func:`_appointments`)."""
-    if Status(doc["status"]) in (Status.lapsed, Status.ended):
+    if not holds_slots(Status(doc["status"])):
         return []
     held = []
     for x in (doc["initial"], doc["follow_up"]):

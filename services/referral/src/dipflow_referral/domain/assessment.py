@@ -44,6 +44,11 @@ class Status(StrEnum):
     ended = "ended"  # negative confirmation (A6) or superseded by a bail condition (A7)
 
 
+def holds_slots(status: Status) -> bool:
+    """A9: a requirement's appointments count towards their workers' loads in every status but lapsed and ended."""
+    return status not in (Status.lapsed, Status.ended)
+
+
 OPEN = frozenset({Status.proposed, Status.imposed, Status.initial_attended, Status.follow_up_set})
 BEFORE_ATTENDANCE = (Status.proposed, Status.imposed)
 """Proposed or imposed: the initial appointment is still to come."""
@@ -151,7 +156,7 @@ class RequiredAssessment:
     def holds_slots(self) -> bool:
         """A9: its appointments count towards their workers' loads until the requirement lapses or ends (A1, A6,
         A7), which frees them."""
-        return self.status not in (Status.lapsed, Status.ended)
+        return holds_slots(self.status)
 
     def appointment(self, kind: Kind) -> Appointment | None:
         return self.initial if kind is Kind.initial else self.follow_up
