@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from dipflow.alerts.model import Alert, RaiseAlert
-from dipflow.alerts.store import DELIVERIES, WEBHOOK, raise_alert, receiver, resolve, resolve_all
+from dipflow.alerts.store import DELIVERIES, WEBHOOK, escalate, raise_alert, receiver, resolve, resolve_all
 from dipflow.auth import Principal, Role
 from dipflow.db.appends import Writes, batched_writes
 from dipflow.uow import Producer, UnitOfWork
@@ -154,3 +154,46 @@ async def test_a_batchs_raises_and_resolutions_keep_each_alerts_order_in_the_few
     assert [r["action"] for r in audits] == ["alert.raise"] * 4 + ["alert.resolve"]
     assert len([q for q in statements if q.startswith("INSERT INTO alerts")]) == 1
     assert len([q for q in statements if q.startswith("UPDATE alerts")]) == 2
+
+
+async def test_a_batchs_escalations_go_at_its_end_in_order_with_each_alerts_raise_and_resolution(
+    service_pool: asyncpg.Pool,
+) -> None:
+    """An escalation asked in a batch waits for the batch's end like raises and resolutions: one asked after the
+    alert's raise escalates it, one asked before its resolution is undone by it, one of an alert never raised
+    does nothing; escalations of different alerts share a round trip."""
+    statements: list[str] = []
+
+    def alert(subject: str) -> RaiseAlert:
+        return RaiseAlert(
+            "unassigned", subject, "referral_worker", "camden", datetime.now(UTC), "x", person_id="P"
+        )
+
+    async with service_pool.acquire() as conn:
+        for subject in ("earlier", "answered"):
+            await raise_alert(UnitOfWork(Writes(conn), Producer("t", "t.a")), alert(subject))
+        with conn.query_logger(lambda record: statements.append(record.query)):
+            async with conn.transaction(), batched_writes(conn) as writes:
+                uow = UnitOfWork(writes, Producer("t", "t.a"))
+                for subject in ("earlier", "answered"):
+                    await escalate(uow, "unassigned", subject, to_role="referral_manager")
+                await resolve(uow, "unassigned", "answered", resolution="answered")
+                await raise_alert(uow, alert("new"))
+                await escalate(uow, "unassigned", "new", to_role="referral_manager")
+                await escalate(uow, "unassigned", "never", to_role="referral_manager")
+                assert await conn.fetchval("SELECT count(*) FROM alerts WHERE state = 'escalated'") == 0
+        states = await conn.fetch("SELECT subject, state, role FROM alerts ORDER BY subject")
+        audits = await conn.fetch(
+            "SELECT action, count(*) AS n FROM audit_log WHERE action LIKE 'alert.%' GROUP BY action"
+        )
+    assert [tuple(r) for r in states] == [
+        ("answered", "resolved", "referral_manager"),
+        ("earlier", "escalated", "referral_manager"),
+        ("new", "escalated", "referral_manager"),
+    ]
+    assert {r["action"]: r["n"] for r in audits} == {
+        "alert.raise": 3,
+        "alert.escalate": 3,
+        "alert.resolve": 1,
+    }
+    assert len([q for q in statements if q.startswith("UPDATE alerts SET state = 'escalated'")]) == 2

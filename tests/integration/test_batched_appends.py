@@ -5,10 +5,7 @@ outside a batch is deferred."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import asyncpg
 import pytest
@@ -19,6 +16,7 @@ from dipflow.events.deadlines import cancel_deadline, schedule_deadline
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.timers import Deadline, TimerLoop
 from dipflow.uow import Producer, UnitOfWork, unit_of_work
+from tests.support.batches import one_connection
 from tests.support.events import sample_event
 
 pytestmark = pytest.mark.infra
@@ -313,9 +311,7 @@ async def test_a_timer_pass_writes_the_appends_of_the_deadlines_it_fired_in_one_
 
     async with service_pool.acquire() as conn:
         conn.add_query_logger(log)
-        loop = TimerLoop(
-            cast(asyncpg.Pool, _OneConnection(conn)), {"step": emit}, producer=Producer("t", "t.a")
-        )
+        loop = TimerLoop(one_connection(conn), {"step": emit}, producer=Producer("t", "t.a"))
         assert await loop.fire_due() == 3
         conn.remove_query_logger(log)
     appends = [q for q in statements if "INSERT INTO outbox" in q or "INSERT INTO audit_log" in q]
@@ -328,17 +324,6 @@ async def test_a_timer_pass_writes_the_appends_of_the_deadlines_it_fired_in_one_
     assert [(a["person_id"], a["detail"]) for a in audits] == [("S1", {"n": 1}), ("S3", {"n": 3})]
     assert failed["attempts"] == 1 and failed["fired_at"] is None
     assert loop.fired == 2
-
-
-class _OneConnection:
-    """A pool of one connection (the test's, which logs its queries)."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        yield self.conn
 
 
 async def test_a_batch_asks_whether_an_area_has_a_webhook_receiver_once_and_sees_one_it_set(
@@ -383,9 +368,7 @@ async def test_a_timer_pass_shares_what_its_deadlines_read_until_one_fails(
 
     statements: list[str] = []
     async with service_pool.acquire() as conn:
-        loop = TimerLoop(
-            cast(asyncpg.Pool, _OneConnection(conn)), {"ask": ask}, producer=Producer("t", "t.a")
-        )
+        loop = TimerLoop(one_connection(conn), {"ask": ask}, producer=Producer("t", "t.a"))
         with conn.query_logger(lambda record: statements.append(record.query)):
             assert await loop.fire_due() == 4
     assert len([q for q in statements if "FROM alert_receivers" in q]) == 1 + 2  # together, then one by one
@@ -414,9 +397,7 @@ async def test_a_timer_pass_fires_its_deadlines_together_each_seeing_what_the_on
 
     statements: list[str] = []
     async with service_pool.acquire() as conn:
-        loop = TimerLoop(
-            cast(asyncpg.Pool, _OneConnection(conn)), {"note": note}, producer=Producer("t", "t.a")
-        )
+        loop = TimerLoop(one_connection(conn), {"note": note}, producer=Producer("t", "t.a"))
         with conn.query_logger(lambda record: statements.append(record.query)):
             assert await loop.fire_due() == 3
         notes = [r["note"] for r in await conn.fetch("SELECT note FROM notes ORDER BY note")]

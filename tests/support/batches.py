@@ -3,8 +3,10 @@ caller's connection: what a consumer's poll does, without the broker."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import cast
 
 import asyncpg
 from aiokafka import ConsumerRecord, TopicPartition
@@ -43,3 +45,17 @@ async def apply_batch(
             subscription.prefetch,
         )
     return applied
+
+
+class _OneConnection:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
+
+def one_connection(conn: asyncpg.Connection) -> asyncpg.Pool:
+    """A pool of one connection (the test's, which logs its queries), for a loop that acquires from a pool."""
+    return cast(asyncpg.Pool, _OneConnection(conn))

@@ -136,7 +136,7 @@ async def raise_alert(
         await then(raised)
 
 
-async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> RaisedAlert | None:
+def _escalated(uow: UnitOfWork, kind: str, subject: str, to_role: str) -> RaisedAlert | None:
     assert isinstance(uow, FakeUnitOfWork)
     found = uow.alerts.get((kind, subject))
     if found is None or found.state not in ("open", "acknowledged"):
@@ -145,8 +145,12 @@ async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) ->
     return found
 
 
+async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> None:
+    _escalated(uow, kind, subject, to_role)
+
+
 async def escalate_all(works: Sequence[tuple[UnitOfWork, str, str]], *, to_role: str) -> list[RaisedAlert]:
-    escalated = [await escalate(uow, kind, subject, to_role=to_role) for uow, kind, subject in works]
+    escalated = [_escalated(uow, kind, subject, to_role) for uow, kind, subject in works]
     return [alert for alert in escalated if alert is not None]
 
 

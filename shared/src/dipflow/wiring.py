@@ -16,7 +16,7 @@ from dipflow.events import EventRegistry
 from dipflow.events.consumer import EventConsumer, Handler, Prefetch, TombstoneHandler
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.senders import RecordCheck
-from dipflow.events.timers import DeadlineHandler, TimerLoop
+from dipflow.events.timers import DeadlineHandler, ReadAhead, TimerLoop
 from dipflow.settings import ServiceSettings
 from dipflow.uow import Producer
 from dipflow.webhooks import DeliveryStore, delivery_loop
@@ -81,6 +81,8 @@ class Webhooks:
 class Wiring:
     subscriptions: Sequence[Subscription] = ()
     timers: Mapping[str, DeadlineHandler] = field(default_factory=dict)
+    timers_read_ahead: ReadAhead | None = None
+    """What a timer pass's handlers act on, read at once before they run together (:data:`ReadAhead`)."""
     webhooks: Sequence[Webhooks] = ()
     timer_poll_interval_s: float = 1.0
     on_start: Sequence[StartHook] = ()
@@ -116,7 +118,13 @@ def loops(
         )
     if wiring.timers:
         found.append(
-            TimerLoop(pool, wiring.timers, producer=producer, poll_interval_s=wiring.timer_poll_interval_s)
+            TimerLoop(
+                pool,
+                wiring.timers,
+                producer=producer,
+                poll_interval_s=wiring.timer_poll_interval_s,
+                read_ahead=wiring.timers_read_ahead,
+            )
         )
     for hooks in wiring.webhooks:
         found.append(

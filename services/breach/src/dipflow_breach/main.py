@@ -45,7 +45,12 @@ def wiring(settings: BreachSettings) -> Wiring:
     ]
     started = [reference_copy.start_area_directory]
     return Wiring(
-        subscriptions=consumed, timers=TIMERS, webhooks=hooks, timer_poll_interval_s=0.5, on_start=started
+        subscriptions=consumed,
+        timers=TIMERS,
+        timers_read_ahead=cases.read_ahead_deadlines,
+        webhooks=hooks,
+        timer_poll_interval_s=0.5,
+        on_start=started,
     )
 
 

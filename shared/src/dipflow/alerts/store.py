@@ -85,6 +85,14 @@ class _Raise:
 
 
 @dataclass(frozen=True)
+class _Escalate:
+    uow: UnitOfWork
+    kind: str
+    subject: str
+    to_role: str
+
+
+@dataclass(frozen=True)
 class _Resolve:
     uow: UnitOfWork
     alerts: tuple[tuple[str, str], ...]
@@ -129,15 +137,21 @@ async def resolve_all(
         await uow.at_end(_CHANGES, _Resolve(uow, tuple(alerts), resolution, by), _change)
 
 
-async def _change(changes: list[_Raise | _Resolve]) -> None:
-    """The raises and resolutions asked for, each alert's in the order asked, in as few round trips as that
-    allows: a change joins the latest run of its kind that comes after every run touching one of its alerts,
-    and each run is one round trip. A resolution is one statement per alert, each a probe of the (kind,
+async def _change(changes: list[_Raise | _Resolve | _Escalate]) -> None:
+    """The raises, escalations and resolutions asked for, each alert's in the order asked, in as few round trips
+    as that allows: a change joins the latest run of its kind that comes after every run touching one of its
+    alerts, and each run is one round trip. A resolution is one statement per alert, each a probe of the (kind,
     subject) index (a single statement joining the pairs, planned while the table was small, kept a scan of
     the whole table as it grew: PostgreSQL keeps a prepared statement's generic plan)."""
     runs: list[tuple[type, list[Any], set[tuple[str, str]]]] = []
     for change in changes:
-        keys = {(change.new.kind, change.new.subject)} if isinstance(change, _Raise) else set(change.alerts)
+        match change:
+            case _Raise():
+                keys = {(change.new.kind, change.new.subject)}
+            case _Escalate():
+                keys = {(change.kind, change.subject)}
+            case _Resolve():
+                keys = set(change.alerts)
         after = max((i for i, (_, _, touched) in enumerate(runs) if touched & keys), default=-1)
         joins = [i for i in range(after + 1, len(runs)) if runs[i][0] is type(change)]
         if joins:
@@ -148,6 +162,8 @@ async def _change(changes: list[_Raise | _Resolve]) -> None:
     for kind, run, _ in runs:
         if kind is _Raise:
             await _raise_all(run)
+        elif kind is _Escalate:
+            await _escalate_all(run)
         else:
             await _resolve_all(run)
 
@@ -203,28 +219,32 @@ _ESCALATE = (
 )
 
 
-async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> Alert | None:
-    """Hand an alert nobody resolved to ``to_role`` of its area (a worker's goes to the team's managers); None
-    when it was resolved or escalated already, or never raised."""
-    escalated = await escalate_all([(uow, kind, subject)], to_role=to_role)
-    return escalated[0] if escalated else None
+async def escalate(uow: UnitOfWork, kind: str, subject: str, *, to_role: str) -> None:
+    """Hand an alert nobody resolved to ``to_role`` of its area (a worker's goes to the team's managers); nothing
+    happens when it was resolved or escalated already, or never raised. In a batch, in order with its raises and
+    resolutions (:func:`raise_alert`); elsewhere at once."""
+    await uow.at_end(_CHANGES, _Escalate(uow, kind, subject, to_role), _change)
 
 
 async def escalate_all(works: Sequence[tuple[UnitOfWork, str, str]], *, to_role: str) -> list[Alert]:
-    """:func:`escalate` for each (unit of work, kind, subject) of one transaction, sent in one round trip (as
-    :func:`resolve_all`); each escalation audited, delivered and announced in the unit of work that asked for
+    """:func:`escalate` at once for each (unit of work, kind, subject) of one transaction, sent in one round trip
+    (as :func:`resolve_all`); each escalation audited, delivered and announced in the unit of work that asked for
     it. The alerts escalated."""
-    if not works:
+    return await _escalate_all([_Escalate(uow, kind, subject, to_role) for uow, kind, subject in works])
+
+
+async def _escalate_all(escalations: list[_Escalate]) -> list[Alert]:
+    if not escalations:
         return []
-    asked = {(kind, subject): uow for uow, kind, subject in works}
-    rows = await works[0][0].conn.fetchmany(
-        _ESCALATE, [(kind, subject, to_role) for _, kind, subject in works]
+    asked = {(e.kind, e.subject): e.uow for e in escalations}
+    rows = await escalations[0].uow.conn.fetchmany(
+        _ESCALATE, [(e.kind, e.subject, e.to_role) for e in escalations]
     )
     escalated = []
     for row in rows:
         alert = _alert(row)
         uow = asked[(alert.kind, alert.subject)]
-        await uow.audit("alert.escalate", alert.person_id, {"alert_id": alert.alert_id, "to": to_role})
+        await uow.audit("alert.escalate", alert.person_id, {"alert_id": alert.alert_id, "to": alert.role})
         await _deliver(uow, alert, "escalated")
         await uow.notify(CHANNEL)
         escalated.append(alert)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,9 +35,11 @@ from dipflow.uow import Producer, UnitOfWork
 __all__ = [
     "Deadline",
     "DeadlineHandler",
+    "ReadAhead",
     "TimerLoop",
     "TryLater",
     "cancel_deadline",
+    "lock_all_or_try_later",
     "lock_or_try_later",
     "schedule_deadline",
 ]
@@ -64,6 +66,11 @@ class Deadline:
 
 DeadlineHandler = Callable[[UnitOfWork, Deadline], Awaitable[None]]
 """Runs in the timer loop's transaction; what it emits, audits or schedules commits with the deadline fired."""
+ReadAhead = Callable[[UnitOfWork, Sequence[Deadline]], Awaitable[None]]
+"""Before a pass's handlers run together: reads (and locks) at once what they act on, into the transaction's
+memo, where they find it and keep it up to date as they save it; the handlers then run as a consumer's batch
+does, their writes queued to the pass's end (each reads only the memo, or flushes before it reads). A lock
+it cannot take at once raises :class:`TryLater`: the pass is then made one by one, without it."""
 
 
 class TryLater(Exception):
@@ -74,11 +81,18 @@ class TryLater(Exception):
 
 async def lock_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -> asyncpg.Record | None:
     """Run ``sql`` (a ``SELECT … FOR UPDATE NOWAIT``) for a deadline handler; TryLater if the row is locked."""
+    rows = await lock_all_or_try_later(conn, sql, *args)
+    return rows[0] if rows else None
+
+
+async def lock_all_or_try_later(conn: asyncpg.Connection, sql: str, *args: object) -> list[asyncpg.Record]:
+    """Run ``sql`` (a ``SELECT … FOR UPDATE NOWAIT``) for deadline handlers (or a pass's :data:`ReadAhead`);
+    TryLater if any of its rows is locked."""
     try:
-        row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+        rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
     except asyncpg.LockNotAvailableError as exc:
         raise TryLater(str(exc)) from exc
-    return row
+    return rows
 
 
 class TimerLoop:
@@ -92,9 +106,11 @@ class TimerLoop:
         batch_size: int = 100,
         max_attempts: int = 5,
         min_gap_s: float = 0.05,
+        read_ahead: ReadAhead | None = None,
     ) -> None:
         self.pool = pool
         self.handlers = dict(handlers)
+        self.read_ahead = read_ahead
         self.producer = producer
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
@@ -219,9 +235,10 @@ class TimerLoop:
     async def fire_due(self) -> int:
         """One pass: fire what is due now, in one transaction whose outbox rows, audit rows and ``NOTIFY``s are
         written together at its end; the deadlines share one memo (what they read once per transaction, such as
-        whether an area has a webhook). First all together, as a consumer applies a batch: each handler's queued
-        statements written before the next runs (so it reads what the one before wrote), the end-of-batch work
-        (alerts raised) at the end, the deadlines marked fired in one statement. Should any handler fail or say
+        whether an area has a webhook). First all together, as a consumer applies a batch: with a ``read_ahead``,
+        it reads what the handlers act on and their writes wait for the pass's end; without, each handler's
+        queued statements are written before the next runs (so it reads what the one before wrote); the
+        end-of-batch work (alerts raised) at the end, the deadlines marked fired in one statement. Should any handler fail or say
         try later, none of that is kept and the pass is made again deadline by deadline (:meth:`_fire_each`).
         Returns how many rows were claimed."""
         try:
@@ -260,9 +277,12 @@ class TimerLoop:
             async with conn.transaction():
                 deadlines = await self._claim(conn)
                 async with batched_writes(conn) as writes:
+                    if self.read_ahead is not None and deadlines:
+                        await self.read_ahead(UnitOfWork(writes, self.producer), deadlines)
                     for deadline in deadlines:
                         await self.handlers[deadline.kind](UnitOfWork(writes, self.producer), deadline)
-                        await writes.flush_statements()
+                        if self.read_ahead is None:
+                            await writes.flush_statements()
                     if deadlines:
                         await writes.execute(
                             "UPDATE deadlines SET fired_at = now() WHERE id = ANY($1::bigint[])",

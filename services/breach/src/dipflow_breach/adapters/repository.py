@@ -9,7 +9,7 @@ from datetime import date
 import asyncpg
 
 from dipflow import ppo_copy
-from dipflow.events.timers import lock_or_try_later
+from dipflow.events.timers import lock_all_or_try_later, lock_or_try_later
 from dipflow.uow import UnitOfWork
 from dipflow_breach.domain.arrests import ArrestRequest, Booking, Source
 from dipflow_breach.domain.cases import BreachCase
@@ -246,19 +246,61 @@ async def load_case(uow: UnitOfWork, case_id: str) -> BreachCase | None:
     return None if row is None else case_of(row)
 
 
+_TIMER_CASE = "timer-case"
+_TIMER_REQUEST = "timer-request"
+
+
+async def read_ahead_for_timers(uow: UnitOfWork, case_ids: Sequence[str], request_ids: Sequence[str]) -> None:
+    """For a timer pass, before its handlers: the cases and the arrest requests its deadlines name, locked
+    without waiting (TryLater when one is held) in one statement each, for :func:`load_case_for_timer` and
+    :func:`load_request_for_timer` to find in the transaction's memo. Each one's saves in the pass are then
+    written once, at its end."""
+    if case_ids:
+        wanted = sorted(set(case_ids))
+        rows = await lock_all_or_try_later(
+            uow.conn,
+            f"SELECT {CASE_COLUMNS} FROM breach_cases WHERE case_id = ANY($1::text[]) "
+            "ORDER BY case_id FOR UPDATE NOWAIT",
+            wanted,
+        )
+        found = {r["case_id"]: case_of(r) for r in rows}
+        for case_id in wanted:
+            uow.memo[(_TIMER_CASE, case_id)] = found.get(case_id)
+    if request_ids:
+        wanted = sorted(set(request_ids))
+        rows = await lock_all_or_try_later(
+            uow.conn,
+            f"SELECT {REQUEST_COLUMNS} FROM arrest_requests WHERE request_id = ANY($1::text[]) "
+            "ORDER BY request_id FOR UPDATE NOWAIT",
+            wanted,
+        )
+        held = {r["request_id"]: request_of(r) for r in rows}
+        for request_id in wanted:
+            uow.memo[(_TIMER_REQUEST, request_id)] = held.get(request_id)
+
+
 async def load_case_for_timer(uow: UnitOfWork, case_id: str) -> BreachCase | None:
-    """The case locked without waiting (TryLater when a request holds it)."""
+    """The case locked without waiting (TryLater when a request holds it); as read ahead and since saved, when
+    this transaction read it ahead."""
+    if (_TIMER_CASE, case_id) in uow.memo:
+        read: BreachCase | None = uow.memo[(_TIMER_CASE, case_id)]
+        return read
     row = await lock_or_try_later(
         uow.conn, f"SELECT {CASE_COLUMNS} FROM breach_cases WHERE case_id = $1 FOR UPDATE NOWAIT", case_id
     )
     return None if row is None else case_of(row)
 
 
+_SAVE_CASE = (
+    "UPDATE breach_cases SET enforcement = $2, enforcement_at = $3, hearing_on = $4, closed_at = $5, "
+    "escalations = $6 WHERE case_id = $1"
+)
+
+
 async def save_case(uow: UnitOfWork, case: BreachCase) -> None:
-    """What changes on a case: enforcement action, the hearing (which closes it) and escalations (D4)."""
-    await uow.conn.execute(
-        "UPDATE breach_cases SET enforcement = $2, enforcement_at = $3, hearing_on = $4, closed_at = $5, "
-        "escalations = $6 WHERE case_id = $1",
+    """What changes on a case: enforcement action, the hearing (which closes it) and escalations (D4); a case a
+    timer pass read ahead is written once, at the pass's end."""
+    args = (
         case.case_id,
         case.enforcement,
         case.enforcement_at,
@@ -266,6 +308,11 @@ async def save_case(uow: UnitOfWork, case: BreachCase) -> None:
         case.closed_at,
         case.escalations,
     )
+    if (_TIMER_CASE, case.case_id) in uow.memo:
+        uow.memo[(_TIMER_CASE, case.case_id)] = case
+        await uow.writes.execute_last((_TIMER_CASE, case.case_id), _SAVE_CASE, *args)
+    else:
+        await uow.conn.execute(_SAVE_CASE, *args)
     if (_OPEN_CASE, case.order_id) in uow.memo:
         uow.memo[(_OPEN_CASE, case.order_id)] = case.closed_at is None
 
@@ -370,7 +417,11 @@ def _keep_held(uow: UnitOfWork, request: ArrestRequest) -> None:
 
 
 async def load_request_for_timer(uow: UnitOfWork, request_id: str) -> ArrestRequest | None:
-    """The request locked without waiting (TryLater when a booking or a request holds it)."""
+    """The request locked without waiting (TryLater when a booking or a request holds it); as read ahead and
+    since saved, when this transaction read it ahead."""
+    if (_TIMER_REQUEST, request_id) in uow.memo:
+        read: ArrestRequest | None = uow.memo[(_TIMER_REQUEST, request_id)]
+        return read
     row = await lock_or_try_later(
         uow.conn,
         f"SELECT {REQUEST_COLUMNS} FROM arrest_requests WHERE request_id = $1 FOR UPDATE NOWAIT",
@@ -379,11 +430,16 @@ async def load_request_for_timer(uow: UnitOfWork, request_id: str) -> ArrestRequ
     return None if row is None else request_of(row)
 
 
+_SAVE_REQUEST = (
+    "UPDATE arrest_requests SET escalated_at = $2, arrested_at = $3, arrest_detention_id = $4, "
+    "cancelled_at = $5, cancel_reason = $6 WHERE request_id = $1"
+)
+
+
 async def save_request(uow: UnitOfWork, request: ArrestRequest) -> None:
-    """What changes on a request: its escalation (D5), the arrest that closed it (D6), its cancellation (A6)."""
-    await uow.conn.execute(
-        "UPDATE arrest_requests SET escalated_at = $2, arrested_at = $3, arrest_detention_id = $4, "
-        "cancelled_at = $5, cancel_reason = $6 WHERE request_id = $1",
+    """What changes on a request: its escalation (D5), the arrest that closed it (D6), its cancellation (A6); a
+    request a timer pass read ahead is written once, at the pass's end."""
+    args = (
         request.request_id,
         request.escalated_at,
         request.arrested_at,
@@ -391,6 +447,11 @@ async def save_request(uow: UnitOfWork, request: ArrestRequest) -> None:
         request.cancelled_at,
         request.cancel_reason,
     )
+    if (_TIMER_REQUEST, request.request_id) in uow.memo:
+        uow.memo[(_TIMER_REQUEST, request.request_id)] = request
+        await uow.writes.execute_last((_TIMER_REQUEST, request.request_id), _SAVE_REQUEST, *args)
+    else:
+        await uow.conn.execute(_SAVE_REQUEST, *args)
     _keep_held(uow, request)
 
 

@@ -4,7 +4,7 @@ work, authorised on the case's area before anything is written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -16,7 +16,7 @@ from dipflow.uow import UnitOfWork
 from dipflow_breach.adapters import repository, views
 from dipflow_breach.contracts.events import DeadlinePassed, ProceedingsStarted
 from dipflow_breach.domain import notices
-from dipflow_breach.domain.arrests import ArrestPolicy, RequestArrest, Source
+from dipflow_breach.domain.arrests import ARREST_TARGET, ArrestPolicy, RequestArrest, Source
 from dipflow_breach.domain.cases import ENFORCEMENT_DUE, HEARING_DUE, STEP_DUE, BreachCase, Step
 from dipflow_breach.domain.drr import Order, Outcome
 from dipflow_breach.service_layer import alerting, arrests, notifications
@@ -104,6 +104,16 @@ async def record_hearing(uow: UnitOfWork, command: RecordHearing, check_area: Ar
     await alerting.step_recorded(uow, case, Step.hearing)
     await uow.audit("breach.hearing", case.person_id, {"case_id": case.case_id})
     return case
+
+
+async def read_ahead_deadlines(uow: UnitOfWork, deadlines: Sequence[Deadline]) -> None:
+    """A timer pass reads and locks, without waiting, the breach cases (D4) and arrest requests (D5) its
+    deadlines name, at once, before its handlers run."""
+    await repository.read_ahead_for_timers(
+        uow,
+        [d.subject for d in deadlines if d.kind in STEP_DUE],
+        [d.subject for d in deadlines if d.kind == ARREST_TARGET],
+    )
 
 
 async def on_case_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
