@@ -139,6 +139,34 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
     assert await effect_counts(service_pool) == (2, 2)
 
 
+async def test_a_polls_partitions_share_the_transactions_that_run_side_by_side(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """Events on three partitions, there before the consumer starts: each poll's partitions are shared between
+    two transactions (partitions 0 and 2 in one, 1 in the other), and every event is applied once."""
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
+    await producer.start()
+    try:
+        for n in range(30):
+            event = sample_event(n, f"P-{n % 3}")
+            await producer.send(event_topic, event.to_bytes(), key=event.key, partition=n % 3)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    group = f"g-{unique}"
+    consumer = make_consumer(infra, service_pool, event_topic, group)
+    async with running(consumer):
+        await eventually(lambda: _consumed(consumer, 30))
+    assert await effect_counts(service_pool) == (30, 30)
+    polls = REGISTRY_METRICS.get_sample_value("dipflow_consumer_poll_records_count", {"group": group})
+    transactions = await service_pool.fetch(
+        "SELECT array_agg(DISTINCT partition) AS parts FROM inbox WHERE consumer_group = $1 GROUP BY processed_at",
+        group,
+    )
+    assert polls is not None and len(transactions) <= 2 * polls
+    assert all({p % 2 for p in t["parts"]} in ({0}, {1}) for t in transactions)
+
+
 class _ProbeSkipped(EventPayload):
     """Another type of the probe's producer, which the consumer below does not model."""
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import cast
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from dipflow.events import EventPayload, new_envelope
 from dipflow.events.consumer import Parsed, apply_events
@@ -38,7 +38,6 @@ async def apply_batch(
         applied, _ = await apply_events(
             conn,
             f"test.{subscription.group}",
-            TopicPartition("t", 0),
             batch,
             subscription.handler,
             Producer(service, f"{service}.events.v1"),

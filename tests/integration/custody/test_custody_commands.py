@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from dipflow.db import connect_pool
 from dipflow.db.database import server_dsn
@@ -74,7 +74,6 @@ async def apply_in_one_batch(conn: asyncpg.Connection, batch: list[Parsed]) -> i
     applied, _ = await apply_events(
         conn,
         "t",
-        TopicPartition("t", 0),
         batch,
         command_handler(2, COMMAND_SENDERS),
         Producer("custody", "x"),
@@ -326,7 +325,6 @@ async def test_a1_a_batch_of_referrals_events_reads_its_detentions_once_and_writ
                 applied, _ = await apply_events(
                     conn,
                     "custody.referral",
-                    TopicPartition("t", 0),
                     batch,
                     referral_events.SUBSCRIPTION.handler,
                     Producer("custody", "x"),

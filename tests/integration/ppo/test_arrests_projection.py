@@ -7,7 +7,7 @@ from datetime import date
 
 import asyncpg
 import httpx
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from dipflow.db import connect_pool
 from dipflow.db.database import server_dsn
@@ -54,9 +54,7 @@ async def apply_batch(conn: asyncpg.Connection, s: Stream, group: str) -> tuple[
     written = "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'arrests'"
     async with conn.transaction():
         before = await conn.fetchrow(written)
-        applied, _ = await apply_events(
-            conn, group, TopicPartition("t", 0), batch, handler, Producer("ppo", "x")
-        )
+        applied, _ = await apply_events(conn, group, batch, handler, Producer("ppo", "x"))
         after = await conn.fetchrow(written)
     return applied, after[0] - before[0], after[1] - before[1]
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from dipflow.auth import Role
 from dipflow.db import connect_pool
@@ -214,9 +214,7 @@ async def test_p3_a_batch_re_checks_a_persons_panel_flag_once_at_its_end(
     pool = await connect_pool(server_dsn(infra.postgres_dsn, f"ppo_{unique}"), min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            applied, _ = await apply_events(
-                conn, f"t-{unique}", TopicPartition("t", 0), batch, handler, Producer("ppo", "x")
-            )
+            applied, _ = await apply_events(conn, f"t-{unique}", batch, handler, Producer("ppo", "x"))
             reads = await conn.fetchval(
                 "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
                 "WHERE relname = 'panel_flags'"

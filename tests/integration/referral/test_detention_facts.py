@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import orjson
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from dipflow.db import apply_migrations, connect_pool, load_migrations
 from dipflow.db.appends import Writes
@@ -77,7 +77,6 @@ async def apply_batch(
         applied, _ = await apply_events(
             conn,
             "referral.custody-events",
-            TopicPartition("custody.events.v1", 0),
             batch,
             subscription.handler,
             Producer("referral", "referral.events.v1"),
@@ -445,7 +444,6 @@ async def test_a6_a_batch_writes_a_new_assessment_once_with_its_last_save_and_th
             applied, _ = await apply_events(
                 conn,
                 "referral.custody-events",
-                TopicPartition("custody.events.v1", 0),
                 [_parsed(person, n, payload, when) for n, (payload, when) in enumerate(facts)],
                 subscription.handler,
                 Producer("referral", "referral.events.v1"),

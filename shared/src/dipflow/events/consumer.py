@@ -68,12 +68,12 @@ class Parsed:
 
 @dataclass(frozen=True)
 class ConsumerLimits:
-    """How much a consumer takes at once and how long it tries: records per batch, partitions applied side by
-    side, attempts before a failing record is dead-lettered, seconds without progress before ``/readyz`` fails,
-    and retries in place of a batch whose database connection broke."""
+    """How much a consumer takes at once and how long it tries: records per batch, transactions side by side
+    (a poll's partitions shared among them), attempts before a failing record is dead-lettered, seconds without
+    progress before ``/readyz`` fails, and retries in place of a batch whose database connection broke."""
 
     max_batch: int = 500
-    parallel_partitions: int = 4
+    parallel_transactions: int = 2
     max_attempts: int = 3
     stall_after_s: float = 60.0
     db_retries_in_place: int = 5
@@ -106,7 +106,7 @@ class EventConsumer:
         self.on_tombstone = on_tombstone
         self.check = check
         self.max_batch = limits.max_batch
-        self.parallel_partitions = limits.parallel_partitions
+        self.parallel_transactions = limits.parallel_transactions
         self.max_attempts = limits.max_attempts
         self.stall_after_s = limits.stall_after_s
         self.db_retries_in_place = limits.db_retries_in_place
@@ -234,23 +234,29 @@ class EventConsumer:
     async def _process_partitions(
         self, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
     ) -> None:
-        """Each partition's batch in its own transaction, up to ``parallel_partitions`` at once, so that while
-        one transaction waits on the database another runs. A partition keeps its order. Partitions with the
-        same number on different topics hold the same people (the same key lands on the same partition of
-        topics with equal partition counts), so they are applied one after the other, never side by side:
-        two transactions of one person would wait on each other's locks. If one fails for good the others
-        are cancelled (rolled back) and nothing is committed."""
-        limit = asyncio.Semaphore(self.parallel_partitions)
+        """A poll's partitions shared among up to ``parallel_transactions`` transactions side by side (while one
+        waits on the database another runs), each applying its partitions' batches one after the other: one
+        inbox write, one read-ahead and one write of what the handlers queued for all of them. A partition
+        keeps its order. Partitions with the same number on different topics hold the same people (the same
+        key lands on the same partition of topics with equal partition counts), so they share a transaction:
+        two transactions side by side never hold the same person. If one fails for good the others are
+        cancelled (rolled back) and nothing is committed."""
+        parsed = {
+            tp: await parse_batch(self.registry, records, self.check) for tp, records in batches.items()
+        }
+        for batch in parsed.values():
+            self.skipped += batch.skipped
+            CONSUMED.labels(self.group_id, "skipped").inc(batch.skipped)
 
-        async def one(group: list[TopicPartition]) -> None:
-            async with limit:
-                for tp in group:
-                    await self._process_partition(producer, tp, batches[tp])
+        async def one(lane: list[TopicPartition]) -> None:
+            failed = await self._apply_lane([(tp, parsed[tp]) for tp in lane])
+            for letter in [*(letter for tp in lane for letter in parsed[tp].dead), *failed]:
+                await self._dead_letter(producer, letter)
 
         try:
             async with asyncio.TaskGroup() as tasks:
-                for group in same_people(batches):
-                    tasks.create_task(one(group))
+                for lane in lanes(same_people(batches), self.parallel_transactions):
+                    tasks.create_task(one(lane))
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
@@ -266,35 +272,27 @@ class EventConsumer:
         self._positions.update(offsets)
         self.last_progress_at = time.monotonic()
 
-    async def _process_partition(
-        self, producer: AIOKafkaProducer, tp: TopicPartition, records: list[ConsumerRecord[Any, Any]]
-    ) -> None:
-        batch = await parse_batch(self.registry, records, self.check)
-        self.skipped += batch.skipped
-        CONSUMED.labels(self.group_id, "skipped").inc(batch.skipped)
-        failed = await self._apply_batch(tp, batch.parsed, batch.tombstones)
-        for letter in [*batch.dead, *failed]:
-            await self._dead_letter(producer, letter)
-
-    async def _apply_batch(
-        self, tp: TopicPartition, parsed: list[Parsed], tombstones: list[ConsumerRecord[Any, Any]]
-    ) -> list[DeadLetter]:
-        """Apply the whole batch in one transaction; on a handler error fall back to one event at a time. A batch
-        with nothing to apply (every record skipped or dead-lettered) touches no database: no connection, no
-        transaction."""
-        if not parsed and not tombstones:
+    async def _apply_lane(self, lane: list[tuple[TopicPartition, ParsedBatch]]) -> list[DeadLetter]:
+        """Apply the lane's batches in one transaction; on a handler error fall back to one event at a time. A
+        lane with nothing to apply (every record skipped or dead-lettered) touches no database: no connection,
+        no transaction."""
+        todo = [(tp, batch) for tp, batch in lane if batch.parsed or batch.tombstones]
+        if not todo:
             return []
         backoff = Backoff()
         for attempt in range(self.db_retries_in_place + 1):
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    applied, duplicates = await self._apply_in_order(conn, tp, parsed, tombstones)
+                    applied, duplicates = await self._apply_in_order(conn, todo)
                 self._count(applied, duplicates)
                 return []
             except Exception as exc:
                 if not is_transient(exc):
                     log.warning("batch_failed_retrying_singly", group=self.group_id, error=type(exc).__name__)
-                    return await self._apply_singly(tp, parsed, tombstones)
+                    dead: list[DeadLetter] = []
+                    for tp, batch in todo:
+                        dead += await self._apply_singly(tp, batch.parsed, batch.tombstones)
+                    return dead
                 if attempt == self.db_retries_in_place:
                     raise
                 log.warning("batch_transient_failure", group=self.group_id, error=type(exc).__name__)
@@ -302,26 +300,24 @@ class EventConsumer:
         return []
 
     async def _apply_in_order(
-        self,
-        conn: asyncpg.Connection,
-        tp: TopicPartition,
-        parsed: list[Parsed],
-        tombstones: list[ConsumerRecord[Any, Any]],
+        self, conn: asyncpg.Connection, todo: list[tuple[TopicPartition, ParsedBatch]]
     ) -> tuple[int, int]:
-        """Events and tombstones in offset order: a removal and a later status of the same key (or the
-        reverse) in one batch must not swap. Returns (applied, duplicates)."""
+        """Each partition's events and tombstones in offset order, partition after partition: a removal and a
+        later status of the same key (or the reverse) must not swap. The events between tombstones are applied
+        together. Returns (applied, duplicates)."""
         applied = duplicates = 0
         run: list[Parsed] = []
-        for item in _in_offset_order(parsed, tombstones):
-            if isinstance(item, Parsed):
-                run.append(item)
-                continue
-            a, d = await apply_events(
-                conn, self.group_id, tp, run, self.handler, self.producer, self.prefetch
-            )
-            applied, duplicates, run = applied + a, duplicates + d, []
-            await self._apply_tombstones(conn, [item])
-        a, d = await apply_events(conn, self.group_id, tp, run, self.handler, self.producer, self.prefetch)
+        for _, batch in todo:
+            for item in _in_offset_order(batch.parsed, batch.tombstones):
+                if isinstance(item, Parsed):
+                    run.append(item)
+                    continue
+                a, d = await apply_events(
+                    conn, self.group_id, run, self.handler, self.producer, self.prefetch
+                )
+                applied, duplicates, run = applied + a, duplicates + d, []
+                await self._apply_tombstones(conn, [item])
+        a, d = await apply_events(conn, self.group_id, run, self.handler, self.producer, self.prefetch)
         return applied + a, duplicates + d
 
     def _count(self, applied: int, duplicates: int) -> None:
@@ -346,7 +342,7 @@ class EventConsumer:
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
                         applied, duplicates = await apply_events(
-                            conn, self.group_id, tp, [item], self.handler, self.producer
+                            conn, self.group_id, [item], self.handler, self.producer
                         )
                     self._count(applied, duplicates)
                     last_error = None
@@ -438,7 +434,6 @@ class EventConsumer:
 async def apply_events(
     conn: asyncpg.Connection,
     group_id: str,
-    tp: TopicPartition,
     parsed: Sequence[Parsed],
     handler: Handler,
     producer: Producer,
@@ -455,14 +450,14 @@ async def apply_events(
         for row in await conn.fetch(
             """
             INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset")
-            SELECT $1, e, $2, $3, o FROM unnest($4::uuid[], $5::bigint[]) AS t(e, o)
+            SELECT $1, e, t, p, o FROM unnest($2::uuid[], $3::text[], $4::integer[], $5::bigint[]) AS r(e, t, p, o)
             ON CONFLICT DO NOTHING
             RETURNING event_id
             """,
             group_id,
-            tp.topic,
-            tp.partition,
             [p.envelope.event_id for p in parsed],
+            [p.record.topic for p in parsed],
+            [p.record.partition for p in parsed],
             [p.record.offset for p in parsed],
         )
     }
@@ -477,6 +472,15 @@ async def apply_events(
                 await handler(work.caused_by(item.envelope), item.envelope, item.payload)
                 applied += 1
     return applied, len(parsed) - applied
+
+
+def lanes(groups: list[list[TopicPartition]], count: int) -> list[list[TopicPartition]]:
+    """``groups`` (of :func:`same_people`) dealt in turn to at most ``count`` lanes, each lane's partitions in
+    the order dealt."""
+    dealt: list[list[TopicPartition]] = [[] for _ in range(min(count, len(groups)))]
+    for n, group in enumerate(groups):
+        dealt[n % len(dealt)].extend(group)
+    return dealt
 
 
 def same_people(partitions: Iterable[TopicPartition]) -> list[list[TopicPartition]]:

@@ -330,7 +330,7 @@ async def _apply_records(
         try:
             async with pool.acquire() as conn, conn.transaction():
                 applied, duplicates = await apply_events(
-                    conn, spec.group_id, tp, parsed, spec.handler, spec.producer
+                    conn, spec.group_id, parsed, spec.handler, spec.producer
                 )
             break
         except Exception as exc:
