@@ -167,6 +167,36 @@ async def test_a_polls_partitions_share_the_transactions_that_run_side_by_side(
     assert all({p % 2 for p in t["parts"]} in ({0}, {1}) for t in transactions)
 
 
+async def test_a_busy_consumer_commits_its_offsets_every_so_often_and_an_idle_one_at_once(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """1,200 events there before the consumer starts, taken 100 a poll: while polls keep coming back full the
+    offsets wait (the inbox makes a redelivered record a duplicate), and once a poll comes back empty they are
+    committed, all of them."""
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
+    await producer.start()
+    try:
+        for n in range(1200):
+            event = sample_event(n, f"P-{n % 7}")
+            await producer.send(event_topic, event.to_bytes(), key=event.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    group = f"g-{unique}"
+    limits = ConsumerLimits(max_batch=100, commit_every_s=3600)
+    consumer = make_consumer(infra, service_pool, event_topic, group, limits=limits)
+    async with running(consumer):
+        await eventually(lambda: _consumed(consumer, 1200))
+        await eventually(lambda: _committed(consumer, 1200))
+    polls = REGISTRY_METRICS.get_sample_value("dipflow_consumer_poll_records_count", {"group": group})
+    commits = REGISTRY_METRICS.get_sample_value(
+        "dipflow_consumer_phase_seconds_count", {"group": group, "phase": "commit"}
+    )
+    assert polls is not None and polls >= 12
+    assert commits is not None and commits <= 3
+    assert await effect_counts(service_pool) == (1200, 1200)
+
+
 class _ProbeSkipped(EventPayload):
     """Another type of the probe's producer, which the consumer below does not model."""
 
@@ -228,7 +258,11 @@ async def _skipped(consumer: EventConsumer, n: int) -> bool:
 
 
 async def _committed(consumer: EventConsumer, n: int) -> bool:
-    return sum(consumer._positions.values()) >= n
+    """The offsets the broker holds for the consumer's partitions add up to ``n``."""
+    kafka = consumer._consumer
+    if kafka is None:
+        return False
+    return sum([await kafka.committed(tp) or 0 for tp in kafka.assignment()]) >= n
 
 
 async def test_a_batch_rolled_back_and_retried_is_counted_once(

@@ -12,6 +12,7 @@ and where it came from; the consumer carries on with the next record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -69,11 +70,13 @@ class Parsed:
 @dataclass(frozen=True)
 class ConsumerLimits:
     """How much a consumer takes at once and how long it tries: records per batch, transactions side by side
-    (a poll's partitions shared among them), attempts before a failing record is dead-lettered, seconds without
-    progress before ``/readyz`` fails, and retries in place of a batch whose database connection broke."""
+    (a poll's partitions shared among them), how often a busy consumer commits its offsets to the broker
+    (an idle one at once), attempts before a failing record is dead-lettered, seconds without progress before
+    ``/readyz`` fails, and retries in place of a batch whose database connection broke."""
 
     max_batch: int = 500
     parallel_transactions: int = 2
+    commit_every_s: float = 0.5
     max_attempts: int = 3
     stall_after_s: float = 60.0
     db_retries_in_place: int = 5
@@ -110,6 +113,7 @@ class EventConsumer:
         self.max_attempts = limits.max_attempts
         self.stall_after_s = limits.stall_after_s
         self.db_retries_in_place = limits.db_retries_in_place
+        self.commit_every_s = limits.commit_every_s
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -118,6 +122,7 @@ class EventConsumer:
         self.last_progress_at = time.monotonic()
         self.running = False
         self._positions: dict[TopicPartition, int] = {}
+        self._uncommitted: dict[TopicPartition, int] = {}
         self._measured: set[TopicPartition] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._busy_since: float | None = None
@@ -179,6 +184,7 @@ class EventConsumer:
         )
         self._consumer = consumer
         self._measured = set()
+        self._uncommitted = {}
         try:
             await consumer.start()
             producer = idempotent_producer(self.bootstrap, linger_ms=0)
@@ -187,22 +193,31 @@ class EventConsumer:
                 self.running = True
                 self._down_since = None
                 lag_measured_at = 0.0
+                committed_at = time.monotonic()
                 while True:
                     batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
                     if batches:
                         self._busy_since = started = time.monotonic()
                         POLL_RECORDS.labels(self.group_id).observe(sum(len(r) for r in batches.values()))
                         await self._process_partitions(producer, batches)
-                        applied_at = time.monotonic()
-                        PHASE_SECONDS.labels(self.group_id, "apply").observe(applied_at - started)
-                        await self._commit(consumer, batches)
-                        PHASE_SECONDS.labels(self.group_id, "commit").observe(time.monotonic() - applied_at)
+                        PHASE_SECONDS.labels(self.group_id, "apply").observe(time.monotonic() - started)
+                        self._applied(batches)
                         self._busy_since = None
+                    if self._uncommitted and (
+                        not batches or time.monotonic() - committed_at >= self.commit_every_s
+                    ):
+                        committing = time.monotonic()
+                        await self._commit(consumer)
+                        committed_at = time.monotonic()
+                        PHASE_SECONDS.labels(self.group_id, "commit").observe(committed_at - committing)
                     if not batches or time.monotonic() - lag_measured_at > 1.0:
                         await self._measure_lag(consumer)
                         lag_measured_at = time.monotonic()
             finally:
                 await stop_within(producer)
+                if self._uncommitted and consumer.assignment():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self._commit(consumer), 2.0)
         finally:
             self.running = False
             await stop_within(consumer)
@@ -260,17 +275,23 @@ class EventConsumer:
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
-    async def _commit(
-        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
-    ) -> None:
+    def _applied(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
+        """The poll's records are applied (committed in the database): each partition's position moves past
+        them, to be committed to the broker with the next commit."""
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        self._positions.update(offsets)
+        self._uncommitted.update(offsets)
+        self.last_progress_at = time.monotonic()
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """The positions applied since the last commit, committed to the broker in one call: after a poll when
+        ``commit_every_s`` has passed since the last, or when a poll comes back empty (the inbox makes a
+        record delivered again after a restart a duplicate, so fewer commits lose nothing)."""
+        offsets, self._uncommitted = self._uncommitted, {}
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError):
             log.info("commit_skipped_partition_revoked", group=self.group_id)
-            return
-        self._positions.update(offsets)
-        self.last_progress_at = time.monotonic()
 
     async def _apply_lane(self, lane: list[tuple[TopicPartition, ParsedBatch]]) -> list[DeadLetter]:
         """Apply the lane's batches in one transaction; on a handler error fall back to one event at a time. A
