@@ -20,6 +20,7 @@ from dipflow.db.appends import Writes, batched_writes
 from dipflow.events import EventPayload, EventRegistry, new_envelope
 from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.deadlines import WAKE_CHANNEL
+from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, TryLater, cancel_deadline, schedule_deadline
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
@@ -83,6 +84,23 @@ async def test_outbox_events_reach_the_consumer_once_each_in_per_person_order(
 
 async def _count_is(pool: asyncpg.Pool, n: int) -> bool:
     return (await effect_counts(pool))[0] >= n
+
+
+async def test_events_written_to_the_outbox_again_are_published_again_and_applied_once(
+    infra: Infra, service_pool: asyncpg.Pool, database_dsn: str, event_topic: str, unique: str
+) -> None:
+    """A writer unsure whether its commit landed writes the same events again: both copies are published (the
+    outbox keeps no index of event ids), and the consumer's inbox applies each event once."""
+    events = [sample_event(n) for n in range(5)]
+    for _ in range(2):
+        async with service_pool.acquire() as conn, conn.transaction():
+            await add_to_outbox(Writes(conn), event_topic, events)
+    relay = OutboxRelay(database_dsn, infra.kafka_bootstrap, service=f"svc-{unique}")
+    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    async with running(relay, consumer):
+        await eventually(lambda: _consumed(consumer, 10))
+    assert (consumer.applied, consumer.duplicates) == (5, 5)
+    assert await effect_counts(service_pool) == (5, 5)
 
 
 async def test_redelivered_events_are_applied_once(

@@ -48,7 +48,6 @@ WITH outbox_rows AS (
     INSERT INTO outbox (topic, key, value, event_id)
     SELECT t, k, v, e FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::uuid[]) WITH ORDINALITY AS r(t, k, v, e, n)
     ORDER BY n
-    ON CONFLICT (event_id) DO NOTHING
 ), audit_rows AS (
     INSERT INTO audit_log (actor, role, area, action, person_id, correlation_id, detail)
     SELECT a, r, ar, ac, p, c, d
@@ -80,8 +79,8 @@ class Writes:
         self._notify: set[tuple[str, str]] = set()
 
     async def outbox(self, rows: list[OutboxRow]) -> None:
-        """Outbox rows in order (ids follow the list); the relay is woken on commit. Writing the same event id
-        twice is a no-op, so a writer unsure whether its commit landed may retry."""
+        """Outbox rows in order (ids follow the list); the relay is woken on commit. A writer unsure whether its
+        commit landed may write the same events again: published twice, they are applied once (the inbox)."""
         if self.appends_at_end:
             self._outbox.extend(rows)
         else:

@@ -14,5 +14,6 @@ __all__ = ["NOTIFY_CHANNEL", "add_to_outbox"]
 
 async def add_to_outbox(writes: Writes, topic: str, envelopes: Sequence[Envelope]) -> None:
     """Queue ``envelopes`` for ``topic`` inside the caller's transaction; the relay is woken on commit.
-    Writing the same event id twice is a no-op, so a writer unsure whether its commit landed may retry."""
+    A writer unsure whether its commit landed may write them again: published twice, they are applied once
+    (each consumer's inbox)."""
     await writes.outbox([(topic, e.key, e.to_bytes(), e.event_id) for e in envelopes])
