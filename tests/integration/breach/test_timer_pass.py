@@ -12,27 +12,21 @@ import pytest
 
 from dipflow.events.timers import TimerLoop
 from dipflow_breach.contracts.events import PRODUCER
-from dipflow_breach.contracts.inbound import ComplianceRecorded, OrderMade
+from dipflow_breach.contracts.inbound import ComplianceRecorded
 from dipflow_breach.domain.arrests import ArrestPolicy
 from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_breach.entrypoints.consumers import subscriptions
 from dipflow_breach.main import TIMERS
 from dipflow_breach.service_layer import cases
 from tests.support.batches import apply_batch, one_connection
+from tests.support.orders import drr_order
 
 pytestmark = pytest.mark.infra
 
 
 async def _breach(conn: asyncpg.Connection, person: str, order_id: str) -> None:
     """A warning, then the breach (D3): a case with its two D4 due dates and an arrest request (D5)."""
-    made = OrderMade(
-        order_id=order_id,
-        area="lambeth",
-        court="Camberwell Green",
-        start_date=date(2008, 1, 1),
-        treatment_months=24,
-        responsible_officer="Officer Ann",
-    )
+    made = drr_order(order_id)
     absences = [
         ComplianceRecorded(
             order_id=order_id, record_id=f"{order_id}-{on}", kind=ComplianceKind.unacceptable_absence, on=on

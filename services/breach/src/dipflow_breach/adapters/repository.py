@@ -3,7 +3,7 @@ database, loaded as the domain's aggregates and saved back; and the local copy o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import asyncpg
@@ -255,28 +255,32 @@ async def read_ahead_for_timers(uow: UnitOfWork, case_ids: Sequence[str], reques
     without waiting (TryLater when one is held) in one statement each, for :func:`load_case_for_timer` and
     :func:`load_request_for_timer` to find in the transaction's memo. Each one's saves in the pass are then
     written once, at its end."""
-    if case_ids:
-        wanted = sorted(set(case_ids))
-        rows = await lock_all_or_try_later(
-            uow.conn,
-            f"SELECT {CASE_COLUMNS} FROM breach_cases WHERE case_id = ANY($1::text[]) "
-            "ORDER BY case_id FOR UPDATE NOWAIT",
-            wanted,
-        )
-        found = {r["case_id"]: case_of(r) for r in rows}
-        for case_id in wanted:
-            uow.memo[(_TIMER_CASE, case_id)] = found.get(case_id)
-    if request_ids:
-        wanted = sorted(set(request_ids))
-        rows = await lock_all_or_try_later(
-            uow.conn,
-            f"SELECT {REQUEST_COLUMNS} FROM arrest_requests WHERE request_id = ANY($1::text[]) "
-            "ORDER BY request_id FOR UPDATE NOWAIT",
-            wanted,
-        )
-        held = {r["request_id"]: request_of(r) for r in rows}
-        for request_id in wanted:
-            uow.memo[(_TIMER_REQUEST, request_id)] = held.get(request_id)
+    await _lock_for_timers(uow, _TIMER_CASE, "breach_cases", "case_id", CASE_COLUMNS, case_of, case_ids)
+    await _lock_for_timers(
+        uow, _TIMER_REQUEST, "arrest_requests", "request_id", REQUEST_COLUMNS, request_of, request_ids
+    )
+
+
+async def _lock_for_timers(
+    uow: UnitOfWork,
+    memo: str,
+    table: str,
+    key: str,
+    columns: str,
+    loaded: Callable[[asyncpg.Record], object],
+    ids: Sequence[str],
+) -> None:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    rows = await lock_all_or_try_later(
+        uow.conn,
+        f"SELECT {columns} FROM {table} WHERE {key} = ANY($1::text[]) ORDER BY {key} FOR UPDATE NOWAIT",
+        wanted,
+    )
+    found = {r[key]: loaded(r) for r in rows}
+    for id_ in wanted:
+        uow.memo[(memo, id_)] = found.get(id_)
 
 
 async def load_case_for_timer(uow: UnitOfWork, case_id: str) -> BreachCase | None:
@@ -464,15 +468,27 @@ async def add_booking(uow: UnitOfWork, booking: Booking) -> None:
         booking.person_id,
         booking.arrested_at,
     )
+    uow.memo[_BOOKINGS_QUEUED] = True
+
+
+_BOOKINGS_QUEUED = "bookings-queued"
 
 
 async def bookings_of(uow: UnitOfWork, person_id: str) -> list[Booking]:
-    await uow.flush()
+    """The person's bookings seen, oldest first, with those this transaction queued (written first; a batch
+    that queued none writes nothing here)."""
+    if uow.memo.pop(_BOOKINGS_QUEUED, False):
+        await uow.flush()
     rows = await uow.conn.fetch(
         "SELECT detention_id, person_id, arrested_at FROM bookings WHERE person_id = $1 ORDER BY arrested_at",
         person_id,
     )
     return [Booking(r["detention_id"], r["person_id"], r["arrested_at"]) for r in rows]
+
+
+async def read_ahead_ppo(uow: UnitOfWork, person_ids: Sequence[str]) -> None:
+    """Whether each of ``person_ids`` is a PPO now (D5), read at once for :func:`is_ppo`."""
+    await ppo_copy.read_ahead(uow, person_ids)
 
 
 async def is_ppo(uow: UnitOfWork, person_id: str) -> bool:

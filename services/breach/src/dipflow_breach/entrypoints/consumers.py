@@ -92,11 +92,12 @@ def events_handler(policy: ArrestPolicy) -> Handler:
 
 async def read_ahead_probation(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
     """A batch's compliance records and ends read their orders (locked), the records' outcomes, the orders'
-    warnings and open proceedings once."""
+    warnings and open proceedings, and whether the records' people are PPOs, once."""
     await orders.read_ahead(
         uow,
         [p.order_id for _, p in events if isinstance(p, (ComplianceRecorded, OrderEnded))],
         [p.record_id for _, p in events if isinstance(p, ComplianceRecorded)],
+        [e.person_id for e, p in events if isinstance(p, ComplianceRecorded)],
     )
 
 

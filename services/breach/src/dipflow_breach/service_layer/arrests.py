@@ -85,9 +85,10 @@ async def open_request(uow: UnitOfWork, command: RequestArrest, policy: ArrestPo
 async def read_ahead(uow: UnitOfWork, reading: Sequence[str], opening: Sequence[str]) -> None:
     """D6 for a batch of events, before its first: the locks of every person whose requests it reads or opens,
     taken at once in one order (so two batches never hold one each while waiting for the other's), then the
-    open requests of ``reading`` read once."""
+    open requests of ``reading`` read once, and whether each of ``opening`` is a PPO (D5)."""
     await repository.lock_people(uow, [*reading, *opening])
     await repository.read_open_requests(uow, reading)
+    await repository.read_ahead_ppo(uow, opening)
 
 
 async def on_booked_in(uow: UnitOfWork, booking: Booking) -> int:

@@ -117,10 +117,14 @@ async def flag_high_risk(uow: UnitOfWork, command: FlagHighRisk, check_area: Are
     await uow.audit("order.high_risk", order.person_id, {"high_risk": command.high_risk})
 
 
-async def read_ahead(uow: UnitOfWork, order_ids: Sequence[str], record_ids: Sequence[str]) -> None:
-    """A batch of probation's records reads (and locks) its orders, and what D1-D4 decide from, once."""
+async def read_ahead(
+    uow: UnitOfWork, order_ids: Sequence[str], record_ids: Sequence[str], people: Sequence[str]
+) -> None:
+    """A batch of probation's records reads (and locks) its orders, and what D1-D4 decide from, once; and
+    whether each of the records' ``people`` is a PPO, which a breach asks (D5)."""
     if order_ids:
         await repository.read_ahead_compliance(uow, order_ids, record_ids)
+    await repository.read_ahead_ppo(uow, people)
 
 
 async def record_compliance(
