@@ -259,18 +259,31 @@ class System:
         machine eight instances start beside a broker and a database, and in ``make test`` perhaps beside an
         identity provider and a browser starting in the other worker."""
         pending = set(self.ports)
+        last: dict[str, str] = {}
         try:
             async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(timeout_s):
                 while pending:
                     for name in list(pending):
                         try:
-                            if (await client.get(f"{self.url(name)}/readyz")).status_code == 200:
+                            answer = await client.get(f"{self.url(name)}/readyz")
+                            if answer.status_code == 200:
                                 pending.discard(name)
-                        except httpx.HTTPError:
-                            pass
+                            last[name] = answer.text
+                        except httpx.HTTPError as exc:
+                            last[name] = f"no answer ({type(exc).__name__})"
                     await asyncio.sleep(0.3)
         except TimeoutError:
-            raise TimeoutError(f"not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}") from None
+            why = "\n".join(self._not_ready(name, last.get(name, "never asked")) for name in sorted(pending))
+            raise TimeoutError(
+                f"not ready after {timeout_s:.0f} s: {', '.join(sorted(pending))}\n{why}"
+            ) from None
+
+    def _not_ready(self, name: str, answer: str) -> str:
+        """Why an instance is not ready: its last ``/readyz`` answer, or its exit code and the end of its log."""
+        process = self.processes[name]
+        if not process.alive():
+            return f"{name} exited (code {process.popen.returncode}); the end of its log:\n{process.tail(30)}"
+        return f"{name} answered: {answer}; the end of its log:\n{process.tail(15)}"
 
     def stop(self) -> None:
         for process in self.processes.values():
