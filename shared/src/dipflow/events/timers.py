@@ -1,10 +1,11 @@
 """Durable timers: deadlines are rows that fire exactly once, in the same transaction as their effects.
 
 A loop claims due rows with ``FOR UPDATE SKIP LOCKED`` (so two instances never fire the same row), runs the
-handler for each row's kind, and marks the rows fired in the same transaction: all together first, one by one
-in savepoints when a handler fails (:meth:`TimerLoop.fire_due`). A deadline
-that fell due while the service was down fires on the next pass after it starts. A handler that keeps
-failing is retried on later passes and marked failed after ``max_attempts``.
+handler for each row's kind, and marks the rows fired in the same transaction: all together first (after a
+:data:`ReadAhead` of what they act on, where the service gives one), one by one in savepoints when a handler
+fails (:meth:`TimerLoop.fire_due`). A deadline that fell due while the service was down fires on the next pass
+after it starts. A handler that keeps failing is retried on later passes and marked failed after
+``max_attempts``.
 
 After a pass the loop sleeps until the next pending deadline falls due, at most ``poll_interval_s`` (so a
 deadline fires at its own time, within milliseconds); a deadline scheduled to fall due about now (within ``WAKE_WITHIN``: a
@@ -235,12 +236,12 @@ class TimerLoop:
     async def fire_due(self) -> int:
         """One pass: fire what is due now, in one transaction whose outbox rows, audit rows and ``NOTIFY``s are
         written together at its end; the deadlines share one memo (what they read once per transaction, such as
-        whether an area has a webhook). First all together, as a consumer applies a batch: with a ``read_ahead``,
-        it reads what the handlers act on and their writes wait for the pass's end; without, each handler's
-        queued statements are written before the next runs (so it reads what the one before wrote); the
-        end-of-batch work (alerts raised) at the end, the deadlines marked fired in one statement. Should any handler fail or say
-        try later, none of that is kept and the pass is made again deadline by deadline (:meth:`_fire_each`).
-        Returns how many rows were claimed."""
+        whether an area has a webhook). First all together, as a consumer applies a batch: with a
+        ``read_ahead``, it reads what the handlers act on and their writes wait for the pass's end; without,
+        each handler's queued statements are written before the next runs (so it reads what the one before
+        wrote); the end-of-batch work (alerts raised) at the end, the deadlines marked fired in one statement.
+        Should any handler fail or say try later, none of that is kept and the pass is made again deadline by
+        deadline (:meth:`_fire_each`). Returns how many rows were claimed."""
         try:
             return await self._fire_together()
         except Exception as exc:

@@ -459,6 +459,10 @@ async def save_request(uow: UnitOfWork, request: ArrestRequest) -> None:
     _keep_held(uow, request)
 
 
+_BOOKINGS_QUEUED = "bookings-queued"
+"""Set in the memo when a booking was queued in the transaction (:func:`bookings_of` then writes the queue)."""
+
+
 async def add_booking(uow: UnitOfWork, booking: Booking) -> None:
     """A custody booking seen (once), so that a request that arrives after it is closed at once (D6); in a
     consumer's batch written with the batch's other queued writes (:func:`bookings_of` writes them first)."""
@@ -469,9 +473,6 @@ async def add_booking(uow: UnitOfWork, booking: Booking) -> None:
         booking.arrested_at,
     )
     uow.memo[_BOOKINGS_QUEUED] = True
-
-
-_BOOKINGS_QUEUED = "bookings-queued"
 
 
 async def bookings_of(uow: UnitOfWork, person_id: str) -> list[Booking]:
