@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -813,6 +815,47 @@ async def test_replay_rebuilds_the_tables_beside_a_running_consumer(
     assert (
         await service_pool.fetchval("SELECT count(*) FROM public.inbox WHERE consumer_group = 'replay'") == 0
     )
+
+
+async def test_replay_workers_import_the_spec_not_the_module_that_started_the_replay(
+    infra: Infra, service_pool: asyncpg.Pool, database_dsn: str, event_topic: str, tmp_path: Path
+) -> None:
+    """A worker process starts with what the spec needs: the starting program's main module (a bench, a tool,
+    with its own heavy imports) runs once, in the parent."""
+    import subprocess
+    import sys
+
+    from tests.infra import ROOT
+
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap), linger_ms=5)
+    await producer.start()
+    events = [sample_event(i) for i in range(60)]
+    for e in events:
+        await producer.send(event_topic, e.to_bytes(), key=e.key)
+    await producer.stop()
+    runs = tmp_path / "runs"
+    starter = tmp_path / "starter.py"
+    starter.write_text(
+        f"import os\nwith open({str(runs)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}}\\n')\n"
+        "if __name__ == '__main__':\n"
+        "    import asyncio, sys\n"
+        "    from dipflow.events.replay import replay\n"
+        "    done = asyncio.run(replay('tests.support.events:replay_spec', dsn=sys.argv[1], bootstrap=sys.argv[2],"
+        " schema='replay_c', processes=3))\n"
+        "    print(done.total, done.applied)\n"
+    )
+    started = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(starter), database_dsn, infra.kafka_bootstrap],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "REPLAY_TOPIC": event_topic},
+        capture_output=True,
+        text=True,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["60", "60"]  # three workers' shares add up
+    assert len(runs.read_text().splitlines()) == 1
+    assert await service_pool.fetchval("SELECT count(*) FROM replay_c.effects") == 60
 
 
 async def test_a_deadline_whose_subject_is_locked_is_put_back_not_deadlocked(

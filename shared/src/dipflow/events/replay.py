@@ -5,25 +5,24 @@ runs with ``search_path`` set to that schema first, so the same unqualified SQL 
 reads with no consumer group and commits no offsets: the running consumer is not disturbed. It stops at the
 end offsets seen when it started. Records that do not parse are counted and skipped (the live consumer has
 already dead-lettered them). Decoding and validating records takes most of a replay's time, so a spec named
-by ``module:attribute`` can be replayed by several processes, one share of the partitions each.
+by ``module:attribute`` can be replayed by several worker processes (:mod:`dipflow.events.replay_worker`), one
+share of the partitions each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import multiprocessing
+import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 import asyncpg
-import uvloop
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -31,6 +30,7 @@ from dipflow.db import connect_pool
 from dipflow.events.consumer import Handler, Parsed, apply_events, parse_record
 from dipflow.events.envelope import EventRegistry
 from dipflow.events.errors import Backoff, is_transient
+from dipflow.events.replay_worker import Share
 from dipflow.heap import steady_collection
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import Producer
@@ -144,8 +144,8 @@ async def _replay(
     if isinstance(spec, str) and len(shares) > 1:
         counts = await _in_processes(spec, dsn, bootstrap, schema, shares, total, progress)
     else:
-        counts = _Counts()
-        await _replay_spans(loaded, dsn, bootstrap, schema, spans, counts, progress, total)
+        counts = Counts()
+        await replay_spans(loaded, dsn, bootstrap, schema, spans, counts, progress, total)
     return ReplayResult(
         schema, total, counts.applied, counts.duplicates, counts.skipped, time.monotonic() - started
     )
@@ -167,16 +167,17 @@ async def _spans(bootstrap: str, topics: Sequence[str]) -> list[Span]:
     return [(tp, beginnings[tp], ends[tp]) for tp in partitions]
 
 
-async def _replay_spans(
+async def replay_spans(
     spec: ReplaySpec,
     dsn: str,
     bootstrap: str,
     schema: str,
     spans: list[Span],
-    counts: _Counts,
+    counts: Counts,
     progress: Progress | None,
     total: int,
 ) -> None:
+    """``spans`` replayed into ``schema`` in this process, ``counts`` kept as each batch is applied."""
     pool = await connect_pool(
         dsn, min_size=1, max_size=PARALLEL, server_settings={"search_path": f"{schema},public"}
     )
@@ -235,35 +236,6 @@ async def _replay_spans(
         await pool.close()
 
 
-_done: Synchronized[int] | None = None
-
-
-def _share_counter(done: Synchronized[int]) -> None:
-    global _done
-    _done = done
-
-
-def _replay_share(
-    target: str, dsn: str, bootstrap: str, schema: str, share: list[tuple[str, int, int, int]]
-) -> tuple[int, int, int]:
-    """In a worker process: replay ``share`` (topic, partition, beginning, end); (applied, duplicates,
-    skipped)."""
-    spans = [(TopicPartition(topic, p), beginning, end) for topic, p, beginning, end in share]
-    counts = _Counts()
-    told = 0
-
-    def tell(count: int, _total: int) -> None:
-        nonlocal told
-        if _done is not None:
-            with _done.get_lock():
-                _done.value += count - told
-            told = count
-
-    with steady_collection():
-        uvloop.run(_replay_spans(load_spec(target), dsn, bootstrap, schema, spans, counts, tell, 0))
-    return counts.applied, counts.duplicates, counts.skipped
-
-
 async def _in_processes(
     target: str,
     dsn: str,
@@ -272,39 +244,60 @@ async def _in_processes(
     shares: list[list[Span]],
     total: int,
     progress: Progress | None,
-) -> _Counts:
-    context = multiprocessing.get_context("spawn")  # a fork would copy this process's event loop
-    done = context.Value("q", 0)
-    counts = _Counts()
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(len(shares), context, _share_counter, (done,)) as pool:
-        futures = [
-            loop.run_in_executor(
-                pool,
-                _replay_share,
-                target,
-                dsn,
-                bootstrap,
-                schema,
-                [(tp.topic, tp.partition, beginning, end) for tp, beginning, end in share],
-            )
-            for share in shares
-        ]
-        waiting = asyncio.gather(*futures)
-        while not waiting.done():
-            await asyncio.wait([waiting], timeout=0.25)
-            if progress:
-                progress(done.value, total)
-        for applied, duplicates, skipped in waiting.result():
-            counts.applied += applied
-            counts.duplicates += duplicates
-            counts.skipped += skipped
+) -> Counts:
+    """Each share replayed by a worker process of its own (:mod:`dipflow.events.replay_worker`); if one fails,
+    the others are stopped and its reason raised."""
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dipflow.events.replay_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in shares
+    ]
+    done = [0] * len(shares)
+    counts = Counts()
+
+    async def run(n: int, worker: asyncio.subprocess.Process, share: list[Span]) -> None:
+        assert worker.stdin and worker.stdout and worker.stderr
+        spans = [(tp.topic, tp.partition, beginning, end) for tp, beginning, end in share]
+        worker.stdin.write(Share(target, dsn, bootstrap, schema, spans, list(sys.path)).to_json())
+        worker.stdin.close()
+        errors = asyncio.create_task(worker.stderr.read())
+        async for line in worker.stdout:
+            told: dict[str, int] = json.loads(line)
+            if "done" in told:
+                done[n] = told["done"]
+                if progress:
+                    progress(sum(done), total)
+            else:
+                counts.applied += told["applied"]
+                counts.duplicates += told["duplicates"]
+                counts.skipped += told["skipped"]
+        if await worker.wait() != 0:
+            reason = (await errors).decode(errors="replace").strip()[-2000:]
+            raise RuntimeError(f"a replay worker exited with {worker.returncode}: {reason}")
+
+    try:
+        await asyncio.gather(
+            *(run(n, w, share) for n, (w, share) in enumerate(zip(workers, shares, strict=True)))
+        )
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
     counts.done = total
     return counts
 
 
 @dataclass
-class _Counts:
+class Counts:
+    """Records applied, already in the copy's inbox, skipped as unreadable, and done (all three) so far."""
+
     applied: int = 0
     duplicates: int = 0
     skipped: int = 0
@@ -316,7 +309,7 @@ async def _apply_records(
     pool: asyncpg.Pool,
     tp: TopicPartition,
     records: list[ConsumerRecord[Any, Any]],
-    counts: _Counts,
+    counts: Counts,
 ) -> None:
     parsed: list[Parsed] = []
     for record in records:
