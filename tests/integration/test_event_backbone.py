@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI, Request
 from prometheus_client import REGISTRY as REGISTRY_METRICS
@@ -856,6 +857,26 @@ async def test_replay_workers_import_the_spec_not_the_module_that_started_the_re
     assert started.stdout.split() == ["60", "60"]  # three workers' shares add up
     assert len(runs.read_text().splitlines()) == 1
     assert await service_pool.fetchval("SELECT count(*) FROM replay_c.effects") == 60
+
+
+async def test_a_failing_replay_worker_fails_the_replay_with_its_reason() -> None:
+    from aiokafka import TopicPartition
+
+    from dipflow.events.replay import _in_processes
+
+    spans = [(TopicPartition("t", n), 0, 10) for n in range(2)]
+    with pytest.raises(
+        RuntimeError, match=r"exited with 1: ModuleNotFoundError: No module named 'not_a_spec_module'\n"
+    ):
+        await _in_processes(
+            "not_a_spec_module:spec",
+            "postgresql://nowhere/x",
+            "127.0.0.1:1",
+            "replay_x",
+            [spans[:1], spans[1:]],
+            20,
+            None,
+        )
 
 
 async def test_a_deadline_whose_subject_is_locked_is_put_back_not_deadlocked(

@@ -278,8 +278,11 @@ async def _in_processes(
                 counts.duplicates += told["duplicates"]
                 counts.skipped += told["skipped"]
         if await worker.wait() != 0:
-            reason = (await errors).decode(errors="replace").strip()[-2000:]
-            raise RuntimeError(f"a replay worker exited with {worker.returncode}: {reason}")
+            told_why = (await errors).decode(errors="replace").strip()
+            reason = told_why.splitlines()[-1] if told_why else "no reason given"
+            raise RuntimeError(
+                f"a replay worker exited with {worker.returncode}: {reason}\n{told_why[-2000:]}"
+            )
 
     try:
         await asyncio.gather(
