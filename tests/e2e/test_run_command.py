@@ -48,6 +48,18 @@ async def _service_connections(admin_dsn: str) -> set[tuple[str, str, bool]]:
     return {(row["datname"], row["usename"], row["rolsuper"]) for row in rows}
 
 
+async def _server_settings(admin_dsn: str) -> dict[str, str]:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
+            ["fsync", "synchronous_commit", "full_page_writes", "max_wal_size", "checkpoint_timeout"],
+        )
+    finally:
+        await conn.close()
+    return {row["name"]: row["setting"] + (row["unit"] or "") for row in rows}
+
+
 def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     state = tmp_path / "run"
     command, offset = launch_run(state, cwd=ROOT)
@@ -86,6 +98,7 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         assert docs.status_code == 200
         started = json.loads((state / "stack.json").read_text())
         connected = asyncio.run(_service_connections(started["postgres_dsn"]))
+        settings = asyncio.run(_server_settings(started["postgres_dsn"]))
         marker = str(state)
         assert _processes_mentioning(marker), "Kafka and PostgreSQL run from the state folder"
     finally:
@@ -93,6 +106,13 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         output = run_output(state).read_text(errors="replace")
 
     assert returncode == 0, output
+    assert settings == {  # durable, and checkpoints spaced as docs/runbook.md asks of a service database
+        "fsync": "on",
+        "synchronous_commit": "on",
+        "full_page_writes": "on",
+        "max_wal_size": "4096MB",
+        "checkpoint_timeout": "900s",
+    }
     assert {database for database, _, _ in connected} == {spec.database for spec in SERVICES}
     for database, role, superuser in connected:
         assert role == database and not superuser, f"{role} on {database} (superuser: {superuser})"

@@ -58,6 +58,12 @@ def _run_as() -> str | None:
     return SERVER_USER
 
 
+WRITE_HEAVY = ("max_wal_size=4GB", "checkpoint_timeout=15min", "checkpoint_completion_target=0.9")
+"""docs/runbook.md's checkpoint spacing for a service database, on every durable server the devstack starts: at
+the default 1 GB a busy system forced a checkpoint every two minutes, and after each one the first change to a
+page writes the whole page to the WAL."""
+
+
 @dataclass
 class PostgresServer:
     data_dir: Path
@@ -155,7 +161,9 @@ class PostgresServer:
         ]
         for setting in self.extra_settings:
             settings += ["-c", setting]
-        if not self.durable:
+        if self.durable:
+            settings += [f"-c{setting}" for setting in WRITE_HEAVY]
+        else:
             settings += [
                 "-c",
                 "fsync=off",
