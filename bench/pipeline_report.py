@@ -124,6 +124,10 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
     commits = r["raw_postgres"]["commits_per_s"]
     sustained = r["sustained_events_per_s"]
     lat = r["latency"]["positive_to_inbox"]
+    background = r["latency"]["measured_applied_events_per_s"]
+    under_load = (
+        background >= r["latency"]["target_events_per_s"] / 2
+    )  # else not the latency the target asks for
     alert = r["latency"].get("deadline_to_alert_webhook") or {"p99_ms": float("nan")}
     replay = r["replay"]["events_per_s"]
     peak_rss = max(m["peak_under_load"] for m in r["memory_mb"].values())
@@ -147,10 +151,10 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
         f"{sustained / raw:.3f} | {_ok(sustained / raw >= TARGETS['over_kafka'] and exact)} |",
         f"| replay events/s ÷ raw Kafka round trip ({replay:,.0f} ÷ {raw:,.0f}) | ≥ "
         f"{TARGETS['replay_over_kafka']} | {replay / raw:.2f} | {_ok(replay / raw >= TARGETS['replay_over_kafka'])} |",
-        f"| p50 positive result → worker inbox at ~200 events/s | ≤ {TARGETS['p50']:.0f} ms | {lat['p50_ms']} ms | "
-        f"{_ok(lat['p50_ms'] <= TARGETS['p50'])} |",
+        f"| p50 positive result → worker inbox at ~200 events/s (measured at {background:,.0f}) | "
+        f"≤ {TARGETS['p50']:.0f} ms | {lat['p50_ms']} ms | {_ok(lat['p50_ms'] <= TARGETS['p50'] and under_load)} |",
         f"| p99 positive result → worker inbox | ≤ {TARGETS['p99']:.0f} ms | {lat['p99_ms']} ms | "
-        f"{_ok(lat['p99_ms'] <= TARGETS['p99'])} |",
+        f"{_ok(lat['p99_ms'] <= TARGETS['p99'] and under_load)} |",
         f"| p99 deadline due → alert webhook, quiet machine | ≤ {TARGETS['alert_p99']:.0f} ms | {alert['p99_ms']} ms | "
         f"{_ok(alert['p99_ms'] <= TARGETS['alert_p99'])} |",
         f"| resident memory per service under load | ≤ {TARGETS['rss']:.0f} MB | max {peak_rss:.0f} MB | "

@@ -265,6 +265,7 @@ async def _in_processes(
         assert worker.stdin and worker.stdout and worker.stderr
         spans = [(tp.topic, tp.partition, beginning, end) for tp, beginning, end in share]
         worker.stdin.write(Share(target, dsn, bootstrap, schema, spans, list(sys.path)).to_json())
+        await worker.stdin.drain()
         worker.stdin.close()
         errors = asyncio.create_task(worker.stderr.read())
         async for line in worker.stdout:
