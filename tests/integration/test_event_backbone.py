@@ -841,7 +841,7 @@ async def test_replay_workers_import_the_spec_not_the_module_that_started_the_re
         "if __name__ == '__main__':\n"
         "    import asyncio, sys\n"
         "    from dipflow.events.replay import replay\n"
-        "    done = asyncio.run(replay('tests.support.events:replay_spec', dsn=sys.argv[1], bootstrap=sys.argv[2],"
+        "    done = asyncio.run(replay('tests.support.events:chatty_replay_spec', dsn=sys.argv[1], bootstrap=sys.argv[2],"
         " schema='replay_c', processes=3))\n"
         "    print(done.total, done.applied)\n"
     )

@@ -6,9 +6,10 @@ import asyncpg
 
 from dipflow.db.appends import Writes
 from dipflow.devstack.probe import EFFECTS_TABLE, PROBE_PRODUCER, PROBE_REGISTRY, probe_event, record_effect
-from dipflow.events import Envelope
+from dipflow.events import Envelope, EventPayload
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.replay import ReplaySpec
+from dipflow.uow import UnitOfWork
 from dipflow_custody.contracts.events import ResultRecorded
 
 REGISTRY = PROBE_REGISTRY
@@ -17,6 +18,7 @@ __all__ = [
     "EFFECTS_TABLE",
     "PRODUCER",
     "REGISTRY",
+    "chatty_replay_spec",
     "positive_result",
     "record_effect",
     "replay_spec",
@@ -60,3 +62,14 @@ def positive_result() -> ResultRecorded:
         age=30,
         home_area="camden",
     )
+
+
+def chatty_replay_spec() -> ReplaySpec:
+    """:func:`replay_spec` whose handler also prints to standard output, as an unconfigured logger would."""
+    import dataclasses
+
+    async def print_and_record(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
+        print(f"applying {envelope.event_id}")
+        await record_effect(uow, envelope, payload)
+
+    return dataclasses.replace(replay_spec(), handler=print_and_record)

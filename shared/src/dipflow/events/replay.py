@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -267,7 +268,7 @@ async def _in_processes(
         worker.stdin.write(Share(target, dsn, bootstrap, schema, spans, list(sys.path)).to_json())
         await worker.stdin.drain()
         worker.stdin.close()
-        errors = asyncio.create_task(worker.stderr.read())
+        errors = asyncio.create_task(_pass_on(worker.stderr))
         async for line in worker.stdout:
             told: dict[str, int] = json.loads(line)
             if "done" in told:
@@ -279,7 +280,7 @@ async def _in_processes(
                 counts.duplicates += told["duplicates"]
                 counts.skipped += told["skipped"]
         if await worker.wait() != 0:
-            told_why = (await errors).decode(errors="replace").strip()
+            told_why = (await errors).strip()
             reason = told_why.splitlines()[-1] if told_why else "no reason given"
             raise RuntimeError(
                 f"a replay worker exited with {worker.returncode}: {reason}\n{told_why[-2000:]}"
@@ -296,6 +297,16 @@ async def _in_processes(
                 await worker.wait()
     counts.done = total
     return counts
+
+
+async def _pass_on(stream: asyncio.StreamReader) -> str:
+    """A worker's standard error passed on to this process's, line by line; its last lines kept for a reason."""
+    tail: deque[str] = deque(maxlen=40)
+    async for raw in stream:
+        line = raw.decode(errors="replace")
+        sys.stderr.write(line)
+        tail.append(line)
+    return "".join(tail)
 
 
 @dataclass

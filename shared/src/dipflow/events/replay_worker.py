@@ -36,12 +36,18 @@ class Share:
         return cls(**fields)
 
 
+_REPORTS = sys.stdout
+"""Where the worker reports; anything else written to standard output (a handler's print, a logger left
+unconfigured) goes to standard error instead, so it cannot be taken for a report."""
+
+
 def _say(line: dict[str, int]) -> None:
-    sys.stdout.write(json.dumps(line) + "\n")
-    sys.stdout.flush()
+    _REPORTS.write(json.dumps(line) + "\n")
+    _REPORTS.flush()
 
 
 def main() -> None:
+    sys.stdout = sys.stderr
     share = Share.from_json(sys.stdin.buffer.read())
     sys.path[:] = share.sys_path  # the parent's, so a spec it can import is found here too
     import uvloop
