@@ -72,3 +72,21 @@ async def test_records_not_yet_applied_of_a_partition_kept_are_lag() -> None:
     assert consumer.lag == 3
     consumer.last_progress_at = time.monotonic() - 3600
     assert consumer.stalled()
+
+
+async def test_a_stall_is_logged_once_with_its_reason_and_its_end_once() -> None:
+    from structlog.testing import capture_logs
+
+    consumer, broker = _consumer(), _Broker()
+    consumer._down_since = None  # connected
+    broker.assigned, broker.ends, broker.commits = {TP}, {TP: 8}, {TP: 5}
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    consumer.last_progress_at = time.monotonic() - 3600
+    with capture_logs() as logs:
+        assert consumer.stalled() and consumer.stalled()
+        consumer.last_progress_at = time.monotonic()
+        assert not consumer.stalled() and not consumer.stalled()
+    assert [(e["event"], e.get("reason"), e.get("lag")) for e in logs] == [
+        ("consumer_stalled", "lag without progress", 3),
+        ("consumer_unstalled", None, None),
+    ]

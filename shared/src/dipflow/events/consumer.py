@@ -127,18 +127,32 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._busy_since: float | None = None
         self._down_since: float | None = time.monotonic()
+        self._stall_logged: str | None = None
 
     # -- liveness -------------------------------------------------------------------------------------
 
     def stalled(self) -> bool:
         """True when the consumer has made no progress for ``stall_after_s`` although it has work: it has lag,
-        or it is stuck on a batch, or it has been unable to (re)connect."""
+        or it is stuck on a batch, or it has been unable to (re)connect. Each change of the reason is logged
+        (``consumer_stalled`` with the reason and lag, ``consumer_unstalled``)."""
+        reason = self._stall_reason()
+        if reason != self._stall_logged:
+            self._stall_logged = reason
+            if reason:
+                log.warning("consumer_stalled", group=self.group_id, reason=reason, lag=self.lag)
+            else:
+                log.info("consumer_unstalled", group=self.group_id)
+        return reason is not None
+
+    def _stall_reason(self) -> str | None:
         now = time.monotonic()
         if self._busy_since is not None and now - self._busy_since > self.stall_after_s:
-            return True
+            return "stuck on a batch"
         if self._down_since is not None and now - self._down_since > self.stall_after_s:
-            return True
-        return self.lag > 0 and now - self.last_progress_at > self.stall_after_s
+            return "unable to (re)connect"
+        if self.lag > 0 and now - self.last_progress_at > self.stall_after_s:
+            return "lag without progress"
+        return None
 
     def readiness(self) -> dict[str, bool]:
         return {f"consumer:{self.group_id}": not self.stalled()}
