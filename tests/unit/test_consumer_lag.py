@@ -74,19 +74,42 @@ async def test_records_not_yet_applied_of_a_partition_kept_are_lag() -> None:
     assert consumer.stalled()
 
 
-async def test_a_stall_is_logged_once_with_its_reason_and_its_end_once() -> None:
-    from structlog.testing import capture_logs
+async def test_a_stall_is_logged_once_with_its_reason_and_its_end_once(monkeypatch: Any) -> None:
+    import dipflow.events.consumer as consumer_module
 
+    logged: list[tuple[str, Any, Any]] = []
+
+    class _Log:
+        def warning(self, event: str, **fields: Any) -> None:
+            logged.append((event, fields.get("reason"), fields.get("lag")))
+
+        def info(self, event: str, **fields: Any) -> None:
+            logged.append((event, fields.get("reason"), fields.get("lag")))
+
+    monkeypatch.setattr(consumer_module, "log", _Log())
     consumer, broker = _consumer(), _Broker()
     consumer._down_since = None  # connected
     broker.assigned, broker.ends, broker.commits = {TP}, {TP: 8}, {TP: 5}
     await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
     consumer.last_progress_at = time.monotonic() - 3600
-    with capture_logs() as logs:
-        assert consumer.stalled() and consumer.stalled()
-        consumer.last_progress_at = time.monotonic()
-        assert not consumer.stalled() and not consumer.stalled()
-    assert [(e["event"], e.get("reason"), e.get("lag")) for e in logs] == [
-        ("consumer_stalled", "lag without progress", 3),
-        ("consumer_unstalled", None, None),
-    ]
+    assert consumer.stalled() and consumer.stalled()
+    consumer.last_progress_at = time.monotonic()
+    assert not consumer.stalled() and not consumer.stalled()
+    assert logged == [("consumer_stalled", "lag without progress", 3), ("consumer_unstalled", None, None)]
+
+
+async def test_a_first_poll_applied_before_the_first_measure_is_not_lag() -> None:
+    """A new session applies its first poll, then measures lag while that poll's offsets wait to be committed
+    (every 0.5 s): the partition, quiet afterwards, must not show them as lag for ever."""
+    consumer, broker = _consumer(), _Broker()
+    broker.assigned, broker.ends, broker.commits = {TP}, {TP: 9}, {TP: 5}
+    consumer._applied(cast(Any, {TP: [_Record(8)]}))  # records 5..8 applied, not yet committed
+    await consumer._measure_lag(cast(AIOKafkaConsumer, broker))
+    assert consumer.lag == 0
+    consumer.last_progress_at = time.monotonic() - 3600
+    assert not consumer.stalled()
+
+
+class _Record:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset

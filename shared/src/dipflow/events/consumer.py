@@ -252,7 +252,9 @@ class EventConsumer:
                 continue
             done = self._positions.get(tp)
             if done is None:
-                done = await consumer.committed(tp) or 0
+                # what this session applied and has yet to commit counts too: a quiet partition whose first poll
+                # was applied before this measure would otherwise show that poll as lag for ever
+                done = max(await consumer.committed(tp) or 0, self._uncommitted.get(tp, 0))
                 self._positions[tp] = done
             lag += max(0, high - done)
         self.lag = lag
