@@ -23,6 +23,11 @@ def _ok(good: bool) -> str:
     return "met" if good else "**missed**"
 
 
+def _ok_under_load(good: bool, under_load: bool) -> str:
+    """A latency is judged only under the load its target names: otherwise it was not measured, not missed."""
+    return _ok(good) if under_load else "**not measured under load**"
+
+
 def _time_goes(r: dict[str, Any]) -> list[str]:
     """CPU per applied event, by process, in the best stage that held: where the time goes."""
     held = [st for st in r["stages"] if st["held"] and st.get("cpu_s")]
@@ -152,9 +157,9 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
         f"| replay events/s ÷ raw Kafka round trip ({replay:,.0f} ÷ {raw:,.0f}) | ≥ "
         f"{TARGETS['replay_over_kafka']} | {replay / raw:.2f} | {_ok(replay / raw >= TARGETS['replay_over_kafka'])} |",
         f"| p50 positive result → worker inbox at ~200 events/s (measured at {background:,.0f}) | "
-        f"≤ {TARGETS['p50']:.0f} ms | {lat['p50_ms']} ms | {_ok(lat['p50_ms'] <= TARGETS['p50'] and under_load)} |",
+        f"≤ {TARGETS['p50']:.0f} ms | {lat['p50_ms']} ms | {_ok_under_load(lat['p50_ms'] <= TARGETS['p50'], under_load)} |",
         f"| p99 positive result → worker inbox | ≤ {TARGETS['p99']:.0f} ms | {lat['p99_ms']} ms | "
-        f"{_ok(lat['p99_ms'] <= TARGETS['p99'] and under_load)} |",
+        f"{_ok_under_load(lat['p99_ms'] <= TARGETS['p99'], under_load)} |",
         f"| p99 deadline due → alert webhook, quiet machine | ≤ {TARGETS['alert_p99']:.0f} ms | {alert['p99_ms']} ms | "
         f"{_ok(alert['p99_ms'] <= TARGETS['alert_p99'])} |",
         f"| resident memory per service under load | ≤ {TARGETS['rss']:.0f} MB | max {peak_rss:.0f} MB | "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from dipflow.kafka.admin import broker_ready, ensure_topics
+from dipflow.kafka.admin import broker_ready, ensure_topics, wait_for_broker
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.topics import TopicSpec, all_topics
 from tests.infra import Infra
@@ -93,6 +94,14 @@ async def test_auto_create_is_off_so_only_declared_topics_exist(infra: Infra, un
 async def test_broker_ready_is_false_for_a_port_nobody_listens_on(infra: Infra) -> None:
     assert await broker_ready(infra.kafka_bootstrap)
     assert not await broker_ready("127.0.0.1:1", timeout_s=1)
+
+
+async def test_waiting_for_a_broker_that_never_answers_names_it_without_its_password() -> None:
+    address = "sasl_ssl://admin:s3cret-Pa55@127.0.0.1:1"
+    with pytest.raises(TimeoutError) as raised:
+        await wait_for_broker(address, timeout_s=0.5)
+    assert "admin:***@127.0.0.1:1" in str(raised.value)
+    assert "s3cret-Pa55" not in str(raised.value)
 
 
 def _topic_resource(name: str) -> object:

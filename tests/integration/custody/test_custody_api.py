@@ -46,8 +46,11 @@ async def custody(infra: Infra, unique: str) -> AsyncIterator[httpx.AsyncClient]
         yield client
 
 
-async def events_for(infra: Infra, person_id: str, want: int, timeout_s: float = 30) -> list[dict[str, Any]]:
-    """Envelopes on custody.events.v1 keyed by ``person_id`` (person ids are unique per test)."""
+async def events_for(
+    infra: Infra, person_id: str, want: int, timeout_s: float = 30, ignoring: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Envelopes on custody.events.v1 keyed by ``person_id`` (person ids are unique per test), leaving out those
+    of the types in ``ignoring``."""
     consumer = AIOKafkaConsumer(
         TOPIC, **kafka_consumer_options(infra.kafka_bootstrap), auto_offset_reset="earliest", group_id=None
     )
@@ -57,7 +60,8 @@ async def events_for(infra: Infra, person_id: str, want: int, timeout_s: float =
         async with asyncio.timeout(timeout_s):
             while len(found) < want:
                 for records in (await consumer.getmany(timeout_ms=300)).values():
-                    found.extend(orjson.loads(r.value) for r in records if r.key == person_id.encode())
+                    mine = (orjson.loads(r.value) for r in records if r.key == person_id.encode())
+                    found.extend(e for e in mine if e["type"] not in ignoring)
     except TimeoutError:
         raise AssertionError(
             f"wanted {want} events for {person_id}, got {[e['type'] for e in found]}"

@@ -96,7 +96,8 @@ async def test_commands_on_the_topic_book_in_warn_and_sample_once_each(
     )
     await send(infra, book, book, warn, sample)  # the book-in is sent twice, as a retrying system would
 
-    events = await events_for(infra, pid, 6, timeout_s=60)
+    # the hold-for-sample timer of a 2008 arrest falls due at once, so its deadline_passed may come at any point
+    events = await events_for(infra, pid, 6, timeout_s=60, ignoring=frozenset({"custody.deadline_passed"}))
     assert [e["type"] for e in events] == [
         "custody.booked_in",
         "custody.offence_added",

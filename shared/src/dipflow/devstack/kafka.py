@@ -245,7 +245,11 @@ async def _wait_alive(server: KafkaServer, timeout_s: float) -> None:
             waiter.cancel()
             raise RuntimeError("Kafka exited during start:\n" + server.process.tail())
         await asyncio.wait({waiter}, timeout=0.2)
-    waiter.result()
+    try:
+        waiter.result()
+    except TimeoutError as error:
+        assert server.process is not None
+        raise TimeoutError(f"{error}; the broker's log ends:\n{server.process.tail()}") from error
 
 
 TLS_SUITES = ("TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384")

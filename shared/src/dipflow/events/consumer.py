@@ -21,7 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, IllegalStateError, MessageSizeTooLargeError
 from pydantic import ValidationError
 
@@ -51,6 +57,22 @@ aggregates of the whole batch instead of one per event (kept in the unit of work
 PARSE_SLICE = 50
 """Records parsed before the consumer lets the event loop run other work (requests, timers): a batch of 500
 would otherwise hold the loop for tens of milliseconds, and every request waiting on it with it."""
+
+
+class _ReadAgainFromCommitted(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A partition assigned (in a new session, or after a rebalance) is read again from the group's committed
+    offset, which another instance may have moved meanwhile: what this instance applied of it before no longer
+    says how much is left, so it is forgotten until the partition's next poll is applied."""
+
+    def __init__(self, positions: dict[TopicPartition, int]) -> None:
+        self.positions = positions
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            self.positions.pop(tp, None)
 
 
 @dataclass(frozen=True)
@@ -123,7 +145,6 @@ class EventConsumer:
         self.running = False
         self._positions: dict[TopicPartition, int] = {}
         self._uncommitted: dict[TopicPartition, int] = {}
-        self._measured: set[TopicPartition] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._busy_since: float | None = None
         self._down_since: float | None = time.monotonic()
@@ -133,16 +154,8 @@ class EventConsumer:
 
     def stalled(self) -> bool:
         """True when the consumer has made no progress for ``stall_after_s`` although it has work: it has lag,
-        or it is stuck on a batch, or it has been unable to (re)connect. Each change of the reason is logged
-        (``consumer_stalled`` with the reason and lag, ``consumer_unstalled``)."""
-        reason = self._stall_reason()
-        if reason != self._stall_logged:
-            self._stall_logged = reason
-            if reason:
-                log.warning("consumer_stalled", group=self.group_id, reason=reason, lag=self.lag)
-            else:
-                log.info("consumer_unstalled", group=self.group_id)
-        return reason is not None
+        or it is stuck on a batch, or it has been unable to (re)connect."""
+        return self._stall_reason() is not None
 
     def _stall_reason(self) -> str | None:
         now = time.monotonic()
@@ -155,7 +168,16 @@ class EventConsumer:
         return None
 
     def readiness(self) -> dict[str, bool]:
-        return {f"consumer:{self.group_id}": not self.stalled()}
+        """Ready unless stalled. Each change is logged once: ``consumer_stalled`` with the reason and the lag,
+        ``consumer_unstalled`` when it ends."""
+        reason = self._stall_reason()
+        if reason != self._stall_logged:
+            self._stall_logged = reason
+            if reason:
+                log.warning("consumer_stalled", group=self.group_id, reason=reason, lag=self.lag)
+            else:
+                log.info("consumer_unstalled", group=self.group_id)
+        return {f"consumer:{self.group_id}": reason is None}
 
     @property
     def partitions_assigned(self) -> set[TopicPartition]:
@@ -187,7 +209,6 @@ class EventConsumer:
 
     async def _session(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self.topics,
             **kafka_consumer_options(self.bootstrap),
             group_id=self.group_id,
             enable_auto_commit=False,
@@ -196,8 +217,8 @@ class EventConsumer:
             session_timeout_ms=10000,
             heartbeat_interval_ms=1000,
         )
+        consumer.subscribe(self.topics, listener=_ReadAgainFromCommitted(self._positions))
         self._consumer = consumer
-        self._measured = set()
         self._uncommitted = {}
         try:
             await consumer.start()
@@ -237,25 +258,16 @@ class EventConsumer:
             await stop_within(consumer)
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
-        """The records of the partitions assigned now not yet applied. A partition newly assigned (after a
-        rebalance, or in a new session) is measured from its committed offset, not from what this instance
-        applied of it before: another instance may have applied more of it meanwhile, and a quiet partition
-        would otherwise show lag for ever (and the consumer stalled, not ready)."""
+        """The records of the partitions assigned now not yet applied: past what this instance applied of a
+        partition since it was assigned, or else past the group's committed offset (where its reading starts)."""
         lag = 0
-        assigned = set(consumer.assignment())
-        for tp in assigned - self._measured:
-            self._positions.pop(tp, None)
-        self._measured = assigned
-        for tp in assigned:
+        for tp in consumer.assignment():
             high = consumer.highwater(tp)
             if high is None:
                 continue
             done = self._positions.get(tp)
             if done is None:
-                # what this session applied and has yet to commit counts too: a quiet partition whose first poll
-                # was applied before this measure would otherwise show that poll as lag for ever
-                done = max(await consumer.committed(tp) or 0, self._uncommitted.get(tp, 0))
-                self._positions[tp] = done
+                done = self._positions[tp] = await consumer.committed(tp) or 0
             lag += max(0, high - done)
         self.lag = lag
         LAG.labels(self.group_id).set(lag)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.connection import kafka_options, redacted
 from dipflow.topics import TopicSpec
 
 
@@ -30,16 +30,21 @@ async def broker_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
 
 
 async def wait_for_broker(bootstrap: str, timeout_s: float = 60.0) -> None:
-    """Poll metadata until the broker answers; raise ``TimeoutError`` naming the address otherwise."""
+    """Poll metadata until the broker answers; raise ``TimeoutError`` naming the address (never its password)
+    otherwise. Each attempt may take longer than the last (2 s, then up to 10 s): a broker just started, its
+    code still cold and its clients all reconnecting at once, can answer a TLS + SCRAM handshake in more than
+    2 s on a busy machine, and a fixed 2 s would then never see it ready."""
     deadline = time.monotonic() + timeout_s
-    delay = 0.05
+    delay, attempt_s = 0.05, 2.0
     while True:
-        if await broker_ready(bootstrap):
+        if await broker_ready(bootstrap, attempt_s):
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"Kafka at {bootstrap} did not answer metadata within {timeout_s:.0f}s")
+            raise TimeoutError(
+                f"Kafka at {redacted(bootstrap)} did not answer metadata within {timeout_s:.0f}s"
+            )
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        delay, attempt_s = min(delay * 2, 1.0), min(attempt_s * 1.5, 10.0)
 
 
 async def ensure_topics(
