@@ -37,7 +37,7 @@ from dipflow.events.consumer import ConsumerLimits, EventConsumer
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.kafka.admin import ensure_topics
-from dipflow.kafka.connection import kafka_consumer_options, kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options, redacted
 from dipflow.topics import TopicSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -336,7 +336,7 @@ async def bench(infra: BenchInfra, cfg: Config) -> Result:
 
     console.print(
         f"[bold]Backbone bench[/]: {cfg.events:,} events of {record_bytes:.0f} bytes, "
-        f"{cfg.partitions} partitions, Kafka {infra.kafka_version} at {bootstrap}, PostgreSQL {pg_version}"
+        f"{cfg.partitions} partitions, Kafka {infra.kafka_version} at {redacted(bootstrap)}, PostgreSQL {pg_version}"
     )
     with console.status("warming up the broker"):
         warm = records[: min(WARMUP_EVENTS, len(records))]
