@@ -507,14 +507,17 @@ class Check:
         return max(0, self.expected - self.found)
 
 
-async def _serve_ra1_and_attend(system: System, journeys: list[Journey], timeout_s: float) -> None:
-    """The imposed journeys' RA1, attendance and release over HTTP, a few at a time, through the kills."""
+async def _serve_ra1_and_attend(
+    system: System, journeys: list[Journey], timeout_s: float, calm: asyncio.Event
+) -> None:
+    """The imposed journeys' RA1, attendance and release over HTTP, a few at a time, through the kills; each
+    step given ``timeout_s`` once the chaos is over (``calm``)."""
     gate = asyncio.Semaphore(8)
 
     async def one(j: Journey) -> None:
         async with gate:
             await drill_alerts.serve_and_attend(
-                system.url, system.dsn, SECRET, j.detention_id, j.booked_at, timeout_s
+                system.url, system.dsn, SECRET, j.detention_id, j.booked_at, timeout_s, calm
             )
 
     await asyncio.gather(*(one(j) for j in journeys if j.kind == "imposed"))
@@ -731,8 +734,10 @@ async def run_drill(
             done = asyncio.Event()
             duration = journeys / rate
             sender = asyncio.create_task(_send_all(system.addresses, plan, rate, done))
-            attending = asyncio.create_task(_serve_ra1_and_attend(system, plan, duration + settle_s))
+            calm = asyncio.Event()
+            attending = asyncio.create_task(_serve_ra1_and_attend(system, plan, settle_s, calm))
             await _chaos(system, kills, restart_infra, duration, done, chaos, random.Random(seed))  # noqa: S311
+            calm.set()
             sent = await sender
             await system.wait_ready()
             await attending
@@ -740,10 +745,14 @@ async def run_drill(
             dead = await dead_letters(system.addresses.kafka_bootstrap)
             if receiver.unsigned:
                 dead[f"alert webhook deliveries with a bad signature: {receiver.unsigned}"] += 1
-        return Report(journeys, sent, chaos, checks, time.monotonic() - started, dead, replicas)
-    finally:
+        report = Report(journeys, sent, chaos, checks, time.monotonic() - started, dead, replicas)
+    except BaseException:
         await asyncio.to_thread(system.stop)
-        shutil.rmtree(state, ignore_errors=True)
+        console.print(f"The drill failed; its servers' and services' logs are kept in {state}")
+        raise
+    await asyncio.to_thread(system.stop)
+    shutil.rmtree(state, ignore_errors=True)
+    return report
 
 
 async def _settle(

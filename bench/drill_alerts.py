@@ -11,6 +11,7 @@ of the area counts each alert's ``raised`` delivery by its stable delivery id: o
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -105,19 +106,35 @@ async def register(referral_url: str, secret: str, hook_url: str, hook_secret: s
         assert answer.status_code == 204, answer.text
 
 
-async def _retrying(step: Callable[[], Awaitable[bool]], what: str, timeout_s: float) -> None:
-    """Run ``step`` until it says it is done: a service killed or restarting mid-call is tried again."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                try:
-                    if await step():
-                        return
-                except (httpx.HTTPError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    pass
-                await asyncio.sleep(0.5)
-    except TimeoutError:
-        raise AssertionError(f"the drill could not {what} in {timeout_s:.0f} s") from None
+async def _retrying(
+    step: Callable[[], Awaitable[bool]],
+    what: str,
+    timeout_s: float,
+    last: dict[str, str] | None = None,
+    *,
+    calm: asyncio.Event | None = None,
+) -> None:
+    """Run ``step`` until it says it is done: a service killed or restarting mid-call is tried again. The
+    ``timeout_s`` counts from when ``calm`` is set (the chaos is over; a broker restart alone took over 90 s on
+    a slow CI machine), or from the start without one. On a timeout the error gives the last failure, and what
+    ``step`` noted last in ``last`` (its last answers)."""
+    failure = "none"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if calm is not None and not calm.is_set():
+            deadline = time.monotonic() + timeout_s
+        try:
+            if await step():
+                return
+        except (httpx.HTTPError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() > deadline:
+            noted = "; ".join(f"{k}: {v}" for k, v in (last or {}).items()) or "nothing"
+            raise AssertionError(
+                f"the drill could not {what} in {timeout_s:.0f} s after the chaos; last error: {failure}; "
+                f"last answers: {noted}"
+            )
+        await asyncio.sleep(0.5)
 
 
 async def serve_and_attend(
@@ -127,6 +144,7 @@ async def serve_and_attend(
     detention_id: str,
     booked_at: datetime,
     timeout_s: float,
+    calm: asyncio.Event | None = None,
 ) -> None:
     """RA1 served (an hour after booking, before the release), the overdue alert awaited, the attendance
     recorded at the appointment's time, then the release (once custody knows RA1 was served)."""
@@ -134,15 +152,18 @@ async def serve_and_attend(
     officer = _bearer(secret, Role.custody_officer, "metropolitan")
     manager = _bearer(secret, Role.referral_manager, AREA)
     async with httpx.AsyncClient(timeout=10) as client:
+        answers: dict[str, str] = {}
 
         async def impose() -> bool:
             seen = await client.get(f"{urls('referral')}{case}", headers=officer)
+            answers["GET"] = f"{seen.status_code} {seen.text[:200]}"
             if seen.status_code != 200:
                 return False
             if seen.json()["status"] != "proposed":
                 return True
             body = {"place": "DIP office", "at": (booked_at + timedelta(hours=1)).isoformat()}
-            await client.post(f"{urls('referral')}{case}/impose", json=body, headers=officer)
+            posted = await client.post(f"{urls('referral')}{case}/impose", json=body, headers=officer)
+            answers["POST impose"] = f"{posted.status_code} {posted.text[:300]}"
             return False
 
         async def overdue_raised() -> bool:
@@ -180,10 +201,10 @@ async def serve_and_attend(
                 answer.status_code == 409 and answer.json().get("rule_id") == "T8"
             )
 
-        await _retrying(impose, f"serve RA1 for {detention_id}", timeout_s)
-        await _retrying(overdue_raised, f"see the overdue alert of {detention_id}", timeout_s)
-        await _retrying(attend, f"record the attendance of {detention_id}", timeout_s)
-        await _retrying(release, f"release {detention_id}", timeout_s)
+        await _retrying(impose, f"serve RA1 for {detention_id}", timeout_s, answers, calm=calm)
+        await _retrying(overdue_raised, f"see the overdue alert of {detention_id}", timeout_s, calm=calm)
+        await _retrying(attend, f"record the attendance of {detention_id}", timeout_s, calm=calm)
+        await _retrying(release, f"release {detention_id}", timeout_s, calm=calm)
 
 
 async def checks(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -86,6 +87,42 @@ async def test_a9_capacity_spreads_appointments_over_days_and_the_queue_is_never
     assert taken["initial"]["worker_id"] == stack.wid("W9")
     inbox = (await stack.referral.get("/v1/inbox", headers=worker_token(stack.wid("W9")))).json()
     assert queued["assessment_id"] in [i["assessment_id"] for i in inbox]
+
+
+async def test_a9_a_new_worker_takes_the_queue_after_a_batch_holding_a_queued_assessment_without_deadlock(
+    stack: Stack, infra: Infra
+) -> None:
+    """A consumer's batch locks its assessments (in id order), then the assignment lock. A new worker's
+    transaction, giving out the queue, locks the queued assessments it will move before the assignment lock
+    too: it waits for the batch instead of holding the assignment lock the batch needs (a deadlock, a 500)."""
+    firsts = [datetime(2009, 7, 6, 11, tzinfo=UTC), datetime(2009, 7, 7, 11, tzinfo=UTC)]
+    queued = [
+        await stack.assessment_for(await stack.positive(stack.person(n), at)) for n, at in enumerate(firsts)
+    ]
+    assert [q["initial"]["worker_id"] for q in queued] == [None, None]
+    dsn = server_dsn(infra.postgres_dsn, f"referral_{stack.unique}")
+    batch, watcher = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        async with batch.transaction():
+            # the queue is given out in appointment order: the batch holds the later one
+            await batch.execute(
+                "SELECT 1 FROM assessments WHERE assessment_id = $1 FOR UPDATE", queued[1]["assessment_id"]
+            )
+            adding = asyncio.create_task(stack.add_worker("W1"))
+            async with asyncio.timeout(30):
+                while not await watcher.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                ):
+                    await asyncio.sleep(0.05)
+            await batch.execute("SELECT pg_advisory_xact_lock(hashtext('referral-assignments'))")
+        await adding
+    finally:
+        await batch.close()
+        await watcher.close()
+    for q in queued:
+        taken = await stack.assessment_for(q["detention_id"], lambda a: a["initial"]["worker_id"] is not None)
+        assert taken["initial"]["worker_id"] == stack.wid("W1")
 
 
 async def test_a9_leave_moves_waiting_appointments_to_another_worker(stack: Stack, infra: Infra) -> None:

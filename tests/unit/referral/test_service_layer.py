@@ -5,7 +5,7 @@ inbox and webhook, the audit) and what each refuses, without a database."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -104,6 +104,9 @@ class FakeAssessments:
         stored = self.world.assessments[a.case_id]
         assert stored.version == version, "saved over a newer version"
         self.world.assessments[a.case_id] = Loaded(copy.deepcopy(a), version + 1, stored.area)
+
+    async def lock(self, uow: FakeUnitOfWork, assessment_ids: Collection[str]) -> None:
+        return None  # one test at a time: nothing else holds a row
 
     async def held_by(self, uow: FakeUnitOfWork, worker_id: str, first: date, last: date) -> list[Waiting]:
         return [

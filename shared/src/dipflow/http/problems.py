@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -119,6 +120,18 @@ async def _concurrent(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(409, "the record changed at the same time; retry", kind="concurrent-change")
 
 
+async def _undone(_: Request, exc: Exception) -> JSONResponse:
+    """The database undid the request's transaction to end a conflict with another (a deadlock, or a
+    serialization failure): nothing of it was done, and the same request sent again can succeed."""
+    return problem_response(
+        503,
+        "the database undid this request to settle a conflict with another; nothing of it was done: "
+        "send it again after Retry-After",
+        kind="database-conflict",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _conflict(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Conflict)
     return problem_response(409, exc.detail, kind=exc.kind)
@@ -167,6 +180,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RuleViolation, _rule)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(ConcurrentChange, _concurrent)
+    app.add_exception_handler(DeadlockDetectedError, _undone)
+    app.add_exception_handler(SerializationError, _undone)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(InvalidInput, _invalid)

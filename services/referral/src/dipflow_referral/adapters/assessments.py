@@ -192,6 +192,16 @@ async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
         uow.memo[_ahead(detention_id)] = found.get(detention_id)
 
 
+async def lock(uow: UnitOfWork, assessment_ids: Collection[str]) -> None:
+    """The assessments locked at once, in id order, as :func:`read_ahead` locks a consumer's batch: a
+    transaction that locks several (a re-slot) does so before it takes the assignment lock, as a batch does, so
+    the two wait for each other instead of deadlocking."""
+    await uow.conn.execute(
+        "SELECT 1 FROM assessments WHERE assessment_id = ANY($1::text[]) ORDER BY assessment_id FOR UPDATE",
+        sorted(set(assessment_ids)),
+    )
+
+
 def _upsert_appointments(source: str, joined: str, first: int) -> str:
     """The statement writing a document's appointments (see :func:`_appointments`) from parameters ``first``
     on, for the assessment ``source`` (of the rows ``joined``)."""

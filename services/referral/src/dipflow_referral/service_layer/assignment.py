@@ -148,9 +148,11 @@ async def reslot(
     """A9: each waiting appointment held by ``holder`` (None: by nobody, the unassigned queue) goes to a worker
     covering the suite with room that day, at their free slot (a changed time is served as RA2 once imposed);
     failing that, to the queue. The holder's own slot is freed first, so their load no longer counts it. An
-    appointment that stays in the queue changes nothing."""
+    appointment that stays in the queue changes nothing. The waiting assessments are locked first, in id order,
+    before the assignment lock (the order of a consumer's batch: neither waits on the other in a cycle)."""
     moved = queued = 0
     now = datetime.now(UTC)
+    await assessments.lock(uow, [w.assessment_id for w in waiting])
     for w in waiting:
         loaded = await assessments.load(uow, assessment_id=w.assessment_id)
         if loaded is None:
