@@ -13,6 +13,14 @@ import orjson
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+CONFLICT_UNDONE: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+"""Errors by which PostgreSQL undoes a transaction to end a conflict with another: nothing of it was done, and
+run again it can succeed (a consumer retries it in place; a request is answered 503 with ``Retry-After``)."""
+
+
 def database_name(dsn: str) -> str:
     name = urlsplit(dsn).path.lstrip("/")
     if not name:

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 from aiokafka.errors import KafkaError
 
+from dipflow.db.database import CONFLICT_UNDONE
 from dipflow.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -20,8 +21,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
+    *CONFLICT_UNDONE,
     KafkaError,
 )
 

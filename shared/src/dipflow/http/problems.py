@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,6 +15,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from dipflow.db.database import CONFLICT_UNDONE
 from dipflow.errors import ConcurrentChange, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from dipflow.http.context import current_correlation_id
 
@@ -180,8 +180,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RuleViolation, _rule)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(ConcurrentChange, _concurrent)
-    app.add_exception_handler(DeadlockDetectedError, _undone)
-    app.add_exception_handler(SerializationError, _undone)
+    for undone in CONFLICT_UNDONE:
+        app.add_exception_handler(undone, _undone)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(InvalidInput, _invalid)
