@@ -5,13 +5,15 @@ Every service keeps the same ``reference_copies`` table, filled by one consumer 
 ``<service>.reference``), and every process of the service holds the areas in memory for access checks
 (:func:`dipflow.auth.principal.force_of`): it loads them when it starts and again whenever the copy changes
 (``NOTIFY dipflow_reference`` on the consumer's commit), so a borough added by an admin is one a force's token
-covers within moments, in every service, without a deployment.
+covers within moments, in every service, without a deployment. The custody process that answered the admin's
+change has loaded it before it answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from datetime import date
 from typing import Any
 
@@ -92,6 +94,21 @@ async def load_areas(conn: asyncpg.Connection) -> dict[str, str]:
     return area_forces([r["record"] for r in rows], london_today())
 
 
+_reads = itertools.count(1)
+_installed_read = [0]
+
+
+async def reload_areas(pool: asyncpg.Pool) -> None:
+    """Install the areas of the copy as committed now. A read begun earlier that ends later does not replace
+    them, so what a process holds never goes back to before a change it has loaded."""
+    read = next(_reads)
+    async with pool.acquire() as conn:
+        forces = await load_areas(conn)
+    if read > _installed_read[0]:
+        _installed_read[0] = read
+        install_areas(forces)
+
+
 class AreaDirectory:
     """The process's areas: loaded at start and on every change of the copy."""
 
@@ -100,8 +117,7 @@ class AreaDirectory:
         self.loads = 0
 
     async def load(self) -> None:
-        async with self.pool.acquire() as conn:
-            install_areas(await load_areas(conn))
+        await reload_areas(self.pool)
         self.loads += 1
 
     async def run(self) -> None:

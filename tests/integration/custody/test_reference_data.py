@@ -12,7 +12,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from dipflow.auth import Role
+from dipflow.auth import Principal, Role
 from dipflow.db import connect_pool, server_dsn
 from dipflow.db.appends import Writes
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
@@ -31,6 +31,11 @@ WAITING_FOR_A_LOCK = """
 SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
 WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted
 """
+
+
+def bearer_principal(area: str) -> Principal:
+    """Who a custody officer's token for ``area`` is, as this process's access checks see it."""
+    return Principal(subject="officer", role=Role.custody_officer, area=area)
 
 
 def booking(pid: str, suite: str, day: str, offence: dict[str, Any], home: str = "lambeth") -> dict[str, Any]:
@@ -235,6 +240,26 @@ async def test_an_offence_import_with_a_bad_row_imports_nothing_and_names_each_b
     )
     assert imported.status_code == 200 and imported.json()["rows"] == 1
     assert len((await custody.get("/v1/offence-codes", headers=bearer())).json()) == before + 1
+
+
+async def test_t1_the_process_that_answered_an_area_added_covers_it_for_its_force_from_that_answer(
+    custody: httpx.AsyncClient, unique: str
+) -> None:
+    """A force's token covers a borough from the moment custody answers its addition (one by one, or by CSV),
+    not only once the process has heard of the change by NOTIFY: the next request may be the booking."""
+    force, borough, imported = f"westshire-{unique}", f"west-{unique}", f"south-{unique}"
+    for area in (
+        {"code": force, "name": "Westshire Police", "kind": "force"},
+        {"code": borough, "name": "West", "kind": "borough", "force": force},
+    ):
+        assert (await custody.post("/v1/areas", json=area, headers=ADMIN)).status_code == 201
+    assert bearer_principal(force).covers(borough)
+    rows = f"code,name,kind,force\n{imported},South,borough,{force}\n"
+    ok = await custody.post(
+        "/v1/reference-imports/areas", content=rows, headers={**ADMIN, "content-type": "text/csv"}
+    )
+    assert ok.status_code == 200, ok.text
+    assert bearer_principal(force).covers(imported)
 
 
 async def test_areas_suites_and_notifications_import_all_rows_or_none(

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from dipflow import reference_copy
 from dipflow.http.problems import Problem
 from dipflow.working_days import london_today
 from dipflow_custody.contracts.bodies import AreaIn, SuiteIn
@@ -67,8 +68,11 @@ async def areas(ctx: SignedIn) -> list[AreaView]:
     "/areas", status_code=201, response_model=AreaView, summary="Add or change an area from a date (admins)"
 )
 async def define_area(body: AreaIn, ctx: Admin) -> AreaView:
+    """Answered once this process's access checks know the area (other processes within moments)."""
     async with ctx.unit_of_work() as uow:
-        return area_view(await reference.define_area(uow, body.version(london_today())))
+        defined = await reference.define_area(uow, body.version(london_today()))
+    await reference_copy.reload_areas(ctx.pool)
+    return area_view(defined)
 
 
 @router.get(
@@ -155,4 +159,6 @@ async def import_csv(kind: ImportKind, request: Request, ctx: Admin) -> ImportRe
             kind="bad-rows",
             errors=[{"line": e.line, "field": e.field, "reason": e.reason} for e in bad.errors],
         ) from None
+    if kind is ImportKind.areas:
+        await reference_copy.reload_areas(ctx.pool)
     return ImportResult(kind=report.kind, rows=report.rows)
