@@ -23,6 +23,8 @@ _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 def _not_a_number(value: Any) -> Any:
     """Pydantic also reads a number as a Unix time; the API documents ISO 8601 text only (found by fuzzing)."""
+    if isinstance(value, str) and value[4:5] == "-" and value[:4].isdigit():
+        return value  # a year and a dash, as ISO 8601 text starts: no number has a dash there
     if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.match(value)):
         raise ValueError("must be ISO 8601 text (YYYY-MM-DD, or with a time), not a number")
     return value

@@ -163,7 +163,15 @@ async def known_suites(uow: UnitOfWork) -> list[str]:
 
 
 async def notified(uow: UnitOfWork, place: str, on: date) -> Notified:
-    """What ``place`` (a suite or an area) was notified for on ``on``."""
+    """What ``place`` (a suite or an area) was notified for on ``on``: worked out once per unit of work."""
+    key = ("notified", place, on)
+    if key not in uow.memo:
+        uow.memo[key] = await _notified(uow, place, on)
+    found: Notified = uow.memo[key]
+    return found
+
+
+async def _notified(uow: UnitOfWork, place: str, on: date) -> Notified:
 
     async def read() -> list[NotificationPeriod]:
         rows = await uow.conn.fetch(

@@ -415,6 +415,15 @@ def trigger_rows() -> tuple[TriggerRow, ...]:
     return tuple(rows)
 
 
+@cache
+def _trigger_rows_by_statute() -> dict[str, tuple[TriggerRow, ...]]:
+    """The rows of each statute (casefolded), in the schedule's order: only they can hold a provision of it."""
+    by_statute: dict[str, list[TriggerRow]] = {}
+    for row in trigger_rows():
+        by_statute.setdefault(row.provision.statute.casefold(), []).append(row)
+    return {statute: tuple(rows) for statute, rows in by_statute.items()}
+
+
 def is_specified_drug(drug: str, *, on: date) -> bool:
     """T14: is ``drug`` (a name or synonym) a specified Class A drug on ``on`` (the sample or offence date)?
     A drug the vocabulary does not know is not."""
@@ -430,7 +439,7 @@ def is_trigger_offence(offence: Offence, *, on: date | None = None) -> TriggerCh
     provision = offence.provision
     label = offence.label
     not_catalogued = "" if offence.in_catalogue else "; it is not in the catalogue and is recorded as given"
-    for row in trigger_rows():
+    for row in _trigger_rows_by_statute().get(provision.statute.casefold(), ()):
         if row.attempt != offence.attempt or not row.in_force(day) or not provision.within(row.provision):
             continue
         if row.specified_class_a_drug_only and not (
