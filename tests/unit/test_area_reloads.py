@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from dipflow.auth.principal import force_of, install_areas
-from dipflow.reference_copy import reload_areas
+from dipflow.reference_copy import reload_areas, reload_areas_after_change
 
 
 def borough_of(force: str) -> list[dict[str, Any]]:
@@ -51,3 +51,16 @@ async def test_t1_a_read_begun_before_a_change_and_ended_after_it_does_not_undo_
     before.set()
     await earlier
     assert force_of("moved-borough") == "new-force"
+
+
+class Unreachable:
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[None]:
+        raise ConnectionRefusedError("the database went away after the commit")
+        yield
+
+
+async def test_t1_a_change_already_committed_is_answered_when_the_read_after_it_fails() -> None:
+    install_areas({"moved-borough": "old-force"})
+    assert not await reload_areas_after_change(cast(asyncpg.Pool, Unreachable()))
+    assert force_of("moved-borough") == "old-force"  # the directory loads the change on its NOTIFY

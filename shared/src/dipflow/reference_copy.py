@@ -109,6 +109,18 @@ async def reload_areas(pool: asyncpg.Pool) -> None:
         install_areas(forces)
 
 
+async def reload_areas_after_change(pool: asyncpg.Pool) -> bool:
+    """:func:`reload_areas`, by the process that has just committed a change of areas, before it answers. If
+    that read fails, the change still stands (the directory loads it on its ``NOTIFY``): False, and logged,
+    never an error for a request whose change was made."""
+    try:
+        await reload_areas(pool)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        log.warning("areas_not_reloaded_after_change", error=type(exc).__name__)
+        return False
+    return True
+
+
 class AreaDirectory:
     """The process's areas: loaded at start and on every change of the copy."""
 

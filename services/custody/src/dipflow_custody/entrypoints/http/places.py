@@ -68,10 +68,11 @@ async def areas(ctx: SignedIn) -> list[AreaView]:
     "/areas", status_code=201, response_model=AreaView, summary="Add or change an area from a date (admins)"
 )
 async def define_area(body: AreaIn, ctx: Admin) -> AreaView:
-    """Answered once this process's access checks know the area (other processes within moments)."""
+    """Answered once this process's access checks know the area (other processes within moments; this one
+    too if its read after the commit fails)."""
     async with ctx.unit_of_work() as uow:
         defined = await reference.define_area(uow, body.version(london_today()))
-    await reference_copy.reload_areas(ctx.pool)
+    await reference_copy.reload_areas_after_change(ctx.pool)
     return area_view(defined)
 
 
@@ -160,5 +161,5 @@ async def import_csv(kind: ImportKind, request: Request, ctx: Admin) -> ImportRe
             errors=[{"line": e.line, "field": e.field, "reason": e.reason} for e in bad.errors],
         ) from None
     if kind is ImportKind.areas:
-        await reference_copy.reload_areas(ctx.pool)
+        await reference_copy.reload_areas_after_change(ctx.pool)
     return ImportResult(kind=report.kind, rows=report.rows)
