@@ -199,8 +199,15 @@ class System:
     of each (named ``custody``, ``custody-2``…), all with the same settings."""
 
     def __init__(
-        self, state: Path, env: dict[str, str] | None = None, replicas: int = 1, kafka_nodes: int = 1
+        self,
+        state: Path,
+        env: dict[str, str] | None = None,
+        replicas: int = 1,
+        kafka_nodes: int = 1,
+        full_compiler: bool = False,
     ) -> None:
+        """``full_compiler``: the broker as production runs it (:class:`dipflow.devstack.kafka.KafkaServer`),
+        for measurements that last minutes (``make bench``, ``make profile``)."""
         self.state = state
         self.env = env or {}
         self.stack = LocalStack(
@@ -210,6 +217,7 @@ class System:
             postgres_port=free_port(),
             durable=True,
             kafka_nodes=kafka_nodes,
+            full_compiler=full_compiler,
         )
         self.addresses: StackAddresses | None = None
         self.instances = {

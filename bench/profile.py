@@ -28,6 +28,7 @@ import asyncpg
 import httpx
 import psutil
 import typer
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -106,7 +107,8 @@ def summarise(raw: Path, top: int = 40) -> str:
 
 STATEMENTS = """
 SELECT d.datname AS database, s.query, sum(s.calls)::bigint AS calls, sum(s.total_exec_time)::float8 AS ms,
-       sum(s.rows)::bigint AS rows, sum(s.wal_bytes)::float8 AS wal_bytes, sum(s.wal_fpi)::bigint AS wal_fpi
+       sum(s.rows)::bigint AS rows, sum(s.wal_bytes)::float8 AS wal_bytes, sum(s.wal_fpi)::bigint AS wal_fpi,
+       sum(s.shared_blks_read)::bigint AS blocks_read, sum(s.shared_blks_hit)::bigint AS blocks_hit
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 GROUP BY d.datname, s.query
 """
@@ -140,10 +142,12 @@ def statements_report(rows: list[asyncpg.Record], applied: dict[str, int], top: 
         total_ms = sum(r["ms"] for r in mine) or 1.0
         wal = sum(r["wal_bytes"] for r in mine)
         fpi = sum(r["wal_fpi"] for r in mine)
+        read, hit = sum(r["blocks_read"] for r in mine), sum(r["blocks_hit"] for r in mine)
         lines += [
             f"## {service}: {applied[service]} applied events, {calls / events:.1f} statements, "
             f"{1000 * total_ms / events:.0f} µs of statement time and {wal / events:,.0f} bytes of WAL "
-            f"({fpi / events:.2f} full pages) per applied event",
+            f"({fpi / events:.2f} full pages) per applied event; {read / events:.2f} blocks read from outside "
+            f"shared buffers, {hit / events:.1f} found in them",
             "calls/event   mean ms   share  WAL B/event  statement",
         ]
         for r in mine[:top]:
@@ -234,16 +238,19 @@ async def _nothing() -> None:
 def main(
     rate: Annotated[float, typer.Option(help="Journeys offered per second")] = 220,
     seconds: Annotated[float, typer.Option(help="How long to offer them")] = 20,
-    warm_up: Annotated[float, typer.Option(help="Journeys/s for 10 s before profiling starts")] = 40,
+    warm_up: Annotated[float, typer.Option(help="Journeys/s offered before profiling starts")] = 40,
+    warm_up_seconds: Annotated[
+        float, typer.Option(help="For how long the warm-up journeys are offered")
+    ] = 10,
 ) -> None:
     state = ROOT / ".local" / "bench-profile" / uuid.uuid4().hex[:8]
     OUT.mkdir(parents=True, exist_ok=True)
-    system = System(state)
+    system = System(state, full_compiler=True)
     system.stack.postgres.extra_settings = ("shared_preload_libraries=pg_stat_statements",)
     system.start()
     try:
         asyncio.run(system.wait_ready())
-        asyncio.run(offer(system, warm_up, 10))
+        asyncio.run(offer(system, warm_up, warm_up_seconds))
         spy = str(ROOT / ".venv" / "bin" / "py-spy")
         spies = {}
         for name, managed in system.processes.items():
@@ -264,7 +271,7 @@ def main(
         before = cpu_by_process(system)
         machine_before = psutil.cpu_times()
         started = time.monotonic()
-        applied, statements = asyncio.run(offer(system, rate, seconds, statements=True))
+        applied, statements = uvloop.run(offer(system, rate, seconds, statements=True))  # as make bench
         (OUT / "statements.txt").write_text(statements)
         wall = time.monotonic() - started
         after = cpu_by_process(system)

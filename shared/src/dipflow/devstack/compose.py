@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dipflow.devstack.credentials import SUPERUSER, Credentials
-from dipflow.devstack.kafka import new_cluster_id, secure_listeners
+from dipflow.devstack.kafka import AES_FIRST, new_cluster_id, secure_listeners
 from dipflow.devstack.principals import ADMIN, CONTROLLER, CUSTODY_SYSTEM, all_acls
 from dipflow.devstack.services import SERVICES
 from dipflow.devstack.tls import ensure_server_tls
@@ -81,7 +81,9 @@ def write_compose_secrets(folder: Path) -> list[Path]:
 def broker_properties(credentials: Credentials, folder: Path) -> dict[str, str]:
     """One KRaft node: SASL_SSL for the other containers (``kafka:19092``) and the host (``localhost:9092``)."""
     tls = ensure_server_tls(folder / "tls")
-    secure = secure_listeners(19092, 9093, credentials, tls)
+    secure = secure_listeners(
+        19092, 9093, credentials, tls, suites=AES_FIRST
+    )  # the image's JVM: full compiler
     mounted = {k: v.replace(str(folder), MOUNT) for k, v in secure.items()}
     scram = mounted.pop("listener.name.client.scram-sha-512.sasl.jaas.config")
     return {

@@ -60,8 +60,10 @@ class LocalStack:
         durable: bool = True,
         root: Path | None = None,
         kafka_nodes: int = 1,
+        full_compiler: bool = False,
     ) -> None:
-        """``kafka_nodes`` 3 runs a three-node cluster on free ports instead of the one broker (the drill's)."""
+        """``kafka_nodes`` 3 runs a three-node cluster on free ports instead of the one broker (the drill's);
+        ``full_compiler`` runs the brokers as production does (see :class:`KafkaServer`), for measurements."""
         self.root = root or project_root()
         self.state_dir = state_dir
         self.kafka: KafkaServer | KafkaCluster = (
@@ -71,9 +73,16 @@ class LocalStack:
                 controller_port=controller_port,
                 root=self.root,
                 fetch=False,
+                full_compiler=full_compiler,
             )
             if kafka_nodes == 1
-            else KafkaCluster.local(state_dir / "kafka", size=kafka_nodes, root=self.root, fetch=False)
+            else KafkaCluster.local(
+                state_dir / "kafka",
+                size=kafka_nodes,
+                root=self.root,
+                fetch=False,
+                full_compiler=full_compiler,
+            )
         )
         self.credentials = Credentials.ensure(state_dir / "credentials.json")
         self.postgres = PostgresServer(
