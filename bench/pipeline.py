@@ -47,8 +47,9 @@ from fastapi import FastAPI, Request
 from rich.console import Console
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
-from bench.drill import KAFKA_ONLY_MIX, SECRET, Journey, OutsideSystems, System, generate
+from bench.drill import KAFKA_ONLY_MIX, SECRET, Journey, System, generate
 from bench.infra import BenchInfra
+from bench.load_senders import LoadSenders
 from bench.peer import run_peer
 from bench.replay import replay_figures
 from dipflow.auth import Role, mint_token
@@ -199,23 +200,21 @@ async def applied_events(pools: dict[str, asyncpg.Pool]) -> dict[str, int]:
 
 
 async def send_journeys(addresses: StackAddresses, journeys: list[Journey], rate: float) -> int:
-    producer = OutsideSystems(addresses, enable_idempotence=True, linger_ms=5)
-    await producer.start()
+    """Each journey's records sent when its time comes (journey ``i`` at ``i / rate`` seconds from the start), as
+    the outside systems would send them; the records sent, once all are acknowledged."""
+    senders = LoadSenders(addresses, linger_ms=5)
     sent = 0
     started = time.monotonic()
-    try:
-        for i, j in enumerate(journeys):
-            futures = [
-                await producer.send(topic, value, key=j.person_id.encode()) for topic, value in j.messages
-            ]
-            sent += len(futures)
-            ahead = (i + 1) / rate - (time.monotonic() - started)
-            if ahead > 0:
-                await asyncio.gather(*futures)
-                await asyncio.sleep(ahead)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    for i, j in enumerate(journeys):
+        key = j.person_id.encode()
+        for topic, value in j.messages:
+            senders.send(topic, value, key)
+        sent += len(j.messages)
+        ahead = (i + 1) / rate - (time.monotonic() - started)
+        if ahead > 0:
+            senders.serve()
+            await asyncio.sleep(ahead)
+    await senders.flush()
     return sent
 
 
@@ -828,7 +827,11 @@ def main(
 ) -> None:
     speed_before = pure_python_seconds()
     state = ROOT / ".local" / "bench-pipeline" / uuid.uuid4().hex[:8]
-    system = System(state, env={"DIPFLOW_REFERRAL_ATTENDANCE_GRACE_MINUTES": "0"})  # the alert probes
+    system = System(
+        state,
+        env={"DIPFLOW_REFERRAL_ATTENDANCE_GRACE_MINUTES": "0"},  # the alert probes
+        full_compiler=True,  # the broker as production runs it
+    )
     started = time.monotonic()
     system.start()
     try:
