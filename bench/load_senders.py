@@ -47,7 +47,7 @@ def librdkafka_config(address: str, linger_ms: int) -> dict[str, Any]:
 
 class LoadSenders:
     """``send`` queues a record without waiting; ``flush`` returns once every record is acknowledged, and
-    raises if any was not (with the first reasons)."""
+    raises if any was not (with the first reasons); ``close`` when done."""
 
     def __init__(self, addresses: StackAddresses, linger_ms: int = 5) -> None:
         self.key = addresses.sender_keys[CUSTODY_SYSTEM]
@@ -71,6 +71,12 @@ class LoadSenders:
         """Hand librdkafka's delivery reports to their callbacks (errors only), without waiting."""
         for producer in self.producers.values():
             producer.poll(0)
+
+    def close(self) -> None:
+        """Stop every producer (its threads and connections), forgetting any record not yet sent."""
+        for producer in self.producers.values():
+            producer.purge()
+            producer.close()
 
     async def flush(self, timeout_s: float = 120) -> None:
         for topic, producer in self.producers.items():

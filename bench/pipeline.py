@@ -205,16 +205,19 @@ async def send_journeys(addresses: StackAddresses, journeys: list[Journey], rate
     senders = LoadSenders(addresses, linger_ms=5)
     sent = 0
     started = time.monotonic()
-    for i, j in enumerate(journeys):
-        key = j.person_id.encode()
-        for topic, value in j.messages:
-            senders.send(topic, value, key)
-        sent += len(j.messages)
-        ahead = (i + 1) / rate - (time.monotonic() - started)
-        if ahead > 0:
-            senders.serve()
-            await asyncio.sleep(ahead)
-    await senders.flush()
+    try:
+        for i, j in enumerate(journeys):
+            key = j.person_id.encode()
+            for topic, value in j.messages:
+                senders.send(topic, value, key)
+            sent += len(j.messages)
+            ahead = (i + 1) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                senders.serve()
+                await asyncio.sleep(ahead)
+        await senders.flush()
+    finally:
+        senders.close()
     return sent
 
 
@@ -708,7 +711,7 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
     pools = {n: await asyncpg.create_pool(system.dsn(n), min_size=1, max_size=2) for n in SERVICE_NAMES}
     result: dict[str, Any] = {"cold_start_s": round(cold_start_s, 1)}
     try:
-        for_stages = 6000 if quick else 72_000
+        for_stages = 6000 if quick else 124_000  # the whole ladder and two refinements near its top
         journeys = generate(for_stages + (1000 if quick else 6000), seed=23, mix=KAFKA_ONLY_MIX)
         background = journeys[for_stages:]  # kept for the latency run's load, whatever the stages take
         gc.freeze()  # the journeys live to the end: keep the collector from walking them again and again
@@ -723,7 +726,9 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
         console.print(result["raw_postgres"])
         stages: list[Stage] = []
         used = 0
-        ladder = (10, 20, 40, 80) if quick else (20, 40, 80, 160, 240, 280, 320, 360, 400, 450, 500)
+        ladder = (
+            (10, 20, 40, 80) if quick else (20, 40, 80, 160, 240, 280, 320, 360, 400, 450, 500, 560, 630, 700)
+        )
         for rate in stage_rates(ladder, stages, refinements=1 if quick else 2):
             count = int(rate * (10 if quick else 20))
             if used + count > for_stages:
