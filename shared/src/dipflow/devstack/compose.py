@@ -81,9 +81,8 @@ def write_compose_secrets(folder: Path) -> list[Path]:
 def broker_properties(credentials: Credentials, folder: Path) -> dict[str, str]:
     """One KRaft node: SASL_SSL for the other containers (``kafka:19092``) and the host (``localhost:9092``)."""
     tls = ensure_server_tls(folder / "tls")
-    secure = secure_listeners(
-        19092, 9093, credentials, tls, suites=AES_FIRST
-    )  # the image's JVM: full compiler
+    # The image runs the stock JVM, on the full compiler: AES-GCM first, as a production broker.
+    secure = secure_listeners(19092, 9093, credentials, tls, suites=AES_FIRST)
     mounted = {k: v.replace(str(folder), MOUNT) for k, v in secure.items()}
     scram = mounted.pop("listener.name.client.scram-sha-512.sasl.jaas.config")
     return {
