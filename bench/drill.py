@@ -309,6 +309,12 @@ class System:
         return self.addresses.service_dsn(service)
 
 
+def outside_headers(custody_key: str, topic: str, value: bytes) -> list[tuple[str, bytes]]:
+    """The headers an outside system puts on a record to ``topic``: custody's commands signed with the suites'
+    key (dipflow.events.senders), probation's events none."""
+    return signed_headers(CUSTODY_SYSTEM, custody_key, value) if topic == CUSTODY_COMMANDS.name else []
+
+
 class OutsideSystems:
     """The custody suites' and probation's systems as the drill and the bench play them: each topic through
     its own system's principal, custody's commands signed with the suites' key (dipflow.events.senders)."""
@@ -329,7 +335,7 @@ class OutsideSystems:
             await producer.stop()
 
     def _headers(self, topic: str, value: bytes) -> list[tuple[str, bytes]]:
-        return signed_headers(CUSTODY_SYSTEM, self.key, value) if topic == CUSTODY_COMMANDS.name else []
+        return outside_headers(self.key, topic, value)
 
     async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
         sent: asyncio.Future[Any] = await self.producers[topic].send(

@@ -14,35 +14,23 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from bench.drill import outside_headers
 from dipflow.devstack.principals import CUSTODY_SYSTEM, SYSTEMS
 from dipflow.devstack.stack import StackAddresses
-from dipflow.events.senders import signed_headers
-from dipflow.kafka.connection import MECHANISM, KafkaAddress
-from dipflow.topics import CUSTODY_COMMANDS
+from dipflow.kafka.connection import KafkaAddress
 
 
 def librdkafka_config(address: str, linger_ms: int) -> dict[str, Any]:
-    """A dipflow Kafka address (:mod:`dipflow.kafka.connection`) as an idempotent librdkafka producer's
-    configuration: acknowledged by all in-sync replicas, partitioned as aiokafka partitions."""
-    parsed = KafkaAddress.parse(address)
-    config: dict[str, Any] = {
-        "bootstrap.servers": parsed.servers,
+    """A dipflow Kafka address as an idempotent librdkafka producer's configuration: acknowledged by all in-sync
+    replicas, partitioned as aiokafka partitions."""
+    return {
+        **KafkaAddress.parse(address).librdkafka_options(),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": linger_ms,
         "partitioner": "murmur2_random",
         "delivery.report.only.error": True,
     }
-    if parsed.secure:
-        config |= {
-            "security.protocol": "SASL_SSL",
-            "sasl.mechanisms": MECHANISM,
-            "sasl.username": parsed.principal,
-            "sasl.password": parsed.password,
-        }
-        if parsed.cafile:
-            config["ssl.ca.location"] = parsed.cafile
-    return config
 
 
 class LoadSenders:
@@ -62,9 +50,7 @@ class LoadSenders:
             self.failures.append(str(error))
 
     def send(self, topic: str, value: bytes, key: bytes) -> None:
-        headers: list[tuple[str, str | bytes | None]] | None = None
-        if topic == CUSTODY_COMMANDS.name:
-            headers = [*signed_headers(CUSTODY_SYSTEM, self.key, value)]
+        headers: list[tuple[str, str | bytes | None]] = [*outside_headers(self.key, topic, value)]
         self.producers[topic].produce(topic, value, key, headers=headers, on_delivery=self._failed)
 
     def serve(self) -> None:

@@ -106,3 +106,18 @@ def test_a_consumers_fetch_waits_as_long_as_the_setting_says(monkeypatch: pytest
     with pytest.raises(ValueError, match="fetch_wait_ms"):
         kafka_consumer_options("127.0.0.1:1")
     kafka_client_settings.cache_clear()
+
+
+def test_an_address_gives_librdkafka_the_same_connection() -> None:
+    secure = KafkaAddress("127.0.0.1:1", "breach", "pw", "/tmp/ca.pem").librdkafka_options()
+    assert secure == {
+        "bootstrap.servers": "127.0.0.1:1",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": "breach",
+        "sasl.password": "pw",
+        "ssl.ca.location": "/tmp/ca.pem",
+    }
+    assert KafkaAddress.parse("127.0.0.1:9092").librdkafka_options() == {
+        "bootstrap.servers": "127.0.0.1:9092"
+    }

@@ -80,6 +80,22 @@ class KafkaAddress:
             "ssl_context": _tls(self.cafile),
         }
 
+    def librdkafka_options(self) -> dict[str, str]:
+        """The same connection as librdkafka configuration properties (``confluent_kafka.Producer({…})``)."""
+        if not self.secure:
+            return {"bootstrap.servers": self.servers}
+        assert self.principal is not None and self.password is not None
+        options = {
+            "bootstrap.servers": self.servers,
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanisms": MECHANISM,
+            "sasl.username": self.principal,
+            "sasl.password": self.password,
+        }
+        if self.cafile:
+            options["ssl.ca.location"] = self.cafile
+        return options
+
 
 @functools.cache
 def _tls(cafile: str | None) -> ssl.SSLContext:
