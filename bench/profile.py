@@ -34,7 +34,7 @@ from rich.table import Table
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
 from bench.drill import KAFKA_ONLY_MIX, System, generate
-from bench.pipeline import applied_events, run_stage
+from bench.pipeline import Progress, run_stage
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.services import SERVICES
 
@@ -174,11 +174,13 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
     finished: dict[str, float] = {}
     started = time.monotonic()
 
+    progress = Progress(system, list(pools))
+
     async def watch() -> None:
-        last = await applied_events(pools)
+        last = await progress.counts()
         while True:
             await asyncio.sleep(0.5)
-            now = await applied_events(pools)
+            now = await progress.counts()
             for name in now:
                 if now[name] != last[name]:
                     finished[name] = time.monotonic() - started
@@ -225,6 +227,7 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
             report = statements_report(await superuser.fetch(STATEMENTS), applied)
             report += server_report(await superuser.fetchrow(SERVER), sum(stage.by_service.values()))
     finally:
+        await progress.close()
         await superuser.close()
         for pool in pools.values():
             await pool.close()
