@@ -245,6 +245,13 @@ def main(
     warm_up_seconds: Annotated[
         float, typer.Option(help="For how long the warm-up journeys are offered")
     ] = 10,
+    native: Annotated[
+        bool,
+        typer.Option(
+            help="Sample native frames too (Cython, C: asyncpg's protocol, uvloop, ssl), pausing each process "
+            "for every sample: where the time a plain profile gives the event loop itself goes"
+        ),
+    ] = False,
 ) -> None:
     state = ROOT / ".local" / "bench-profile" / uuid.uuid4().hex[:8]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -266,7 +273,7 @@ def main(
                 "raw",
                 "--rate",
                 "100",
-                "--nonblocking",
+                *(["--native"] if native else ["--nonblocking"]),
                 "--output",
                 str(OUT / f"{name}.raw"),
             ]
