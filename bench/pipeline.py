@@ -201,14 +201,25 @@ async def applied_events(pools: dict[str, asyncpg.Pool]) -> dict[str, int]:
     return {name: await pool.fetchval("SELECT count(*) FROM inbox") for name, pool in pools.items()}
 
 
+_INBOX_OUTCOMES = ('outcome="applied"', 'outcome="dead_lettered"')
+
+
+def inbox_records(metrics: str) -> float:
+    """From a service's ``/metrics`` text: the records its consumers applied or dead-lettered, all groups
+    together (the outcomes that write an inbox row; skipped and duplicate records write none)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("dipflow_consumer_records_total{") and any(o in line for o in _INBOX_OUTCOMES)
+    )
+
+
 class Progress:
     """Whether the services are still applying records, asked as often as needed without taking CPU from them:
-    the records each service's consumers applied or dead-lettered (the outcomes that write an inbox row), from
-    the counters on its ``/metrics``. Counting the inboxes instead scanned all four every half second while the
-    services drained, each scan longer than the last (about 50 to 80 ms of PostgreSQL's CPU per poll at the top
-    of the ladder, 2026-12-03-stop51-rerun), so the measure slowed what it measured, more with each stage."""
-
-    OUTCOMES = ('outcome="applied"', 'outcome="dead_lettered"')
+    :func:`inbox_records` of each service's ``/metrics``. Counting the inboxes instead scanned all four every
+    half second while the services drained, each scan longer than the last (about 50 to 80 ms of PostgreSQL's
+    CPU per poll at the top of the ladder, 2026-12-03-stop51-rerun), so the measure slowed what it measured,
+    more with each stage."""
 
     def __init__(self, system: System, names: Sequence[str]) -> None:
         self.system = system
@@ -219,12 +230,7 @@ class Progress:
         return {name: await self._applied(name) for name in self.names}
 
     async def _applied(self, name: str) -> float:
-        text = (await self.client.get(f"{self.system.url(name)}/metrics")).text
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("dipflow_consumer_records_total{") and any(o in line for o in self.OUTCOMES)
-        )
+        return inbox_records((await self.client.get(f"{self.system.url(name)}/metrics")).text)
 
     async def close(self) -> None:
         await self.client.aclose()
