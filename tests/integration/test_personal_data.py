@@ -142,14 +142,17 @@ async def rows_naming(dsn: str, *needles: str) -> dict[str, int]:
         await conn.close()
 
 
-async def settled_measures(four: Four, year: int, tests: int) -> dict[str, Any]:
-    """The measures once referral has seen all ``tests`` samples (it learns of them over Kafka)."""
+async def settled_measures(four: Four, year: int, tests: int, positives: int) -> dict[str, Any]:
+    """The measures once referral has seen all ``tests`` samples and all ``positives`` results (it learns of each
+    over Kafka, a sample and its result as two events: counting the tests alone let a result still on its way
+    change the measures afterwards)."""
 
     async def seen() -> Any:
         found = await measures(four, year)
-        return found if sum(r["tests"] for r in found["k4"]) == tests else None
+        counted = (sum(r["tests"] for r in found["k4"]), sum(r["positives"] for r in found["k4"]))
+        return found if counted == (tests, positives) else None
 
-    return await until(seen, f"referral to count {tests} tests")  # type: ignore[no-any-return]
+    return await until(seen, f"referral to count {tests} tests and {positives} positives")  # type: ignore[no-any-return]
 
 
 async def measures(four: Four, year: int) -> dict[str, Any]:
@@ -241,7 +244,7 @@ async def test_an_erasure_request_reaches_all_four_services_and_leaves_no_row_na
         await until(lambda: _registered(four, pid), "the PPO register copy in custody")  # a PNC in the path
         history = await ok(four.ppo.get(f"/v1/register/{pid}/history", headers=ADMIN))
         assert [p["start_date"] for p in history] == ["2011-01-05"]
-        before = await settled_measures(four, 2011, tests=2)
+        before = await settled_measures(four, 2011, tests=2, positives=2)
 
         request = await ok(
             four.custody.post(
@@ -353,7 +356,7 @@ async def test_retention_pseudonymises_old_negatives_and_closed_cases_and_keeps_
         )
         await book(four, recent_negative, now - timedelta(days=30), "negative", timedelta(hours=2))
         await book(four, open_old, in_2012, "negative", None)  # never released: an open detention is kept
-        before = await settled_measures(four, 2012, tests=3)
+        before = await settled_measures(four, 2012, tests=3, positives=1)
 
         runs = {
             name: await ok(c.post("/v1/privacy/retention/run", headers=ADMIN))
