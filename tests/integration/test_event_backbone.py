@@ -152,7 +152,9 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
             await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key, partition=partition)
     finally:
         await producer.stop()
-    consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
+    consumer = make_consumer(
+        infra, service_pool, event_topic, f"g-{unique}", limits=ConsumerLimits(parallel_transactions=2)
+    )
     consumer.handler = handler
     async with running(consumer):
         await eventually(lambda: _consumed(consumer, 2))
@@ -160,11 +162,13 @@ async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
     assert await effect_counts(service_pool) == (2, 2)
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
 async def test_a_polls_partitions_share_the_transactions_that_run_side_by_side(
-    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str, lanes: int
 ) -> None:
-    """Events on three partitions, there before the consumer starts: each poll's partitions are shared between
-    two transactions (partitions 0 and 2 in one, 1 in the other), and every event is applied once."""
+    """Events on three partitions, there before the consumer starts: each poll's partitions are shared among
+    at most ``parallel_transactions`` transactions (by default one: all of a poll in one transaction; with two,
+    partitions 0 and 2 in one, 1 in the other), and every event is applied once."""
     producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:
@@ -175,7 +179,8 @@ async def test_a_polls_partitions_share_the_transactions_that_run_side_by_side(
     finally:
         await producer.stop()
     group = f"g-{unique}"
-    consumer = make_consumer(infra, service_pool, event_topic, group)
+    limits = ConsumerLimits() if lanes == 1 else ConsumerLimits(parallel_transactions=lanes)
+    consumer = make_consumer(infra, service_pool, event_topic, group, limits=limits)
     async with running(consumer):
         await eventually(lambda: _consumed(consumer, 30))
     assert await effect_counts(service_pool) == (30, 30)
@@ -184,8 +189,8 @@ async def test_a_polls_partitions_share_the_transactions_that_run_side_by_side(
         "SELECT array_agg(DISTINCT partition) AS parts FROM inbox WHERE consumer_group = $1 GROUP BY processed_at",
         group,
     )
-    assert polls is not None and len(transactions) <= 2 * polls
-    assert all({p % 2 for p in t["parts"]} in ({0}, {1}) for t in transactions)
+    assert polls is not None and len(transactions) <= lanes * polls
+    assert all({p % lanes for p in t["parts"]} in ({0}, {1}) for t in transactions)
 
 
 async def test_a_busy_consumer_commits_its_offsets_every_so_often_and_an_idle_one_at_once(

@@ -12,7 +12,7 @@ CONSUMED = Counter(
 LAG = Gauge("dipflow_consumer_lag_records", "Records on the consumer's partitions not yet applied", ["group"])
 POLL_RECORDS = Histogram(
     "dipflow_consumer_poll_records",
-    "Records in one poll (its partitions shared among the transactions applied side by side)",
+    "Records in one poll (applied in one transaction, or shared among parallel transactions)",
     ["group"],
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
