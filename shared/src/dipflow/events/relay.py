@@ -21,6 +21,7 @@ from dipflow.events.errors import run_with_restarts
 from dipflow.events.outbox import NOTIFY_CHANNEL
 from dipflow.kafka.clients import stop_within
 from dipflow.kafka.connection import kafka_options
+from dipflow.kafka.partitioner import RememberingPartitioner
 from dipflow.logging import get_logger
 from dipflow.waking import woken
 
@@ -32,6 +33,8 @@ def lock_key(service: str) -> int:
 
 
 def idempotent_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
+    """A producer that writes each record once (idempotent, acknowledged by all in-sync replicas), keyed
+    records to Kafka's own partition for the key (:class:`RememberingPartitioner`)."""
     config: dict[str, object] = {
         **kafka_options(bootstrap),
         "enable_idempotence": True,
@@ -40,6 +43,7 @@ def idempotent_producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer
         "max_batch_size": 256 * 1024,
         "request_timeout_ms": 30000,
         "compression_type": None,
+        "partitioner": RememberingPartitioner(),
     }
     config.update(overrides)
     return AIOKafkaProducer(**config)
