@@ -36,6 +36,7 @@ from bench.cpu import busy_seconds, cpu_by_process, used_since
 from bench.drill import KAFKA_ONLY_MIX, System, generate
 from bench.pipeline import Progress, run_stage
 from dipflow.devstack.paths import project_root
+from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES
 
 console = Console()
@@ -286,10 +287,10 @@ def main(
         wall = time.monotonic() - started
         after = cpu_by_process(system)
         machine_after = psutil.cpu_times()
-        for spy in spies.values():
-            spy.send_signal(2)
-        for spy in spies.values():
-            spy.wait(30)
+        for recorder in spies.values():
+            recorder.send_signal(2)
+        for recorder in spies.values():
+            recorder.wait(30)
         table = Table("process", "CPU s", "cores busy", "µs per applied event")
         per_event = 1e6 / max(applied, 1)
         for name in after:
@@ -307,8 +308,22 @@ def main(
                 (OUT / f"{name}.txt").write_text(summarise(raw))
         console.print(f"profiles in {OUT}")
     finally:
+        exited = {name: m for name, m in system.processes.items() if m.popen.poll() is not None}
         system.stop()
+        keep_logs(exited)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def keep_logs(exited: dict[str, ManagedProcess]) -> None:
+    """The log of each service that exited before the profile stopped it, kept beside the profiles (the state
+    folder, with every log, is removed): a profile once found custody gone after its warm-up, and nothing
+    said why."""
+    for name, managed in exited.items():
+        kept = ROOT / ".local" / f"profile-exited-{name}.log"
+        shutil.copyfile(managed.log_path, kept)
+        console.print(
+            f"[red]{name} exited (code {managed.popen.returncode}) before the profile ended: {kept}"
+        )
 
 
 if __name__ == "__main__":
