@@ -44,6 +44,7 @@ import uvicorn
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI, Request
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
@@ -201,16 +202,17 @@ async def applied_events(pools: dict[str, asyncpg.Pool]) -> dict[str, int]:
     return {name: await pool.fetchval("SELECT count(*) FROM inbox") for name, pool in pools.items()}
 
 
-_INBOX_OUTCOMES = ('outcome="applied"', 'outcome="dead_lettered"')
+_INBOX_OUTCOMES = ("applied", "dead_lettered")
 
 
 def inbox_records(metrics: str) -> float:
     """From a service's ``/metrics`` text: the records its consumers applied or dead-lettered, all groups
     together (the outcomes that write an inbox row; skipped and duplicate records write none)."""
     return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("dipflow_consumer_records_total{") and any(o in line for o in _INBOX_OUTCOMES)
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "dipflow_consumer_records_total" and sample.labels.get("outcome") in _INBOX_OUTCOMES
     )
 
 
