@@ -118,6 +118,7 @@ async def test_t2_t10_booking_in_for_a_trigger_offence_emits_in_order_and_holds_
     assert {e.occurred_at for e in uow.events} == {BOOKED}
     # relevant time = booking-in (earlier than arrest + 24 h): the pre-charge hold ends 24 h after it
     assert uow.scheduled[(HOLD_PRE_CHARGE, "D1")][0] == BOOKED + timedelta(hours=24)
+    assert uow.cancelled == []  # a detention booked in this unit of work has no timer to cancel
     assert outcome.area == "lambeth" and repo.rows["D1"][2] == "lambeth"
     assert [a[0] for a in uow.audits] == ["detention.book_in"]
 

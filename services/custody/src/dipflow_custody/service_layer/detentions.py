@@ -151,7 +151,7 @@ async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcom
     added = [d.add_offence(resolve(o), cmd.booked_in_at) for o in cmd.offences]
     decision = d.decide(await stations(uow, d))
     await detentions.insert(uow, d, cmd.name, force, area)
-    await _schedule_holds(uow, d, decision)
+    await _schedule_holds(uow, d, decision, new=True)
     booked = wire.DetentionBookedIn(
         detention_id=d.detention_id,
         suite=d.suite,
@@ -387,11 +387,16 @@ async def open_items(uow: UnitOfWork, suite: str) -> list[OpenItem]:
     return items
 
 
-async def _schedule_holds(uow: UnitOfWork, d: Detention, decision: TestDecision) -> None:
+async def _schedule_holds(
+    uow: UnitOfWork, d: Detention, decision: TestDecision, *, new: bool = False
+) -> None:
+    """The hold timers the decision leaves pending, scheduled, and the others cancelled; a detention ``new`` in
+    this unit of work has no timer yet, so nothing of it is cancelled."""
     pending = pending_hold_deadlines(d.time_limit(decision), still_open=d.awaiting_sample)
     for kind, due in pending.items():
         if due is None:
-            await uow.cancel(kind, d.detention_id)
+            if not new:
+                await uow.cancel(kind, d.detention_id)
         else:
             await uow.schedule(kind, d.detention_id, due)
 
