@@ -132,9 +132,14 @@ def server_report(row: asyncpg.Record, applied: int) -> str:
     )
 
 
-def statements_report(rows: list[asyncpg.Record], applied: dict[str, int], top: int = 15) -> str:
-    """Per service database: statements per applied event, and the statements taking the most server time
-    with their calls per applied event and mean time."""
+COMMITS = "SELECT datname, xact_commit FROM pg_stat_database WHERE datname IS NOT NULL"
+
+
+def statements_report(
+    rows: list[asyncpg.Record], applied: dict[str, int], commits: dict[str, int], top: int = 15
+) -> str:
+    """Per service database: statements and committed transactions per applied event, and the statements
+    taking the most server time with their calls per applied event and mean time."""
     lines: list[str] = []
     for service in sorted(applied):
         mine = sorted((r for r in rows if r["database"] == service), key=lambda r: -r["ms"])
@@ -146,6 +151,7 @@ def statements_report(rows: list[asyncpg.Record], applied: dict[str, int], top: 
         read, hit = sum(r["blocks_read"] for r in mine), sum(r["blocks_hit"] for r in mine)
         lines += [
             f"## {service}: {applied[service]} applied events, {calls / events:.1f} statements, "
+            f"{commits.get(service, 0) / events:.2f} commits, "
             f"{1000 * total_ms / events:.0f} µs of statement time and {wal / events:,.0f} bytes of WAL "
             f"({fpi / events:.2f} full pages) per applied event; {read / events:.2f} blocks read from outside "
             f"shared buffers, {hit / events:.1f} found in them",
@@ -172,6 +178,7 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
         await superuser.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await superuser.execute("SELECT pg_stat_statements_reset()")
         await superuser.execute("SELECT pg_stat_reset_shared('wal'), pg_stat_reset_shared('checkpointer')")
+    commits_before = {r["datname"]: r["xact_commit"] for r in await superuser.fetch(COMMITS)}
     finished: dict[str, float] = {}
     started = time.monotonic()
 
@@ -225,7 +232,12 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
         if statements:
             databases = {name: urlsplit(system.dsn(name)).path.lstrip("/") for name in pools}
             applied = {databases[name]: n for name, n in stage.by_service.items()}
-            report = statements_report(await superuser.fetch(STATEMENTS), applied)
+            await asyncio.sleep(1.5)  # pg_stat_database holds what each backend last reported, up to 1 s late
+            commits = {
+                r["datname"]: r["xact_commit"] - commits_before.get(r["datname"], 0)
+                for r in await superuser.fetch(COMMITS)
+            }
+            report = statements_report(await superuser.fetch(STATEMENTS), applied, commits)
             report += server_report(await superuser.fetchrow(SERVER), sum(stage.by_service.values()))
     finally:
         await progress.close()
