@@ -203,6 +203,7 @@ async def applied_events(pools: dict[str, asyncpg.Pool]) -> dict[str, int]:
 
 
 _INBOX_OUTCOMES = ("applied", "dead_lettered")
+_RECORDS = "dipflow_consumer_records_total"
 
 
 def inbox_records(metrics: str) -> float:
@@ -212,16 +213,17 @@ def inbox_records(metrics: str) -> float:
         sample.value
         for family in text_string_to_metric_families(metrics)
         for sample in family.samples
-        if sample.name == "dipflow_consumer_records_total" and sample.labels.get("outcome") in _INBOX_OUTCOMES
+        if sample.name == _RECORDS and sample.labels.get("outcome") in _INBOX_OUTCOMES
     )
 
 
 class Progress:
     """Whether the services are still applying records, asked as often as needed without taking CPU from them:
-    :func:`inbox_records` of each service's ``/metrics``. Counting the inboxes instead scanned all four every
-    half second while the services drained, each scan longer than the last (about 50 to 80 ms of PostgreSQL's
-    CPU per poll at the top of the ladder, 2026-12-03-stop51-rerun), so the measure slowed what it measured,
-    more with each stage."""
+    :func:`inbox_records` of each service's ``/metrics``, asked for that counter alone (``name[]``: the whole
+    page cost the service building it and the bench parsing it). Counting the inboxes instead scanned all four
+    every half second while the services drained, each scan longer than the last (about 50 to 80 ms of
+    PostgreSQL's CPU per poll at the top of the ladder, 2026-12-03-stop51-rerun), so the measure slowed what it
+    measured, more with each stage."""
 
     def __init__(self, system: System, names: Sequence[str]) -> None:
         self.system = system
@@ -232,7 +234,8 @@ class Progress:
         return {name: await self._applied(name) for name in self.names}
 
     async def _applied(self, name: str) -> float:
-        return inbox_records((await self.client.get(f"{self.system.url(name)}/metrics")).text)
+        page = await self.client.get(f"{self.system.url(name)}/metrics", params={"name[]": _RECORDS})
+        return inbox_records(page.text)
 
     async def close(self) -> None:
         await self.client.aclose()

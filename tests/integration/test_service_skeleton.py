@@ -52,6 +52,7 @@ async def test_service_is_healthy_ready_and_documented(spec: ServiceSpec, infra:
         docs = await client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"})
         swagger = await client.get("/docs", headers={"Authorization": f"Bearer {token}"})
         metrics = await client.get("/metrics")
+        records_only = await client.get("/metrics", params={"name[]": "dipflow_http_requests_total"})
     await _drop(infra, dsn)
     assert refused == [401, 401, 401]  # API descriptions need a token unless they are made public
     assert swagger.status_code == 200 and "swagger" in swagger.text.lower()
@@ -66,6 +67,9 @@ async def test_service_is_healthy_ready_and_documented(spec: ServiceSpec, infra:
         f'dipflow_http_requests_total{{method="GET",route="/readyz",service="{spec.name}",status="200"}}'
         in metrics.text
     )
+    assert "dipflow_http_request_seconds" in metrics.text  # the whole page, unless samples are named
+    named = {line.split("{")[0] for line in records_only.text.splitlines() if not line.startswith("#")}
+    assert named == {"dipflow_http_requests_total"}
 
 
 async def test_api_descriptions_are_public_only_when_the_setting_says_so(infra: Infra, unique: str) -> None:

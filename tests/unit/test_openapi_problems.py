@@ -49,6 +49,7 @@ def test_every_protected_route_documents_its_problems(spec: Any) -> None:
 def test_operations_routes_document_what_they_answer() -> None:
     paths = openapi(SERVICES[0].package)["paths"]
     assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+    assert {"name": "name[]", "in": "query"}.items() <= paths["/metrics"]["get"]["parameters"][0].items()
     ready = paths["/readyz"]["get"]["responses"]
     assert ready["200"]["content"] == ready["503"]["content"]
     assert ready["503"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Readiness"}

@@ -7,12 +7,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel
 
 from dipflow.auth.tokens import AuthSettings
@@ -102,6 +103,18 @@ class Service:
     description: str
     routers: Sequence[APIRouter]
     privacy: PrivacyPlan | None = None
+
+
+METRIC_NAMES: dict[str, Any] = {
+    "name": "name[]",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "array", "items": {"type": "string"}},
+    "style": "form",
+    "explode": True,
+    "description": "Only these samples (repeatable, as Prometheus' own exposition takes them): a poller reading "
+    "one counter neither builds nor parses the whole page. Names it does not know give an empty page.",
+}
 
 
 def create_service_app(
@@ -214,9 +227,12 @@ def create_service_app(
         tags=["operations"],
         summary="Prometheus metrics",
         response_class=PlainTextResponse,
+        openapi_extra={"parameters": [METRIC_NAMES]},
     )
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        names = request.query_params.getlist(METRIC_NAMES["name"])
+        registry = REGISTRY.restricted_registry(names) if names else REGISTRY
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     privacy_routers: list[APIRouter] = [] if privacy is None else [privacy_api.router]
     if privacy is not None and privacy.takes_requests:
