@@ -228,7 +228,6 @@ def create_service_app(
         summary="Prometheus metrics",
         response_class=PlainTextResponse,
         openapi_extra={"parameters": [METRIC_NAMES]},
-        responses={422: {"description": "A name holding the NUL character (dipflow.http.nul)"}},
     )
     async def metrics(request: Request) -> Response:
         names = request.query_params.getlist(METRIC_NAMES["name"])

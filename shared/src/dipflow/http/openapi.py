@@ -2,9 +2,10 @@
 
 FastAPI documents only its own 422, as ``application/json`` with a body we never send. Every route behind
 ``requires(...)`` can answer 401 (no or bad token), 403 (role or area), 404 and 422 (problem details with the
-failing fields); routes that take a body can also answer 400 (a body that does not parse, a bad
-``Idempotency-Key``) and 409 (a conflicting change, an idempotent repeat still running). Statuses a route
-declares itself (``responses={413: ...}``) are documented as problems too.
+failing fields), and every route that takes a query, open ones too, 422 (a NUL in it, :mod:`dipflow.http.nul`);
+routes that take a body can also answer 400 (a body that does not parse, a bad ``Idempotency-Key``) and 409 (a
+conflicting change, an idempotent repeat still running). Statuses a route declares itself
+(``responses={413: ...}``) are documented as problems too.
 
 The headers every route shares are documented here too, once for all (:func:`document_headers`):
 ``X-Correlation-ID`` in and out of every route, and on POST ``Idempotency-Key`` in and ``Idempotent-Replayed``
@@ -123,6 +124,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses: dict[str, Any] = operation["responses"]
             statuses: set[int] = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+                statuses.add(422)  # a query holding NUL (dipflow.http.nul), on open routes too
             if operation.get("security"):
                 statuses.update(_PROTECTED)
                 if method in _BODY_METHODS:

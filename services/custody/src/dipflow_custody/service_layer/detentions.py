@@ -394,11 +394,10 @@ async def _schedule_holds(
     this unit of work has no timer yet, so nothing of it is cancelled."""
     pending = pending_hold_deadlines(d.time_limit(decision), still_open=d.awaiting_sample)
     for kind, due in pending.items():
-        if due is None:
-            if not new:
-                await uow.cancel(kind, d.detention_id)
-        else:
+        if due is not None:
             await uow.schedule(kind, d.detention_id, due)
+        elif not new:
+            await uow.cancel(kind, d.detention_id)
 
 
 def _decision_events(d: Detention, before: TestDecision | None, after: TestDecision) -> list[EventPayload]:
