@@ -133,6 +133,35 @@ def server_report(row: asyncpg.Record, applied: int) -> str:
 
 
 COMMITS = "SELECT datname, xact_commit FROM pg_stat_database WHERE datname IS NOT NULL"
+SEQUENTIAL_SCANS = "SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables"
+
+
+async def sequential_scans(pools: dict[str, asyncpg.Pool]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(scans, rows read) of each service table read whole so far, by (service, table)."""
+    return {
+        (name, r["relname"]): (r["seq_scan"], r["seq_tup_read"])
+        for name, pool in pools.items()
+        for r in await pool.fetch(SEQUENTIAL_SCANS)
+    }
+
+
+def sequential_scans_report(
+    before: dict[tuple[str, str], tuple[int, int]],
+    after: dict[tuple[str, str], tuple[int, int]],
+    applied: int,
+) -> str:
+    """The tables read whole while the journeys ran, with their rows read per applied event: a read that
+    should use an index and does not (a prepared statement's generic plan made while its table was small)
+    shows here."""
+    lines = []
+    for key, (scans, rows) in sorted(after.items()):
+        scans -= before.get(key, (0, 0))[0]
+        rows -= before.get(key, (0, 0))[1]
+        if scans:
+            lines.append(
+                f"  {key[0]}.{key[1]}: {scans} scans, {rows / max(applied, 1):,.1f} rows read per applied event"
+            )
+    return "## tables read whole\n" + ("\n".join(lines) or "  none") + "\n"
 
 
 def statements_report(
@@ -179,6 +208,7 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
         await superuser.execute("SELECT pg_stat_statements_reset()")
         await superuser.execute("SELECT pg_stat_reset_shared('wal'), pg_stat_reset_shared('checkpointer')")
     commits_before = {r["datname"]: r["xact_commit"] for r in await superuser.fetch(COMMITS)}
+    scans_before = await sequential_scans(pools)
     finished: dict[str, float] = {}
     started = time.monotonic()
 
@@ -239,6 +269,9 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
             }
             report = statements_report(await superuser.fetch(STATEMENTS), applied, commits)
             report += server_report(await superuser.fetchrow(SERVER), sum(stage.by_service.values()))
+            report += sequential_scans_report(
+                scans_before, await sequential_scans(pools), sum(stage.by_service.values())
+            )
     finally:
         await progress.close()
         await superuser.close()

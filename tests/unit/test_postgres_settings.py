@@ -13,11 +13,14 @@ def _settings(server: PostgresServer) -> dict[str, str]:
     return {name: value for name, _, value in pairs}
 
 
-def test_a_durable_server_holds_a_busy_systems_working_set_and_spaces_its_checkpoints(tmp_path: Path) -> None:
+def test_a_durable_server_holds_a_busy_systems_working_set_spaces_its_checkpoints_and_prices_index_reads(
+    tmp_path: Path,
+) -> None:
     settings = _settings(PostgresServer(tmp_path, durable=True))
     assert settings["shared_buffers"] == "1GB"
     assert settings["max_wal_size"] == "4GB"
     assert settings["checkpoint_timeout"] == "15min"
+    assert settings["random_page_cost"] == "1.1"
     assert "fsync" not in settings and "synchronous_commit" not in settings
 
 
