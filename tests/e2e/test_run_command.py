@@ -113,17 +113,15 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         output = run_output(state).read_text(errors="replace")
 
     assert returncode == 0, output
-    assert (
-        settings
-        == {  # durable, checkpoints spaced and index reads priced as docs/runbook.md asks of a service database
-            "fsync": "on",
-            "synchronous_commit": "on",
-            "full_page_writes": "on",
-            "max_wal_size": "4096MB",
-            "checkpoint_timeout": "900s",
-            "random_page_cost": "1.1",
-        }
-    )
+    # durable, checkpoints spaced and index reads priced as docs/runbook.md asks of a service database
+    assert settings == {
+        "fsync": "on",
+        "synchronous_commit": "on",
+        "full_page_writes": "on",
+        "max_wal_size": "4096MB",
+        "checkpoint_timeout": "900s",
+        "random_page_cost": "1.1",
+    }
     assert {database for database, _, _ in connected} == {spec.database for spec in SERVICES}
     for database, role, superuser in connected:
         assert role == database and not superuser, f"{role} on {database} (superuser: {superuser})"

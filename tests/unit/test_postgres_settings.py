@@ -24,10 +24,13 @@ def test_a_durable_server_holds_a_busy_systems_working_set_spaces_its_checkpoint
     assert "fsync" not in settings and "synchronous_commit" not in settings
 
 
-def test_a_throwaway_server_is_small_and_never_waits_for_the_disk(tmp_path: Path) -> None:
+def test_a_throwaway_server_is_small_never_waits_for_the_disk_and_plans_as_a_service_database(
+    tmp_path: Path,
+) -> None:
     settings = _settings(PostgresServer(tmp_path, durable=False))
     assert settings["shared_buffers"] == "128MB"
     assert settings["fsync"] == "off" and settings["synchronous_commit"] == "off"
+    assert settings["random_page_cost"] == "1.1"
 
 
 def test_extra_settings_win_over_the_servers_own(tmp_path: Path) -> None:
