@@ -58,16 +58,19 @@ async def apply_batch(
     person: str,
     facts: list[tuple[EventPayload, datetime]],
     statements: list[str] | None = None,
-) -> tuple[int, int, int]:
+    *,
+    counting: tuple[str, ...] = ("n_tup_ins", "n_tup_upd"),
+) -> tuple[int, ...]:
     """``facts`` applied as one batch of the custody-events consumer (read ahead as it reads them); (applied,
-    detentions rows inserted, detentions rows updated) by that transaction (pending statistics may still hold
-    an earlier one's). Each statement the batch sent is added to ``statements`` when given."""
+    and by that transaction each of ``counting`` of ``detentions``: rows inserted, rows updated by default)
+    (pending statistics may still hold an earlier one's). Each statement the batch sent is added to
+    ``statements`` when given."""
     batch = []
     for n, (payload, at) in enumerate(facts):
         raw = new_envelope(payload, person_id=person, producer="custody", occurred_at=at).to_bytes()
         record = ConsumerRecord("custody.events.v1", 0, n, 0, 0, person.encode(), raw, None, 0, 0, ())
         batch.append(Parsed(record, *CONSUMED.parse(raw)))
-    written = "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
+    written = f"SELECT {', '.join(counting)} FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
     subscription = custody_subscription(AppointmentPolicy())
     log = (lambda record: statements.append(record.query)) if statements is not None else None
     async with conn.transaction():
@@ -85,7 +88,7 @@ async def apply_batch(
         if log is not None:
             conn.remove_query_logger(log)
         after = await conn.fetchrow(written)
-    return applied, after[0] - before[0], after[1] - before[1]
+    return (applied, *(a - b for a, b in zip(after, before, strict=True)))
 
 
 async def test_a_batchs_facts_about_one_detention_write_its_row_once(database_dsn: str, unique: str) -> None:

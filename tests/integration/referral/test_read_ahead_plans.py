@@ -10,44 +10,24 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from aiokafka import ConsumerRecord
 
 from dipflow.db import apply_migrations, load_migrations
-from dipflow.events import new_envelope
-from dipflow.events.consumer import Parsed, apply_events
-from dipflow.uow import Producer
 from dipflow_custody.contracts.events import Released
-from dipflow_referral.contracts.consumed import CONSUMED
-from dipflow_referral.domain.assignment import AppointmentPolicy
-from dipflow_referral.entrypoints.consumers import custody_subscription
+from tests.integration.referral.test_detention_facts import apply_batch
 
 SUITE = "MET-BRIXTON"
 RELEASED = datetime(2010, 6, 7, 16, tzinfo=UTC)
 
 
-async def _release_batch(conn: asyncpg.Connection, person: str, detention_ids: list[str], first: int) -> int:
+async def _release_batch(conn: asyncpg.Connection, person: str, detention_ids: list[str]) -> int:
     """Releases of ``detention_ids`` applied as one batch of the custody-events consumer; the times that
     transaction read ``detentions`` whole."""
-    batch = []
-    for n, detention_id in enumerate(detention_ids):
-        released = Released(detention_id=detention_id, suite=SUITE, release="nfa", home_area="lambeth")
-        raw = new_envelope(released, person_id=person, producer="custody", occurred_at=RELEASED).to_bytes()
-        record = ConsumerRecord("custody.events.v1", 0, first + n, 0, 0, person.encode(), raw, None, 0, 0, ())
-        batch.append(Parsed(record, *CONSUMED.parse(raw)))
-    scans = "SELECT coalesce(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
-    subscription = custody_subscription(AppointmentPolicy())
-    async with conn.transaction():
-        before = await conn.fetchval(scans)
-        await apply_events(
-            conn,
-            "referral.custody-events",
-            batch,
-            subscription.handler,
-            Producer("referral", "referral.events.v1"),
-            subscription.prefetch,
-        )
-        after = await conn.fetchval(scans)
-    return int(after - before)
+    released = [
+        (Released(detention_id=d, suite=SUITE, release="nfa", home_area="lambeth"), RELEASED)
+        for d in detention_ids
+    ]
+    _, scans = await apply_batch(conn, person, list(released), counting=("seq_scan",))
+    return scans
 
 
 async def _grow(conn: asyncpg.Connection, first: int, last: int) -> None:
@@ -74,17 +54,17 @@ async def test_a_batchs_read_ahead_reads_by_index_after_its_table_grew_past_the_
         rng = random.Random(7)  # batches as a busy consumer's: some rows new, some read before
         known: list[str] = []
         while_small = []
-        for n in range(8):
+        for _ in range(8):
             new = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(60)]
             named = sorted(set(new[:30] + rng.sample(known, min(len(known), 40))))
-            while_small.append(await _release_batch(conn, person, named, 100 * n))
+            while_small.append(await _release_batch(conn, person, named))
             await conn.executemany(
                 "INSERT INTO detentions (detention_id, person_id, suite) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 [(d, "P-" + d[:8], SUITE) for d in new],
             )
             known += new
         await _grow(conn, 1, 20_000)
-        grown = await _release_batch(conn, person, [f"G-{g}" for g in range(1, 20_000, 300)], 1000)
+        grown = await _release_batch(conn, person, [f"G-{g}" for g in range(1, 20_000, 300)])
         plans = await conn.fetch(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE '%FROM detentions WHERE detention_id = ANY%' AND statement NOT LIKE '%pg_prepared%'"
