@@ -155,8 +155,8 @@ def sequential_scans_report(
     shows here."""
     lines = []
     for key, (scans, rows) in sorted(after.items()):
-        scans -= before.get(key, (0, 0))[0]
-        rows -= before.get(key, (0, 0))[1]
+        scans_before, rows_before = before.get(key, (0, 0))
+        scans, rows = scans - scans_before, rows - rows_before
         if scans:
             lines.append(
                 f"  {key[0]}.{key[1]}: {scans} scans, {rows / max(applied, 1):,.1f} rows read per applied event"
@@ -203,12 +203,14 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
     pools = {s.name: await asyncpg.create_pool(system.dsn(s.name), min_size=1, max_size=2) for s in SERVICES}
     superuser = await asyncpg.connect(system.stack.postgres.dsn())
     report = ""
+    commits_before: dict[str, int] = {}
+    scans_before: dict[tuple[str, str], tuple[int, int]] = {}
     if statements:
         await superuser.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await superuser.execute("SELECT pg_stat_statements_reset()")
         await superuser.execute("SELECT pg_stat_reset_shared('wal'), pg_stat_reset_shared('checkpointer')")
-    commits_before = {r["datname"]: r["xact_commit"] for r in await superuser.fetch(COMMITS)}
-    scans_before = await sequential_scans(pools)
+        commits_before = {r["datname"]: r["xact_commit"] for r in await superuser.fetch(COMMITS)}
+        scans_before = await sequential_scans(pools)
     finished: dict[str, float] = {}
     started = time.monotonic()
 
@@ -267,11 +269,10 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
                 r["datname"]: r["xact_commit"] - commits_before.get(r["datname"], 0)
                 for r in await superuser.fetch(COMMITS)
             }
+            total = sum(stage.by_service.values())
             report = statements_report(await superuser.fetch(STATEMENTS), applied, commits)
-            report += server_report(await superuser.fetchrow(SERVER), sum(stage.by_service.values()))
-            report += sequential_scans_report(
-                scans_before, await sequential_scans(pools), sum(stage.by_service.values())
-            )
+            report += server_report(await superuser.fetchrow(SERVER), total)
+            report += sequential_scans_report(scans_before, await sequential_scans(pools), total)
     finally:
         await progress.close()
         await superuser.close()
