@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from dipflow.db.database import server_dsn
+from dipflow.db.database import DATABASE_OPTIONS, server_dsn
 from dipflow.kafka.admin import ensure_topics
 from dipflow.topics import TopicSpec
 from tests.infra import Infra, provide_infra
@@ -45,7 +45,7 @@ async def database_dsn(infra: Infra, unique: str) -> AsyncIterator[str]:
     name = f"t_{unique}"
     admin = await asyncpg.connect(infra.postgres_dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}" {DATABASE_OPTIONS}')
     finally:
         await admin.close()
     yield server_dsn(infra.postgres_dsn, name)

@@ -48,6 +48,18 @@ async def _service_connections(admin_dsn: str) -> set[tuple[str, str, bool]]:
     return {(row["datname"], row["usename"], row["rolsuper"]) for row in rows}
 
 
+async def _collations(admin_dsn: str) -> dict[str, str]:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, datcollate FROM pg_database WHERE datname = ANY($1::text[])",
+            [spec.database for spec in SERVICES],
+        )
+    finally:
+        await conn.close()
+    return {row["datname"]: row["datcollate"] for row in rows}
+
+
 async def _server_settings(admin_dsn: str) -> dict[str, str]:
     conn = await asyncpg.connect(admin_dsn)
     try:
@@ -106,6 +118,7 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         started = json.loads((state / "stack.json").read_text())
         connected = asyncio.run(_service_connections(started["postgres_dsn"]))
         settings = asyncio.run(_server_settings(started["postgres_dsn"]))
+        collations = asyncio.run(_collations(started["postgres_dsn"]))
         marker = str(state)
         assert _processes_mentioning(marker), "Kafka and PostgreSQL run from the state folder"
     finally:
@@ -122,6 +135,7 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         "checkpoint_timeout": "900s",
         "random_page_cost": "1.1",
     }
+    assert collations == {spec.database: "C" for spec in SERVICES}, "keys compared byte by byte"
     assert {database for database, _, _ in connected} == {spec.database for spec in SERVICES}
     for database, role, superuser in connected:
         assert role == database and not superuser, f"{role} on {database} (superuser: {superuser})"

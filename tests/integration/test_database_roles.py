@@ -52,6 +52,18 @@ async def test_each_service_role_migrates_its_own_database_without_being_a_super
         assert me is not None and not any(me.values()), f"{spec.name} role: {dict(me or {})}"
 
 
+async def test_each_service_database_compares_its_keys_byte_by_byte(roles: dict[str, str]) -> None:
+    for spec in SERVICES:
+        conn = await asyncpg.connect(roles[spec.name])
+        try:
+            collation = await conn.fetchval(
+                "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+            )
+        finally:
+            await conn.close()
+        assert collation == "C", spec.name
+
+
 async def test_a_service_role_cannot_connect_to_another_services_database(roles: dict[str, str]) -> None:
     custody, referral = roles["custody"], roles["referral"]
     conn = await asyncpg.connect(custody)

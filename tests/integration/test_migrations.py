@@ -75,6 +75,9 @@ async def test_each_service_database_is_created_and_migrated(infra: Infra, uniqu
     try:
         applied = await apply_migrations(conn, load_migrations(f"{spec.package}.migrations"))
         owner = await conn.fetchval("SELECT value FROM service_metadata WHERE key = 'service'")
+        collation = await conn.fetchval(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+        )
     finally:
         await conn.close()
     admin = await asyncpg.connect(infra.postgres_dsn)
@@ -84,3 +87,4 @@ async def test_each_service_database_is_created_and_migrated(infra: Infra, uniqu
         await admin.close()
     assert applied and applied[0] == "0001_baseline.sql"
     assert owner == spec.name
+    assert collation == "C", "keys compared byte by byte"

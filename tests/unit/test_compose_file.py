@@ -81,7 +81,7 @@ def test_each_service_points_at_the_compose_hosts_and_ports_as_its_own_principal
     assert db.path == f"/{spec.database}" and db.username == spec.database
     init = (generated / "postgres" / "init.sql").read_text()
     assert f"CREATE ROLE {spec.database} LOGIN PASSWORD '{db.password}' NOSUPERUSER" in init
-    assert f"CREATE DATABASE {spec.database} OWNER {spec.database};" in init
+    assert f"CREATE DATABASE {spec.database} OWNER {spec.database} TEMPLATE template0 LC_COLLATE 'C';" in init
 
     kafka = KafkaAddress.parse(env[f"{spec.env_prefix}KAFKA_BOOTSTRAP"])
     assert kafka.principal == spec.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from dipflow.db.database import server_dsn
+from dipflow.db.database import DATABASE_OPTIONS, server_dsn
 
 
 async def ensure_service_role(admin_dsn: str, *, role: str, password: str, database: str) -> None:
@@ -23,7 +23,7 @@ async def ensure_service_role(admin_dsn: str, *, role: str, password: str, datab
             password,
         )
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
-            await _run(conn, "CREATE DATABASE %I OWNER %I", database, role)
+            await _run(conn, f"CREATE DATABASE %I OWNER %I {DATABASE_OPTIONS}", database, role)
         await _run(conn, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
         await _run(conn, "GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I", database, role)
         await conn.execute("REVOKE CONNECT ON DATABASE postgres FROM PUBLIC")

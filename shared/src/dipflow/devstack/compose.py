@@ -16,6 +16,7 @@ import shlex
 from dataclasses import asdict
 from pathlib import Path
 
+from dipflow.db.database import DATABASE_OPTIONS
 from dipflow.devstack.credentials import SUPERUSER, Credentials
 from dipflow.devstack.kafka import AES_FIRST, new_cluster_id, secure_listeners
 from dipflow.devstack.principals import ADMIN, CONTROLLER, CUSTODY_SYSTEM, all_acls
@@ -57,7 +58,7 @@ def write_compose_secrets(folder: Path) -> list[Path]:
     files["postgres/init.sql"] = "".join(
         f"CREATE ROLE {spec.database} LOGIN PASSWORD '{credentials.postgres[spec.database]}' "
         "NOSUPERUSER NOCREATEDB NOCREATEROLE;\n"
-        f"CREATE DATABASE {spec.database} OWNER {spec.database};\n"
+        f"CREATE DATABASE {spec.database} OWNER {spec.database} {DATABASE_OPTIONS};\n"
         f"REVOKE ALL ON DATABASE {spec.database} FROM PUBLIC;\n"
         f"GRANT CONNECT, TEMPORARY ON DATABASE {spec.database} TO {spec.database};\n"
         for spec in SERVICES
