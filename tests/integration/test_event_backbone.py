@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, TryLater, cancel_deadline, schedule_deadline
-from dipflow.kafka.connection import kafka_consumer_options, kafka_options
+from dipflow.kafka.connection import kafka_client_settings, kafka_consumer_options, kafka_options
 from dipflow.uow import UnitOfWork
 from tests.infra import Infra
 from tests.support.events import PRODUCER, REGISTRY, record_effect, sample_event, write_events
@@ -221,6 +221,40 @@ async def test_a_busy_consumer_commits_its_offsets_every_so_often_and_an_idle_on
     assert polls is not None and polls >= 12
     assert commits is not None and commits <= 3
     assert await effect_counts(service_pool) == (1200, 1200)
+
+
+@pytest.fixture
+def fetch_wait_1500_ms(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", "1500")
+    kafka_client_settings.cache_clear()
+    yield
+    kafka_client_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("fetch_wait_1500_ms")
+async def test_a_gathering_consumer_takes_what_trickled_in_while_its_fetch_waited_in_one_poll(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """20 events sent 20 ms apart to a gathering consumer whose fetches wait 1.5 s: the broker holds each fetch
+    until its wait is up, so they come in at most two polls (the fetch waiting when the first was sent and the
+    next), each applied in one transaction, where a consumer that does not gather polls for each."""
+    group = f"g-{unique}"
+    consumer = make_consumer(infra, service_pool, event_topic, group, gathers=True)
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
+    await producer.start()
+    try:
+        async with running(consumer):
+            await eventually(lambda: _true(bool(consumer.partitions_assigned)))
+            for n in range(20):
+                event = sample_event(n, f"P-{n % 3}")
+                await producer.send_and_wait(event_topic, event.to_bytes(), key=event.key)
+                await asyncio.sleep(0.02)  # a trickle, as records arrive between a busy consumer's polls
+            await eventually(lambda: _consumed(consumer, 20))
+    finally:
+        await producer.stop()
+    polls = REGISTRY_METRICS.get_sample_value("dipflow_consumer_poll_records_count", {"group": group})
+    assert polls is not None and polls <= 2, f"{polls:.0f} polls"
+    assert await effect_counts(service_pool) == (20, 20)
 
 
 class _ProbeSkipped(EventPayload):

@@ -65,6 +65,11 @@ class Subscription:
     """Refuses a record before it is applied (outside systems' signatures: :mod:`dipflow.events.senders`)."""
     prefetch: Prefetch | None = None
     """Reads what a batch's events name at once, before its handlers run."""
+    gathers: bool = False
+    """For a group whose effects nobody waits on to the second (breach's arrest requests, the PPO register's
+    records): its fetches gather records at the broker for up to ``DIPFLOW_KAFKA_FETCH_WAIT_MS`` (the wait an idle
+    fetch has anyway), so a batch, and its transaction, takes what came in that time, not the few records that
+    arrived since the last poll (:class:`~dipflow.events.consumer.EventConsumer`)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ def loops(
                 on_tombstone=subscription.on_tombstone,
                 check=subscription.check,
                 prefetch=subscription.prefetch,
+                gathers=subscription.gathers,
             )
         )
     if wiring.timers:

@@ -89,6 +89,11 @@ class Parsed:
     payload: EventPayload
 
 
+GATHER_BYTES = 2**20
+"""A gathering consumer's fetch returns when this much has gathered at the broker or when its wait is up: a group
+far behind reads on at once, any other waits at most ``DIPFLOW_KAFKA_FETCH_WAIT_MS`` a fetch."""
+
+
 @dataclass(frozen=True)
 class ConsumerLimits:
     """How much a consumer takes at once and how long it tries: records per batch, transactions side by side
@@ -125,8 +130,10 @@ class EventConsumer:
         limits: ConsumerLimits = ConsumerLimits(),
         check: RecordCheck | None = None,
         prefetch: Prefetch | None = None,
+        gathers: bool = False,
     ) -> None:
         self.bootstrap = bootstrap
+        self.gathers = gathers
         self.prefetch = prefetch
         self.pool = pool
         self.group_id = group_id
@@ -216,6 +223,7 @@ class EventConsumer:
     async def _session(self) -> None:
         consumer = AIOKafkaConsumer(
             **kafka_consumer_options(self.bootstrap),
+            fetch_min_bytes=GATHER_BYTES if self.gathers else 1,
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

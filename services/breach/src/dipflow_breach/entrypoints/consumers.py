@@ -124,6 +124,7 @@ def subscriptions(policy: ArrestPolicy) -> list[Subscription]:
             INBOUND,
             probation_handler(policy),
             prefetch=read_ahead_probation,
+            gathers=True,
         ),
         Subscription(
             "events",
@@ -131,5 +132,6 @@ def subscriptions(policy: ArrestPolicy) -> list[Subscription]:
             CONSUMED,
             events_handler(policy),
             prefetch=read_ahead,
+            gathers=True,
         ),
     ]

@@ -10,4 +10,6 @@ from dipflow_ppo_register.service_layer.projections import event_handler
 
 
 def subscription(panel_threshold: int) -> Subscription:
-    return Subscription("events", CONSUMES, CONSUMED, event_handler(panel_threshold=panel_threshold))
+    return Subscription(
+        "events", CONSUMES, CONSUMED, event_handler(panel_threshold=panel_threshold), gathers=True
+    )
