@@ -13,6 +13,7 @@ from dipflow.db.migrations import apply_migrations, load_migrations
 from dipflow.db.roles import ensure_service_role
 from dipflow.devstack.services import SERVICES
 from tests.infra import Infra
+from tests.support.databases import collation_of
 
 
 def _role_dsn(infra: Infra, role: str, password: str, database: str) -> str:
@@ -56,9 +57,7 @@ async def test_each_service_database_compares_its_keys_byte_by_byte(roles: dict[
     for spec in SERVICES:
         conn = await asyncpg.connect(roles[spec.name])
         try:
-            collation = await conn.fetchval(
-                "SELECT datcollate FROM pg_database WHERE datname = current_database()"
-            )
+            collation = await collation_of(conn)
         finally:
             await conn.close()
         assert collation == "C", spec.name

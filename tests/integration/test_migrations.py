@@ -11,6 +11,7 @@ from dipflow.db import MigrationError, apply_migrations, load_migrations
 from dipflow.db.database import ensure_database, server_dsn
 from dipflow.devstack.services import SERVICES
 from tests.infra import Infra
+from tests.support.databases import collation_of
 
 
 def _write(folder: Path, name: str, sql: str) -> None:
@@ -75,9 +76,7 @@ async def test_each_service_database_is_created_and_migrated(infra: Infra, uniqu
     try:
         applied = await apply_migrations(conn, load_migrations(f"{spec.package}.migrations"))
         owner = await conn.fetchval("SELECT value FROM service_metadata WHERE key = 'service'")
-        collation = await conn.fetchval(
-            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
-        )
+        collation = await collation_of(conn)
     finally:
         await conn.close()
     admin = await asyncpg.connect(infra.postgres_dsn)

@@ -58,12 +58,15 @@ def _run_as() -> str | None:
     return SERVER_USER
 
 
+PLANS = ("random_page_cost=1.1",)
+"""How a service database's plans are priced, on every server the devstack starts: index reads as memory reads
+(:data:`SERVICE_DATABASE` says why), so the tests' throwaway servers see the plans a service gets."""
 SERVICE_DATABASE = (
     "shared_buffers=1GB",
     "max_wal_size=4GB",
     "checkpoint_timeout=15min",
     "checkpoint_completion_target=0.9",
-    "random_page_cost=1.1",
+    *PLANS,
 )
 """docs/runbook.md's settings for a service database, on every durable server the devstack starts (``make run``,
 the benches, the drills). Shared buffers that hold a busy system's working set: at 128 MB, after half a million
@@ -73,15 +76,9 @@ checkpoint every two minutes, and after each one the first change to a page writ
 Index reads priced as memory reads: at the default ``random_page_cost`` (4) a batch's read-ahead prepared while
 its table was small kept a plan that reads the table whole (``make profile``: PostgreSQL 70 and 75 against 68 and
 67 µs of CPU per applied event, two runs each)."""
-THROWAWAY = (
-    "shared_buffers=128MB",
-    "fsync=off",
-    "synchronous_commit=off",
-    "full_page_writes=off",
-    "random_page_cost=1.1",
-)
+THROWAWAY = ("shared_buffers=128MB", "fsync=off", "synchronous_commit=off", "full_page_writes=off", *PLANS)
 """The tests' servers: small, and nothing waits for the disk (what a crash loses, nobody keeps); plans priced as a
-service database's are, so the tests see the plans a service gets."""
+service database's are (:data:`PLANS`)."""
 
 
 @dataclass
