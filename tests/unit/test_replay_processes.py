@@ -1,6 +1,16 @@
-"""How many processes a replay starts when not told: one per CPU, never one for too few records to pay for it."""
+"""How many processes a replay starts when not told: one per CPU, never one for too few records to pay for it;
+and how its consumer reads."""
 
-from dipflow.events.replay import RECORDS_PER_PROCESS, processes_for
+import pytest
+
+from dipflow.events.replay import (
+    QUICK_RETRY_MS,
+    RECORDS_PER_PROCESS,
+    SHORT_FETCH_WAIT_MS,
+    processes_for,
+    replay_consumer_options,
+)
+from dipflow.kafka.connection import kafka_client_settings
 
 
 def test_a_small_replay_runs_in_one_process_however_many_cpus() -> None:
@@ -16,3 +26,17 @@ def test_each_process_gets_at_least_its_share_of_records() -> None:
 def test_a_large_replay_runs_one_process_per_cpu() -> None:
     assert processes_for(315_188, 2) == 2
     assert processes_for(100 * RECORDS_PER_PROCESS, 4) == 4
+
+
+def test_a_replay_reads_with_its_own_quick_consumer_whatever_the_services_fetch_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", "5000")
+    kafka_client_settings.cache_clear()
+    try:
+        options = replay_consumer_options("127.0.0.1:9092")
+    finally:
+        kafka_client_settings.cache_clear()
+    assert options["fetch_max_wait_ms"] == SHORT_FETCH_WAIT_MS
+    assert options["retry_backoff_ms"] == QUICK_RETRY_MS
+    assert options["group_id"] is None and options["enable_auto_commit"] is False

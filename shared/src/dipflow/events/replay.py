@@ -37,6 +37,12 @@ from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import Producer
 
 PARALLEL = 4
+QUICK_RETRY_MS = 10
+"""aiokafka asks for offsets and fetches before it holds the topics' metadata, and asks again after its retry
+backoff (100 ms by default, twice before a replay starts); a replay's own clients retry sooner."""
+SHORT_FETCH_WAIT_MS = 20
+"""How long a replay's fetch waits at the broker for records: a partition still replaying has records waiting, and
+a fetch for one replayed to its end must not hold the replay's close for the service's longer wait."""
 RECORDS_PER_PROCESS = 100_000
 NOTHING_PUBLISHED = Producer("replay", "replay.nothing")
 _RETRIES = 5
@@ -156,9 +162,21 @@ Span = tuple[TopicPartition, int, int]
 """A partition and the offsets to replay: from its beginning to the end seen at the start."""
 
 
+def replay_consumer_options(bootstrap: str) -> dict[str, Any]:
+    """A replay's consumer: no group, no offsets committed, quick retries and short fetch waits whatever the
+    service's ``DIPFLOW_KAFKA_FETCH_WAIT_MS``."""
+    return {
+        **kafka_consumer_options(bootstrap),
+        "group_id": None,
+        "enable_auto_commit": False,
+        "retry_backoff_ms": QUICK_RETRY_MS,
+        "fetch_max_wait_ms": SHORT_FETCH_WAIT_MS,
+    }
+
+
 async def _spans(bootstrap: str, topics: Sequence[str]) -> list[Span]:
     partitions = await _partitions(bootstrap, topics)
-    consumer = AIOKafkaConsumer(**kafka_consumer_options(bootstrap), group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**replay_consumer_options(bootstrap))
     await consumer.start()
     try:
         beginnings = await consumer.beginning_offsets(partitions)
@@ -182,16 +200,12 @@ async def replay_spans(
     pool = await connect_pool(
         dsn, min_size=1, max_size=PARALLEL, server_settings={"search_path": f"{schema},public"}
     )
-    consumer = AIOKafkaConsumer(
-        **kafka_consumer_options(bootstrap),
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 2**20,
-    )
+    consumer = AIOKafkaConsumer(**replay_consumer_options(bootstrap), max_partition_fetch_bytes=4 * 2**20)
     await consumer.start()
     # Each partition's batches apply in order (a task waits for the previous one of its partition number:
     # same number, same people, on every topic); other partitions overlap, up to PARALLEL
-    # transactions, while the next records are fetched.
+    # transactions, while the next records are fetched. A partition replayed to its end is paused: nothing
+    # more is fetched for it.
     last: dict[int, asyncio.Task[None]] = {}
     in_flight: set[asyncio.Task[None]] = set()
     try:
@@ -223,6 +237,7 @@ async def replay_spans(
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+            consumer.pause(*(ends.keys() - remaining))
             while len(in_flight) > 4 * PARALLEL:
                 await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in [t for t in last.values() if t.done()]:
