@@ -40,12 +40,14 @@ async def reconsider_later(uow: UnitOfWork, person_id: str, *, threshold: int) -
 async def reconsider(uow: UnitOfWork, person_ids: Sequence[str], *, threshold: int) -> list[str]:
     """For each person, raise a flag if P3 held on some day and none is waiting for review; after a review,
     only evidence newer than the review raises a new one. Returns who was flagged."""
-    people = sorted(set(person_ids))
     await uow.flush()
-    await flags.lock_people(uow, people)
+    await flags.lock_people(uow, sorted(set(person_ids)))
+    failures = await results.failures_of(uow, person_ids, date.max)
+    people = sorted(failures)  # P3 rests on a failure: no one without one can be flagged
+    if not people:
+        return []
     reviews = await flags.last_reviews_of(uow, people)
     tests = await results.positive_tests_of(uow, people, date.max)
-    failures = await results.failures_of(uow, people, date.max)
     flagged: list[str] = []
     for person_id in people:
         if person_id in reviews and reviews[person_id] is None:
