@@ -119,8 +119,9 @@ def _speed(machine: dict[str, Any]) -> list[str]:
     return [
         "",
         f"Machine speed: 10⁷ additions in pure Python took {before:.2f} s before the run and {after:.2f} s "
-        "after it (0.23 s on the fastest machine of this kind seen so far, 2026-12-04-stop55): compare absolute figures only "
-        "between runs of similar speed; the ratios to the same run's baselines are the measure.",
+        "after it (0.23 s on the fastest machine of this kind seen so far, 2026-12-04-stop55): compare "
+        "absolute figures only between runs of similar speed; the ratios to the same run's baselines are the "
+        "measure.",
     ]
 
 

@@ -26,10 +26,11 @@ from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, TryLater, cancel_deadline, schedule_deadline
-from dipflow.kafka.connection import kafka_client_settings, kafka_consumer_options, kafka_options
+from dipflow.kafka.connection import kafka_consumer_options, kafka_options
 from dipflow.uow import UnitOfWork
 from tests.infra import Infra
 from tests.support.events import PRODUCER, REGISTRY, record_effect, sample_event, write_events
+from tests.support.kafka_settings import fetch_wait_ms
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30, what: str = "") -> None:
@@ -225,10 +226,8 @@ async def test_a_busy_consumer_commits_its_offsets_every_so_often_and_an_idle_on
 
 @pytest.fixture
 def fetch_wait_1500_ms(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", "1500")
-    kafka_client_settings.cache_clear()
-    yield
-    kafka_client_settings.cache_clear()
+    with fetch_wait_ms(monkeypatch, 1500):
+        yield
 
 
 @pytest.mark.usefixtures("fetch_wait_1500_ms")

@@ -10,7 +10,7 @@ from dipflow.events.replay import (
     processes_for,
     replay_consumer_options,
 )
-from dipflow.kafka.connection import kafka_client_settings
+from tests.support.kafka_settings import fetch_wait_ms
 
 
 def test_a_small_replay_runs_in_one_process_however_many_cpus() -> None:
@@ -31,12 +31,8 @@ def test_a_large_replay_runs_one_process_per_cpu() -> None:
 def test_a_replay_reads_with_its_own_quick_consumer_whatever_the_services_fetch_wait(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("DIPFLOW_KAFKA_FETCH_WAIT_MS", "5000")
-    kafka_client_settings.cache_clear()
-    try:
+    with fetch_wait_ms(monkeypatch, 5000):
         options = replay_consumer_options("127.0.0.1:9092")
-    finally:
-        kafka_client_settings.cache_clear()
     assert options["fetch_max_wait_ms"] == SHORT_FETCH_WAIT_MS
     assert options["retry_backoff_ms"] == QUICK_RETRY_MS
     assert options["group_id"] is None and options["enable_auto_commit"] is False

@@ -40,9 +40,10 @@ async def reconsider_later(uow: UnitOfWork, person_id: str, *, threshold: int) -
 async def reconsider(uow: UnitOfWork, person_ids: Sequence[str], *, threshold: int) -> list[str]:
     """For each person, raise a flag if P3 held on some day and none is waiting for review; after a review,
     only evidence newer than the review raises a new one. Returns who was flagged."""
+    named = sorted(set(person_ids))
     await uow.flush()
-    await flags.lock_people(uow, sorted(set(person_ids)))
-    failures = await results.failures_of(uow, person_ids, date.max)
+    await flags.lock_people(uow, named)
+    failures = await results.failures_of(uow, named, date.max)
     people = sorted(failures)  # P3 rests on a failure: no one without one can be flagged
     if not people:
         return []
