@@ -11,12 +11,16 @@ from hypothesis import strategies as st
 
 from dipflow_custody.domain.catalogue import (
     Offence,
+    ReferenceSnapshot,
     UnknownOffence,
+    current_reference,
     drug_vocabulary,
+    install_reference,
     is_specified_drug,
     is_trigger_offence,
     offence_types,
 )
+from dipflow_custody.domain.drugs import ClassPeriod, Drug, DrugVocabulary, Period
 
 Y2001 = date(2001, 1, 1)  # docs/rules.md gives the year only
 JUL2004 = date(2004, 7, 27)
@@ -139,3 +143,24 @@ def test_methamphetamine_became_class_a_on_18_january_2007() -> None:
     cannabis = drug_vocabulary().get("cannabis")
     days = (date(2004, 1, 28), date(2004, 1, 29), date(2009, 1, 25), date(2009, 1, 26))
     assert [cannabis.class_on(day) for day in days] == ["B", "C", "C", "B"]
+
+
+def test_t14_an_offence_is_decided_anew_under_reference_data_installed_since() -> None:
+    """The same offence on the same day asked again after a new vocabulary was installed (ketamine made a
+    specified Class A drug, as managed reference data may) is decided under the new one, and back again."""
+    offence = Offence("MDA1971-s5(2)", date(2024, 1, 10), drug="ketamine")
+    shipped = current_reference()
+    since_2020 = Period(date(2020, 1, 1), None)
+    ketamine_specified = Drug("ketamine", (), (ClassPeriod("A", since_2020),), (since_2020,))
+    others = [drug for drug in shipped.drugs if drug.name != "ketamine"]
+    assert not is_trigger_offence(offence).is_trigger
+    install_reference(
+        ReferenceSnapshot(
+            shipped.version + 1, shipped.offences, DrugVocabulary([*others, ketamine_specified])
+        )
+    )
+    try:
+        assert is_trigger_offence(offence).is_trigger
+    finally:
+        install_reference(shipped)
+    assert not is_trigger_offence(offence).is_trigger

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -54,9 +54,11 @@ class BadProvision(InvalidInput):
         )
 
 
+@lru_cache(maxsize=1024)
 def normalise_section(text: str, field: str = "section") -> str:
     """``s.5(2)`` from "s5(2)", "S. 5 (2)", "section 5(2)" or "5(2)"; ``""`` for none (common law). Letters of a
-    section number are upper case (s.12A), of a paragraph lower case (s.5(1)(a))."""
+    section number are upper case (s.12A), of a paragraph lower case (s.5(1)(a)). Each text is read once (every
+    book-in names its offences' sections again); one that cannot be read is refused every time."""
     squeezed = "".join(text.split()).lower()
     for prefix in ("section", "sect.", "sect", "sec.", "sec", "s."):
         if squeezed.startswith(prefix):
@@ -434,8 +436,17 @@ def is_specified_drug(drug: str, *, on: date) -> bool:
 def is_trigger_offence(offence: Offence, *, on: date | None = None) -> TriggerCheck:
     """T1: is the recorded provision a trigger offence under CJCSA 2000 Sch 6 as in force on its offence date?
     Decided by the statute and section (and attempt, and for drug offences the drug's class), whether or not the
-    catalogue knows the offence."""
-    day = on or offence.offence_date
+    catalogue knows the offence. The same offence on the same day under the same reference data is the same
+    answer: each detention's decisions ask again for every offence it holds, so answers are kept (at most
+    ``TRIGGER_CHECKS_KEPT``) for the reference data in force, and reference data installed since is asked anew."""
+    return _trigger_check(offence, on or offence.offence_date, current_reference())
+
+
+TRIGGER_CHECKS_KEPT = 4096
+
+
+@lru_cache(maxsize=TRIGGER_CHECKS_KEPT)
+def _trigger_check(offence: Offence, day: date, reference: ReferenceSnapshot) -> TriggerCheck:
     provision = offence.provision
     label = offence.label
     not_catalogued = "" if offence.in_catalogue else "; it is not in the catalogue and is recorded as given"

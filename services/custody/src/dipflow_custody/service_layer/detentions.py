@@ -52,6 +52,8 @@ WIRE: dict[type[events.DetentionEvent], type[EventPayload]] = {
     events.DeadlinePassed: wire.DeadlinePassed,
 }
 """Every domain event has its wire event (custody.events.v1); a new domain event without one fails to emit."""
+_FACTS = {kind: tuple(f.name for f in fields(kind) if f.name != "at") for kind in WIRE}
+"""The fields of each domain event that its wire event carries as they are (all but its time, ``at``)."""
 
 
 class UnknownSuite(InvalidInput):
@@ -430,7 +432,7 @@ async def _wire(uow: UnitOfWork, d: Detention, event: events.DetentionEvent) -> 
     """The wire event of a domain event; a result carries whether the suite's area had assessment arrangements
     on the sample date (A1, A2), a charge whether the person's home area had restriction-on-bail arrangements and
     their age that day (B1)."""
-    facts = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "at"}
+    facts = {name: getattr(event, name) for name in _FACTS[type(event)]}
     if isinstance(event, events.ResultRecorded):
         suite = await reference.suite_on(uow, d.suite, london_day(d.booked_in_at))
         on = (d.sample_taken_at or event.at).date()
