@@ -447,6 +447,8 @@ TRIGGER_CHECKS_KEPT = 4096
 
 @lru_cache(maxsize=TRIGGER_CHECKS_KEPT)
 def _trigger_check(offence: Offence, day: date, reference: ReferenceSnapshot) -> TriggerCheck:
+    """``reference`` is the data in force when asked, the very data the check reads (through the offence's
+    provision and label and the drug vocabulary): it is here to key the kept answer, not read again."""
     provision = offence.provision
     label = offence.label
     not_catalogued = "" if offence.in_catalogue else "; it is not in the catalogue and is recorded as given"
