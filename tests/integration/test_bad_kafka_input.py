@@ -43,6 +43,7 @@ from dipflow_breach.domain.drr import ComplianceKind
 from dipflow_breach.main import create_app as breach_app
 from dipflow_breach.settings import BreachSettings
 from dipflow_custody.contracts.bodies import BookIn
+from dipflow_custody.contracts.consumed import RequirementProposedView
 from dipflow_custody.contracts.events import DetentionBookedIn, ResultRecorded
 from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
 from dipflow_custody.main import create_app as custody_app
@@ -268,8 +269,8 @@ async def arrest_requests(s: Stack, pid: str) -> list[dict[str, Any]]:
 # custody.commands.v1 → custody
 
 
-async def book_in_command(s: Stack, pid: str) -> Envelope:
-    body = BookIn(
+def booking(pid: str) -> BookIn:
+    return BookIn(
         person_id=pid,
         name="Kafka Person",
         date_of_birth=date(1970, 1, 1),
@@ -278,8 +279,11 @@ async def book_in_command(s: Stack, pid: str) -> Envelope:
         arrested_at=datetime.now(UTC),
         offences=[{"code": "TA1968-s1", "offence_date": datetime.now(UTC).date()}],
     )
+
+
+async def book_in_command(s: Stack, pid: str) -> Envelope:
     return new_envelope(
-        BookInCommand(body=body), person_id=pid, producer="suite", occurred_at=datetime.now(UTC)
+        BookInCommand(body=booking(pid)), person_id=pid, producer="suite", occurred_at=datetime.now(UTC)
     )
 
 
@@ -299,6 +303,33 @@ def unknown_detention(pid: str) -> DetentionCommand:
     return DetentionCommand(
         detention_id=str(uuid.uuid4()), action="warning", body={"at": datetime.now(UTC).isoformat()}
     )
+
+
+# referral.events.v1 → custody (read by its commands group: their inbox stays that of custody.referral)
+
+
+async def booked_then_proposed(s: Stack, pid: str) -> Envelope:
+    booking = await book_in_command(s, pid)
+    await send(s.infra, CUSTODY_COMMANDS.name, pid, [booking.to_bytes()])
+    await until(lambda: bookings(s, pid, booking), "the detention to be booked in")
+    proposal = RequirementProposedView(
+        assessment_id=f"A-{pid}", detention_id=detention_id_for(booking.event_id)
+    )
+    return new_envelope(proposal, person_id=pid, producer="referral", occurred_at=datetime.now(UTC))
+
+
+async def ra1_to_serve(s: Stack, pid: str, good: Envelope) -> list[Any]:
+    """The proposal's assessment among those whose RA1 is to serve (a set: applied twice, it is there once)."""
+    detention_id = orjson.loads(good.to_bytes())["payload"]["detention_id"]
+    detention = await s.custody.get(f"/v1/detentions/{detention_id}", headers=bearer())
+    assert detention.status_code == 200, detention.text
+    return [a for a in detention.json()["ra1_to_serve"] if a == f"A-{pid}"]
+
+
+def command_on_the_referral_topic(pid: str) -> BookInCommand:
+    """A custody command on a topic that carries none: refused as a type custody does not read there, never
+    applied without the command topic's signature check."""
+    return BookInCommand(body=booking(pid))
 
 
 # probation.events.v1 → breach
@@ -492,6 +523,18 @@ CASES = {
         bookings,
         refused=unknown_detention,
         refused_reason="unknown-detention",
+    ),
+    "referral.events/custody": Case(
+        REFERRAL_EVENTS,
+        "custody",
+        "commands",
+        ("assessment_id",),
+        False,
+        ("referral.",),
+        booked_then_proposed,
+        ra1_to_serve,
+        refused=command_on_the_referral_topic,
+        refused_reason="unknown-event-type",
     ),
     "probation.events/breach": Case(
         PROBATION_EVENTS,

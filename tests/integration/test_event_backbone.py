@@ -21,12 +21,14 @@ from prometheus_client import REGISTRY as REGISTRY_METRICS
 
 from dipflow.db.appends import Writes, batched_writes
 from dipflow.events import EventPayload, EventRegistry, new_envelope
-from dipflow.events.consumer import ConsumerLimits, EventConsumer
+from dipflow.events.consumer import ConsumerLimits, EventConsumer, Feed
 from dipflow.events.deadlines import WAKE_CHANNEL
 from dipflow.events.outbox import add_to_outbox
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.timers import Deadline, TimerLoop, TryLater, cancel_deadline, schedule_deadline
+from dipflow.kafka.admin import ensure_topics
 from dipflow.kafka.connection import kafka_consumer_options, kafka_options
+from dipflow.topics import TopicSpec
 from dipflow.uow import UnitOfWork
 from tests.infra import Infra
 from tests.support.events import PRODUCER, REGISTRY, record_effect, sample_event, write_events
@@ -125,6 +127,53 @@ async def test_redelivered_events_are_applied_once(
         await eventually(lambda: _consumed(consumer, 150))
     assert await effect_counts(service_pool) == (50, 50)
     assert consumer.duplicates == 100
+
+
+async def _send(infra: Infra, topic: str, events: list[Any]) -> None:
+    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send(topic, e.to_bytes(), key=e.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_a_group_that_takes_over_another_groups_topic_applies_each_of_its_records_once(
+    infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
+) -> None:
+    """Group ``a`` reads one topic, group ``b`` another. Then ``a`` takes ``b``'s topic over as a feed kept in
+    ``b``'s inbox, while a replica of ``b`` still runs beside it (a rolling upgrade): ``a`` starts the topic where
+    ``b`` had committed, not at its start, and what comes in while both run is applied once, by one or the
+    other, and recorded in ``b``'s inbox only."""
+    other = TopicSpec(f"test.{unique}.other.v1", partitions=3)
+    await ensure_topics(infra.kafka_bootstrap, [other, other.dead_letter()])
+    a, b = f"g-{unique}.a", f"g-{unique}.b"
+    await _send(infra, event_topic, [sample_event(n) for n in range(20)])
+    await _send(infra, other.name, [sample_event(n) for n in range(20, 40)])
+    async with running(
+        make_consumer(infra, service_pool, event_topic, a), make_consumer(infra, service_pool, other.name, b)
+    ):
+        await eventually(lambda: _count_is(service_pool, 40))
+    merged = make_consumer(
+        infra, service_pool, event_topic, a, feeds=[Feed(other.name, REGISTRY, inbox_group=b)]
+    )
+    b_still = make_consumer(infra, service_pool, other.name, b)
+    async with running(merged, b_still):
+        await _send(infra, event_topic, [sample_event(n) for n in range(40, 100)])
+        await _send(infra, other.name, [sample_event(n) for n in range(100, 160)])
+        await eventually(lambda: _count_is(service_pool, 160))
+        await eventually(lambda: _consumed(b_still, 60))
+        await eventually(lambda: _true(merged.lag == 0 and _consumed_now(merged) >= 60))
+    assert await effect_counts(service_pool) == (160, 160)
+    assert (
+        merged.applied + merged.duplicates <= 60 + 60
+    )  # none of the 20 b applied before a took its topic over
+    groups = await service_pool.fetch(
+        "SELECT consumer_group, count(*) AS n FROM inbox WHERE topic = $1 GROUP BY 1", other.name
+    )
+    assert {(r["consumer_group"], r["n"]) for r in groups} == {(b, 80)}
 
 
 async def test_partitions_of_one_poll_are_applied_in_overlapping_transactions(
@@ -363,7 +412,11 @@ async def test_a_batch_rolled_back_and_retried_is_counted_once(
 
 
 async def _consumed(consumer: EventConsumer, n: int) -> bool:
-    return consumer.applied + consumer.duplicates + consumer.dead_lettered >= n
+    return _consumed_now(consumer) >= n
+
+
+def _consumed_now(consumer: EventConsumer) -> int:
+    return consumer.applied + consumer.duplicates + consumer.dead_lettered
 
 
 async def test_bad_messages_land_in_the_dlq_with_their_reason_and_the_next_is_processed(

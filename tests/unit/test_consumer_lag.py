@@ -53,7 +53,11 @@ def _consumer() -> EventConsumer:
 async def _assign(consumer: EventConsumer, broker: _Broker, *tps: TopicPartition) -> None:
     """What aiokafka does on a rebalance: the assignment changes, then the listener hears of it."""
     broker.assigned = set(tps)
-    await _ReadAgainFromCommitted(consumer._positions).on_partitions_assigned(set(tps))
+    await _ReadAgainFromCommitted(consumer._positions, _no_feeds).on_partitions_assigned(set(tps))
+
+
+async def _no_feeds(assigned: set[TopicPartition]) -> None:
+    return None
 
 
 async def test_a_partition_got_back_after_others_applied_more_of_it_is_measured_from_its_commit() -> None:

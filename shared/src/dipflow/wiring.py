@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import asyncpg
 
 from dipflow.events import EventRegistry
-from dipflow.events.consumer import EventConsumer, Handler, Prefetch, TombstoneHandler
+from dipflow.events.consumer import EventConsumer, Feed, Handler, Prefetch, TombstoneHandler
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.senders import RecordCheck
 from dipflow.events.timers import DeadlineHandler, ReadAhead, TimerLoop
@@ -70,6 +70,10 @@ class Subscription:
     records): its fetches gather records at the broker for up to ``DIPFLOW_KAFKA_FETCH_WAIT_MS`` (the wait an idle
     fetch has anyway), so a batch, and its transaction, takes what came in that time, not the few records that
     arrived since the last poll (:class:`~dipflow.events.consumer.EventConsumer`)."""
+    feeds: Sequence[Feed] = ()
+    """Topics read besides ``topics``, each with its own events and check, its inbox group named within the
+    service as ``group`` is (``referral`` for ``<service>.referral``): ``handler`` and ``prefetch`` take their
+    events too."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,10 @@ def loops(
                 check=subscription.check,
                 prefetch=subscription.prefetch,
                 gathers=subscription.gathers,
+                feeds=[
+                    replace(feed, inbox_group=f"{settings.service_name}.{feed.inbox_group}")
+                    for feed in subscription.feeds
+                ],
             )
         )
     if wiring.timers:

@@ -22,7 +22,6 @@ from dipflow.uow import Producer
 from dipflow_custody.contracts.bodies import BookIn
 from dipflow_custody.contracts.consumed import RequirementImposedView, RequirementProposedView
 from dipflow_custody.contracts.inbound import BookInCommand, DetentionCommand, detention_id_for
-from dipflow_custody.entrypoints import referral_events
 from dipflow_custody.entrypoints.commands import command_handler, read_ahead
 from tests.infra import Infra
 from tests.integration.custody.test_custody_api import bearer, book_in_body, custody, events_for, person
@@ -298,18 +297,21 @@ async def test_a_batch_writes_the_detentions_it_books_in_together_at_its_end_and
     assert len([q for q in statements if q.startswith("INSERT INTO detentions")]) == 1
 
 
-async def test_a1_a_batch_of_referrals_events_reads_its_detentions_once_and_writes_each_row_once(
+async def test_a1_a_batch_of_commands_and_referrals_events_reads_its_detentions_once_and_writes_each_row_once(
     infra: Infra, custody: httpx.AsyncClient, unique: str
 ) -> None:
-    """Proposals and a settlement for two detentions in one batch of ``referral.events.v1``: one read of the
-    detentions, one write of each row, and each detention ends with what RA1 is still to serve."""
+    """Proposals and a settlement from ``referral.events.v1`` and a command on the same detentions, in one batch
+    of the commands group, which reads both topics: one read of the detentions, one write of each row, and each
+    detention ends with what RA1 is still to serve and what the command did."""
     pids = [person(f"{unique}-{n}") for n in range(2)]
     dids = []
     for pid in pids:
         booked = await custody.post("/v1/detentions", json=book_in_body(pid), headers=bearer())
         dids.append(booked.json()["detention_id"])
+    warning = DetentionCommand(detention_id=dids[1], action="warning", body={"at": "2008-06-01T10:40:00Z"})
     payloads: list[tuple[str, EventPayload]] = [
         (pids[0], RequirementProposedView(assessment_id="A-1", detention_id=dids[0])),
+        (pids[1], warning),
         (pids[1], RequirementProposedView(assessment_id="A-2", detention_id=dids[1])),
         (pids[0], RequirementProposedView(assessment_id="A-3", detention_id=dids[0])),
         (pids[0], RequirementImposedView(assessment_id="A-1", detention_id=dids[0])),
@@ -323,14 +325,7 @@ async def test_a1_a_batch_of_referrals_events_reads_its_detentions_once_and_writ
     try:
         async with pool.acquire() as conn, conn.transaction():
             with conn.query_logger(lambda record: statements.append(record.query)):
-                applied, _ = await apply_events(
-                    conn,
-                    "custody.referral",
-                    batch,
-                    referral_events.SUBSCRIPTION.handler,
-                    Producer("custody", "x"),
-                    referral_events.SUBSCRIPTION.prefetch,
-                )
+                applied = await apply_in_one_batch(conn, batch)
             updates = await conn.fetchval(
                 "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'detentions'"
             )
@@ -339,9 +334,13 @@ async def test_a1_a_batch_of_referrals_events_reads_its_detentions_once_and_writ
         )
     finally:
         await pool.close()
-    assert applied == 4
+    assert applied == 5
     assert sorted((r["detention_id"], sorted(r["state"]["ra1_to_serve"])) for r in rows) == sorted(
         [(dids[0], ["A-3"]), (dids[1], ["A-2"])]
     )
+    assert {r["detention_id"]: r["state"]["warned_at"] is not None for r in rows} == {
+        dids[0]: False,
+        dids[1]: True,
+    }
     assert len([q for q in statements if "FROM detentions WHERE" in q]) == 1
     assert updates == 2

@@ -15,7 +15,6 @@ from dipflow_custody.contracts.events import PRODUCER
 from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, HOLD_AFTER_CHARGE, HOLD_PRE_CHARGE
 from dipflow_custody.entrypoints.commands import subscription
 from dipflow_custody.entrypoints.http import ROUTERS
-from dipflow_custody.entrypoints.referral_events import SUBSCRIPTION as REFERRAL_PROPOSALS
 from dipflow_custody.entrypoints.startup import seed_reference
 from dipflow_custody.service_layer import clocks, detentions
 from dipflow_custody.settings import CustodySettings
@@ -38,7 +37,7 @@ def wiring(settings: CustodySettings) -> Wiring:
     (A1), the command topic of custody systems, the hold-for-sample and confirmation timers; on start, the shipped
     reference data for what has no record."""
     commands = subscription(settings.confirmation_working_days, settings.command_senders)
-    copies = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION, REFERRAL_PROPOSALS]
+    copies = [ppo_copy.SUBSCRIPTION, reference_copy.SUBSCRIPTION]
     started = [seed_reference, reference_copy.start_area_directory]
     timers = {**TIMERS, **clocks.timers(settings.clock_policy())}
     alert_hooks = Webhooks(alerts.WEBHOOK, alerts.STORE, settings.webhook_retry_base_s, ALERT_ATTEMPTS)

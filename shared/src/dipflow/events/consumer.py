@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,7 @@ from dipflow.events.errors import Backoff, Rejected, as_refusal, is_transient, r
 from dipflow.events.metrics import CONSUMED, LAG, PHASE_SECONDS, POLL_RECORDS
 from dipflow.events.relay import idempotent_producer
 from dipflow.events.senders import RecordCheck
+from dipflow.kafka.admin import committed_offsets
 from dipflow.kafka.clients import stop_within
 from dipflow.kafka.connection import kafka_consumer_options
 from dipflow.logging import get_logger
@@ -62,10 +63,17 @@ would otherwise hold the loop for tens of milliseconds, and every request waitin
 class _ReadAgainFromCommitted(ConsumerRebalanceListener):  # type: ignore[misc]
     """A partition assigned (in a new session, or after a rebalance) is read again from the group's committed
     offset, which another instance may have moved meanwhile: what this instance applied of it before no longer
-    says how much is left, so it is forgotten until the partition's next poll is applied."""
+    says how much is left, so it is forgotten until the partition's next poll is applied. A :class:`Feed`'s
+    partition the group has committed nothing for yet starts where the feed's inbox group left it
+    (:func:`_start_where_handed_on`)."""
 
-    def __init__(self, positions: dict[TopicPartition, int]) -> None:
+    def __init__(
+        self,
+        positions: dict[TopicPartition, int],
+        on_assigned: Callable[[set[TopicPartition]], Awaitable[None]],
+    ) -> None:
         self.positions = positions
+        self.on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         return None
@@ -73,6 +81,7 @@ class _ReadAgainFromCommitted(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         for tp in assigned:
             self.positions.pop(tp, None)
+        await self.on_assigned(assigned)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,20 @@ class Parsed:
 GATHER_BYTES = 2**20
 """A gathering consumer's fetch returns when this much has gathered at the broker or when its wait is up: a group
 far behind reads on at once, any other waits at most ``DIPFLOW_KAFKA_FETCH_WAIT_MS`` a fetch."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A topic a consumer group reads besides its own, with its own events (``registry``: a record of another
+    topic's type is refused like any unknown type), its own ``check``, and the group whose inbox its records are
+    recorded in. A group that takes a topic over from another group records them in that group's inbox: what the
+    other applied is found there, and while replicas of both run side by side (a rolling upgrade) each record is
+    applied once, by whichever inserts its inbox row first."""
+
+    topic: str
+    registry: EventRegistry
+    inbox_group: str
+    check: RecordCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -131,14 +154,19 @@ class EventConsumer:
         check: RecordCheck | None = None,
         prefetch: Prefetch | None = None,
         gathers: bool = False,
+        feeds: Sequence[Feed] = (),
     ) -> None:
         self.bootstrap = bootstrap
         self.gathers = gathers
         self.prefetch = prefetch
         self.pool = pool
         self.group_id = group_id
-        self.topics = list(topics)
+        self.topics = [*topics, *(feed.topic for feed in feeds)]
         self.registry = registry
+        self.inbox_groups = {feed.topic: feed.inbox_group for feed in feeds}
+        self._readers: dict[str, tuple[EventRegistry, RecordCheck | None]] = {
+            feed.topic: (feed.registry, feed.check) for feed in feeds
+        }
         self.handler = handler
         self.producer = producer
         self.on_tombstone = on_tombstone
@@ -231,7 +259,12 @@ class EventConsumer:
             session_timeout_ms=10000,
             heartbeat_interval_ms=1000,
         )
-        consumer.subscribe(self.topics, listener=_ReadAgainFromCommitted(self._positions))
+        consumer.subscribe(
+            self.topics,
+            listener=_ReadAgainFromCommitted(
+                self._positions, lambda assigned: self._start_where_handed_on(consumer, assigned)
+            ),
+        )
         self._consumer = consumer
         self._uncommitted = {}
         try:
@@ -271,6 +304,35 @@ class EventConsumer:
             self.running = False
             await stop_within(consumer)
 
+    async def _start_where_handed_on(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        """A feed's partition this group has committed no offset for (the group took the topic over) starts at
+        the offset the feed's inbox group committed, not at the topic's start: every record before it is
+        applied and in that group's inbox. The offset is this group's from then on (committed with its next
+        commit). If that group's offsets cannot be read, the partition is read from its start, and the inbox
+        finds what was applied."""
+        feeds = _by_inbox_group(self.inbox_groups, assigned)
+        held = [tp for partitions in feeds.values() for tp in partitions]
+        consumer.pause(*held)  # nothing fetched from their start is applied meanwhile
+        try:
+            for group, partitions in feeds.items():
+                try:
+                    fresh = [tp for tp in partitions if await consumer.committed(tp) is None]
+                    handed_on = await committed_offsets(self.bootstrap, group, fresh) if fresh else {}
+                except Exception as exc:
+                    log.warning(
+                        "feed_offsets_unread", group=self.group_id, feed_group=group, error=type(exc).__name__
+                    )
+                    continue
+                for tp, offset in handed_on.items():
+                    consumer.seek(tp, offset)
+                    self._positions[tp] = self._uncommitted[tp] = offset
+                if handed_on:
+                    log.info(
+                        "feed_handed_on", group=self.group_id, feed_group=group, partitions=len(handed_on)
+                    )
+        finally:
+            consumer.resume(*held)
+
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """The records of the partitions assigned now not yet applied: past what this instance applied of a
         partition since it was assigned, or else past the group's committed offset (where its reading starts)."""
@@ -298,9 +360,7 @@ class EventConsumer:
         key lands on the same partition of topics with equal partition counts), so they share a transaction:
         two transactions side by side never hold the same person. If one fails for good the others are
         cancelled (rolled back) and nothing is committed."""
-        parsed = {
-            tp: await parse_batch(self.registry, records, self.check) for tp, records in batches.items()
-        }
+        parsed = {tp: await self._parse(tp.topic, records) for tp, records in batches.items()}
         for batch in parsed.values():
             self.skipped += batch.skipped
             CONSUMED.labels(self.group_id, "skipped").inc(batch.skipped)
@@ -316,6 +376,11 @@ class EventConsumer:
                     tasks.create_task(one(lane))
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
+
+    async def _parse(self, topic: str, records: list[ConsumerRecord[Any, Any]]) -> ParsedBatch:
+        """A topic's records parsed by its own registry and check: the subscription's, or its :class:`Feed`'s."""
+        registry, check = self._readers.get(topic, (self.registry, self.check))
+        return await parse_batch(registry, records, check)
 
     def _applied(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         """The poll's records are applied (committed in the database): each partition's position moves past
@@ -376,11 +441,13 @@ class EventConsumer:
                     run.append(item)
                     continue
                 a, d = await apply_events(
-                    conn, self.group_id, run, self.handler, self.producer, self.prefetch
+                    conn, self.group_id, run, self.handler, self.producer, self.prefetch, self.inbox_groups
                 )
                 applied, duplicates, run = applied + a, duplicates + d, []
                 await self._apply_tombstones(conn, [item])
-        a, d = await apply_events(conn, self.group_id, run, self.handler, self.producer, self.prefetch)
+        a, d = await apply_events(
+            conn, self.group_id, run, self.handler, self.producer, self.prefetch, self.inbox_groups
+        )
         return applied + a, duplicates + d
 
     def _count(self, applied: int, duplicates: int) -> None:
@@ -405,7 +472,7 @@ class EventConsumer:
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
                         applied, duplicates = await apply_events(
-                            conn, self.group_id, [item], self.handler, self.producer
+                            conn, self.group_id, [item], self.handler, self.producer, None, self.inbox_groups
                         )
                     self._count(applied, duplicates)
                     last_error = None
@@ -437,7 +504,7 @@ class EventConsumer:
                 INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset", outcome)
                 VALUES ($1, $2, $3, $4, $5, 'dead_lettered') ON CONFLICT DO NOTHING
                 """,
-                self.group_id,
+                self.inbox_groups.get(tp.topic, self.group_id),
                 item.envelope.event_id,
                 tp.topic,
                 tp.partition,
@@ -501,11 +568,13 @@ async def apply_events(
     handler: Handler,
     producer: Producer,
     prefetch: Prefetch | None = None,
+    inbox_groups: Mapping[str, str] = {},
 ) -> tuple[int, int]:
-    """Record the events in the inbox and apply those not seen before, in the caller's transaction, each in a
-    unit of work caused by its event; their outbox and audit rows and queued writes go to the server together
-    at the end (one batched :class:`~dipflow.db.appends.Writes`), and ``prefetch`` reads what they all name
-    first. Returns (applied, duplicates)."""
+    """Record the events in the inbox (under ``group_id``, or the group ``inbox_groups`` names for their topic:
+    :class:`Feed`) and apply those not seen before, in the caller's transaction, each in a unit of work caused by
+    its event; their outbox and audit rows and queued writes go to the server together at the end (one batched
+    :class:`~dipflow.db.appends.Writes`), and ``prefetch`` reads what they all name first. Returns (applied,
+    duplicates)."""
     if not parsed:
         return 0, 0
     fresh = {
@@ -513,11 +582,12 @@ async def apply_events(
         for row in await conn.fetch(
             """
             INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset")
-            SELECT $1, e, t, p, o FROM unnest($2::uuid[], $3::text[], $4::integer[], $5::bigint[]) AS r(e, t, p, o)
+            SELECT g, e, t, p, o
+            FROM unnest($1::text[], $2::uuid[], $3::text[], $4::integer[], $5::bigint[]) AS r(g, e, t, p, o)
             ON CONFLICT DO NOTHING
             RETURNING event_id
             """,
-            group_id,
+            [inbox_groups.get(p.record.topic, group_id) for p in parsed],
             [p.envelope.event_id for p in parsed],
             [p.record.topic for p in parsed],
             [p.record.partition for p in parsed],
@@ -535,6 +605,16 @@ async def apply_events(
                 await handler(work.caused_by(item.envelope), item.envelope, item.payload)
                 applied += 1
     return applied, len(parsed) - applied
+
+
+def _by_inbox_group(
+    inbox_groups: Mapping[str, str], partitions: Iterable[TopicPartition]
+) -> dict[str, list[TopicPartition]]:
+    found: dict[str, list[TopicPartition]] = {}
+    for tp in partitions:
+        if tp.topic in inbox_groups:
+            found.setdefault(inbox_groups[tp.topic], []).append(tp)
+    return found
 
 
 def lanes(groups: list[list[TopicPartition]], count: int) -> list[list[TopicPartition]]:

@@ -1,4 +1,4 @@
-"""Broker readiness and explicit topic creation."""
+"""Broker readiness, explicit topic creation and another consumer group's committed offsets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterable
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -73,3 +74,16 @@ async def ensure_topics(
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def committed_offsets(
+    bootstrap: str, group: str, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """The offsets ``group`` committed for those of ``partitions`` it has committed any for."""
+    admin = AIOKafkaAdminClient(**kafka_options(bootstrap))
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group, partitions=list(partitions))
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in found.items() if meta is not None and meta.offset >= 0}

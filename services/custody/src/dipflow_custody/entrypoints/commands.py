@@ -1,4 +1,5 @@
-"""The subscription to ``custody.commands.v1``: each command applied in the consumer's unit of work.
+"""The subscription to ``custody.commands.v1`` (and referral's events: :mod:`.referral_events`): each command
+applied in the consumer's unit of work.
 
 A command that breaks a rule, names an unknown code, suite, drug or detention, or names another person's
 detention than the one it is keyed by is refused for good: dead-lettered at once with the reason
@@ -20,6 +21,7 @@ from dipflow.topics import CUSTODY_COMMANDS
 from dipflow.uow import UnitOfWork, system_actor
 from dipflow.wiring import Subscription
 from dipflow_custody.contracts.inbound import INBOUND, BookInCommand, DetentionCommand, detention_id_for
+from dipflow_custody.entrypoints import referral_events
 from dipflow_custody.service_layer import detentions
 from dipflow_custody.service_layer.actions import COMMANDS, Reporter
 from dipflow_custody.service_layer.detentions import AreaCheck
@@ -43,6 +45,9 @@ def command_handler(confirmation_working_days: int, senders: Mapping[str, Comman
     """Applies a command whose sender the subscription's check proved (:func:`subscription`)."""
 
     async def handle(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
+        if isinstance(payload, referral_events.REFERRAL_TYPES):
+            await referral_events.on_referral_event(uow, envelope, payload)
+            return
         work = uow.acting_as(system_actor(envelope.producer))
         check_area = acting_for(envelope.producer, senders[envelope.producer].areas)
         try:
@@ -83,18 +88,22 @@ async def _apply(
         raise TypeError(type(payload).__name__)
 
 
-async def read_ahead(uow: UnitOfWork, commands: Sequence[tuple[Envelope, EventPayload]]) -> None:
-    """The detentions the batch's commands act on, read and locked in one statement; the PPO copy's rows of
-    the people it books in, in another."""
+async def read_ahead(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]]) -> None:
+    """The detentions the batch's commands act on and its referral events name, read and locked in one
+    statement; the PPO copy's rows of the people it books in, in another."""
     await detentions.read_ahead(
         uow,
-        [payload.detention_id for _, payload in commands if isinstance(payload, DetentionCommand)],
-        [payload.body.person_id for _, payload in commands if isinstance(payload, BookInCommand)],
+        [
+            *(payload.detention_id for _, payload in events if isinstance(payload, DetentionCommand)),
+            *referral_events.detentions_named(events),
+        ],
+        [payload.body.person_id for _, payload in events if isinstance(payload, BookInCommand)],
     )
 
 
 def subscription(working_days: int, senders: Mapping[str, CommandSender]) -> Subscription:
-    """Custody systems' commands (consumer group ``<service>.commands``), each signed by a registered sender."""
+    """Custody systems' commands (consumer group ``<service>.commands``), each signed by a registered sender,
+    and referral's events, which need no signature (the broker lets only referral write them)."""
     keys = {name: Sender(name, sender.key.get_secret_value()) for name, sender in senders.items()}
     return Subscription(
         "commands",
@@ -103,4 +112,5 @@ def subscription(working_days: int, senders: Mapping[str, CommandSender]) -> Sub
         command_handler(working_days, senders),
         check=sender_check(keys),
         prefetch=read_ahead,
+        feeds=[referral_events.FEED],
     )
