@@ -113,15 +113,9 @@ async def test_redelivered_events_are_applied_once(
     infra: Infra, service_pool: asyncpg.Pool, event_topic: str, unique: str
 ) -> None:
     events = [sample_event(i) for i in range(50)]
-    producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
-    await producer.start()
-    try:
-        for _ in range(3):  # the same events three times, as a relay retrying after a crash would
-            for e in events:
-                await producer.send(event_topic, e.to_bytes(), key=e.key)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    await _send(
+        infra, event_topic, events * 3
+    )  # the same events three times, as a relay retrying after a crash would
     consumer = make_consumer(infra, service_pool, event_topic, f"g-{unique}")
     async with running(consumer):
         await eventually(lambda: _consumed(consumer, 150))
@@ -130,6 +124,7 @@ async def test_redelivered_events_are_applied_once(
 
 
 async def _send(infra: Infra, topic: str, events: list[Any]) -> None:
+    """Each event on ``topic``, keyed by its person, in order."""
     producer = AIOKafkaProducer(**kafka_options(infra.kafka_bootstrap))
     await producer.start()
     try:

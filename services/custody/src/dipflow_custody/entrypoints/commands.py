@@ -42,7 +42,8 @@ def acting_for(sender: str, areas: Sequence[str]) -> AreaCheck:
 
 
 def command_handler(confirmation_working_days: int, senders: Mapping[str, CommandSender]) -> Handler:
-    """Applies a command whose sender the subscription's check proved (:func:`subscription`)."""
+    """Applies a command whose sender the subscription's check proved (:func:`subscription`), and hands
+    referral's events, read in the same batches, to :func:`.referral_events.on_referral_event`."""
 
     async def handle(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
         if isinstance(payload, referral_events.REFERRAL_TYPES):

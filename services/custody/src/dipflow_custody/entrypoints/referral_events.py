@@ -3,7 +3,7 @@
 Read by the commands group (:func:`dipflow_custody.entrypoints.commands.subscription`) as a feed of its own: the
 same people, on as many partitions, so a poll's commands and referral's events for a person share a transaction.
 Their inbox stays that of the group that read them before, ``<service>.referral``, so nothing it applied is
-applied again (docs/runbook.md, "Custody's referral group")."""
+applied again (docs/runbook.md, "Upgrading custody to one consumer group")."""
 
 from __future__ import annotations
 

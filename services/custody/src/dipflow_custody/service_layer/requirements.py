@@ -4,16 +4,11 @@ the release changes nothing: referral lapses it on the release. Each change is i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from dipflow.uow import UnitOfWork
 from dipflow_custody.adapters import repository as detentions
 from dipflow_custody.domain.detention import Detention
-
-
-async def read_ahead(uow: UnitOfWork, detention_ids: Collection[str]) -> None:
-    """The detentions a batch of referral's events names, read and locked in one statement before its first."""
-    await detentions.read_ahead(uow, detention_ids)
 
 
 async def proposed(uow: UnitOfWork, detention_id: str, assessment_id: str) -> None:
