@@ -718,7 +718,11 @@ async def test_a_deadline_that_schedules_the_next_step_due_at_once_has_it_fired_
 
 
 async def test_two_timer_loops_fire_each_deadline_exactly_once(service_pool: asyncpg.Pool) -> None:
-    due = datetime.now(UTC) - timedelta(seconds=1)
+    """300 deadlines falling due together while two loops (two instances) poll for them: each fires once, and
+    both loops fire some. They fall due two seconds after the loops start, so that both are polling when they do
+    (due already, the first loop to start could claim them all before the second made its first pass, as it did
+    once on a busy machine)."""
+    due = datetime.now(UTC) + timedelta(seconds=2)
     async with service_pool.acquire() as conn:
         for i in range(300):
             await schedule_deadline(Writes(conn), "appointment_missed", f"A{i}", due, {"i": i})
