@@ -171,10 +171,8 @@ class EventConsumer:
         self.group_id = group_id
         self.topics = [*topics, *(feed.topic for feed in feeds)]
         self.registry = registry
+        self._feeds = {feed.topic: feed for feed in feeds}
         self.inbox_groups = {feed.topic: feed.inbox_group for feed in feeds}
-        self._readers: dict[str, tuple[EventRegistry, RecordCheck | None]] = {
-            feed.topic: (feed.registry, feed.check) for feed in feeds
-        }
         self.handler = handler
         self.producer = producer
         self.on_tombstone = on_tombstone
@@ -324,23 +322,27 @@ class EventConsumer:
         consumer.pause(*held)  # nothing fetched from their start is applied meanwhile
         try:
             for group, partitions in feeds.items():
-                try:
-                    fresh = [tp for tp in partitions if await consumer.committed(tp) is None]
-                    handed_on = await committed_offsets(self.bootstrap, group, fresh) if fresh else {}
-                except Exception as exc:
-                    log.warning(
-                        "feed_offsets_unread", group=self.group_id, feed_group=group, error=type(exc).__name__
-                    )
-                    continue
-                for tp, offset in handed_on.items():
+                for tp, offset in (await self._handed_on(consumer, group, partitions)).items():
                     consumer.seek(tp, offset)
                     self._positions[tp] = self._uncommitted[tp] = offset
-                if handed_on:
-                    log.info(
-                        "feed_handed_on", group=self.group_id, feed_group=group, partitions=len(handed_on)
-                    )
         finally:
             consumer.resume(*held)
+
+    async def _handed_on(
+        self, consumer: AIOKafkaConsumer, group: str, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Where ``group`` left those of ``partitions`` this group has committed nothing for; none if unread."""
+        try:
+            fresh = [tp for tp in partitions if await consumer.committed(tp) is None]
+            handed_on = await committed_offsets(self.bootstrap, group, fresh) if fresh else {}
+        except Exception as exc:
+            log.warning(
+                "feed_offsets_unread", group=self.group_id, feed_group=group, error=type(exc).__name__
+            )
+            return {}
+        if handed_on:
+            log.info("feed_handed_on", group=self.group_id, feed_group=group, partitions=len(handed_on))
+        return handed_on
 
     async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
         """The records of the partitions assigned now not yet applied: past what this instance applied of a
@@ -388,8 +390,10 @@ class EventConsumer:
 
     async def _parse(self, topic: str, records: list[ConsumerRecord[Any, Any]]) -> ParsedBatch:
         """A topic's records parsed by its own registry and check: the subscription's, or its :class:`Feed`'s."""
-        registry, check = self._readers.get(topic, (self.registry, self.check))
-        return await parse_batch(registry, records, check)
+        feed = self._feeds.get(topic)
+        if feed is None:
+            return await parse_batch(self.registry, records, self.check)
+        return await parse_batch(feed.registry, records, feed.check)
 
     def _applied(self, batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> None:
         """The poll's records are applied (committed in the database): each partition's position moves past
@@ -481,7 +485,12 @@ class EventConsumer:
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
                         applied, duplicates = await apply_events(
-                            conn, self.group_id, [item], self.handler, self.producer, None, self.inbox_groups
+                            conn,
+                            self.group_id,
+                            [item],
+                            self.handler,
+                            self.producer,
+                            inbox_groups=self.inbox_groups,
                         )
                     self._count(applied, duplicates)
                     last_error = None
