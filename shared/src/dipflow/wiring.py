@@ -17,6 +17,8 @@ from dipflow.events.consumer import EventConsumer, Feed, Handler, Prefetch, Tomb
 from dipflow.events.relay import OutboxRelay
 from dipflow.events.senders import RecordCheck
 from dipflow.events.timers import DeadlineHandler, ReadAhead, TimerLoop
+from dipflow.privacy.erasure import PersonEraser
+from dipflow.privacy.late import LateEvents
 from dipflow.settings import ServiceSettings
 from dipflow.uow import Producer
 from dipflow.webhooks import DeliveryStore, delivery_loop
@@ -101,10 +103,15 @@ class Wiring:
 
 
 def loops(
-    wiring: Wiring, settings: ServiceSettings, pool: asyncpg.Pool, producer: Producer
+    wiring: Wiring,
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    producer: Producer,
+    eraser: PersonEraser | None = None,
 ) -> list[OutboxRelay | EventConsumer | TimerLoop]:
     """The relay, one consumer per subscription, one timer loop for the rules' deadlines (when there are any)
-    and one per kind of webhook."""
+    and one per kind of webhook. With the service's ``eraser``, each consumer erases again the erased people
+    its late events name (:class:`~dipflow.privacy.late.LateEvents`)."""
     found: list[OutboxRelay | EventConsumer | TimerLoop] = []
     if wiring.relay:
         found.append(
@@ -128,6 +135,7 @@ def loops(
                     replace(feed, inbox_group=f"{settings.service_name}.{feed.inbox_group}")
                     for feed in subscription.feeds
                 ],
+                erased_people=LateEvents(eraser) if eraser is not None else None,
             )
         )
     if wiring.timers:

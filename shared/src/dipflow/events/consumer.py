@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from aiokafka import (
@@ -53,6 +53,24 @@ TombstoneHandler = Callable[[UnitOfWork, bytes], Awaitable[None]]
 Prefetch = Callable[[UnitOfWork, Sequence[tuple[Envelope, EventPayload]]], Awaitable[None]]
 """Reads (and locks) at once, before a batch's handlers run, what its events name: one statement for the
 aggregates of the whole batch instead of one per event (kept in the unit of work's ``memo``)."""
+
+
+class ErasedPeople(Protocol):
+    """Events about a person this service has erased, applied after the erasure: the events were on their way
+    (another topic, a group behind) when the erasure came, and must not put the person back
+    (:class:`dipflow.privacy.late.LateEvents`)."""
+
+    async def aliases(self, conn: asyncpg.Connection, people: Sequence[str]) -> list[str]:
+        """The pseudonyms of ``people``, in order: what ``erasures`` is searched by."""
+        ...
+
+    def covered(self, events: Sequence[Envelope], erased: Mapping[str, datetime]) -> list[Envelope]:
+        """Those of ``events`` an erasure covers (``erased``: pseudonym → when the erasure was asked for)."""
+        ...
+
+    async def erase(self, conn: asyncpg.Connection, producer: Producer, people: Iterable[str]) -> None:
+        """Erase ``people`` again, in the batch's transaction."""
+        ...
 
 
 PARSE_SLICE = 50
@@ -163,8 +181,10 @@ class EventConsumer:
         prefetch: Prefetch | None = None,
         gathers: bool = False,
         feeds: Sequence[Feed] = (),
+        erased_people: ErasedPeople | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.erased_people = erased_people
         self.gathers = gathers
         self.prefetch = prefetch
         self.pool = pool
@@ -453,15 +473,25 @@ class EventConsumer:
                 if isinstance(item, Parsed):
                     run.append(item)
                     continue
-                a, d = await apply_events(
-                    conn, self.group_id, run, self.handler, self.producer, self.prefetch, self.inbox_groups
-                )
+                a, d = await self._apply_events(conn, run)
                 applied, duplicates, run = applied + a, duplicates + d, []
                 await self._apply_tombstones(conn, [item])
-        a, d = await apply_events(
-            conn, self.group_id, run, self.handler, self.producer, self.prefetch, self.inbox_groups
-        )
+        a, d = await self._apply_events(conn, run)
         return applied + a, duplicates + d
+
+    async def _apply_events(
+        self, conn: asyncpg.Connection, parsed: Sequence[Parsed], prefetch: bool = True
+    ) -> tuple[int, int]:
+        return await apply_events(
+            conn,
+            self.group_id,
+            parsed,
+            self.handler,
+            self.producer,
+            self.prefetch if prefetch else None,
+            self.inbox_groups,
+            self.erased_people,
+        )
 
     def _count(self, applied: int, duplicates: int) -> None:
         """Counted once the transaction committed: a batch rolled back and retried counts once."""
@@ -484,14 +514,7 @@ class EventConsumer:
             for _ in range(self.max_attempts):
                 try:
                     async with self.pool.acquire() as conn, conn.transaction():
-                        applied, duplicates = await apply_events(
-                            conn,
-                            self.group_id,
-                            [item],
-                            self.handler,
-                            self.producer,
-                            inbox_groups=self.inbox_groups,
-                        )
+                        applied, duplicates = await self._apply_events(conn, [item], prefetch=False)
                     self._count(applied, duplicates)
                     last_error = None
                     break
@@ -579,6 +602,25 @@ class EventConsumer:
         )
 
 
+INBOX_INSERT = """
+    INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset")
+    SELECT g, e, t, p, o
+    FROM unnest($1::text[], $2::uuid[], $3::text[], $4::integer[], $5::bigint[]) AS r(g, e, t, p, o)
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+"""
+
+INBOX_INSERT_SEEING_ERASURES = f"""
+    WITH fresh AS ({INBOX_INSERT})
+    SELECT event_id, NULL::text AS pseudonym, NULL::timestamptz AS requested_at FROM fresh
+    UNION ALL
+    SELECT NULL, pseudonym, max(requested_at) FROM erasures WHERE pseudonym = ANY($6::text[]) GROUP BY pseudonym
+"""
+"""The inbox insert that also finds which of the batch's people were erased here, in the same round trip. Reading
+``erasures`` holds its share lock to the end of the transaction, so an erasure (which locks the table) waits for
+this batch to commit and then finds its rows, or this batch waits for the erasure and then finds it."""
+
+
 async def apply_events(
     conn: asyncpg.Connection,
     group_id: str,
@@ -587,42 +629,68 @@ async def apply_events(
     producer: Producer,
     prefetch: Prefetch | None = None,
     inbox_groups: Mapping[str, str] = {},
+    erased_people: ErasedPeople | None = None,
 ) -> tuple[int, int]:
     """Record the events in the inbox (under ``group_id``, or the group ``inbox_groups`` names for their topic:
     :class:`Feed`) and apply those not seen before, in the caller's transaction, each in a unit of work caused by
     its event; their outbox and audit rows and queued writes go to the server together at the end (one batched
-    :class:`~dipflow.db.appends.Writes`), and ``prefetch`` reads what they all name first. Returns (applied,
-    duplicates)."""
+    :class:`~dipflow.db.appends.Writes`), and ``prefetch`` reads what they all name first. With
+    ``erased_people``, the events of what happened before their person's erasure are applied first and that
+    person erased again, then the rest (:class:`ErasedPeople`). Returns (applied, duplicates)."""
     if not parsed:
         return 0, 0
-    fresh = {
-        row["event_id"]
-        for row in await conn.fetch(
-            """
-            INSERT INTO inbox (consumer_group, event_id, topic, partition, "offset")
-            SELECT g, e, t, p, o
-            FROM unnest($1::text[], $2::uuid[], $3::text[], $4::integer[], $5::bigint[]) AS r(g, e, t, p, o)
-            ON CONFLICT DO NOTHING
-            RETURNING event_id
-            """,
-            [inbox_groups.get(p.record.topic, group_id) for p in parsed],
-            [p.envelope.event_id for p in parsed],
-            [p.record.topic for p in parsed],
-            [p.record.partition for p in parsed],
-            [p.record.offset for p in parsed],
+    inbox = (
+        [inbox_groups.get(p.record.topic, group_id) for p in parsed],
+        [p.envelope.event_id for p in parsed],
+        [p.record.topic for p in parsed],
+        [p.record.partition for p in parsed],
+        [p.record.offset for p in parsed],
+    )
+    erased: dict[str, datetime] = {}
+    if erased_people is None:
+        fresh = {row[0] for row in await conn.fetch(INBOX_INSERT, *inbox)}
+    else:
+        people = list({p.envelope.person_id for p in parsed})
+        found = await conn.fetch(
+            INBOX_INSERT_SEEING_ERASURES, *inbox, await erased_people.aliases(conn, people)
         )
-    }
-    applied = 0
+        fresh = {row[0] for row in found if row[0] is not None}
+        erased = {row[1]: row[2] for row in found if row[1] is not None}
+    todo: list[Parsed] = []
+    for item in parsed:
+        if item.envelope.event_id in fresh:
+            fresh.discard(item.envelope.event_id)
+            todo.append(item)
+    rest = todo
+    if erased and erased_people is not None:
+        # Those an erasure covers first, then the erasure again, then the rest: what happened after the
+        # erasure (a new arrest) is new, and keeps the person's name.
+        covered = {e.event_id for e in erased_people.covered([p.envelope for p in todo], erased)}
+        if covered:
+            late = [p for p in todo if p.envelope.event_id in covered]
+            await _handle(conn, late, handler, producer, prefetch)
+            await erased_people.erase(conn, producer, {p.envelope.person_id for p in late})
+            rest = [p for p in todo if p.envelope.event_id not in covered]
+    await _handle(conn, rest, handler, producer, prefetch)
+    return len(todo), len(parsed) - len(todo)
+
+
+async def _handle(
+    conn: asyncpg.Connection,
+    todo: Sequence[Parsed],
+    handler: Handler,
+    producer: Producer,
+    prefetch: Prefetch | None,
+) -> None:
+    """``todo``'s events applied in order in one batched unit of work, ``prefetch`` reading first what they name."""
+    if not todo:
+        return
     async with batched_writes(conn) as writes:
         work = UnitOfWork(writes, producer)
-        if prefetch is not None and fresh:
-            await prefetch(work, [(p.envelope, p.payload) for p in parsed if p.envelope.event_id in fresh])
-        for item in parsed:
-            if item.envelope.event_id in fresh:
-                fresh.discard(item.envelope.event_id)
-                await handler(work.caused_by(item.envelope), item.envelope, item.payload)
-                applied += 1
-    return applied, len(parsed) - applied
+        if prefetch is not None:
+            await prefetch(work, [(p.envelope, p.payload) for p in todo])
+        for item in todo:
+            await handler(work.caused_by(item.envelope), item.envelope, item.payload)
 
 
 def _by_inbox_group(

@@ -140,7 +140,9 @@ def create_service_app(
             log.info("migrations_applied", migrations=applied)
         resources = ServiceResources(settings=settings, pool=pool, producer=producer)
         app.state.resources = resources
-        resources.loops.extend(loops(wiring, settings, pool, producer))
+        resources.loops.extend(
+            loops(wiring, settings, pool, producer, eraser=privacy.eraser if privacy is not None else None)
+        )
         for hook in wiring.on_start:
             await hook(resources)
         if privacy is not None:

@@ -1,6 +1,7 @@
 """Erasure by person id: each service consumes ``privacy.erasure_requested`` and, in one transaction,
 pseudonymises or deletes that person's records, remembers the erasure (by pseudonym) and confirms it with
-``privacy.erasure_completed``, which names the person by pseudonym only."""
+``privacy.erasure_completed``, which names the person by pseudonym only. Events about the person that happened
+before the erasure and arrive after it are erased too (:mod:`dipflow.privacy.late`)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def erasure_handler(service: str, eraser: PersonEraser, *, collect_confirmations
                 )
             return
         assert isinstance(payload, ErasureRequested)
+        # Waits for the batches that are applying events (they read this table) to commit, and holds new ones
+        # until this erasure has: either way the erasure finds what they wrote, or they find the erasure.
+        await conn.execute("LOCK TABLE erasures IN ACCESS EXCLUSIVE MODE")
         pseudonyms = await Pseudonyms.load(conn)
         alias = pseudonyms.of(envelope.person_id)
         rows = await eraser(uow, envelope.person_id, pseudonyms)

@@ -7,7 +7,6 @@ positives); two services give different pseudonyms, so their records cannot be j
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -33,8 +32,7 @@ class Pseudonyms:
     def of(self, person_id: str) -> str:
         if is_pseudonym(person_id):
             return person_id
-        digest = hmac.new(self._key, person_id.encode(), hashlib.sha256).hexdigest()
-        return PREFIX + digest[:24].upper()
+        return PREFIX + hmac.digest(self._key, person_id.encode(), "sha256").hex()[:24].upper()
 
 
 def is_pseudonym(person_id: str) -> bool:
