@@ -317,6 +317,8 @@ async def test_refusal_to_give_a_sample_is_an_offence_and_gives_no_required_asse
         async def refusal() -> Any:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for r in records:
+                    if r.key != pid.encode():
+                        continue
                     event = orjson.loads(r.value)
                     if (
                         event["type"] == "custody.refusal_recorded"
