@@ -39,6 +39,15 @@ async def erase_platform_rows(uow: UnitOfWork, person_id: str, pseudonyms: Pseud
     return {"audit_log": audit, "idempotency_keys": int(dropped.rsplit(" ", 1)[-1])}
 
 
+async def erase_in_service(
+    uow: UnitOfWork, eraser: PersonEraser, person_id: str, pseudonyms: Pseudonyms
+) -> dict[str, int]:
+    """The person erased from the service's own tables (``eraser``) and the platform's: rows changed per table."""
+    rows = await eraser(uow, person_id, pseudonyms)
+    rows.update(await erase_platform_rows(uow, person_id, pseudonyms))
+    return rows
+
+
 def erasure_handler(service: str, eraser: PersonEraser, *, collect_confirmations: bool = False) -> Handler:
     async def handle(uow: UnitOfWork, envelope: Envelope, payload: EventPayload) -> None:
         conn = uow.conn
@@ -59,8 +68,7 @@ def erasure_handler(service: str, eraser: PersonEraser, *, collect_confirmations
         await conn.execute("LOCK TABLE erasures IN ACCESS EXCLUSIVE MODE")
         pseudonyms = await Pseudonyms.load(conn)
         alias = pseudonyms.of(envelope.person_id)
-        rows = await eraser(uow, envelope.person_id, pseudonyms)
-        rows.update(await erase_platform_rows(uow, envelope.person_id, pseudonyms))
+        rows = await erase_in_service(uow, eraser, envelope.person_id, pseudonyms)
         erased_at = datetime.now(UTC)
         await conn.execute(
             "INSERT INTO erasures (request_id, pseudonym, requested_at, erased_at, rows) VALUES ($1, $2, $3, $4, $5)"

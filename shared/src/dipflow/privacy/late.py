@@ -11,7 +11,7 @@ import asyncpg
 from dipflow.db.appends import batched_writes
 from dipflow.events import Envelope
 from dipflow.logging import get_logger
-from dipflow.privacy.erasure import PersonEraser, erase_platform_rows
+from dipflow.privacy.erasure import PersonEraser, erase_in_service
 from dipflow.privacy.pseudonyms import Pseudonyms
 from dipflow.uow import Producer, UnitOfWork
 
@@ -40,8 +40,7 @@ class LateEvents:
         async with batched_writes(conn) as writes:
             uow = UnitOfWork(writes, producer)
             for person in sorted(people):
-                rows = await self._eraser(uow, person, pseudonyms)
-                rows.update(await erase_platform_rows(uow, person, pseudonyms))
+                rows = await erase_in_service(uow, self._eraser, person, pseudonyms)
                 log.info("late_events_erased", rows=sum(rows.values()))
 
     async def _loaded(self, conn: asyncpg.Connection) -> Pseudonyms:
