@@ -74,6 +74,29 @@ async def test_resolving_several_alerts_is_one_round_trip_and_resolves_only_the_
     assert len([q for q in statements if q.startswith("UPDATE alerts")]) == 1
 
 
+async def test_resolving_alerts_that_are_not_open_writes_nothing(service_pool: asyncpg.Pool) -> None:
+    """Most resolutions answer a case whose clock never raised an alert: one read finds none open, and no
+    update is sent."""
+    statements: list[str] = []
+    async with service_pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO alerts (alert_id, kind, subject, role, area, due_at, summary, state) "
+            "VALUES (gen_random_uuid(), 'overdue', 'done', 'referral_manager', 'lambeth', now(), 'x', 'resolved'),"
+            " (gen_random_uuid(), 'overdue', 'other', 'referral_manager', 'lambeth', now(), 'x', 'open')"
+        )
+        uow = UnitOfWork(Writes(conn), Producer("t", "t.a"), correlation_id="c-1")
+        with conn.query_logger(lambda record: statements.append(record.query)):
+            await resolve_all(
+                uow, [("overdue", "done"), ("unassigned", "other"), ("overdue", "never")], resolution="r"
+            )
+        states = await conn.fetch("SELECT subject, state, resolution FROM alerts ORDER BY subject")
+        audits = await conn.fetchval("SELECT count(*) FROM audit_log")
+    assert [tuple(r) for r in states] == [("done", "resolved", None), ("other", "open", None)]
+    assert audits == 0
+    assert len(statements) == 1
+    assert not statements[0].startswith("UPDATE")
+
+
 async def test_an_alert_for_a_role_with_a_webhook_queues_its_delivery_with_the_batchs_writes(
     service_pool: asyncpg.Pool,
 ) -> None:
@@ -153,7 +176,7 @@ async def test_a_batchs_raises_and_resolutions_keep_each_alerts_order_in_the_few
     ]
     assert [r["action"] for r in audits] == ["alert.raise"] * 4 + ["alert.resolve"]
     assert len([q for q in statements if q.startswith("INSERT INTO alerts")]) == 1
-    assert len([q for q in statements if q.startswith("UPDATE alerts")]) == 2
+    assert len([q for q in statements if q.startswith("UPDATE alerts")]) == 1  # the first found none open
 
 
 async def test_a_batchs_escalations_go_at_its_end_in_order_with_each_alerts_raise_and_resolution(

@@ -112,6 +112,12 @@ _RESOLVE = (
 )
 
 
+_OPEN = (
+    "SELECT kind, subject FROM alerts WHERE kind = ANY($1::text[]) AND subject = ANY($2::text[]) "
+    "AND state <> 'resolved'"
+)
+
+
 async def raise_alert(uow: UnitOfWork, new: RaiseAlert, then: Then | None = None) -> None:
     """Raise ``new`` unless it was raised before (then nothing happens); ``then`` is given the alert raised, or
     None. In a consumer's batch, raises and resolutions go in the order asked, once the batch's events are all
@@ -140,9 +146,10 @@ async def resolve_all(
 async def _change(changes: list[_Raise | _Resolve | _Escalate]) -> None:
     """The raises, escalations and resolutions asked for, each alert's in the order asked, in as few round trips
     as that allows: a change joins the latest run of its kind that comes after every run touching one of its
-    alerts, and each run is one round trip. A resolution is one statement per alert, each a probe of the (kind,
-    subject) index (a single statement joining the pairs, planned while the table was small, kept a scan of
-    the whole table as it grew: PostgreSQL keeps a prepared statement's generic plan)."""
+    alerts, and each run is one round trip (a run of resolutions two at most: which are open, then those). A
+    resolution is one statement per open alert, each a probe of the (kind, subject) index (a single statement
+    joining the pairs, planned while the table was small, kept a scan of the whole table as it grew: PostgreSQL
+    keeps a prepared statement's generic plan)."""
     runs: list[tuple[type, list[Any], set[tuple[str, str]]]] = []
     for change in changes:
         match change:
@@ -201,8 +208,17 @@ def _raise_args(new: RaiseAlert) -> tuple[Any, ...]:
 
 
 async def _resolve_all(resolutions: list[_Resolve]) -> None:
+    """The open ones of the alerts asked are found in one statement and only those updated: most resolutions
+    answer a case whose clock never raised an alert, and then nothing is written."""
     conn = resolutions[0].uow.conn
-    asked = [(r, kind, subject) for r in resolutions for kind, subject in r.alerts]
+    pairs = {pair for r in resolutions for pair in r.alerts}
+    kinds, subjects = sorted({k for k, _ in pairs}), sorted({s for _, s in pairs})
+    open_ = {(row["kind"], row["subject"]) for row in await conn.fetch(_OPEN, kinds, subjects)} & pairs
+    asked = [
+        (r, kind, subject) for r in resolutions for kind, subject in r.alerts if (kind, subject) in open_
+    ]
+    if not asked:
+        return
     rows = await conn.fetchmany(_RESOLVE, [(kind, subject, r.by, r.resolution) for r, kind, subject in asked])
     resolved = {(row["kind"], row["subject"]): row["person_id"] for row in rows}
     for r, kind, subject in asked:
