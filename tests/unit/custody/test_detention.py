@@ -419,3 +419,11 @@ def test_the_test_record_says_why_the_sample_was_asked_for_as_it_stood_then_not_
     # an offence added after the sample does not change why it was asked for
     d.add_offence(Offence("TA1968-s9", T0.date()), T0 + timedelta(hours=2), further_arrest=True)
     assert d.decision_when_asked(STATIONS) == asked
+
+
+def test_t10_a_hold_timer_that_fired_is_not_cancelled_afterwards() -> None:
+    d = detention()
+    assert d.hold_timers_for(d.decide(STATIONS)) == {HOLD_PRE_CHARGE: BOOKED + timedelta(hours=24)}
+    d.close_sample_window(HOLD_PRE_CHARGE, BOOKED + timedelta(hours=24))
+    assert d.hold_timers == {}
+    assert d.hold_timers_for(d.decide(STATIONS)) == {}

@@ -10,6 +10,7 @@ import orjson
 
 from dipflow.working_days import LONDON
 from dipflow_custody.adapters.repository import from_doc, to_doc
+from dipflow_custody.domain.deadlines import HOLD_AFTER_CHARGE
 from dipflow_custody.domain.detention import Authorisation, Detention, Disposal, OffenceDisposal
 from dipflow_custody.domain.eligibility import InspectorDecision
 from tests.unit.custody.test_detention import sampled
@@ -30,6 +31,7 @@ def a_detention() -> Detention:
     )
     d.disposals = {"TA1968-s1": OffenceDisposal(Disposal.charged, datetime(2008, 6, 1, 12, tzinfo=UTC))}
     d.released_at = SUMMER + timedelta(hours=3)
+    d.hold_timers = {HOLD_AFTER_CHARGE: SUMMER + timedelta(hours=6)}
     return d
 
 
@@ -50,3 +52,10 @@ def test_the_document_reads_back_to_the_same_detention_from_the_column_and_from_
     assert from_doc(orjson.loads(orjson.dumps(to_doc(d)))) == d
     assert from_doc(to_doc(d)) == d
     assert from_doc(to_doc(replace(d, released_at=None))).released_at is None
+
+
+def test_a_document_saved_before_hold_timers_were_kept_reads_back_with_them_not_known() -> None:
+    doc = orjson.loads(orjson.dumps(to_doc(a_detention())))
+    assert from_doc(doc).hold_timers == {HOLD_AFTER_CHARGE: SUMMER + timedelta(hours=6)}
+    del doc["hold_timers"]
+    assert from_doc(doc).hold_timers is None

@@ -157,6 +157,47 @@ async def test_a_charge_moves_the_hold_from_pre_charge_to_after_charge(repo: Fak
     assert repo.rows["D1"][1] == 2  # saved with the next version
 
 
+async def test_t9_t10_a_hold_timer_is_written_only_when_it_changes(repo: FakeDetentions) -> None:
+    """Set at book-in, moved by a charge, cancelled by the sample; a warning before and a result after change no
+    timer, and nothing is written for them."""
+    await detentions.book_in(fake_uow(), booking(), anywhere)
+    steps: list[tuple[str, Action]] = [
+        ("warning", lambda d, _: d.give_warning(BOOKED)),
+        ("charge", lambda d, _: d.charge({"TA1968-s1"}, T0 + timedelta(hours=2))),
+        ("samples", lambda d, s: d.take_sample(s, T0 + timedelta(hours=3), "saliva")),
+        (
+            "results",
+            lambda d, _: d.record_result(
+                DrugResult("cocaine", ResultValue.negative), T0 + timedelta(hours=4)
+            ),
+        ),
+    ]
+    written = {}
+    for name, step in steps:
+        uow = fake_uow()
+        await detentions.act(uow, act(name, step), anywhere)
+        written[name] = (sorted(k for k, _ in uow.scheduled), sorted(k for k, _ in uow.cancelled))
+    assert written == {
+        "warning": ([], []),
+        "charge": ([HOLD_AFTER_CHARGE], [HOLD_PRE_CHARGE]),
+        "samples": ([], [HOLD_AFTER_CHARGE]),
+        "results": ([], []),
+    }
+
+
+async def test_t9_t10_a_detention_recorded_before_its_hold_timers_were_kept_writes_each_once(
+    repo: FakeDetentions,
+) -> None:
+    await detentions.book_in(fake_uow(), booking(), anywhere)
+    repo.rows["D1"][0].hold_timers = None  # as read from a document saved before they were kept
+    first, second = fake_uow(), fake_uow()
+    await detentions.act(first, act("warning", lambda d, _: d.give_warning(BOOKED)), anywhere)
+    await detentions.act(second, act("warning", lambda d, _: d.give_warning(BOOKED)), anywhere)
+    assert first.scheduled[(HOLD_PRE_CHARGE, "D1")][0] == BOOKED + timedelta(hours=24)
+    assert first.cancelled == [(HOLD_AFTER_CHARGE, "D1")]
+    assert (second.scheduled, second.cancelled) == ({}, [])
+
+
 async def test_a_command_keyed_by_another_person_is_refused_and_nothing_is_saved(
     repo: FakeDetentions,
 ) -> None:

@@ -130,6 +130,7 @@ def to_doc(d: Detention) -> dict[str, Any]:
         "confirmation_due_at": d.confirmation_due_at,
         "confirmation_overdue": d.confirmation_overdue,
         "ra1_to_serve": sorted(d.ra1_to_serve),
+        "hold_timers": None if d.hold_timers is None else dict(d.hold_timers),
     }
 
 
@@ -196,7 +197,13 @@ def from_doc(doc: dict[str, Any]) -> Detention:
         confirmation_due_at=_dt(doc.get("confirmation_due_at")),
         confirmation_overdue=doc.get("confirmation_overdue", False),
         ra1_to_serve=set(doc.get("ra1_to_serve", [])),
+        hold_timers=_hold_timers(doc.get("hold_timers")),
     )
+
+
+def _hold_timers(timers: dict[str, datetime | str] | None) -> dict[str, datetime] | None:
+    """None for a detention saved before its timers were kept: not known."""
+    return None if timers is None else {kind: _at(due) for kind, due in timers.items()}
 
 
 _INSERT = (

@@ -6,6 +6,7 @@ facts; the durable timers only tell read models and people that a limit passed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -67,6 +68,17 @@ def pending_hold_deadlines(limit: TimeLimit | None, *, still_open: bool) -> dict
     if still_open and limit is not None:
         pending[limit.kind] = limit.until
     return pending
+
+
+def hold_timer_changes(
+    already_set: Mapping[str, datetime] | None, pending: Mapping[str, datetime | None]
+) -> dict[str, datetime | None]:
+    """The writes that make the hold timers ``pending``: each timer to set (at its time) or cancel (None), leaving
+    out those already so. ``already_set`` are the timers the detention set and has not seen fire or cancelled;
+    None when that is not known (a detention recorded before it was kept), and then every timer is written."""
+    if already_set is None:
+        return dict(pending)
+    return {kind: due for kind, due in pending.items() if already_set.get(kind) != due}
 
 
 def end_of_london_day(day: date) -> datetime:

@@ -17,7 +17,13 @@ from dipflow.errors import RuleViolation
 from dipflow_custody.domain import events
 from dipflow_custody.domain.age import age_on
 from dipflow_custody.domain.catalogue import Offence, drug_vocabulary, is_trigger_offence
-from dipflow_custody.domain.deadlines import TimeLimit, confirmation_due, time_limit
+from dipflow_custody.domain.deadlines import (
+    TimeLimit,
+    confirmation_due,
+    hold_timer_changes,
+    pending_hold_deadlines,
+    time_limit,
+)
 from dipflow_custody.domain.drugs import DrugVocabulary
 from dipflow_custody.domain.eligibility import DetentionFacts, InspectorDecision, TestDecision, decide_test
 from dipflow_custody.domain.notifications import Notified
@@ -124,6 +130,9 @@ class Detention:
     ra1_to_serve: set[str] = field(default_factory=set)
     """A1: required assessments referral proposed for this detention's positive result whose RA1 is not yet served
     (custody's copy of referral's proposals)."""
+    hold_timers: dict[str, datetime] | None = field(default_factory=dict)
+    """T9/T10: the hold-for-sample timers set for this detention and not yet fired or cancelled (kind → due); None
+    when not known (recorded before they were kept)."""
 
     # -- derived ------------------------------------------------------------------------------------
 
@@ -167,6 +176,14 @@ class Detention:
         if asked_at is None:
             return None
         return decide_test(replace(self.facts(stations, as_of=asked_at), sample_taken=False))
+
+    def hold_timers_for(self, decision: TestDecision) -> dict[str, datetime | None]:
+        """T9/T10: the hold-for-sample timers to set (at their time) or cancel (None) under ``decision``, leaving
+        out those already so; the detention keeps the ones set from then on."""
+        pending = pending_hold_deadlines(self.time_limit(decision), still_open=self.awaiting_sample)
+        changes = hold_timer_changes(self.hold_timers, pending)
+        self.hold_timers = {kind: due for kind, due in pending.items() if due is not None}
+        return changes
 
     def time_limit(self, decision: TestDecision) -> TimeLimit | None:
         return time_limit(
@@ -522,6 +539,8 @@ class Detention:
     def close_sample_window(self, deadline: str, due_at: datetime) -> events.DeadlinePassed | None:
         """T10/T9: the time to hold the person for a sample ran out with no sample; an event, not a silent gap.
         It tells read models and people; it does not decide whether a sample reported later was in time."""
+        if self.hold_timers is not None:
+            self.hold_timers.pop(deadline, None)
         if not self.awaiting_sample:
             return None
         self.sample_window_closed = deadline

@@ -23,7 +23,7 @@ from dipflow_custody.domain import events
 from dipflow_custody.domain.age import age_on
 from dipflow_custody.domain.board import NextStep, next_steps
 from dipflow_custody.domain.catalogue import OffenceIntake, resolve
-from dipflow_custody.domain.deadlines import CONFIRMATION_DUE, pending_hold_deadlines
+from dipflow_custody.domain.deadlines import CONFIRMATION_DUE
 from dipflow_custody.domain.detention import Detention, Stations
 from dipflow_custody.domain.eligibility import TestDecision
 from dipflow_custody.domain.notifications import NotificationKind
@@ -152,8 +152,9 @@ async def book_in(uow: UnitOfWork, cmd: BookIn, check_area: AreaCheck) -> Outcom
     )
     added = [d.add_offence(resolve(o), cmd.booked_in_at) for o in cmd.offences]
     decision = d.decide(await stations(uow, d))
+    timers = d.hold_timers_for(decision)
     await detentions.insert(uow, d, cmd.name, force, area)
-    await _schedule_holds(uow, d, decision, new=True)
+    await _write_hold_timers(uow, d.detention_id, timers)
     booked = wire.DetentionBookedIn(
         detention_id=d.detention_id,
         suite=d.suite,
@@ -195,8 +196,9 @@ async def act(uow: UnitOfWork, cmd: Act, check_area: AreaCheck) -> Outcome:
     before = d.decide(now)
     event = cmd.action(d, now)
     after = d.decide(await stations(uow, d))  # a charge brings in the suite's notifications on the charge day
+    timers = d.hold_timers_for(after)
     await detentions.save(uow, d, version)
-    await _schedule_holds(uow, d, after)
+    await _write_hold_timers(uow, d.detention_id, timers)
     if isinstance(event, events.SampleDispatched):
         await uow.schedule(CONFIRMATION_DUE, d.detention_id, event.confirmation_due_at)
     if isinstance(event, events.ConfirmatoryResultRecorded) and not d.awaiting_confirmation:
@@ -389,17 +391,13 @@ async def open_items(uow: UnitOfWork, suite: str) -> list[OpenItem]:
     return items
 
 
-async def _schedule_holds(
-    uow: UnitOfWork, d: Detention, decision: TestDecision, *, new: bool = False
-) -> None:
-    """The hold timers the decision leaves pending, scheduled, and the others cancelled; a detention ``new`` in
-    this unit of work has no timer yet, so nothing of it is cancelled."""
-    pending = pending_hold_deadlines(d.time_limit(decision), still_open=d.awaiting_sample)
-    for kind, due in pending.items():
+async def _write_hold_timers(uow: UnitOfWork, detention_id: str, changes: dict[str, datetime | None]) -> None:
+    """Each hold timer of ``changes`` set at its time, or cancelled (None)."""
+    for kind, due in changes.items():
         if due is not None:
-            await uow.schedule(kind, d.detention_id, due)
-        elif not new:
-            await uow.cancel(kind, d.detention_id)
+            await uow.schedule(kind, detention_id, due)
+        else:
+            await uow.cancel(kind, detention_id)
 
 
 def _decision_events(d: Detention, before: TestDecision | None, after: TestDecision) -> list[EventPayload]:
