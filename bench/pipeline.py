@@ -274,6 +274,8 @@ class Stage:
     by_service: dict[str, int] = field(default_factory=dict)
     cpu_s: dict[str, float] = field(default_factory=dict)
     machine_cpu_s: float = 0.0
+    server: dict[str, float] = field(default_factory=dict)
+    """PostgreSQL's WAL (MB), full-page images and checkpoints during the stage (:func:`server_counters`)."""
 
     @property
     def applied_per_s(self) -> float:
@@ -296,7 +298,27 @@ class Stage:
             "by_service": self.by_service,
             "cpu_s": self.cpu_s,
             "machine_cpu_s": self.machine_cpu_s,
+            "server": self.server,
         }
+
+
+SERVER_COUNTERS = """
+SELECT w.wal_bytes::float8 / 1e6 AS wal_mb, w.wal_fpi::float8 AS full_page_images,
+       (c.num_timed + c.num_requested)::float8 AS checkpoints
+FROM pg_stat_wal w, pg_stat_checkpointer c
+"""
+
+
+async def server_counters(dsn: str) -> dict[str, float]:
+    """The whole PostgreSQL server's WAL written (MB), full-page images (a page's first change after a
+    checkpoint is written whole) and checkpoints so far: a stage slowed by a checkpoint shows it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(SERVER_COUNTERS)
+    finally:
+        await conn.close()
+    assert row is not None
+    return dict(row)
 
 
 async def settle(
@@ -787,8 +809,11 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
             used += count
             console.print(f"[bold]throughput[/]: {rate} journeys/s for {len(batch)} journeys")
             cpu_before, machine_before = cpu_by_process(system), psutil.cpu_times()
+            server_before = await server_counters(system.addresses.postgres_dsn)
             stage = await run_stage(system, pools, batch, rate, memory.watch)
             stage.cpu_s = used_since(cpu_before, cpu_by_process(system))
+            server_after = await server_counters(system.addresses.postgres_dsn)
+            stage.server = {k: round(server_after[k] - v, 1) for k, v in server_before.items()}
             stage.machine_cpu_s = round(busy_seconds(machine_before, psutil.cpu_times()), 1)
             stages.append(stage)
             console.print(stage.as_dict())

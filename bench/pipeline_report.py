@@ -185,11 +185,16 @@ def markdown(r: dict[str, Any], png: str, before: dict[str, Any] | None = None) 
         "An event is one record applied by one service's consumer (an inbox row, written in the transaction of "
         "its effects). A stage holds when the services drain what it offered within a quarter of its length.",
         "",
-        "| journeys/s offered | journeys | commands | applied events | drain s | applied events/s | held |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "PostgreSQL's checkpoints and the full-page images after them (a page's first change after a checkpoint "
+        "is written whole to the WAL) are counted over each stage, its drain and the pauses around it.",
+        "",
+        "| journeys/s offered | journeys | commands | applied events | drain s | applied events/s | held "
+        "| WAL MB | full pages | checkpoints |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
         *[
             f"| {s['journeys_per_s']} | {s['journeys']} | {s['commands']:,} | {s['applied']:,} | {s['drain_s']} | "
-            f"{s['applied_per_s']:,.0f} | {'yes' if s['held'] else 'no'} |"
+            f"{s['applied_per_s']:,.0f} | {'yes' if s['held'] else 'no'} | {_server(s, 'wal_mb', '{:,.0f}')} "
+            f"| {_server(s, 'full_page_images', '{:,.0f}')} | {_server(s, 'checkpoints', '{:.0f}')} |"
             for s in r["stages"]
         ],
         "",
@@ -326,3 +331,9 @@ def _peer(r: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _server(stage: dict[str, Any], name: str, form: str) -> str:
+    """A stage's server counter, or a dash for a run recorded before they were counted."""
+    value = stage.get("server", {}).get(name)
+    return "-" if value is None else form.format(value)
