@@ -131,7 +131,7 @@ def test_run_starts_everything_ready_and_ctrl_c_stops_everything(tmp_path: Path)
         "fsync": "on",
         "synchronous_commit": "on",
         "full_page_writes": "on",
-        "max_wal_size": "4096MB",
+        "max_wal_size": "16384MB",
         "checkpoint_timeout": "900s",
         "random_page_cost": "1.1",
     }

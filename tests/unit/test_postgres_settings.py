@@ -18,7 +18,7 @@ def test_a_durable_server_holds_a_busy_systems_working_set_spaces_its_checkpoint
 ) -> None:
     settings = _settings(PostgresServer(tmp_path, durable=True))
     assert settings["shared_buffers"] == "1GB"
-    assert settings["max_wal_size"] == "4GB"
+    assert settings["max_wal_size"] == "16GB"
     assert settings["checkpoint_timeout"] == "15min"
     assert settings["random_page_cost"] == "1.1"
     assert "fsync" not in settings and "synchronous_commit" not in settings
