@@ -44,16 +44,23 @@ async def test_resolving_alerts_probes_the_index_however_the_table_grew(service_
     assert after["idx_scan"] > before["idx_scan"]
 
 
+async def _alerts_in_states(conn: asyncpg.Connection, alerts: list[tuple[str, str, str]]) -> None:
+    """Alerts (kind, subject, state) of person ``P-<subject>``, as if raised and changed before."""
+    await conn.executemany(
+        "INSERT INTO alerts (alert_id, kind, subject, person_id, role, area, due_at, summary, state) "
+        "VALUES (gen_random_uuid(), $1, $2, 'P-' || $2, 'referral_manager', 'lambeth', now(), 'x', $3)",
+        alerts,
+    )
+
+
 async def test_resolving_several_alerts_is_one_round_trip_and_resolves_only_the_open_ones(
     service_pool: asyncpg.Pool,
 ) -> None:
     statements: list[str] = []
     async with service_pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO alerts (alert_id, kind, subject, person_id, role, area, due_at, summary, state) "
-            "SELECT gen_random_uuid(), k, s, 'P-' || s, 'referral_manager', 'lambeth', now(), 'x', st "
-            "FROM (VALUES ('overdue', 'c1', 'open'), ('unassigned', 'c1', 'acknowledged'), "
-            "('overdue', 'c2', 'resolved')) AS v(k, s, st)"
+        await _alerts_in_states(
+            conn,
+            [("overdue", "c1", "open"), ("unassigned", "c1", "acknowledged"), ("overdue", "c2", "resolved")],
         )
         actor = Principal(subject="t", role=Role.admin, area="*")
         uow = UnitOfWork(Writes(conn), Producer("t", "t.a"), correlation_id="c-1", actor=actor)
@@ -79,11 +86,7 @@ async def test_resolving_alerts_that_are_not_open_writes_nothing(service_pool: a
     update is sent."""
     statements: list[str] = []
     async with service_pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO alerts (alert_id, kind, subject, role, area, due_at, summary, state) "
-            "VALUES (gen_random_uuid(), 'overdue', 'done', 'referral_manager', 'lambeth', now(), 'x', 'resolved'),"
-            " (gen_random_uuid(), 'overdue', 'other', 'referral_manager', 'lambeth', now(), 'x', 'open')"
-        )
+        await _alerts_in_states(conn, [("overdue", "done", "resolved"), ("overdue", "other", "open")])
         uow = UnitOfWork(Writes(conn), Producer("t", "t.a"), correlation_id="c-1")
         with conn.query_logger(lambda record: statements.append(record.query)):
             await resolve_all(
