@@ -275,7 +275,7 @@ class Stage:
     cpu_s: dict[str, float] = field(default_factory=dict)
     machine_cpu_s: float = 0.0
     server: dict[str, float] = field(default_factory=dict)
-    """PostgreSQL's WAL (MB), full-page images and checkpoints during the stage (:func:`server_counters`)."""
+    """PostgreSQL's WAL (MB), full-page images and checkpoints during the stage (:func:`checkpoint_figures`)."""
 
     @property
     def applied_per_s(self) -> float:
@@ -303,22 +303,31 @@ class Stage:
 
 
 SERVER_COUNTERS = """
-SELECT w.wal_bytes::float8 / 1e6 AS wal_mb, w.wal_fpi::float8 AS full_page_images,
-       (c.num_timed + c.num_requested)::float8 AS checkpoints
+SELECT w.wal_records, w.wal_fpi, w.wal_bytes::float8, c.num_timed, c.num_requested, c.buffers_written
 FROM pg_stat_wal w, pg_stat_checkpointer c
 """
+"""The whole PostgreSQL server's WAL and checkpoints so far (``make profile`` reports them too)."""
 
 
 async def server_counters(dsn: str) -> dict[str, float]:
-    """The whole PostgreSQL server's WAL written (MB), full-page images (a page's first change after a
-    checkpoint is written whole) and checkpoints so far: a stage slowed by a checkpoint shows it."""
+    """:data:`SERVER_COUNTERS` now."""
     conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow(SERVER_COUNTERS)
     finally:
         await conn.close()
     assert row is not None
-    return dict(row)
+    return {name: float(value) for name, value in row.items()}
+
+
+def checkpoint_figures(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Between two :func:`server_counters`: WAL written (MB), full-page images (a page's first change after a
+    checkpoint is written whole) and checkpoints. A stage slowed by a checkpoint shows it."""
+    return {
+        "wal_mb": round((after["wal_bytes"] - before["wal_bytes"]) / 1e6, 1),
+        "full_page_images": after["wal_fpi"] - before["wal_fpi"],
+        "checkpoints": sum(after[k] - before[k] for k in ("num_timed", "num_requested")),
+    }
 
 
 async def settle(
@@ -813,7 +822,7 @@ async def measure(system: System, cold_start_s: float, quick: bool) -> dict[str,
             stage = await run_stage(system, pools, batch, rate, memory.watch)
             stage.cpu_s = used_since(cpu_before, cpu_by_process(system))
             server_after = await server_counters(system.addresses.postgres_dsn)
-            stage.server = {k: round(server_after[k] - v, 1) for k, v in server_before.items()}
+            stage.server = checkpoint_figures(server_before, server_after)
             stage.machine_cpu_s = round(busy_seconds(machine_before, psutil.cpu_times()), 1)
             stages.append(stage)
             console.print(stage.as_dict())

@@ -34,7 +34,7 @@ from rich.table import Table
 
 from bench.cpu import busy_seconds, cpu_by_process, used_since
 from bench.drill import KAFKA_ONLY_MIX, System, generate
-from bench.pipeline import Progress, run_stage
+from bench.pipeline import SERVER_COUNTERS, Progress, run_stage
 from dipflow.devstack.paths import project_root
 from dipflow.devstack.process import ManagedProcess
 from dipflow.devstack.services import SERVICES
@@ -112,12 +112,6 @@ SELECT d.datname AS database, s.query, sum(s.calls)::bigint AS calls, sum(s.tota
        sum(s.shared_blks_read)::bigint AS blocks_read, sum(s.shared_blks_hit)::bigint AS blocks_hit
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 GROUP BY d.datname, s.query
-"""
-
-
-SERVER = """
-SELECT w.wal_records, w.wal_fpi, w.wal_bytes::float8, c.num_timed, c.num_requested, c.buffers_written
-FROM pg_stat_wal w, pg_stat_checkpointer c
 """
 
 
@@ -271,7 +265,7 @@ async def offer(system: System, rate: float, seconds: float, statements: bool = 
             }
             total = sum(stage.by_service.values())
             report = statements_report(await superuser.fetch(STATEMENTS), applied, commits)
-            report += server_report(await superuser.fetchrow(SERVER), total)
+            report += server_report(await superuser.fetchrow(SERVER_COUNTERS), total)
             report += sequential_scans_report(scans_before, await sequential_scans(pools), total)
     finally:
         await progress.close()
